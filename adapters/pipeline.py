@@ -1,0 +1,43 @@
+"""Untrusted bytes -> canonical payload: hardened parse, detect, validate, translate."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from adapters import registry as adapter_registry
+from adapters import xsd
+from adapters.contract import Adapted, AdapterContext, RootName
+from adapters.xmlsafe import DEFAULT_MAX_BYTES, parse
+from gateway.registry import ParticipantRegistry
+
+
+def adapt(
+    raw: bytes,
+    registry: ParticipantRegistry,
+    *,
+    format_hint: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Adapted:
+    """Adapt one document; raise a ``MessageRejected`` subclass with findings otherwise."""
+    document = parse(raw, max_bytes=max_bytes)
+    return adapt_element(document.root, registry, format_hint=format_hint)
+
+
+def adapt_element(
+    root: etree._Element, registry: ParticipantRegistry, *, format_hint: str | None = None
+) -> Adapted:
+    name = RootName.of(root)
+    adapter = adapter_registry.get(format_hint) if format_hint else adapter_registry.detect(name)
+    schema = adapter.schema(name)
+    if schema is not None:
+        xsd.validate(schema, root, prefixes_of(root))
+
+    def dispatch(inner: etree._Element) -> Adapted:
+        return adapt_element(inner, registry)
+
+    return adapter.translate(root, AdapterContext(registry=registry, dispatch=dispatch))
+
+
+def prefixes_of(root: etree._Element) -> dict[str, str]:
+    """The sender's own prefixes, so messages speak the names in the sender's document."""
+    return {uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri}

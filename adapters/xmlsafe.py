@@ -1,0 +1,182 @@
+"""The one hardened XML parser for untrusted bytes (DESIGN.md section 10).
+
+Policy: no DTD of any kind (internal subsets carry entity bombs, external ones fetch), no
+entity resolution, no network, no XInclude, no huge trees, a size limit checked before
+parsing and libxml2's depth limit. Every refusal is a ``Finding`` with a stable code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.errors import Finding, NotXml, UnsafeXml
+
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+XINCLUDE_NS = b"http://www.w3.org/2001/XInclude"
+
+# Stable finding codes of this module.
+EMPTY_DOCUMENT = "EMPTY_DOCUMENT"
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+NOT_XML = "NOT_XML"
+NOT_WELL_FORMED = "NOT_WELL_FORMED"
+TRUNCATED_DOCUMENT = "TRUNCATED_DOCUMENT"
+DTD_FORBIDDEN = "DTD_FORBIDDEN"
+XINCLUDE_FORBIDDEN = "XINCLUDE_FORBIDDEN"
+TOO_DEEP = "TOO_DEEP"
+INVALID_ENCODING = "INVALID_ENCODING"
+UNSUPPORTED_ENCODING = "UNSUPPORTED_ENCODING"
+INVALID_CHARACTER = "INVALID_CHARACTER"
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+        remove_comments=False,
+        collect_ids=False,
+    )
+
+
+# lxml parsers are not thread-safe but are reusable within one thread; the gateway parses
+# on the event loop thread or in worker processes, each of which gets its own.
+_PARSER = _parser()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    root: etree._Element
+    encoding: str | None
+
+
+def parse(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
+    """Parse untrusted bytes or raise ``NotXml`` / ``UnsafeXml`` with one precise finding."""
+    if not raw or not raw.strip():
+        raise NotXml("the body is empty", findings=(Finding(EMPTY_DOCUMENT, "the body is empty"),))
+    if len(raw) > max_bytes:
+        message = f"the document is {len(raw)} bytes; the limit is {max_bytes}"
+        raise UnsafeXml(message, findings=(Finding(DOCUMENT_TOO_LARGE, message),))
+    _refuse_obvious_non_xml(raw)
+    _refuse_lying_wide_encoding(raw)
+    head = raw[:4096]
+    if _DOCTYPE.search(head) or (b"<!DOCTYPE" in raw or b"<!doctype" in raw):
+        message = "DOCTYPE declarations are not accepted (entities and external DTDs are unsafe)"
+        raise UnsafeXml(
+            message, findings=(Finding(DTD_FORBIDDEN, message, line=_line_of(raw, b"<!")),)
+        )
+    try:
+        root = etree.fromstring(raw, parser=_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc, raw) from None
+    except (LookupError, ValueError) as exc:  # encodings lxml/Python cannot handle
+        message = f"the declared encoding cannot be used: {exc}"
+        raise NotXml(message, findings=(Finding(UNSUPPORTED_ENCODING, message, line=1),)) from None
+    if root is None:
+        raise NotXml("no root element", findings=(Finding(NOT_WELL_FORMED, "no root element"),))
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # belt and braces after the scan
+        message = "DOCTYPE declarations are not accepted"
+        raise UnsafeXml(message, findings=(Finding(DTD_FORBIDDEN, message),))
+    if XINCLUDE_NS in raw or _has_xinclude(root):
+        message = "XInclude is not accepted; send the whole document"
+        element = next(iter(root.iter(f"{{{XINCLUDE_NS.decode()}}}*")), None)
+        line = element.sourceline if element is not None else None
+        raise UnsafeXml(message, findings=(Finding(XINCLUDE_FORBIDDEN, message, line=line),))
+    return ParsedDocument(root, docinfo.encoding)
+
+
+def _has_xinclude(root: etree._Element) -> bool:
+    # Only reached when the namespace text is absent from the raw bytes (e.g. UTF-16 input).
+    return next(iter(root.iter(f"{{{XINCLUDE_NS.decode()}}}*")), None) is not None
+
+
+def _refuse_obvious_non_xml(raw: bytes) -> None:
+    body = raw
+    for bom in _BOMS:
+        if body.startswith(bom):
+            body = body[len(bom) :]
+            break
+    stripped = body.lstrip()
+    if stripped[:1] in (b"{", b"[") and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        message = "the body looks like JSON; send the XML document itself (application/xml)"
+        raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
+    if b"\x00" in body and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        message = "the body contains NUL bytes, which XML 1.0 forbids"
+        raise NotXml(
+            message, findings=(Finding(INVALID_CHARACTER, message, line=_line_of(raw, b"\x00")),)
+        )
+    if stripped[:1] != b"<" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        message = "the body is not XML (it does not start with '<')"
+        raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
+
+
+def _line_of(raw: bytes, needle: bytes) -> int | None:
+    index = raw.find(needle)
+    return None if index < 0 else raw.count(b"\n", 0, index) + 1
+
+
+def _error_at_end(exc: etree.XMLSyntaxError, raw: bytes) -> bool:
+    """True when libxml2 stopped at the very end of the input: the document was cut short."""
+    lines = raw.rstrip().split(b"\n")
+    column = exc.position[1] if exc.position else 0
+    return exc.lineno == len(lines) and column >= len(lines[-1])
+
+
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _refuse_lying_wide_encoding(raw: bytes) -> None:
+    """A prolog that claims UTF-16/32 in 8-bit bytes: libxml2's own message is cryptic."""
+    match = _DECLARED_ENCODING.match(raw)
+    if match and match.group(1).lower().startswith((b"utf-16", b"utf-32", b"ucs")):
+        message = (
+            f"the document declares {match.group(1).decode()} but its bytes are 8-bit text; "
+            "declare the encoding the bytes are really in"
+        )
+        raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
+    text = str(exc.msg or exc)
+    lowered = text.lower()
+    line = exc.lineno or None
+    if "excessive depth" in lowered or "maximum depth" in lowered:
+        message = f"the document nests deeper than the parser allows ({text})"
+        return UnsafeXml(message, findings=(Finding(TOO_DEEP, message, line=line),))
+    if "unsupported encoding" in lowered or "unknown encoding" in lowered:
+        message = f"the declared encoding is not supported: {text}"
+        return NotXml(message, findings=(Finding(UNSUPPORTED_ENCODING, message, line=line),))
+    if (
+        "not proper utf-8" in lowered
+        or "invalid utf-8" in lowered
+        or "encoding error" in lowered
+        or "input conversion failed" in lowered
+        or "document labelled utf-16 but has no bom" in lowered
+        or "switching encoding" in lowered
+        or "char 0x0 out of allowed range" in lowered
+        or "invalid bytes in character encoding" in lowered
+    ):
+        message = f"the bytes do not match the declared encoding: {text}"
+        return NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
+    if "entity" in lowered or "dtd" in lowered:
+        message = f"entities and DTDs are not accepted: {text}"
+        return UnsafeXml(message, findings=(Finding(DTD_FORBIDDEN, message, line=line),))
+    if "premature end of data" in lowered or (
+        "mismatch" not in lowered and _error_at_end(exc, raw)
+    ):
+        message = f"the document ends before its root element is closed (truncated?): {text}"
+        return NotXml(message, findings=(Finding(TRUNCATED_DOCUMENT, message, line=line),))
+    if "char" in lowered and "out of allowed range" in lowered:
+        message = f"the document contains a character XML forbids: {text}"
+        return NotXml(message, findings=(Finding(INVALID_CHARACTER, message, line=line),))
+    message = f"the document is not well-formed XML: {text}"
+    return NotXml(message, findings=(Finding(NOT_WELL_FORMED, message, line=line),))

@@ -1,0 +1,71 @@
+"""Compile profile schemas once and turn libxml2's validation errors into findings a customs
+developer can act on: prefixed names instead of ``{urn:...}`` clutter, the line, and a
+readable path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.errors import Finding, SchemaViolation
+
+XSD_VIOLATION = "XSD_VIOLATION"
+_CLARK = re.compile(r"\{([^}]*)\}")
+_PATH_PREDICATE = re.compile(r"\[1\]")
+
+
+def compile_schema(path: Path) -> etree.XMLSchema:
+    """Compile a local XSD. Imports and includes resolve relative to ``path`` on disk only."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    document = etree.parse(str(path), parser=parser)
+    return etree.XMLSchema(document)
+
+
+def readable(text: str, prefixes: Mapping[str, str]) -> str:
+    """Replace Clark notation with the conventional prefixes of the format."""
+
+    def substitute(match: re.Match[str]) -> str:
+        prefix = prefixes.get(match.group(1))
+        return f"{prefix}:" if prefix else ""
+
+    return _CLARK.sub(substitute, text)
+
+
+def _explain(message: str) -> str:
+    """libxml2 says what is wrong; add what to do where the fix is not obvious."""
+    if "This element is not expected. Expected is" in message:
+        return message.replace(
+            "This element is not expected. Expected is",
+            "This element is not allowed here (the schema fixes the element order). Expected is",
+        )
+    if "Missing child element(s)" in message:
+        return message + " Add the missing element(s) in schema order."
+    if "is not a valid value of the atomic type" in message or "facet" in message:
+        return message + " Check the value's format (dates YYYY-MM-DD, decimals with a dot)."
+    return message
+
+
+def validate(
+    schema: etree.XMLSchema,
+    root: etree._Element,
+    prefixes: Mapping[str, str],
+    *,
+    limit: int = 50,
+) -> None:
+    """Raise ``SchemaViolation`` listing every error (up to ``limit``) with line and path."""
+    if schema.validate(root):
+        return
+    findings: list[Finding] = []
+    for entry in schema.error_log:
+        if len(findings) >= limit:
+            break
+        message = _explain(readable(entry.message, prefixes))
+        path = _PATH_PREDICATE.sub("", entry.path) if entry.path else None
+        findings.append(Finding(XSD_VIOLATION, message, entry.line or None, path))
+    first = findings[0].message if findings else "schema validation failed"
+    raise SchemaViolation(
+        f"{len(findings)} schema violation(s); first: {first}", findings=tuple(findings)
+    )

@@ -1,0 +1,169 @@
+"""Avro single-object encoding for every record the gateway writes to Kafka.
+
+Wire format (Avro specification, "Single object encoding"): the two bytes ``C3 01``, the
+8-byte little-endian CRC-64-AVRO fingerprint of the writer schema's parsing canonical form,
+then the Avro binary body. A partner in any language decodes it with the published
+``.avsc`` files alone. Schemas are parsed once per process; decoding finds the writer
+schema by fingerprint among the current and every released version, then resolves it to
+the reader schema the caller asks for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import load_schema, to_parsing_canonical_form
+
+from gateway.errors import UndecodableEvent
+from gateway.resources import avro_dir
+
+MAGIC = b"\xc3\x01"
+NAMESPACE = "kpgw.events"
+#: The top-level records written to topics; other .avsc files are their named parts.
+TOP_LEVEL = (
+    "CertificateEvent",
+    "Outcome",
+    "PartnerNotification",
+    "DeliveryStatus",
+    "DlqAudit",
+    "RouterState",
+)
+
+_EMPTY = 0xC15D213AA4D7A795
+_CRC64_TABLE: list[int] = []
+
+
+def _crc64_table() -> list[int]:
+    if not _CRC64_TABLE:
+        for i in range(256):
+            fp = i
+            for _ in range(8):
+                fp = (fp >> 1) ^ (_EMPTY & -(fp & 1))
+            _CRC64_TABLE.append(fp)
+    return _CRC64_TABLE
+
+
+def crc64_avro(data: bytes) -> int:
+    """The Rabin CRC-64 the Avro specification names CRC-64-AVRO."""
+    table = _crc64_table()
+    fp = _EMPTY
+    for byte in data:
+        fp = (fp >> 8) ^ table[(fp ^ byte) & 0xFF]
+    return fp
+
+
+def fingerprint(schema: Any) -> bytes:
+    """Little-endian 8-byte fingerprint of a parsed schema's canonical form."""
+    canonical = to_parsing_canonical_form(schema)
+    return struct.pack("<Q", crc64_avro(canonical.encode()))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaVersion:
+    name: str
+    version: str  # "current" or the released version label, e.g. "1"
+    schema: Any  # fastavro parsed schema
+    fingerprint: bytes
+
+
+def _load(path: Path) -> Any:
+    return fastavro.parse_schema(load_schema(str(path), _write_hint=False))
+
+
+def released_paths(name: str, root: Path | None = None) -> list[Path]:
+    """Released versions of one top-level schema, oldest first."""
+    folder = (root or avro_dir()) / "released" / name
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("v*.avsc"), key=lambda p: int(p.stem[1:]))
+
+
+def expanded_schema(name: str, root: Path | None = None) -> dict[str, Any]:
+    """The current schema of ``name`` with every named type inlined (a self-contained .avsc)."""
+    path = (root or avro_dir()) / f"{NAMESPACE}.{name}.avsc"
+    loaded: dict[str, Any] = load_schema(str(path), _write_hint=False)
+    return loaded
+
+
+class SchemaRegistry:
+    """Every known writer schema, indexed by fingerprint; built once per process."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        root = root or avro_dir()
+        self._current: dict[str, SchemaVersion] = {}
+        self._by_fingerprint: dict[bytes, SchemaVersion] = {}
+        for name in TOP_LEVEL:
+            path = root / f"{NAMESPACE}.{name}.avsc"
+            if not path.exists():
+                continue
+            schema = _load(path)
+            current = SchemaVersion(name, "current", schema, fingerprint(schema))
+            self._current[name] = current
+            self._by_fingerprint[current.fingerprint] = current
+            for released in released_paths(name, root):
+                rschema = fastavro.parse_schema(json.loads(released.read_text("utf-8")))
+                version = SchemaVersion(name, released.stem[1:], rschema, fingerprint(rschema))
+                self._by_fingerprint.setdefault(version.fingerprint, version)
+
+    def current(self, name: str) -> SchemaVersion:
+        try:
+            return self._current[name]
+        except KeyError:
+            raise KeyError(f"no Avro schema named {name!r} in {avro_dir()}") from None
+
+    def by_fingerprint(self, fp: bytes) -> SchemaVersion | None:
+        return self._by_fingerprint.get(fp)
+
+    def names(self) -> list[str]:
+        return list(self._current)
+
+
+@cache
+def registry() -> SchemaRegistry:
+    return SchemaRegistry()
+
+
+def encode(name: str, record: Mapping[str, Any]) -> bytes:
+    """Single-object encode ``record`` with the current schema of ``name``."""
+    version = registry().current(name)
+    buffer = io.BytesIO()
+    buffer.write(MAGIC)
+    buffer.write(version.fingerprint)
+    fastavro.schemaless_writer(buffer, version.schema, record)
+    return buffer.getvalue()
+
+
+def writer_of(data: bytes) -> SchemaVersion:
+    """The writer schema of a single-object encoded record, or UndecodableEvent."""
+    if len(data) < 10 or data[:2] != MAGIC:
+        raise UndecodableEvent("not Avro single-object encoded (no C3 01 marker)")
+    version = registry().by_fingerprint(data[2:10])
+    if version is None:
+        raise UndecodableEvent(f"unknown writer schema fingerprint {data[2:10].hex()}")
+    return version
+
+
+def decode(data: bytes, name: str | None = None) -> dict[str, Any]:
+    """Decode with the writer schema found by fingerprint, resolved to ``name``'s current
+    schema (default: the writer's own name)."""
+    writer = writer_of(data)
+    reader = registry().current(name or writer.name)
+    try:
+        record: dict[str, Any] = fastavro.schemaless_reader(
+            io.BytesIO(data[10:]),
+            writer.schema,
+            reader.schema,
+            return_record_name=True,
+            return_record_name_override=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - fastavro raises many unrelated types on corrupt bodies
+        raise UndecodableEvent(f"corrupt Avro body for {writer.name}: {exc}") from exc
+    return record

@@ -1,0 +1,123 @@
+"""One error tree for the whole gateway.
+
+Every failure a message can meet is a ``GatewayError`` with a stable machine ``code`` and a
+``retriable`` flag. Workers branch on the flag, never on type names: retriable errors are
+retried with backoff and never dead-lettered; everything else is dead-lettered at once with
+``code`` as the ``kpgw-reason`` header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One precise thing wrong with a document: what, where, and how to fix it."""
+
+    code: str
+    message: str
+    line: int | None = None
+    path: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "line": self.line, "path": self.path}
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    retriable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, findings: tuple[Finding, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.findings = findings
+
+    @property
+    def reason(self) -> str:
+        """The stable reason code: the first finding's code, else the class code."""
+        return self.findings[0].code if self.findings else self.code
+
+
+class ConfigurationError(GatewayError):
+    """The gateway's own configuration (settings, participant registry) is wrong."""
+
+    code = "CONFIGURATION_ERROR"
+
+
+class EnvironmentProblem(GatewayError):
+    """Something outside the gateway is missing: a JDK, Maven, a free port, a download."""
+
+    code = "ENVIRONMENT_ERROR"
+
+
+class MessageRejected(GatewayError):
+    """A message is permanently invalid; it is dead-lettered with its findings."""
+
+    code = "MESSAGE_REJECTED"
+
+
+class NotXml(MessageRejected):
+    code = "NOT_XML"
+
+
+class UnsafeXml(MessageRejected):
+    code = "UNSAFE_XML"
+
+
+class UnknownFormat(MessageRejected):
+    code = "UNKNOWN_FORMAT"
+
+
+class SchemaViolation(MessageRejected):
+    code = "XSD_VIOLATION"
+
+
+class MappingFailed(MessageRejected):
+    """The document is schema-valid but cannot be mapped to a canonical event."""
+
+    code = "MAPPING_FAILED"
+
+
+class BusinessRuleViolation(MessageRejected):
+    code = "KP_RULE_VIOLATION"
+
+
+class UnauthorisedSender(MessageRejected):
+    code = "UNAUTHORISED_SENDER"
+
+
+class UndecodableEvent(MessageRejected):
+    code = "UNDECODABLE_AVRO"
+
+
+class PoisonPill(MessageRejected):
+    code = "POISON_PILL"
+
+
+class TransientFailure(GatewayError):
+    """Broker unavailable, timeouts: retry with backoff, never dead-letter."""
+
+    code = "TRANSIENT"
+    retriable = True
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """A collector used by parsers and rules to gather every finding before failing once."""
+
+    items: list[Finding] = field(default_factory=list)
+
+    def add(
+        self, code: str, message: str, *, line: int | None = None, path: str | None = None
+    ) -> None:
+        self.items.append(Finding(code, message, line, path))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def as_tuple(self) -> tuple[Finding, ...]:
+        return tuple(self.items)

@@ -1,0 +1,285 @@
+"""Canonical certificate events: the typed form of ``schemas/avro/kpgw.events.*.avsc``.
+
+Adapters produce these, the translator encodes them, the router consumes them. Amounts are
+``Decimal`` (never float), instants are aware UTC ``datetime``, calendar days are ``date``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+CARATS_QUANTUM = Decimal("0.001")
+USD_QUANTUM = Decimal("0.01")
+#: Namespace for deterministic event ids (uuid5): same input, same id.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f0e-5a43-4c1e-9d55-4b5057000001")
+
+
+class EventType(StrEnum):
+    CERTIFICATE_ISSUED = "CERTIFICATE_ISSUED"
+    IMPORT_CONFIRMED = "IMPORT_CONFIRMED"
+    CERTIFICATE_VOIDED = "CERTIFICATE_VOIDED"
+
+
+def carats(value: Decimal | str | int) -> Decimal:
+    return Decimal(value).quantize(CARATS_QUANTUM)
+
+
+def usd(value: Decimal | str | int) -> Decimal:
+    return Decimal(value).quantize(USD_QUANTUM)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    name: str
+    address: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HsLine:
+    hs_code: str
+    carats: Decimal
+    value_usd: Decimal
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateIssued:
+    certificate_number: str
+    issuing_participant: str
+    exporting_participant: str
+    importing_participant: str
+    exporter: Party
+    importer: Party
+    origin: str
+    issue_date: date
+    expiry_date: date
+    parcels: int
+    lines: tuple[HsLine, ...]
+    total_carats: Decimal
+    total_value_usd: Decimal
+    authority: str
+    exporting_member_state: str | None = None
+    importing_member_state: str | None = None
+    provenance: str | None = None
+
+    event_type = EventType.CERTIFICATE_ISSUED
+
+    @property
+    def sender(self) -> str:
+        """The participant entitled to send this document."""
+        return self.issuing_participant
+
+
+@dataclass(frozen=True, slots=True)
+class ImportConfirmed:
+    certificate_number: str
+    confirming_participant: str
+    date_of_receipt: date
+    importer: Party
+    parcels: int | None = None
+    lines: tuple[HsLine, ...] = ()
+    total_carats: Decimal | None = None
+    total_value_usd: Decimal | None = None
+    exporter: Party | None = None
+    remarks: str | None = None
+    authority: str | None = None
+    confirming_member_state: str | None = None
+
+    event_type = EventType.IMPORT_CONFIRMED
+
+    @property
+    def sender(self) -> str:
+        return self.confirming_participant
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateVoided:
+    certificate_number: str
+    voiding_participant: str
+    voided_on: date
+    reason: str
+
+    event_type = EventType.CERTIFICATE_VOIDED
+
+    @property
+    def sender(self) -> str:
+        return self.voiding_participant
+
+
+Payload = CertificateIssued | ImportConfirmed | CertificateVoided
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    participant: str
+    adapter: str
+    adapter_version: str
+    message_id: str
+    raw_sha256: str
+    authority: str | None = None
+    tracking_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateEvent:
+    event_id: str
+    certificate_id: str
+    occurred_at: datetime
+    received_at: datetime
+    source: EventSource
+    payload: Payload = field()
+
+    @property
+    def event_type(self) -> EventType:
+        return self.payload.event_type
+
+
+def raw_sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def deterministic_event_id(sender: str, raw_digest: str, payload: Payload) -> str:
+    """The same sender, bytes and meaning always give the same id, so a replayed or re-sent
+    record can never become a second event."""
+    name = f"{sender}|{raw_digest}|{payload.event_type}|{payload.certificate_number}"
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC; naive datetimes are taken as UTC (as the formats we meet intend)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+# --- Avro mapping ------------------------------------------------------------------------
+
+_PAYLOAD_NAMES: dict[type[Any], str] = {
+    CertificateIssued: "kpgw.events.CertificateIssued",
+    ImportConfirmed: "kpgw.events.ImportConfirmed",
+    CertificateVoided: "kpgw.events.CertificateVoided",
+}
+
+
+def _party_to_avro(party: Party | None) -> dict[str, Any] | None:
+    if party is None:
+        return None
+    return {"name": party.name, "address": party.address, "country": party.country}
+
+
+def _line_to_avro(line: HsLine) -> dict[str, Any]:
+    return {
+        "hs_code": line.hs_code,
+        "carats": carats(line.carats),
+        "value_usd": usd(line.value_usd),
+        "origin": line.origin,
+    }
+
+
+def payload_to_avro(payload: Payload) -> dict[str, Any]:
+    record: dict[str, Any] = {"-type": _PAYLOAD_NAMES[type(payload)]}
+    for name in payload.__dataclass_fields__:
+        value = getattr(payload, name)
+        if isinstance(value, Party):
+            value = _party_to_avro(value)
+        elif name == "lines":
+            value = [_line_to_avro(line) for line in value]
+        elif name in {"total_carats"} and value is not None:
+            value = carats(value)
+        elif name in {"total_value_usd"} and value is not None:
+            value = usd(value)
+        record[name] = value
+    return record
+
+
+def event_to_avro(event: CertificateEvent) -> dict[str, Any]:
+    source = event.source
+    return {
+        "event_id": event.event_id,
+        "event_type": str(event.event_type),
+        "certificate_id": event.certificate_id,
+        "occurred_at": utc(event.occurred_at),
+        "received_at": utc(event.received_at),
+        "source": {
+            "participant": source.participant,
+            "authority": source.authority,
+            "adapter": source.adapter,
+            "adapter_version": source.adapter_version,
+            "message_id": source.message_id,
+            "raw_sha256": source.raw_sha256,
+            "tracking_id": source.tracking_id,
+        },
+        "payload": payload_to_avro(event.payload),
+    }
+
+
+def _party_from_avro(data: dict[str, Any] | None) -> Party | None:
+    return None if data is None else Party(**data)
+
+
+def _lines_from_avro(items: list[dict[str, Any]]) -> tuple[HsLine, ...]:
+    return tuple(HsLine(**item) for item in items)
+
+
+def payload_from_avro(name: str, data: dict[str, Any]) -> Payload:
+    values = dict(data)
+    if "lines" in values:
+        values["lines"] = _lines_from_avro(values["lines"])
+    for key in ("exporter", "importer"):
+        if key in values:
+            values[key] = _party_from_avro(values[key])
+    short = name.rsplit(".", 1)[-1]
+    if short == "CertificateIssued":
+        return CertificateIssued(**values)
+    if short == "ImportConfirmed":
+        return ImportConfirmed(**values)
+    if short == "CertificateVoided":
+        return CertificateVoided(**values)
+    raise ValueError(f"unknown payload record {name}")
+
+
+def event_from_avro(record: dict[str, Any]) -> CertificateEvent:
+    payload = record["payload"]
+    if not isinstance(payload, tuple):
+        raise ValueError("payload must be decoded with its record name")
+    return CertificateEvent(
+        event_id=record["event_id"],
+        certificate_id=record["certificate_id"],
+        occurred_at=record["occurred_at"],
+        received_at=record["received_at"],
+        source=EventSource(**record["source"]),
+        payload=payload_from_avro(payload[0], payload[1]),
+    )
+
+
+def to_json(value: Any) -> Any:
+    """JSON-ready form of decoded Avro or dataclass values: decimals as strings, ISO times."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items() if k != "-type"}
+    if isinstance(value, list | tuple):
+        if (
+            len(value) == 2
+            and isinstance(value[0], str)
+            and value[0].startswith("kpgw.events.")
+            and isinstance(value[1], dict)
+        ):
+            return {"type": value[0].rsplit(".", 1)[-1], **to_json(value[1])}
+        return [to_json(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: to_json(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value

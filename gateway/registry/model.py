@@ -1,0 +1,153 @@
+"""Typed model of the participant registry (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ISO2 = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+_TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class ParticipantStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: ISO2
+    name: str = Field(min_length=1)
+    status: ParticipantStatus = ParticipantStatus.ACTIVE
+    kind: str = Field(default="country", pattern=r"^(country|organisation|trading entity)$")
+    member_states: tuple[ISO2, ...] = ()
+    authorities: tuple[str, ...] = ()
+    format: str = Field(default="uncefact", description="the format its national system speaks")
+    token_hashes: tuple[str, ...] = ()
+    usd_per_carat: tuple[Decimal, Decimal] | None = Field(
+        default=None, description="plausible USD/ct band for rough of this origin"
+    )
+
+    @field_validator("token_hashes")
+    @classmethod
+    def _hashes_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _TOKEN_HASH.match(item):
+                raise ValueError(
+                    "token hashes are 'sha256:' + 64 lowercase hex digits; never put a token here"
+                )
+        return value
+
+    @field_validator("usd_per_carat")
+    @classmethod
+    def _band_ordered(cls, value: tuple[Decimal, Decimal] | None) -> tuple[Decimal, Decimal] | None:
+        if value is not None and not (Decimal(0) <= value[0] < value[1]):
+            raise ValueError("usd_per_carat must be [low, high] with 0 <= low < high")
+        return value
+
+
+class Pair(BaseModel):
+    """A directed bilateral pair enabled (or not yet) for digital exchange."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exporter: ISO2
+    importer: ISO2
+    enabled: bool = True
+    confirmation_deadline_days: int = Field(default=30, ge=1, le=365)
+    carats_tolerance_pct: Decimal = Field(default=Decimal(0), ge=0, le=10)
+    value_tolerance_pct: Decimal = Field(default=Decimal(0), ge=0, le=10)
+    orphan_window_days: int = Field(default=14, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Pair:
+        if self.exporter == self.importer:
+            raise ValueError("a pair joins two different participants")
+        return self
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a bearer token. Tokens are 256-bit random, so one SHA-256 suffices
+    (a slow password hash protects low-entropy secrets, which these are not)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class ParticipantRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    participants: dict[str, Participant]
+    pairs: tuple[Pair, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParticipantRegistry:
+        for key, participant in self.participants.items():
+            if key != participant.code:
+                raise ValueError(f"participant table {key} declares code {participant.code}")
+        for pair in self.pairs:
+            for code in (pair.exporter, pair.importer):
+                if code not in self.participants:
+                    raise ValueError(
+                        f"pair {pair.exporter}->{pair.importer}: {code} is not a participant"
+                    )
+        seen: set[tuple[str, str]] = set()
+        for pair in self.pairs:
+            if (pair.exporter, pair.importer) in seen:
+                raise ValueError(f"pair {pair.exporter}->{pair.importer} is listed twice")
+            seen.add((pair.exporter, pair.importer))
+        return self
+
+    # --- look-ups used by the rules, the router and the ingress --------------------------
+
+    def participant_of(self, country: str) -> str | None:
+        """The participant a country belongs to: an EU member state maps to ``EU``."""
+        country = _normalise_country(country)
+        if country in self.participants:
+            return country
+        for participant in self.participants.values():
+            if country in participant.member_states:
+                return participant.code
+        return None
+
+    def member_state_of(self, country: str) -> str | None:
+        """The member state kept when ``country`` is part of a multi-state participant."""
+        country = _normalise_country(country)
+        participant = self.participant_of(country)
+        if participant is not None and participant != country:
+            return country
+        return None
+
+    def get(self, code: str) -> Participant | None:
+        return self.participants.get(code)
+
+    def is_active(self, code: str) -> bool:
+        participant = self.participants.get(code)
+        return participant is not None and participant.status is ParticipantStatus.ACTIVE
+
+    def pair(self, exporter: str, importer: str) -> Pair | None:
+        for pair in self.pairs:
+            if pair.exporter == exporter and pair.importer == importer:
+                return pair
+        return None
+
+    def participant_for_token(self, token: str) -> str | None:
+        """Constant-time comparison against every stored hash; None when no one matches."""
+        candidate = hash_token(token)
+        found: str | None = None
+        for participant in self.participants.values():
+            for stored in participant.token_hashes:
+                if hmac.compare_digest(candidate, stored):
+                    found = participant.code
+        return found
+
+
+def _normalise_country(country: str) -> str:
+    country = country.strip().upper()
+    # The EU writes Greece as EL; ISO 3166 says GR. Accept both.
+    return "GR" if country == "EL" else country
