@@ -43,7 +43,10 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         remove_blank_text=False,
         remove_comments=False,
-        collect_ids=False,
+        # Keep lxml's default collect_ids=True: collect_ids=False sets XML_SKIP_IDS in
+        # libxml2's ``loadsubset``, and any non-zero ``loadsubset`` makes libxml2 load the
+        # external DTD subset (a local file read: ``<!DOCTYPE r SYSTEM "file:///...">``),
+        # reachable when the DOCTYPE hides from the byte scan below (UTF-16, UTF-7).
     )
 
 
@@ -135,12 +138,24 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9.
 
 
 def _refuse_lying_wide_encoding(raw: bytes) -> None:
-    """A prolog that claims UTF-16/32 in 8-bit bytes: libxml2's own message is cryptic."""
-    match = _DECLARED_ENCODING.match(raw)
-    if match and match.group(1).lower().startswith((b"utf-16", b"utf-32", b"ucs")):
+    """A prolog that claims UTF-16/32 in 8-bit bytes: libxml2's own message is cryptic. A
+    UTF-8 byte order mark contradicting the declaration is a lie too (libxml2 silently
+    trusts the mark)."""
+    utf8_bom = raw.startswith(_BOMS[0])
+    match = _DECLARED_ENCODING.match(raw[len(_BOMS[0]) :] if utf8_bom else raw)
+    if match is None:
+        return
+    declared = match.group(1).decode()
+    if declared.lower().startswith(("utf-16", "utf-32", "ucs")):
         message = (
-            f"the document declares {match.group(1).decode()} but its bytes are 8-bit text; "
+            f"the document declares {declared} but its bytes are 8-bit text; "
             "declare the encoding the bytes are really in"
+        )
+        raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
+    if utf8_bom and declared.lower() not in ("utf-8", "utf8"):
+        message = (
+            f"the document starts with a UTF-8 byte order mark but declares {declared}; "
+            "declare UTF-8 or drop the byte order mark"
         )
         raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
 

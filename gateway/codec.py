@@ -96,11 +96,11 @@ def expanded_schema(name: str, root: Path | None = None) -> dict[str, Any]:
 class SchemaRegistry:
     """Every known writer schema, indexed by fingerprint; built once per process."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, names: tuple[str, ...] = TOP_LEVEL) -> None:
         root = root or avro_dir()
         self._current: dict[str, SchemaVersion] = {}
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
-        for name in TOP_LEVEL:
+        for name in names:
             path = root / f"{NAMESPACE}.{name}.avsc"
             if not path.exists():
                 continue

@@ -1,0 +1,55 @@
+"""``kpgw``: the command line (DESIGN.md section 8).
+
+Exit codes: 0 success, 1 the input was judged invalid or a check failed, 2 usage or
+environment error. Machine output is one JSON object per line with ``--json``.
+Sub-commands live in their own modules and are imported only when invoked.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+#: command name -> "module:attribute" of a click command, imported on first use.
+COMMANDS: dict[str, str] = {
+    "kafka": "gateway.cli.kafka_cmd:kafka",
+    "topics": "gateway.cli.topics_cmd:topics",
+    "tail": "gateway.cli.tail_cmd:tail",
+    "registry": "gateway.cli.registry_cmd:registry",
+    "schemas": "gateway.cli.schemas_cmd:schemas",
+    "validate": "gateway.cli.adapters_cmd:validate",
+    "translate": "gateway.cli.adapters_cmd:translate",
+    "generate": "gateway.cli.generate_cmd:generate",
+    "bench": "gateway.cli.bench_cmd:bench",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kpgw", prog_name="kpgw")
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
+              envvar="KPGW_LOG_FORMAT", help="Log rendering: JSON lines, readable, or auto (tty).")
+@click.option("--log-level", default="info", envvar="KPGW_LOG_LEVEL", show_default=True)
+def cli(log_format: str, log_level: str) -> None:
+    """kpgw: the Kimberley Process certificate gateway."""
+    from gateway.logs import configure_logging
+
+    configure_logging(fmt=log_format, level=log_level)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="kpgw")

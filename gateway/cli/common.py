@@ -1,0 +1,71 @@
+"""Helpers shared by the sub-commands: exit codes, errors as one sentence, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from gateway.errors import ConfigurationError, EnvironmentProblem, GatewayError
+from gateway.events import to_json
+from gateway.registry import ParticipantRegistry, load_registry
+from gateway.settings import Settings, load_settings
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"kpgw: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def environment_errors() -> Iterator[None]:
+    """Turn expected environment and configuration failures into one sentence and exit 2,
+    never a stack trace."""
+    try:
+        yield
+    except (EnvironmentProblem, ConfigurationError) as exc:
+        fail(exc.message)
+    except GatewayError as exc:
+        fail(exc.message, EXIT_INVALID)
+    except (OSError, TimeoutError) as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        if type(exc).__module__.startswith("aiokafka"):
+            fail(f"Kafka is not reachable or refused the request ({type(exc).__name__}: {exc})")
+        raise
+
+
+def settings() -> Settings:
+    with environment_errors():
+        return load_settings()
+
+
+def registry(path: Path | None = None) -> ParticipantRegistry:
+    with environment_errors():
+        return load_registry(path or settings().partners_file)
+
+
+def emit_json(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(to_json(record), ensure_ascii=False, sort_keys=False))
+
+
+def registry_option(function: F) -> F:
+    return click.option(
+        "--registry",
+        "registry_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        envvar="KPGW_PARTNERS_FILE",
+        help="Participant registry TOML (default: KPGW_PARTNERS_FILE or the shipped example).",
+    )(function)

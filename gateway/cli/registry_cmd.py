@@ -1,0 +1,38 @@
+"""``kpgw registry check|token``: the participant registry."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from gateway.cli import common
+from gateway.registry.model import hash_token
+
+
+@click.group(name="registry")
+def registry_group() -> None:
+    """Check the participant registry; mint participant API tokens."""
+
+
+@registry_group.command()
+@common.registry_option
+def check(registry_path: Path | None) -> None:
+    """Validate the registry; print each problem with its line and key (exit 2)."""
+    loaded = common.registry(registry_path)
+    enabled = sum(1 for pair in loaded.pairs if pair.enabled)
+    click.echo(f"{len(loaded.participants)} participants, {enabled} enabled pairs: valid")
+
+
+@registry_group.command()
+@click.argument("participant")
+def token(participant: str) -> None:
+    """Mint a new bearer token for PARTICIPANT: prints the token once (give it to the
+    participant) and the hash line to store in the registry."""
+    value = f"kpgw_{participant.lower()}_{secrets.token_urlsafe(32)}"
+    click.echo(f"token (shown once): {value}")
+    click.echo(f'token_hashes = ["{hash_token(value)}"]')
+
+
+registry = registry_group  # the name gateway.cli.COMMANDS looks up

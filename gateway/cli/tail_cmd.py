@@ -1,0 +1,84 @@
+"""``kpgw tail TOPIC``: decoded records, read_committed, one JSON object per line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import click
+
+from gateway import codec
+from gateway.cli.common import environment_errors, settings
+from gateway.errors import UndecodableEvent
+from gateway.events import to_json
+from gateway.kafka.clients import committed_consumer
+from gateway.settings import Settings
+
+
+def decode_value(value: bytes | None) -> Any:
+    """Avro single-object records decode by fingerprint; anything else shows as text."""
+    if value is None:
+        return None  # a tombstone
+    if value[:2] == codec.MAGIC:
+        try:
+            writer = codec.writer_of(value)
+            return {"schema": writer.name, "record": codec.decode(value)}
+        except UndecodableEvent as exc:
+            return {"undecodable": exc.message, "hex": value[:64].hex()}
+    return value.decode("utf-8", errors="replace")
+
+
+def record_json(record: Any) -> dict[str, Any]:
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": record.key.decode("utf-8", errors="replace") if record.key else None,
+        "headers": {k: v.decode("utf-8", errors="replace") for k, v in record.headers or ()},
+        "value": decode_value(record.value),
+    }
+
+
+async def _tail(
+    config: Settings, topic: str, from_beginning: bool, limit: int | None, idle_timeout: float | None,
+    as_json: bool,
+) -> int:
+    consumer = committed_consumer(
+        config, topic, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
+    )
+    await consumer.start()
+    seen = 0
+    try:
+        if topic not in await consumer.topics():
+            raise click.ClickException(f"topic {topic} does not exist")
+        while limit is None or seen < limit:
+            timeout_ms = int(idle_timeout * 1000) if idle_timeout else 1000
+            batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=100)
+            if not batches and idle_timeout:
+                break
+            for records in batches.values():
+                for record in records:
+                    line = to_json(record_json(record))
+                    click.echo(json.dumps(line, ensure_ascii=False) if as_json else json.dumps(line, indent=2, ensure_ascii=False))
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return seen
+    finally:
+        await consumer.stop()
+    return seen
+
+
+@click.command()
+@click.argument("topic")
+@click.option("--from-beginning", is_flag=True, help="Start at the earliest offset.")
+@click.option("--max", "limit", type=click.IntRange(min=1), default=None, help="Stop after N records.")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Stop when no record arrives for S seconds.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def tail(topic: str, from_beginning: bool, limit: int | None, idle_timeout: float | None, as_json: bool) -> None:
+    """Print the records of TOPIC (read_committed), decimals as strings."""
+    config = settings()
+    with environment_errors():
+        asyncio.run(_tail(config, topic, from_beginning, limit, idle_timeout, as_json))

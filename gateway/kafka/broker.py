@@ -1,0 +1,371 @@
+"""The local development and CI broker: a real single-node Apache Kafka (KRaft) started from
+Maven Central artifacts with the JDK and Maven already on the machine (DESIGN.md section 9).
+
+The class path is resolved once with ``mvn dependency:build-classpath`` into a cache that
+survives runs (``~/.cache/kpgw``; the jars themselves live in Maven's ``~/.m2``). Each broker
+gets a state folder (data, logs, pid file, config) keyed by its port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.errors import EnvironmentProblem
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.25.3"
+SLF4J_VERSION = "2.0.17"
+SCALA = "2.13"
+
+_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kpgw</groupId><artifactId>kpgw-local-broker</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_{SCALA}</artifactId>
+      <version>{KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+      <version>{SLF4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
+      <version>{LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{LOG4J_VERSION}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2 = """status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+def kpgw_home() -> Path:
+    return Path(os.environ.get("KPGW_HOME", Path.home() / ".kpgw"))
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("KPGW_CACHE_DIR", Path(base) / "kpgw"))
+
+
+def _require(tool: str, what: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise EnvironmentProblem(
+            f"{what} ({tool}) was not found on PATH; install it (e.g. apt-get install "
+            f"{'openjdk-17-jre-headless' if tool == 'java' else 'maven'}) and try again."
+        )
+    return path
+
+
+def classpath(*, refresh: bool = False) -> str:
+    """The broker's class path, resolved from Maven Central once and cached."""
+    folder = cache_dir() / f"kafka-{KAFKA_VERSION}"
+    cached = folder / "classpath.txt"
+    if cached.exists() and not refresh:
+        text = cached.read_text().strip()
+        if text and all(Path(jar).exists() for jar in text.split(os.pathsep)):
+            return text
+    _require("java", "a Java runtime (JDK 17 or newer)")
+    mvn = _require("mvn", "Apache Maven")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pom.xml").write_text(_POM)
+    output = folder / "classpath.tmp"
+    command = [
+        mvn, "-q", "-B", "-f", str(folder / "pom.xml"),
+        "dependency:build-classpath", f"-Dmdep.outputFile={output}",
+    ]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired:
+        raise EnvironmentProblem(
+            "downloading Kafka from Maven Central took more than 15 minutes; check the network"
+        ) from None
+    if result.returncode != 0 or not output.exists():
+        last = (result.stdout + result.stderr).strip().splitlines()[-3:]
+        raise EnvironmentProblem(
+            f"could not download Apache Kafka {KAFKA_VERSION} from Maven Central "
+            f"(mvn exit {result.returncode}: {' / '.join(last) or 'no output'})"
+        )
+    output.replace(cached)
+    return cached.read_text().strip()
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPaths:
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.root / "log4j2.properties"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "broker.pid"
+
+    @property
+    def console(self) -> Path:
+        return self.logs / "console.out"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    answers: bool
+    data_dir: Path
+
+
+class LocalBroker:
+    """One single-node KRaft broker bound to 127.0.0.1."""
+
+    def __init__(self, port: int = 9092, data_dir: Path | None = None) -> None:
+        self.port = port
+        self.controller_port = port + 1
+        self.paths = BrokerPaths(data_dir or kpgw_home() / "kafka" / str(port))
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _properties(self) -> str:
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.paths.data),
+            "num.partitions": "1",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "12",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "12",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            "log.retention.check.interval.ms": "60000",
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    # --- state ----------------------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.paths.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def status(self) -> BrokerStatus:
+        pid = self.pid()
+        answers = pid is not None and answers_metadata(self.bootstrap, timeout_s=5)
+        return BrokerStatus(pid is not None, pid, self.bootstrap, answers, self.paths.root)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def up(self, *, timeout_s: float = 120) -> BrokerStatus:
+        """Start the broker (idempotent: a running one is left as it is)."""
+        running = self.pid()
+        if running is not None:
+            if answers_metadata(self.bootstrap, timeout_s=timeout_s):
+                return self.status()
+            raise EnvironmentProblem(
+                f"a broker (pid {running}) owns {self.paths.root} but does not answer on "
+                f"{self.bootstrap}; run 'kpgw kafka down --port {self.port}' first"
+            )
+        for port in (self.port, self.controller_port):
+            if not port_free(port):
+                raise EnvironmentProblem(
+                    f"port {port} on 127.0.0.1 is already in use by another program; "
+                    f"choose another with --port"
+                )
+        java = _require("java", "a Java runtime (JDK 17 or newer)")
+        jars = classpath()
+        self._prepare(java, jars)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        command = [
+            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.paths.logs}",
+            f"-Dlog4j2.configurationFile={self.paths.log4j}",
+            "-cp", jars, "kafka.Kafka", str(self.paths.config),
+        ]
+        with self.paths.console.open("ab") as console:
+            process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                command,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI; stopped by 'kpgw kafka down'
+            )
+        self.paths.pidfile.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.paths.pidfile.unlink(missing_ok=True)
+                raise EnvironmentProblem(
+                    f"the Kafka broker exited at start (code {process.returncode}): "
+                    f"{_tail(self.paths.console)}; see {self.paths.logs}"
+                )
+            if answers_metadata(self.bootstrap, timeout_s=2):
+                return self.status()
+            time.sleep(0.5)
+        self.down()
+        raise EnvironmentProblem(
+            f"the Kafka broker did not answer on {self.bootstrap} within {timeout_s:.0f} s; "
+            f"see {self.paths.logs}"
+        )
+
+    def _prepare(self, java: str, jars: str) -> None:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.paths.config.write_text(self._properties())
+        self.paths.log4j.write_text(_LOG4J2)
+        if (self.paths.data / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [
+                java, f"-Dkafka.logs.dir={self.paths.logs}",
+                f"-Dlog4j2.configurationFile={self.paths.log4j}",
+                "-cp", jars, "kafka.tools.StorageTool", "format",
+                "-t", cluster_id, "-c", str(self.paths.config),
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise EnvironmentProblem(f"formatting Kafka storage failed: {message[0]}")
+
+    def down(self, *, timeout_s: float = 30) -> bool:
+        """Stop the broker cleanly (SIGTERM, controlled shutdown); SIGKILL after the timeout.
+        Returns False when no broker was running."""
+        pid = self.pid()
+        if pid is None:
+            self.paths.pidfile.unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.paths.pidfile.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (fault tests)."""
+        pid = self.pid()
+        if pid is not None:
+            os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.paths.pidfile.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process still "exists"; reap it if it is ours.
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0
+    if waited == pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def answers_metadata(bootstrap: str, *, timeout_s: float = 5) -> bool:
+    """True when a Kafka broker at ``bootstrap`` answers a metadata request."""
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=min(timeout_s, 2)):
+            pass
+    except OSError:
+        return False
+    return asyncio.run(_metadata(bootstrap, timeout_s))
+
+
+async def _metadata(bootstrap: str, timeout_s: float) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    except Exception:  # noqa: BLE001 - any failure means "not answering yet"
+        return False
+    finally:
+        try:
+            await admin.close()
+        except Exception:  # noqa: BLE001, S110 - closing a half-started client may fail
+            pass
+    return True
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no output"
+    return " / ".join(text[-lines:]) or "no output"

@@ -1,0 +1,71 @@
+"""aiokafka client factories that apply the gateway's settings in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from gateway.settings import Settings
+
+
+def common_config(settings: Settings) -> dict[str, Any]:
+    security = settings.kafka_security
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": security.protocol,
+    }
+    if security.sasl_mechanism:
+        config["sasl_mechanism"] = security.sasl_mechanism
+        config["sasl_plain_username"] = security.sasl_username
+        if security.sasl_password is not None:
+            config["sasl_plain_password"] = security.sasl_password.get_secret_value()
+    if security.protocol in {"SSL", "SASL_SSL"}:
+        from aiokafka.helpers import create_ssl_context
+
+        config["ssl_context"] = create_ssl_context(
+            cafile=str(security.ssl_cafile) if security.ssl_cafile else None
+        )
+    return config
+
+
+def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        client_id=f"{settings.client_id}-admin", **{**common_config(settings), **overrides}
+    )
+
+
+def idempotent_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    """acks=all and idempotence: what the ingress acknowledges is durable and not doubled."""
+    return AIOKafkaProducer(
+        client_id=f"{settings.client_id}-producer",
+        acks="all",
+        enable_idempotence=True,
+        **{**common_config(settings), **overrides},
+    )
+
+
+def transactional_producer(
+    settings: Settings, transactional_id: str, **overrides: Any
+) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        client_id=f"{settings.client_id}-{transactional_id}",
+        transactional_id=transactional_id,
+        acks="all",
+        enable_idempotence=True,
+        **{**common_config(settings), **overrides},
+    )
+
+
+def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """read_committed: never sees records of aborted or open transactions."""
+    config: dict[str, Any] = {
+        "client_id": f"{settings.client_id}-consumer",
+        "isolation_level": "read_committed",
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        **common_config(settings),
+    }
+    config.update(overrides)
+    return AIOKafkaConsumer(*topics, **config)

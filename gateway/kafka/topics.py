@@ -1,0 +1,224 @@
+"""The topics of DESIGN.md section 2: their specs, creation (idempotent) and checks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiokafka.admin import NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError
+
+from gateway.kafka.clients import admin_client
+from gateway.registry import ParticipantRegistry
+from gateway.settings import Settings
+
+DAY_MS = 24 * 60 * 60 * 1000
+EVENTS_PARTITIONS = 12
+#: Topics that must share partition count and key so a certificate's events, state and
+#: outcomes live on the same partition number (the router's per-partition transactions).
+TOPIC_ALREADY_EXISTS = 36
+CO_PARTITIONED = ("events", "router.changelog", "outcomes")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    suffix: str
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}{self.suffix}"
+
+
+def _delete(days: int) -> dict[str, str]:
+    return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
+
+
+CORE_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("inbound", 6, _delete(30)),
+    TopicSpec("events", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),  # KP record keeping >= 3 years
+    TopicSpec("router.changelog", EVENTS_PARTITIONS, {"cleanup.policy": "compact"}),
+    TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),
+    TopicSpec("status", 6, {"cleanup.policy": "compact"}),
+    TopicSpec("dlq", 3, _delete(365)),
+    TopicSpec("dlq.audit", 1, _delete(5 * 366)),
+)
+PARTNER_PARTITIONS = 3
+PARTNER_CONFIG = _delete(365)
+
+
+def partner_participants(registry: ParticipantRegistry) -> list[str]:
+    """Participants that exchange digitally (appear in a pair): each gets kp.partner.<P>."""
+    codes = {pair.exporter for pair in registry.pairs} | {pair.importer for pair in registry.pairs}
+    return sorted(codes)
+
+
+def partner_topic(prefix: str, participant: str) -> str:
+    return f"{prefix}partner.{participant}"
+
+
+def all_specs(registry: ParticipantRegistry) -> list[TopicSpec]:
+    partners = [
+        TopicSpec(f"partner.{code}", PARTNER_PARTITIONS, PARTNER_CONFIG)
+        for code in partner_participants(registry)
+    ]
+    return [*CORE_TOPICS, *partners]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicReport:
+    created: list[str]
+    existing: list[str]
+
+
+async def create_topics(
+    settings: Settings, registry: ParticipantRegistry, *, wait_s: float = 30
+) -> TopicReport:
+    """Create every topic that does not exist yet (existing ones are left alone) and wait
+    until the broker's metadata shows them all."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = all_specs(registry)
+        missing = [spec for spec in wanted if spec.name(settings.topic_prefix) not in existing]
+        created: list[str] = []
+        if missing:
+            topics = [
+                NewTopic(
+                    name=spec.name(settings.topic_prefix),
+                    num_partitions=spec.partitions,
+                    replication_factor=_replication(settings),
+                    topic_configs=spec.configs,
+                )
+                for spec in missing
+            ]
+            try:
+                response = await admin.create_topics(topics)
+            except TopicAlreadyExistsError:
+                response = None
+            created = _created(response, [topic.name for topic in topics])
+        names = {spec.name(settings.topic_prefix) for spec in wanted}
+        await _wait_visible(admin, names, wait_s)
+        present = sorted(names - set(created))
+        return TopicReport(created=created, existing=present)
+    finally:
+        await admin.close()
+
+
+async def _wait_visible(admin: object, names: set[str], wait_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        visible = set(await admin.list_topics())  # type: ignore[attr-defined]
+        if names <= visible:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            missing = ", ".join(sorted(names - visible))
+            raise TimeoutError(f"topics not visible after {wait_s:.0f} s: {missing}")
+        await asyncio.sleep(0.2)
+
+
+def _replication(settings: Settings) -> int:
+    # One broker in development and CI; production clusters use their own default (-1).
+    host = settings.kafka_bootstrap.split(",")[0]
+    return 1 if host.startswith(("127.0.0.1", "localhost", "kafka:")) else -1
+
+
+def _created(response: object, requested: list[str]) -> list[str]:
+    """Names this call created; TOPIC_ALREADY_EXISTS (a concurrent creator) is not an error."""
+    if response is None:
+        return []
+    created: list[str] = []
+    for item in getattr(response, "topic_errors", []) or []:
+        name, code = item[0], item[1]
+        if code == 0:
+            created.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:
+            message = item[2] if len(item) > 2 and item[2] else ""
+            raise RuntimeError(f"creating {name} failed: Kafka error {code} {message}".strip())
+    return [name for name in requested if name in created]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicProblem:
+    topic: str
+    problem: str
+
+
+async def check_topics(
+    settings: Settings, registry: ParticipantRegistry, *, only: tuple[str, ...] | None = None
+) -> list[TopicProblem]:
+    """Every topic exists with its partition count and cleanup policy, and the router's
+    topics are co-partitioned. Returns the problems (empty when all is well)."""
+    prefix = settings.topic_prefix
+    specs = [s for s in all_specs(registry) if only is None or s.suffix in only]
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        present = [s for s in specs if s.name(prefix) in existing]
+        problems = [TopicProblem(s.name(prefix), "missing") for s in specs if s not in present]
+        partitions = await _partition_counts(admin, [s.name(prefix) for s in present])
+        policies = await _cleanup_policies(admin, [s.name(prefix) for s in present])
+    finally:
+        await admin.close()
+    for spec in present:
+        name = spec.name(prefix)
+        if partitions.get(name) != spec.partitions:
+            problems.append(
+                TopicProblem(name, f"has {partitions.get(name)} partitions, expected {spec.partitions}")
+            )
+        wanted_policy = spec.configs.get("cleanup.policy", "delete")
+        if policies.get(name) != wanted_policy:
+            problems.append(
+                TopicProblem(name, f"cleanup.policy is {policies.get(name)}, expected {wanted_policy}")
+            )
+    problems.extend(copartition_problems(prefix, partitions))
+    return problems
+
+
+def copartition_problems(prefix: str, partitions: dict[str, int]) -> list[TopicProblem]:
+    counts = {f"{prefix}{suffix}": partitions.get(f"{prefix}{suffix}") for suffix in CO_PARTITIONED}
+    known = {name: count for name, count in counts.items() if count is not None}
+    if len(set(known.values())) > 1:
+        listing = ", ".join(f"{name}={count}" for name, count in known.items())
+        return [TopicProblem(",".join(known), f"not co-partitioned ({listing})")]
+    return []
+
+
+async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    described = await admin.describe_topics(names)  # type: ignore[attr-defined]
+    return {item["topic"]: len(item["partitions"]) for item in described if not item.get("error_code")}
+
+
+async def _cleanup_policies(admin: object, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    responses = await admin.describe_configs(resources)  # type: ignore[attr-defined]
+    policies: dict[str, str] = {}
+    for response in responses:
+        for resource in response.resources:
+            name = resource[3]
+            for entry in resource[4]:
+                if entry[0] == "cleanup.policy":
+                    policies[name] = entry[1]
+    return policies
+
+
+async def delete_topics(settings: Settings) -> list[str]:
+    """Delete every topic under ``settings.topic_prefix`` (tests and demo resets only)."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()

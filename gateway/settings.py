@@ -1,0 +1,100 @@
+"""Configuration: ``KPGW_`` environment variables, optionally a TOML file (``KPGW_CONFIG``).
+
+Small nested models rather than one flat class; nested values are also reachable as
+``KPGW_<GROUP>__<FIELD>`` (e.g. ``KPGW_INGRESS__MAX_BODY_BYTES``). The documented top-level
+variables (``KPGW_KAFKA_BOOTSTRAP``, ``KPGW_TOPIC_PREFIX``, ``KPGW_PARTNERS_FILE``,
+``KPGW_HTTP_HOST``, ``KPGW_HTTP_PORT``) stay flat because every deployment sets them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class KafkaSecurity(BaseModel):
+    """Optional SASL/TLS to the broker; secrets never reach logs or errors."""
+
+    protocol: str = Field(default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+
+class TranslatorSettings(BaseModel):
+    group_id: str = "kpgw-translator"
+    max_attempts: int = Field(default=3, ge=1, description="tries before a crash is a poison pill")
+    retry_backoff_ms: int = Field(default=200, ge=10)
+    retry_backoff_max_ms: int = Field(default=10_000, ge=100)
+
+
+class RouterSettings(BaseModel):
+    group_id: str = "kpgw-router"
+    batch_max_records: int = Field(default=500, ge=1)
+    commit_interval_ms: int = Field(default=100, ge=10)
+    timer_interval_s: float = Field(default=5.0, gt=0)
+    retention_days: int = Field(default=90, ge=1)
+
+
+class IngressSettings(BaseModel):
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    request_deadline_s: float = Field(default=10.0, gt=0)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    validate_sync: bool = True
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    tls_client_cafile: Path | None = Field(
+        default=None, description="enables mutual TLS; the participant comes from the client cert"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KPGW_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="kp.", pattern=r"^[A-Za-z0-9._-]*$")
+    partners_file: Path | None = Field(
+        default=None, description="the participant registry TOML; default: the shipped example"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    client_id: str = "kpgw"
+    kafka_security: KafkaSecurity = KafkaSecurity()
+    translator: TranslatorSettings = TranslatorSettings()
+    router: RouterSettings = RouterSettings()
+    ingress: IngressSettings = IngressSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then the TOML file.
+        toml_file = os.environ.get("KPGW_CONFIG") or None  # read per load, not at import
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    def redacted(self) -> dict[str, Any]:
+        """For logs and ``kpgw config``: SecretStr fields print as '**********'."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,89 @@
+"""An Avro event produced to a real topic and consumed back decodes equal, decimals exact."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from gateway import codec
+from gateway.events import (
+    CertificateEvent,
+    CertificateIssued,
+    EventSource,
+    HsLine,
+    Party,
+    event_from_avro,
+    event_to_avro,
+)
+from gateway.kafka.clients import committed_consumer, idempotent_producer
+from gateway.settings import Settings
+
+pytestmark = pytest.mark.kafka
+
+EVENT = CertificateEvent(
+    event_id="5a0e6a64-1a1f-5c5e-9a59-0d2f3b1c8e01",
+    certificate_id="RU0123456",
+    occurred_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+    received_at=datetime(2026, 3, 2, 8, 0, 1, 250000, tzinfo=UTC),
+    source=EventSource("RU", "ru_fts", "1", "2c3f3a4e-7f1b-4c1d-9a55-0c2b9f1e7d10", "ab" * 32),
+    payload=CertificateIssued(
+        certificate_number="RU0123456",
+        issuing_participant="RU",
+        exporting_participant="RU",
+        importing_participant="EU",
+        importing_member_state="BE",
+        exporter=Party("ALROSA PJSC", "Moscow, ul. Smolenskaya 3", "RU"),
+        importer=Party("Antwerp Rough Trading BV", "Hoveniersstraat 22, Antwerpen", "BE"),
+        origin="RU",
+        issue_date=date(2026, 3, 2),
+        expiry_date=date(2026, 5, 1),
+        parcels=4,
+        lines=(
+            HsLine("7102.31", Decimal("1520.355"), Decimal("147474.44")),
+            HsLine("7102.21", Decimal("0.005"), Decimal("0.01")),
+        ),
+        total_carats=Decimal("1520.360"),
+        total_value_usd=Decimal("147474.45"),
+        authority="Gokhran of Russia",
+    ),
+)
+
+
+async def test_event_round_trips_through_a_real_topic(created_topics: Settings) -> None:
+    topic = f"{created_topics.topic_prefix}events"
+    producer = idempotent_producer(created_topics)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, codec.encode("CertificateEvent", event_to_avro(EVENT)),
+                                     key=EVENT.certificate_id.encode())
+    finally:
+        await producer.stop()
+    consumer = committed_consumer(created_topics, topic, group_id=None)
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=10_000)
+    finally:
+        await consumer.stop()
+    records = [r for rs in batches.values() for r in rs]
+    assert len(records) == 1
+    decoded = event_from_avro(codec.decode(records[0].value, "CertificateEvent"))
+    assert decoded == EVENT
+    assert decoded.payload.lines[1].carats == Decimal("0.005")  # type: ignore[union-attr]
+
+    tail = subprocess.run(
+        [sys.executable, "-m", "gateway", "tail", topic, "--from-beginning", "--max", "1",
+         "--idle-timeout", "10", "--json"],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**__import__("os").environ, "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap},
+    )
+    line = json.loads(tail.stdout.strip())
+    assert line["key"] == "RU0123456" and line["topic"] == topic
+    assert line["value"]["schema"] == "CertificateEvent"
+    payload = line["value"]["record"]["payload"]
+    assert payload["type"] == "CertificateIssued"
+    assert payload["total_carats"] == "1520.360" and payload["lines"][0]["value_usd"] == "147474.44"

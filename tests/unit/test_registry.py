@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import ConfigurationError
+from gateway.registry import ParticipantRegistry, load_registry_text
+from gateway.registry.model import hash_token
+
+
+def test_example_holds_real_participants(example_registry: ParticipantRegistry) -> None:
+    assert len(example_registry.participants) >= 55
+    assert example_registry.get("TW") is not None  # Chinese Taipei, a trading entity
+    assert example_registry.get("KE") is None  # Kenya is not a participant
+    assert not example_registry.is_active("VE")  # Venezuela suspended its own trade
+    assert example_registry.is_active("CF")  # CAR reinstated in 2024
+    eu = example_registry.get("EU")
+    assert eu is not None and "BE" in eu.member_states and "GL" in eu.member_states
+
+
+def test_eu_member_states_map_to_the_eu_and_are_kept(example_registry: ParticipantRegistry) -> None:
+    assert example_registry.participant_of("BE") == "EU"
+    assert example_registry.member_state_of("BE") == "BE"
+    assert example_registry.participant_of("EL") == "EU"  # the EU's own code for Greece
+    assert example_registry.participant_of("RU") == "RU"
+    assert example_registry.member_state_of("RU") is None
+    assert example_registry.participant_of("KE") is None
+
+
+def test_pairs_are_directed_and_some_not_enabled(example_registry: ParticipantRegistry) -> None:
+    ru_eu = example_registry.pair("RU", "EU")
+    assert ru_eu is not None and ru_eu.enabled
+    assert example_registry.pair("EU", "RU") is None
+    za_ae = example_registry.pair("ZA", "AE")
+    assert za_ae is not None and not za_ae.enabled
+
+
+def test_tokens_are_matched_by_hash_only() -> None:
+    registry = load_registry_text(
+        f'[participants.RU]\nname = "Russia"\ntoken_hashes = ["{hash_token("secret-token")}"]\n'
+    )
+    assert registry.participant_for_token("secret-token") == "RU"
+    assert registry.participant_for_token("secret-tokem") is None
+
+
+def test_errors_give_line_and_key() -> None:
+    text = "\n".join([
+        "[participants.RU]",
+        'name = "Russia"',
+        'status = "banned"',
+        "",
+        "[participants.BW]",
+        'name = "Botswana"',
+        'token_hashes = ["plain-token-by-mistake"]',
+        "",
+        "[[pairs]]",
+        'exporter = "RU"',
+        'importer = "BW"',
+        "confirmation_deadline_days = 0",
+    ])
+    with pytest.raises(ConfigurationError) as caught:
+        load_registry_text(text, source="participants.toml")
+    by_path = {f.path: f for f in caught.value.findings}
+    assert by_path["participants.RU.status"].line == 3
+    assert by_path["participants.BW.token_hashes"].line == 7
+    assert "never put a token here" in by_path["participants.BW.token_hashes"].message
+    assert by_path["pairs.0.confirmation_deadline_days"].line == 12
+    assert "participants.toml: line 3" in caught.value.message
+
+
+def test_pair_with_unknown_participant_is_refused() -> None:
+    text = '[participants.RU]\nname = "Russia"\n[[pairs]]\nexporter = "RU"\nimporter = "KE"\n'
+    with pytest.raises(ConfigurationError, match="KE is not a participant"):
+        load_registry_text(text)
+
+
+def test_toml_syntax_error_is_one_clear_sentence() -> None:
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_registry_text("[participants.RU\nname=1")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import load_settings
+
+
+def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.topic_prefix == "kp."
+    assert settings.http_host == "127.0.0.1"
+
+
+def test_environment_and_nested_variables(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KPGW_KAFKA_BOOTSTRAP", "broker-1:9092,broker-2:9092")
+    clean_env.setenv("KPGW_TOPIC_PREFIX", "test.")
+    clean_env.setenv("KPGW_ROUTER__BATCH_MAX_RECORDS", "42")
+    settings = load_settings()
+    assert settings.kafka_bootstrap == "broker-1:9092,broker-2:9092"
+    assert settings.topic_prefix == "test."
+    assert settings.router.batch_max_records == 42
+
+
+def test_toml_file_is_read_and_environment_wins(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "kpgw.toml"
+    config.write_text('topic_prefix = "file."\nhttp_port = 9000\n[ingress]\nrate_limit_per_minute = 5\n')
+    clean_env.setenv("KPGW_CONFIG", str(config))
+    clean_env.setenv("KPGW_HTTP_PORT", "9100")
+    settings = load_settings()
+    assert settings.topic_prefix == "file."
+    assert settings.ingress.rate_limit_per_minute == 5
+    assert settings.http_port == 9100
+
+
+def test_secrets_never_print(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert settings.kafka_security.sasl_password is not None
+    assert settings.kafka_security.sasl_password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.redacted())
