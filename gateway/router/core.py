@@ -1,0 +1,289 @@
+"""The router's pure core: one certificate's state + one event (or the clock) -> the new
+state and the records to emit. No I/O, no asyncio, no clock reading: ``now`` is passed in.
+
+``decide`` and ``tick`` are deterministic functions of their arguments, and every emitted
+id is uuid5 of the certificate id, the kind and the evidence event ids. The Kafka driver
+feeds them records and writes what they return, in one transaction per batch:
+
+- ``Decision.emissions`` to their topics (``Emission.topic_name(prefix)``, ``key``,
+  ``gateway.codec.encode(emission.schema, emission.value)``);
+- if ``Decision.changed``: the state to ``kp.router.changelog`` under the certificate id
+  (``encode(STATE_SCHEMA, state_to_avro(state))``), or a tombstone when ``state`` is None.
+
+docs/router.md describes every outcome and who receives what.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.events import (
+    CertificateEvent,
+    CertificateIssued,
+    CertificateVoided,
+    ImportConfirmed,
+)
+from gateway.registry import ParticipantRegistry
+from gateway.router import compare
+from gateway.router.records import (
+    Difference,
+    NotificationType,
+    OutcomeKind,
+)
+from gateway.router.signals import gate, value_out_of_band
+from gateway.router.state import (
+    CertificateState,
+    ConfirmationStatus,
+    StoredConfirmation,
+    StoredEvent,
+    to_millis,
+)
+from gateway.router.step import Decision, Step
+from gateway.router.timers import (
+    DEFAULT_CONFIG,
+    RouterConfig,
+    orphan_at,
+    overdue_at,
+    retire_at,
+)
+
+__all__ = ["Decision", "decide", "tick"]
+
+
+def decide(
+    state: CertificateState | None,
+    event: CertificateEvent,
+    now: datetime,
+    registry: ParticipantRegistry,
+    config: RouterConfig = DEFAULT_CONFIG,
+) -> Decision:
+    """Apply one canonical event from ``kp.events`` to its certificate's state.
+
+    ``state`` is None for a certificate id never seen (or retired). An event whose id was
+    already seen returns the state unchanged with no emissions. ``now`` becomes the event's
+    first-seen instant (deadlines and orphan windows count from it) and the time stamp of
+    the emitted records: pass the input record's timestamp to make a re-run byte-identical,
+    or the wall clock to time from processing.
+    """
+    moment = to_millis(now)
+    if state is None:
+        state = CertificateState(certificate_id=event.certificate_id, last_change=moment)
+    elif state.certificate_id != event.certificate_id:
+        raise ValueError(
+            f"event {event.event_id} is for {event.certificate_id}, "
+            f"the state for {state.certificate_id}"
+        )
+    if state.has_seen(event.event_id):
+        return Decision(state)
+    run = _Run(state, moment, registry, config)
+    payload = event.payload
+    if isinstance(payload, CertificateIssued):
+        run.on_certificate(event, payload)
+    elif isinstance(payload, ImportConfirmed):
+        run.on_confirmation(event, payload)
+    else:
+        run.on_void(event, payload)
+    return run.finish()
+
+
+def tick(
+    state: CertificateState,
+    now: datetime,
+    registry: ParticipantRegistry,
+    config: RouterConfig = DEFAULT_CONFIG,
+) -> Decision:
+    """Fire the wall-clock timers that are due at ``now`` (each deadline inclusive):
+    ORPHAN_CONFIRMATION for confirmations that waited their orphan window,
+    CONFIRMATION_OVERDUE once when the pair's deadline is reached, and retirement (a None
+    state: tombstone) of a settled state whose retention has passed since its last change.
+    Before ``timers.next_deadline(state, ...)`` it returns the state unchanged."""
+    moment = to_millis(now)
+    run = _Run(state, moment, registry, config)
+    for confirmation in state.confirmations:
+        if confirmation.status is not ConfirmationStatus.WAITING:
+            continue
+        if moment >= orphan_at(state.certificate_id, confirmation, registry, config):
+            run.set_status(confirmation, ConfirmationStatus.ORPHANED)
+            waited = moment - confirmation.first_seen
+            run.outcome(
+                OutcomeKind.ORPHAN_CONFIRMATION,
+                [confirmation.event],
+                detail=f"no certificate {state.certificate_id} after {waited.days} days",
+            )
+    due = overdue_at(state, registry)
+    if due is not None and moment >= due and state.certificate is not None:
+        cert = state.certificate
+        run.outcome(
+            OutcomeKind.CONFIRMATION_OVERDUE,
+            [cert.event],
+            detail=f"no confirmation since {cert.first_seen.isoformat()}, due {due.isoformat()}",
+        )
+    if run.changed:
+        return run.finish()
+    retire = retire_at(state, registry, config)
+    if retire is not None and moment >= retire:
+        return Decision(None, (), changed=True)
+    return Decision(state)
+
+
+class _Run(Step):
+    """Applies one event: a handler per event kind and the judgement of a confirmation."""
+
+    # --- events --------------------------------------------------------------------------
+
+    def on_certificate(self, event: CertificateEvent, cert: CertificateIssued) -> None:
+        first = self.state.certificate
+        if first is not None:
+            original = first.event.payload
+            assert isinstance(original, CertificateIssued)
+            if original == cert:
+                self.seen_only(event, first.event)
+                return
+            self.seen_only(event, None)
+            self.outcome(
+                OutcomeKind.CONFLICTING_REISSUE,
+                [first.event, event],
+                differences=compare.document_differences(original, cert),
+                detail=f"{cert.certificate_number} issued again with different content",
+            )
+            return
+        self.update(certificate=StoredEvent(event, self.now))
+        exporter, importer = cert.exporting_participant, cert.importing_participant
+        blocked = gate(self.registry, (exporter, importer), (exporter, importer))
+        if blocked is not None:
+            self.outcome(blocked.kind, [event], detail=blocked.detail)
+        else:
+            self.update(announced=True)
+            self.touched.setdefault(event.event_id, event)
+            self.notify(NotificationType.SHIPMENT_ANNOUNCED, importer, event)
+            self.check_value(event, cert)
+            for void in self.state.voids:
+                self.notify(NotificationType.CERTIFICATE_VOIDED, importer, void.event)
+        for confirmation in self.state.confirmations:
+            if confirmation.status in (ConfirmationStatus.WAITING, ConfirmationStatus.ORPHANED):
+                self.judge(confirmation)
+
+    def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
+        for kept in self.state.confirmations:
+            if kept.payload == conf:
+                self.seen_only(event, kept.event)
+                return
+        blocked = gate(self.registry, (conf.confirming_participant,), None)
+        status = ConfirmationStatus.WAITING if blocked is None else ConfirmationStatus.GATED
+        entry = StoredConfirmation(event, self.now, status)
+        self.update(confirmations=(*self.state.confirmations, entry))
+        cert = self.state.certificate
+        if blocked is not None:
+            evidence = [event] if cert is None else [cert.event, event]
+            self.outcome(blocked.kind, evidence, detail=blocked.detail)
+        elif cert is not None:
+            self.judge(entry)
+
+    def on_void(self, event: CertificateEvent, void: CertificateVoided) -> None:
+        for kept, payload in self.state.void_payloads():
+            if payload == void:
+                self.seen_only(event, kept.event)
+                return
+        stored = StoredEvent(event, self.now)
+        self.update(voids=(*self.state.voids, stored))
+        cert = self.state.issued
+        if cert is None:
+            return
+        if self.state.announced:
+            self.notify(NotificationType.CERTIFICATE_VOIDED, cert.importing_participant, event)
+        for confirmation in self.state.confirmations:
+            if confirmation.status is ConfirmationStatus.JUDGED:
+                self.after_void(confirmation, stored, void)
+
+    # --- judgement -----------------------------------------------------------------------
+
+    def judge(self, entry: StoredConfirmation) -> None:
+        """Compare a confirmation with the certificate and emit its outcomes."""
+        assert self.state.certificate is not None
+        cert_event = self.state.certificate.event
+        cert = self.state.issued
+        assert cert is not None
+        conf = entry.payload
+        exporter, importer = cert.exporting_participant, cert.importing_participant
+        participants = (exporter, importer, conf.confirming_participant)
+        blocked = gate(self.registry, participants, (exporter, importer))
+        if blocked is not None:
+            self.set_status(entry, ConfirmationStatus.GATED)
+            self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
+            return
+        earlier = [
+            kept
+            for kept in self.state.confirmations
+            if kept.status is ConfirmationStatus.JUDGED
+            and kept.payload.confirming_participant == importer
+        ]
+        self.set_status(entry, ConfirmationStatus.JUDGED)
+        self.notify(NotificationType.IMPORT_CONFIRMED, exporter, entry.event)
+        pair = self.registry.pair(exporter, importer)
+        assert pair is not None  # the gate passed
+        differences = compare.compare(
+            cert, conf, pair.carats_tolerance_pct, pair.value_tolerance_pct
+        )
+        evidence = [cert_event, entry.event]
+        if conf.confirming_participant != importer:
+            where = Difference("confirming_participant", importer, conf.confirming_participant)
+            self.outcome(
+                OutcomeKind.WRONG_DESTINATION,
+                evidence,
+                differences=(where, *differences),
+                detail=f"certificate for {importer} confirmed by {conf.confirming_participant}",
+            )
+        elif earlier:
+            first = earlier[0]
+            self.outcome(
+                OutcomeKind.DUPLICATE_CONFIRMATION,
+                [cert_event, first.event, entry.event],
+                differences=compare.document_differences(first.payload, conf),
+                detail=f"already confirmed by event {first.event.event_id}",
+            )
+        else:
+            kind = OutcomeKind.MATCHED_WITH_DISCREPANCIES if differences else OutcomeKind.MATCHED
+            self.outcome(kind, evidence, differences=differences)
+        if conf.date_of_receipt > cert.expiry_date:
+            self.outcome(
+                OutcomeKind.CONFIRMED_AFTER_EXPIRY,
+                evidence,
+                differences=(
+                    Difference(
+                        "date_of_receipt",
+                        cert.expiry_date.isoformat(),
+                        conf.date_of_receipt.isoformat(),
+                    ),
+                ),
+                detail=f"received {conf.date_of_receipt}, certificate expired {cert.expiry_date}",
+            )
+        for stored, void in self.state.void_payloads():
+            self.after_void(entry, stored, void)
+
+    def after_void(
+        self, entry: StoredConfirmation, stored: StoredEvent, void: CertificateVoided
+    ) -> None:
+        """CONFIRMED_AFTER_VOID when the goods were received on or after the void date."""
+        received = entry.payload.date_of_receipt
+        if received < void.voided_on or self.state.certificate is None:
+            return
+        self.outcome(
+            OutcomeKind.CONFIRMED_AFTER_VOID,
+            [self.state.certificate.event, entry.event, stored.event],
+            differences=(
+                Difference("date_of_receipt", void.voided_on.isoformat(), received.isoformat()),
+            ),
+            detail=f"received {received}, certificate voided {void.voided_on}: {void.reason}",
+        )
+
+    def check_value(self, event: CertificateEvent, cert: CertificateIssued) -> None:
+        found = value_out_of_band(cert, self.registry)
+        if found is not None:
+            ratio = str(found.usd_per_carat)
+            self.outcome(
+                OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,
+                [event],
+                differences=(Difference("usd_per_carat", ratio, None),),
+                detail=f"{ratio} USD/ct is outside {found.low}-{found.high} USD/ct "
+                f"for origin {cert.origin}",
+            )

@@ -1,0 +1,223 @@
+"""What the router emits: outcome kinds, deterministic ids and the Avro-ready records.
+
+Every emitted record is an :class:`Emission`: which topic (a participant's partner topic,
+``kp.outcomes`` or ``kp.status``), its key and an Avro-ready value for the ``Outcome``,
+``PartnerNotification`` or ``DeliveryStatus`` schema (``gateway.codec.encode`` takes it as
+is). Ids are uuid5 of the certificate id, the kind and the evidence, so re-processing the
+same input after a crash yields records with the same ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from gateway.events import CertificateEvent, event_to_avro
+
+#: Namespace of the router's deterministic ids (uuid5).
+ROUTER_ID_NAMESPACE = uuid.UUID("6f1c1f0e-5a43-4c1e-9d55-4b5057000002")
+
+
+class OutcomeKind(StrEnum):
+    """The ``kpgw.events.OutcomeKind`` symbols the router decides (docs/router.md)."""
+
+    MATCHED = "MATCHED"
+    MATCHED_WITH_DISCREPANCIES = "MATCHED_WITH_DISCREPANCIES"
+    CONFIRMATION_OVERDUE = "CONFIRMATION_OVERDUE"
+    ORPHAN_CONFIRMATION = "ORPHAN_CONFIRMATION"
+    DUPLICATE_CONFIRMATION = "DUPLICATE_CONFIRMATION"
+    WRONG_DESTINATION = "WRONG_DESTINATION"
+    CONFIRMED_AFTER_EXPIRY = "CONFIRMED_AFTER_EXPIRY"
+    CONFLICTING_REISSUE = "CONFLICTING_REISSUE"
+    CONFIRMED_AFTER_VOID = "CONFIRMED_AFTER_VOID"
+    VALUE_PER_CARAT_OUT_OF_BAND = "VALUE_PER_CARAT_OUT_OF_BAND"
+    PAIR_NOT_ENABLED = "PAIR_NOT_ENABLED"
+    PARTICIPANT_SUSPENDED = "PARTICIPANT_SUSPENDED"
+
+
+#: Outcomes that say "this exchange is outside digital exchange", not "the documents differ".
+GATE_KINDS = frozenset({OutcomeKind.PAIR_NOT_ENABLED, OutcomeKind.PARTICIPANT_SUSPENDED})
+#: Most severe first: the ``reason`` of a DISCREPANCY status is the first of these present.
+SEVERITY = (
+    OutcomeKind.CONFLICTING_REISSUE,
+    OutcomeKind.DUPLICATE_CONFIRMATION,
+    OutcomeKind.WRONG_DESTINATION,
+    OutcomeKind.CONFIRMED_AFTER_VOID,
+    OutcomeKind.ORPHAN_CONFIRMATION,
+    OutcomeKind.CONFIRMED_AFTER_EXPIRY,
+    OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,
+    OutcomeKind.PARTICIPANT_SUSPENDED,
+    OutcomeKind.PAIR_NOT_ENABLED,
+    OutcomeKind.MATCHED_WITH_DISCREPANCIES,
+)
+
+
+class NotificationType(StrEnum):
+    SHIPMENT_ANNOUNCED = "SHIPMENT_ANNOUNCED"
+    CERTIFICATE_VOIDED = "CERTIFICATE_VOIDED"
+    IMPORT_CONFIRMED = "IMPORT_CONFIRMED"
+    OUTCOME = "OUTCOME"
+
+
+class DeliveryState(StrEnum):
+    """The ``DeliveryStatus.status`` values the router writes (the others are upstream's)."""
+
+    ANNOUNCED = "ANNOUNCED"
+    MATCHED = "MATCHED"
+    DISCREPANCY = "DISCREPANCY"
+    OVERDUE = "OVERDUE"
+
+
+class TopicKind(StrEnum):
+    PARTNER = "partner"
+    OUTCOMES = "outcomes"
+    STATUS = "status"
+
+
+_SCHEMAS = {
+    TopicKind.PARTNER: "PartnerNotification",
+    TopicKind.OUTCOMES: "Outcome",
+    TopicKind.STATUS: "DeliveryStatus",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """One record to produce.
+
+    ``key`` is the certificate id, except on ``kp.status`` where it is the tracking id (the
+    topic is compacted by tracking id, DESIGN.md section 2). ``participant`` is set only for
+    ``TopicKind.PARTNER``. ``value`` is Avro-ready for :attr:`schema`.
+    """
+
+    topic: TopicKind
+    key: str
+    value: dict[str, Any]
+    participant: str | None = None
+
+    @property
+    def schema(self) -> str:
+        """The ``gateway.codec`` top-level schema name of :attr:`value`."""
+        return _SCHEMAS[self.topic]
+
+    def topic_name(self, prefix: str = "kp.") -> str:
+        if self.topic is TopicKind.PARTNER:
+            return f"{prefix}partner.{self.participant}"
+        return f"{prefix}{self.topic.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One field that differs. For CONFLICTING_REISSUE and DUPLICATE_CONFIRMATION the two
+    columns hold the earlier and the later document of the same kind."""
+
+    field: str
+    certificate: str | None
+    confirmation: str | None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "certificate": self.certificate,
+            "confirmation": self.confirmation,
+        }
+
+
+def outcome_id(certificate_id: str, kind: OutcomeKind | str, evidence: Iterable[str]) -> str:
+    """uuid5 of the certificate, the kind and the evidence ids (sorted: arrival order does
+    not change the id)."""
+    name = "|".join(("outcome", certificate_id, str(kind), *sorted(evidence)))
+    return str(uuid.uuid5(ROUTER_ID_NAMESPACE, name))
+
+
+def notification_id(
+    certificate_id: str, kind: NotificationType, recipient: str, subject_id: str
+) -> str:
+    """uuid5 of the certificate, the notification type, the recipient and the subject (the
+    forwarded event's id or the outcome's id)."""
+    name = "|".join(("notification", certificate_id, kind.value, recipient, subject_id))
+    return str(uuid.uuid5(ROUTER_ID_NAMESPACE, name))
+
+
+def outcome_record(
+    *,
+    certificate_id: str,
+    kind: OutcomeKind,
+    pair: tuple[str, str],
+    evidence: Sequence[str],
+    decided_at: datetime,
+    differences: Sequence[Difference] = (),
+    detail: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "outcome_id": outcome_id(certificate_id, kind, evidence),
+        "certificate_id": certificate_id,
+        "outcome": kind.value,
+        "pair": {"exporter": pair[0], "importer": pair[1]},
+        "differences": [difference.to_avro() for difference in differences],
+        "evidence_event_ids": list(evidence),
+        "decided_at": decided_at,
+        "detail": detail,
+    }
+
+
+def event_notification(
+    kind: NotificationType, recipient: str, event: CertificateEvent, created_at: datetime
+) -> Emission:
+    """Forward a canonical event (announcement, void, confirmation) to ``recipient``."""
+    value = {
+        "notification_id": notification_id(event.certificate_id, kind, recipient, event.event_id),
+        "notification_type": kind.value,
+        "certificate_id": event.certificate_id,
+        "recipient": recipient,
+        "created_at": created_at,
+        "event": event_to_avro(event),
+        "outcome": None,
+    }
+    return Emission(TopicKind.PARTNER, event.certificate_id, value, recipient)
+
+
+def outcome_notification(recipient: str, outcome: dict[str, Any]) -> Emission:
+    certificate_id: str = outcome["certificate_id"]
+    value = {
+        "notification_id": notification_id(
+            certificate_id, NotificationType.OUTCOME, recipient, outcome["outcome_id"]
+        ),
+        "notification_type": NotificationType.OUTCOME.value,
+        "certificate_id": certificate_id,
+        "recipient": recipient,
+        "created_at": outcome["decided_at"],
+        "event": None,
+        "outcome": outcome,
+    }
+    return Emission(TopicKind.PARTNER, certificate_id, value, recipient)
+
+
+def status_record(
+    event: CertificateEvent,
+    status: DeliveryState,
+    updated_at: datetime,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> Emission | None:
+    """The ``kp.status`` record of ``event``'s inbound message, or None without a tracking
+    id (a record that did not come through the ingress)."""
+    tracking_id = event.source.tracking_id
+    if tracking_id is None:
+        return None
+    value = {
+        "tracking_id": tracking_id,
+        "sender": event.source.participant,
+        "message_id": event.source.message_id,
+        "certificate_id": event.certificate_id,
+        "status": status.value,
+        "reason": reason,
+        "detail": detail,
+        "updated_at": updated_at,
+    }
+    return Emission(TopicKind.STATUS, tracking_id, value)

@@ -1,0 +1,104 @@
+"""Judgements that need the registry or the whole state, not a pair of documents: whether
+an exchange is inside digital exchange at all (gates), whether a certificate's USD per
+carat fits its origin's band, and the delivery status a sender's message has reached."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.events import CertificateIssued
+from gateway.registry import ParticipantRegistry
+from gateway.router.compare import MIXED
+from gateway.router.records import SEVERITY, DeliveryState, OutcomeKind
+from gateway.router.state import CertificateState
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Why an exchange is outside digital exchange: the outcome kind and a sentence."""
+
+    kind: OutcomeKind
+    detail: str
+
+
+def gate(
+    registry: ParticipantRegistry, participants: Iterable[str], pair: tuple[str, str] | None
+) -> Gate | None:
+    """PARTICIPANT_SUSPENDED when one of ``participants`` is suspended (checked first),
+    PAIR_NOT_ENABLED when one is not in the registry or the directed ``pair`` is missing or
+    not enabled; None when the exchange may proceed. Judged on the registry as it is now."""
+    codes = list(dict.fromkeys(participants))
+    for code in codes:
+        participant = registry.get(code)
+        if participant is not None and not registry.is_active(code):
+            return Gate(
+                OutcomeKind.PARTICIPANT_SUSPENDED, f"{code} ({participant.name}) is suspended"
+            )
+    for code in codes:
+        if registry.get(code) is None:
+            return Gate(OutcomeKind.PAIR_NOT_ENABLED, f"{code} is not in the participant registry")
+    if pair is not None:
+        found = registry.pair(*pair)
+        if found is None:
+            return Gate(
+                OutcomeKind.PAIR_NOT_ENABLED,
+                f"the pair {pair[0]}->{pair[1]} has no digital exchange agreement",
+            )
+        if not found.enabled:
+            return Gate(
+                OutcomeKind.PAIR_NOT_ENABLED, f"the pair {pair[0]}->{pair[1]} is not enabled"
+            )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfBand:
+    usd_per_carat: Decimal
+    low: Decimal
+    high: Decimal
+
+
+def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) -> OutOfBand | None:
+    """The certificate's total USD / total carats when it lies outside the origin
+    participant's ``usd_per_carat`` band (the band's ends are inside; compared unrounded).
+    None for MIXED origin, an origin without a band, or a certificate weighing nothing."""
+    if cert.origin == MIXED or cert.total_carats <= 0:
+        return None
+    origin = registry.participant_of(cert.origin)
+    participant = registry.get(origin) if origin else None
+    band = participant.usd_per_carat if participant else None
+    if band is None:
+        return None
+    low, high = band
+    ratio = cert.total_value_usd / cert.total_carats
+    if low <= ratio <= high:
+        return None
+    return OutOfBand(ratio.quantize(Decimal("0.01")), low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state: DeliveryState
+    reason: str | None = None
+    detail: str | None = None
+
+
+def delivery_status(state: CertificateState, event_id: str) -> Status | None:
+    """Where the message that carried ``event_id`` stands, from every outcome that has it
+    as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them) > MATCHED
+    > OVERDUE > ANNOUNCED (an announced certificate without outcomes); None otherwise."""
+    kinds = {item.kind for item in state.emitted if event_id in item.evidence}
+    bad = [kind.value for kind in SEVERITY if kind in kinds]
+    late = OutcomeKind.CONFIRMATION_OVERDUE in kinds
+    if bad:
+        return Status(DeliveryState.DISCREPANCY, bad[0], ", ".join(bad))
+    if OutcomeKind.MATCHED in kinds:
+        return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
+    if late:
+        return Status(DeliveryState.OVERDUE, OutcomeKind.CONFIRMATION_OVERDUE.value)
+    cert = state.certificate
+    if cert is not None and cert.event.event_id == event_id and state.announced:
+        return Status(DeliveryState.ANNOUNCED)
+    return None

@@ -1,0 +1,208 @@
+"""The router's per-certificate state and its Avro form on ``kp.router.changelog``.
+
+Immutable: the core returns a new :class:`CertificateState` (``dataclasses.replace``) and
+never mutates one, so the driver can keep the old one until its transaction commits. The
+state holds the canonical events the router needs to compare and forward (never raw XML),
+when each was first seen, and what has been emitted, so nothing is emitted twice.
+
+Times are kept at millisecond precision (Avro ``timestamp-millis``), so a state survives
+the changelog round trip unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from gateway.events import (
+    CertificateEvent,
+    CertificateIssued,
+    CertificateVoided,
+    ImportConfirmed,
+    event_from_avro,
+    event_to_avro,
+    utc,
+)
+from gateway.router.records import OutcomeKind
+
+#: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
+STATE_SCHEMA = "RouterState"
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps)."""
+    moment = utc(moment)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class ConfirmationStatus(StrEnum):
+    WAITING = "WAITING"
+    """No certificate yet: the confirmation waits for it (orphan window)."""
+    ORPHANED = "ORPHANED"
+    """ORPHAN_CONFIRMATION was emitted; still compared if the certificate comes later."""
+    JUDGED = "JUDGED"
+    """Compared with the certificate; its outcomes were emitted."""
+    GATED = "GATED"
+    """Not compared: the pair is not enabled or a participant is suspended."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A canonical event kept in the state, with the instant the router first saw it."""
+
+    event: CertificateEvent
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConfirmation:
+    event: CertificateEvent
+    first_seen: datetime
+    status: ConfirmationStatus
+
+    @property
+    def payload(self) -> ImportConfirmed:
+        payload = self.event.payload
+        assert isinstance(payload, ImportConfirmed)
+        return payload
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedOutcome:
+    """An outcome already emitted: its kind, id and evidence (for "once" and for status)."""
+
+    kind: OutcomeKind
+    outcome_id: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateState:
+    """Everything the router knows about one certificate id.
+
+    - ``certificate``: the first ``CertificateIssued`` seen (the reference; a conflicting
+      re-issue is reported, never stored in its place).
+    - ``announced``: ``ShipmentAnnounced`` went to the importer (the certificate was within
+      digital exchange when it arrived); only announced certificates can become overdue.
+    - ``confirmations``: every distinct ``ImportConfirmed``, in arrival order.
+    - ``voids``: every distinct ``CertificateVoided``, in arrival order.
+    - ``other_event_ids``: events seen but not kept (re-sends with identical content,
+      conflicting re-issues); with the kept events' ids they make the dedup set.
+    - ``emitted``: outcomes emitted so far.
+    - ``last_change``: when the state last changed (start of the retention period).
+
+    There is no "retired" flag: a retired state is deleted (``Decision.state`` None, a
+    changelog tombstone), so a flag would never be stored.
+    """
+
+    certificate_id: str
+    last_change: datetime
+    certificate: StoredEvent | None = None
+    announced: bool = False
+    confirmations: tuple[StoredConfirmation, ...] = ()
+    voids: tuple[StoredEvent, ...] = ()
+    other_event_ids: tuple[str, ...] = ()
+    emitted: tuple[EmittedOutcome, ...] = ()
+
+    @property
+    def issued(self) -> CertificateIssued | None:
+        if self.certificate is None:
+            return None
+        payload = self.certificate.event.payload
+        assert isinstance(payload, CertificateIssued)
+        return payload
+
+    def kept_events(self) -> Iterator[CertificateEvent]:
+        if self.certificate is not None:
+            yield self.certificate.event
+        for confirmation in self.confirmations:
+            yield confirmation.event
+        for void in self.voids:
+            yield void.event
+
+    def has_seen(self, event_id: str) -> bool:
+        """True when an event with this id already went through the router."""
+        if event_id in self.other_event_ids:
+            return True
+        return any(event.event_id == event_id for event in self.kept_events())
+
+    def has_emitted(self, outcome_id: str) -> bool:
+        return any(item.outcome_id == outcome_id for item in self.emitted)
+
+    def emitted_kinds(self) -> frozenset[OutcomeKind]:
+        return frozenset(item.kind for item in self.emitted)
+
+    def void_payloads(self) -> Iterator[tuple[StoredEvent, CertificateVoided]]:
+        for void in self.voids:
+            payload = void.event.payload
+            assert isinstance(payload, CertificateVoided)
+            yield void, payload
+
+
+# --- Avro (kp.router.changelog) ----------------------------------------------------------
+
+
+def _stored_to_avro(stored: StoredEvent) -> dict[str, Any]:
+    return {"event": event_to_avro(stored.event), "first_seen": to_millis(stored.first_seen)}
+
+
+def _stored_from_avro(record: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(event_from_avro(record["event"]), utc(record["first_seen"]))
+
+
+def state_to_avro(state: CertificateState) -> dict[str, Any]:
+    """The Avro-ready ``RouterState`` record: ``gateway.codec.encode("RouterState", ...)``."""
+    return {
+        "certificate_id": state.certificate_id,
+        "certificate": None if state.certificate is None else _stored_to_avro(state.certificate),
+        "announced": state.announced,
+        "confirmations": [
+            {
+                "event": event_to_avro(item.event),
+                "first_seen": to_millis(item.first_seen),
+                "status": item.status.value,
+            }
+            for item in state.confirmations
+        ],
+        "voids": [_stored_to_avro(item) for item in state.voids],
+        "other_event_ids": list(state.other_event_ids),
+        "emitted": [
+            {
+                "kind": item.kind.value,
+                "outcome_id": item.outcome_id,
+                "evidence_event_ids": list(item.evidence),
+            }
+            for item in state.emitted
+        ],
+        "last_change": to_millis(state.last_change),
+    }
+
+
+def state_from_avro(record: dict[str, Any]) -> CertificateState:
+    """The state from a record decoded with ``gateway.codec.decode(data, "RouterState")``."""
+    certificate = record.get("certificate")
+    return CertificateState(
+        certificate_id=record["certificate_id"],
+        last_change=utc(record["last_change"]),
+        certificate=None if certificate is None else _stored_from_avro(certificate),
+        announced=bool(record.get("announced", False)),
+        confirmations=tuple(
+            StoredConfirmation(
+                event_from_avro(item["event"]),
+                utc(item["first_seen"]),
+                ConfirmationStatus(item["status"]),
+            )
+            for item in record.get("confirmations", [])
+        ),
+        voids=tuple(_stored_from_avro(item) for item in record.get("voids", [])),
+        other_event_ids=tuple(record.get("other_event_ids", [])),
+        emitted=tuple(
+            EmittedOutcome(
+                OutcomeKind(item["kind"]), item["outcome_id"], tuple(item["evidence_event_ids"])
+            )
+            for item in record.get("emitted", [])
+        ),
+    )

@@ -1,0 +1,194 @@
+"""The machinery of one router step: a copy-on-write state, the records emitted so far,
+who receives an outcome, and the kp.status records at the end. ``gateway.router.core``
+builds the decisions on it; ``Decision`` is what the driver gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from gateway.events import CertificateEvent, ImportConfirmed
+from gateway.registry import ParticipantRegistry
+from gateway.router.records import (
+    GATE_KINDS,
+    Difference,
+    Emission,
+    NotificationType,
+    OutcomeKind,
+    TopicKind,
+    event_notification,
+    outcome_id,
+    outcome_notification,
+    outcome_record,
+    status_record,
+)
+from gateway.router.signals import delivery_status
+from gateway.router.state import (
+    CertificateState,
+    ConfirmationStatus,
+    EmittedOutcome,
+    StoredConfirmation,
+)
+from gateway.router.timers import RouterConfig, presumed_exporter
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the driver does after one ``decide`` or ``tick``.
+
+    ``state``: the new state, or None when the certificate retires (write a tombstone).
+    ``emissions``: the records to produce, in order.
+    ``changed``: the state differs from the one passed in (write it to the changelog);
+    False for a duplicate event or a tick with nothing due.
+    """
+
+    state: CertificateState | None
+    emissions: tuple[Emission, ...] = ()
+    changed: bool = False
+
+    @property
+    def tombstone(self) -> bool:
+        return self.state is None
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """The ``Outcome`` values among the emissions (on ``kp.outcomes``)."""
+        return [e.value for e in self.emissions if e.topic is TopicKind.OUTCOMES]
+
+
+class Step:
+    """One decision in progress: a copy-on-write state plus the emissions so far."""
+
+    def __init__(
+        self,
+        state: CertificateState,
+        now: datetime,
+        registry: ParticipantRegistry,
+        config: RouterConfig,
+    ) -> None:
+        self.state = state
+        self.now = now
+        self.registry = registry
+        self.config = config
+        self.changed = False
+        self.emissions: list[Emission] = []
+        #: events whose sender gets a kp.status update, by id, in first-touched order
+        self.touched: dict[str, CertificateEvent] = {}
+        #: identical re-sends: the re-send's status mirrors its original's
+        self.aliases: list[tuple[CertificateEvent, CertificateEvent]] = []
+        self._exchanging = {p.exporter for p in registry.pairs} | {
+            p.importer for p in registry.pairs
+        }
+
+    # --- state ---------------------------------------------------------------------------
+
+    def update(self, **changes: Any) -> None:
+        self.state = replace(self.state, **changes)
+        self.changed = True
+
+    def set_status(self, confirmation: StoredConfirmation, status: ConfirmationStatus) -> None:
+        event_id = confirmation.event.event_id
+        self.update(
+            confirmations=tuple(
+                replace(item, status=status) if item.event.event_id == event_id else item
+                for item in self.state.confirmations
+            )
+        )
+
+    def seen_only(self, event: CertificateEvent, original: CertificateEvent | None) -> None:
+        """Remember an event that is not kept; ``original`` when it is an identical re-send."""
+        self.update(other_event_ids=(*self.state.other_event_ids, event.event_id))
+        if original is not None:
+            self.aliases.append((event, original))
+
+    def finish(self) -> Decision:
+        if not self.changed:
+            return Decision(self.state)
+        self.state = replace(self.state, last_change=self.now)
+        for event in self.touched.values():
+            self._status(event, event.event_id)
+        for resend, original in self.aliases:
+            self._status(resend, original.event_id)
+        return Decision(self.state, tuple(self.emissions), changed=True)
+
+    # --- emission ------------------------------------------------------------------------
+
+    def reachable(self, participant: str) -> bool:
+        """Has a partner topic (appears in a registry pair) and is active."""
+        return participant in self._exchanging and self.registry.is_active(participant)
+
+    def notify(self, kind: NotificationType, recipient: str, event: CertificateEvent) -> None:
+        if self.reachable(recipient):
+            self.emissions.append(event_notification(kind, recipient, event, self.now))
+
+    def outcome(
+        self,
+        kind: OutcomeKind,
+        evidence: Sequence[CertificateEvent],
+        *,
+        differences: Sequence[Difference] = (),
+        detail: str | None = None,
+    ) -> None:
+        """Emit one outcome (kp.outcomes + recipients' partner topics) unless its id was
+        emitted before."""
+        ids = tuple(event.event_id for event in evidence)
+        certificate_id = self.state.certificate_id
+        if self.state.has_emitted(outcome_id(certificate_id, kind, ids)):
+            return
+        record = outcome_record(
+            certificate_id=certificate_id,
+            kind=kind,
+            pair=self.pair_of(evidence),
+            evidence=ids,
+            decided_at=self.now,
+            differences=differences,
+            detail=detail,
+        )
+        self.emissions.append(Emission(TopicKind.OUTCOMES, certificate_id, record))
+        for recipient in self.recipients(kind, evidence):
+            self.emissions.append(outcome_notification(recipient, record))
+        emitted = EmittedOutcome(kind, record["outcome_id"], ids)
+        self.update(emitted=(*self.state.emitted, emitted))
+        for event in evidence:
+            self.touched.setdefault(event.event_id, event)
+
+    def pair_of(self, evidence: Sequence[CertificateEvent]) -> tuple[str, str]:
+        cert = self.state.issued
+        if cert is not None:
+            return cert.exporting_participant, cert.importing_participant
+        confirmers = [
+            e.payload.confirming_participant
+            for e in evidence
+            if isinstance(e.payload, ImportConfirmed)
+        ]
+        exporter = presumed_exporter(self.state.certificate_id, self.registry)
+        return exporter, confirmers[0] if confirmers else ""
+
+    def recipients(self, kind: OutcomeKind, evidence: Sequence[CertificateEvent]) -> list[str]:
+        """The exporter (or the number's presumed issuer) always; the importer when the
+        certificate was announced to it (not for gate outcomes); every participant whose
+        confirmation is evidence. Only participants with a partner topic that are active."""
+        cert = self.state.issued
+        candidates = [
+            cert.exporting_participant
+            if cert is not None
+            else presumed_exporter(self.state.certificate_id, self.registry)
+        ]
+        if cert is not None and self.state.announced and kind not in GATE_KINDS:
+            candidates.append(cert.importing_participant)
+        candidates.extend(
+            e.payload.confirming_participant
+            for e in evidence
+            if isinstance(e.payload, ImportConfirmed)
+        )
+        return [code for code in dict.fromkeys(candidates) if self.reachable(code)]
+
+    def _status(self, event: CertificateEvent, about: str) -> None:
+        status = delivery_status(self.state, about)
+        if status is not None:
+            record = status_record(
+                event, status.state, self.now, reason=status.reason, detail=status.detail
+            )
+            if record is not None:
+                self.emissions.append(record)
