@@ -13,7 +13,7 @@ from lxml import etree
 from gateway.errors import Finding, SchemaViolation
 
 XSD_VIOLATION = "XSD_VIOLATION"
-_CLARK = re.compile(r"\{([^}]*)\}")
+_CLARK = re.compile(r"\{([^{}]*:[^{}]*)\}")  # a namespace URI, not a regex quantifier like {10}
 _PATH_PREDICATE = re.compile(r"\[1\]")
 
 

@@ -1,0 +1,166 @@
+"""Hub envelope -> the canonical payload of its content, after checking that the header says
+what the content says (sender, recipient, certificate number, kind)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from lxml import etree
+
+from adapters.contract import Adapted, AdapterContext, EnvelopeInfo
+from adapters.envelope import profile
+from gateway.errors import Finding, MessageRejected, UnknownFormat
+from gateway.events import CertificateIssued, ImportConfirmed, Payload
+from gateway.registry import ParticipantRegistry
+
+
+class EnvelopeMismatch(MessageRejected):
+    """The envelope header contradicts the document it carries."""
+
+    code = "ENVELOPE_MISMATCH"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    sender: etree._Element
+    recipient: etree._Element
+    certificate_type: etree._Element
+    certificate_status: etree._Element
+    number: etree._Element
+    delivery_number: str | None
+
+    @classmethod
+    def of(cls, document: etree._Element) -> Header:
+        delivery = document.find(profile.DELIVERY_NUMBER)
+        return cls(
+            sender=_required(document, profile.FROM),
+            recipient=_required(document, profile.TO),
+            certificate_type=_required(document, profile.CERTIFICATE_TYPE_TAG),
+            certificate_status=_required(document, profile.CERTIFICATE_STATUS_TAG),
+            number=_required(document, profile.NUMBER),
+            delivery_number=None if delivery is None else (_text(delivery) or None),
+        )
+
+
+def translate(document: etree._Element, context: AdapterContext) -> Adapted:
+    header = Header.of(document)
+    inner = _content(document)
+    try:
+        adapted = context.dispatch(inner)
+    except UnknownFormat as exc:
+        message = f"the envelope's Content: {exc.message}"
+        finding = Finding(
+            profile.UNKNOWN_FORMAT, message, profile.line_of(inner), profile.path_of(inner)
+        )
+        raise UnknownFormat(message, findings=(finding,)) from None
+    registry = context.registry
+    findings = tuple(_mismatches(header, adapted.payload, registry))
+    if findings:
+        raise EnvelopeMismatch(
+            f"the envelope header contradicts its content: {findings[0].message}",
+            findings=findings,
+        )
+    return replace(
+        adapted,
+        format=profile.FORMAT,
+        adapter_version=f"{profile.FORMAT}/{profile.VERSION}+{adapted.format}/{adapted.adapter_version}",
+        message_id=header.delivery_number or adapted.message_id,
+        envelope=EnvelopeInfo(
+            sender=_participant(_text(header.sender), registry),
+            recipient=_participant(_text(header.recipient), registry),
+            certificate_number=profile.normalise_number(_text(header.number)),
+            delivery_number=header.delivery_number,
+        ),
+    )
+
+
+def counterparty(payload: Payload, registry: ParticipantRegistry) -> str | None:
+    """The participant an envelope carrying ``payload`` must be addressed to, when the
+    payload says: the importer of a certificate, the issuer (the number's prefix) of the
+    certificate a confirmation confirms. A cancellation does not name its recipient."""
+    if isinstance(payload, CertificateIssued):
+        return payload.importing_participant
+    if isinstance(payload, ImportConfirmed):
+        return registry.participant_of(payload.certificate_number[:2])
+    return None
+
+
+def _mismatches(
+    header: Header, payload: Payload, registry: ParticipantRegistry
+) -> Iterable[Finding]:
+    sender = _participant(_text(header.sender), registry)
+    if sender != payload.sender:
+        yield _finding(
+            profile.FROM_MISMATCH,
+            f"From is {_text(header.sender)} ({sender}), but the {_kind(payload)} inside is "
+            f"sent by {payload.sender}",
+            header.sender,
+        )
+    expected = counterparty(payload, registry)
+    recipient = _participant(_text(header.recipient), registry)
+    if expected is not None and recipient != expected:
+        yield _finding(
+            profile.TO_MISMATCH,
+            f"To is {_text(header.recipient)} ({recipient}), but the {_kind(payload)} inside "
+            f"is for {expected}",
+            header.recipient,
+        )
+    number = profile.normalise_number(_text(header.number))
+    if number != payload.certificate_number:
+        yield _finding(
+            profile.NUMBER_MISMATCH,
+            f"NPPOCertificateNumber is {number}, but the {_kind(payload)} inside is about "
+            f"{payload.certificate_number}",
+            header.number,
+        )
+    certificate_type, status = profile.type_and_status(payload)
+    if _text(header.certificate_type) != certificate_type:
+        yield _finding(
+            profile.TYPE_MISMATCH,
+            f"CertificateType is {_text(header.certificate_type)}, but a {_kind(payload)} "
+            f"travels as {certificate_type}",
+            header.certificate_type,
+        )
+    if _text(header.certificate_status) != status:
+        yield _finding(
+            profile.STATUS_MISMATCH,
+            f"CertificateStatus is {_text(header.certificate_status)}, but a {_kind(payload)} "
+            f"travels with status {status}",
+            header.certificate_status,
+        )
+
+
+def _content(document: etree._Element) -> etree._Element:
+    content = _required(document, profile.CONTENT)
+    inner = next(content.iterchildren(etree.Element), None)
+    if inner is None:  # pragma: no cover - the header schema requires one element
+        raise UnknownFormat("the envelope's Content is empty")
+    return inner
+
+
+def _participant(code: str, registry: ParticipantRegistry) -> str:
+    return registry.participant_of(code) or code
+
+
+def _kind(payload: Payload) -> str:
+    return {
+        "CertificateIssued": "certificate",
+        "ImportConfirmed": "import confirmation",
+        "CertificateVoided": "cancellation",
+    }[type(payload).__name__]
+
+
+def _finding(code: str, message: str, element: etree._Element) -> Finding:
+    return Finding(code, message, profile.line_of(element), profile.path_of(element))
+
+
+def _required(parent: etree._Element, tag: str) -> etree._Element:
+    element = parent.find(tag)
+    if element is None:  # pragma: no cover - the header schema requires it
+        raise MessageRejected(f"{tag} is missing from the envelope")
+    return element
+
+
+def _text(element: etree._Element) -> str:
+    return (element.text or "").strip()

@@ -1,0 +1,439 @@
+# Cyrillic organisation names and addresses are what these tests are about.
+# ruff: noqa: RUF001
+"""The Russian customs (FTS) KP documents: the contract, the field mapping, the conventions kpgw
+decided (docs/formats/ru-fts.md) and the encodings FTS exchanges use."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from adapters.pipeline import adapt
+from adapters.ru_fts import ADAPTER, profile
+from gateway.errors import MessageRejected
+from gateway.events import CertificateIssued, CertificateVoided, HsLine, ImportConfirmed, Party
+from gateway.registry import ParticipantRegistry
+from gateway.translation import InboundMeta, translate
+from tests.unit.adapters import contract
+from tests.unit.adapters.contract import AdapterContract
+
+registry = contract.registry  # the contract suite's fixture, visible to this module
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ru_fts"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+CERTIFICATE = fixture("certificate_ru_be.xml")
+CERTIFICATE_1251 = fixture("certificate_ru_by.cp1251.xml")
+CONFIRMATION = fixture("confirmation_by.xml")
+CANCELLATION = fixture("cancellation_ru.xml")
+
+
+def edit(document: bytes, old: str, new: str) -> bytes:
+    """The UTF-8 document with one exact piece of text replaced (it must be there)."""
+    text = document.decode("utf-8")
+    assert old in text, old
+    return text.replace(old, new, 1).encode("utf-8")
+
+
+def as_windows_1251(document: bytes) -> bytes:
+    text = document.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
+    return text.encode("cp1251")
+
+
+def rejected(document: bytes, registry: ParticipantRegistry) -> MessageRejected:
+    with pytest.raises(MessageRejected) as caught:
+        adapt(document, registry)
+    return caught.value
+
+
+def kp_rule_codes(document: bytes, registry: ParticipantRegistry) -> list[str]:
+    meta = InboundMeta(sender=None, received_at=datetime(2026, 3, 2, tzinfo=UTC))
+    with pytest.raises(MessageRejected) as caught:
+        translate(document, meta, registry)
+    return [finding.code for finding in caught.value.findings]
+
+
+class TestRuFts(AdapterContract):
+    adapter_name = "ru_fts"
+
+    def valid_documents(self) -> list[bytes]:
+        return [
+            CERTIFICATE,
+            CERTIFICATE_1251,
+            CONFIRMATION,
+            CANCELLATION,
+            codecs.BOM_UTF8 + CERTIFICATE,
+            as_windows_1251(CONFIRMATION),
+        ]
+
+    def invalid_documents(self) -> list[tuple[str, bytes, str]]:
+        importer_country = "<RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>"
+        return [
+            (
+                "elements out of schema order",
+                edit(
+                    CERTIFICATE,
+                    "<kpc:IssueDate>2026-02-27</kpc:IssueDate>\n"
+                    "  <kpc:ValidityDateEnd>2026-04-28</kpc:ValidityDateEnd>",
+                    "<kpc:ValidityDateEnd>2026-04-28</kpc:ValidityDateEnd>\n"
+                    "  <kpc:IssueDate>2026-02-27</kpc:IssueDate>",
+                ),
+                "XSD_VIOLATION",
+            ),
+            (
+                "TN VED code of 8 digits",
+                edit(CERTIFICATE, "7102310000", "71023100"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "TN VED code with a dot",
+                edit(CERTIFICATE, "7102310000", "7102.31"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "wrong DocumentModeID",
+                edit(CERTIFICATE, 'DocumentModeID="01241"', 'DocumentModeID="1006107E"'),
+                "XSD_VIOLATION",
+            ),
+            (
+                "DocumentModeID missing",
+                edit(CERTIFICATE, 'DocumentModeID="01241"', ""),
+                "XSD_VIOLATION",
+            ),
+            (
+                "confirmation carrying the certificate's DocumentModeID",
+                edit(CONFIRMATION, 'DocumentModeID="KPGW1"', 'DocumentModeID="01241"'),
+                "XSD_VIOLATION",
+            ),
+            (
+                "DocumentID not a UUID",
+                edit(CERTIFICATE, "4f5f6b0e-8c1d-4a57-9b8e-2f1c3d5e7a90", "RU-0123456"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "weight with four decimals",
+                edit(CERTIFICATE, "1250.500", "1250.5001"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "value with a decimal comma",
+                edit(CERTIFICATE, "121298.50", "121298,50"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "no calendar date",
+                edit(CERTIFICATE, "2026-04-28", "2026-02-30"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "date with a time zone",
+                edit(CERTIFICATE, "2026-04-28", "2026-04-28+03:00"),
+                "XSD_VIOLATION",
+            ),
+            (
+                "certificate without a DiamondsInfo line",
+                re.sub(
+                    rb"<kpc:DiamondsInfo>.*?</kpc:DiamondsInfo>\s*", b"", CERTIFICATE, flags=re.S
+                ),
+                "XSD_VIOLATION",
+            ),
+            (
+                "cancellation without a reason",
+                edit(
+                    CANCELLATION,
+                    "<kpcc:CancelReason>Поставка отменена экспортером</kpcc:CancelReason>",
+                    "",
+                ),
+                "XSD_VIOLATION",
+            ),
+            (
+                "unsupported album version",
+                edit(
+                    CERTIFICATE,
+                    "KimberleyProcessCertificate:5.13.3",
+                    "KimberleyProcessCertificate:5.12.0",
+                ),
+                profile.UNSUPPORTED_ALBUM_VERSION,
+            ),
+            (
+                "importer without CountryCode",
+                edit(CERTIFICATE, importer_country, ""),
+                profile.COUNTRY_CODE_MISSING,
+            ),
+            (
+                "confirming authority without CountryCode",
+                edit(
+                    CONFIRMATION,
+                    "<RUScat_ru:CountryCode>BY</RUScat_ru:CountryCode>\n"
+                    "      <RUScat_ru:City>г. Минск",
+                    "<RUScat_ru:City>г. Минск",
+                ),
+                profile.COUNTRY_CODE_MISSING,
+            ),
+            (
+                "exporter without OrganizationName",
+                edit(
+                    CERTIFICATE,
+                    "<cat_ru:OrganizationName>«АЛРОСА» (ПАО)</cat_ru:OrganizationName>",
+                    "",
+                ),
+                profile.ORGANIZATION_NAME_MISSING,
+            ),
+            (
+                "UTF-8 declared, windows-1251 bytes",
+                as_windows_1251(CERTIFICATE).replace(b'"windows-1251"', b'"UTF-8"', 1),
+                "INVALID_ENCODING",
+            ),
+            ("truncated", CERTIFICATE[: len(CERTIFICATE) // 2], "TRUNCATED_DOCUMENT"),
+        ]
+
+    # --- field mapping ----------------------------------------------------------------------
+
+    def test_certificate_maps_every_field(self, example_registry: ParticipantRegistry) -> None:
+        adapted = adapt(CERTIFICATE, example_registry)
+        assert adapted.message_id == "4f5f6b0e-8c1d-4a57-9b8e-2f1c3d5e7a90"
+        assert adapted.occurred_at == datetime(2026, 2, 27, tzinfo=UTC)
+        assert adapted.authority == "Гохран России, Министерство финансов Российской Федерации"
+        assert adapted.payload == CertificateIssued(
+            certificate_number="RU0123456",
+            issuing_participant="RU",
+            exporting_participant="RU",
+            exporting_member_state=None,
+            importing_participant="EU",
+            importing_member_state="BE",
+            exporter=Party(
+                "«АЛРОСА» (ПАО)",
+                "678174, Республика Саха (Якутия), г. Мирный, ул. Ленина, д. 6",
+                "RU",
+            ),
+            importer=Party("Antwerp Rough Trading BV", "2018, Антверпен, Hoveniersstraat 22", "BE"),
+            origin="RU",
+            issue_date=date(2026, 2, 27),
+            expiry_date=date(2026, 4, 28),
+            parcels=3,
+            lines=(
+                HsLine("7102.31", Decimal("1250.500"), Decimal("121298.50")),
+                HsLine("7102.21", Decimal("310.250"), Decimal("9307.50")),
+            ),
+            total_carats=Decimal("1560.750"),
+            total_value_usd=Decimal("130606.00"),
+            authority="Гохран России, Министерство финансов Российской Федерации",
+        )
+
+    def test_confirmation_maps_every_field(self, example_registry: ParticipantRegistry) -> None:
+        adapted = adapt(CONFIRMATION, example_registry)
+        payload = adapted.payload
+        assert isinstance(payload, ImportConfirmed)
+        assert adapted.message_id == "c3e1a7f4-2d5b-4f8e-9a61-7b0d2c4e6f18"
+        assert payload.certificate_number == "RU0123789"
+        assert payload.confirming_participant == "BY"
+        assert payload.date_of_receipt == date(2026, 3, 5)
+        assert payload.parcels == 1
+        assert payload.lines == (HsLine("7102.31", Decimal("842.130"), Decimal("80844.48")),)
+        assert (payload.total_carats, payload.total_value_usd) == (
+            Decimal("842.130"),
+            Decimal("80844.48"),
+        )
+        assert payload.importer.country == "BY"
+        assert payload.exporter == Party("«АЛРОСА» (ПАО)")
+        assert payload.remarks == "Пломбы не нарушены"
+        assert payload.authority == adapted.authority
+        assert adapted.occurred_at == datetime(2026, 3, 5, tzinfo=UTC)
+
+    def test_cancellation_maps_to_a_void(self, example_registry: ParticipantRegistry) -> None:
+        adapted = adapt(CANCELLATION, example_registry)
+        assert adapted.payload == CertificateVoided(
+            certificate_number="RU0123456",
+            voiding_participant="RU",
+            voided_on=date(2026, 3, 1),
+            reason="Поставка отменена экспортером",
+        )
+        assert adapted.message_id == "e8b4d2a6-1f3c-4e5a-b7d9-0c2e4f6a8b1d"
+
+    def test_fixtures_obey_the_kp_rules(self, example_registry: ParticipantRegistry) -> None:
+        meta = InboundMeta(sender=None, received_at=datetime(2026, 3, 6, tzinfo=UTC))
+        for document in (CERTIFICATE, CERTIFICATE_1251, CONFIRMATION, CANCELLATION):
+            translate(document, meta, example_registry)
+
+    # --- conventions --------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("tnved", "hs"),
+        [("7102100000", "7102.10"), ("7102210000", "7102.21"), ("7102310000", "7102.31")],
+    )
+    def test_tnved_codes_become_hs_subheadings(self, tnved: str, hs: str) -> None:
+        assert profile.tnved_to_hs(tnved) == hs
+        assert profile.hs_to_tnved(hs) == tnved
+
+    def test_worked_diamonds_are_not_kp_goods(self, example_registry: ParticipantRegistry) -> None:
+        document = edit(CERTIFICATE, "7102310000", "7102290000")
+        payload = adapt(document, example_registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert payload.lines[0].hs_code == "7102.29"
+        assert "NOT_KP_GOODS" in kp_rule_codes(document, example_registry)
+
+    @pytest.mark.parametrize("mark", ["***", "*", "MIXED"])
+    def test_mixed_origin_keeps_the_provenance(
+        self, mark: str, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(
+            CERTIFICATE,
+            "<kpc:ExtractingCountry>RU</kpc:ExtractingCountry>",
+            f"<kpc:ExtractingCountry>{mark}</kpc:ExtractingCountry>\n"
+            "  <kpc:ProvenanceCountry>AE</kpc:ProvenanceCountry>",
+        )
+        payload = adapt(document, example_registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert (payload.origin, payload.provenance) == ("MIXED", "AE")
+
+    def test_mixed_origin_without_provenance_breaks_a_kp_rule(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(CERTIFICATE, ">RU</kpc:ExtractingCountry>", ">***</kpc:ExtractingCountry>")
+        assert "MIXED_ORIGIN_WITHOUT_PROVENANCE" in kp_rule_codes(document, example_registry)
+
+    def test_mixed_origin_renders_as_asterisks(self, example_registry: ParticipantRegistry) -> None:
+        cert = adapt(CERTIFICATE, example_registry).payload
+        assert isinstance(cert, CertificateIssued)
+        mixed = replace(cert, origin="MIXED", provenance="RU")
+        rendered = ADAPTER.render(mixed, message_id="m-1", registry=example_registry)
+        assert b"<kpc:ExtractingCountry>***</kpc:ExtractingCountry>" in rendered
+        assert b"<kpc:ProvenanceCountry>RU</kpc:ProvenanceCountry>" in rendered
+
+    def test_issuer_comes_from_the_certificate_authority(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        """The issuer is the CertificateOrg's country, not the number's prefix, so the KP rules
+        can tell a number from someone else's range."""
+        document = edit(
+            CERTIFICATE,
+            "<RUScat_ru:PostalCode>121099</RUScat_ru:PostalCode>\n"
+            "      <RUScat_ru:CountryCode>RU</RUScat_ru:CountryCode>",
+            "<RUScat_ru:CountryCode>BY</RUScat_ru:CountryCode>",
+        )
+        payload = adapt(document, example_registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert payload.issuing_participant == "BY"
+        codes = kp_rule_codes(document, example_registry)
+        assert "NUMBER_PREFIX_NOT_ISSUER" in codes
+        assert "ISSUER_NOT_EXPORTER" in codes
+
+    def test_unknown_country_stays_for_the_rules(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(
+            CERTIFICATE,
+            "<RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>",
+            "<RUScat_ru:CountryCode>KE</RUScat_ru:CountryCode>",
+        )
+        payload = adapt(document, example_registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert (payload.importing_participant, payload.importing_member_state) == ("KE", None)
+        assert "NON_PARTICIPANT" in kp_rule_codes(document, example_registry)
+
+    def test_number_is_joined_once(self) -> None:
+        assert profile.join_number("RU", "0123456") == "RU0123456"
+        assert profile.join_number("RU", "RU0123456") == "RU0123456"
+        assert profile.join_number("ru", " 0123 456 ") == "RU0123456"
+
+    def test_message_id_becomes_a_deterministic_document_id(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        payload = adapt(CANCELLATION, example_registry).payload
+        first = ADAPTER.render(payload, message_id="kpgw-42", registry=example_registry)
+        again = ADAPTER.render(payload, message_id="kpgw-42", registry=example_registry)
+        assert first == again
+        assert adapt(first, example_registry).message_id == profile.document_id("kpgw-42")
+        uuid_id = "0b6c1f3e-0000-4000-8000-000000000001"
+        rendered = ADAPTER.render(payload, message_id=uuid_id, registry=example_registry)
+        assert adapt(rendered, example_registry).message_id == uuid_id
+
+    def test_schemas_are_compiled_once(self) -> None:
+        for kind in profile.KINDS.values():
+            assert profile.schema(kind) is profile.schema(kind)
+
+    # --- findings -------------------------------------------------------------------------------
+
+    def test_mapping_findings_have_line_and_readable_path(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(CERTIFICATE, "<RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>", "")
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.code == profile.COUNTRY_CODE_MISSING
+        assert finding.line == 30
+        assert finding.path == "/kpc:KimberleyProcessCertificate/kpc:Importer"
+
+    def test_xsd_findings_speak_the_senders_prefixes(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(CERTIFICATE, 'DocumentModeID="01241"', 'DocumentModeID="01242"')
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.code == "XSD_VIOLATION"
+        assert "kpc:KimberleyProcessCertificate" in finding.message
+        assert "01241" in finding.message
+        assert "{urn:" not in finding.message
+
+    def test_xsd_findings_keep_the_pattern_the_value_missed(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(CERTIFICATE, "7102310000", "71023100")
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.code == "XSD_VIOLATION"
+        assert "'71023100'" in finding.message
+        assert "\\d{10}" in finding.message
+        assert finding.path == (
+            "/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo/kpc:HarmonizedCode"
+        )
+        assert finding.line == 42
+
+    def test_unsupported_version_names_the_supported_one(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(CONFIRMATION, "ImportConfirmation:5.13.3", "ImportConfirmation:5.22.0")
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.code == profile.UNSUPPORTED_ALBUM_VERSION
+        assert "5.13.3" in finding.message
+
+    # --- encodings ------------------------------------------------------------------------------
+
+    def test_windows_1251_fixture_is_really_windows_1251(self) -> None:
+        assert CERTIFICATE_1251.startswith(b'<?xml version="1.0" encoding="windows-1251"?>')
+        assert "«АЛРОСА» (ПАО)".encode("cp1251") in CERTIFICATE_1251
+        with pytest.raises(UnicodeDecodeError):
+            CERTIFICATE_1251.decode("utf-8")
+
+    @pytest.mark.parametrize(
+        "encode",
+        [
+            pytest.param(as_windows_1251, id="windows-1251"),
+            pytest.param(lambda doc: codecs.BOM_UTF8 + doc, id="utf-8-bom"),
+            pytest.param(
+                lambda doc: doc.replace(b'encoding="UTF-8"', b'encoding="utf-8"'), id="utf-8-lower"
+            ),
+            pytest.param(lambda doc: doc.split(b"?>", 1)[1].lstrip(), id="no-declaration"),
+            pytest.param(
+                lambda doc: (
+                    doc.decode("utf-8")
+                    .replace('encoding="UTF-8"', 'encoding="UTF-16"', 1)
+                    .encode("utf-16")
+                ),
+                id="utf-16-bom",
+            ),
+        ],
+    )
+    def test_every_encoding_gives_the_same_payload(
+        self, encode: Callable[[bytes], bytes], example_registry: ParticipantRegistry
+    ) -> None:
+        expected = adapt(CERTIFICATE, example_registry).payload
+        assert adapt(encode(CERTIFICATE), example_registry).payload == expected
