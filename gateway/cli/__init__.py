@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "translate": "gateway.cli.adapters_cmd:translate",
     "generate": "gateway.cli.generate_cmd:generate",
     "bench": "gateway.cli.bench_cmd:bench",
+    "dlq": "gateway.cli.dlq_cmd:dlq",
+    "run": "gateway.cli.run_cmd:run",
 }
 
 

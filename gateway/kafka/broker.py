@@ -238,9 +238,11 @@ class LocalBroker:
                 start_new_session=True,  # survives the CLI; stopped by 'kpgw kafka down'
             )
         self.paths.pidfile.write_text(str(process.pid))
+        _SPAWNED[process.pid] = process  # reaped by down(); keeps Popen from warning when collected
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
+                _SPAWNED.pop(process.pid, None)
                 self.paths.pidfile.unlink(missing_ok=True)
                 raise EnvironmentProblem(
                     f"the Kafka broker exited at start (code {process.returncode}): "
@@ -291,6 +293,7 @@ class LocalBroker:
             os.killpg(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        _reap(pid)
         self.paths.pidfile.unlink(missing_ok=True)
         return True
 
@@ -301,7 +304,18 @@ class LocalBroker:
             os.killpg(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+            _reap(pid)
         self.paths.pidfile.unlink(missing_ok=True)
+
+
+#: Brokers this process started, so it can reap them (no zombies, no ResourceWarning).
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap(pid: int) -> None:
+    process = _SPAWNED.pop(pid, None)
+    if process is not None:
+        process.wait(timeout=10)
 
 
 def _alive(pid: int) -> bool:

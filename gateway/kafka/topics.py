@@ -111,12 +111,33 @@ async def _wait_visible(admin: object, names: set[str], wait_s: float) -> None:
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         visible = set(await admin.list_topics())  # type: ignore[attr-defined]
-        if names <= visible:
+        if names <= visible and await _leaders_elected(admin, sorted(names)):
             return
         if asyncio.get_running_loop().time() > deadline:
             missing = ", ".join(sorted(names - visible))
             raise TimeoutError(f"topics not visible after {wait_s:.0f} s: {missing}")
         await asyncio.sleep(0.2)
+
+
+async def _leaders_elected(admin: object, names: list[str]) -> bool:
+    """Every partition has a leader: producing right after creation would otherwise meet
+    NOT_LEADER_OR_FOLLOWER retries."""
+    described = await admin.describe_topics(names)  # type: ignore[attr-defined]
+    return all(
+        not item.get("error_code") and item["partitions"]
+        and all(part.get("leader", -1) >= 0 for part in item["partitions"])
+        for item in described
+    )
+
+
+async def partition_count(settings: Settings, topic: str) -> int:
+    """Partitions of ``topic`` (0 when it does not exist)."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        return (await _partition_counts(admin, [topic])).get(topic, 0)
+    finally:
+        await admin.close()
 
 
 def _replication(settings: Settings) -> int:

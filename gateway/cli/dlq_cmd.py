@@ -1,0 +1,181 @@
+"""``kpgw dlq list|show|stats|replay``: the operator's view of dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from lxml import etree
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, settings
+from gateway.dlq.headers import DLQ_HEADERS, int_header
+from gateway.dlq.replay import replay as run_replay
+from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def filters(function: F) -> F:
+    for option in reversed([
+        click.option("--reason", multiple=True, help="Reason code, e.g. XSD_VIOLATION (repeatable)."),
+        click.option("--sender", multiple=True, help="Sender participant (repeatable)."),
+        click.option("--stage", multiple=True, type=click.Choice(["ingress", "translator", "router"])),
+        click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
+        click.option("--until", help="Dead-lettered before (ISO-8601)."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _filter(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
+            since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> DlqFilter:
+    return DlqFilter(reasons=reason, senders=sender, stages=stage, since=_when(since),
+                     until=_when(until), ids=ids)
+
+
+def _read(selection: DlqFilter) -> list[DeadLetter]:
+    config = settings()
+    with environment_errors():
+        return asyncio.run(read_dead_letters(config, selection))
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and replay dead letters (kp.dlq)."""
+
+
+@dlq.command(name="list")
+@filters
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N only.")
+def list_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
+          since: str | None, until: str | None, as_json: bool, limit: int | None) -> None:
+    """List dead letters, oldest first."""
+    letters = _read(_filter(reason, sender, stage, since, until))
+    if limit:
+        letters = letters[-limit:]
+    if as_json:
+        for letter in letters:
+            emit_json(letter.summary())
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "dead-lettered at", "reason", "stage", "sender", "original", "message"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        s = letter.summary()
+        table.add_row(s["id"], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), s["reason"], s["stage"],
+                      s["sender"], s["original"], s["message"][:80])
+    Console().print(table)
+
+
+def _pretty(value: bytes | None) -> str:
+    if not value:
+        return "(empty)"
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
+        root = etree.fromstring(value, parser=parser)
+        return etree.tostring(root, pretty_print=True, encoding="unicode")
+    except (etree.XMLSyntaxError, ValueError):
+        return value.decode("utf-8", errors="replace")
+
+
+@dlq.command()
+@click.argument("dead_letter_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(dead_letter_id: str, as_json: bool) -> None:
+    """One dead letter: headers, findings and the raw document pretty-printed."""
+    found = _read(DlqFilter(ids=(dead_letter_id,)))
+    if not found:
+        click.echo(f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", err=True)
+        raise SystemExit(EXIT_INVALID)
+    letter = found[0]
+    headers = {}
+    for key, raw in letter.headers:
+        number = int_header([(key, raw)], key) if key.endswith(("-partition", "-offset", "-timestamp")) else None
+        headers[key] = number if number is not None else raw.decode("utf-8", errors="replace")
+    if as_json:
+        emit_json({**letter.summary(), "headers": headers, "findings": letter.findings,
+                   "document": (letter.value or b"").decode("utf-8", errors="replace")})
+        return
+    console = Console()
+    console.rule(f"dead letter {letter.id}: {letter.reason}")
+    for key, value in headers.items():
+        style = "bold" if key in DLQ_HEADERS else ""
+        console.print(f"[{style}]{key}[/]: {value}" if style else f"{key}: {value}", markup=bool(style),
+                      highlight=False)
+    console.rule("findings")
+    for finding in letter.findings:
+        where = f"line {finding.get('line')} " if finding.get("line") else ""
+        console.print(f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}",
+                      markup=False, highlight=False)
+    console.rule("document")
+    console.print(_pretty(letter.value), markup=False, highlight=False)
+
+
+@dlq.command(name="stats")
+@filters
+@click.option("--json", "as_json", is_flag=True)
+def stats_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
+           since: str | None, until: str | None, as_json: bool) -> None:
+    """Counts by reason, sender, stage and age."""
+    report = stats(_read(_filter(reason, sender, stage, since, until)), datetime.now(UTC))
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"{report['total']} dead letter(s)")
+    for group in ("by_reason", "by_sender", "by_stage", "by_age"):
+        click.echo(f"{group.removeprefix('by_')}:")
+        for name, count in report[group].items():
+            click.echo(f"  {name:<32} {count}")
+
+
+@dlq.command()
+@filters
+@click.option("--id", "ids", multiple=True, help="Only these dead letters (partition-offset).")
+@click.option("--dry-run", is_flag=True, help="Show what would be replayed; send nothing.")
+@click.option("--force", is_flag=True, help="Replay even dead letters replayed before.")
+@click.option("--operator", default=None, help="Who replays (default: the login name).")
+@click.option("--json", "as_json", is_flag=True)
+def replay(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
+           since: str | None, until: str | None, ids: tuple[str, ...], dry_run: bool, force: bool,
+           operator: str | None, as_json: bool) -> None:
+    """Re-send dead letters' original bytes and headers to their original topic."""
+    config = settings()
+    who = operator or getpass.getuser()
+    selection = _filter(reason, sender, stage, since, until, ids)
+    with environment_errors(), Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task("replaying", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = asyncio.run(run_replay(config, selection, operator=who, dry_run=dry_run,
+                                        force=force, progress=advance))
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    verb = "would replay" if dry_run else "replayed"
+    click.echo(f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
+               f"{len(report.skipped)} skipped as already replayed; replay id {report.replay_id}")
+    for letter in report.replayed:
+        click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}")
+    if not dry_run:
+        click.echo(json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result}))

@@ -1,0 +1,157 @@
+"""DLQ record headers: Spring Kafka's ``kafka_dlt-*`` names (so existing tools understand
+them, with Spring's binary big-endian encoding of partition, offset and timestamp) plus the
+gateway's own ``kpgw-*`` headers."""
+
+from __future__ import annotations
+
+import json
+import struct
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway.errors import Finding, GatewayError
+
+Headers = list[tuple[str, bytes]]
+
+ORIGINAL_TOPIC = "kafka_dlt-original-topic"
+ORIGINAL_PARTITION = "kafka_dlt-original-partition"
+ORIGINAL_OFFSET = "kafka_dlt-original-offset"
+ORIGINAL_TIMESTAMP = "kafka_dlt-original-timestamp"
+ORIGINAL_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type"
+ORIGINAL_GROUP = "kafka_dlt-original-consumer-group"
+EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
+EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
+EXCEPTION_STACKTRACE = "kafka_dlt-exception-stacktrace"
+STAGE = "kpgw-stage"
+REASON = "kpgw-reason"
+ATTEMPTS = "kpgw-attempts"
+FIRST_FAILED_AT = "kpgw-first-failed-at"
+SENDER = "kpgw-sender"
+ADAPTER = "kpgw-adapter"
+FINDINGS = "kpgw-findings"
+DEAD_LETTERED_AT = "kpgw-dead-lettered-at"
+REPLAY_ID = "kpgw-replay-id"
+REPLAYED_FROM = "kpgw-replayed-from"
+
+#: Headers added by dead-lettering; removed again when a record is replayed.
+DLQ_HEADERS = frozenset({
+    ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP,
+    ORIGINAL_TIMESTAMP_TYPE, ORIGINAL_GROUP, EXCEPTION_FQCN, EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE, STAGE, REASON, ATTEMPTS, FIRST_FAILED_AT, ADAPTER, FINDINGS,
+    DEAD_LETTERED_AT,
+})
+MAX_MESSAGE_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a failed record was read."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    consumer_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a record is dead-lettered."""
+
+    stage: str  # ingress | translator | router
+    reason: str  # stable machine code, e.g. XSD_VIOLATION
+    exception_fqcn: str
+    message: str
+    findings: tuple[Finding, ...] = ()
+    stacktrace: str | None = None  # only for unexpected errors
+    attempts: int = 1
+    first_failed_at: datetime | None = None
+    adapter: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        error: BaseException,
+        *,
+        stage: str,
+        attempts: int = 1,
+        first_failed_at: datetime | None = None,
+        adapter: str | None = None,
+        reason: str | None = None,
+    ) -> Failure:
+        expected = isinstance(error, GatewayError)
+        trace = None if expected else "".join(traceback.format_exception(error))
+        return cls(
+            stage=stage,
+            reason=reason or (error.reason if isinstance(error, GatewayError) else "POISON_PILL"),
+            exception_fqcn=f"{type(error).__module__}.{type(error).__qualname__}",
+            message=error.message if isinstance(error, GatewayError) else str(error) or repr(error),
+            findings=error.findings if isinstance(error, GatewayError) else (),
+            stacktrace=trace,
+            attempts=attempts,
+            first_failed_at=first_failed_at,
+            adapter=adapter,
+        )
+
+
+def _iso(moment: datetime) -> bytes:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()
+
+
+def dlq_headers(
+    original: Sequence[tuple[str, bytes]], origin: Origin, failure: Failure, now: datetime
+) -> Headers:
+    """The original headers (minus any stale DLQ headers) followed by the DLQ headers."""
+    kept = [(k, v) for k, v in original if k not in DLQ_HEADERS]
+    headers: Headers = [
+        (ORIGINAL_TOPIC, origin.topic.encode()),
+        (ORIGINAL_PARTITION, struct.pack(">i", origin.partition)),
+        (ORIGINAL_OFFSET, struct.pack(">q", origin.offset)),
+        (ORIGINAL_TIMESTAMP, struct.pack(">q", origin.timestamp_ms)),
+        (ORIGINAL_TIMESTAMP_TYPE, b"CreateTime"),
+        (ORIGINAL_GROUP, origin.consumer_group.encode()),
+        (EXCEPTION_FQCN, failure.exception_fqcn.encode()),
+        (EXCEPTION_MESSAGE, failure.message.encode()[:MAX_MESSAGE_BYTES]),
+        (STAGE, failure.stage.encode()),
+        (REASON, failure.reason.encode()),
+        (ATTEMPTS, str(failure.attempts).encode()),
+        (FIRST_FAILED_AT, _iso(failure.first_failed_at or now)),
+        (DEAD_LETTERED_AT, _iso(now)),
+        (FINDINGS, json.dumps([f.as_dict() for f in failure.findings], ensure_ascii=False).encode()),
+    ]
+    if failure.stacktrace:
+        headers.append((EXCEPTION_STACKTRACE, failure.stacktrace.encode()[: 16 * 1024]))
+    if failure.adapter:
+        headers.append((ADAPTER, failure.adapter.encode()))
+    if not any(k == SENDER for k, _ in kept):
+        headers.append((SENDER, b""))
+    return kept + headers
+
+
+def header(headers: Iterable[tuple[str, bytes]], name: str) -> bytes | None:
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value  # the last one wins, as in Spring Kafka
+    return found
+
+
+def text_header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
+    value = header(headers, name)
+    return None if value is None else value.decode("utf-8", errors="replace")
+
+
+def int_header(headers: Iterable[tuple[str, bytes]], name: str) -> int | None:
+    value = header(headers, name)
+    if value is None:
+        return None
+    if len(value) == 4:
+        return int(struct.unpack(">i", value)[0])
+    if len(value) == 8:
+        return int(struct.unpack(">q", value)[0])
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -1,0 +1,56 @@
+"""Dead-letter publishing, shared by the translator and the router.
+
+The publisher writes with the caller's producer, so inside a worker's transaction the dead
+letter, the status update and the input offset commit together (exactly once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from gateway.dlq.headers import Failure, Origin, dlq_headers
+
+log = structlog.get_logger(__name__)
+
+
+class Sender(Protocol):
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, **kwargs: Any
+    ) -> Any: ...
+
+
+class DeadLetterPublisher:
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    async def publish(
+        self,
+        producer: Sender,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        origin: Origin,
+        failure: Failure,
+        now: datetime | None = None,
+    ) -> None:
+        moment = now or datetime.now(UTC)
+        await producer.send(
+            self.topic,
+            value=value,
+            key=key,
+            headers=dlq_headers(headers, origin, failure, moment),
+        )
+        log.warning(
+            "dead_lettered",
+            reason=failure.reason,
+            stage=failure.stage,
+            attempts=failure.attempts,
+            original_topic=origin.topic,
+            original_partition=origin.partition,
+            original_offset=origin.offset,
+            message=failure.message[:300],
+        )

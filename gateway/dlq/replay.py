@@ -1,0 +1,106 @@
+"""Replaying dead letters: the original bytes and headers go back to the original topic with
+``kpgw-replay-id``/``kpgw-replayed-from``; one audit record per replay goes to kp.dlq.audit,
+in the same transaction. A dead letter already replayed is skipped, so replaying twice
+processes once (and the translator's deterministic event ids make any duplicate harmless)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway import codec
+from gateway.dlq import headers as h
+from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
+from gateway.kafka.clients import transactional_producer
+from gateway.settings import Settings
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    replay_id: str
+    operator: str
+    dry_run: bool
+    selected: list[DeadLetter] = field(default_factory=list)
+    replayed: list[DeadLetter] = field(default_factory=list)
+    skipped: list[DeadLetter] = field(default_factory=list)
+    result: str = "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replay_id": self.replay_id,
+            "operator": self.operator,
+            "dry_run": self.dry_run,
+            "selected": len(self.selected),
+            "replayed": len(self.replayed),
+            "skipped_already_replayed": len(self.skipped),
+            "result": self.result,
+            "dead_letters": [x.id for x in self.replayed],
+        }
+
+
+async def already_replayed(settings: Settings) -> set[str]:
+    """Coordinates ("dlq/<partition>/<offset>") of every dead letter a past replay re-sent."""
+    done: set[str] = set()
+    for record in await read_topic_to_end(settings, f"{settings.topic_prefix}dlq.audit"):
+        audit = codec.decode(record.value, "DlqAudit")
+        if not audit["dry_run"]:
+            done.update(audit["dead_letters"])
+    return done
+
+
+def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]]:
+    kept = [(k, v) for k, v in letter.headers
+            if k not in h.DLQ_HEADERS and k not in {h.REPLAY_ID, h.REPLAYED_FROM}]
+    return [*kept, (h.REPLAY_ID, replay_id.encode()), (h.REPLAYED_FROM, letter.coordinates.encode())]
+
+
+async def replay(
+    settings: Settings,
+    selection: DlqFilter,
+    *,
+    operator: str,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
+    report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
+    report.selected = await read_dead_letters(settings, selection)
+    done = set() if force else await already_replayed(settings)
+    todo = []
+    for letter in report.selected:
+        (report.skipped if letter.coordinates in done else todo).append(letter)
+    if dry_run:
+        report.replayed = todo
+        report.result = "dry-run"
+        return report
+    producer = transactional_producer(settings, f"kpgw-dlq-replay-{operator}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            for index, letter in enumerate(todo, start=1):
+                await producer.send(letter.original_topic, key=letter.key, value=letter.value,
+                                    headers=replay_headers(letter, report.replay_id))
+                if progress:
+                    progress(index, len(todo))
+            report.replayed = todo
+            report.result = "ok" if todo else "nothing to replay"
+            audit = {
+                "replay_id": report.replay_id,
+                "operator": operator,
+                "at": datetime.now(UTC),
+                "filter": selection.as_json(),
+                "dry_run": False,
+                "selected": len(report.selected),
+                "replayed": len(todo),
+                "skipped": len(report.skipped),
+                "result": report.result,
+                "dead_letters": [x.coordinates for x in todo],
+            }
+            await producer.send(f"{settings.topic_prefix}dlq.audit", key=report.replay_id.encode(),
+                                value=codec.encode("DlqAudit", audit))
+    finally:
+        await producer.stop()
+    return report

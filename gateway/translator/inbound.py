@@ -1,0 +1,88 @@
+"""The inbound record's headers (DESIGN.md section 2), read and written in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway.translation import InboundMeta
+
+SENDER = "kpgw-sender"
+MESSAGE_ID = "kpgw-message-id"
+RECEIVED_AT = "kpgw-received-at"
+TRACKING_ID = "kpgw-tracking-id"
+CONTENT_TYPE = "content-type"
+FORMAT = "kpgw-format"
+
+
+def _get(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    value = None
+    for key, raw in headers:
+        if key == name:
+            value = raw.decode("utf-8", errors="replace").strip() or None
+    return value
+
+
+def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
+    if text:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    key: str | None
+    sender: str | None
+    message_id: str | None
+    tracking_id: str
+    received_at: datetime
+    format_hint: str | None
+
+    @classmethod
+    def of(cls, key: bytes | None, headers: Sequence[tuple[str, bytes]], timestamp_ms: int,
+           coordinates: str) -> Inbound:
+        text_key = key.decode("utf-8", errors="replace") if key else None
+        return cls(
+            key=text_key,
+            sender=_get(headers, SENDER),
+            message_id=_get(headers, MESSAGE_ID),
+            # A Kafka-native sender may omit a tracking id: the record key, else its coordinates.
+            tracking_id=_get(headers, TRACKING_ID) or text_key or coordinates,
+            received_at=parse_received_at(_get(headers, RECEIVED_AT), timestamp_ms),
+            format_hint=_get(headers, FORMAT),
+        )
+
+    def meta(self) -> InboundMeta:
+        return InboundMeta(
+            sender=self.sender,
+            received_at=self.received_at,
+            tracking_id=self.tracking_id,
+            message_id=self.message_id,
+            format_hint=self.format_hint,
+        )
+
+
+def inbound_headers(
+    *, sender: str, message_id: str, tracking_id: str, received_at: datetime,
+    format_hint: str | None = None,
+) -> list[tuple[str, bytes]]:
+    headers = [
+        (SENDER, sender.encode()),
+        (MESSAGE_ID, message_id.encode()),
+        (RECEIVED_AT, received_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()),
+        (TRACKING_ID, tracking_id.encode()),
+        (CONTENT_TYPE, b"application/xml"),
+    ]
+    if format_hint:
+        headers.append((FORMAT, format_hint.encode()))
+    return headers
+
+
+def inbound_key(sender: str, message_id: str) -> bytes:
+    return f"{sender}:{message_id}".encode()

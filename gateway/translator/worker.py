@@ -1,0 +1,197 @@
+"""The translator worker: kp.inbound -> kp.events + kp.status, permanent failures -> kp.dlq,
+exactly once per input partition (see ``gateway.kafka.transactional``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from gateway import codec
+from gateway.dlq.headers import Failure, Origin
+from gateway.dlq.publisher import DeadLetterPublisher
+from gateway.errors import Finding, GatewayError, UnauthorisedSender
+from gateway.events import CertificateEvent, event_to_avro
+from gateway.kafka.transactional import TransactionalWorker
+from gateway.registry import ParticipantRegistry
+from gateway.registry.watch import RegistryWatcher
+from gateway.settings import Settings
+from gateway.translation import InboundMeta, translate
+from gateway.translator.inbound import Inbound
+
+log = structlog.get_logger(__name__)
+Translate = Callable[[bytes, InboundMeta, ParticipantRegistry], CertificateEvent]
+MISSING_SENDER = "UNAUTHORISED_SENDER"
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    event: CertificateEvent | None
+    failure: Failure | None
+
+
+def translate_record(
+    value: bytes | None,
+    inbound: Inbound,
+    registry: ParticipantRegistry,
+    *,
+    translate_fn: Translate = translate,
+    max_attempts: int = 3,
+) -> Translated:
+    """Pure apart from retries: an expected failure is final at once; an unexpected error is
+    retried up to ``max_attempts`` and then becomes a POISON_PILL with its stack trace."""
+    if inbound.sender is None:
+        message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
+        error = UnauthorisedSender(message, findings=(Finding(MISSING_SENDER, message),))
+        return Translated(None, Failure.of(error, stage="translator", reason=MISSING_SENDER))
+    first_failed: datetime | None = None
+    last: BaseException | None = None
+    for attempt in range(1, max_attempts + 1):
+        try:
+            event = translate_fn(value or b"", inbound.meta(), registry)
+        except GatewayError as exc:
+            if exc.retriable:
+                raise
+            return Translated(None, Failure.of(exc, stage="translator", adapter=inbound.format_hint))
+        except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
+            first_failed = first_failed or datetime.now(UTC)
+            last = exc
+            log.error("translate_crashed", attempt=attempt, error=repr(exc),
+                      trace="".join(traceback.format_exception(exc))[-2000:])
+            continue
+        return Translated(event, None)
+    assert last is not None
+    failure = Failure.of(last, stage="translator", attempts=max_attempts,
+                         first_failed_at=first_failed, reason="POISON_PILL")
+    return Translated(None, failure)
+
+
+def status_record(
+    inbound: Inbound, *, state: str, certificate_id: str | None, reason: str | None,
+    detail: str | None, now: datetime,
+) -> dict[str, Any]:
+    return {
+        "tracking_id": inbound.tracking_id,
+        "sender": inbound.sender or "",
+        "message_id": inbound.message_id,
+        "certificate_id": certificate_id,
+        "status": state,
+        "reason": reason,
+        "detail": detail,
+        "updated_at": now,
+    }
+
+
+class TranslatorHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: RegistryWatcher,
+        *,
+        translate_fn: Translate = translate,
+    ) -> None:
+        prefix = settings.topic_prefix
+        self.events_topic = f"{prefix}events"
+        self.status_topic = f"{prefix}status"
+        self.registry = registry
+        self.translate_fn = translate_fn
+        self.max_attempts = settings.translator.max_attempts
+        self.group_id = settings.translator.group_id
+        self.dead_letters = DeadLetterPublisher(f"{prefix}dlq")
+        self.translated = 0
+        self.dead_lettered = 0
+
+    async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        return None
+
+    async def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        return None
+
+    def committed(self, partition: TopicPartition) -> None:
+        return None
+
+    def aborted(self, partition: TopicPartition) -> None:
+        return None
+
+    async def process(
+        self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
+    ) -> None:
+        registry = self.registry.current()
+        for record in records:
+            coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+            inbound = Inbound.of(record.key, record.headers or (), record.timestamp, coordinates)
+            structlog.contextvars.bind_contextvars(
+                topic=record.topic, partition=record.partition, offset=record.offset,
+                tracking_id=inbound.tracking_id,
+            )
+            try:
+                await self._one(record, inbound, registry, producer)
+            finally:
+                structlog.contextvars.unbind_contextvars("topic", "partition", "offset", "tracking_id")
+
+    async def _one(self, record: Any, inbound: Inbound, registry: ParticipantRegistry,
+                   producer: AIOKafkaProducer) -> None:
+        started = time.perf_counter()
+        result = translate_record(record.value, inbound, registry,
+                                  translate_fn=self.translate_fn, max_attempts=self.max_attempts)
+        now = datetime.now(UTC)
+        if result.event is not None:
+            event = result.event
+            await producer.send(
+                self.events_topic,
+                key=event.certificate_id.encode(),
+                value=codec.encode("CertificateEvent", event_to_avro(event)),
+                headers=[("kpgw-event-id", event.event_id.encode()),
+                         ("kpgw-tracking-id", inbound.tracking_id.encode()),
+                         ("kpgw-sender", (inbound.sender or "").encode())],
+            )
+            status = status_record(inbound, state="TRANSLATED", certificate_id=event.certificate_id,
+                                   reason=None, detail=str(event.event_type), now=now)
+            self.translated += 1
+            log.info("translated", certificate_id=event.certificate_id, event_type=str(event.event_type),
+                     adapter=event.source.adapter, ms=round((time.perf_counter() - started) * 1000, 2))
+        else:
+            failure = result.failure
+            assert failure is not None
+            await self.dead_letters.publish(
+                producer, key=record.key, value=record.value, headers=list(record.headers or ()),
+                origin=Origin(record.topic, record.partition, record.offset, record.timestamp, self.group_id),
+                failure=failure, now=now,
+            )
+            status = status_record(inbound, state="DEAD_LETTERED", certificate_id=None,
+                                   reason=failure.reason, detail=failure.message[:500], now=now)
+            self.dead_lettered += 1
+        await producer.send(self.status_topic, key=inbound.tracking_id.encode(),
+                            value=codec.encode("DeliveryStatus", status))
+
+
+def build_translator(
+    settings: Settings, *, registry_path: Path | None = None, translate_fn: Translate = translate,
+) -> tuple[TransactionalWorker, TranslatorHandler]:
+    watcher = RegistryWatcher(registry_path or settings.partners_file)
+    handler = TranslatorHandler(settings, watcher, translate_fn=translate_fn)
+    worker = TransactionalWorker(
+        settings,
+        name="translator",
+        topic=f"{settings.topic_prefix}inbound",
+        group_id=settings.translator.group_id,
+        handler=handler,
+        backoff_ms=settings.translator.retry_backoff_ms,
+        backoff_max_ms=settings.translator.retry_backoff_max_ms,
+    )
+    return worker, handler
+
+
+async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
+    worker, _ = build_translator(settings)
+    await worker.run(stop)
+
+

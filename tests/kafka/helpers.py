@@ -1,0 +1,147 @@
+"""Helpers for tests against the real broker: documents, producing inbound records,
+reading topics to the end, running workers in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from adapters import registry as adapter_registry
+from gateway import codec
+from gateway.dlq.store import read_topic_to_end
+from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Party
+from gateway.kafka.clients import idempotent_producer
+from gateway.registry import load_registry
+from gateway.settings import Settings
+from gateway.translator.inbound import inbound_headers, inbound_key
+
+
+def certificate(number: str, *, exporter: str = "RU", importer: str = "EU",
+                importer_state: str | None = "BE", hs_code: str = "7102.31",
+                carats: str = "1520.350", value: str = "147474.00", origin: str | None = None,
+                issued: date = date(2026, 3, 2)) -> CertificateIssued:
+    line = HsLine(hs_code, Decimal(carats), Decimal(value))
+    return CertificateIssued(
+        certificate_number=number,
+        issuing_participant=exporter,
+        exporting_participant=exporter,
+        importing_participant=importer,
+        importing_member_state=importer_state,
+        exporter=Party("ALROSA PJSC" if exporter == "RU" else "Petra Diamonds SA (Pty) Ltd",
+                       "Moscow" if exporter == "RU" else "Kimberley", exporter),
+        importer=Party("Antwerp Rough Trading BV", "Hoveniersstraat 22, Antwerpen", importer_state or importer),
+        origin=origin or exporter,
+        issue_date=issued,
+        expiry_date=issued + timedelta(days=60),
+        parcels=3,
+        lines=(line,),
+        total_carats=line.carats,
+        total_value_usd=line.value_usd,
+        authority="Gokhran of Russia" if exporter == "RU" else "SADPMR",
+    )
+
+
+def confirmation(cert: CertificateIssued, *, received: date | None = None) -> ImportConfirmed:
+    return ImportConfirmed(
+        certificate_number=cert.certificate_number,
+        confirming_participant=cert.importing_participant,
+        confirming_member_state=cert.importing_member_state,
+        date_of_receipt=received or cert.issue_date + timedelta(days=5),
+        parcels=cert.parcels,
+        lines=cert.lines,
+        total_carats=cert.total_carats,
+        total_value_usd=cert.total_value_usd,
+        importer=cert.importer,
+        exporter=cert.exporter,
+        authority="FPS Economy, Antwerp Diamond Office (BE)",
+    )
+
+
+def render(payload: Any, fmt: str = "uncefact", message_id: str | None = None) -> bytes:
+    adapter = adapter_registry.get(fmt)
+    return adapter.render(payload, message_id=message_id or str(uuid.uuid4()), registry=load_registry())
+
+
+def with_hs(cert: CertificateIssued, hs_code: str) -> CertificateIssued:
+    line = replace(cert.lines[0], hs_code=hs_code)
+    return replace(cert, lines=(line,))
+
+
+async def produce_inbound(
+    settings: Settings, documents: Sequence[tuple[str | None, str, bytes]], *, partition: int | None = None,
+    extra_headers: Sequence[tuple[str, bytes]] = (),
+) -> list[str]:
+    """Send (sender, message id, bytes) as the ingress would; returns the tracking ids."""
+    producer = idempotent_producer(settings)
+    await producer.start()
+    tracking_ids = []
+    try:
+        for sender, message_id, body in documents:
+            tracking_id = str(uuid.uuid4())
+            headers = inbound_headers(sender=sender or "", message_id=message_id, tracking_id=tracking_id,
+                                      received_at=datetime.now(UTC))
+            if sender is None:
+                headers = [(k, v) for k, v in headers if k != "kpgw-sender"]
+            await producer.send_and_wait(
+                f"{settings.topic_prefix}inbound", body, key=inbound_key(sender or "?", message_id),
+                headers=[*headers, *extra_headers], partition=partition,
+            )
+            tracking_ids.append(tracking_id)
+    finally:
+        await producer.stop()
+    return tracking_ids
+
+
+async def read_until(settings: Settings, suffix: str, count: int, *, timeout_s: float = 60) -> list[Any]:
+    """Committed records of ``<prefix><suffix>`` once there are at least ``count`` of them."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        records = await read_topic_to_end(settings, f"{settings.topic_prefix}{suffix}")
+        if len(records) >= count or asyncio.get_running_loop().time() > deadline:
+            return records
+        await asyncio.sleep(0.5)
+
+
+def decoded(records: Sequence[Any], schema: str) -> list[dict[str, Any]]:
+    return [codec.decode(r.value, schema) for r in records]
+
+
+@contextlib.asynccontextmanager
+async def running(worker_factory: Callable[[], Any]) -> AsyncIterator[Any]:
+    """Run ``worker.run(stop)`` in a task; stop it gracefully on exit."""
+    worker = worker_factory()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 60)
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+def registry_copy(tmp_path: Path, *, enable: tuple[str, str] | None = None) -> Path:
+    from gateway.registry.loader import example_registry_path
+
+    text = example_registry_path().read_text()
+    if enable:
+        exporter, importer = enable
+        text = text.replace(
+            f'exporter = "{exporter}"\nimporter = "{importer}"\nenabled = false',
+            f'exporter = "{exporter}"\nimporter = "{importer}"\nenabled = true',
+        )
+    target = tmp_path / "participants.toml"
+    target.write_text(text)
+    return target
+
+
+TP = TopicPartition

@@ -1,0 +1,172 @@
+"""The translator worker on the real broker: events exactly once, every permanent failure
+class dead-lettered with its reason and coordinates, the partition keeps flowing, poison
+pills, and the operator's replay story."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gateway.dlq import headers as h
+from gateway.events import CertificateEvent
+from gateway.registry import ParticipantRegistry
+from gateway.settings import Settings
+from gateway.translation import InboundMeta, translate
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import (
+    certificate,
+    confirmation,
+    decoded,
+    produce_inbound,
+    read_until,
+    registry_copy,
+    render,
+    running,
+    with_hs,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_each_permanent_failure_class_is_dead_lettered_and_the_partition_flows(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    ok_cert = certificate("RU0100001")
+    later = certificate("RU0100002")
+    documents: list[tuple[str | None, str, bytes]] = [
+        ("RU", "m-ok", render(ok_cert)),
+        ("RU", "m-notxml", b"this is not XML at all"),
+        ("RU", "m-json", b'{"certificate": "RU0100003"}'),
+        ("RU", "m-unknown", b"<Invoice xmlns='urn:example:invoice'><ID>1</ID></Invoice>"),
+        ("RU", "m-xsd", render(certificate("RU0100004")).replace(b"<ram:TypeCode>", b"<ram:Bogus/><ram:TypeCode>", 1)),
+        ("RU", "m-rule", render(with_hs(certificate("RU0100005"), "7102.29"))),
+        ("BW", "m-impostor", render(certificate("RU0100006"))),
+        (None, "m-nosender", render(certificate("RU0100007"))),
+        ("RU", "m-dtd", b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>'),
+        ("RU", "m-later", render(later)),
+    ]
+    expected = {
+        "m-notxml": "NOT_XML",
+        "m-json": "NOT_XML",
+        "m-unknown": "UNKNOWN_FORMAT",
+        "m-xsd": "XSD_VIOLATION",
+        "m-rule": "NOT_KP_GOODS",
+        "m-impostor": "UNAUTHORISED_SENDER",
+        "m-nosender": "UNAUTHORISED_SENDER",
+        "m-dtd": "DTD_FORBIDDEN",
+    }
+    await produce_inbound(settings, documents, partition=0)
+    worker, handler = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        dlq = await read_until(settings, "dlq", len(expected))
+        events = await read_until(settings, "events", 2)
+        statuses = await read_until(settings, "status", len(documents))
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["RU0100001", "RU0100002"]
+    by_message = {h.text_header(r.headers, "kpgw-message-id"): r for r in dlq}
+    assert {m: h.text_header(r.headers, h.REASON) for m, r in by_message.items()} == expected
+    for index, (_, message_id, body) in enumerate(documents):
+        if message_id in by_message:
+            record = by_message[message_id]
+            assert record.value == body  # the original bytes, untouched
+            assert h.text_header(record.headers, h.ORIGINAL_TOPIC) == f"{settings.topic_prefix}inbound"
+            assert h.int_header(record.headers, h.ORIGINAL_PARTITION) == 0
+            assert h.int_header(record.headers, h.ORIGINAL_OFFSET) == index
+            assert h.text_header(record.headers, h.STAGE) == "translator"
+            assert h.text_header(record.headers, h.ORIGINAL_GROUP) == settings.translator.group_id
+            assert h.header(record.headers, h.EXCEPTION_STACKTRACE) is None  # expected failures
+            assert h.text_header(record.headers, h.FINDINGS) not in (None, "[]")
+    states = Counter(s["status"] for s in decoded(statuses, "DeliveryStatus"))
+    assert states == {"TRANSLATED": 2, "DEAD_LETTERED": len(expected)}
+    assert handler.translated == 2
+
+
+async def test_poison_pill_is_dead_lettered_after_the_configured_attempts(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics.model_copy(update={"translator": created_topics.translator.model_copy(update={"max_attempts": 3})})
+    calls: Counter[str] = Counter()
+
+    def crashing(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
+        calls[meta.message_id or ""] += 1
+        if meta.message_id == "m-poison":
+            raise ZeroDivisionError("adapter bug")
+        return translate(raw, meta, registry)
+
+    documents: list[tuple[str | None, str, bytes]] = [
+        ("RU", "m-poison", render(certificate("RU0200001"))),
+        ("RU", "m-after", render(certificate("RU0200002"))),
+    ]
+    await produce_inbound(settings, documents, partition=0)
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path), translate_fn=crashing)
+    async with running(lambda: worker):
+        dlq = await read_until(settings, "dlq", 1)
+        events = await read_until(settings, "events", 1)
+    assert calls["m-poison"] == 3
+    (letter,) = dlq
+    assert h.text_header(letter.headers, h.REASON) == "POISON_PILL"
+    assert h.text_header(letter.headers, h.ATTEMPTS) == "3"
+    assert "ZeroDivisionError" in (h.text_header(letter.headers, h.EXCEPTION_STACKTRACE) or "")
+    assert h.text_header(letter.headers, h.EXCEPTION_FQCN) == "builtins.ZeroDivisionError"
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["RU0200002"]
+
+
+def _kpgw(settings: Settings, registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "KPGW_TOPIC_PREFIX": settings.topic_prefix, "KPGW_PARTNERS_FILE": str(registry)}
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)  # ZA->AE agreed but not enabled yet
+    za_cert = certificate("ZA0300001", exporter="ZA", importer="AE", importer_state=None)
+    await produce_inbound(settings, [("ZA", "m-za", render(za_cert))])
+    worker, _ = build_translator(settings, registry_path=registry_path)
+    async with running(lambda: worker):
+        dlq = await read_until(settings, "dlq", 1)
+        assert [h.text_header(r.headers, h.REASON) for r in dlq] == ["PAIR_NOT_ENABLED"]
+        listing = _kpgw(settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED", "--json")
+        assert listing.returncode == 0 and '"reason": "PAIR_NOT_ENABLED"' in listing.stdout
+
+        registry_copy(tmp_path, enable=("ZA", "AE"))  # the operator enables the pair
+        first = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED",
+                      "--operator", "ops-anna", "--json")
+        assert first.returncode == 0, first.stderr
+        assert '"replayed": 1' in first.stdout
+        events = await read_until(settings, "events", 1)
+        second = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED",
+                       "--operator", "ops-anna", "--json")
+        assert '"replayed": 0' in second.stdout and '"skipped_already_replayed": 1' in second.stdout
+        audits = await read_until(settings, "dlq.audit", 2)
+        await read_until(settings, "events", 2, timeout_s=5)  # give a duplicate every chance
+        events = await read_until(settings, "events", 1)
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["ZA0300001"]
+    story = decoded(audits, "DlqAudit")
+    assert [(a["operator"], a["replayed"], a["skipped"]) for a in story] == [("ops-anna", 1, 0), ("ops-anna", 0, 1)]
+    assert story[0]["dead_letters"] == [f"dlq/{dlq[0].partition}/{dlq[0].offset}"]
+    inbound = await read_until(settings, "inbound", 2)
+    replayed = inbound[-1]
+    assert h.text_header(replayed.headers, h.REPLAY_ID) == story[0]["replay_id"]
+    assert h.text_header(replayed.headers, h.REPLAYED_FROM) == story[0]["dead_letters"][0]
+    assert h.text_header(replayed.headers, "kpgw-sender") == "ZA"
+    assert h.header(replayed.headers, h.REASON) is None  # DLQ headers are not carried back
+
+
+async def test_certificate_and_confirmation_both_translate(created_topics: Settings, tmp_path: Path) -> None:
+    cert = certificate("RU0400001")
+    await produce_inbound(created_topics, [("RU", "c1", render(cert)), ("EU", "a1", render(confirmation(cert)))])
+    worker, _ = build_translator(created_topics, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        events = await read_until(created_topics, "events", 2)
+    kinds = sorted(e["event_type"] for e in decoded(events, "CertificateEvent"))
+    assert kinds == ["CERTIFICATE_ISSUED", "IMPORT_CONFIRMED"]
+    assert len({e["event_id"] for e in decoded(events, "CertificateEvent")}) == 2

@@ -1,0 +1,65 @@
+"""The broker process is stopped while the translator works and started again: no inbound
+record is lost and none becomes two events (read_committed count == input count)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.kafka.broker import LocalBroker
+from gateway.kafka.topics import create_topics
+from gateway.registry import ParticipantRegistry
+from gateway.settings import Settings, load_settings
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import certificate, decoded, produce_inbound, read_until, registry_copy, render
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+PORT = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "39292"))
+RECORDS = 400
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
+    """A broker of this test's own: stopping it disturbs no other test."""
+    broker = LocalBroker(port=PORT, data_dir=tmp_path / "broker")
+    broker.up(timeout_s=120)
+    try:
+        yield broker
+    finally:
+        broker.down()
+
+
+async def test_broker_stop_and_start_loses_nothing_and_doubles_nothing(
+    own_broker: LocalBroker, tmp_path: Path, example_registry: ParticipantRegistry
+) -> None:
+    settings: Settings = load_settings(kafka_bootstrap=own_broker.bootstrap, topic_prefix="outage.")
+    await create_topics(settings, example_registry)
+    documents: list[tuple[str | None, str, bytes]] = [
+        ("RU", f"m-{i}", render(certificate(f"RU{5_000_000 + i}"))) for i in range(RECORDS)
+    ]
+    await produce_inbound(settings, documents)
+    worker, handler = build_translator(settings, registry_path=registry_copy(tmp_path))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 60)
+        while handler.translated < RECORDS // 8:  # translating: stop the broker mid-stream
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(own_broker.down)
+        assert not own_broker.status().running
+        await asyncio.sleep(3)
+        await asyncio.to_thread(own_broker.up)
+        events = await read_until(settings, "events", RECORDS, timeout_s=240)
+        await asyncio.sleep(2)
+        events = await read_until(settings, "events", RECORDS, timeout_s=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    ids = [e["certificate_id"] for e in decoded(events, "CertificateEvent")]
+    assert len(ids) == RECORDS, f"{len(ids)} events for {RECORDS} inbound records"
+    assert len(set(ids)) == RECORDS
+    assert await read_until(settings, "dlq", 0, timeout_s=1) == []  # transient: never dead-lettered
