@@ -86,7 +86,7 @@ def parse(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
     if root is None:
         raise NotXml("no root element", findings=(Finding(NOT_WELL_FORMED, "no root element"),))
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:  # belt and braces after the scan
+    if getattr(docinfo, "doctype", "") or getattr(docinfo, "internalDTD", None) is not None:  # belt and braces after the scan
         message = "DOCTYPE declarations are not accepted"
         raise UnsafeXml(message, findings=(Finding(DTD_FORBIDDEN, message),))
     if XINCLUDE_NS in raw or _has_xinclude(root):
@@ -131,7 +131,10 @@ def _error_at_end(exc: etree.XMLSyntaxError, raw: bytes) -> bool:
     """True when libxml2 stopped at the very end of the input: the document was cut short."""
     lines = raw.rstrip().split(b"\n")
     column = exc.position[1] if exc.position else 0
-    return exc.lineno == len(lines) and column >= len(lines[-1])
+    if exc.lineno is None:
+        return False
+    # Past the last non-blank line counts too: a prolog followed only by a newline.
+    return exc.lineno > len(lines) or (exc.lineno == len(lines) and column >= len(lines[-1]))
 
 
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -190,7 +193,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
     ):
         message = f"the document ends before its root element is closed (truncated?): {text}"
         return NotXml(message, findings=(Finding(TRUNCATED_DOCUMENT, message, line=line),))
-    if "char" in lowered and "out of allowed range" in lowered:
+    if ("char" in lowered and "out of allowed range" in lowered) or "invalid char value" in lowered:
         message = f"the document contains a character XML forbids: {text}"
         return NotXml(message, findings=(Finding(INVALID_CHARACTER, message, line=line),))
     message = f"the document is not well-formed XML: {text}"

@@ -5,8 +5,9 @@ readable path."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, cast
 
 from lxml import etree
 
@@ -59,7 +60,7 @@ def validate(
     if schema.validate(root):
         return
     findings: list[Finding] = []
-    for entry in schema.error_log:
+    for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:
             break
         message = _explain(readable(entry.message, prefixes))

@@ -124,9 +124,13 @@ class _Checker:
         elif rk == "map":
             self.check(reader["values"], rns, writer["values"], wns, f"{path}{{}}")
         elif rk == "fixed" and reader.get("size") != writer.get("size"):
-            self.found.append(f"{path or '/'}: fixed size {writer.get('size')} vs {reader.get('size')}")
+            self.found.append(
+                f"{path or '/'}: fixed size {writer.get('size')} vs {reader.get('size')}"
+            )
 
-    def _readable(self, reader: Any, rns: str | None, writer: Any, wns: str | None, path: str) -> bool:
+    def _readable(
+        self, reader: Any, rns: str | None, writer: Any, wns: str | None, path: str
+    ) -> bool:
         before = len(self.found)
         self.check(reader, rns, writer, wns, path)
         ok = len(self.found) == before
@@ -144,7 +148,14 @@ class _Checker:
         ):
             self.found.append(f"{path or '/'}: decimal precision/scale changed")
 
-    def _record(self, reader: dict[str, Any], rns: str | None, writer: dict[str, Any], wns: str | None, path: str) -> None:
+    def _record(
+        self,
+        reader: dict[str, Any],
+        rns: str | None,
+        writer: dict[str, Any],
+        wns: str | None,
+        path: str,
+    ) -> None:
         rname, wname = _fullname(reader, rns), _fullname(writer, wns)
         aliases = {rname, *reader.get("aliases", [])}
         if wname not in aliases and wname.rpartition(".")[2] not in aliases:
@@ -168,7 +179,9 @@ class _Checker:
     def _enum(self, reader: dict[str, Any], writer: dict[str, Any], path: str) -> None:
         missing = set(writer.get("symbols", [])) - set(reader.get("symbols", []))
         if missing and "default" not in reader:
-            self.found.append(f"{path or '/'}: enum symbols {sorted(missing)} unknown to the reader")
+            self.found.append(
+                f"{path or '/'}: enum symbols {sorted(missing)} unknown to the reader"
+            )
 
 
 def _label(schema: Any) -> str:

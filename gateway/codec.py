@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import load_schema, to_parsing_canonical_form
@@ -89,8 +89,7 @@ def released_paths(name: str, root: Path | None = None) -> list[Path]:
 def expanded_schema(name: str, root: Path | None = None) -> dict[str, Any]:
     """The current schema of ``name`` with every named type inlined (a self-contained .avsc)."""
     path = (root or avro_dir()) / f"{NAMESPACE}.{name}.avsc"
-    loaded: dict[str, Any] = load_schema(str(path), _write_hint=False)
-    return loaded
+    return cast(dict[str, Any], load_schema(str(path), _write_hint=False))
 
 
 class SchemaRegistry:
@@ -157,13 +156,15 @@ def decode(data: bytes, name: str | None = None) -> dict[str, Any]:
     writer = writer_of(data)
     reader = registry().current(name or writer.name)
     try:
-        record: dict[str, Any] = fastavro.schemaless_reader(
+        record = fastavro.schemaless_reader(
             io.BytesIO(data[10:]),
             writer.schema,
             reader.schema,
             return_record_name=True,
             return_record_name_override=True,
         )
-    except Exception as exc:  # noqa: BLE001 - fastavro raises many unrelated types on corrupt bodies
+    except Exception as exc:
         raise UndecodableEvent(f"corrupt Avro body for {writer.name}: {exc}") from exc
+    if not isinstance(record, dict):
+        raise UndecodableEvent(f"{writer.name} did not decode to a record")
     return record

@@ -248,7 +248,7 @@ def payload_from_avro(name: str, data: dict[str, Any]) -> Payload:
 def event_from_avro(record: dict[str, Any]) -> CertificateEvent:
     payload = record["payload"]
     if not isinstance(payload, tuple):
-        raise ValueError("payload must be decoded with its record name")
+        raise TypeError("payload must be decoded with its record name")
     return CertificateEvent(
         event_id=record["event_id"],
         certificate_id=record["certificate_id"],

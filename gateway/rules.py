@@ -235,7 +235,8 @@ def _confirmation(conf: ImportConfirmed, registry: ParticipantRegistry) -> Itera
     if not CERTIFICATE_NUMBER.match(conf.certificate_number):
         yield Finding(
             INVALID_CERTIFICATE_NUMBER,
-            f"certificate number {conf.certificate_number!r} is not an ISO code followed by 6-9 digits",
+            f"certificate number {conf.certificate_number!r} is not an ISO code "
+            "followed by 6-9 digits",
             path="certificate_number",
         )
     if conf.parcels is not None and conf.parcels < 1:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import structlog
 
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
-Component = Callable[[Settings, asyncio.Event], Awaitable[None]]
+Component = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def components() -> dict[str, Component]:
@@ -35,25 +36,35 @@ def components() -> dict[str, Component]:
     return found
 
 
-async def run(settings: Settings, only: tuple[str, ...] = (), stop: asyncio.Event | None = None) -> None:
+async def run(
+    settings: Settings, only: tuple[str, ...] = (), stop: asyncio.Event | None = None
+) -> None:
     available = components()
     chosen = only or tuple(available)
     missing = [name for name in chosen if name not in available]
     if missing:
-        raise ValueError(f"unknown or unavailable component(s): {', '.join(missing)}; "
-                         f"available: {', '.join(available)}")
+        raise ValueError(
+            f"unknown or unavailable component(s): {', '.join(missing)}; "
+            f"available: {', '.join(available)}"
+        )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("gateway_starting", components=list(chosen), bootstrap=settings.kafka_bootstrap,
-             topic_prefix=settings.topic_prefix)
+    log.info(
+        "gateway_starting",
+        components=list(chosen),
+        bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+    )
     tasks = [asyncio.create_task(available[name](settings, stop), name=name) for name in chosen]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             if task.exception() is not None:
-                log.error("component_failed", component=task.get_name(), error=repr(task.exception()))
+                log.error(
+                    "component_failed", component=task.get_name(), error=repr(task.exception())
+                )
                 stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:

@@ -62,8 +62,8 @@ async def created_topics(
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for key in list(os.environ):
         if key.startswith("KPGW_"):
             monkeypatch.delenv(key)
-    yield monkeypatch
+    return monkeypatch

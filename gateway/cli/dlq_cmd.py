@@ -34,21 +34,39 @@ def _when(value: str | None) -> datetime | None:
 
 
 def filters(function: F) -> F:
-    for option in reversed([
-        click.option("--reason", multiple=True, help="Reason code, e.g. XSD_VIOLATION (repeatable)."),
-        click.option("--sender", multiple=True, help="Sender participant (repeatable)."),
-        click.option("--stage", multiple=True, type=click.Choice(["ingress", "translator", "router"])),
-        click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
-        click.option("--until", help="Dead-lettered before (ISO-8601)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--reason", multiple=True, help="Reason code, e.g. XSD_VIOLATION (repeatable)."
+            ),
+            click.option("--sender", multiple=True, help="Sender participant (repeatable)."),
+            click.option(
+                "--stage", multiple=True, type=click.Choice(["ingress", "translator", "router"])
+            ),
+            click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
+            click.option("--until", help="Dead-lettered before (ISO-8601)."),
+        ]
+    ):
         function = option(function)
     return function
 
 
-def _filter(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
-            since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> DlqFilter:
-    return DlqFilter(reasons=reason, senders=sender, stages=stage, since=_when(since),
-                     until=_when(until), ids=ids)
+def _filter(
+    reason: tuple[str, ...],
+    sender: tuple[str, ...],
+    stage: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    ids: tuple[str, ...] = (),
+) -> DlqFilter:
+    return DlqFilter(
+        reasons=reason,
+        senders=sender,
+        stages=stage,
+        since=_when(since),
+        until=_when(until),
+        ids=ids,
+    )
 
 
 def _read(selection: DlqFilter) -> list[DeadLetter]:
@@ -66,8 +84,15 @@ def dlq() -> None:
 @filters
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N only.")
-def list_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
-          since: str | None, until: str | None, as_json: bool, limit: int | None) -> None:
+def list_(
+    reason: tuple[str, ...],
+    sender: tuple[str, ...],
+    stage: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+    limit: int | None,
+) -> None:
     """List dead letters, oldest first."""
     letters = _read(_filter(reason, sender, stage, since, until))
     if limit:
@@ -81,8 +106,15 @@ def list_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ..
         table.add_column(column, overflow="fold")
     for letter in letters:
         s = letter.summary()
-        table.add_row(s["id"], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), s["reason"], s["stage"],
-                      s["sender"], s["original"], s["message"][:80])
+        table.add_row(
+            s["id"],
+            letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+            s["reason"],
+            s["stage"],
+            s["sender"],
+            s["original"],
+            s["message"][:80],
+        )
     Console().print(table)
 
 
@@ -90,7 +122,9 @@ def _pretty(value: bytes | None) -> str:
     if not value:
         return "(empty)"
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True
+        )
         root = etree.fromstring(value, parser=parser)
         return etree.tostring(root, pretty_print=True, encoding="unicode")
     except (etree.XMLSyntaxError, ValueError):
@@ -104,28 +138,46 @@ def show(dead_letter_id: str, as_json: bool) -> None:
     """One dead letter: headers, findings and the raw document pretty-printed."""
     found = _read(DlqFilter(ids=(dead_letter_id,)))
     if not found:
-        click.echo(f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", err=True)
+        click.echo(
+            f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", err=True
+        )
         raise SystemExit(EXIT_INVALID)
     letter = found[0]
     headers = {}
     for key, raw in letter.headers:
-        number = int_header([(key, raw)], key) if key.endswith(("-partition", "-offset", "-timestamp")) else None
+        number = (
+            int_header([(key, raw)], key)
+            if key.endswith(("-partition", "-offset", "-timestamp"))
+            else None
+        )
         headers[key] = number if number is not None else raw.decode("utf-8", errors="replace")
     if as_json:
-        emit_json({**letter.summary(), "headers": headers, "findings": letter.findings,
-                   "document": (letter.value or b"").decode("utf-8", errors="replace")})
+        emit_json(
+            {
+                **letter.summary(),
+                "headers": headers,
+                "findings": letter.findings,
+                "document": (letter.value or b"").decode("utf-8", errors="replace"),
+            }
+        )
         return
     console = Console()
     console.rule(f"dead letter {letter.id}: {letter.reason}")
     for key, value in headers.items():
         style = "bold" if key in DLQ_HEADERS else ""
-        console.print(f"[{style}]{key}[/]: {value}" if style else f"{key}: {value}", markup=bool(style),
-                      highlight=False)
+        console.print(
+            f"[{style}]{key}[/]: {value}" if style else f"{key}: {value}",
+            markup=bool(style),
+            highlight=False,
+        )
     console.rule("findings")
     for finding in letter.findings:
         where = f"line {finding.get('line')} " if finding.get("line") else ""
-        console.print(f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}",
-                      markup=False, highlight=False)
+        console.print(
+            f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}",
+            markup=False,
+            highlight=False,
+        )
     console.rule("document")
     console.print(_pretty(letter.value), markup=False, highlight=False)
 
@@ -133,8 +185,14 @@ def show(dead_letter_id: str, as_json: bool) -> None:
 @dlq.command(name="stats")
 @filters
 @click.option("--json", "as_json", is_flag=True)
-def stats_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
-           since: str | None, until: str | None, as_json: bool) -> None:
+def stats_(
+    reason: tuple[str, ...],
+    sender: tuple[str, ...],
+    stage: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
     """Counts by reason, sender, stage and age."""
     report = stats(_read(_filter(reason, sender, stage, since, until)), datetime.now(UTC))
     if as_json:
@@ -154,9 +212,18 @@ def stats_(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, .
 @click.option("--force", is_flag=True, help="Replay even dead letters replayed before.")
 @click.option("--operator", default=None, help="Who replays (default: the login name).")
 @click.option("--json", "as_json", is_flag=True)
-def replay(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, ...],
-           since: str | None, until: str | None, ids: tuple[str, ...], dry_run: bool, force: bool,
-           operator: str | None, as_json: bool) -> None:
+def replay(
+    reason: tuple[str, ...],
+    sender: tuple[str, ...],
+    stage: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    ids: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+    operator: str | None,
+    as_json: bool,
+) -> None:
     """Re-send dead letters' original bytes and headers to their original topic."""
     config = settings()
     who = operator or getpass.getuser()
@@ -167,15 +234,22 @@ def replay(reason: tuple[str, ...], sender: tuple[str, ...], stage: tuple[str, .
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = asyncio.run(run_replay(config, selection, operator=who, dry_run=dry_run,
-                                        force=force, progress=advance))
+        report = asyncio.run(
+            run_replay(
+                config, selection, operator=who, dry_run=dry_run, force=force, progress=advance
+            )
+        )
     if as_json:
         emit_json(report.as_dict())
         return
     verb = "would replay" if dry_run else "replayed"
-    click.echo(f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
-               f"{len(report.skipped)} skipped as already replayed; replay id {report.replay_id}")
+    click.echo(
+        f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
+        f"{len(report.skipped)} skipped as already replayed; replay id {report.replay_id}"
+    )
     for letter in report.replayed:
         click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}")
     if not dry_run:
-        click.echo(json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result}))
+        click.echo(
+            json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result})
+        )

@@ -15,10 +15,19 @@ def _broker(port: int, data_dir: Path | None) -> LocalBroker:
     return LocalBroker(port=port, data_dir=data_dir)
 
 
-port_option = click.option("--port", type=click.IntRange(1024, 65534), default=9092,
-                           show_default=True, help="Client port; the controller uses port+1.")
-dir_option = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-                          default=None, help="Broker state folder (default ~/.kpgw/kafka/PORT).")
+port_option = click.option(
+    "--port",
+    type=click.IntRange(1024, 65534),
+    default=9092,
+    show_default=True,
+    help="Client port; the controller uses port+1.",
+)
+dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Broker state folder (default ~/.kpgw/kafka/PORT).",
+)
 
 
 @click.group()
@@ -38,7 +47,9 @@ def up(port: int, data_dir: Path | None, timeout: float) -> None:
         already = broker.pid() is not None
         status = broker.up(timeout_s=timeout)
     verb = "already running" if already else f"started in {time.monotonic() - started:.1f} s"
-    click.echo(f"Kafka {KAFKA_VERSION} {verb} (pid {status.pid}); data in {status.data_dir}", err=True)
+    click.echo(
+        f"Kafka {KAFKA_VERSION} {verb} (pid {status.pid}); data in {status.data_dir}", err=True
+    )
     click.echo(status.bootstrap)
 
 

@@ -11,8 +11,12 @@ from gateway.runtime import run as run_gateway
 
 
 @click.command()
-@click.option("--only", multiple=True, type=click.Choice(["ingress", "translator", "router"]),
-              help="Run only this component (repeatable); default: all of them.")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["ingress", "translator", "router"]),
+    help="Run only this component (repeatable); default: all of them.",
+)
 def run(only: tuple[str, ...]) -> None:
     """Run the gateway until SIGTERM or Ctrl-C."""
     config = settings()

@@ -9,7 +9,7 @@ import click
 
 from gateway.avro_compat import full_transitive_problems
 from gateway.cli.common import EXIT_INVALID
-from gateway.codec import TOP_LEVEL, NAMESPACE, expanded_schema, released_paths
+from gateway.codec import NAMESPACE, TOP_LEVEL, expanded_schema, released_paths
 from gateway.resources import avro_dir
 
 

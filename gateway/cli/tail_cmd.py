@@ -42,7 +42,11 @@ def record_json(record: Any) -> dict[str, Any]:
 
 
 async def _tail(
-    config: Settings, topic: str, from_beginning: bool, limit: int | None, idle_timeout: float | None,
+    config: Settings,
+    topic: str,
+    from_beginning: bool,
+    limit: int | None,
+    idle_timeout: float | None,
     as_json: bool,
 ) -> int:
     consumer = committed_consumer(
@@ -61,7 +65,11 @@ async def _tail(
             for records in batches.values():
                 for record in records:
                     line = to_json(record_json(record))
-                    click.echo(json.dumps(line, ensure_ascii=False) if as_json else json.dumps(line, indent=2, ensure_ascii=False))
+                    click.echo(
+                        json.dumps(line, ensure_ascii=False)
+                        if as_json
+                        else json.dumps(line, indent=2, ensure_ascii=False)
+                    )
                     seen += 1
                     if limit is not None and seen >= limit:
                         return seen
@@ -73,11 +81,19 @@ async def _tail(
 @click.command()
 @click.argument("topic")
 @click.option("--from-beginning", is_flag=True, help="Start at the earliest offset.")
-@click.option("--max", "limit", type=click.IntRange(min=1), default=None, help="Stop after N records.")
-@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=None,
-              help="Stop when no record arrives for S seconds.")
+@click.option(
+    "--max", "limit", type=click.IntRange(min=1), default=None, help="Stop after N records."
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Stop when no record arrives for S seconds.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def tail(topic: str, from_beginning: bool, limit: int | None, idle_timeout: float | None, as_json: bool) -> None:
+def tail(
+    topic: str, from_beginning: bool, limit: int | None, idle_timeout: float | None, as_json: bool
+) -> None:
     """Print the records of TOPIC (read_committed), decimals as strings."""
     config = settings()
     with environment_errors():

@@ -36,12 +36,26 @@ REPLAY_ID = "kpgw-replay-id"
 REPLAYED_FROM = "kpgw-replayed-from"
 
 #: Headers added by dead-lettering; removed again when a record is replayed.
-DLQ_HEADERS = frozenset({
-    ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP,
-    ORIGINAL_TIMESTAMP_TYPE, ORIGINAL_GROUP, EXCEPTION_FQCN, EXCEPTION_MESSAGE,
-    EXCEPTION_STACKTRACE, STAGE, REASON, ATTEMPTS, FIRST_FAILED_AT, ADAPTER, FINDINGS,
-    DEAD_LETTERED_AT,
-})
+DLQ_HEADERS = frozenset(
+    {
+        ORIGINAL_TOPIC,
+        ORIGINAL_PARTITION,
+        ORIGINAL_OFFSET,
+        ORIGINAL_TIMESTAMP,
+        ORIGINAL_TIMESTAMP_TYPE,
+        ORIGINAL_GROUP,
+        EXCEPTION_FQCN,
+        EXCEPTION_MESSAGE,
+        EXCEPTION_STACKTRACE,
+        STAGE,
+        REASON,
+        ATTEMPTS,
+        FIRST_FAILED_AT,
+        ADAPTER,
+        FINDINGS,
+        DEAD_LETTERED_AT,
+    }
+)
 MAX_MESSAGE_BYTES = 4096
 
 
@@ -119,7 +133,10 @@ def dlq_headers(
         (ATTEMPTS, str(failure.attempts).encode()),
         (FIRST_FAILED_AT, _iso(failure.first_failed_at or now)),
         (DEAD_LETTERED_AT, _iso(now)),
-        (FINDINGS, json.dumps([f.as_dict() for f in failure.findings], ensure_ascii=False).encode()),
+        (
+            FINDINGS,
+            json.dumps([f.as_dict() for f in failure.findings], ensure_ascii=False).encode(),
+        ),
     ]
     if failure.stacktrace:
         headers.append((EXCEPTION_STACKTRACE, failure.stacktrace.encode()[: 16 * 1024]))

@@ -52,9 +52,16 @@ async def already_replayed(settings: Settings) -> set[str]:
 
 
 def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]]:
-    kept = [(k, v) for k, v in letter.headers
-            if k not in h.DLQ_HEADERS and k not in {h.REPLAY_ID, h.REPLAYED_FROM}]
-    return [*kept, (h.REPLAY_ID, replay_id.encode()), (h.REPLAYED_FROM, letter.coordinates.encode())]
+    kept = [
+        (k, v)
+        for k, v in letter.headers
+        if k not in h.DLQ_HEADERS and k not in {h.REPLAY_ID, h.REPLAYED_FROM}
+    ]
+    return [
+        *kept,
+        (h.REPLAY_ID, replay_id.encode()),
+        (h.REPLAYED_FROM, letter.coordinates.encode()),
+    ]
 
 
 async def replay(
@@ -69,7 +76,7 @@ async def replay(
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
     report.selected = await read_dead_letters(settings, selection)
     done = set() if force else await already_replayed(settings)
-    todo = []
+    todo: list[DeadLetter] = []
     for letter in report.selected:
         (report.skipped if letter.coordinates in done else todo).append(letter)
     if dry_run:
@@ -81,8 +88,12 @@ async def replay(
     try:
         async with producer.transaction():
             for index, letter in enumerate(todo, start=1):
-                await producer.send(letter.original_topic, key=letter.key, value=letter.value,
-                                    headers=replay_headers(letter, report.replay_id))
+                await producer.send(
+                    letter.original_topic,
+                    key=letter.key,
+                    value=letter.value,
+                    headers=replay_headers(letter, report.replay_id),
+                )
                 if progress:
                     progress(index, len(todo))
             report.replayed = todo
@@ -99,8 +110,11 @@ async def replay(
                 "result": report.result,
                 "dead_letters": [x.coordinates for x in todo],
             }
-            await producer.send(f"{settings.topic_prefix}dlq.audit", key=report.replay_id.encode(),
-                                value=codec.encode("DlqAudit", audit))
+            await producer.send(
+                f"{settings.topic_prefix}dlq.audit",
+                key=report.replay_id.encode(),
+                value=codec.encode("DlqAudit", audit),
+            )
     finally:
         await producer.stop()
     return report

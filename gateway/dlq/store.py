@@ -98,11 +98,17 @@ class DlqFilter:
         )
 
     def as_json(self) -> str:
-        return json.dumps({
-            "reason": list(self.reasons), "sender": list(self.senders), "stage": list(self.stages),
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None, "id": list(self.ids),
-        }, sort_keys=True)
+        return json.dumps(
+            {
+                "reason": list(self.reasons),
+                "sender": list(self.senders),
+                "stage": list(self.stages),
+                "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None,
+                "id": list(self.ids),
+            },
+            sort_keys=True,
+        )
 
 
 async def read_topic_to_end(settings: Settings, topic: str) -> list[Any]:
@@ -132,7 +138,9 @@ async def read_topic_to_end(settings: Settings, topic: str) -> list[Any]:
         await consumer.stop()
 
 
-async def read_dead_letters(settings: Settings, selection: DlqFilter = DlqFilter()) -> list[DeadLetter]:
+async def read_dead_letters(
+    settings: Settings, selection: DlqFilter = DlqFilter()
+) -> list[DeadLetter]:
     records = await read_topic_to_end(settings, f"{settings.topic_prefix}dlq")
     letters = [DeadLetter.of(record) for record in records]
     return sorted((x for x in letters if selection.matches(x)), key=lambda x: (x.timestamp, x.id))

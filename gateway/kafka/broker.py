@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -92,8 +93,13 @@ def classpath(*, refresh: bool = False) -> str:
     (folder / "pom.xml").write_text(_POM)
     output = folder / "classpath.tmp"
     command = [
-        mvn, "-q", "-B", "-f", str(folder / "pom.xml"),
-        "dependency:build-classpath", f"-Dmdep.outputFile={output}",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(folder / "pom.xml"),
+        "dependency:build-classpath",
+        f"-Dmdep.outputFile={output}",
     ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
@@ -224,10 +230,17 @@ class LocalBroker:
         self._prepare(java, jars)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         command = [
-            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.paths.logs}",
             f"-Dlog4j2.configurationFile={self.paths.log4j}",
-            "-cp", jars, "kafka.Kafka", str(self.paths.config),
+            "-cp",
+            jars,
+            "kafka.Kafka",
+            str(self.paths.config),
         ]
         with self.paths.console.open("ab") as console:
             process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -267,12 +280,22 @@ class LocalBroker:
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
             [
-                java, f"-Dkafka.logs.dir={self.paths.logs}",
+                java,
+                f"-Dkafka.logs.dir={self.paths.logs}",
                 f"-Dlog4j2.configurationFile={self.paths.log4j}",
-                "-cp", jars, "kafka.tools.StorageTool", "format",
-                "-t", cluster_id, "-c", str(self.paths.config),
+                "-cp",
+                jars,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.paths.config),
             ],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -363,17 +386,17 @@ def answers_metadata(bootstrap: str, *, timeout_s: float = 5) -> bool:
 async def _metadata(bootstrap: str, timeout_s: float) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.describe_cluster(), timeout_s)
     except Exception:  # noqa: BLE001 - any failure means "not answering yet"
         return False
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a half-started client may fail
             await admin.close()
-        except Exception:  # noqa: BLE001, S110 - closing a half-started client may fail
-            pass
     return True
 
 

@@ -124,7 +124,8 @@ async def _leaders_elected(admin: object, names: list[str]) -> bool:
     NOT_LEADER_OR_FOLLOWER retries."""
     described = await admin.describe_topics(names)  # type: ignore[attr-defined]
     return all(
-        not item.get("error_code") and item["partitions"]
+        not item.get("error_code")
+        and item["partitions"]
         and all(part.get("leader", -1) >= 0 for part in item["partitions"])
         for item in described
     )
@@ -188,12 +189,16 @@ async def check_topics(
         name = spec.name(prefix)
         if partitions.get(name) != spec.partitions:
             problems.append(
-                TopicProblem(name, f"has {partitions.get(name)} partitions, expected {spec.partitions}")
+                TopicProblem(
+                    name, f"has {partitions.get(name)} partitions, expected {spec.partitions}"
+                )
             )
         wanted_policy = spec.configs.get("cleanup.policy", "delete")
         if policies.get(name) != wanted_policy:
             problems.append(
-                TopicProblem(name, f"cleanup.policy is {policies.get(name)}, expected {wanted_policy}")
+                TopicProblem(
+                    name, f"cleanup.policy is {policies.get(name)}, expected {wanted_policy}"
+                )
             )
     problems.extend(copartition_problems(prefix, partitions))
     return problems
@@ -212,7 +217,9 @@ async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
     if not names:
         return {}
     described = await admin.describe_topics(names)  # type: ignore[attr-defined]
-    return {item["topic"]: len(item["partitions"]) for item in described if not item.get("error_code")}
+    return {
+        item["topic"]: len(item["partitions"]) for item in described if not item.get("error_code")
+    }
 
 
 async def _cleanup_policies(admin: object, names: list[str]) -> dict[str, str]:

@@ -35,7 +35,11 @@ class RegistryWatcher:
             try:
                 self._registry = load_registry(self.path)
             except ConfigurationError as exc:
-                log.error("registry_reload_failed_keeping_previous", path=str(self.path), error=exc.message)
+                log.error(
+                    "registry_reload_failed_keeping_previous",
+                    path=str(self.path),
+                    error=exc.message,
+                )
             else:
                 log.info("registry_reloaded", path=str(self.path))
         return self._registry

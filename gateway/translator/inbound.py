@@ -45,8 +45,13 @@ class Inbound:
     format_hint: str | None
 
     @classmethod
-    def of(cls, key: bytes | None, headers: Sequence[tuple[str, bytes]], timestamp_ms: int,
-           coordinates: str) -> Inbound:
+    def of(
+        cls,
+        key: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        timestamp_ms: int,
+        coordinates: str,
+    ) -> Inbound:
         text_key = key.decode("utf-8", errors="replace") if key else None
         return cls(
             key=text_key,
@@ -69,13 +74,23 @@ class Inbound:
 
 
 def inbound_headers(
-    *, sender: str, message_id: str, tracking_id: str, received_at: datetime,
+    *,
+    sender: str,
+    message_id: str,
+    tracking_id: str,
+    received_at: datetime,
     format_hint: str | None = None,
 ) -> list[tuple[str, bytes]]:
     headers = [
         (SENDER, sender.encode()),
         (MESSAGE_ID, message_id.encode()),
-        (RECEIVED_AT, received_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()),
+        (
+            RECEIVED_AT,
+            received_at.astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+            .encode(),
+        ),
         (TRACKING_ID, tracking_id.encode()),
         (CONTENT_TYPE, b"application/xml"),
     ]

@@ -60,23 +60,39 @@ def translate_record(
         except GatewayError as exc:
             if exc.retriable:
                 raise
-            return Translated(None, Failure.of(exc, stage="translator", adapter=inbound.format_hint))
+            return Translated(
+                None, Failure.of(exc, stage="translator", adapter=inbound.format_hint)
+            )
         except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
             first_failed = first_failed or datetime.now(UTC)
             last = exc
-            log.error("translate_crashed", attempt=attempt, error=repr(exc),
-                      trace="".join(traceback.format_exception(exc))[-2000:])
+            log.error(
+                "translate_crashed",
+                attempt=attempt,
+                error=repr(exc),
+                trace="".join(traceback.format_exception(exc))[-2000:],
+            )
             continue
         return Translated(event, None)
     assert last is not None
-    failure = Failure.of(last, stage="translator", attempts=max_attempts,
-                         first_failed_at=first_failed, reason="POISON_PILL")
+    failure = Failure.of(
+        last,
+        stage="translator",
+        attempts=max_attempts,
+        first_failed_at=first_failed,
+        reason="POISON_PILL",
+    )
     return Translated(None, failure)
 
 
 def status_record(
-    inbound: Inbound, *, state: str, certificate_id: str | None, reason: str | None,
-    detail: str | None, now: datetime,
+    inbound: Inbound,
+    *,
+    state: str,
+    certificate_id: str | None,
+    reason: str | None,
+    detail: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "tracking_id": inbound.tracking_id,
@@ -129,19 +145,33 @@ class TranslatorHandler:
             coordinates = f"{record.topic}/{record.partition}/{record.offset}"
             inbound = Inbound.of(record.key, record.headers or (), record.timestamp, coordinates)
             structlog.contextvars.bind_contextvars(
-                topic=record.topic, partition=record.partition, offset=record.offset,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
                 tracking_id=inbound.tracking_id,
             )
             try:
                 await self._one(record, inbound, registry, producer)
             finally:
-                structlog.contextvars.unbind_contextvars("topic", "partition", "offset", "tracking_id")
+                structlog.contextvars.unbind_contextvars(
+                    "topic", "partition", "offset", "tracking_id"
+                )
 
-    async def _one(self, record: Any, inbound: Inbound, registry: ParticipantRegistry,
-                   producer: AIOKafkaProducer) -> None:
+    async def _one(
+        self,
+        record: Any,
+        inbound: Inbound,
+        registry: ParticipantRegistry,
+        producer: AIOKafkaProducer,
+    ) -> None:
         started = time.perf_counter()
-        result = translate_record(record.value, inbound, registry,
-                                  translate_fn=self.translate_fn, max_attempts=self.max_attempts)
+        result = translate_record(
+            record.value,
+            inbound,
+            registry,
+            translate_fn=self.translate_fn,
+            max_attempts=self.max_attempts,
+        )
         now = datetime.now(UTC)
         if result.event is not None:
             event = result.event
@@ -149,32 +179,63 @@ class TranslatorHandler:
                 self.events_topic,
                 key=event.certificate_id.encode(),
                 value=codec.encode("CertificateEvent", event_to_avro(event)),
-                headers=[("kpgw-event-id", event.event_id.encode()),
-                         ("kpgw-tracking-id", inbound.tracking_id.encode()),
-                         ("kpgw-sender", (inbound.sender or "").encode())],
+                headers=[
+                    ("kpgw-event-id", event.event_id.encode()),
+                    ("kpgw-tracking-id", inbound.tracking_id.encode()),
+                    ("kpgw-sender", (inbound.sender or "").encode()),
+                ],
             )
-            status = status_record(inbound, state="TRANSLATED", certificate_id=event.certificate_id,
-                                   reason=None, detail=str(event.event_type), now=now)
+            status = status_record(
+                inbound,
+                state="TRANSLATED",
+                certificate_id=event.certificate_id,
+                reason=None,
+                detail=str(event.event_type),
+                now=now,
+            )
             self.translated += 1
-            log.info("translated", certificate_id=event.certificate_id, event_type=str(event.event_type),
-                     adapter=event.source.adapter, ms=round((time.perf_counter() - started) * 1000, 2))
+            log.info(
+                "translated",
+                certificate_id=event.certificate_id,
+                event_type=str(event.event_type),
+                adapter=event.source.adapter,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
         else:
             failure = result.failure
             assert failure is not None
             await self.dead_letters.publish(
-                producer, key=record.key, value=record.value, headers=list(record.headers or ()),
-                origin=Origin(record.topic, record.partition, record.offset, record.timestamp, self.group_id),
-                failure=failure, now=now,
+                producer,
+                key=record.key,
+                value=record.value,
+                headers=list(record.headers or ()),
+                origin=Origin(
+                    record.topic, record.partition, record.offset, record.timestamp, self.group_id
+                ),
+                failure=failure,
+                now=now,
             )
-            status = status_record(inbound, state="DEAD_LETTERED", certificate_id=None,
-                                   reason=failure.reason, detail=failure.message[:500], now=now)
+            status = status_record(
+                inbound,
+                state="DEAD_LETTERED",
+                certificate_id=None,
+                reason=failure.reason,
+                detail=failure.message[:500],
+                now=now,
+            )
             self.dead_lettered += 1
-        await producer.send(self.status_topic, key=inbound.tracking_id.encode(),
-                            value=codec.encode("DeliveryStatus", status))
+        await producer.send(
+            self.status_topic,
+            key=inbound.tracking_id.encode(),
+            value=codec.encode("DeliveryStatus", status),
+        )
 
 
 def build_translator(
-    settings: Settings, *, registry_path: Path | None = None, translate_fn: Translate = translate,
+    settings: Settings,
+    *,
+    registry_path: Path | None = None,
+    translate_fn: Translate = translate,
 ) -> tuple[TransactionalWorker, TranslatorHandler]:
     watcher = RegistryWatcher(registry_path or settings.partners_file)
     handler = TranslatorHandler(settings, watcher, translate_fn=translate_fn)
@@ -193,5 +254,3 @@ def build_translator(
 async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
     worker, _ = build_translator(settings)
     await worker.run(stop)
-
-

@@ -25,10 +25,18 @@ from gateway.settings import Settings
 from gateway.translator.inbound import inbound_headers, inbound_key
 
 
-def certificate(number: str, *, exporter: str = "RU", importer: str = "EU",
-                importer_state: str | None = "BE", hs_code: str = "7102.31",
-                carats: str = "1520.350", value: str = "147474.00", origin: str | None = None,
-                issued: date = date(2026, 3, 2)) -> CertificateIssued:
+def certificate(
+    number: str,
+    *,
+    exporter: str = "RU",
+    importer: str = "EU",
+    importer_state: str | None = "BE",
+    hs_code: str = "7102.31",
+    carats: str = "1520.350",
+    value: str = "147474.00",
+    origin: str | None = None,
+    issued: date = date(2026, 3, 2),
+) -> CertificateIssued:
     line = HsLine(hs_code, Decimal(carats), Decimal(value))
     return CertificateIssued(
         certificate_number=number,
@@ -36,9 +44,14 @@ def certificate(number: str, *, exporter: str = "RU", importer: str = "EU",
         exporting_participant=exporter,
         importing_participant=importer,
         importing_member_state=importer_state,
-        exporter=Party("ALROSA PJSC" if exporter == "RU" else "Petra Diamonds SA (Pty) Ltd",
-                       "Moscow" if exporter == "RU" else "Kimberley", exporter),
-        importer=Party("Antwerp Rough Trading BV", "Hoveniersstraat 22, Antwerpen", importer_state or importer),
+        exporter=Party(
+            "ALROSA PJSC" if exporter == "RU" else "Petra Diamonds SA (Pty) Ltd",
+            "Moscow" if exporter == "RU" else "Kimberley",
+            exporter,
+        ),
+        importer=Party(
+            "Antwerp Rough Trading BV", "Hoveniersstraat 22, Antwerpen", importer_state or importer
+        ),
         origin=origin or exporter,
         issue_date=issued,
         expiry_date=issued + timedelta(days=60),
@@ -68,7 +81,9 @@ def confirmation(cert: CertificateIssued, *, received: date | None = None) -> Im
 
 def render(payload: Any, fmt: str = "uncefact", message_id: str | None = None) -> bytes:
     adapter = adapter_registry.get(fmt)
-    return adapter.render(payload, message_id=message_id or str(uuid.uuid4()), registry=load_registry())
+    return adapter.render(
+        payload, message_id=message_id or str(uuid.uuid4()), registry=load_registry()
+    )
 
 
 def with_hs(cert: CertificateIssued, hs_code: str) -> CertificateIssued:
@@ -77,7 +92,10 @@ def with_hs(cert: CertificateIssued, hs_code: str) -> CertificateIssued:
 
 
 async def produce_inbound(
-    settings: Settings, documents: Sequence[tuple[str | None, str, bytes]], *, partition: int | None = None,
+    settings: Settings,
+    documents: Sequence[tuple[str | None, str, bytes]],
+    *,
+    partition: int | None = None,
     extra_headers: Sequence[tuple[str, bytes]] = (),
 ) -> list[str]:
     """Send (sender, message id, bytes) as the ingress would; returns the tracking ids."""
@@ -87,13 +105,20 @@ async def produce_inbound(
     try:
         for sender, message_id, body in documents:
             tracking_id = str(uuid.uuid4())
-            headers = inbound_headers(sender=sender or "", message_id=message_id, tracking_id=tracking_id,
-                                      received_at=datetime.now(UTC))
+            headers = inbound_headers(
+                sender=sender or "",
+                message_id=message_id,
+                tracking_id=tracking_id,
+                received_at=datetime.now(UTC),
+            )
             if sender is None:
                 headers = [(k, v) for k, v in headers if k != "kpgw-sender"]
             await producer.send_and_wait(
-                f"{settings.topic_prefix}inbound", body, key=inbound_key(sender or "?", message_id),
-                headers=[*headers, *extra_headers], partition=partition,
+                f"{settings.topic_prefix}inbound",
+                body,
+                key=inbound_key(sender or "?", message_id),
+                headers=[*headers, *extra_headers],
+                partition=partition,
             )
             tracking_ids.append(tracking_id)
     finally:
@@ -101,7 +126,9 @@ async def produce_inbound(
     return tracking_ids
 
 
-async def read_until(settings: Settings, suffix: str, count: int, *, timeout_s: float = 60) -> list[Any]:
+async def read_until(
+    settings: Settings, suffix: str, count: int, *, timeout_s: float = 60
+) -> list[Any]:
     """Committed records of ``<prefix><suffix>`` once there are at least ``count`` of them."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:

@@ -59,8 +59,11 @@ async def test_event_round_trips_through_a_real_topic(created_topics: Settings) 
     producer = idempotent_producer(created_topics)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, codec.encode("CertificateEvent", event_to_avro(EVENT)),
-                                     key=EVENT.certificate_id.encode())
+        await producer.send_and_wait(
+            topic,
+            codec.encode("CertificateEvent", event_to_avro(EVENT)),
+            key=EVENT.certificate_id.encode(),
+        )
     finally:
         await producer.stop()
     consumer = committed_consumer(created_topics, topic, group_id=None)
@@ -76,9 +79,23 @@ async def test_event_round_trips_through_a_real_topic(created_topics: Settings) 
     assert decoded.payload.lines[1].carats == Decimal("0.005")  # type: ignore[union-attr]
 
     tail = subprocess.run(
-        [sys.executable, "-m", "gateway", "tail", topic, "--from-beginning", "--max", "1",
-         "--idle-timeout", "10", "--json"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "tail",
+            topic,
+            "--from-beginning",
+            "--max",
+            "1",
+            "--idle-timeout",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
         env={**__import__("os").environ, "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap},
     )
     line = json.loads(tail.stdout.strip())

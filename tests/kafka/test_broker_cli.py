@@ -19,7 +19,10 @@ PORT = int(os.environ.get("KPGW_TEST_SECOND_BROKER_PORT", "39192"))
 def kpgw(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -70,9 +73,22 @@ def test_port_in_use_is_one_clear_sentence(tmp_path: Path, kafka_bootstrap: str)
 def test_missing_java_is_one_clear_sentence(tmp_path: Path, kafka_bootstrap: str) -> None:
     env = {**os.environ, "PATH": str(tmp_path), "KPGW_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "kafka", "up", "--port", str(PORT + 7),
-         "--data-dir", str(tmp_path / "b")],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "kafka",
+            "up",
+            "--port",
+            str(PORT + 7),
+            "--data-dir",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert result.returncode == 2
     assert "was not found on PATH" in result.stderr and "Traceback" not in result.stderr
@@ -87,13 +103,30 @@ def test_failed_download_is_one_clear_sentence(tmp_path: Path, kafka_bootstrap: 
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     mvn = fake_bin / "mvn"
-    mvn.write_text(f"#!/bin/sh\nexec /usr/bin/mvn -s {settings} \"$@\"\n")
+    mvn.write_text(f'#!/bin/sh\nexec /usr/bin/mvn -s {settings} "$@"\n')
     mvn.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}", "KPGW_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PATH": f"{fake_bin}:{os.environ['PATH']}",
+        "KPGW_CACHE_DIR": str(tmp_path / "cache"),
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "kafka", "up", "--port", str(PORT + 9),
-         "--data-dir", str(tmp_path / "b")],
-        capture_output=True, text=True, timeout=300, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "kafka",
+            "up",
+            "--port",
+            str(PORT + 9),
+            "--data-dir",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
     assert result.returncode == 2
     assert "could not download Apache Kafka" in result.stderr and "Traceback" not in result.stderr

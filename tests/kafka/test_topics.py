@@ -32,15 +32,19 @@ async def test_wrong_partition_count_and_policy_fail_the_check(
     admin = admin_client(kafka_settings)
     await admin.start()
     try:
-        await admin.create_topics([
-            NewTopic(f"{prefix}outcomes", 4, 1),  # events will have 12: not co-partitioned
-            NewTopic(f"{prefix}status", 6, 1, topic_configs={"cleanup.policy": "delete"}),
-        ])
+        await admin.create_topics(
+            [
+                NewTopic(f"{prefix}outcomes", 4, 1),  # events will have 12: not co-partitioned
+                NewTopic(f"{prefix}status", 6, 1, topic_configs={"cleanup.policy": "delete"}),
+            ]
+        )
     finally:
         await admin.close()
     try:
         await create_topics(kafka_settings, example_registry)
-        problems = {(p.topic, p.problem) for p in await check_topics(kafka_settings, example_registry)}
+        problems = {
+            (p.topic, p.problem) for p in await check_topics(kafka_settings, example_registry)
+        }
         assert (f"{prefix}outcomes", "has 4 partitions, expected 12") in problems
         assert (f"{prefix}status", "cleanup.policy is delete, expected compact") in problems
         assert any("not co-partitioned" in problem for _, problem in problems)

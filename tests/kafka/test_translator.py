@@ -44,7 +44,13 @@ async def test_each_permanent_failure_class_is_dead_lettered_and_the_partition_f
         ("RU", "m-notxml", b"this is not XML at all"),
         ("RU", "m-json", b'{"certificate": "RU0100003"}'),
         ("RU", "m-unknown", b"<Invoice xmlns='urn:example:invoice'><ID>1</ID></Invoice>"),
-        ("RU", "m-xsd", render(certificate("RU0100004")).replace(b"<ram:TypeCode>", b"<ram:Bogus/><ram:TypeCode>", 1)),
+        (
+            "RU",
+            "m-xsd",
+            render(certificate("RU0100004")).replace(
+                b"<ram:TypeCode>", b"<ram:Bogus/><ram:TypeCode>", 1
+            ),
+        ),
         ("RU", "m-rule", render(with_hs(certificate("RU0100005"), "7102.29"))),
         ("BW", "m-impostor", render(certificate("RU0100006"))),
         (None, "m-nosender", render(certificate("RU0100007"))),
@@ -67,14 +73,19 @@ async def test_each_permanent_failure_class_is_dead_lettered_and_the_partition_f
         dlq = await read_until(settings, "dlq", len(expected))
         events = await read_until(settings, "events", 2)
         statuses = await read_until(settings, "status", len(documents))
-    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["RU0100001", "RU0100002"]
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == [
+        "RU0100001",
+        "RU0100002",
+    ]
     by_message = {h.text_header(r.headers, "kpgw-message-id"): r for r in dlq}
     assert {m: h.text_header(r.headers, h.REASON) for m, r in by_message.items()} == expected
     for index, (_, message_id, body) in enumerate(documents):
         if message_id in by_message:
             record = by_message[message_id]
             assert record.value == body  # the original bytes, untouched
-            assert h.text_header(record.headers, h.ORIGINAL_TOPIC) == f"{settings.topic_prefix}inbound"
+            assert (
+                h.text_header(record.headers, h.ORIGINAL_TOPIC) == f"{settings.topic_prefix}inbound"
+            )
             assert h.int_header(record.headers, h.ORIGINAL_PARTITION) == 0
             assert h.int_header(record.headers, h.ORIGINAL_OFFSET) == index
             assert h.text_header(record.headers, h.STAGE) == "translator"
@@ -89,7 +100,9 @@ async def test_each_permanent_failure_class_is_dead_lettered_and_the_partition_f
 async def test_poison_pill_is_dead_lettered_after_the_configured_attempts(
     created_topics: Settings, tmp_path: Path
 ) -> None:
-    settings = created_topics.model_copy(update={"translator": created_topics.translator.model_copy(update={"max_attempts": 3})})
+    settings = created_topics.model_copy(
+        update={"translator": created_topics.translator.model_copy(update={"max_attempts": 3})}
+    )
     calls: Counter[str] = Counter()
 
     def crashing(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
@@ -103,7 +116,9 @@ async def test_poison_pill_is_dead_lettered_after_the_configured_attempts(
         ("RU", "m-after", render(certificate("RU0200002"))),
     ]
     await produce_inbound(settings, documents, partition=0)
-    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path), translate_fn=crashing)
+    worker, _ = build_translator(
+        settings, registry_path=registry_copy(tmp_path), translate_fn=crashing
+    )
     async with running(lambda: worker):
         dlq = await read_until(settings, "dlq", 1)
         events = await read_until(settings, "events", 1)
@@ -117,10 +132,20 @@ async def test_poison_pill_is_dead_lettered_after_the_configured_attempts(
 
 
 def _kpgw(settings: Settings, registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "KPGW_TOPIC_PREFIX": settings.topic_prefix, "KPGW_PARTNERS_FILE": str(registry)}
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "KPGW_TOPIC_PREFIX": settings.topic_prefix,
+        "KPGW_PARTNERS_FILE": str(registry),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
@@ -134,24 +159,47 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     async with running(lambda: worker):
         dlq = await read_until(settings, "dlq", 1)
         assert [h.text_header(r.headers, h.REASON) for r in dlq] == ["PAIR_NOT_ENABLED"]
-        listing = _kpgw(settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED", "--json")
+        listing = _kpgw(
+            settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED", "--json"
+        )
         assert listing.returncode == 0 and '"reason": "PAIR_NOT_ENABLED"' in listing.stdout
 
         registry_copy(tmp_path, enable=("ZA", "AE"))  # the operator enables the pair
-        first = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED",
-                      "--operator", "ops-anna", "--json")
+        first = _kpgw(
+            settings,
+            registry_path,
+            "dlq",
+            "replay",
+            "--reason",
+            "PAIR_NOT_ENABLED",
+            "--operator",
+            "ops-anna",
+            "--json",
+        )
         assert first.returncode == 0, first.stderr
         assert '"replayed": 1' in first.stdout
         events = await read_until(settings, "events", 1)
-        second = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED",
-                       "--operator", "ops-anna", "--json")
+        second = _kpgw(
+            settings,
+            registry_path,
+            "dlq",
+            "replay",
+            "--reason",
+            "PAIR_NOT_ENABLED",
+            "--operator",
+            "ops-anna",
+            "--json",
+        )
         assert '"replayed": 0' in second.stdout and '"skipped_already_replayed": 1' in second.stdout
         audits = await read_until(settings, "dlq.audit", 2)
         await read_until(settings, "events", 2, timeout_s=5)  # give a duplicate every chance
         events = await read_until(settings, "events", 1)
     assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["ZA0300001"]
     story = decoded(audits, "DlqAudit")
-    assert [(a["operator"], a["replayed"], a["skipped"]) for a in story] == [("ops-anna", 1, 0), ("ops-anna", 0, 1)]
+    assert [(a["operator"], a["replayed"], a["skipped"]) for a in story] == [
+        ("ops-anna", 1, 0),
+        ("ops-anna", 0, 1),
+    ]
     assert story[0]["dead_letters"] == [f"dlq/{dlq[0].partition}/{dlq[0].offset}"]
     inbound = await read_until(settings, "inbound", 2)
     replayed = inbound[-1]
@@ -161,9 +209,13 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     assert h.header(replayed.headers, h.REASON) is None  # DLQ headers are not carried back
 
 
-async def test_certificate_and_confirmation_both_translate(created_topics: Settings, tmp_path: Path) -> None:
+async def test_certificate_and_confirmation_both_translate(
+    created_topics: Settings, tmp_path: Path
+) -> None:
     cert = certificate("RU0400001")
-    await produce_inbound(created_topics, [("RU", "c1", render(cert)), ("EU", "a1", render(confirmation(cert)))])
+    await produce_inbound(
+        created_topics, [("RU", "c1", render(cert)), ("EU", "a1", render(confirmation(cert)))]
+    )
     worker, _ = build_translator(created_topics, registry_path=registry_copy(tmp_path))
     async with running(lambda: worker):
         events = await read_until(created_topics, "events", 2)

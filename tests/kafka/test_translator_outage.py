@@ -15,7 +15,14 @@ from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings, load_settings
 from gateway.translator.worker import build_translator
-from tests.kafka.helpers import certificate, decoded, produce_inbound, read_until, registry_copy, render
+from tests.kafka.helpers import (
+    certificate,
+    decoded,
+    produce_inbound,
+    read_until,
+    registry_copy,
+    render,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 PORT = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "39292"))

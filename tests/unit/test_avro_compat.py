@@ -34,10 +34,17 @@ def test_a_removed_required_field_breaks_forward_compatibility() -> None:
 
 
 def test_decimal_scale_change_and_type_change_are_caught() -> None:
-    old = {"type": "record", "name": "L", "fields": [
-        {"name": "carats", "type": {"type": "bytes", "logicalType": "decimal", "precision": 15, "scale": 3}},
-        {"name": "parcels", "type": "int"},
-    ]}
+    old = {
+        "type": "record",
+        "name": "L",
+        "fields": [
+            {
+                "name": "carats",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 15, "scale": 3},
+            },
+            {"name": "parcels", "type": "int"},
+        ],
+    }
     new = copy.deepcopy(old)
     new["fields"][0]["type"]["scale"] = 2
     new["fields"][1]["type"] = "string"
@@ -48,9 +55,14 @@ def test_decimal_scale_change_and_type_change_are_caught() -> None:
 
 def test_promotions_and_optional_fields_are_fine() -> None:
     old = {"type": "record", "name": "L", "fields": [{"name": "n", "type": "int"}]}
-    new = {"type": "record", "name": "L", "fields": [
-        {"name": "n", "type": "long"}, {"name": "note", "type": ["null", "string"], "default": None},
-    ]}
+    new = {
+        "type": "record",
+        "name": "L",
+        "fields": [
+            {"name": "n", "type": "long"},
+            {"name": "note", "type": ["null", "string"], "default": None},
+        ],
+    }
     assert problems(new, old) == []
     assert any("long cannot be read as int" in p for p in problems(old, new))
 

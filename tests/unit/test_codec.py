@@ -41,10 +41,19 @@ def test_crc64_avro_matches_the_specification_test_vector() -> None:
 
 
 def test_single_object_framing() -> None:
-    data = codec.encode("DlqAudit", {
-        "replay_id": "r1", "operator": "ops", "at": RECEIVED, "filter": "{}",
-        "selected": 1, "replayed": 1, "skipped": 0, "result": "ok",
-    })
+    data = codec.encode(
+        "DlqAudit",
+        {
+            "replay_id": "r1",
+            "operator": "ops",
+            "at": RECEIVED,
+            "filter": "{}",
+            "selected": 1,
+            "replayed": 1,
+            "skipped": 0,
+            "result": "ok",
+        },
+    )
     version = codec.registry().current("DlqAudit")
     assert data[:2] == b"\xc3\x01"
     assert data[2:10] == version.fingerprint
@@ -69,10 +78,19 @@ def test_unknown_fingerprint_and_garbage_are_undecodable() -> None:
         codec.decode(b"\xc3\x01" + b"\x00" * 8 + b"\x02")
     with pytest.raises(UndecodableEvent, match="not Avro single-object"):
         codec.decode(b"<xml/>")
-    good = codec.encode("DlqAudit", {
-        "replay_id": "r1", "operator": "ops", "at": RECEIVED, "filter": "{}",
-        "selected": 1, "replayed": 1, "skipped": 0, "result": "ok",
-    })
+    good = codec.encode(
+        "DlqAudit",
+        {
+            "replay_id": "r1",
+            "operator": "ops",
+            "at": RECEIVED,
+            "filter": "{}",
+            "selected": 1,
+            "replayed": 1,
+            "skipped": 0,
+            "result": "ok",
+        },
+    )
     with pytest.raises(UndecodableEvent, match="corrupt"):
         codec.decode(good[:12])
 
@@ -80,18 +98,39 @@ def test_unknown_fingerprint_and_garbage_are_undecodable() -> None:
 # --- resolution across schema versions ---------------------------------------------------
 
 V1 = {
-    "type": "record", "name": "Sample", "namespace": "kpgw.events",
+    "type": "record",
+    "name": "Sample",
+    "namespace": "kpgw.events",
     "fields": [
         {"name": "certificate_id", "type": "string"},
-        {"name": "carats", "type": {"type": "bytes", "logicalType": "decimal", "precision": 15, "scale": 3}},
-        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B", "UNKNOWN"], "default": "UNKNOWN"}},
+        {
+            "name": "carats",
+            "type": {"type": "bytes", "logicalType": "decimal", "precision": 15, "scale": 3},
+        },
+        {
+            "name": "kind",
+            "type": {
+                "type": "enum",
+                "name": "Kind",
+                "symbols": ["A", "B", "UNKNOWN"],
+                "default": "UNKNOWN",
+            },
+        },
     ],
 }
 V2 = {
     **V1,
     "fields": [
         *V1["fields"][:2],
-        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B", "C", "UNKNOWN"], "default": "UNKNOWN"}},
+        {
+            "name": "kind",
+            "type": {
+                "type": "enum",
+                "name": "Kind",
+                "symbols": ["A", "B", "C", "UNKNOWN"],
+                "default": "UNKNOWN",
+            },
+        },
         {"name": "remarks", "type": ["null", "string"], "default": None},
     ],
 }
@@ -122,15 +161,28 @@ def test_old_writer_resolves_to_new_reader(
     old = versioned.by_fingerprint(codec.fingerprint(fastavro.parse_schema(V1)))
     assert old is not None and old.version == "1"
     buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, old.schema, {
-        "certificate_id": number, "carats": Decimal(milli) / 1000, "kind": kind,
-    })
+    fastavro.schemaless_writer(
+        buffer,
+        old.schema,
+        {
+            "certificate_id": number,
+            "carats": Decimal(milli) / 1000,
+            "kind": kind,
+        },
+    )
     new = versioned.current("Sample")
     record = fastavro.schemaless_reader(io.BytesIO(buffer.getvalue()), old.schema, new.schema)
-    assert record == {"certificate_id": number, "carats": Decimal(milli) / 1000, "kind": kind, "remarks": None}
+    assert record == {
+        "certificate_id": number,
+        "carats": Decimal(milli) / 1000,
+        "kind": kind,
+        "remarks": None,
+    }
 
 
-def test_new_writer_resolves_to_old_reader_with_enum_default(versioned: codec.SchemaRegistry) -> None:
+def test_new_writer_resolves_to_old_reader_with_enum_default(
+    versioned: codec.SchemaRegistry,
+) -> None:
     import io
 
     import fastavro
@@ -138,8 +190,15 @@ def test_new_writer_resolves_to_old_reader_with_enum_default(versioned: codec.Sc
     new = versioned.current("Sample")
     old = fastavro.parse_schema(V1)
     buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, new.schema, {
-        "certificate_id": "RU0123456", "carats": Decimal("1.500"), "kind": "C", "remarks": "x",
-    })
+    fastavro.schemaless_writer(
+        buffer,
+        new.schema,
+        {
+            "certificate_id": "RU0123456",
+            "carats": Decimal("1.500"),
+            "kind": "C",
+            "remarks": "x",
+        },
+    )
     record = fastavro.schemaless_reader(io.BytesIO(buffer.getvalue()), new.schema, old)
     assert record == {"certificate_id": "RU0123456", "carats": Decimal("1.500"), "kind": "UNKNOWN"}

@@ -21,15 +21,21 @@ def test_services_are_broker_topic_init_and_gateway() -> None:
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["topics-init"]["command"] == ["kpgw", "topics", "create"]
     assert services["gateway"]["command"][:2] == ["kpgw", "run"]
-    assert services["gateway"]["depends_on"]["topics-init"]["condition"] == "service_completed_successfully"
+    assert (
+        services["gateway"]["depends_on"]["topics-init"]["condition"]
+        == "service_completed_successfully"
+    )
 
 
 def test_kafka_is_single_node_kraft_with_single_replica_internal_topics() -> None:
     env = _compose()["services"]["kafka"]["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
-    for key in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"):
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
         assert int(env[key]) == 1
 
 
@@ -38,7 +44,7 @@ def test_gateway_variables_are_settings_and_ports_agree() -> None:
     fields = set(Settings.model_fields)
     for name in ("topics-init", "gateway"):
         env = services[name]["environment"]
-        for key, value in env.items():
+        for key in env:
             assert key.startswith("KPGW_"), key
             field = key.removeprefix("KPGW_").lower()
             assert field in fields or field in {"log_format"}, f"{key} is not a setting"
@@ -47,7 +53,15 @@ def test_gateway_variables_are_settings_and_ports_agree() -> None:
         assert f"{bootstrap_port}" in services["kafka"]["environment"]["KAFKA_LISTENERS"]
     http_port = services["gateway"]["environment"]["KPGW_HTTP_PORT"]
     assert any(port.endswith(f":{http_port}") for port in services["gateway"]["ports"])
-    assert all(port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", []))
+    assert all(
+        port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", [])
+    )
     # The values parse as Settings would read them.
-    settings = Settings(**{k.removeprefix("KPGW_").lower(): v for k, v in services["gateway"]["environment"].items() if k != "KPGW_LOG_FORMAT"})
+    settings = Settings(
+        **{
+            k.removeprefix("KPGW_").lower(): v
+            for k, v in services["gateway"]["environment"].items()
+            if k != "KPGW_LOG_FORMAT"
+        }
+    )
     assert settings.http_port == int(http_port)

@@ -28,18 +28,39 @@ print(json.dumps({"root": str(root), "schema": schema["name"], "xsds": xsds,
 def test_wheel_installs_into_a_fresh_venv_and_loads_its_schemas(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO_ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(dist.glob("kpgw-*.whl"))
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     # --no-deps: the probe needs only the package's own files, and the test stays offline.
-    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
-    result = subprocess.run([str(python), "-c", PROBE], check=True, capture_output=True,
-                            text=True, cwd=tmp_path, timeout=60)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result = subprocess.run(
+        [str(python), "-c", PROBE],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     found = json.loads(result.stdout)
     assert Path(found["root"]).is_relative_to(env_dir), "schemas must come from the wheel"
     assert found["schema"] == "CertificateEvent"

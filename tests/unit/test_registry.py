@@ -43,20 +43,22 @@ def test_tokens_are_matched_by_hash_only() -> None:
 
 
 def test_errors_give_line_and_key() -> None:
-    text = "\n".join([
-        "[participants.RU]",
-        'name = "Russia"',
-        'status = "banned"',
-        "",
-        "[participants.BW]",
-        'name = "Botswana"',
-        'token_hashes = ["plain-token-by-mistake"]',
-        "",
-        "[[pairs]]",
-        'exporter = "RU"',
-        'importer = "BW"',
-        "confirmation_deadline_days = 0",
-    ])
+    text = "\n".join(
+        [
+            "[participants.RU]",
+            'name = "Russia"',
+            'status = "banned"',
+            "",
+            "[participants.BW]",
+            'name = "Botswana"',
+            'token_hashes = ["plain-token-by-mistake"]',
+            "",
+            "[[pairs]]",
+            'exporter = "RU"',
+            'importer = "BW"',
+            "confirmation_deadline_days = 0",
+        ]
+    )
     with pytest.raises(ConfigurationError) as caught:
         load_registry_text(text, source="participants.toml")
     by_path = {f.path: f for f in caught.value.findings}

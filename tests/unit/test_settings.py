@@ -24,9 +24,13 @@ def test_environment_and_nested_variables(clean_env: pytest.MonkeyPatch) -> None
     assert settings.router.batch_max_records == 42
 
 
-def test_toml_file_is_read_and_environment_wins(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_toml_file_is_read_and_environment_wins(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     config = tmp_path / "kpgw.toml"
-    config.write_text('topic_prefix = "file."\nhttp_port = 9000\n[ingress]\nrate_limit_per_minute = 5\n')
+    config.write_text(
+        'topic_prefix = "file."\nhttp_port = 9000\n[ingress]\nrate_limit_per_minute = 5\n'
+    )
     clean_env.setenv("KPGW_CONFIG", str(config))
     clean_env.setenv("KPGW_HTTP_PORT", "9100")
     settings = load_settings()
