@@ -183,8 +183,10 @@ def _line_to_avro(line: HsLine) -> dict[str, Any]:
     }
 
 
-def payload_to_avro(payload: Payload) -> dict[str, Any]:
-    record: dict[str, Any] = {"-type": _PAYLOAD_NAMES[type(payload)]}
+def payload_to_avro(payload: Payload) -> tuple[str, dict[str, Any]]:
+    """(record name, record): fastavro's explicit union branch, ~2x faster to write than
+    letting it guess among the payload records."""
+    record: dict[str, Any] = {}
     for name in payload.__dataclass_fields__:
         value = getattr(payload, name)
         if isinstance(value, Party):
@@ -196,7 +198,7 @@ def payload_to_avro(payload: Payload) -> dict[str, Any]:
         elif name in {"total_value_usd"} and value is not None:
             value = usd(value)
         record[name] = value
-    return record
+    return (_PAYLOAD_NAMES[type(payload)], record)
 
 
 def event_to_avro(event: CertificateEvent) -> dict[str, Any]:

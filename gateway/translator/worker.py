@@ -194,7 +194,7 @@ class TranslatorHandler:
                 now=now,
             )
             self.translated += 1
-            log.info(
+            log.debug(
                 "translated",
                 certificate_id=event.certificate_id,
                 event_type=str(event.event_type),

@@ -1,0 +1,279 @@
+"""``kpgw validate FILE...`` and ``kpgw translate FILE...`` (DESIGN.md section 8).
+
+Both run the one translation path the ingress and the translator worker run
+(``gateway.translation.translate``: hardened parse, detection, XSD, mapping, sender check,
+KP rules). ``-`` reads standard input. Exit 0 when every file is valid, 1 when any is
+invalid, 2 for usage or environment problems (an unreadable file, a broken registry).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from adapters import registry as adapter_registry
+from adapters.contract import RootName
+from adapters.xmlsafe import parse
+from gateway import translation
+from gateway.cli import common
+from gateway.errors import Finding, MessageRejected
+from gateway.events import (
+    CertificateEvent,
+    CertificateIssued,
+    ImportConfirmed,
+    event_to_avro,
+    to_json,
+)
+from gateway.registry import ParticipantRegistry
+
+UNREADABLE_FILE = "UNREADABLE_FILE"
+STDIN = "-"
+
+
+@dataclass(slots=True)
+class FileResult:
+    """The judgement of one file, in the shape of ``validate --json``."""
+
+    file: str
+    event: CertificateEvent | None = None
+    format: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.event is not None
+
+    @property
+    def kind(self) -> str | None:
+        if self.event is None:
+            return None
+        payload = self.event.payload
+        if isinstance(payload, CertificateIssued):
+            return "certificate"
+        if isinstance(payload, ImportConfirmed):
+            return "confirmation"
+        return "void"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "ok": self.ok,
+            "format": self.format,
+            "kind": self.kind,
+            "certificate_id": self.event.certificate_id if self.event else None,
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+def judge(
+    name: str,
+    raw: bytes,
+    registry: ParticipantRegistry,
+    *,
+    format_hint: str | None = None,
+    sender: str | None = None,
+    received_at: datetime | None = None,
+) -> FileResult:
+    """Translate one document's bytes; never raises for a document the gateway rejects."""
+    meta = translation.InboundMeta(
+        sender=sender, received_at=received_at or datetime.now(UTC), format_hint=format_hint
+    )
+    try:
+        event = translation.translate(raw, meta, registry)
+    except MessageRejected as exc:
+        findings = list(exc.findings) or [Finding(exc.code, exc.message)]
+        return FileResult(name, format=format_hint or _detected(raw), findings=findings)
+    return FileResult(name, event=event, format=event.source.adapter)
+
+
+def _detected(raw: bytes) -> str | None:
+    """The outer format of a rejected document, when it can be told at all."""
+    try:
+        return adapter_registry.detect(RootName.of(parse(raw).root)).name
+    except MessageRejected:
+        return None
+
+
+def _read(path: str) -> bytes:
+    if path == STDIN:
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def _unreadable(path: str, exc: OSError) -> FileResult:
+    reason = exc.strerror or str(exc)
+    finding = Finding(UNREADABLE_FILE, f"cannot read {path}: {reason}")
+    return FileResult(path, findings=[finding], unreadable=True)
+
+
+def _results(
+    files: tuple[str, ...],
+    registry_path: Path | None,
+    format_name: str | None,
+    sender: str | None,
+    received_at: datetime | None,
+) -> list[FileResult]:
+    registry = common.registry(registry_path)
+    results = []
+    with common.environment_errors():  # a broken adapter or registry: one sentence, exit 2
+        _check_options(registry, format_name, sender)
+        for path in files:
+            try:
+                raw = _read(path)
+            except OSError as exc:
+                results.append(_unreadable(path, exc))
+                continue
+            results.append(
+                judge(
+                    path,
+                    raw,
+                    registry,
+                    format_hint=format_name,
+                    sender=sender,
+                    received_at=received_at,
+                )
+            )
+    return results
+
+
+def _check_options(
+    registry: ParticipantRegistry, format_name: str | None, sender: str | None
+) -> None:
+    known = adapter_registry.adapters()
+    if not known:
+        common.fail("no message format adapters are installed (see adapters.registry)")
+    if format_name is not None and format_name not in known:
+        common.fail(f"unknown format {format_name!r}; known formats: {', '.join(sorted(known))}")
+    if sender is not None and registry.get(sender) is None:
+        common.fail(f"--sender {sender} is not a participant of the registry")
+
+
+def _exit_code(results: list[FileResult]) -> int:
+    if any(result.unreadable for result in results):
+        return common.EXIT_USAGE
+    if any(not result.ok for result in results):
+        return common.EXIT_INVALID
+    return common.EXIT_OK
+
+
+def _common_options(function: Any) -> Any:
+    function = click.option(
+        "--received-at",
+        type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+        default=None,
+        help="Reception instant (UTC) recorded in the event; default: now.",
+    )(function)
+    function = click.option(
+        "--sender",
+        default=None,
+        callback=lambda _ctx, _param, value: value.upper() if value else None,
+        help="Participant the file came from: check it may send this document.",
+    )(function)
+    function = click.option(
+        "--format",
+        "format_name",
+        default=None,
+        help="Format (adapter name) to use instead of detecting it from the root element.",
+    )(function)
+    function = common.registry_option(function)
+    return click.argument("files", nargs=-1, required=True)(function)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+@click.command()
+@_common_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file and line.")
+def validate(
+    *,
+    files: tuple[str, ...],
+    registry_path: Path | None,
+    format_name: str | None,
+    sender: str | None,
+    received_at: datetime | None,
+    as_json: bool,
+) -> None:
+    """Check each FILE the way the gateway would, and list every finding with its line and
+    path. Exit 0 all valid, 1 any invalid, 2 a file could not be read."""
+    results = _results(files, registry_path, format_name, sender, _utc(received_at))
+    if as_json:
+        for result in results:
+            common.emit_json(result.as_dict())
+    else:
+        _table(results)
+    sys.exit(_exit_code(results))
+
+
+@click.command()
+@_common_options
+@click.option("--json", "as_json", is_flag=True, help="One event per line (default: indented).")
+def translate_command(
+    *,
+    files: tuple[str, ...],
+    registry_path: Path | None,
+    format_name: str | None,
+    sender: str | None,
+    received_at: datetime | None,
+    as_json: bool,
+) -> None:
+    """Print each FILE's canonical event as JSON (decimals as strings) on standard output;
+    findings of files that do not translate go to standard error. Exit codes as validate."""
+    results = _results(files, registry_path, format_name, sender, _utc(received_at))
+    for result in results:
+        if result.event is not None:
+            event = to_json(event_to_avro(result.event))
+            click.echo(json.dumps(event, ensure_ascii=False, indent=None if as_json else 2))
+            continue
+        for finding in result.findings:
+            click.echo(f"{result.file}: {_describe(finding)}", err=True)
+    sys.exit(_exit_code(results))
+
+
+translate_command.name = "translate"
+
+
+def _describe(finding: Finding) -> str:
+    where = ", ".join(
+        part
+        for part in (
+            f"line {finding.line}" if finding.line else "",
+            finding.path or "",
+        )
+        if part
+    )
+    return f"{finding.code}" + (f" ({where})" if where else "") + f": {finding.message}"
+
+
+def _table(results: list[FileResult]) -> None:
+    table = Table(show_lines=True)
+    for column in ("file", "result", "format", "kind", "certificate", "findings"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        table.add_row(
+            Text(result.file),
+            Text("valid", style="green") if result.ok else Text("invalid", style="red"),
+            Text(result.format or "-"),
+            Text(result.kind or "-"),
+            Text(result.event.certificate_id if result.event else "-"),
+            Text("\n".join(_describe(finding) for finding in result.findings) or "-"),
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    invalid = sum(1 for result in results if not result.ok)
+    console.print(f"{len(results) - invalid} valid, {invalid} invalid")
+
+
+# gateway.cli.COMMANDS looks these names up.
+translate = translate_command

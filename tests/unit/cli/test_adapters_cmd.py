@@ -1,0 +1,196 @@
+"""``kpgw validate`` and ``kpgw translate``: exit codes 0/1/2 and the JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gateway.cli import cli
+from gateway.generate import GenerateOptions, read_manifest, write
+from gateway.registry import ParticipantRegistry
+from tests.unit.generate.helpers import PLAIN
+
+VALIDATE_KEYS = {"file", "ok", "format", "kind", "certificate_id", "findings"}
+FINDING_KEYS = {"code", "message", "line", "path"}
+
+
+def run(*args: str, stdin: bytes | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=stdin)
+
+
+def lines(result: Result) -> list[dict[str, object]]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def corpus(fmt: str, registry: ParticipantRegistry, tmp_path: Path) -> dict[str, list[Path]]:
+    """Generated files by what they should do: 'valid' and 'broken' (+ the sender)."""
+    write(GenerateOptions(pairs=40, seed=21, format=fmt, faults=0.6), registry, tmp_path)
+    found: dict[str, list[Path]] = {"valid": [], "broken": []}
+    for line in read_manifest(tmp_path):
+        group = "broken" if "expected_findings" in line else "valid"
+        found[group].extend(tmp_path / entry["path"] for entry in line["files"])
+    return found
+
+
+def test_validate_valid_files_exit_0_with_one_json_line_each(
+    fmt: str, corpus: dict[str, list[Path]]
+) -> None:
+    files = [str(path) for path in corpus["valid"][:6]]
+    result = run("validate", "--json", *files)
+    assert result.exit_code == 0, result.output
+    records = lines(result)
+    assert [record["file"] for record in records] == files
+    for record in records:
+        assert set(record) == VALIDATE_KEYS
+        assert record["ok"] is True
+        assert record["findings"] == []
+        assert record["kind"] in ("certificate", "confirmation", "void")
+        assert record["format"] == fmt
+        assert str(record["certificate_id"]) in str(record["file"])
+
+
+def test_validate_invalid_file_exits_1_with_its_findings(
+    fmt: str, corpus: dict[str, list[Path]]
+) -> None:
+    valid, broken = corpus["valid"][0], corpus["broken"][0]
+    result = run("validate", "--json", str(valid), str(broken))
+    assert result.exit_code == 1, result.output
+    good, bad = lines(result)
+    assert good["ok"] is True
+    assert bad["ok"] is False
+    assert bad["kind"] is None
+    assert bad["certificate_id"] is None
+    assert bad["findings"]
+    for finding in bad["findings"]:  # type: ignore[attr-defined]
+        assert set(finding) == FINDING_KEYS
+        assert finding["code"]
+        assert finding["message"]
+
+
+def test_unreadable_file_exits_2_but_every_file_is_reported(
+    fmt: str, corpus: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-file.xml"
+    result = run("validate", "--json", str(corpus["valid"][0]), str(missing))
+    assert result.exit_code == 2
+    first, second = lines(result)
+    assert first["ok"] is True
+    assert second["file"] == str(missing)
+    assert second["findings"][0]["code"] == "UNREADABLE_FILE"  # type: ignore[index]
+
+
+def test_validate_table_output(fmt: str, corpus: dict[str, list[Path]]) -> None:
+    result = run("validate", str(corpus["valid"][0]), str(corpus["broken"][0]))
+    assert result.exit_code == 1
+    assert "valid" in result.stdout
+    assert "invalid" in result.stdout
+    assert "1 valid, 1 invalid" in result.stdout
+
+
+def test_sender_is_checked(registry: ParticipantRegistry, plain: None, tmp_path: Path) -> None:
+    write(GenerateOptions(pairs=1, seed=1, format=PLAIN), registry, tmp_path)
+    entry = read_manifest(tmp_path)[0]["files"][0]
+    path = str(tmp_path / entry["path"])
+    other = "CA" if entry["sender"] != "CA" else "BW"
+    assert run("validate", "--sender", entry["sender"].lower(), path).exit_code == 0
+    result = run("validate", "--json", "--sender", other, path)
+    assert result.exit_code == 1
+    assert lines(result)[0]["findings"][0]["code"] == "UNAUTHORISED_SENDER"  # type: ignore[index]
+    unknown = run("validate", "--sender", "KE", path)
+    assert unknown.exit_code == 2
+    assert "KE" in unknown.stderr
+
+
+def test_format_override(registry: ParticipantRegistry, plain: None, tmp_path: Path) -> None:
+    write(GenerateOptions(pairs=1, seed=1, format=PLAIN), registry, tmp_path)
+    path = str(tmp_path / read_manifest(tmp_path)[0]["files"][0]["path"])
+    assert run("validate", "--format", PLAIN, path).exit_code == 0
+    wrong = run("validate", "--json", "--format", "plainxml2", path)
+    assert wrong.exit_code == 1
+    assert lines(wrong)[0]["format"] == "plainxml2"
+    unknown = run("validate", "--format", "nope", path)
+    assert unknown.exit_code == 2
+    assert "unknown format 'nope'" in unknown.stderr
+
+
+def test_usage_and_environment_errors_exit_2(plain: None, tmp_path: Path) -> None:
+    assert run("validate").exit_code == 2  # no FILE
+    broken = tmp_path / "participants.toml"
+    broken.write_text("[participants.RU\n", encoding="utf-8")
+    document = tmp_path / "d.xml"
+    document.write_bytes(b"<r/>")
+    result = run("validate", "--registry", str(broken), str(document))
+    assert result.exit_code == 2
+    assert "TOML" in result.stderr
+
+
+def test_hostile_bytes_are_findings_not_crashes(plain: None, tmp_path: Path) -> None:
+    cases = {
+        "empty.xml": (b"", "EMPTY_DOCUMENT"),
+        "json.xml": (b'{"a": 1}', "NOT_XML"),
+        "dtd.xml": (b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///x">]><r>&x;</r>', "DTD_FORBIDDEN"),
+        "unknown.xml": (b"<unknown/>", "UNKNOWN_FORMAT"),
+    }  # fmt: skip
+    paths = []
+    for name, (content, _) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        paths.append(str(tmp_path / name))
+    result = run("validate", "--json", *paths)
+    assert result.exit_code == 1
+    codes = [record["findings"][0]["code"] for record in lines(result)]  # type: ignore[index]
+    assert codes == [code for _, code in cases.values()]
+
+
+def test_stdin_is_read_for_dash(registry: ParticipantRegistry, plain: None, tmp_path: Path) -> None:
+    write(GenerateOptions(pairs=1, seed=1, format=PLAIN), registry, tmp_path)
+    content = (tmp_path / read_manifest(tmp_path)[0]["files"][0]["path"]).read_bytes()
+    result = run("validate", "--json", "-", stdin=content)
+    assert result.exit_code == 0
+    assert lines(result)[0]["file"] == "-"
+
+
+# --- translate -----------------------------------------------------------------------------------
+
+
+def test_translate_prints_the_canonical_event(fmt: str, corpus: dict[str, list[Path]]) -> None:
+    files = [str(path) for path in corpus["valid"][:3]]
+    result = run("translate", "--json", "--received-at", "2026-01-05T10:00:00", *files)
+    assert result.exit_code == 0, result.output
+    events = lines(result)
+    assert len(events) == 3
+    for event in events:
+        assert event["event_type"] in (
+            "CERTIFICATE_ISSUED",
+            "IMPORT_CONFIRMED",
+            "CERTIFICATE_VOIDED",
+        )
+        assert event["received_at"] == "2026-01-05T10:00:00Z"
+        assert event["source"]["adapter"] == fmt  # type: ignore[index]
+        payload = event["payload"]
+        assert isinstance(payload, dict)
+        for key in ("total_carats", "total_value_usd"):
+            if payload.get(key) is not None:
+                assert isinstance(payload[key], str)  # decimals as strings
+        for line in payload.get("lines", []):
+            assert isinstance(line["carats"], str)
+            assert isinstance(line["value_usd"], str)
+    again = run("translate", "--json", "--received-at", "2026-01-05T10:00:00", *files)
+    assert again.stdout == result.stdout
+
+
+def test_translate_indents_by_default_and_reports_failures_on_stderr(
+    fmt: str, corpus: dict[str, list[Path]]
+) -> None:
+    valid, broken = str(corpus["valid"][0]), str(corpus["broken"][0])
+    result = run("translate", valid, broken)
+    assert result.exit_code == 1
+    event = json.loads(result.stdout)
+    assert event["certificate_id"]
+    assert result.stdout.startswith("{\n  ")
+    assert broken in result.stderr
+    assert valid not in result.stderr
+    assert run("translate", valid, str(Path(valid).with_name("missing.xml"))).exit_code == 2
