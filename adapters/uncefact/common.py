@@ -1,0 +1,64 @@
+"""Value conventions shared by the reader and the writer, so that what one writes the other
+reads back unchanged: HS codes, decimals, instants and the certificate's origin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from adapters.uncefact.profile import MIXED
+from gateway.events import carats, usd
+
+_HS_DIGITS = re.compile(r"^\d{6}(\d{2}){0,2}$")
+
+
+def hs_from_class_code(code: str) -> str | None:
+    """``710231`` (or ``7102.31``, or an 8/10-digit national code) -> ``7102.31``; None when
+    the code is not an HS code at all. Any HS code maps, so the KP rule NOT_KP_GOODS judges
+    ``710229`` and ``080810`` instead of the adapter."""
+    digits = code.replace(".", "").replace(" ", "")
+    if not _HS_DIGITS.match(digits):
+        return None
+    return f"{digits[:4]}.{digits[4:6]}"
+
+
+def class_code_of(hs_code: str) -> str:
+    """``7102.31`` -> ``710231`` (the HS subheading as ClassCode writes it)."""
+    return hs_code.replace(".", "")
+
+
+def carats_text(value: Decimal) -> str:
+    return f"{carats(value):f}"
+
+
+def usd_text(value: Decimal) -> str:
+    return f"{usd(value):f}"
+
+
+def instant_text(moment: datetime) -> str:
+    """An instant as ISO 8601 UTC with a ``Z``: ``2026-02-27T00:00:00Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def writable_country(code: str | None) -> bool:
+    """True when ``code`` can stand in an ISO 3166-1 alpha-2 country element (the EU and
+    MIXED cannot)."""
+    return code is not None and len(code) == 2 and code.isalpha() and code != "EU"
+
+
+def origin_of_lines(origins: Iterable[str | None]) -> str | None:
+    """The certificate's origin as the lines tell it when no KP-ORIGIN note does: the one
+    country all lines that state an origin share, MIXED when they differ, None when no line
+    states one."""
+    found = {origin for origin in origins if origin is not None}
+    if not found:
+        return None
+    if len(found) == 1:
+        return next(iter(found))
+    return MIXED

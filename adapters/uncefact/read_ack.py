@@ -1,0 +1,231 @@
+"""rsm:SPSAcknowledgement (KP profile) -> ImportConfirmed.
+
+The official acknowledgement has no parties, goods or quantities: only a date, a status,
+free-text ReasonInformation and the referenced certificate. The KP profile carries the
+confirmation's content as one ``KP-<KEY>: <value>`` statement per ReasonInformation; any
+other ReasonInformation is a remark."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from lxml import etree
+
+from adapters.contract import Adapted
+from adapters.uncefact.common import hs_from_class_code
+from adapters.uncefact.profile import (
+    CARATS_PER_UNIT,
+    KP_TYPE_CODE,
+    NAME,
+    REPEATABLE_STATEMENTS,
+    SAY_AUTHORITY,
+    SAY_COUNTRY,
+    SAY_EXPORTER_ADDRESS,
+    SAY_EXPORTER_COUNTRY,
+    SAY_EXPORTER_NAME,
+    SAY_IMPORTER_ADDRESS,
+    SAY_IMPORTER_COUNTRY,
+    SAY_IMPORTER_NAME,
+    SAY_LINE,
+    SAY_PARCELS,
+    SAY_RECEIVED_ON,
+    SAY_TOTAL_CARATS,
+    SAY_TOTAL_VALUE,
+    STATEMENTS,
+    STATUS_CONFIRMED,
+    UNSUPPORTED_STATUS,
+    UNSUPPORTED_UNIT,
+    VERSION,
+    ram,
+    rsm_acknowledgement,
+)
+from adapters.uncefact.reader import DocumentReader, Kids, kid_text
+from gateway.events import HsLine, ImportConfirmed, Party
+
+ACK_DOCUMENT = rsm_acknowledgement("SPSAcknowledgementDocument")
+ISSUE_DATE_TIME = ram("IssueDateTime")
+STATUS_CODE = ram("StatusCode")
+REASON = ram("ReasonInformation")
+REFERENCE = ram("ReferenceSPSReferencedDocument")
+TYPE_CODE = ram("TypeCode")
+ID = ram("ID")
+
+_KEY = re.compile(r"KP-[A-Z0-9-]+")
+_LINE_FORM = "'<HS code> <weight> <CTM|GRM> <value> USD [<origin>]'"
+
+
+@dataclass
+class _Said:
+    """What the ReasonInformation elements said."""
+
+    values: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)
+    lines: list[tuple[str, etree._Element]] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+
+def kp_references(references: list[etree._Element]) -> list[etree._Element]:
+    """The referenced documents that are KP certificates (TypeCode 2, or no TypeCode)."""
+    return [
+        reference
+        for reference in references
+        if (kid_text(reference, TYPE_CODE) or KP_TYPE_CODE) == KP_TYPE_CODE
+    ]
+
+
+def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapted:
+    kids = Kids(Kids(root).need(ACK_DOCUMENT))
+    document = kids.element
+    status = kids.text(STATUS_CODE) or ""
+    confirmed_at = reader.instant(
+        kids.need(ISSUE_DATE_TIME), "the confirmation date (ram:IssueDateTime)"
+    )
+    if status != STATUS_CONFIRMED:
+        reader.add(
+            UNSUPPORTED_STATUS,
+            f"StatusCode {status!r} is not used by the KP profile's acknowledgement: "
+            f"{STATUS_CONFIRMED} (confirmed: the importing authority received the shipment)",
+            kids.need(STATUS_CODE),
+        )
+    references = kp_references(kids.all(REFERENCE))
+    number = kid_text(references[0], ID) if references else None
+    if len(references) > 1:
+        reader.invalid(
+            "ram:ReferenceSPSReferencedDocument",
+            references[1],
+            f"a confirmation refers to one KP certificate; this one refers to {len(references)}",
+        )
+    said = _statements(kids, reader)
+    payload = _confirmation(reader, document, said, number or "", confirmed_at)
+    reader.raise_if_any()
+    if payload is None or confirmed_at is None:  # every None comes with a finding
+        raise AssertionError("unreachable: mapping failed without a finding")
+    return Adapted(
+        format=NAME,
+        adapter_version=VERSION,
+        payload=payload,
+        message_id=f"{number}:{status}:{confirmed_at:%Y%m%dT%H%M%SZ}",
+        occurred_at=confirmed_at,
+        authority=payload.authority,
+    )
+
+
+def _statements(document: Kids, reader: DocumentReader) -> _Said:
+    said = _Said()
+    for element in document.all(REASON):
+        text = (element.text or "").strip()
+        key, colon, value = text.partition(":")
+        key, value = key.rstrip(), value.strip()
+        if not colon or not text.startswith("KP-") or not _KEY.fullmatch(key):
+            if text:
+                said.remarks.append(text)
+            continue
+        if key not in STATEMENTS:
+            reader.invalid(
+                f"statement {key}",
+                element,
+                f"not a KP profile statement; known: {sorted(STATEMENTS)}",
+            )
+        elif key in REPEATABLE_STATEMENTS:
+            said.lines.append((value, element))
+        elif key in said.values:
+            reader.invalid(f"statement {key}", element, "given twice; give it once")
+        elif not value:
+            reader.missing(f"the value of statement {key}", element)
+        else:
+            said.values[key] = (value, element)
+    return said
+
+
+def _confirmation(
+    reader: DocumentReader,
+    document: etree._Element,
+    said: _Said,
+    number: str,
+    confirmed_at: datetime | None,
+) -> ImportConfirmed | None:
+    values = said.values
+    importer = _party(said, SAY_IMPORTER_NAME, SAY_IMPORTER_ADDRESS, SAY_IMPORTER_COUNTRY)
+    exporter = _party(said, SAY_EXPORTER_NAME, SAY_EXPORTER_ADDRESS, SAY_EXPORTER_COUNTRY)
+    for role, key in (("importer", SAY_IMPORTER_NAME), ("exporter", SAY_EXPORTER_NAME)):
+        stated = any(k.startswith(f"KP-{role.upper()}-") for k in values)
+        if key not in values and (role == "importer" or stated):
+            reader.missing(f"the {role}'s name (statement {key})", document)
+    country = values[SAY_COUNTRY][0] if SAY_COUNTRY in values else None
+    country = country or (importer.country if importer else None)
+    if country is None:
+        reader.missing(f"the confirming country (statement {SAY_COUNTRY})", document)
+    received_on = confirmed_at.date() if confirmed_at else None
+    if SAY_RECEIVED_ON in values:
+        text, element = values[SAY_RECEIVED_ON]
+        received_on = reader.day(text, element, f"statement {SAY_RECEIVED_ON}")
+    parcels = None
+    if SAY_PARCELS in values:
+        text, element = values[SAY_PARCELS]
+        parcels = reader.integer(text, element, f"statement {SAY_PARCELS}")
+    lines = [line for text, element in said.lines if (line := _line(reader, text, element))]
+    total_carats = _amount(reader, said, SAY_TOTAL_CARATS, 3)
+    total_value = _amount(reader, said, SAY_TOTAL_VALUE, 2)
+    if reader.findings or importer is None or country is None or received_on is None:
+        return None
+    participant, member_state = reader.participant(country)
+    return ImportConfirmed(
+        certificate_number=number,
+        confirming_participant=participant,
+        confirming_member_state=member_state,
+        date_of_receipt=received_on,
+        importer=importer,
+        parcels=parcels,
+        lines=tuple(lines),
+        total_carats=total_carats,
+        total_value_usd=total_value,
+        exporter=exporter,
+        remarks="\n".join(said.remarks) or None,
+        authority=values[SAY_AUTHORITY][0] if SAY_AUTHORITY in values else None,
+    )
+
+
+def _party(said: _Said, name_key: str, address_key: str, country_key: str) -> Party | None:
+    values = said.values
+    if name_key not in values:
+        return None
+    return Party(
+        name=values[name_key][0],
+        address=values[address_key][0] if address_key in values else None,
+        country=values[country_key][0] if country_key in values else None,
+    )
+
+
+def _amount(reader: DocumentReader, said: _Said, key: str, places: int) -> Decimal | None:
+    if key not in said.values:
+        return None
+    text, element = said.values[key]
+    return reader.decimal(text, element, f"statement {key}", places=places)
+
+
+def _line(reader: DocumentReader, text: str, element: etree._Element) -> HsLine | None:
+    parts = text.split()
+    if len(parts) not in (5, 6) or parts[4] != "USD":
+        reader.invalid(f"statement {SAY_LINE}", element, f"{text!r} is not {_LINE_FORM}")
+        return None
+    hs_code = hs_from_class_code(parts[0])
+    if hs_code is None:
+        reader.invalid(f"statement {SAY_LINE}", element, f"{parts[0]!r} is not an HS code")
+    factor = CARATS_PER_UNIT.get(parts[2])
+    if factor is None:
+        reader.add(
+            UNSUPPORTED_UNIT,
+            f"weight unit {parts[2]!r} in {SAY_LINE} is not accepted; use "
+            f"{', '.join(CARATS_PER_UNIT)}",
+            element,
+        )
+    weight = reader.number(parts[1], element, f"the weight in {SAY_LINE}")
+    carats = None
+    if weight is not None and factor is not None:
+        carats = reader.exact(weight * factor, element, f"the weight in {SAY_LINE}", places=3)
+    value = reader.decimal(parts[3], element, f"the value in {SAY_LINE}", places=2)
+    if hs_code is None or carats is None or value is None:
+        return None
+    return HsLine(hs_code, carats, value, parts[5] if len(parts) == 6 else None)

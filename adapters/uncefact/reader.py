@@ -1,0 +1,264 @@
+"""Per-document reading helpers: typed values out of elements, and every problem collected as
+a finding with the element's line and a readable path, so a document fails once with all of
+them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+from lxml import etree
+
+from adapters.uncefact.profile import (
+    DOCS,
+    KP_FIELD_INVALID,
+    KP_FIELD_MISSING,
+    PREFIXES,
+    ram,
+    udt,
+)
+from gateway.errors import Finding, Findings, MappingFailed
+from gateway.events import Party, utc
+from gateway.registry import ParticipantRegistry
+
+_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_DIGIT_FORMATS = {
+    "102": "%Y%m%d",
+    "203": "%Y%m%d%H%M",
+    "204": "%Y%m%d%H%M%S",
+    "205": "%Y%m%d%H%M%z",
+}
+_FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
+
+DATE_TIME_STRING = udt("DateTimeString")
+DATE_TIME = udt("DateTime")
+NAME = ram("Name")
+ADDRESS = ram("SpecifiedSPSAddress")
+ADDRESS_LINES = tuple(ram(f"Line{n}") for n in ("One", "Two", "Three", "Four", "Five"))
+POSTCODE = ram("PostcodeCode")
+CITY = ram("CityName")
+COUNTRY_ID = ram("CountryID")
+
+
+def line_of(element: etree._Element) -> int | None:
+    """The element's source line (lxml-stubs mistype ``sourceline``)."""
+    line = getattr(element, "sourceline", None)
+    return line if isinstance(line, int) else None
+
+
+def kid(element: etree._Element, tag: str) -> etree._Element | None:
+    """The first ``tag`` child: for small containers, cheaper than indexing them."""
+    for found in element:
+        if found.tag == tag:
+            return found
+    return None
+
+
+def kid_text(element: etree._Element | None, tag: str) -> str | None:
+    """The stripped text of the first ``tag`` child; None when absent or empty."""
+    if element is None:
+        return None
+    for found in element:
+        if found.tag == tag:
+            value = (found.text or "").strip()
+            return value or None
+    return None
+
+
+class Kids:
+    """The children of one element by tag, built in one pass: far cheaper than a ``find`` per
+    field, each of which goes through ElementPath. Where a tag repeats, ``first``/``text`` see
+    the last occurrence; use ``all`` for repeatable elements."""
+
+    __slots__ = ("element", "index")
+
+    def __init__(self, element: etree._Element) -> None:
+        self.element = element
+        self.index: dict[object, etree._Element] = {kid.tag: kid for kid in element}
+
+    def first(self, tag: str) -> etree._Element | None:
+        return self.index.get(tag)
+
+    def all(self, tag: str) -> list[etree._Element]:
+        """Every ``tag`` child, in document order."""
+        if tag not in self.index:
+            return []
+        return list(self.element.iterchildren(tag))
+
+    def text(self, tag: str) -> str | None:
+        """The stripped text of the first ``tag`` child; None when absent or empty."""
+        found = self.index.get(tag)
+        if found is None:
+            return None
+        value = (found.text or "").strip()
+        return value or None
+
+    def need(self, tag: str) -> etree._Element:
+        """A child the profile schema makes mandatory (never missing after validation)."""
+        found = self.index.get(tag)
+        if found is not None:
+            return found
+        parent = self.element
+        message = f"{path_of(parent)} has no {etree.QName(tag).localname}"
+        raise MappingFailed(
+            message,
+            findings=(Finding(KP_FIELD_MISSING, message, line_of(parent), path_of(parent)),),
+        )
+
+
+def path_of(element: etree._Element) -> str:
+    """``/rsm:SPSCertificate/rsm:SPSConsignment/.../ram:IncludedSPSTradeLineItem[2]/...``."""
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        qname = etree.QName(node)
+        prefix = PREFIXES.get(qname.namespace or "", "")
+        step = f"{prefix}:{qname.localname}" if prefix else qname.localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                step += f"[{same.index(node) + 1}]"
+        steps.append(step)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+# The registry scans every participant for a member state; remember the answers for the
+# registry in use (one registry at a time: a new registry replaces the memo).
+_MEMO: list[tuple[ParticipantRegistry, dict[str, tuple[str, str | None]]]] = []
+
+
+def _participants(registry: ParticipantRegistry) -> dict[str, tuple[str, str | None]]:
+    if not _MEMO or _MEMO[0][0] is not registry:
+        _MEMO[:] = [(registry, {})]
+    return _MEMO[0][1]
+
+
+def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | None]:
+    answer = (registry.participant_of(country) or country, registry.member_state_of(country))
+    memo = _participants(registry)
+    if len(memo) < 1024:
+        memo[country] = answer
+    return answer
+
+
+class DocumentReader:
+    """Reads one document; collects findings instead of stopping at the first."""
+
+    def __init__(self, registry: ParticipantRegistry) -> None:
+        self.registry = registry
+        self.findings = Findings()
+
+    # --- findings ---------------------------------------------------------------------------
+    def missing(self, what: str, where: etree._Element) -> None:
+        message = f"{what} is missing (KP profile, {DOCS})"
+        self.findings.add(KP_FIELD_MISSING, message, line=line_of(where), path=path_of(where))
+
+    def invalid(self, what: str, where: etree._Element, detail: str) -> None:
+        self.findings.add(
+            KP_FIELD_INVALID, f"{what}: {detail}", line=line_of(where), path=path_of(where)
+        )
+
+    def add(self, code: str, message: str, where: etree._Element) -> None:
+        self.findings.add(code, message, line=line_of(where), path=path_of(where))
+
+    def raise_if_any(self) -> None:
+        if self.findings:
+            items: tuple[Finding, ...] = self.findings.as_tuple()
+            first = items[0].message
+            raise MappingFailed(
+                f"{len(items)} problem(s) in the UN/CEFACT document; first: {first}",
+                findings=items,
+            )
+
+    # --- values -----------------------------------------------------------------------------
+    def instant(self, holder: etree._Element, what: str) -> datetime | None:
+        """A udt:DateTimeType element -> aware UTC datetime (naive times are taken as UTC)."""
+        typed = kid(holder, DATE_TIME)
+        if typed is not None and typed.text:
+            return self._iso(typed.text.strip(), typed, what)
+        string = kid(holder, DATE_TIME_STRING)
+        text = (string.text or "").strip() if string is not None else ""
+        if string is None or not text:
+            self.missing(what, holder)
+            return None
+        code = (string.get("format") or "").strip()
+        if code not in _DIGIT_FORMATS and text.isdigit():
+            code = _FORMAT_BY_LENGTH.get(len(text), code)
+        pattern = _DIGIT_FORMATS.get(code)
+        if pattern is None:
+            return self._iso(text, string, what)
+        try:
+            return utc(datetime.strptime(text, pattern))
+        except ValueError:
+            self.invalid(what, string, f"{text!r} does not match format code {code}")
+            return None
+
+    def _iso(self, text: str, where: etree._Element, what: str) -> datetime | None:
+        try:
+            return utc(datetime.fromisoformat(text))
+        except ValueError:
+            self.invalid(what, where, f"{text!r} is not an ISO 8601 date or date-time")
+            return None
+
+    def day(self, text: str, where: etree._Element, what: str) -> date | None:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            self.invalid(what, where, f"{text!r} is not a date (YYYY-MM-DD)")
+            return None
+
+    def number(self, text: str, where: etree._Element, what: str) -> Decimal | None:
+        """A plain decimal: digits, an optional point and decimals (no exponent, no NaN)."""
+        if not _DECIMAL.match(text):
+            self.invalid(what, where, f"{text!r} is not a decimal number such as 1234.50")
+            return None
+        return Decimal(text)
+
+    def decimal(
+        self, text: str, where: etree._Element, what: str, *, places: int
+    ) -> Decimal | None:
+        """A plain decimal with at most ``places`` decimals."""
+        value = self.number(text, where, what)
+        return None if value is None else self.exact(value, where, what, places=places)
+
+    def exact(
+        self, value: Decimal, where: etree._Element, what: str, *, places: int
+    ) -> Decimal | None:
+        rounded = value.quantize(_QUANTA[places])
+        if rounded != value:
+            self.invalid(what, where, f"{value} has more than {places} decimal places")
+            return None
+        return rounded
+
+    def integer(self, text: str, where: etree._Element, what: str) -> int | None:
+        value = self.decimal(text, where, what, places=0)
+        return None if value is None else int(value)
+
+    # --- reference data -----------------------------------------------------------------
+    def participant(self, country: str) -> tuple[str, str | None]:
+        """A country -> (participant, member state). A country that belongs to no participant
+        stays itself, so the KP rules name it (NON_PARTICIPANT)."""
+        return _participants(self.registry).get(country) or _look_up(self.registry, country)
+
+    def party(self, element: etree._Element | None, what: str, *, required: bool) -> Party | None:
+        """ram:SPSPartyType -> Party(name, address lines joined, CountryID)."""
+        if element is None:
+            return None
+        name = kid_text(element, NAME)
+        if name is None:
+            if required:
+                self.missing(f"the {what}'s ram:Name", element)
+            return None
+        address_element = kid(element, ADDRESS)
+        if address_element is None:
+            return Party(name=name)
+        address = Kids(address_element)
+        parts = [value for tag in ADDRESS_LINES if (value := address.text(tag))]
+        place = " ".join(value for tag in (POSTCODE, CITY) if (value := address.text(tag)))
+        if place:
+            parts.append(place)
+        return Party(name=name, address=", ".join(parts) or None, country=address.text(COUNTRY_ID))

@@ -1,0 +1,474 @@
+"""The ``uncefact`` adapter: the KP profile of UN/CEFACT D17A (docs/formats/uncefact-kp.md).
+
+Besides the contract suite: exact mappings of realistic documents, grams, mixed origin,
+cancellations and confirmations, precise findings (phytosanitary certificates included),
+readable XSD messages, and conformance of everything ``render`` writes with the official
+D17A schemas (``KPGW_UNCEFACT_XSD_DIR``, else ``../shared/uncefact``; mandatory in CI).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from adapters.pipeline import adapt
+from adapters.uncefact import ADAPTER
+from adapters.uncefact.profile import (
+    KP_FIELD_INVALID,
+    KP_FIELD_MISSING,
+    NOT_KP_DOCUMENT,
+    UNSUPPORTED_STATUS,
+    UNSUPPORTED_UNIT,
+)
+from adapters.uncefact.schemas import acknowledgement_schema, certificate_schema
+from adapters.xsd import XSD_VIOLATION, compile_schema
+from gateway import rules
+from gateway.errors import BusinessRuleViolation, MessageRejected
+from gateway.events import (
+    CertificateIssued,
+    CertificateVoided,
+    HsLine,
+    ImportConfirmed,
+    Party,
+    Payload,
+)
+from gateway.registry import ParticipantRegistry
+from tests.strategies import certificates, confirmations, voids
+from tests.unit.adapters import contract
+from tests.unit.adapters.contract import AdapterContract
+
+registry = contract.registry  # the contract's session fixture, visible to pytest here
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "uncefact"
+VALID = (
+    "certificate_bw_eu_be.xml",
+    "certificate_mixed_eu_in.xml",
+    "certificate_grams_ca_eu_be.xml",
+    "cancellation_bw.xml",
+    "acknowledgement_eu_be.xml",
+)
+PHYTOSANITARY = "phytosanitary_nz_apples.xml"
+OFFICIAL = {
+    "SPSCertificate": "SPSCertificate_17p0.xsd",
+    "SPSAcknowledgement": "SPSAcknowledgement_17p0.xsd",
+}
+
+
+def text(name: str) -> str:
+    return (FIXTURES / name).read_text("utf-8")
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def edited(name: str, old: str, new: str) -> bytes:
+    """A fixture with exactly one edit (fails loudly if the edit does not apply once)."""
+    source = text(name)
+    assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times in {name}"
+    return source.replace(old, new).encode()
+
+
+def rejected(document: bytes, participants: ParticipantRegistry) -> MessageRejected:
+    with pytest.raises(MessageRejected) as caught:
+        adapt(document, participants)
+    return caught.value
+
+
+CERT = "certificate_bw_eu_be.xml"
+ACK = "acknowledgement_eu_be.xml"
+STATUS = '<ram:StatusCode listID="4405" listAgencyID="6">70</ram:StatusCode>\n'
+TYPE = (
+    '<ram:TypeCode listID="1001" listAgencyID="6" name="Certificate of conformity">2</ram:TypeCode>'
+)
+
+
+# --- the official schemas (conformance) ------------------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def official_dir() -> Path:
+    configured = os.environ.get("KPGW_UNCEFACT_XSD_DIR")
+    return Path(configured) if configured else REPO_ROOT / ".." / "shared" / "uncefact"
+
+
+@pytest.fixture(scope="session")
+def official() -> dict[str, etree.XMLSchema]:
+    """The official D17A schemas, compiled once per session (they are big)."""
+    directory = official_dir()
+    standard = directory / "data" / "standard"
+    missing = [name for name in OFFICIAL.values() if not (standard / name).is_file()]
+    if missing:
+        message = (
+            f"official UN/CEFACT schemas not found under {directory} (missing {missing}); "
+            "set KPGW_UNCEFACT_XSD_DIR to the folder holding data/, codelist/, identifierlist/"
+        )
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return {root: compile_schema(standard / name) for root, name in OFFICIAL.items()}
+
+
+def assert_official(schemas: dict[str, etree.XMLSchema], document: bytes) -> None:
+    root = etree.fromstring(document)
+    schema = schemas[etree.QName(root).localname]
+    assert schema.validate(root), f"{schema.error_log}\n{document.decode()}"
+
+
+@st.composite
+def certificates_with_line_origins(draw: st.DrawFn) -> CertificateIssued:
+    """Certificates whose lines really differ in origin from the certificate."""
+    cert = draw(certificates())
+    others = [code for code in ("BW", "RU", "ZA", "CA", "AO") if code != cert.origin]
+    lines = tuple(
+        replace(line, origin=draw(st.sampled_from([None, *others]))) for line in cert.lines
+    )
+    return replace(cert, lines=lines)
+
+
+# --- the contract ----------------------------------------------------------------------------
+
+
+class TestUncefact(AdapterContract):
+    adapter_name = "uncefact"
+
+    def valid_documents(self) -> list[bytes]:
+        return [fixture(name) for name in VALID]
+
+    def invalid_documents(self) -> list[tuple[str, bytes, str]]:
+        return [
+            (
+                "schema violation: a weight that is not a decimal",
+                edited(CERT, ">1250.400<", ">1,250.4<"),
+                XSD_VIOLATION,
+            ),
+            (
+                "wrong element order: StatusCode before TypeCode",
+                edited(CERT, f"{TYPE}\n    {STATUS}", f"{STATUS}    {TYPE}\n"),
+                XSD_VIOLATION,
+            ),
+            (
+                "missing certificate number (ram:ID)",
+                edited(CERT, "<ram:ID>BW0123456</ram:ID>", ""),
+                XSD_VIOLATION,
+            ),
+            (
+                "empty certificate number",
+                edited(CERT, "<ram:ID>BW0123456</ram:ID>", "<ram:ID> </ram:ID>"),
+                XSD_VIOLATION,
+            ),
+            (
+                "an SPS element outside the KP subset",
+                edited(
+                    CERT,
+                    "<ram:SequenceNumeric>2</ram:SequenceNumeric>",
+                    "<ram:SequenceNumeric>2</ram:SequenceNumeric>"
+                    "<ram:CommonName>Diamond</ram:CommonName>",
+                ),
+                XSD_VIOLATION,
+            ),
+            ("phytosanitary certificate (TypeCode 851)", fixture(PHYTOSANITARY), NOT_KP_DOCUMENT),
+            (
+                "acknowledgement of a phytosanitary certificate",
+                edited(ACK, "<ram:TypeCode>2</ram:TypeCode>", "<ram:TypeCode>851</ram:TypeCode>"),
+                NOT_KP_DOCUMENT,
+            ),
+            (
+                "weight in kilograms",
+                edited(CERT, 'unitCode="CTM">340.000', 'unitCode="KGM">0.068'),
+                UNSUPPORTED_UNIT,
+            ),
+            (
+                "weight in grams finer than 0.001 ct",
+                edited(CERT, 'unitCode="CTM">340.000', 'unitCode="GRM">68.0001'),
+                KP_FIELD_INVALID,
+            ),
+            (
+                "no expiry note",
+                edited(CERT, "<ram:SubjectCode>KP-EXPIRY</ram:SubjectCode>", ""),
+                KP_FIELD_MISSING,
+            ),
+            (
+                "no US dollar value on a line",
+                edited(CERT, "<ram:Content>28900.00</ram:Content>", "<ram:Content> </ram:Content>"),
+                KP_FIELD_MISSING,
+            ),
+            (
+                "a US dollar value with a thousands separator",
+                edited(CERT, "<ram:Content>28900.00<", "<ram:Content>28,900.00<"),
+                KP_FIELD_INVALID,
+            ),
+            (
+                "status 39 (approved) on a certificate",
+                edited(CERT, STATUS, STATUS.replace(">70<", ">39<")),
+                UNSUPPORTED_STATUS,
+            ),
+            (
+                "acknowledgement with status 41 (rejected)",
+                edited(ACK, ">73<", ">41<"),
+                UNSUPPORTED_STATUS,
+            ),
+            (
+                "acknowledgement with a malformed KP-LINE",
+                edited(ACK, "28900.00 USD", "28900.00"),
+                KP_FIELD_INVALID,
+            ),
+            (
+                "acknowledgement with an unknown KP statement",
+                edited(ACK, "KP-PARCELS: 4", "KP-PARCEL: 4"),
+                KP_FIELD_INVALID,
+            ),
+            (
+                "acknowledgement without the importer",
+                edited(ACK, "KP-IMPORTER-NAME: Diamond Land NV", "Diamond Land NV"),
+                KP_FIELD_MISSING,
+            ),
+        ]
+
+    # --- exact mappings ----------------------------------------------------------------------
+
+    def test_certificate_maps_every_field(self, registry: ParticipantRegistry) -> None:
+        adapted = adapt(fixture(CERT), registry)
+        assert adapted.payload == CertificateIssued(
+            certificate_number="BW0123456",
+            issuing_participant="BW",
+            exporting_participant="BW",
+            importing_participant="EU",
+            importing_member_state="BE",
+            exporter=Party("Okavango Diamond Company (Pty) Ltd", "Plot 63, Gaborone", "BW"),
+            importer=Party("Diamond Land NV", "Hoveniersstraat 22, 2018 Antwerpen", "BE"),
+            origin="BW",
+            issue_date=date(2026, 2, 27),
+            expiry_date=date(2026, 4, 28),
+            parcels=4,
+            lines=(
+                HsLine("7102.31", Decimal("1250.400"), Decimal("164302.56")),
+                HsLine("7102.10", Decimal("340.000"), Decimal("28900.00")),
+            ),
+            total_carats=Decimal("1590.400"),
+            total_value_usd=Decimal("193202.56"),
+            authority="Ministry of Minerals and Energy, Diamond Hub",
+        )
+        assert adapted.message_id == "BW0123456:70"
+        assert adapted.occurred_at == datetime(2026, 2, 27, 7, 30, tzinfo=UTC)
+        assert adapted.authority == "Ministry of Minerals and Energy, Diamond Hub"
+        assert adapted.format == "uncefact"
+
+    def test_grams_are_converted_to_carats(self, registry: ParticipantRegistry) -> None:
+        payload = adapt(fixture("certificate_grams_ca_eu_be.xml"), registry).payload
+        assert isinstance(payload, CertificateIssued)
+        # 100.5 g x 5 = 502.5 ct; the 10-digit national code maps to its HS subheading.
+        assert payload.lines == (HsLine("7102.31", Decimal("502.500"), Decimal("48742.50")),)
+        assert payload.total_carats == Decimal("502.500")
+        assert payload.issue_date == date(2026, 1, 15)  # DateTimeString format 102
+        assert payload.importer == Party("Antwerp Rough Trading BV")
+
+    def test_mixed_origin_keeps_the_provenance(self, registry: ParticipantRegistry) -> None:
+        payload = adapt(fixture("certificate_mixed_eu_in.xml"), registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert (payload.origin, payload.provenance) == ("MIXED", "BE")
+        assert (payload.exporting_participant, payload.exporting_member_state) == ("EU", "BE")
+        assert payload.issuing_participant == "EU"
+        assert all(line.origin is None for line in payload.lines)
+
+    def test_lines_of_different_origins_without_a_note_are_mixed(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        head, _, tail = text(CERT).rpartition("<ram:ID>BW</ram:ID>")  # the second line's
+        document = f"{head}<ram:ID>RU</ram:ID>{tail}".encode()
+        payload = adapt(document, registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert payload.origin == "MIXED"
+        assert [line.origin for line in payload.lines] == ["BW", "RU"]
+        with pytest.raises(BusinessRuleViolation) as caught:
+            rules.check(payload, registry)  # mixed, but no provenance was given
+        assert [f.code for f in caught.value.findings] == [rules.MIXED_WITHOUT_PROVENANCE]
+
+    def test_cancellation_is_dated_by_its_signature(self, registry: ParticipantRegistry) -> None:
+        adapted = adapt(fixture("cancellation_bw.xml"), registry)
+        assert adapted.payload == CertificateVoided(
+            certificate_number="BW0123456",
+            voiding_participant="BW",
+            voided_on=date(2026, 3, 2),
+            reason="Shipment cancelled by the exporter before departure",
+        )
+        assert adapted.message_id == "BW0123456:40"
+        assert adapted.occurred_at == datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+
+    def test_acknowledgement_maps_every_statement(self, registry: ParticipantRegistry) -> None:
+        adapted = adapt(fixture(ACK), registry)
+        assert adapted.payload == ImportConfirmed(
+            certificate_number="BW0123456",
+            confirming_participant="EU",
+            confirming_member_state="BE",
+            date_of_receipt=date(2026, 3, 3),
+            importer=Party("Diamond Land NV", "Hoveniersstraat 22, 2018 Antwerpen", "BE"),
+            exporter=Party("Okavango Diamond Company (Pty) Ltd", None, "BW"),
+            parcels=4,
+            lines=(
+                HsLine("7102.31", Decimal("1250.400"), Decimal("164302.56")),
+                HsLine("7102.10", Decimal("340.000"), Decimal("28900.00")),
+            ),
+            total_carats=Decimal("1590.400"),
+            total_value_usd=Decimal("193202.56"),
+            remarks="Seals intact; parcels re-weighed on arrival.",
+            authority="FPS Economy, Antwerp Diamond Office (BE)",
+        )
+        assert adapted.message_id == "BW0123456:73:20260304T091200Z"
+        assert adapted.occurred_at == datetime(2026, 3, 4, 9, 12, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("written", "expected"),
+        [
+            ("<udt:DateTimeString>2026-02-27</udt:DateTimeString>", datetime(2026, 2, 27)),
+            ("<udt:DateTimeString>2026-02-27T23:30:00-05:00</udt:DateTimeString>",
+             datetime(2026, 2, 28, 4, 30)),
+            ("<udt:DateTimeString>2026-02-27T09:30:00</udt:DateTimeString>",
+             datetime(2026, 2, 27, 9, 30)),
+            ('<udt:DateTimeString format="203">202602270930</udt:DateTimeString>',
+             datetime(2026, 2, 27, 9, 30)),
+            ('<udt:DateTimeString format="204">20260227093015</udt:DateTimeString>',
+             datetime(2026, 2, 27, 9, 30, 15)),
+            ('<udt:DateTimeString format="205">202602270930+0100</udt:DateTimeString>',
+             datetime(2026, 2, 27, 8, 30)),
+            ("<udt:DateTime>2026-02-27T09:30:00Z</udt:DateTime>", datetime(2026, 2, 27, 9, 30)),
+        ],
+    )  # fmt: skip
+    def test_instants_become_utc(
+        self, registry: ParticipantRegistry, written: str, expected: datetime
+    ) -> None:
+        issue = "<ram:IssueDateTime>\n      <udt:DateTimeString>2026-02-27T09:30:00+02:00"
+        issue += "</udt:DateTimeString>"
+        document = edited(CERT, issue, f"<ram:IssueDateTime>\n      {written}")
+        adapted = adapt(document, registry)
+        assert adapted.occurred_at == expected.replace(tzinfo=UTC)
+
+    # --- KP rules run after the adapter ------------------------------------------------------
+
+    def test_valid_fixtures_obey_the_kp_rules(self, registry: ParticipantRegistry) -> None:
+        for name in VALID:
+            rules.check(adapt(fixture(name), registry).payload, registry)
+
+    @pytest.mark.parametrize(
+        ("class_code", "hs_code"), [("710229", "7102.29"), ("080810", "0808.10")]
+    )
+    def test_other_hs_codes_map_so_the_kp_rule_judges_them(
+        self, registry: ParticipantRegistry, class_code: str, hs_code: str
+    ) -> None:
+        document = edited(
+            CERT,
+            "<ram:ClassCode>710210</ram:ClassCode>",
+            f"<ram:ClassCode>{class_code}</ram:ClassCode>",
+        )
+        payload = adapt(document, registry).payload
+        assert isinstance(payload, CertificateIssued)
+        assert payload.lines[1].hs_code == hs_code
+        with pytest.raises(BusinessRuleViolation) as caught:
+            rules.check(payload, registry)
+        assert [f.code for f in caught.value.findings] == [rules.NOT_KP_GOODS]
+
+    # --- precise findings ----------------------------------------------------------------------
+
+    def test_phytosanitary_certificate_gets_one_precise_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        error = rejected(fixture(PHYTOSANITARY), registry)
+        assert len(error.findings) == 1
+        finding = error.findings[0]
+        assert finding.code == NOT_KP_DOCUMENT
+        assert "851" in finding.message
+        assert "phytosanitary" in finding.message
+        assert finding.line == 13
+        assert finding.path == "/rsm:SPSCertificate/rsm:SPSExchangedDocument/ram:TypeCode"
+
+    def test_xsd_findings_are_readable(self, registry: ParticipantRegistry) -> None:
+        document = edited(CERT, f"{TYPE}\n    {STATUS}", f"{STATUS}    {TYPE}\n")
+        finding = rejected(document, registry).findings[0]
+        assert finding.code == XSD_VIOLATION
+        assert "{urn:" not in finding.message
+        assert "'ram:StatusCode'" in finding.message
+        assert "ram:TypeCode" in finding.message
+        assert "element order" in finding.message
+        assert finding.line == 11
+        assert finding.path == "/rsm:SPSCertificate/rsm:SPSExchangedDocument/ram:StatusCode"
+
+    def test_xsd_findings_speak_the_senders_prefixes(self, registry: ParticipantRegistry) -> None:
+        source = text(CERT).replace("ram:", "r:").replace("xmlns:ram=", "xmlns:r=")
+        source = source.replace("<r:ID>BW0123456</r:ID>", "")
+        finding = rejected(source.encode(), registry).findings[0]
+        assert finding.code == XSD_VIOLATION
+        assert "Element 'r:TypeCode'" in finding.message
+        assert "( r:ID )" in finding.message
+
+    def test_mapping_findings_carry_line_and_path(self, registry: ParticipantRegistry) -> None:
+        document = edited(CERT, 'unitCode="CTM">340.000', 'unitCode="LBR">0.15')
+        finding = rejected(document, registry).findings[0]
+        assert finding.code == UNSUPPORTED_UNIT
+        assert finding.line == 104
+        assert finding.path == (
+            "/rsm:SPSCertificate/rsm:SPSConsignment/ram:IncludedSPSConsignmentItem"
+            "/ram:IncludedSPSTradeLineItem[2]/ram:NetWeightMeasure"
+        )
+
+    def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
+        signature = (
+            '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
+            "<ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>\n</rsm:SPSCertificate>"
+        )
+        document = edited(CERT, "</rsm:SPSCertificate>", signature)
+        assert adapt(document, registry).payload == adapt(fixture(CERT), registry).payload
+
+    def test_a_document_of_another_format_is_refused_under_the_hint(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        with pytest.raises(MessageRejected) as caught:
+            adapt(b"<Other/>", registry, format_hint="uncefact")
+        assert caught.value.findings[0].code == "UNKNOWN_FORMAT"
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(cert=certificates_with_line_origins())
+    def test_lines_of_their_own_origin_round_trip(
+        self, registry: ParticipantRegistry, cert: CertificateIssued
+    ) -> None:
+        rendered = ADAPTER.render(cert, message_id="kpgw-test-0002", registry=registry)
+        assert adapt(rendered, registry).payload == cert
+
+    def test_profile_schemas_compile_once(self) -> None:
+        assert certificate_schema() is certificate_schema()
+        assert acknowledgement_schema() is acknowledgement_schema()
+
+    # --- conformance with the official D17A schemas -------------------------------------------
+
+    def test_fixtures_conform_to_the_official_schemas(
+        self, official: dict[str, etree.XMLSchema]
+    ) -> None:
+        for name in (*VALID, PHYTOSANITARY):
+            assert_official(official, fixture(name))
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        payload=st.one_of(
+            certificates(), certificates_with_line_origins(), confirmations(), voids()
+        )
+    )
+    def test_rendered_documents_conform_to_the_official_schemas(
+        self,
+        official: dict[str, etree.XMLSchema],
+        registry: ParticipantRegistry,
+        payload: Payload,
+    ) -> None:
+        assert_official(official, ADAPTER.render(payload, message_id="kpgw-c", registry=registry))
