@@ -58,16 +58,19 @@ async def run(
         topic_prefix=settings.topic_prefix,
     )
     tasks = [asyncio.create_task(available[name](settings, stop), name=name) for name in chosen]
+    failure: BaseException | None = None
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
-            if task.exception() is not None:
-                log.error(
-                    "component_failed", component=task.get_name(), error=repr(task.exception())
-                )
-                stop.set()
+            error = task.exception()
+            if error is not None:
+                log.error("component_failed", component=task.get_name(), error=repr(error))
+                failure = failure or error
+                stop.set()  # one component down: stop the others cleanly, then say why
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("gateway_stopped")
+    if failure is not None:
+        raise failure

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,14 +32,14 @@ class KafkaSecurity(BaseModel):
 
 
 class TranslatorSettings(BaseModel):
-    group_id: str = "kpgw-translator"
+    group_id: str = Field(default="", description="default: '<topic prefix>translator'")
     max_attempts: int = Field(default=3, ge=1, description="tries before a crash is a poison pill")
     retry_backoff_ms: int = Field(default=200, ge=10)
     retry_backoff_max_ms: int = Field(default=10_000, ge=100)
 
 
 class RouterSettings(BaseModel):
-    group_id: str = "kpgw-router"
+    group_id: str = Field(default="", description="default: '<topic prefix>router'")
     batch_max_records: int = Field(default=500, ge=1)
     commit_interval_ms: int = Field(default=100, ge=10)
     timer_interval_s: float = Field(default=5.0, gt=0)
@@ -90,6 +90,29 @@ class Settings(BaseSettings):
         # Precedence: explicit arguments, then the environment, then the TOML file.
         toml_file = os.environ.get("KPGW_CONFIG") or None  # read per load, not at import
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    @model_validator(mode="after")
+    def _derive_group_ids(self) -> Settings:
+        # Consumer groups follow the topic prefix, so two deployments (or a demo and the
+        # tests) on one cluster never share a group and steal each other's partitions.
+        if not self.translator.group_id:
+            self.translator = self.translator.model_copy(
+                update={"group_id": f"{self.topic_prefix}translator"}
+            )
+        if not self.router.group_id:
+            self.router = self.router.model_copy(update={"group_id": f"{self.topic_prefix}router"})
+        return self
+
+    def with_prefix(self, prefix: str) -> Settings:
+        """A copy on other topics; group ids derived from the old prefix follow the new one."""
+        translator, router = self.translator, self.router
+        if translator.group_id == f"{self.topic_prefix}translator":
+            translator = translator.model_copy(update={"group_id": f"{prefix}translator"})
+        if router.group_id == f"{self.topic_prefix}router":
+            router = router.model_copy(update={"group_id": f"{prefix}router"})
+        return self.model_copy(
+            update={"topic_prefix": prefix, "translator": translator, "router": router}
+        )
 
     def redacted(self) -> dict[str, Any]:
         """For logs and ``kpgw config``: SecretStr fields print as '**********'."""

@@ -91,7 +91,7 @@ async def run_translator_bench(
         docs,
         seconds=2.0,
     )
-    bench_settings = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}."})
+    bench_settings = settings.with_prefix(f"bench{uuid.uuid4().hex[:8]}.")
     await create_topics(bench_settings, registry)
     try:
         await _produce(bench_settings, docs)

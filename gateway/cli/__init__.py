@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "bench": "gateway.cli.bench_cmd:bench",
     "dlq": "gateway.cli.dlq_cmd:dlq",
     "run": "gateway.cli.run_cmd:run",
+    "send": "gateway.cli.send_cmd:send",
+    "demo": "gateway.cli.demo_cmd:demo",
 }
 
 
@@ -43,8 +45,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kpgw", prog_name="kpgw")
-@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
-              envvar="KPGW_LOG_FORMAT", help="Log rendering: JSON lines, readable, or auto (tty).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    envvar="KPGW_LOG_FORMAT",
+    help="Log rendering: JSON lines, readable, or auto (tty).",
+)
 @click.option("--log-level", default="info", envvar="KPGW_LOG_LEVEL", show_default=True)
 def cli(log_format: str, log_level: str) -> None:
     """kpgw: the Kimberley Process certificate gateway."""

@@ -134,3 +134,75 @@ def translator_command(
         f"adapter only {result['adapter_only_docs_per_s']:,.0f} docs/s; ratio "
         f"{result['ratio_to_adapter_only']:.2f} (goal >= {GOAL_RATIO})"
     )
+
+
+@bench_group.command(name="ingress")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--requests", type=click.IntRange(min=50), default=2000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def ingress_command(
+    *, as_json: bool, requests: int, concurrency: int, rounds: int, seed: int
+) -> None:
+    """POST /v1/messages requests/s and p50/p99 at a fixed concurrency on the real broker
+    (KPGW_KAFKA_BOOTSTRAP) vs a bare handler that only produces the same bytes (acks=all)."""
+    import asyncio
+
+    from gateway.bench.ingress import GOAL_RATIO, run_ingress_bench
+
+    config, registry = common.settings(), common.registry(None)
+    with common.environment_errors():
+        result = asyncio.run(
+            run_ingress_bench(
+                config,
+                registry,
+                requests=requests,
+                concurrency=concurrency,
+                rounds=rounds,
+                seed=seed,
+            )
+        )
+    if as_json:
+        common.emit_json(result)
+        return
+    real, bare = result["ingress"], result["bare_produce"]
+    click.echo(
+        f"ingress: {real['requests_per_s']:,.0f} req/s, p50 {real['p50_ms']} ms, p99 "
+        f"{real['p99_ms']} ms; bare produce {bare['requests_per_s']:,.0f} req/s; ratio "
+        f"{result['ratio_to_bare']:.2f} (goal >= {GOAL_RATIO})"
+    )
+
+
+@bench_group.command(name="router")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--events", type=click.IntRange(min=100), default=20_000, show_default=True)
+@click.option(
+    "--pending",
+    type=click.IntRange(min=100),
+    default=100_000,
+    show_default=True,
+    help="Pending certificates to restore from the changelog.",
+)
+@common.registry_option
+def router_command(*, as_json: bool, events: int, pending: int, registry_path: Path | None) -> None:
+    """Events/s through the router with transactions on the real broker (KPGW_KAFKA_BOOTSTRAP)
+    vs a bare consume-and-produce passthrough of the same records; restore time and memory
+    per pending certificate. Exit 1 when a goal is missed."""
+    from gateway.bench.router import run_router_bench
+
+    config = common.settings()
+    with common.environment_errors():
+        result = run_router_bench(config, events, as_json, pending=pending, registry=registry_path)
+    if as_json:
+        common.emit_json(result)
+    else:
+        click.echo(
+            f"router: {result['router_events_per_s']:,} events/s with transactions; passthrough "
+            f"{result['passthrough_events_per_s']:,} events/s; ratio "
+            f"{result['ratio_router_to_passthrough']:.3f} (goal >= {result['goal_ratio']}); "
+            f"restore of {result['restored_states']:,} pending certificates "
+            f"{result['restore_s']} s (goal < {result['goal_restore_s']:g} s), "
+            f"{result['heap_bytes_per_pending_certificate']} B each"
+        )
+    sys.exit(common.EXIT_OK if result["ratio_ok"] and result["restore_ok"] else common.EXIT_INVALID)

@@ -8,6 +8,14 @@ offset (last + 1), commit. Kafka failures (broker down, timeouts, fencing) abort
 the same batch with backoff, never dead-letter; a handler decides per record what is a
 dead letter. Handlers may keep per-partition state: ``committed``/``aborted`` tell them
 whether their staged changes became durable.
+
+On assignment the worker first starts each partition's producer (``init_transactions``
+fences a previous owner and completes its open transaction), then positions the consumer
+at the committed offset read *after* that, so a batch the previous owner committed at the
+last moment is never processed twice. Partitions stay paused until the handler's
+``on_assigned`` returns, and longer if it ``hold``s them (e.g. while restoring state).
+A partition's batches and any other transaction on it (``transact``, e.g. a timer) are
+serialised by a per-partition lock; revocation waits for the one in flight.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -27,6 +35,9 @@ from gateway.kafka.clients import committed_consumer, transactional_producer
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
+Write = Callable[[AIOKafkaProducer], Awaitable[None]]
+#: How long revocation waits for a partition's in-flight transaction.
+REVOKE_WAIT_S = 30.0
 
 
 class PartitionHandler(Protocol):
@@ -75,6 +86,7 @@ class TransactionalWorker:
         poll_timeout_ms: int = 500,
         backoff_ms: int = 200,
         backoff_max_ms: int = 10_000,
+        **consumer_options: Any,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -86,14 +98,22 @@ class TransactionalWorker:
         self.backoff_ms = backoff_ms
         self.backoff_max_ms = backoff_max_ms
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        self._locks: dict[TopicPartition, asyncio.Lock] = {}
+        self._owned: set[TopicPartition] = set()
+        self._held: set[TopicPartition] = set()
+        self._unprocessed: dict[TopicPartition, int] = {}
+        self._stop = asyncio.Event()
         self._consumer = committed_consumer(
             settings,
             group_id=group_id,
             client_id=f"{settings.client_id}-{name}",
             max_poll_records=max_records,
-            session_timeout_ms=20_000,
-            heartbeat_interval_ms=3_000,
-            rebalance_timeout_ms=60_000,
+            **{
+                "session_timeout_ms": 20_000,
+                "heartbeat_interval_ms": 3_000,
+                "rebalance_timeout_ms": 60_000,
+                **consumer_options,  # e.g. fetch sizes; may override the above
+            },
         )
         self.ready = asyncio.Event()
 
@@ -116,18 +136,91 @@ class TransactionalWorker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
 
+    def _lock(self, partition: TopicPartition) -> asyncio.Lock:
+        lock = self._locks.get(partition)
+        if lock is None:
+            lock = self._locks[partition] = asyncio.Lock()
+        return lock
+
     async def _assigned(self, partitions: list[TopicPartition]) -> None:
-        log.info("partitions_assigned", worker=self.name, partitions=[p.partition for p in partitions])
+        log.info(
+            "partitions_assigned", worker=self.name, partitions=[p.partition for p in partitions]
+        )
+        self._consumer.pause(*partitions)  # nothing is handed out before the handler is ready
+        self._owned.update(partitions)
+        await self._fence_and_position(partitions)
         await self.handler.on_assigned(partitions)
+        self._consumer.resume(*[p for p in partitions if p not in self._held])
         self.ready.set()
 
+    async def _fence_and_position(self, partitions: list[TopicPartition]) -> None:
+        """Start the producers (fencing any previous owner), then seek to the committed
+        offsets as they are after that: aiokafka reads them without KIP-447's
+        require_stable, so one read before the fence could miss a commit in progress."""
+        try:
+            await asyncio.gather(*(self._producer_for(p) for p in partitions))
+            for partition in partitions:
+                committed = await self._consumer.committed(partition)
+                if committed is not None:
+                    self._consumer.seek(partition, committed)
+        except Exception as exc:  # noqa: BLE001 - the first batch retries with backoff
+            log.warning("fence_on_assignment_failed", worker=self.name, error=repr(exc))
+
     async def _revoked(self, partitions: list[TopicPartition]) -> None:
-        log.info("partitions_revoked", worker=self.name, partitions=[p.partition for p in partitions])
-        for partition in partitions:
-            await self._drop_producer(partition)
-        await self.handler.on_revoked(partitions)
+        log.info(
+            "partitions_revoked", worker=self.name, partitions=[p.partition for p in partitions]
+        )
+        async with contextlib.AsyncExitStack() as held:
+            for partition in partitions:
+                lock = self._lock(partition)
+                try:  # let the transaction in flight finish (or abort)
+                    await asyncio.wait_for(lock.acquire(), REVOKE_WAIT_S)
+                except TimeoutError:
+                    log.warning(
+                        "revoke_without_lock", worker=self.name, partition=partition.partition
+                    )
+                else:
+                    held.callback(lock.release)
+                self._owned.discard(partition)
+                self._held.discard(partition)
+            for partition in partitions:
+                await self._drop_producer(partition)
+            await self.handler.on_revoked(partitions)
+
+    # --- for handlers -----------------------------------------------------------------------
+
+    def hold(self, *partitions: TopicPartition) -> None:
+        """Keep these partitions paused (from ``on_assigned``) until ``release``."""
+        self._held.update(p for p in partitions if p in self._owned)
+        self._consumer.pause(*[p for p in partitions if p in self._owned])
+
+    def release(self, *partitions: TopicPartition) -> None:
+        owned = [p for p in partitions if p in self._owned]
+        self._held.difference_update(owned)
+        self._consumer.resume(*owned)
+
+    async def position(self, partition: TopicPartition) -> int | None:
+        """The next offset of ``partition`` this worker will process (records fetched but
+        not processed yet are not counted), or None when it is not ours or held."""
+        async with self._lock(partition):
+            if partition not in self._owned or partition in self._held:
+                return None
+            if partition in self._unprocessed:
+                return self._unprocessed[partition]
+            try:
+                return int(await asyncio.wait_for(self._consumer.position(partition), 5))
+            except (KafkaError, TimeoutError):
+                return None
+
+    async def transact(self, partition: TopicPartition, write: Write) -> bool:
+        """Run ``write(producer)`` in one transaction of ``partition``'s producer (no input
+        offsets), serialised with its batches and retried like them; ``committed`` or
+        ``aborted`` is called on the handler. False when the partition is not (or no longer)
+        ours, or the worker is stopping."""
+        return await self._transaction(partition, write, first_offset=None)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         await self._start_consumer(stop)
         try:
             while not stop.is_set():
@@ -139,9 +232,11 @@ class TransactionalWorker:
                     log.warning("poll_failed", worker=self.name, error=repr(exc))
                     await asyncio.sleep(self.backoff_ms / 1000)
                     continue
+                self._unprocessed = {tp: recs[0].offset for tp, recs in batches.items() if recs}
                 for partition, records in batches.items():
                     if records and not stop.is_set():
-                        await self._process_batch(partition, records, stop)
+                        await self._process_batch(partition, records)
+                    self._unprocessed.pop(partition, None)
         finally:
             await self._shutdown()
 
@@ -154,57 +249,66 @@ class TransactionalWorker:
                 return
             except KafkaError as exc:
                 attempt += 1
-                log.warning("consumer_start_failed", worker=self.name, attempt=attempt, error=repr(exc))
+                log.warning(
+                    "consumer_start_failed", worker=self.name, attempt=attempt, error=repr(exc)
+                )
                 if stop.is_set():
                     raise
                 await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max_ms, self.backoff_ms * 2 ** min(attempt, 16))
-        return (ceiling / 2 + random.uniform(0, ceiling / 2)) / 1000  # noqa: S311 - jitter
+        ceiling = float(min(self.backoff_max_ms, self.backoff_ms * 2 ** min(attempt, 16)))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2)) / 1000  # noqa: S311 - jitter
 
-    async def _process_batch(
-        self, partition: TopicPartition, records: Sequence[Any], stop: asyncio.Event
-    ) -> None:
+    async def _process_batch(self, partition: TopicPartition, records: Sequence[Any]) -> None:
+        async def write(producer: AIOKafkaProducer) -> None:
+            await self.handler.process(partition, records, producer)
+            await producer.send_offsets_to_transaction(
+                {partition: records[-1].offset + 1}, self.group_id
+            )
+
+        await self._transaction(partition, write, first_offset=records[0].offset)
+
+    async def _transaction(
+        self, partition: TopicPartition, write: Write, *, first_offset: int | None
+    ) -> bool:
         attempt = 0
-        while True:
-            if partition not in self._consumer.assignment():
-                return  # lost ownership during a retry: the new owner starts at the committed offset
-            try:
-                producer = await self._producer_for(partition)
-                async with producer.transaction():
-                    await self.handler.process(partition, records, producer)
-                    await producer.send_offsets_to_transaction(
-                        {partition: records[-1].offset + 1}, self.group_id
+        async with self._lock(partition):
+            while True:
+                if partition not in self._owned or partition not in self._consumer.assignment():
+                    return False  # lost ownership: the new owner starts at the committed offset
+                try:
+                    producer = await self._producer_for(partition)
+                    async with producer.transaction():
+                        await write(producer)
+                except ProducerFenced:
+                    self.handler.aborted(partition)
+                    log.warning("producer_fenced", worker=self.name, partition=partition.partition)
+                    await self._drop_producer(partition)
+                    if first_offset is not None and partition in self._consumer.assignment():
+                        # Still ours: read the uncommitted batch again rather than skip it.
+                        self._consumer.seek(partition, first_offset)
+                    return False
+                except Exception as exc:
+                    self.handler.aborted(partition)
+                    attempt += 1
+                    transient = is_transient(exc)
+                    log.warning(
+                        "batch_aborted_will_retry" if transient else "batch_failed_unexpectedly",
+                        worker=self.name,
+                        partition=partition.partition,
+                        first_offset=first_offset,
+                        attempt=attempt,
+                        error=repr(exc),
+                        exc_info=not transient,
                     )
-            except ProducerFenced:
-                self.handler.aborted(partition)
-                log.warning("producer_fenced", worker=self.name, partition=partition.partition)
-                await self._drop_producer(partition)
-                if partition in self._consumer.assignment():
-                    # Still ours: read the uncommitted batch again rather than skip it.
-                    self._consumer.seek(partition, records[0].offset)
-                return
-            except Exception as exc:
-                self.handler.aborted(partition)
-                attempt += 1
-                transient = is_transient(exc)
-                log.warning(
-                    "batch_aborted_will_retry" if transient else "batch_failed_unexpectedly",
-                    worker=self.name,
-                    partition=partition.partition,
-                    first_offset=records[0].offset,
-                    attempt=attempt,
-                    error=repr(exc),
-                    exc_info=not transient,
-                )
-                await self._drop_producer(partition)  # a failed producer may be unusable
-                if stop.is_set():
-                    return
-                await asyncio.sleep(self._backoff(attempt))
-                continue
-            self.handler.committed(partition)
-            return
+                    await self._drop_producer(partition)  # a failed producer may be unusable
+                    if self._stop.is_set():
+                        return False
+                    await asyncio.sleep(self._backoff(attempt))
+                    continue
+                self.handler.committed(partition)
+                return True
 
     async def _shutdown(self) -> None:
         with contextlib.suppress(Exception):

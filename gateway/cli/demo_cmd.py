@@ -1,0 +1,98 @@
+"""``kpgw demo``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from gateway.cli.common import environment_errors, settings
+
+
+@click.command()
+@click.option(
+    "--pairs",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Certificate stories to send.",
+)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@click.option(
+    "--faults",
+    type=click.FloatRange(0, 1),
+    default=0.35,
+    show_default=True,
+    help="Share of stories with a discrepancy, fraud signal or broken document.",
+)
+@click.option(
+    "--day-seconds",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Real seconds per demo day (deadlines of 14-30 days pass while you watch).",
+)
+@click.option("--short", is_flag=True, help="A quick run (CI): 24 stories, 0.25 s per day.")
+@click.option(
+    "--serve",
+    "serve_seconds",
+    type=float,
+    default=0.0,
+    help="Keep the gateway and dashboard up this many seconds after the summary.",
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the summary as JSON to this file.",
+)
+@click.option(
+    "--port",
+    "broker_port",
+    type=int,
+    default=9092,
+    show_default=True,
+    help="Port of the local broker started when KPGW_KAFKA_BOOTSTRAP does not answer.",
+)
+def demo(
+    pairs: int,
+    seed: int,
+    faults: float,
+    day_seconds: float,
+    short: bool,
+    serve_seconds: float,
+    summary_json: Path | None,
+    broker_port: int,
+) -> None:
+    """The main job: a local broker, the gateway, realistic traffic from real partner pairs
+    over HTTP, and a summary per partner pair."""
+    from gateway.demo.run import DemoOptions, run_demo
+
+    if short:
+        pairs, day_seconds = min(pairs, 24), min(day_seconds, 0.25)
+    options = DemoOptions(
+        pairs=pairs,
+        seed=seed,
+        faults=faults,
+        day_seconds=day_seconds,
+        serve_seconds=serve_seconds,
+        broker_port=broker_port,
+        summary_json=summary_json,
+    )
+    import logging
+    import os
+
+    from gateway.logs import configure_logging
+
+    if "KPGW_LOG_LEVEL" not in os.environ:  # the demo's own output is the story; logs only on error
+        configure_logging(fmt="console", level="error")
+        logging.getLogger().setLevel(logging.ERROR)
+    config = settings()
+    console = Console()
+    with environment_errors():
+        try:
+            asyncio.run(run_demo(config, options, console))
+        except KeyboardInterrupt:
+            console.print("Stopped.")

@@ -1,0 +1,242 @@
+"""``kpgw demo``: broker, topics, the whole gateway in this process, traffic over HTTP from
+real partner pairs with a demo clock, live progress, and the closing summary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gateway import codec
+from gateway.demo.clock import DemoClock
+from gateway.demo.summary import Summary, render, summarise
+from gateway.demo.traffic import DEMO_PAIRS, SendReport, send_wave, stories, waves
+from gateway.dlq.headers import REASON, SENDER, text_header
+from gateway.dlq.store import read_topic_to_end
+from gateway.ingress.app import serve
+from gateway.kafka.broker import LocalBroker, answers_metadata, port_free
+from gateway.kafka.topics import create_topics, delete_topics, partner_topic
+from gateway.registry import load_registry
+from gateway.router.driver import build_router
+from gateway.settings import Settings
+from gateway.translator.worker import build_translator
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    pairs: int = 60
+    seed: int = 2026
+    faults: float = 0.35
+    day_seconds: float = 1.0
+    serve_seconds: float = 0.0
+    timeout_s: float = 300.0
+    broker_port: int = 9092
+    summary_json: Path | None = None
+
+
+async def ensure_broker(settings: Settings, port: int, console: Console) -> Settings:
+    if await asyncio.to_thread(answers_metadata, settings.kafka_bootstrap, timeout_s=3):
+        console.print(f"Using the Kafka broker at {settings.kafka_bootstrap}")
+        return settings
+    broker = LocalBroker(port=port)
+    console.print(f"Starting a local Kafka broker on 127.0.0.1:{port} (first run downloads it) ...")
+    started = time.monotonic()
+    status = await asyncio.to_thread(broker.up)
+    console.print(f"Kafka ready at {status.bootstrap} in {time.monotonic() - started:.1f} s")
+    return settings.model_copy(update={"kafka_bootstrap": status.bootstrap})
+
+
+async def _forget_old_demo_topics(settings: Settings) -> None:
+    for old in ("demo.",):
+        with contextlib.suppress(Exception):
+            await delete_topics(settings.model_copy(update={"topic_prefix": old}))
+
+
+@contextlib.asynccontextmanager
+async def gateway_running(settings: Settings, clock: DemoClock) -> AsyncIterator[str]:
+    """Ingress + translator + router in this process; yields the ingress URL."""
+    stop = asyncio.Event()
+    translator, _ = build_translator(settings)
+    router, router_handler = build_router(settings, clock=clock)
+    port = settings.http_port if port_free(settings.http_port) else 0
+    async with serve(settings, port=port) as ingress:
+        tasks = [
+            asyncio.create_task(translator.run(stop), name="translator"),
+            asyncio.create_task(router.run(stop), name="router"),
+            asyncio.create_task(router_handler.run_timer(stop), name="router-timer"),
+        ]
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(translator.ready.wait(), router.ready.wait()), 120
+            )
+            yield ingress.url
+        finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=60)
+            await router_handler.close()
+
+
+async def collect(
+    settings: Settings,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
+    """What the gateway decided, read back from the topics (read_committed)."""
+    prefix = settings.topic_prefix
+    outcomes = [
+        codec.decode(r.value, "Outcome")
+        for r in await read_topic_to_end(settings, f"{prefix}outcomes")
+    ]
+    announced: list[dict[str, Any]] = []
+    for importer in sorted({i for _, i in DEMO_PAIRS}):
+        for record in await read_topic_to_end(settings, partner_topic(prefix, importer)):
+            notification = codec.decode(record.value, "PartnerNotification")
+            if notification["notification_type"] == "SHIPMENT_ANNOUNCED":
+                announced.append(notification)
+    dead = [
+        (text_header(r.headers, SENDER) or "", text_header(r.headers, REASON) or "UNKNOWN")
+        for r in await read_topic_to_end(settings, f"{prefix}dlq")
+    ]
+    return outcomes, announced, dead
+
+
+async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Summary:
+    settings = await ensure_broker(base, options.broker_port, console)
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    settings = settings.with_prefix(f"demo.{run_id}.")
+    settings = settings.model_copy(
+        update={
+            "router": settings.router.model_copy(
+                update={"timer_interval_s": min(0.5, options.day_seconds / 2)}
+            ),
+        }
+    )
+    registry = load_registry(settings.partners_file)
+    await _forget_old_demo_topics(settings)
+    report = await create_topics(settings, registry)
+    console.print(
+        f"Topics ready under prefix {settings.topic_prefix} ({len(report.created)} created)"
+    )
+
+    items = stories(registry, pairs=options.pairs, seed=options.seed, faults=options.faults)
+    first, later = waves(items)
+    expected_outcomes = sum(len(i.scenario.expected_outcomes) for i in items)
+    expected_dead = sum(1 for i in items if i.scenario.expected_findings)
+    clock = DemoClock(options.day_seconds)
+    sent = SendReport()
+    async with gateway_running(settings, clock) as url:
+        console.print(
+            f"Gateway running: ingress {url}; demo clock: 1 day = {options.day_seconds:g} s"
+        )
+        with Progress(
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            certs = progress.add_task("certificates sent (exporters)", total=len(first))
+            await send_wave(url, settings, first, sent, progress=lambda: progress.advance(certs))
+            await asyncio.sleep(clock.real_seconds(3))  # confirmations come days later
+            confs = progress.add_task("confirmations sent (importers)", total=len(later))
+            await send_wave(url, settings, later, sent, progress=lambda: progress.advance(confs))
+            decided = progress.add_task("outcomes decided (router)", total=expected_outcomes)
+            deadline = time.monotonic() + options.timeout_s
+            # Deadlines are at most 30 demo days after a certificate, orphans 14 days.
+            settle_until = time.monotonic() + clock.real_seconds(33)
+            seen, quiet = -1, 0
+            while time.monotonic() < deadline:
+                outcomes, _, dead = await collect(settings)
+                progress.update(decided, completed=min(len(outcomes), expected_outcomes))
+                quiet = quiet + 1 if len(outcomes) + len(dead) == seen else 0
+                seen = len(outcomes) + len(dead)
+                settled = time.monotonic() >= settle_until
+                if settled and len(outcomes) >= expected_outcomes and len(dead) >= expected_dead:
+                    break
+                if settled and quiet >= 4:  # nothing new for a while: the gateway has decided
+                    break
+                await asyncio.sleep(1.0)
+        outcomes, announced, dead = await collect(settings)
+        summary = summarise(outcomes, announced, dead, refused=sent.refused)
+        console.rule("kpgw demo: what the gateway decided")
+        console.print(
+            f"{len(items)} certificate stories: {sent.accepted} documents accepted over HTTP, "
+            f"{sent.via_kafka} produced straight into Kafka, "
+            f"{sum(sent.refused.values())} refused by the HTTP API at once; "
+            f"{clock.days_elapsed():.0f} demo days"
+        )
+        dashboard = f"{url}/dashboard" if await _has_dashboard(url) else None
+        render(summary, console, dashboard_url=dashboard)
+        _check_against_manifest(items, outcomes, dead, sent, console)
+        if options.summary_json:
+            options.summary_json.write_text(
+                json.dumps(
+                    {
+                        "prefix": settings.topic_prefix,
+                        "accepted": sent.accepted,
+                        "via_kafka": sent.via_kafka,
+                        **summary.as_dict(),
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
+        if options.serve_seconds > 0:
+            console.print(
+                f"Serving the dashboard for {options.serve_seconds:.0f} s (Ctrl-C stops) ..."
+            )
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(options.serve_seconds)
+    return summary
+
+
+async def _has_dashboard(url: str) -> bool:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/dashboard") as response:
+        return response.status == 200
+
+
+def _check_against_manifest(
+    items: list[Any],
+    outcomes: list[dict[str, Any]],
+    dead: list[tuple[str, str]],
+    sent: SendReport,
+    console: Console,
+) -> None:
+    """Say plainly whether every certificate ended as its story predicted."""
+    by_certificate: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        by_certificate.setdefault(outcome["certificate_id"], []).append(str(outcome["outcome"]))
+    surprises = []
+    for item in items:
+        if item.scenario.expected_findings:
+            continue
+        got = sorted(by_certificate.get(item.certificate_id, []))
+        want = sorted(item.scenario.expected_outcomes)
+        if got != want:
+            surprises.append(f"{item.certificate_id}: expected {want}, got {got}")
+    broken = sum(1 for i in items if i.scenario.expected_findings)
+    if surprises:
+        console.print(
+            f"[yellow]{len(surprises)} certificate(s) ended differently than generated:[/]"
+        )
+        for line in surprises[:10]:
+            console.print(f"  {line}", markup=False)
+    else:
+        refused = sum(sent.refused.values())
+        console.print(
+            f"Every certificate ended as generated; the {broken} broken document(s) were "
+            f"refused over HTTP ({refused}) or dead-lettered from Kafka ({len(dead)})."
+        )

@@ -1,0 +1,387 @@
+"""The router's partition handler for ``TransactionalWorker``: restore on assignment,
+route each batch through the pure core inside the batch's transaction, apply staged states
+on commit, and tick due timers in transactions of the partition's own producer.
+``gateway.router.driver`` wires it to the worker; docs/router.md explains the choices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from gateway import codec
+from gateway.dlq.headers import Failure, Origin
+from gateway.dlq.publisher import DeadLetterPublisher
+from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
+from gateway.events import CertificateEvent, event_from_avro
+from gateway.kafka.transactional import TransactionalWorker
+from gateway.registry import ParticipantRegistry
+from gateway.registry.watch import RegistryWatcher
+from gateway.router.core import Decision, decide, tick
+from gateway.router.records import TopicKind
+from gateway.router.restore import Restored, restore_partitions, state_headers
+from gateway.router.state import STATE_SCHEMA, state_to_avro
+from gateway.router.store import PartitionStore, timers_fingerprint
+from gateway.router.timers import RouterConfig, next_deadline
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+Clock = Callable[[], datetime]
+STAGE = "router"
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class MisroutedEvent(MessageRejected):
+    """The record key is not the event's certificate id: its state lives elsewhere."""
+
+    code = "KEY_MISMATCH"
+
+
+@dataclass(eq=False, slots=True)
+class Slot:
+    """One assigned input partition: its store, restore and catch-up progress."""
+
+    tp: TopicPartition
+    store: PartitionStore
+    restored: bool = False
+    catch_up_to: int | None = None
+    caught_up: bool = False
+    in_flight: int = 0  # input records of the open transaction
+
+
+@dataclass(slots=True)
+class Counters:
+    events: int = 0
+    committed_records: int = 0
+    dead_lettered: int = 0
+    outcomes: int = 0
+    ticked: int = 0
+    restored_states: int = 0
+    restored_partitions: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+class RouterHandler:
+    def __init__(self, settings: Settings, registry: RegistryWatcher, *, clock: Clock = wall_clock):
+        self.settings = settings
+        self.prefix = settings.topic_prefix
+        self.events_topic = f"{self.prefix}events"
+        self.changelog_topic = f"{self.prefix}router.changelog"
+        self.registry = registry
+        self.clock = clock
+        self.group_id = settings.router.group_id
+        self.config = RouterConfig.from_days(settings.router.retention_days)
+        self.tick_limit = settings.router.batch_max_records
+        self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
+        self.slots: dict[TopicPartition, Slot] = {}
+        self.counters = Counters()
+        self._worker: TransactionalWorker | None = None
+        self._restores: dict[asyncio.Task[None], frozenset[TopicPartition]] = {}
+        self._scheduled_with: ParticipantRegistry | None = registry.current()
+        self._fingerprint: tuple[ParticipantRegistry | None, str] = (None, "")
+
+    @property
+    def worker(self) -> TransactionalWorker:
+        if self._worker is None:
+            raise RuntimeError("RouterHandler.attach(worker) was not called")
+        return self._worker
+
+    def attach(self, worker: TransactionalWorker) -> None:
+        self._worker = worker
+
+    # --- assignment and restore ---------------------------------------------------------
+
+    async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        for tp in partitions:
+            self.slots[tp] = Slot(tp, PartitionStore(tp.partition, self.config))
+        if partitions:
+            self.worker.hold(*partitions)
+            self._start_restore(frozenset(partitions))
+
+    async def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        revoked = set(partitions)
+        for tp in revoked:
+            self.slots.pop(tp, None)
+        for task, covered in list(self._restores.items()):
+            if covered & revoked:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 30)
+                rest = frozenset(tp for tp in covered - revoked if tp in self.slots)
+                if rest:
+                    self._start_restore(rest)
+
+    def _start_restore(self, partitions: frozenset[TopicPartition]) -> None:
+        task = asyncio.create_task(self._restore(partitions), name="router-restore")
+        self._restores[task] = partitions
+        task.add_done_callback(lambda done: self._restores.pop(done, None))
+
+    async def _restore(self, partitions: frozenset[TopicPartition]) -> None:
+        attempt = 0
+        todo = sorted(partitions)
+        while todo:
+            try:
+                await restore_partitions(
+                    self.settings,
+                    changelog=self.changelog_topic,
+                    events=self.events_topic,
+                    partitions=[tp.partition for tp in todo],
+                    on_restored=self._restored,
+                    timers=self._timers(self.registry.current()),
+                )
+            except Exception as exc:  # noqa: BLE001 - broker trouble: retry with backoff
+                attempt += 1
+                log.warning("restore_failed_will_retry", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(min(10.0, 0.2 * 2**attempt))
+            todo = [tp for tp in todo if tp in self.slots and not self.slots[tp].restored]
+
+    def _restored(self, result: Restored) -> None:
+        tp = TopicPartition(self.events_topic, result.partition)
+        slot = self.slots.get(tp)
+        if slot is None:
+            return
+        slot.store.load(result.states, result.encoded, self.registry.current())
+        slot.catch_up_to = result.catch_up_to
+        slot.restored = True
+        self.counters.restored_states += len(slot.store)
+        self.counters.restored_partitions += 1
+        log.info(
+            "partition_restored",
+            partition=result.partition,
+            states=len(slot.store),
+            decoded=len(result.states),
+            changelog_records=result.records,
+            tombstones=result.tombstones,
+            corrupt=result.corrupt,
+            changelog_offsets=[result.start_offset, result.end_offset],
+            catch_up_to=result.catch_up_to,
+            seconds=round(result.seconds, 3),
+        )
+        self.worker.release(tp)
+
+    # --- batches ------------------------------------------------------------------------
+
+    async def process(
+        self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
+    ) -> None:
+        slot = self.slots.get(partition)
+        if slot is None or not slot.restored:
+            raise TransientFailure(f"partition {partition.partition} is not restored yet")
+        slot.in_flight = len(records)
+        registry = self.registry.current()
+        for record in records:
+            structlog.contextvars.bind_contextvars(partition=record.partition, offset=record.offset)
+            try:
+                await self._route(record, slot, registry, producer)
+            finally:
+                structlog.contextvars.unbind_contextvars("partition", "offset", "certificate_id")
+
+    async def _route(
+        self, record: Any, slot: Slot, registry: ParticipantRegistry, producer: AIOKafkaProducer
+    ) -> None:
+        try:
+            event = _decode(record.value)
+        except UndecodableEvent as exc:
+            await self._dead_letter(record, producer, Failure.of(exc, stage=STAGE))
+            return
+        certificate_id = event.certificate_id
+        structlog.contextvars.bind_contextvars(certificate_id=certificate_id)
+        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        if key != certificate_id:
+            error = MisroutedEvent(
+                f"record key {key!r} is not the certificate id {certificate_id!r}: "
+                "events must be keyed by certificate id (co-partitioning)"
+            )
+            await self._dead_letter(record, producer, Failure.of(error, stage=STAGE))
+            return
+        try:
+            decision = decide(
+                slot.store.get(certificate_id), event, self.clock(), registry, self.config
+            )
+        except Exception as exc:
+            log.exception("decide_crashed", event_id=event.event_id)
+            failure = Failure.of(exc, stage=STAGE, reason="POISON_PILL")
+            await self._dead_letter(record, producer, failure)
+            return
+        self.counters.events += 1
+        await self._write(decision, certificate_id, slot, registry, producer)
+
+    def _timers(self, registry: ParticipantRegistry) -> str:
+        if self._fingerprint[0] is not registry:
+            self._fingerprint = (registry, timers_fingerprint(registry, self.config))
+        return self._fingerprint[1]
+
+    async def _write(
+        self,
+        decision: Decision,
+        certificate_id: str,
+        slot: Slot,
+        registry: ParticipantRegistry,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        partition = slot.tp.partition
+        if decision.changed:
+            slot.store.stage(certificate_id, decision.state)
+            value, headers = None, None
+            if decision.state is not None:
+                value = codec.encode(STATE_SCHEMA, state_to_avro(decision.state))
+                deadline = next_deadline(decision.state, registry, self.config)
+                headers = state_headers(deadline, self._timers(registry))
+            await producer.send(
+                self.changelog_topic,
+                key=certificate_id.encode(),
+                value=value,
+                partition=partition,
+                headers=headers,
+            )
+        for emission in decision.emissions:
+            on_outcomes = emission.topic is TopicKind.OUTCOMES
+            await producer.send(
+                emission.topic_name(self.prefix),
+                key=emission.key.encode(),
+                value=codec.encode(emission.schema, emission.value),
+                partition=partition if on_outcomes else None,  # co-partitioned with kp.events
+            )
+            if on_outcomes:
+                kind = str(emission.value["outcome"])
+                self.counters.outcomes += 1
+                self.counters.by_outcome[kind] = self.counters.by_outcome.get(kind, 0) + 1
+                log.info("outcome", outcome=kind, outcome_id=emission.value["outcome_id"])
+
+    async def _dead_letter(self, record: Any, producer: AIOKafkaProducer, failure: Failure) -> None:
+        self.counters.dead_lettered += 1
+        origin = Origin(
+            record.topic, record.partition, record.offset, record.timestamp, self.group_id
+        )
+        await self.dead_letters.publish(
+            producer,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            origin=origin,
+            failure=failure,
+        )
+
+    def committed(self, partition: TopicPartition) -> None:
+        slot = self.slots.get(partition)
+        if slot is not None:
+            slot.store.commit(self.registry.current())
+            self.counters.committed_records += slot.in_flight
+            slot.in_flight = 0
+
+    def aborted(self, partition: TopicPartition) -> None:
+        slot = self.slots.get(partition)
+        if slot is not None:
+            slot.store.abort()
+            slot.in_flight = 0
+
+    # --- the wall-clock timer -----------------------------------------------------------
+
+    async def run_timer(self, stop: asyncio.Event) -> None:
+        interval = self.settings.router.timer_interval_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if stop.is_set():
+                return
+            try:
+                await self.tick_due()
+            except Exception as exc:
+                log.exception("timer_failed", error=repr(exc))
+
+    async def tick_due(self) -> int:
+        """Tick every due state of every restored, caught-up partition; returns how many
+        states changed."""
+        registry = self.registry.current()
+        if registry is not self._scheduled_with:
+            if self._scheduled_with is not None and self._timers(registry) != self._timers(
+                self._scheduled_with
+            ):
+                await self._reschedule(registry)  # deadlines depend on the pairs
+            self._scheduled_with = registry
+        now = self.clock()
+        changed = 0
+        for tp, slot in list(self.slots.items()):
+            if not slot.restored or not await self._caught_up(slot):
+                continue
+            while self.slots.get(tp) is slot and slot.store.has_due(now):
+                count = [0]
+
+                async def write(
+                    producer: AIOKafkaProducer, slot: Slot = slot, count: list[int] = count
+                ) -> None:
+                    count[0] = await self._tick(slot, now, registry, producer)
+
+                if not await self.worker.transact(tp, write) or count[0] == 0:
+                    break
+                changed += count[0]
+        return changed
+
+    async def _reschedule(self, registry: ParticipantRegistry) -> None:
+        for slot in list(self.slots.values()):
+            if slot.restored:
+                ids = slot.store.certificate_ids()
+                for start in range(0, len(ids), 500):
+                    slot.store.reschedule(ids[start : start + 500], registry)
+                    await asyncio.sleep(0)  # heartbeats go on
+        log.info("deadlines_rescheduled")
+
+    async def _caught_up(self, slot: Slot) -> bool:
+        if not slot.caught_up:
+            position = await self.worker.position(slot.tp)
+            target = slot.catch_up_to
+            if position is None or target is None or position < target:
+                return False
+            slot.caught_up = True
+            log.info("partition_caught_up", partition=slot.tp.partition, position=position)
+        return True
+
+    async def _tick(
+        self, slot: Slot, now: datetime, registry: ParticipantRegistry, producer: AIOKafkaProducer
+    ) -> int:
+        changed = 0
+        for certificate_id in slot.store.take_due(now, self.tick_limit):
+            state = slot.store.get(certificate_id)
+            if state is None:
+                continue
+            structlog.contextvars.bind_contextvars(
+                certificate_id=certificate_id, partition=slot.tp.partition
+            )
+            try:
+                try:
+                    decision = tick(state, now, registry, self.config)
+                except Exception as exc:
+                    log.exception("tick_crashed", error=repr(exc))
+                    continue
+                if decision.changed:
+                    changed += 1
+                    self.counters.ticked += 1
+                    await self._write(decision, certificate_id, slot, registry, producer)
+            finally:
+                structlog.contextvars.unbind_contextvars("certificate_id", "partition")
+        return changed
+
+    async def close(self) -> None:
+        for task in list(self._restores):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 30)
+
+
+def _decode(value: bytes | None) -> CertificateEvent:
+    if value is None:
+        raise UndecodableEvent("the record has no value (a tombstone on kp.events)")
+    record = codec.decode(value, "CertificateEvent")
+    try:
+        return event_from_avro(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UndecodableEvent(f"not a canonical CertificateEvent: {exc}") from exc

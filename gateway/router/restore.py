@@ -1,0 +1,191 @@
+"""Rebuild the router's per-partition state from ``kp.router.changelog``.
+
+The changelog partition is read with ``read_committed`` from its log start offset to the
+end offset seen when the read begins (the last stable offset: the previous owner was fenced
+before, so no transaction of ours is still open on it). Later records win, a tombstone
+deletes, gaps are normal: a compacted, truncated (log start > 0) or empty changelog all
+restore the same way. A record that cannot be decoded is logged and skipped: the
+changelog is our own topic, so that is a bug to see, not a reason to stop the partition.
+
+The driver writes each state with its next deadline and a fingerprint of what deadlines
+depend on (``kpgw-next-deadline``, ``kpgw-timers`` headers). When the fingerprint still
+matches, the state is kept encoded and scheduled by that deadline, and decoded on first
+use; otherwise (an older record, a changed registry) it is decoded and scheduled now.
+
+The same read reports the end offset of the partition's ``kp.events`` at that moment: the
+driver ticks a partition's timers only once it has processed the events up to there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import TopicPartition
+
+from gateway import codec
+from gateway.kafka.clients import committed_consumer
+from gateway.router.state import STATE_SCHEMA, CertificateState, state_from_avro
+from gateway.router.store import Encoded
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+FETCH_BYTES = 16 * 1024 * 1024
+DEADLINE_HEADER = "kpgw-next-deadline"
+TIMERS_HEADER = "kpgw-timers"
+Headers = Sequence[tuple[str, bytes]]
+
+
+def state_headers(deadline: datetime | None, timers: str) -> list[tuple[str, bytes]]:
+    """The headers of a changelog record: the state's next deadline (epoch ms, empty for
+    none) and the timers fingerprint it was computed under."""
+    millis = b"" if deadline is None else str(int(deadline.timestamp() * 1000)).encode()
+    return [(DEADLINE_HEADER, millis), (TIMERS_HEADER, timers.encode())]
+
+
+def written_deadline(headers: Headers, timers: str | None) -> tuple[bool, datetime | None]:
+    """(usable, deadline) from a record's headers: usable when written under ``timers``."""
+    found = dict(headers)
+    if timers is None or found.get(TIMERS_HEADER) != timers.encode():
+        return False, None
+    millis = found.get(DEADLINE_HEADER)
+    if millis is None:
+        return False, None
+    if not millis:
+        return True, None
+    try:
+        return True, datetime.fromtimestamp(int(millis) / 1000, UTC)
+    except ValueError:
+        return False, None
+
+
+@dataclass(slots=True)
+class Restored:
+    """One partition's restored states and what the read saw."""
+
+    partition: int
+    catch_up_to: int  # the end offset of kp.events when the restore began
+    states: dict[str, CertificateState] = field(default_factory=dict)
+    start_offset: int = 0
+    end_offset: int = 0
+    records: int = 0
+    tombstones: int = 0
+    corrupt: int = 0
+    seconds: float = 0.0
+    encoded: dict[str, Encoded] = field(default_factory=dict)
+    _latest: dict[str, tuple[int, bytes | None, Headers]] = field(default_factory=dict)
+
+    def apply(self, record: Any) -> None:
+        """Keep the latest value per key; only those are looked at (``finish``), so the
+        versions a compaction has not removed yet cost nothing."""
+        self.records += 1
+        if not record.key:
+            self.corrupt += 1
+            log.error(
+                "changelog_record_without_key", partition=self.partition, offset=record.offset
+            )
+            return
+        key = record.key.decode("utf-8", "replace")
+        self._latest[key] = (record.offset, record.value, record.headers or ())
+
+    async def finish(self, timers: str | None) -> None:
+        """Keep each state encoded when its written deadline is usable, else decode it
+        (yielding to the event loop now and then: heartbeats go on)."""
+        for count, (key, (offset, value, headers)) in enumerate(self._latest.items()):
+            if value is None:
+                self.tombstones += 1
+                continue
+            usable, deadline = written_deadline(headers, timers)
+            if usable:
+                self.encoded[key] = (value, deadline)
+                continue
+            if count % 500 == 499:
+                await asyncio.sleep(0)
+            try:
+                self.states[key] = state_from_avro(codec.decode(value, STATE_SCHEMA))
+            except Exception as exc:  # noqa: BLE001 - a bad record of our own topic: log it, go on
+                self.corrupt += 1
+                log.error(
+                    "changelog_record_undecodable",
+                    partition=self.partition,
+                    offset=offset,
+                    certificate_id=key,
+                    error=repr(exc),
+                )
+        self._latest.clear()
+
+    def __len__(self) -> int:
+        return len(self.states) + len(self.encoded)
+
+
+OnRestored = Callable[[Restored], None]
+
+
+async def restore_partitions(
+    settings: Settings,
+    *,
+    changelog: str,
+    events: str,
+    partitions: Sequence[int],
+    on_restored: OnRestored,
+    timers: str | None = None,
+) -> None:
+    """Read each changelog partition to its end; call ``on_restored`` as each completes.
+    ``timers``: the current ``timers_fingerprint`` (None: decode every state)."""
+    started = time.perf_counter()
+    consumer = committed_consumer(
+        settings,
+        group_id=None,
+        client_id=f"{settings.client_id}-router-restore",
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=4 * FETCH_BYTES,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(changelog, p) for p in partitions]
+        catch_up = await consumer.end_offsets([TopicPartition(events, p) for p in partitions])
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        starts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        results = {
+            tp: Restored(
+                tp.partition,
+                catch_up[TopicPartition(events, tp.partition)],
+                start_offset=starts[tp],
+                end_offset=ends[tp],
+            )
+            for tp in tps
+        }
+        pending: set[TopicPartition] = set()
+        for tp in tps:
+            if ends[tp] > starts[tp]:
+                pending.add(tp)
+            else:
+                await _done(results[tp], started, on_restored, timers)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+            for tp, records in batches.items():
+                result = results[tp]
+                for record in records:
+                    if record.offset < result.end_offset:
+                        result.apply(record)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+                    await _done(results[tp], started, on_restored, timers)
+    finally:
+        await consumer.stop()
+
+
+async def _done(
+    result: Restored, started: float, on_restored: OnRestored, timers: str | None
+) -> None:
+    await result.finish(timers)
+    result.seconds = time.perf_counter() - started
+    on_restored(result)

@@ -1,0 +1,199 @@
+"""Restoring the router's state from kp.router.changelog: later records win, tombstones
+delete, aborted transactions are invisible, and truncated, compacted and empty changelogs
+restore alike; after a restart the timer waits until the partition has caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic, RecordsToDelete
+
+from gateway import codec
+from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
+from gateway.router import STATE_SCHEMA, CertificateState, state_to_avro
+from gateway.router.restore import Restored, restore_partitions
+from gateway.router.state import StoredEvent, to_millis
+from gateway.settings import Settings
+from tests.kafka.helpers import registry_copy
+from tests.kafka.router.support import (
+    event,
+    issued,
+    outcomes,
+    pair,
+    partner,
+    produce_events,
+    routing,
+    stamp,
+)
+from tests.unit.router.factories import certificate
+
+pytestmark = pytest.mark.kafka
+T = to_millis(stamp())
+
+
+def state(number: str, *, announced: bool = False) -> CertificateState:
+    item = event(certificate(number))
+    return CertificateState(number, T, StoredEvent(item, T), announced=announced)
+
+
+def encoded(item: CertificateState) -> bytes:
+    return codec.encode(STATE_SCHEMA, state_to_avro(item))
+
+
+@pytest.fixture
+async def changelog(kafka_settings: Settings) -> AsyncIterator[Settings]:
+    """A compacted two-partition changelog (compacting fast; "delete" too, so records can
+    be deleted to truncate it) and its events topic."""
+    settings = kafka_settings
+    fast = {
+        "cleanup.policy": "compact,delete",
+        "segment.ms": "100",
+        "min.cleanable.dirty.ratio": "0.01",
+        "min.compaction.lag.ms": "0",
+        "delete.retention.ms": "100",
+    }
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(f"{settings.topic_prefix}router.changelog", 2, 1, topic_configs=fast),
+                NewTopic(f"{settings.topic_prefix}events", 2, 1),
+            ]
+        )
+        yield settings
+    finally:
+        await admin.delete_topics(
+            [f"{settings.topic_prefix}router.changelog", f"{settings.topic_prefix}events"]
+        )
+        await admin.close()
+
+
+async def restore(settings: Settings) -> dict[int, Restored]:
+    found: dict[int, Restored] = {}
+    await restore_partitions(
+        settings,
+        changelog=f"{settings.topic_prefix}router.changelog",
+        events=f"{settings.topic_prefix}events",
+        partitions=[0, 1],
+        on_restored=lambda r: found.__setitem__(r.partition, r),
+    )
+    return found
+
+
+async def test_latest_wins_tombstones_delete_aborted_is_invisible_truncated_and_empty_work(
+    changelog: Settings,
+) -> None:
+    settings = changelog
+    topic = f"{settings.topic_prefix}router.changelog"
+    a1, a2, b, c = (
+        state("RU0800001"),
+        state("RU0800001", announced=True),
+        state("RU0800002"),
+        state("RU0800003"),
+    )
+    producer = transactional_producer(settings, f"restore-test-{uuid.uuid4().hex[:6]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, encoded(b), key=b"RU0800002", partition=0)  # offset 0
+            await producer.send(topic, encoded(a1), key=b"RU0800001", partition=0)
+        await producer.begin_transaction()  # aborted: never visible
+        await producer.send(topic, encoded(c), key=b"RU0800003", partition=0)
+        await producer.abort_transaction()
+        async with producer.transaction():
+            await producer.send(topic, encoded(a2), key=b"RU0800001", partition=0)
+            await producer.send(topic, None, key=b"RU0800002", partition=0)
+            await producer.send(topic, b"\xc3\x01garbage!", key=b"RU0800004", partition=0)
+    finally:
+        await producer.stop()
+    admin = admin_client(settings)
+    await admin.start()
+    try:  # truncate: the log now starts at offset 1
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=1)})
+    finally:
+        await admin.close()
+    found = await restore(settings)
+    assert found[0].start_offset == 1
+    assert found[0].states == {"RU0800001": a2}
+    assert (found[0].tombstones, found[0].corrupt) == (1, 1)
+    assert found[1].states == {} and found[1].end_offset == 0  # empty
+
+
+@pytest.mark.slow
+async def test_a_compacted_changelog_restores_the_same_states(changelog: Settings) -> None:
+    settings = changelog
+    topic = f"{settings.topic_prefix}router.changelog"
+    producer = transactional_producer(settings, f"restore-test-{uuid.uuid4().hex[:6]}")
+    await producer.start()
+    versions = [
+        replace(state("RU0800010"), last_change=T + timedelta(seconds=i)) for i in range(30)
+    ]
+    try:
+        for version in versions:
+            async with producer.transaction():
+                await producer.send(topic, encoded(version), key=b"RU0800010", partition=1)
+                await producer.send(
+                    topic, encoded(state("RU0800011")), key=b"RU0800011", partition=1
+                )
+        await asyncio.sleep(0.3)
+        for _ in range(150):  # roll the segment, then wait for the log cleaner (<= 45 s)
+            async with producer.transaction():
+                await producer.send(topic, None, key=b"RU0800099", partition=1)
+            if await _records(settings, topic) < 40:
+                break
+            await asyncio.sleep(0.3)
+    finally:
+        await producer.stop()
+    assert await _records(settings, topic) < 40, "the log cleaner did not compact in time"
+    found = await restore(settings)
+    assert found[1].states == {"RU0800010": versions[-1], "RU0800011": state("RU0800011")}
+
+
+async def _records(settings: Settings, topic: str) -> int:
+    """How many records partition 1 holds from its start (compaction removes some)."""
+    consumer = committed_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 1)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        count = 0
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            count += len(batch.get(tp, []))
+        return count
+    finally:
+        await consumer.stop()
+
+
+async def test_timer_waits_until_the_backlog_is_read_after_a_restart(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Restored with a certificate already past its deadline and its confirmation still
+    unread behind a backlog: no CONFIRMATION_OVERDUE, the confirmation matches."""
+    router = created_topics.router.model_copy(update={"timer_interval_s": 0.02})
+    settings = created_topics.model_copy(update={"router": router})
+    registry = registry_copy(tmp_path)
+    cert, conf = pair("RU0800020")
+    await produce_events(settings, [cert], partition=0)
+    async with routing(settings, registry, clock=lambda: T):
+        await partner(settings, "EU", 1)
+    backlog = [event(certificate(f"RU08{i:05d}")) for i in range(100, 1600)]
+    await produce_events(settings, [*backlog, conf], partition=0)
+    later = T + timedelta(days=15)
+    async with routing(settings, registry, clock=lambda: later) as second:
+        found = await outcomes(settings, 1)
+        await asyncio.sleep(1)  # the timer runs every 20 ms: give an overdue every chance
+        found = await outcomes(settings, 1, timeout_s=1)
+    assert [(o["certificate_id"], o["outcome"]) for o in found] == [("RU0800020", "MATCHED")]
+    assert second.counters.restored_states == 1
+    assert issued(cert).certificate_number == "RU0800020"

@@ -1,0 +1,168 @@
+"""The router on the real broker: a certificate and its confirmation reach the importer's
+and the exporter's partner topics and kp.outcomes; discrepancies; dead letters; the
+start-up topic check; the wall-clock timer; restore from the changelog."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import NewTopic
+
+from gateway.dlq import headers as h
+from gateway.errors import ConfigurationError
+from gateway.kafka.clients import admin_client
+from gateway.kafka.topics import create_topics
+from gateway.registry import ParticipantRegistry
+from gateway.router.driver import run_router
+from gateway.settings import Settings
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import produce_inbound, registry_copy, render, running
+from tests.kafka.router.support import (
+    certificate,
+    confirmation,
+    decoded,
+    outcomes,
+    pair,
+    partner,
+    produce_events,
+    read_until,
+    routing,
+    stamp,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def fast_timer(settings: Settings, seconds: float = 0.1) -> Settings:
+    router = settings.router.model_copy(update={"timer_interval_s": seconds})
+    return settings.model_copy(update={"router": router})
+
+
+async def test_translated_pair_reaches_both_partners_and_outcomes(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry = registry_copy(tmp_path)
+    cert = certificate("RU0700001")
+    tracking = await produce_inbound(
+        settings,
+        [("RU", "c-1", render(cert, "ru_fts")), ("EU", "a-1", render(confirmation(cert)))],
+    )
+    translator, _ = build_translator(settings, registry_path=registry)
+    async with running(lambda: translator), routing(settings, registry):
+        (outcome,) = await outcomes(settings, 1)
+        importer = await partner(settings, "EU", 2)
+        exporter = await partner(settings, "RU", 2)
+        statuses = await matched_statuses(settings, set(tracking))
+    assert (outcome["certificate_id"], outcome["outcome"]) == ("RU0700001", "MATCHED")
+    assert outcome["pair"] == {"exporter": "RU", "importer": "EU"}
+    assert sorted(importer) == ["MATCHED", "SHIPMENT_ANNOUNCED"]
+    assert sorted(exporter) == ["IMPORT_CONFIRMED", "MATCHED"]
+    assert statuses == set(tracking)  # both senders hear "matched"
+
+
+async def matched_statuses(settings: Settings, wanted: set[str]) -> set[str]:
+    """The tracking ids with a MATCHED kp.status, once all of ``wanted`` have one (<= 60 s)."""
+    for _ in range(120):
+        statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
+        matched = {s["tracking_id"] for s in statuses if s["status"] == "MATCHED"}
+        if wanted <= matched:
+            break
+        await asyncio.sleep(0.5)
+    return matched
+
+
+async def test_discrepancy_and_dead_letter_and_the_partition_keeps_flowing(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    cert, conf = pair("RU0700002", carats="1500.000")
+    later, _ = pair("RU0700003")
+    await produce_events(settings, [cert], raw=[(b"RU0700002", b"\xc3\x01 not avro at all")])
+    await produce_events(settings, [conf, later])
+    async with routing(settings, registry_copy(tmp_path)) as router:
+        (outcome,) = await outcomes(settings, 1)
+        importer = await partner(settings, "EU", 3)
+        (letter,) = await read_until(settings, "dlq", 1)
+    assert outcome["outcome"] == "MATCHED_WITH_DISCREPANCIES"
+    assert [(d["field"], d["certificate"], d["confirmation"]) for d in outcome["differences"]] == [
+        ("lines[7102.31].carats", "1520.350", "1500.000")
+    ]
+    assert Counter(importer) == {"SHIPMENT_ANNOUNCED": 2, "MATCHED_WITH_DISCREPANCIES": 1}
+    assert letter.value == b"\xc3\x01 not avro at all"
+    assert h.text_header(letter.headers, h.REASON) == "UNDECODABLE_AVRO"
+    assert h.text_header(letter.headers, h.STAGE) == "router"
+    assert h.text_header(letter.headers, h.ORIGINAL_TOPIC) == f"{settings.topic_prefix}events"
+    assert h.int_header(letter.headers, h.ORIGINAL_OFFSET) == 1
+    assert h.text_header(letter.headers, h.ORIGINAL_GROUP) == settings.router.group_id
+    assert router.counters.dead_lettered == 1
+
+
+async def test_refuses_to_start_when_topics_are_not_copartitioned(
+    kafka_settings: Settings, example_registry: ParticipantRegistry
+) -> None:
+    settings = kafka_settings
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    f"{settings.topic_prefix}router.changelog",
+                    6,
+                    1,
+                    topic_configs={"cleanup.policy": "compact"},
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    await create_topics(settings, example_registry)  # the others, with 12 partitions
+    try:
+        with pytest.raises(ConfigurationError, match="not co-partitioned"):
+            await asyncio.wait_for(run_router(settings, asyncio.Event()), 60)
+    finally:
+        from gateway.kafka.topics import delete_topics
+
+        await delete_topics(settings)
+
+
+async def test_overdue_by_wall_clock_then_late_confirmation(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = fast_timer(created_topics)
+    now = [stamp()]
+    cert, conf = pair("RU0700004")
+    await produce_events(settings, [cert])
+    async with routing(settings, registry_copy(tmp_path), clock=lambda: now[0]):
+        await partner(settings, "EU", 1)  # announced at now[0]
+        now[0] += timedelta(days=14)  # the RU -> EU deadline, exactly reached
+        (overdue,) = await outcomes(settings, 1)
+        await produce_events(settings, [conf])
+        found = await outcomes(settings, 2)
+        await asyncio.sleep(1)  # several more timer rounds: nothing more is due
+        found = await outcomes(settings, 2, timeout_s=1)
+    assert overdue["outcome"] == "CONFIRMATION_OVERDUE"
+    assert [o["outcome"] for o in found] == ["CONFIRMATION_OVERDUE", "MATCHED"]
+
+
+async def test_state_is_restored_from_the_changelog_after_a_restart(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry = registry_copy(tmp_path)
+    certs, confs = zip(*(pair(f"RU07100{i:02d}") for i in range(40)), strict=True)
+    await produce_events(settings, list(certs))
+    async with routing(settings, registry):
+        await partner(settings, "EU", 40)
+    async with routing(settings, registry) as second:
+        await produce_events(settings, list(confs))
+        found = await outcomes(settings, 40)
+        restored = second.counters.restored_states
+    assert Counter(o["outcome"] for o in found) == {"MATCHED": 40}
+    assert restored == 40
+    assert Counter(await partner(settings, "EU", 80)) == {"SHIPMENT_ANNOUNCED": 40, "MATCHED": 40}
