@@ -36,12 +36,17 @@ def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
     )
 
 
+#: Producers may send whole documents (kp.inbound, kp.dlq allow 4 MiB records).
+MAX_REQUEST_SIZE = 4 * 1024 * 1024 + 64 * 1024
+
+
 def idempotent_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """acks=all and idempotence: what the ingress acknowledges is durable and not doubled."""
     return AIOKafkaProducer(
         client_id=f"{settings.client_id}-producer",
         acks="all",
         enable_idempotence=True,
+        max_request_size=MAX_REQUEST_SIZE,
         **{**common_config(settings), **overrides},
     )
 
@@ -54,6 +59,7 @@ def transactional_producer(
         transactional_id=transactional_id,
         acks="all",
         enable_idempotence=True,
+        max_request_size=MAX_REQUEST_SIZE,
         **{**common_config(settings), **overrides},
     )
 

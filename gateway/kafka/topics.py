@@ -35,13 +35,17 @@ def _delete(days: int) -> dict[str, str]:
     return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
 
 
+#: Raw documents may be up to the ingress's body limit (2 MiB) plus headers; DLQ records
+#: carry them again with more headers. The broker's default (~1 MiB) would refuse them.
+LARGE_RECORDS = {"max.message.bytes": str(4 * 1024 * 1024)}
+
 CORE_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("inbound", 6, _delete(30)),
+    TopicSpec("inbound", 6, {**_delete(30), **LARGE_RECORDS}),
     TopicSpec("events", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),  # KP record keeping >= 3 years
     TopicSpec("router.changelog", EVENTS_PARTITIONS, {"cleanup.policy": "compact"}),
     TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),
     TopicSpec("status", 6, {"cleanup.policy": "compact"}),
-    TopicSpec("dlq", 3, _delete(365)),
+    TopicSpec("dlq", 3, {**_delete(365), **LARGE_RECORDS}),
     TopicSpec("dlq.audit", 1, _delete(5 * 366)),
 )
 PARTNER_PARTITIONS = 3

@@ -1,0 +1,133 @@
+"""The ingress HTTP service (DESIGN.md section 6): the aiohttp application factory, a
+``serve`` context manager (tests, benchmarks, the demo) and ``run_ingress`` for
+``kpgw run [--only ingress]``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from gateway.ingress import handlers
+from gateway.ingress.auth import server_ssl_context
+from gateway.ingress.problems import Problem, from_http_exception
+from gateway.ingress.service import Ingress
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: This request's id (each aiohttp request runs in its own task, so its own context).
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("kpgw_request_id", default="")
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, per-request log context, metrics."""
+    started = time.perf_counter()
+    request_id = str(uuid.uuid4())
+    REQUEST_ID.set(request_id)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        request.app[handlers.INGRESS].metrics.observe(
+            _route(request), request.method, status, elapsed
+        )
+        structlog.contextvars.clear_contextvars()
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as application/problem+json (RFC 9457)."""
+    instance = f"urn:uuid:{REQUEST_ID.get() or uuid.uuid4()}"
+    try:
+        return await handler(request)
+    except Problem as problem:
+        log.info(
+            "request_refused", status=problem.status, problem=problem.slug, route=_route(request)
+        )
+        return problem.response(instance)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc).response(instance)
+    except Exception:
+        log.exception("request_failed", route=_route(request))
+        return Problem("internal", "an internal error occurred; it has been logged").response(
+            instance
+        )
+
+
+def create_app(ingress: Ingress) -> web.Application:
+    app = web.Application(
+        middlewares=[observe, problems],
+        client_max_size=ingress.settings.ingress.max_body_bytes + 1,
+    )
+    app[handlers.INGRESS] = ingress
+    app[handlers.OPENAPI] = handlers.openapi_document()
+    handlers.add_routes(app)
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        async with ingress.running():
+            yield
+
+    app.cleanup_ctx.append(background)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class RunningIngress:
+    url: str
+    ingress: Ingress
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    settings: Settings, *, host: str | None = None, port: int | None = None
+) -> AsyncIterator[RunningIngress]:
+    """Run an ingress until the block ends; ``port=0`` picks a free port."""
+    ingress = Ingress.build(settings)
+    ssl_context = server_ssl_context(settings.ingress)
+    runner = web.AppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        bind_host = host or settings.http_host
+        site = web.TCPSite(
+            runner,
+            bind_host,
+            settings.http_port if port is None else port,
+            ssl_context=ssl_context,
+        )
+        await site.start()
+        bound_port = runner.addresses[0][1]
+        scheme = "https" if ssl_context is not None else "http"
+        url = f"{scheme}://{bind_host}:{bound_port}"
+        log.info("ingress_listening", url=url, mutual_tls=ingress.auth.mutual_tls)
+        yield RunningIngress(url, ingress)
+    finally:
+        await runner.cleanup()
+
+
+async def run_ingress(settings: Settings, stop: asyncio.Event) -> None:
+    """``kpgw run --only ingress``: serve on ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` until
+    ``stop`` is set."""
+    async with serve(settings):
+        await stop.wait()

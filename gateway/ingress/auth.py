@@ -1,0 +1,137 @@
+"""Who is calling: a bearer token (hash looked up in the participant registry, constant-time
+comparison) and, when ``tls_client_cafile`` is set, the verified client certificate.
+
+Decisions:
+- Tokens are 256-bit random strings (``kpgw registry token P`` mints ``kpgw_<p>_<43
+  base64url chars>``); the registry stores ``sha256:<hex>`` only. One SHA-256 suffices for
+  high-entropy secrets; every stored hash is compared with ``hmac.compare_digest`` and the
+  loop never stops early, so timing does not reveal which participant nearly matched.
+- Mutual TLS is optional (``CERT_OPTIONAL``): a presented certificate must chain to the
+  configured CA, and then its subject names the participant (``CN``, else ``O``, equal to a
+  registry participant code, as the ePhyto Hub takes the sender from the certificate, not
+  the message). Probes and Prometheus need no certificate. When both a certificate and a
+  token are presented they must name the same participant.
+- An authenticated but suspended participant gets 403; no credentials or wrong ones, 401
+  with ``WWW-Authenticate: Bearer``. Tokens never reach logs or problem details.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import ConfigurationError
+from gateway.ingress.problems import Problem
+from gateway.registry import ParticipantRegistry
+from gateway.settings import IngressSettings
+
+REALM = "kpgw"
+MAX_TOKEN_CHARS = 512
+SUBJECT_FIELDS = ("commonName", "organizationName")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    participant: str
+    method: str  # "token" or "certificate"
+
+
+def _unauthenticated(detail: str, error: str | None = None) -> Problem:
+    challenge = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
+    return Problem("unauthenticated", detail, headers={"WWW-Authenticate": challenge})
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent."""
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token or len(token) > MAX_TOKEN_CHARS:
+        raise _unauthenticated(
+            "the Authorization header must be 'Bearer <token>'", "invalid_request"
+        )
+    return token
+
+
+def participant_from_subject(subject: Any, registry: ParticipantRegistry) -> str | None:
+    """The participant a verified certificate names: its ``CN``, else its ``O``, when that
+    is a registry participant code. ``subject`` is ``ssl.getpeercert()['subject']``."""
+    values: dict[str, list[str]] = {}
+    for rdn in subject or ():
+        for name, value in rdn:
+            values.setdefault(str(name), []).append(str(value).strip())
+    for field in SUBJECT_FIELDS:
+        for value in values.get(field, []):
+            if value in registry.participants:
+                return value
+    return None
+
+
+class Authenticator:
+    def __init__(self, registry: Callable[[], ParticipantRegistry], *, mutual_tls: bool) -> None:
+        self._registry = registry
+        self.mutual_tls = mutual_tls
+
+    def authenticate(self, request: web.Request) -> Identity:
+        registry = self._registry()
+        from_cert = self._certificate_participant(request, registry)
+        token = bearer_token(request.headers.get("Authorization"))
+        from_token = registry.participant_for_token(token) if token is not None else None
+        if token is not None and from_token is None:
+            raise _unauthenticated("the bearer token is not valid", "invalid_token")
+        if from_cert and from_token and from_cert != from_token:
+            raise _unauthenticated(
+                "the bearer token and the client certificate name different participants",
+                "invalid_token",
+            )
+        participant = from_cert or from_token
+        if participant is None:
+            raise _unauthenticated("send 'Authorization: Bearer <token>'")
+        if not registry.is_active(participant):
+            raise Problem(
+                "participant-suspended",
+                f"{participant} is suspended in the participant registry and may not use "
+                "the gateway",
+            )
+        return Identity(participant, "certificate" if from_cert else "token")
+
+    def _certificate_participant(
+        self, request: web.Request, registry: ParticipantRegistry
+    ) -> str | None:
+        if not self.mutual_tls or request.transport is None:
+            return None
+        peercert = request.transport.get_extra_info("peercert")
+        if not peercert:  # none presented (CERT_OPTIONAL); a bad one fails the handshake
+            return None
+        participant = participant_from_subject(peercert.get("subject"), registry)
+        if participant is None:
+            raise _unauthenticated(
+                "the client certificate's subject (CN or O) names no participant",
+                "invalid_token",
+            )
+        return participant
+
+
+def server_ssl_context(settings: IngressSettings) -> ssl.SSLContext | None:
+    """TLS for the listener when ``tls_certfile`` is set; client certificates verified
+    against ``tls_client_cafile`` when that is set too."""
+    if settings.tls_certfile is None:
+        if settings.tls_client_cafile is not None:
+            raise ConfigurationError("tls_client_cafile needs tls_certfile (and tls_keyfile)")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    keyfile = str(settings.tls_keyfile) if settings.tls_keyfile else None
+    try:
+        context.load_cert_chain(str(settings.tls_certfile), keyfile)
+        if settings.tls_client_cafile is not None:
+            context.load_verify_locations(cafile=str(settings.tls_client_cafile))
+            context.verify_mode = ssl.CERT_OPTIONAL
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load the ingress TLS files: {exc}") from exc
+    return context

@@ -1,0 +1,244 @@
+"""The calls of DESIGN.md section 6. Order of checks on a POST: authenticate (401/403),
+rate limit (429), content type (415), size (413, before and while reading), then the
+document (400/403/422), the idempotency key (409), and the broker's acknowledgement
+(202, or 503 with nothing accepted). Logs carry participant and tracking id, never a token
+and never the document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway.events import raw_sha256
+from gateway.ingress import validation
+from gateway.ingress.idempotency import Accepted, idempotency_key, tracking_id_for
+from gateway.ingress.limits import check_content_type, read_body
+from gateway.ingress.problems import Problem, retry_after
+from gateway.ingress.publisher import (
+    BrokerUnavailable,
+    DeadlineExceeded,
+    OutboundRecord,
+    RecordTooLarge,
+)
+from gateway.ingress.service import Ingress
+from gateway.translator.inbound import inbound_headers, inbound_key
+
+log = structlog.get_logger(__name__)
+INGRESS = web.AppKey("ingress", Ingress)
+OPENAPI = web.AppKey("openapi", bytes)
+NOT_READY_RETRY_S = 2.0
+
+
+def _json(document: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(document, ensure_ascii=False).encode(),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def status_url(tracking_id: str) -> str:
+    return f"/v1/messages/{tracking_id}"
+
+
+async def _document(request: web.Request, ingress: Ingress, deadline: float) -> tuple[str, bytes]:
+    """Authenticate, rate-limit, check the content type and read the body."""
+    identity = ingress.auth.authenticate(request)
+    structlog.contextvars.bind_contextvars(participant=identity.participant)
+    ingress.limiter.enforce(identity.participant)
+    check_content_type(request.headers.get("Content-Type"))
+    limit = ingress.settings.ingress.max_body_bytes
+    if request.content.is_eof():  # the whole body has arrived: no deadline to watch
+        return identity.participant, await read_body(request, limit)
+    try:
+        async with asyncio.timeout_at(deadline):
+            raw = await read_body(request, limit)
+    except TimeoutError:
+        raise Problem(
+            "deadline-exceeded",
+            "the body did not arrive within the request deadline",
+            headers=retry_after(1),
+        ) from None
+    return identity.participant, raw
+
+
+def _judge(
+    request: web.Request, ingress: Ingress, participant: str, raw: bytes, received_at: datetime
+) -> validation.Verdict:
+    try:
+        return validation.judge(raw, participant, ingress.registry(), received_at)
+    except Problem as problem:
+        ingress.metrics.refused.labels(participant, problem.slug).inc()
+        if problem.slug == "forbidden-sender":
+            # Audit trail: who tried to send what, never the document itself.
+            log.warning(
+                "audit_sender_refused",
+                participant=participant,
+                remote=request.remote,
+                route=request.path,
+                body_sha256=raw_sha256(raw),
+                body_bytes=len(raw),
+                reason=problem.findings[0].code if problem.findings else problem.slug,
+                finding=problem.findings[0].message if problem.findings else problem.detail,
+            )
+        raise
+
+
+async def post_message(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ingress.settings.ingress.request_deadline_s
+    participant, raw = await _document(request, ingress, deadline)
+    received_at = datetime.now(UTC)
+    digest = raw_sha256(raw)
+    message_id: str | None = None
+    if ingress.settings.ingress.validate_sync:
+        message_id = _judge(request, ingress, participant, raw, received_at).message_id
+    key = idempotency_key(request.headers.get("Idempotency-Key"), message_id, digest)
+    tracking_id = tracking_id_for(participant, key)
+    structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
+    if not ingress.inbound_mirror.caught_up.is_set():
+        raise Problem(
+            "not-ready",
+            "the ingress is still reading kp.inbound (idempotency keys); retry shortly",
+            headers=retry_after(NOT_READY_RETRY_S),
+        )
+    try:
+        async with ingress.accepted.lock(tracking_id, deadline):
+            replayed = ingress.accepted.replay(tracking_id, digest) is not None
+            if not replayed:
+                await _publish(
+                    ingress,
+                    participant=participant,
+                    key=key,
+                    message_id=message_id,
+                    tracking_id=tracking_id,
+                    raw=raw,
+                    deadline=deadline,
+                )
+                ingress.accepted.remember(
+                    tracking_id, Accepted(participant, digest, received_at, message_id)
+                )
+    except TimeoutError:
+        raise Problem(
+            "deadline-exceeded",
+            "an earlier request with the same key is still in progress",
+            headers=retry_after(1),
+        ) from None
+    ingress.metrics.accepted.labels(participant).inc()
+    log.info("message_accepted", replayed=replayed, body_bytes=len(raw))
+    url = status_url(tracking_id)
+    headers = {"Location": url, "Idempotent-Replayed": "true" if replayed else "false"}
+    return _json({"tracking_id": tracking_id, "status_url": url}, 202, **headers)
+
+
+async def _publish(
+    ingress: Ingress,
+    *,
+    participant: str,
+    key: str,
+    message_id: str | None,
+    tracking_id: str,
+    raw: bytes,
+    deadline: float,
+) -> None:
+    record = OutboundRecord(
+        key=inbound_key(participant, message_id or key),
+        value=raw,
+        headers=inbound_headers(
+            sender=participant,
+            message_id=message_id or "",
+            tracking_id=tracking_id,
+            received_at=datetime.now(UTC),
+        ),
+    )
+    try:
+        await ingress.publisher.publish(record, deadline)
+    except RecordTooLarge as exc:
+        raise Problem("body-too-large", str(exc)) from None
+    except DeadlineExceeded as exc:
+        ingress.metrics.refused.labels(participant, "deadline-exceeded").inc()
+        raise Problem(
+            "deadline-exceeded", exc.detail, headers=retry_after(exc.retry_after_s)
+        ) from None
+    except BrokerUnavailable as exc:
+        ingress.metrics.refused.labels(participant, "broker-unavailable").inc()
+        raise Problem(
+            "broker-unavailable", exc.detail, headers=retry_after(exc.retry_after_s)
+        ) from None
+
+
+async def post_validate(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    deadline = asyncio.get_running_loop().time() + ingress.settings.ingress.request_deadline_s
+    participant, raw = await _document(request, ingress, deadline)
+    verdict = _judge(request, ingress, participant, raw, datetime.now(UTC))
+    return _json(
+        {
+            "ok": True,
+            "format": verdict.format,
+            "kind": verdict.kind,
+            "certificate_id": verdict.certificate_id,
+            "findings": [],
+        }
+    )
+
+
+async def get_status(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    identity = ingress.auth.authenticate(request)
+    structlog.contextvars.bind_contextvars(participant=identity.participant)
+    tracking_id = request.match_info["tracking_id"]
+    if not ingress.status_mirror.caught_up.is_set():
+        raise Problem(
+            "not-ready",
+            "the ingress is still reading kp.status; retry shortly",
+            headers=retry_after(NOT_READY_RETRY_S),
+        )
+    found = ingress.statuses.lookup(tracking_id, identity.participant, ingress.accepted)
+    if found is None:
+        raise Problem("not-found", f"no message {tracking_id} of {identity.participant} is known")
+    return _json(found)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    report = await request.app[INGRESS].readiness()
+    return _json(report, 200 if report["ready"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    return web.Response(
+        body=ingress.metrics.render(), headers={"Content-Type": ingress.metrics.content_type}
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI], content_type="application/yaml")
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 document shipped inside the package (and so inside the wheel)."""
+    return resources.files("gateway.ingress").joinpath("openapi.yaml").read_bytes()
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/messages", post_message)
+    app.router.add_post("/v1/validate", post_validate)
+    app.router.add_get("/v1/messages/{tracking_id}", get_status, allow_head=False)
+    app.router.add_get("/v1/openapi.yaml", openapi, allow_head=False)
+    app.router.add_get("/healthz", healthz, allow_head=False)
+    app.router.add_get("/readyz", readyz, allow_head=False)
+    app.router.add_get("/metrics", metrics, allow_head=False)

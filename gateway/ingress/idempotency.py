@@ -1,0 +1,142 @@
+"""``Idempotency-Key``: the same key and body give the original 202 again; the same key
+with another body gives 409. It works across ingress instances and restarts:
+
+- The tracking id is derived, not drawn: ``uuid5(participant, key)``. Every instance and
+  every restart computes the same id for the same key, so a replayed 202 is identical.
+- The key's body digest comes from ``kp.inbound`` itself: every instance materialises
+  ``tracking id -> (sender, sha256 of the record value, received at)`` from the committed
+  records' ``kpgw-tracking-id`` headers (``TopicMirror``), and records its own acks at once.
+  No extra topic, and only what the broker acknowledged counts.
+- The key defaults to the document's own message id (``Adapted.message_id``); without
+  synchronous validation (no parse) it defaults to the body's SHA-256, which makes an
+  identical re-send idempotent and never conflicts.
+
+The window, honestly: a key is remembered as long as ``kp.inbound`` keeps the record
+(retention 30 days); later the same key is accepted again, under the same tracking id. Two
+instances receiving the same key within the mirror's lag (one transaction commit plus a
+fetch, typically well under a second) may both accept: with the same body that is two
+records with the same tracking id and the same event id, which the translator and router
+treat as one; with different bodies the 409 is missed and the router sees both documents
+(a ``CONFLICTING_REISSUE`` when the certificate numbers match). Within one instance a
+per-key lock serialises requests, so there the rule is exact. An instance answers POST
+only after its mirror has caught up with the topic (503 ``not-ready`` before that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.errors import Finding
+from gateway.events import raw_sha256
+from gateway.ingress.problems import Problem
+from gateway.translator.inbound import Inbound
+
+TRACKING_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kpgw:tracking-id")
+MAX_KEY_CHARS = 200
+TRACKING_HEADER = "kpgw-tracking-id"
+
+
+def tracking_id_for(participant: str, key: str) -> str:
+    """Deterministic: the same participant and key give the same id everywhere."""
+    return str(uuid.uuid5(TRACKING_NAMESPACE, f"{participant}\x1f{key}"))
+
+
+def idempotency_key(header: str | None, message_id: str | None, digest: str) -> str:
+    """The caller's ``Idempotency-Key``, else the document's message id, else its digest."""
+    if header is not None:
+        key = header.strip()
+        if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
+            message = f"Idempotency-Key must be 1-{MAX_KEY_CHARS} printable ASCII characters"
+            raise Problem("bad-request", message, (Finding("INVALID_IDEMPOTENCY_KEY", message),))
+        return key
+    return message_id or f"sha256:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the ingress (any instance) accepted under a tracking id."""
+
+    sender: str
+    sha256: str
+    received_at: datetime
+    message_id: str | None
+
+
+class IdempotencyIndex:
+    def __init__(self) -> None:
+        self._entries: dict[str, Accepted] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, tracking_id: str) -> Accepted | None:
+        return self._entries.get(tracking_id)
+
+    def remember(self, tracking_id: str, entry: Accepted) -> None:
+        """The first acceptance under a tracking id is the original; later ones do not
+        replace it."""
+        self._entries.setdefault(tracking_id, entry)
+
+    def apply(self, record: Any) -> None:
+        """One committed ``kp.inbound`` record (the mirror's callback)."""
+        headers = record.headers or ()
+        tracking = [value for name, value in headers if name == TRACKING_HEADER]
+        if not tracking:
+            return  # a Kafka-native sender without a tracking id: nothing to look up
+        if tracking[-1].decode("utf-8", "replace").strip() in self._entries:
+            return  # known already (typically this instance's own record): first one wins
+        coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+        inbound = Inbound.of(record.key, headers, record.timestamp, coordinates)
+        entry = Accepted(
+            sender=inbound.sender or "",
+            sha256=raw_sha256(record.value or b""),
+            received_at=inbound.received_at,
+            message_id=inbound.message_id,
+        )
+        self.remember(inbound.tracking_id, entry)
+
+    def replay(self, tracking_id: str, digest: str) -> Accepted | None:
+        """The original acceptance when this is a re-send of the same body; a 409
+        ``Problem`` when the key was used for another body; None when the key is new."""
+        entry = self._entries.get(tracking_id)
+        if entry is None:
+            return None
+        if entry.sha256 != digest:
+            message = (
+                "this Idempotency-Key (or document message id) was already used for a "
+                "different body; send a new message id or key"
+            )
+            raise Problem(
+                "idempotency-conflict", message, (Finding("IDEMPOTENCY_KEY_REUSED", message),)
+            )
+        return entry
+
+    @contextlib.asynccontextmanager
+    async def lock(self, tracking_id: str, deadline: float) -> AsyncIterator[None]:
+        """Serialise requests for one tracking id within this instance; waiting for the
+        lock past ``deadline`` (event loop time) raises ``TimeoutError``."""
+        lock, users = self._locks.get(tracking_id, (asyncio.Lock(), 0))
+        self._locks[tracking_id] = (lock, users + 1)
+        try:
+            if lock.locked():
+                async with asyncio.timeout_at(deadline):
+                    await lock.acquire()
+            else:
+                await lock.acquire()  # free: returns at once
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._locks[tracking_id]
+            if users <= 1:
+                del self._locks[tracking_id]
+            else:
+                self._locks[tracking_id] = (lock, users - 1)

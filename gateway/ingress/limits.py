@@ -1,0 +1,105 @@
+"""Protection before any work: per-participant rate limit (429), content type (415), body
+size checked from ``Content-Length`` before reading and enforced while reading (413).
+
+The rate limiter is a token bucket per participant with an injected clock (pure, unit
+tested): ``rate_limit_per_minute`` tokens are added per minute and the bucket holds at most
+one minute's worth, so a participant may send its whole minute at once and then
+``rate/60`` requests per second. It is per ingress instance: behind a load balancer with N
+instances a participant may reach N times the limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.errors import Finding
+from gateway.ingress.problems import Problem, retry_after
+
+XML_MEDIA_TYPES = frozenset({"application/xml", "text/xml"})
+CHUNK = 64 * 1024
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """Token buckets keyed by participant code."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+        self.capacity = float(per_minute)
+        self.per_second = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str) -> float | None:
+        """Spend one token of ``key``: None when allowed, else the seconds until one is
+        available (the ``Retry-After``)."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.stamp) * self.per_second)
+        bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        return (1.0 - bucket.tokens) / self.per_second
+
+    def enforce(self, key: str) -> None:
+        wait = self.take(key)
+        if wait is not None:
+            raise Problem(
+                "rate-limited",
+                f"more than {int(self.capacity)} requests per minute from {key}; "
+                f"retry in {wait:.1f} s",
+                headers=retry_after(wait),
+            )
+
+
+def check_content_type(value: str | None) -> None:
+    """``application/xml`` or ``text/xml``; parameters such as ``charset`` are allowed."""
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media not in XML_MEDIA_TYPES:
+        shown = media or "none"
+        raise Problem(
+            "unsupported-media-type",
+            f"content type {shown!r} is not accepted; send one XML document as "
+            "application/xml (or text/xml)",
+        )
+
+
+def _too_large(size: str, limit: int) -> Problem:
+    message = f"the body is {size} bytes; the limit is {limit}"
+    return Problem("body-too-large", message, findings=(Finding("BODY_TOO_LARGE", message),))
+
+
+def check_declared_length(content_length: int | None, limit: int) -> None:
+    """Refuse from the header alone, before a byte of the body is read."""
+    if content_length is not None and content_length > limit:
+        raise _too_large(str(content_length), limit)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refusing as soon as more than ``limit`` bytes arrive (chunked uploads and
+    a lying ``Content-Length`` included)."""
+    check_declared_length(request.content_length, limit)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(f"more than {limit}", limit)
+        parts.append(chunk)
+    return b"".join(parts)

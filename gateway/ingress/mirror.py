@@ -1,0 +1,105 @@
+"""Materialise one topic into memory: consume it from the beginning (``read_committed``, no
+consumer group, every partition assigned) and hand each record to ``apply``, in offset order
+per partition. ``caught_up`` is set once the end offsets seen at start-up are reached, so
+the ingress is ready only when its view is complete. Every ingress instance runs its own
+mirrors; a broker outage pauses them and they resume where they were."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiokafka import TopicPartition
+
+from gateway.kafka.clients import committed_consumer
+from gateway.kafka.topics import partition_count
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+Apply = Callable[[Any], None]
+RETRY_S = 1.0
+
+
+class TopicMirror:
+    def __init__(self, settings: Settings, topic: str, apply: Apply) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.apply = apply
+        self.caught_up = asyncio.Event()
+        self.applied = 0
+        self._next: dict[int, int] = {}  # partition -> next offset to read
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: (re)connect, read, apply; errors are logged and retried."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a mirror must outlive any broker trouble
+                if failures % 30 == 0:  # once, then every ~30 s while it lasts
+                    log.warning("mirror_retrying", topic=self.topic, error=repr(exc))
+                failures += 1
+            else:
+                failures = 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_S)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        count = await partition_count(self.settings, self.topic)
+        if not count:
+            raise LookupError(f"topic {self.topic} does not exist (yet)")
+        consumer = committed_consumer(
+            self.settings, group_id=None, enable_auto_commit=False, request_timeout_ms=10_000
+        )
+        try:
+            await consumer.start()
+            tps = [TopicPartition(self.topic, p) for p in range(count)]
+            consumer.assign(tps)
+            # One ListOffsets request for all (seek_to_beginning resets one by one, slowly).
+            beginnings = await consumer.beginning_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, max(beginnings[tp], self._next.get(tp.partition, 0)))
+            pending: dict[TopicPartition, int] = {}
+            if not self.caught_up.is_set():
+                ends = await consumer.end_offsets(tps)  # read_committed: last stable offsets
+                pending = {
+                    tp: end for tp, end in ends.items() if end > self._next.get(tp.partition, 0)
+                }
+                self._mark(pending)
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=300, max_records=2000)
+                for tp, records in batches.items():
+                    for record in records:
+                        self._apply(record)
+                        self._next[tp.partition] = record.offset + 1
+                if pending:
+                    for tp in list(pending):
+                        if await consumer.position(tp) >= pending[tp]:
+                            del pending[tp]
+                    self._mark(pending)
+        finally:
+            await consumer.stop()
+
+    def _mark(self, pending: dict[TopicPartition, int]) -> None:
+        if not pending and not self.caught_up.is_set():
+            self.caught_up.set()
+            log.info("mirror_caught_up", topic=self.topic, records=self.applied)
+
+    def _apply(self, record: Any) -> None:
+        try:
+            self.apply(record)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the view
+            log.warning(
+                "mirror_record_skipped",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=repr(exc),
+            )
+        else:
+            self.applied += 1

@@ -1,0 +1,97 @@
+"""RFC 9457 problem details: every error the ingress returns is ``application/problem+json``
+with ``type``, ``title``, ``status``, ``detail``, ``instance`` and the list of ``findings``
+({code, message, line, path}) that say precisely what to fix.
+
+A ``Problem`` is raised anywhere in a handler and rendered once by the middleware in
+``gateway.ingress.app``. Details never carry secrets (tokens) or document content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import Finding
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:kpgw:problem:"
+
+#: slug -> (status, title). The slug is the stable, documented ``type`` suffix.
+KINDS: dict[str, tuple[int, str]] = {
+    "not-xml": (400, "The body is not an XML document"),
+    "bad-request": (400, "The request is malformed"),
+    "unauthenticated": (401, "Authentication required"),
+    "forbidden-sender": (403, "This participant may not send this document"),
+    "participant-suspended": (403, "The participant is suspended"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "idempotency-conflict": (409, "Idempotency-Key reused with a different body"),
+    "body-too-large": (413, "The body is too large"),
+    "unsupported-media-type": (415, "Unsupported content type"),
+    "invalid-document": (422, "The document is invalid"),
+    "rate-limited": (429, "Too many requests"),
+    "internal": (500, "Internal error"),
+    "broker-unavailable": (503, "The message broker is unavailable; nothing was accepted"),
+    "deadline-exceeded": (503, "The request deadline passed; nothing was accepted"),
+    "not-ready": (503, "The ingress is not ready yet"),
+}
+
+
+@dataclass(eq=False, slots=True)
+class Problem(Exception):
+    """An HTTP error with its problem document; raise it from a handler."""
+
+    slug: str
+    detail: str
+    findings: tuple[Finding, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.slug not in KINDS:
+            raise ValueError(f"unknown problem kind {self.slug!r}")
+        Exception.__init__(self, self.detail)
+
+    @property
+    def status(self) -> int:
+        return KINDS[self.slug][0]
+
+    @property
+    def title(self) -> str:
+        return KINDS[self.slug][1]
+
+    def document(self, instance: str) -> dict[str, Any]:
+        return {
+            "type": TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+    def response(self, instance: str) -> web.Response:
+        return web.Response(
+            status=self.status,
+            body=json.dumps(self.document(instance), ensure_ascii=False).encode(),
+            content_type=PROBLEM_JSON,
+            charset="utf-8",
+            headers=dict(self.headers),
+        )
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """A ``Retry-After`` header in whole seconds, at least 1."""
+    return {"Retry-After": str(max(1, int(-(-seconds // 1))))}
+
+
+def from_http_exception(exc: web.HTTPException) -> Problem:
+    """aiohttp's own errors (unknown route, wrong method) as problem documents."""
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        exc.status, "bad-request" if exc.status < 500 else "internal"
+    )
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+    return Problem(slug, exc.reason or KINDS[slug][1], headers=headers)

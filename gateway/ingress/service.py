@@ -1,0 +1,144 @@
+"""One ingress instance: its parts, their background tasks, and its readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka.client import AIOKafkaClient
+
+from gateway.ingress.auth import Authenticator
+from gateway.ingress.idempotency import IdempotencyIndex
+from gateway.ingress.limits import RateLimiter
+from gateway.ingress.metrics import IngressMetrics
+from gateway.ingress.mirror import TopicMirror
+from gateway.ingress.publisher import InboundPublisher
+from gateway.ingress.status import StatusView
+from gateway.kafka.clients import common_config
+from gateway.registry import ParticipantRegistry
+from gateway.registry.watch import RegistryWatcher
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+READY_TIMEOUT_S = 2.0
+REGISTRY_CHECK_S = 1.0
+STOP_GRACE_S = 2.0
+READY_CACHE_S = 1.0
+REQUIRED_TOPICS = ("inbound", "status")
+
+
+class RegistrySnapshot:
+    """The participant registry as its file says, checked at most once a second (an
+    operator's edit takes effect within a second, without a ``stat`` per request)."""
+
+    def __init__(self, watcher: RegistryWatcher) -> None:
+        self.watcher = watcher
+        self._registry = watcher.current()
+        self._checked = time.monotonic()
+
+    def __call__(self) -> ParticipantRegistry:
+        now = time.monotonic()
+        if now - self._checked >= REGISTRY_CHECK_S:
+            self._registry = self.watcher.current()
+            self._checked = now
+        return self._registry
+
+
+@dataclass(eq=False)
+class Ingress:
+    settings: Settings
+    registry: RegistrySnapshot
+    auth: Authenticator
+    limiter: RateLimiter
+    publisher: InboundPublisher
+    accepted: IdempotencyIndex
+    statuses: StatusView
+    inbound_mirror: TopicMirror
+    status_mirror: TopicMirror
+    metrics: IngressMetrics
+    _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Ingress:
+        prefix = settings.topic_prefix
+        registry = RegistrySnapshot(RegistryWatcher(settings.partners_file))
+        accepted = IdempotencyIndex()
+        statuses = StatusView()
+        metrics = IngressMetrics()
+        metrics.track("accepted", accepted.__len__)
+        metrics.track("status", statuses.__len__)
+        return cls(
+            settings=settings,
+            registry=registry,
+            auth=Authenticator(registry, mutual_tls=settings.ingress.tls_client_cafile is not None),
+            limiter=RateLimiter(settings.ingress.rate_limit_per_minute),
+            publisher=InboundPublisher(settings),
+            accepted=accepted,
+            statuses=statuses,
+            inbound_mirror=TopicMirror(settings, f"{prefix}inbound", accepted.apply),
+            status_mirror=TopicMirror(settings, f"{prefix}status", statuses.apply),
+            metrics=metrics,
+        )
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The background work: producer lanes and the two mirrors."""
+        stop = asyncio.Event()
+        await self.publisher.start()
+        tasks = [
+            asyncio.create_task(self.inbound_mirror.run(stop), name="mirror-inbound"),
+            asyncio.create_task(self.status_mirror.run(stop), name="mirror-status"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()  # the mirrors finish their poll and close their consumers
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+            await self.publisher.close()
+
+    async def readiness(self) -> dict[str, Any]:
+        """Broker reachable, topics present, producer connected, views caught up."""
+        now = time.monotonic()
+        if self._ready_cache is not None and now - self._ready_cache[0] < READY_CACHE_S:
+            return self._ready_cache[1]
+        topics = await broker_topics(self.settings, READY_TIMEOUT_S)
+        wanted = [f"{self.settings.topic_prefix}{suffix}" for suffix in REQUIRED_TOPICS]
+        checks = {
+            "broker": topics is not None,
+            "topics": topics is not None and all(name in topics for name in wanted),
+            "producer": self.publisher.connected,
+            "inbound_view": self.inbound_mirror.caught_up.is_set(),
+            "status_view": self.status_mirror.caught_up.is_set(),
+        }
+        report = {"ready": all(checks.values()), "checks": checks}
+        self._ready_cache = (now, report)
+        return report
+
+
+async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None:
+    """The broker's topic names, or None when it does not answer within ``timeout_s``."""
+    client = AIOKafkaClient(
+        client_id=f"{settings.client_id}-ingress-ready",
+        request_timeout_ms=int(timeout_s * 1000),
+        **common_config(settings),
+    )
+    try:
+        # aiokafka's own request timeout fires first, so a hung bootstrap closes its socket.
+        async with asyncio.timeout(timeout_s + 1.0):
+            await client.bootstrap()
+            metadata = await client.fetch_all_metadata()
+        return set(metadata.topics())
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        log.info("readiness_broker_unreachable", error=repr(exc))
+        return None
+    finally:
+        await client.close()

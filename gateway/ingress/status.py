@@ -1,0 +1,101 @@
+"""``GET /v1/messages/{tracking_id}``: where a sender's message is now.
+
+The view is ``kp.status`` (compacted, keyed by tracking id) materialised in memory by a
+``TopicMirror``: the translator writes TRANSLATED / DEAD_LETTERED, the router ANNOUNCED /
+MATCHED / DISCREPANCY / OVERDUE; the last record of a tracking id wins. A message this
+gateway accepted that ``kp.status`` does not mention yet is ``accepted`` (from the
+idempotency index, itself materialised from ``kp.inbound``). A participant sees only its
+own messages: anyone else's tracking id is 404, exactly like an unknown one, so ids leak
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway import codec
+from gateway.ingress.idempotency import IdempotencyIndex
+
+#: DeliveryStatus.status -> the API's word.
+STATES = {
+    "ACCEPTED": "accepted",
+    "TRANSLATED": "translated",
+    "DEAD_LETTERED": "dead-lettered",
+    "ANNOUNCED": "announced",
+    "MATCHED": "matched",
+    "DISCREPANCY": "discrepancy",
+    "OVERDUE": "overdue",
+    "UNKNOWN": "accepted",  # a state newer than this reader: at least it was accepted
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    sender: str
+    status: str
+    reason: str | None
+    detail: str | None
+    certificate_id: str | None
+    updated_at: datetime
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StatusView:
+    def __init__(self) -> None:
+        self._entries: dict[str, StatusEntry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def apply(self, record: Any) -> None:
+        """One committed ``kp.status`` record (the mirror's callback); a tombstone forgets."""
+        key = record.key.decode("utf-8", "replace") if record.key else None
+        if record.value is None:
+            if key is not None:
+                self._entries.pop(key, None)
+            return
+        value = codec.decode(record.value, "DeliveryStatus")
+        updated = value["updated_at"]
+        if isinstance(updated, int):
+            updated = datetime.fromtimestamp(updated / 1000, tz=UTC)
+        self._entries[str(value["tracking_id"])] = StatusEntry(
+            sender=str(value["sender"]),
+            status=STATES.get(str(value["status"]), "accepted"),
+            reason=value.get("reason"),
+            detail=value.get("detail"),
+            certificate_id=value.get("certificate_id"),
+            updated_at=updated,
+        )
+
+    def lookup(
+        self, tracking_id: str, participant: str, accepted: IdempotencyIndex
+    ) -> dict[str, Any] | None:
+        """The status document, or None when unknown or not ``participant``'s."""
+        entry = self._entries.get(tracking_id)
+        if entry is not None:
+            if entry.sender != participant:
+                return None
+            return {
+                "tracking_id": tracking_id,
+                "status": entry.status,
+                "reason": entry.reason,
+                "detail": entry.detail,
+                "certificate_id": entry.certificate_id,
+                "updated_at": iso(entry.updated_at),
+            }
+        original = accepted.get(tracking_id)
+        if original is None or original.sender != participant:
+            return None
+        return {
+            "tracking_id": tracking_id,
+            "status": "accepted",
+            "reason": None,
+            "detail": None,
+            "certificate_id": None,
+            "updated_at": iso(original.received_at),
+        }

@@ -1,0 +1,163 @@
+"""The ingress's main story on the real broker: a certificate from the exporter and its
+confirmation from the importer are accepted (202 only after the broker's ack), land in
+kp.inbound with the authenticated sender, and their status moves on as the translator (and
+the router, when present) work; idempotency across instances; validation sends nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.dlq import headers as h
+from gateway.settings import Settings
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import (
+    certificate,
+    confirmation,
+    read_until,
+    registry_copy,
+    render,
+    running,
+)
+from tests.kafka.ingress.conftest import started
+
+pytestmark = pytest.mark.kafka
+ROUTER = importlib.util.find_spec("gateway.router.driver") is not None
+
+
+@contextlib.asynccontextmanager
+async def router(settings: Settings) -> AsyncIterator[None]:
+    """The router driver, when it exists in this build."""
+    if not ROUTER:
+        yield
+        return
+    from gateway.router.driver import run_router
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_router(settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    cert = certificate("RU0610001")
+    broken = b"<KPCertificate><Number>RU0610009</Number>"  # truncated: the translator judges
+    async with started(settings) as client, started(settings, validate_sync=False) as lenient:
+        sent = await client.send(render(cert), "RU")
+        confirmed = await client.send(
+            render(confirmation(cert)), "EU", content_type="text/xml; charset=utf-8"
+        )
+        unchecked = await lenient.send(broken, "RU")
+        for reply in (sent, confirmed, unchecked):
+            assert reply.status == 202, reply.body
+            assert reply.body["status_url"] == f"/v1/messages/{reply.body['tracking_id']}"
+            assert reply.headers["Location"] == reply.body["status_url"]
+        cert_id, conf_id = sent.body["tracking_id"], confirmed.body["tracking_id"]
+
+        early = await client.status(cert_id, "RU")
+        assert early.status == 200 and early.body["status"] in {"accepted", "translated"}
+        (await client.status(cert_id, "EU")).problem(404)  # someone else's: as if unknown
+        (await client.status(conf_id, "RU")).problem(404)
+        (await client.status("no-such-id", "RU")).problem(404)
+
+        worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+        async with running(lambda: worker), router(settings):
+            wanted = {"matched"} if ROUTER else {"translated"}
+            exporter_view = await client.wait_status(cert_id, "RU", wanted)
+            importer_view = await client.wait_status(conf_id, "EU", wanted)
+            dead = await client.wait_status(unchecked.body["tracking_id"], "RU", {"dead-lettered"})
+    assert exporter_view["certificate_id"] == importer_view["certificate_id"] == "RU0610001"
+    assert dead["reason"] == "TRUNCATED_DOCUMENT"
+
+    inbound = await read_until(settings, "inbound", 3)
+    assert len(inbound) == 3
+    by_tracking = {h.text_header(r.headers, "kpgw-tracking-id"): r for r in inbound}
+    assert set(by_tracking) == {cert_id, conf_id, unchecked.body["tracking_id"]}
+    assert h.text_header(by_tracking[cert_id].headers, "kpgw-sender") == "RU"
+    assert h.text_header(by_tracking[conf_id].headers, "kpgw-sender") == "EU"
+    message_id = h.text_header(by_tracking[cert_id].headers, "kpgw-message-id") or ""
+    assert message_id and by_tracking[cert_id].key == f"RU:{message_id}".encode()
+    assert by_tracking[unchecked.body["tracking_id"]].value == broken
+
+
+async def test_idempotency_across_two_instances(created_topics: Settings) -> None:
+    settings = created_topics
+    document = render(certificate("RU0610002"))
+    # Same certificate number and status, so the same document message id: another body.
+    changed = render(certificate("RU0610002", carats="1600.000", value="155000.00"))
+    async with started(settings) as first, started(settings) as second:
+        original = await first.send(document)
+        assert original.status == 202 and original.headers["Idempotent-Replayed"] == "false"
+        again = await first.send(document)
+        assert again.status == 202 and again.body == original.body
+        assert again.headers["Idempotent-Replayed"] == "true"
+        conflict = (await first.send(changed)).problem(409)
+        assert conflict["findings"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+        keyed = await first.send(
+            render(certificate("RU0610003")), headers={"Idempotency-Key": "batch-7"}
+        )
+        assert keyed.status == 202
+        (
+            await first.send(
+                render(certificate("RU0610004")), headers={"Idempotency-Key": "batch-7"}
+            )
+        ).problem(409)
+
+        tracking_id = original.body["tracking_id"]
+        index = second.running.ingress.accepted
+        for _ in range(100):  # the other instance learns from kp.inbound
+            if index.get(tracking_id) is not None and index.get(keyed.body["tracking_id"]):
+                break
+            await asyncio.sleep(0.1)
+        elsewhere = await second.send(document)
+        assert elsewhere.status == 202 and elsewhere.body == original.body
+        assert elsewhere.headers["Idempotent-Replayed"] == "true"
+        (await second.send(changed)).problem(409)
+        (
+            await second.send(
+                render(certificate("RU0610005")), headers={"Idempotency-Key": "batch-7"}
+            )
+        ).problem(409)
+        assert (await second.status(tracking_id, "RU")).body["status"] == "accepted"
+    inbound = await read_until(settings, "inbound", 2)
+    await asyncio.sleep(0.5)
+    inbound = await read_until(settings, "inbound", 3, timeout_s=1)
+    assert sorted(h.text_header(r.headers, "kpgw-tracking-id") or "" for r in inbound) == sorted(
+        [tracking_id, keyed.body["tracking_id"]]
+    )
+
+
+async def test_validate_judges_with_the_translator_code_and_sends_nothing(
+    created_topics: Settings,
+) -> None:
+    settings = created_topics
+    cert = certificate("RU0610006")
+    async with started(settings) as client:
+        ok = await client.validate(render(cert))
+        assert ok.status == 200
+        assert ok.body == {
+            "ok": True,
+            "format": "uncefact",
+            "kind": "certificate",
+            "certificate_id": "RU0610006",
+            "findings": [],
+        }
+        conf = await client.validate(render(confirmation(cert)), "EU")
+        assert conf.status == 200 and conf.body["kind"] == "confirmation"
+        bad = certificate("RU0610007", hs_code="7102.29", importer="KE", importer_state=None)
+        problem = (await client.validate(render(bad))).problem(422)
+        assert len(problem["findings"]) >= 2, problem
+        (await client.validate(render(cert), "BW")).problem(403)
+    assert await read_until(settings, "inbound", 1, timeout_s=1) == []

@@ -1,0 +1,122 @@
+"""``kpgw send`` (a national system's test client) against a real ingress, and
+``kpgw run --only ingress`` as a process of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import cli
+from gateway.demo_tokens import demo_token
+from gateway.kafka.broker import port_free
+from gateway.settings import Settings
+from tests.kafka.helpers import certificate, read_until, render
+from tests.kafka.ingress.conftest import started
+
+pytestmark = pytest.mark.kafka
+
+
+async def _kpgw(*args: str) -> tuple[int, list[dict[str, object]], str]:
+    """The real command line in-process (a thread: it runs its own event loop)."""
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, lines, result.output
+
+
+async def test_send_prints_one_line_per_file_and_exits_by_outcome(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    good = tmp_path / "RU0650001.xml"
+    good.write_bytes(render(certificate("RU0650001")))
+    bad = tmp_path / "broken.xml"
+    bad.write_bytes(b"<not closed")
+    token = demo_token("RU")
+    async with started(created_topics) as client:
+        code, lines, text = await _kpgw(
+            "send", "--url", client.url + "/", "--token", token, str(good), str(bad)
+        )
+        assert code == 1, text
+        assert [line["status"] for line in lines] == [202, 400]
+        assert lines[0]["file"] == str(good) and lines[0]["tracking_id"]
+        assert lines[1]["problem"]["findings"][0]["code"] == "TRUNCATED_DOCUMENT"  # type: ignore[index]
+        assert token not in text
+
+        code, again, _ = await _kpgw(
+            "send", "--url", client.url + "/v1/messages", "--token", token, str(good)
+        )
+        assert code == 0 and again[0]["tracking_id"] == lines[0]["tracking_id"]  # idempotent
+        code, checked, _ = await _kpgw(
+            "send", "--validate-only", "--url", client.url, "--token", token, str(good)
+        )
+        assert (
+            code == 0
+            and checked[0]["status"] == 200
+            and checked[0]["certificate_id"] == "RU0650001"
+        )
+        code, refused, _ = await _kpgw("send", "--url", client.url, "--token", "wrong", str(good))
+        assert code == 1 and refused[0]["status"] == 401
+
+    port = next(p for p in range(39580, 39590) if port_free(p))
+    code, unreachable, _ = await _kpgw(
+        "send", "--url", f"http://127.0.0.1:{port}", "--token", token, str(good)
+    )
+    assert code == 2 and unreachable[0]["status"] is None and unreachable[0]["error"]
+    code, _, text = await _kpgw(
+        "send", "--url", "http://127.0.0.1:1", "--token", token, str(tmp_path / "missing.xml")
+    )
+    assert code == 2
+    code, _, text = await _kpgw("send", "--url", "http://127.0.0.1:1", str(good))
+    assert code == 2 and "--token" in text
+    assert len(await read_until(created_topics, "inbound", 1)) == 1
+
+
+async def test_kpgw_run_only_ingress(created_topics: Settings) -> None:
+    port = next(p for p in range(38050, 38100) if port_free(p))
+    env = {
+        **os.environ,
+        "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap,
+        "KPGW_TOPIC_PREFIX": created_topics.topic_prefix,
+        "KPGW_HTTP_HOST": "127.0.0.1",
+        "KPGW_HTTP_PORT": str(port),
+        "KPGW_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "run", "--only", "ingress",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(url + "/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert process.returncode is None, "kpgw run exited"
+                await asyncio.sleep(0.1)
+            headers = {
+                "Authorization": f"Bearer {demo_token('RU')}",
+                "Content-Type": "application/xml",
+            }
+            async with http.post(
+                url + "/v1/messages", data=render(certificate("RU0650002")), headers=headers
+            ) as response:
+                assert response.status == 202
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, output.decode()[-2000:]
+    assert "gateway_stopped" in output.decode()
+    assert demo_token("RU") not in output.decode()
+    assert len(await read_until(created_topics, "inbound", 1)) == 1

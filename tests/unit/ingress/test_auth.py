@@ -1,0 +1,123 @@
+"""Identity: bearer tokens against registry hashes, client certificate subjects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from gateway.demo_tokens import demo_token
+from gateway.errors import ConfigurationError
+from gateway.ingress.auth import (
+    Authenticator,
+    bearer_token,
+    participant_from_subject,
+    server_ssl_context,
+)
+from gateway.ingress.problems import Problem
+from gateway.registry import ParticipantRegistry, load_registry_text
+from gateway.registry.loader import example_registry_path
+from gateway.settings import IngressSettings
+
+
+@pytest.fixture(scope="module")
+def registry() -> ParticipantRegistry:
+    text = example_registry_path().read_text()
+    return load_registry_text(
+        text.replace("[participants.SL]\n", '[participants.SL]\nstatus = "suspended"\n')
+    )
+
+
+class Transport:
+    def __init__(self, peercert: dict[str, Any] | None) -> None:
+        self.peercert = peercert
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self.peercert if name == "peercert" else default
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def request(authorization: str | None = None, peercert: dict[str, Any] | None = None) -> Any:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return make_mocked_request(
+        "POST", "/v1/messages", headers=headers, transport=Transport(peercert)
+    )
+
+
+def subject(**fields: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    return tuple(((name, value),) for name, value in fields.items())
+
+
+def test_bearer_header_parsing() -> None:
+    assert bearer_token(None) is None
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("bearer   abc ") == "abc"
+    for bad in ("Basic abc", "Bearer", "Bearer a b", "abc", "Bearer " + "x" * 600):
+        with pytest.raises(Problem) as caught:
+            bearer_token(bad)
+        assert caught.value.status == 401
+        assert 'error="invalid_request"' in caught.value.headers["WWW-Authenticate"]
+
+
+def test_tokens_name_their_participant(registry: ParticipantRegistry) -> None:
+    auth = Authenticator(lambda: registry, mutual_tls=False)
+    identity = auth.authenticate(request(f"Bearer {demo_token('RU')}"))
+    assert (identity.participant, identity.method) == ("RU", "token")
+    assert auth.authenticate(request(f"Bearer {demo_token('EU')}")).participant == "EU"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer kpgw_ru_guess", f"Bearer {demo_token('RU')}x"])
+def test_missing_or_wrong_tokens_are_401_with_a_challenge(
+    registry: ParticipantRegistry, header: str | None
+) -> None:
+    auth = Authenticator(lambda: registry, mutual_tls=False)
+    with pytest.raises(Problem) as caught:
+        auth.authenticate(request(header))
+    assert caught.value.status == 401
+    assert caught.value.headers["WWW-Authenticate"].startswith('Bearer realm="kpgw"')
+    assert demo_token("RU") not in caught.value.detail
+
+
+def test_a_suspended_participant_is_403(registry: ParticipantRegistry) -> None:
+    auth = Authenticator(lambda: registry, mutual_tls=False)
+    with pytest.raises(Problem) as caught:
+        auth.authenticate(request(f"Bearer {demo_token('SL')}"))
+    assert caught.value.status == 403 and caught.value.slug == "participant-suspended"
+
+
+def test_certificate_subject_cn_then_o(registry: ParticipantRegistry) -> None:
+    assert participant_from_subject(subject(countryName="RU", commonName="RU"), registry) == "RU"
+    assert (
+        participant_from_subject(subject(organizationName="EU", commonName="traces"), registry)
+        == "EU"
+    )
+    assert participant_from_subject(subject(commonName="ZZ"), registry) is None
+    assert participant_from_subject(None, registry) is None
+
+
+def test_certificate_identity_and_its_agreement_with_a_token(registry: ParticipantRegistry) -> None:
+    auth = Authenticator(lambda: registry, mutual_tls=True)
+    ru_cert = {"subject": subject(commonName="RU")}
+    identity = auth.authenticate(request(None, ru_cert))
+    assert (identity.participant, identity.method) == ("RU", "certificate")
+    assert auth.authenticate(request(f"Bearer {demo_token('RU')}", ru_cert)).participant == "RU"
+    with pytest.raises(Problem, match="different participants"):
+        auth.authenticate(request(f"Bearer {demo_token('BW')}", ru_cert))
+    with pytest.raises(Problem, match="names no participant"):
+        auth.authenticate(request(None, {"subject": subject(commonName="ZZ")}))
+    # Without mutual TLS configured, a peer certificate is ignored entirely.
+    plain = Authenticator(lambda: registry, mutual_tls=False)
+    with pytest.raises(Problem):
+        plain.authenticate(request(None, ru_cert))
+
+
+def test_tls_settings(tmp_path: Path) -> None:
+    assert server_ssl_context(IngressSettings()) is None
+    with pytest.raises(ConfigurationError, match="needs tls_certfile"):
+        server_ssl_context(IngressSettings(tls_client_cafile=tmp_path / "ca.pem"))
+    with pytest.raises(ConfigurationError, match="cannot load"):
+        server_ssl_context(IngressSettings(tls_certfile=tmp_path / "missing.pem"))

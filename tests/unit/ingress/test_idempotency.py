@@ -1,0 +1,94 @@
+"""Idempotency keys, deterministic tracking ids, the index materialised from kp.inbound."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway.events import raw_sha256
+from gateway.ingress.idempotency import (
+    Accepted,
+    IdempotencyIndex,
+    idempotency_key,
+    tracking_id_for,
+)
+from gateway.ingress.problems import Problem
+from gateway.translator.inbound import inbound_headers, inbound_key
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    topic: str = "kp.inbound"
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 0
+
+
+def test_tracking_ids_are_deterministic_and_per_participant() -> None:
+    first = tracking_id_for("RU", "RU0100001:70")
+    assert first == tracking_id_for("RU", "RU0100001:70")
+    assert first != tracking_id_for("BW", "RU0100001:70")
+    assert first != tracking_id_for("RU", "RU0100001:71")
+    assert len(first) == 36
+
+
+def test_key_precedence_and_validation() -> None:
+    assert idempotency_key(" batch-1 ", "m-1", "abc") == "batch-1"
+    assert idempotency_key(None, "m-1", "abc") == "m-1"
+    assert idempotency_key(None, None, "abc") == "sha256:abc"
+    for bad in ("", "  ", "a\tb", "x" * 201, "ключ"):
+        with pytest.raises(Problem) as caught:
+            idempotency_key(bad, "m-1", "abc")
+        assert caught.value.status == 400
+
+
+def test_replay_same_body_conflict_other_body() -> None:
+    index = IdempotencyIndex()
+    assert index.replay("t1", "aaa") is None
+    index.remember("t1", Accepted("RU", "aaa", NOW, "m-1"))
+    index.remember("t1", Accepted("RU", "bbb", NOW, "m-1"))  # the first one stays
+    replay = index.replay("t1", "aaa")
+    assert replay is not None and replay.sender == "RU"
+    with pytest.raises(Problem) as caught:
+        index.replay("t1", "bbb")
+    assert caught.value.status == 409
+    assert caught.value.findings[0].code == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_the_index_learns_from_committed_inbound_records() -> None:
+    index = IdempotencyIndex()
+    body = b"<doc/>"
+    headers = inbound_headers(sender="EU", message_id="m-9", tracking_id="t9", received_at=NOW)
+    index.apply(Record(inbound_key("EU", "m-9"), body, headers))
+    entry = index.get("t9")
+    assert entry == Accepted("EU", raw_sha256(body), NOW, "m-9")
+    index.apply(Record(b"RU:x", b"<other/>", [("kpgw-sender", b"RU")]))  # no tracking id
+    assert len(index) == 1
+
+
+async def test_the_lock_serialises_one_key_and_times_out() -> None:
+    index = IdempotencyIndex()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def hold(name: str, seconds: float) -> None:
+        async with index.lock("t1", loop.time() + 5):
+            order.append(f"{name}-in")
+            await asyncio.sleep(seconds)
+            order.append(f"{name}-out")
+
+    await asyncio.gather(hold("a", 0.05), hold("b", 0))
+    assert order == ["a-in", "a-out", "b-in", "b-out"]
+    async with index.lock("t2", loop.time() + 5):
+        with pytest.raises(TimeoutError):
+            async with index.lock("t2", loop.time() + 0.05):
+                pass
+    assert not index._locks  # every lock is forgotten once unused

@@ -1,0 +1,90 @@
+"""Rate limit, content type, size: the ingress's protection before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.ingress.limits import RateLimiter, check_content_type, check_declared_length
+from gateway.ingress.problems import Problem, retry_after
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_minute_of_burst_then_the_steady_rate() -> None:
+    clock = Clock()
+    limiter = RateLimiter(60, clock=clock)
+    assert all(limiter.take("RU") is None for _ in range(60))
+    wait = limiter.take("RU")
+    assert wait == pytest.approx(1.0)
+    clock.now += 0.5
+    assert limiter.take("RU") == pytest.approx(0.5)
+    clock.now += 0.5
+    assert limiter.take("RU") is None
+    assert limiter.take("BW") is None  # buckets are per participant
+
+
+def test_refill_never_exceeds_one_minute() -> None:
+    clock = Clock()
+    limiter = RateLimiter(3, clock=clock)
+    for _ in range(3):
+        limiter.take("RU")
+    clock.now += 3600
+    assert [limiter.take("RU") is None for _ in range(4)] == [True, True, True, False]
+
+
+def test_enforce_raises_429_with_retry_after() -> None:
+    limiter = RateLimiter(1, clock=Clock())
+    limiter.enforce("RU")
+    with pytest.raises(Problem) as caught:
+        limiter.enforce("RU")
+    assert caught.value.status == 429
+    assert caught.value.headers == {"Retry-After": "60"}
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RateLimiter(0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "application/xml",
+        "text/xml",
+        "application/xml; charset=utf-8",
+        "TEXT/XML;charset=ISO-8859-1",
+    ],
+)
+def test_xml_content_types_pass(value: str) -> None:
+    check_content_type(value)
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "text/plain", "application/json", "application/soap+xml", "xml"]
+)
+def test_other_content_types_are_415(value: str | None) -> None:
+    with pytest.raises(Problem) as caught:
+        check_content_type(value)
+    assert caught.value.status == 415
+
+
+def test_declared_length_is_checked_before_reading() -> None:
+    check_declared_length(None, 10)
+    check_declared_length(10, 10)
+    with pytest.raises(Problem) as caught:
+        check_declared_length(11, 10)
+    assert caught.value.status == 413
+    assert caught.value.findings[0].code == "BODY_TOO_LARGE"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "header"), [(0, "1"), (0.2, "1"), (1.0, "1"), (1.01, "2"), (59.5, "60")]
+)
+def test_retry_after_is_whole_seconds_rounded_up(seconds: float, header: str) -> None:
+    assert retry_after(seconds) == {"Retry-After": header}

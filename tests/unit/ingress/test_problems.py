@@ -1,0 +1,47 @@
+"""RFC 9457 documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+
+from gateway.errors import Finding
+from gateway.ingress.problems import KINDS, PROBLEM_JSON, Problem, from_http_exception
+
+
+def test_document_has_every_member_and_the_findings() -> None:
+    problem = Problem(
+        "invalid-document", "2 findings", (Finding("XSD_VIOLATION", "bad", 12, "/a/b"),)
+    )
+    document = problem.document("urn:uuid:1")
+    assert document == {
+        "type": "urn:kpgw:problem:invalid-document",
+        "title": "The document is invalid",
+        "status": 422,
+        "detail": "2 findings",
+        "instance": "urn:uuid:1",
+        "findings": [{"code": "XSD_VIOLATION", "message": "bad", "line": 12, "path": "/a/b"}],
+    }
+    response = problem.response("urn:uuid:1")
+    assert response.status == 422 and response.content_type == PROBLEM_JSON
+    assert isinstance(response.body, bytes) and json.loads(response.body) == document
+
+
+def test_headers_travel_and_unknown_kinds_are_refused() -> None:
+    response = Problem("rate-limited", "slow down", headers={"Retry-After": "3"}).response("x")
+    assert response.headers["Retry-After"] == "3"
+    with pytest.raises(ValueError, match="unknown problem kind"):
+        Problem("teapot", "no")
+
+
+def test_every_kind_is_an_error_status() -> None:
+    assert all(400 <= status < 600 and title for status, title in KINDS.values())
+
+
+def test_aiohttp_errors_become_problems() -> None:
+    assert from_http_exception(web.HTTPNotFound()).status == 404
+    not_allowed = from_http_exception(web.HTTPMethodNotAllowed("PUT", ["GET"]))
+    assert not_allowed.status == 405 and not_allowed.headers["Allow"] == "GET"
+    assert from_http_exception(web.HTTPRequestEntityTooLarge(10, 20)).status == 413

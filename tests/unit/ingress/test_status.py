@@ -1,0 +1,80 @@
+"""The status view: kp.status records, latest wins, each participant sees only its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway import codec
+from gateway.ingress.idempotency import Accepted, IdempotencyIndex
+from gateway.ingress.status import StatusView
+
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes | None
+
+
+def status(tracking_id: str, state: str, **extra: Any) -> Record:
+    value = {
+        "tracking_id": tracking_id,
+        "sender": extra.pop("sender", "RU"),
+        "message_id": "m-1",
+        "certificate_id": "RU0100001",
+        "status": state,
+        "reason": None,
+        "detail": None,
+        "updated_at": AT,
+        **extra,
+    }
+    return Record(tracking_id.encode(), codec.encode("DeliveryStatus", value))
+
+
+def test_latest_status_wins_and_reads_as_the_api_words() -> None:
+    view = StatusView()
+    accepted = IdempotencyIndex()
+    view.apply(status("t1", "TRANSLATED"))
+    assert view.lookup("t1", "RU", accepted) == {
+        "tracking_id": "t1",
+        "status": "translated",
+        "reason": None,
+        "detail": None,
+        "certificate_id": "RU0100001",
+        "updated_at": "2026-03-02T10:00:00.000Z",
+    }
+    view.apply(status("t1", "DISCREPANCY", reason="CARATS_DIFFER"))
+    found = view.lookup("t1", "RU", accepted)
+    assert found is not None and (found["status"], found["reason"]) == (
+        "discrepancy",
+        "CARATS_DIFFER",
+    )
+    view.apply(status("t2", "DEAD_LETTERED", reason="XSD_VIOLATION"))
+    dead = view.lookup("t2", "RU", accepted)
+    assert dead is not None and dead["status"] == "dead-lettered"
+
+
+def test_only_the_sender_sees_its_message() -> None:
+    view = StatusView()
+    accepted = IdempotencyIndex()
+    view.apply(status("t1", "MATCHED", sender="EU"))
+    assert view.lookup("t1", "EU", accepted) is not None
+    assert view.lookup("t1", "RU", accepted) is None
+    assert view.lookup("unknown", "EU", accepted) is None
+
+
+def test_accepted_before_kp_status_mentions_it_and_tombstones_forget() -> None:
+    view = StatusView()
+    accepted = IdempotencyIndex()
+    accepted.remember("t3", Accepted("RU", "abc", AT, "m-3"))
+    found = view.lookup("t3", "RU", accepted)
+    assert found is not None and found["status"] == "accepted" and found["updated_at"].endswith("Z")
+    assert view.lookup("t3", "BW", accepted) is None
+    view.apply(status("t3", "TRANSLATED"))
+    assert view.lookup("t3", "RU", accepted)["status"] == "translated"  # type: ignore[index]
+    view.apply(Record(b"t3", None))
+    assert view.lookup("t3", "RU", accepted)["status"] == "accepted"  # type: ignore[index]
+    assert len(view) == 0
