@@ -1,5 +1,4 @@
 # Cyrillic organisation names and addresses are what these tests are about.
-# ruff: noqa: RUF001
 """The Russian customs (FTS) KP documents: the contract, the field mapping, the conventions kpgw
 decided (docs/formats/ru-fts.md) and the encodings FTS exchanges use."""
 
