@@ -46,8 +46,7 @@ def idempotent_producer(settings: Settings, **overrides: Any) -> AIOKafkaProduce
         client_id=f"{settings.client_id}-producer",
         acks="all",
         enable_idempotence=True,
-        max_request_size=MAX_REQUEST_SIZE,
-        **{**common_config(settings), **overrides},
+        **{"max_request_size": MAX_REQUEST_SIZE, **common_config(settings), **overrides},
     )
 
 
@@ -59,8 +58,7 @@ def transactional_producer(
         transactional_id=transactional_id,
         acks="all",
         enable_idempotence=True,
-        max_request_size=MAX_REQUEST_SIZE,
-        **{**common_config(settings), **overrides},
+        **{"max_request_size": MAX_REQUEST_SIZE, **common_config(settings), **overrides},
     )
 
 
