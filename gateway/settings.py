@@ -56,6 +56,10 @@ class IngressSettings(BaseModel):
     tls_client_cafile: Path | None = Field(
         default=None, description="enables mutual TLS; the participant comes from the client cert"
     )
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="operator token for GET /dashboard (Basic password or Bearer); unset: open",
+    )
 
 
 class Settings(BaseSettings):

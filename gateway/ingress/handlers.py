@@ -16,7 +16,8 @@ import structlog
 from aiohttp import web
 
 from gateway.events import raw_sha256
-from gateway.ingress import validation
+from gateway.ingress import dashboard_view, validation
+from gateway.ingress.dashboard import check_operator
 from gateway.ingress.idempotency import Accepted, idempotency_key, tracking_id_for
 from gateway.ingress.limits import check_content_type, read_body
 from gateway.ingress.problems import Problem, retry_after
@@ -225,6 +226,29 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+async def dashboard(request: web.Request) -> web.Response:
+    """The operator's dashboard (``gateway.ingress.dashboard``); its first request starts
+    the feed that reads the outcome, partner and dead-letter topics."""
+    ingress = request.app[INGRESS]
+    check_operator(request, ingress.settings.ingress.dashboard_token)
+    ingress.dashboard.ensure_started()
+    return web.Response(
+        body=dashboard_view.page(),
+        content_type="text/html",
+        charset="utf-8",
+        headers=dashboard_view.headers(),
+    )
+
+
+async def dashboard_data(request: web.Request) -> web.Response:
+    ingress = request.app[INGRESS]
+    check_operator(request, ingress.settings.ingress.dashboard_token)
+    ingress.dashboard.ensure_started()
+    response = _json(ingress.dashboard.document())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[OPENAPI], content_type="application/yaml")
 
@@ -242,3 +266,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz, allow_head=False)
     app.router.add_get("/readyz", readyz, allow_head=False)
     app.router.add_get("/metrics", metrics, allow_head=False)
+    app.router.add_get("/dashboard", dashboard, allow_head=False)
+    app.router.add_get("/dashboard/data.json", dashboard_data, allow_head=False)

@@ -13,9 +13,10 @@ import structlog
 from aiokafka.client import AIOKafkaClient
 
 from gateway.ingress.auth import Authenticator
+from gateway.ingress.dashboard import Dashboard, tee
 from gateway.ingress.idempotency import IdempotencyIndex
 from gateway.ingress.limits import RateLimiter
-from gateway.ingress.metrics import IngressMetrics
+from gateway.ingress.metrics import IngressMetrics, pipeline_metrics
 from gateway.ingress.mirror import TopicMirror
 from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
@@ -61,6 +62,7 @@ class Ingress:
     inbound_mirror: TopicMirror
     status_mirror: TopicMirror
     metrics: IngressMetrics
+    dashboard: Dashboard
     _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
 
     @classmethod
@@ -72,6 +74,7 @@ class Ingress:
         metrics = IngressMetrics()
         metrics.track("accepted", accepted.__len__)
         metrics.track("status", statuses.__len__)
+        dashboard = Dashboard(settings, registry)
         return cls(
             settings=settings,
             registry=registry,
@@ -80,22 +83,30 @@ class Ingress:
             publisher=InboundPublisher(settings),
             accepted=accepted,
             statuses=statuses,
-            inbound_mirror=TopicMirror(settings, f"{prefix}inbound", accepted.apply),
-            status_mirror=TopicMirror(settings, f"{prefix}status", statuses.apply),
+            inbound_mirror=TopicMirror(
+                settings, f"{prefix}inbound", tee(accepted.apply, dashboard.on_inbound)
+            ),
+            status_mirror=TopicMirror(
+                settings, f"{prefix}status", tee(statuses.apply, dashboard.on_status)
+            ),
             metrics=metrics,
+            dashboard=dashboard,
         )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The background work: producer lanes and the two mirrors."""
+        """The background work: producer lanes, the two mirrors, the dashboard (its feed
+        starts on the first request) and the consumer-lag sampler of this process."""
         stop = asyncio.Event()
         await self.publisher.start()
         tasks = [
             asyncio.create_task(self.inbound_mirror.run(stop), name="mirror-inbound"),
             asyncio.create_task(self.status_mirror.run(stop), name="mirror-status"),
+            asyncio.create_task(pipeline_metrics().sample_lag(self.settings, stop), name="lag"),
         ]
         try:
-            yield
+            async with self.dashboard.running():
+                yield
         finally:
             stop.set()  # the mirrors finish their poll and close their consumers
             _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)

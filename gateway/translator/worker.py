@@ -20,6 +20,7 @@ from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import Finding, GatewayError, UnauthorisedSender
 from gateway.events import CertificateEvent, event_to_avro
+from gateway.ingress.metrics import pipeline_metrics
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
@@ -124,18 +125,20 @@ class TranslatorHandler:
         self.dead_letters = DeadLetterPublisher(f"{prefix}dlq")
         self.translated = 0
         self.dead_lettered = 0
+        self.assigned: set[TopicPartition] = set()  # for the consumer-lag metric
+        self.metrics = pipeline_metrics()
 
     async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
-        return None
+        self.assigned.update(partitions)
 
     async def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
-        return None
+        self.assigned.difference_update(partitions)
 
     def committed(self, partition: TopicPartition) -> None:
-        return None
+        self.metrics.committed("translator", partition)
 
     def aborted(self, partition: TopicPartition) -> None:
-        return None
+        self.metrics.aborted("translator", partition)
 
     async def process(
         self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
@@ -172,6 +175,9 @@ class TranslatorHandler:
             translate_fn=self.translate_fn,
             max_attempts=self.max_attempts,
         )
+        self.metrics.translation_seconds.labels(
+            "translated" if result.event is not None else "dead_lettered"
+        ).observe(time.perf_counter() - started)
         now = datetime.now(UTC)
         if result.event is not None:
             event = result.event
@@ -224,6 +230,8 @@ class TranslatorHandler:
                 now=now,
             )
             self.dead_lettered += 1
+            tp = TopicPartition(record.topic, record.partition)
+            self.metrics.dead_letter("translator", tp, failure.reason)
         await producer.send(
             self.status_topic,
             key=inbound.tracking_id.encode(),
@@ -247,6 +255,9 @@ def build_translator(
         handler=handler,
         backoff_ms=settings.translator.retry_backoff_ms,
         backoff_max_ms=settings.translator.retry_backoff_max_ms,
+    )
+    pipeline_metrics().watch(
+        "translator", worker, lambda w: w.handler.assigned, lambda w, tp: w.position(tp)
     )
     return worker, handler
 

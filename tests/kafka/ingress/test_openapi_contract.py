@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+from pydantic import SecretStr
 
 from gateway.ingress.handlers import openapi_document
 from gateway.kafka.broker import port_free
@@ -34,6 +35,7 @@ OTHER_BODY = render(certificate("RU0630001", carats="1600.000", value="155000.00
 LARGE = CERT.replace(b"</rsm:SPSCertificate>", b"<!--" + b"x" * 9000 + b"--></rsm:SPSCertificate>")
 INVALID = render(with_hs(certificate("RU0630002"), "7102.29"))
 STATUS = "/v1/messages/{tracking_id}"
+OPERATOR_TOKEN = "operator-token-for-the-contract-test"  # only the "limited" ingress has one
 Call = Callable[[Client, dict[str, str]], Awaitable[Reply]]
 
 
@@ -73,6 +75,23 @@ TABLE: list[tuple[str, tuple[str, str, int], Call]] = [
     ("main", ("/healthz", "get", 200), lambda c, m: c.request("GET", "/healthz")),
     ("main", ("/readyz", "get", 200), lambda c, m: c.request("GET", "/readyz")),
     ("main", ("/metrics", "get", 200), lambda c, m: c.request("GET", "/metrics")),
+    ("main", ("/dashboard", "get", 200), lambda c, m: c.request("GET", "/dashboard")),
+    (
+        "main",
+        ("/dashboard/data.json", "get", 200),
+        lambda c, m: c.request("GET", "/dashboard/data.json"),
+    ),
+    ("limited", ("/dashboard", "get", 401), lambda c, m: c.request("GET", "/dashboard")),
+    (
+        "limited",
+        ("/dashboard/data.json", "get", 401),
+        lambda c, m: c.request("GET", "/dashboard/data.json", token="participant-or-wrong"),
+    ),
+    (
+        "limited",
+        ("/dashboard/data.json", "get", 200),
+        lambda c, m: c.request("GET", "/dashboard/data.json", token=OPERATOR_TOKEN),
+    ),
     ("limited", ("/v1/messages", "post", 429), lambda c, m: c.send(CERT)),  # after one validate
     ("limited", ("/v1/validate", "post", 429), lambda c, m: c.validate(CERT)),
     ("dead", ("/v1/messages", "post", 503), lambda c, m: c.send(CERT)),
@@ -122,7 +141,9 @@ async def test_every_documented_response_is_produced_and_matches(
     memo: dict[str, str] = {}
     async with (
         started(settings, max_body_bytes=8192) as main,
-        started(settings, rate_limit_per_minute=1) as limited,
+        started(
+            settings, rate_limit_per_minute=1, dashboard_token=SecretStr(OPERATOR_TOKEN)
+        ) as limited,
         started(nowhere, ready=False, request_deadline_s=1.0) as dead,
     ):
         assert (await limited.validate(CERT)).status == 200  # spends the only token

@@ -1,0 +1,164 @@
+"""Prometheus metrics: every name is there and documented, outcomes and dead letters count
+on commit only, the gauges read the workers of this process (and forget stopped ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import re
+from dataclasses import dataclass, field
+
+from aiokafka import TopicPartition
+from prometheus_client import generate_latest
+
+from gateway.ingress.metrics import IngressMetrics, PipelineMetrics, pipeline_metrics
+from tests.conftest import REPO_ROOT
+
+EVENTS = TopicPartition("kp.events", 3)
+INBOUND = TopicPartition("kp.inbound", 1)
+NAMES = {
+    "kpgw_ingress_requests_total": "counter",
+    "kpgw_ingress_request_seconds": "histogram",
+    "kpgw_ingress_accepted_messages_total": "counter",
+    "kpgw_ingress_refused_messages_total": "counter",
+    "kpgw_ingress_tracked_messages": "gauge",
+    "kpgw_translator_translation_seconds": "histogram",
+    "kpgw_router_routing_seconds": "histogram",
+    "kpgw_outcomes_total": "counter",
+    "kpgw_dlq_records_total": "counter",
+    "kpgw_consumer_lag_records": "gauge",
+    "kpgw_router_pending_certificates": "gauge",
+}
+
+
+def _text(metrics: PipelineMetrics) -> str:
+    return generate_latest(metrics.registry).decode()
+
+
+def _value(text: str, sample: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_one_scrape_shows_the_ingress_and_the_workers_of_the_process() -> None:
+    metrics = IngressMetrics()
+    metrics.observe("/dashboard", "GET", 200, 0.01)
+    pipeline_metrics().translation_seconds.labels("translated").observe(0.001)
+    text = metrics.render().decode()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    assert {name: types.get(name) for name in NAMES} == NAMES
+    assert 'kpgw_ingress_requests_total{method="GET",route="/dashboard",status="200"} 1.0' in text
+    assert all(name.startswith("kpgw_") for name in types)
+
+
+def _every_metric_used() -> str:
+    """One sample of every metric: an ingress's and this process's pipeline metrics."""
+    ingress = IngressMetrics()
+    ingress.observe("/v1/messages", "POST", 202, 0.01)
+    ingress.accepted.labels("RU").inc()
+    ingress.refused.labels("RU", "invalid-document").inc()
+    ingress.track("accepted", lambda: 3)
+    pipeline = pipeline_metrics()
+    pipeline.translation_seconds.labels("translated").observe(0.001)
+    pipeline.routing_seconds.observe(0.001)
+    tp = TopicPartition("kp.events.doc-test", 0)
+    pipeline.outcome(tp, "MATCHED", "RU", "EU")
+    pipeline.dead_letter("router", tp, "KEY_MISMATCH")
+    pipeline.committed("router", tp)
+    router = Router(Worker({tp: 1}), {tp: Slot(["RU1"])})
+    pipeline.watch_router(router)
+    saved, pipeline.lag = pipeline.lag, {("router", tp.topic, 0): 2}
+    try:
+        return ingress.render().decode()
+    finally:
+        pipeline.lag = saved
+
+
+def test_every_metric_is_documented_with_its_type_and_labels() -> None:
+    doc = (REPO_ROOT / "docs" / "metrics.md").read_text()
+    rows = {
+        m[0]: (m[1], m[2])
+        for m in re.findall(r"^\| `(kpgw_\w+)` \| (\w+) \| ([^|]*) \|", doc, re.M)
+    }
+    assert {name: kind for name, (kind, _) in rows.items()} == NAMES
+    text = _every_metric_used()
+    for name, (_, labels) in rows.items():
+        documented = set(re.findall(r"`(\w+)`", labels))
+        assert re.search(rf"^# HELP {name} ", text, re.M), name
+        samples = re.findall(rf"^{name}(?:_bucket|_count|_sum)?(?:{{([^}}]*)}})? ", text, re.M)
+        assert samples, name
+        for sample in samples:
+            found = set(re.findall(r"(\w+)=", sample)) - {"le"}
+            assert found == documented, (name, found, documented)
+
+
+def test_outcomes_and_dead_letters_count_when_their_transaction_commits() -> None:
+    metrics = PipelineMetrics()
+    metrics.outcome(EVENTS, "MATCHED", "RU", "EU")
+    metrics.dead_letter("router", EVENTS, "KEY_MISMATCH")
+    metrics.dead_letter("translator", INBOUND, "XSD_VIOLATION")
+    assert _value(
+        _text(metrics), 'kpgw_outcomes_total{exporter="RU",importer="EU",outcome="MATCHED"}'
+    ) in {None, 0.0}
+    metrics.aborted("router", EVENTS)  # the batch is processed again ...
+    metrics.outcome(EVENTS, "MATCHED", "RU", "EU")
+    metrics.committed("router", EVENTS)  # ... and counts once
+    metrics.committed("translator", INBOUND)
+    text = _text(metrics)
+    assert _value(text, 'kpgw_outcomes_total{exporter="RU",importer="EU",outcome="MATCHED"}') == 1.0
+    assert _value(text, 'kpgw_dlq_records_total{reason="XSD_VIOLATION",stage="translator"}') == 1.0
+    assert _value(text, 'kpgw_dlq_records_total{reason="KEY_MISMATCH",stage="router"}') is None
+    metrics.committed("router", EVENTS)  # nothing staged: nothing counted again
+    assert (
+        _value(_text(metrics), 'kpgw_outcomes_total{exporter="RU",importer="EU",outcome="MATCHED"}')
+        == 1.0
+    )
+
+
+@dataclass
+class Slot:
+    store: list[str]
+
+
+@dataclass
+class Worker:
+    positions: dict[TopicPartition, int | None]
+
+    async def position(self, partition: TopicPartition) -> int | None:
+        return self.positions.get(partition)
+
+
+@dataclass
+class Router:
+    worker: Worker
+    slots: dict[TopicPartition, Slot] = field(default_factory=dict)
+
+
+def test_pending_certificates_and_positions_come_from_live_workers_only() -> None:
+    metrics = PipelineMetrics()
+    router = Router(Worker({EVENTS: 7}), {EVENTS: Slot(["RU1", "RU2"])})
+    metrics.watch_router(router)
+    assert _value(_text(metrics), 'kpgw_router_pending_certificates{partition="3"}') == 2.0
+    assert asyncio.run(metrics.positions()) == {("router", EVENTS): 7}
+    metrics.lag = {("router", EVENTS.topic, EVENTS.partition): 5}
+    text = _text(metrics)
+    assert (
+        _value(
+            text, 'kpgw_consumer_lag_records{component="router",partition="3",topic="kp.events"}'
+        )
+        == 5.0
+    )
+    del router
+    gc.collect()
+    assert metrics.live() == []
+    assert _value(_text(metrics), 'kpgw_router_pending_certificates{partition="3"}') is None
+
+
+def test_a_partition_without_a_position_has_no_lag_sample() -> None:
+    metrics = PipelineMetrics()
+    worker = Worker({INBOUND: None})
+    assigned = {INBOUND}
+    metrics.watch("translator", worker, lambda w: assigned, lambda w, tp: w.position(tp))
+    assert asyncio.run(metrics.positions()) == {}
