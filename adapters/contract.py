@@ -33,11 +33,29 @@ class RootName:
 
     @classmethod
     def of(cls, element: etree._Element) -> RootName:
-        qname = etree.QName(element)
-        return cls(qname.namespace, qname.localname)
+        # The element's Clark name ``{namespace}local`` split by hand: what ``etree.QName``
+        # says, without building a QName (this runs once or twice per document).
+        tag: str = element.tag
+        if cls is RootName:
+            found = _ROOT_NAMES.get(tag)
+            if found is not None:
+                return found
+        if tag[:1] == "{":
+            namespace, _, local = tag[1:].partition("}")
+            name = cls(namespace, local)
+        else:
+            name = cls(None, tag)
+        if cls is RootName and len(_ROOT_NAMES) < _ROOT_NAMES_LIMIT:
+            _ROOT_NAMES[tag] = name
+        return name
 
     def __str__(self) -> str:
         return f"{{{self.namespace}}}{self.local}" if self.namespace else self.local
+
+
+#: RootName by Clark name: the few root elements in use, each built once (immutable).
+_ROOT_NAMES: dict[str, RootName] = {}
+_ROOT_NAMES_LIMIT = 256
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,27 @@ def adapt_element(
     name = RootName.of(root)
     adapter = adapter_registry.get(format_hint) if format_hint else adapter_registry.detect(name)
     schema = adapter.schema(name)
-    if schema is not None:
-        xsd.validate(schema, root, prefixes_of(root))
+    if schema is not None and not schema.validate(root):
+        xsd.raise_violations(schema, prefixes_of(root))
+
+    return adapter.translate(root, _context(registry))
+
+
+#: The context of the registry in use (one at a time: a new registry replaces it).
+_CONTEXT: list[AdapterContext] = []
+
+
+def _context(registry: ParticipantRegistry) -> AdapterContext:
+    current = _CONTEXT[0] if _CONTEXT else None
+    if current is not None and current.registry is registry:
+        return current
 
     def dispatch(inner: etree._Element) -> Adapted:
         return adapt_element(inner, registry)
 
-    return adapter.translate(root, AdapterContext(registry=registry, dispatch=dispatch))
+    context = AdapterContext(registry=registry, dispatch=dispatch)
+    _CONTEXT[:] = [context]
+    return context
 
 
 def prefixes_of(root: etree._Element) -> dict[str, str]:

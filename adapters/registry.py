@@ -66,9 +66,26 @@ def get(name: str) -> Adapter:
         raise UnknownFormat(message, findings=(Finding("UNKNOWN_FORMAT", message),)) from None
 
 
+#: The adapters dict the memo below was filled from, and its answers (adapters are pure, so
+#: a root name always detects the same adapter while that dict is in use).
+_DETECTED: list[tuple[dict[str, Adapter], dict[RootName, Adapter]]] = []
+_DETECTED_LIMIT = 256
+
+
 def detect(root: RootName) -> Adapter:
-    for adapter in adapters().values():
+    available = adapters()
+    current = _DETECTED[0] if _DETECTED else None
+    if current is None or current[0] is not available:
+        current = (available, {})
+        _DETECTED[:] = [current]
+    memo = current[1]
+    found = memo.get(root)
+    if found is not None:
+        return found
+    for adapter in available.values():
         if adapter.detects(root):
+            if len(memo) < _DETECTED_LIMIT:
+                memo[root] = adapter
             return adapter
     message = (
         f"no adapter understands a document whose root element is {root}; "

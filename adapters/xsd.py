@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from lxml import etree
 
@@ -57,8 +57,15 @@ def validate(
     limit: int = 50,
 ) -> None:
     """Raise ``SchemaViolation`` listing every error (up to ``limit``) with line and path."""
-    if schema.validate(root):
-        return
+    if not schema.validate(root):
+        raise_violations(schema, prefixes, limit=limit)
+
+
+def raise_violations(
+    schema: etree.XMLSchema, prefixes: Mapping[str, str], *, limit: int = 50
+) -> NoReturn:
+    """Raise ``SchemaViolation`` for the errors of ``schema``'s last (failed) validation:
+    callers that validate themselves build ``prefixes`` only when a document fails."""
     findings: list[Finding] = []
     for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:

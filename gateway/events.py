@@ -18,6 +18,7 @@ CARATS_QUANTUM = Decimal("0.001")
 USD_QUANTUM = Decimal("0.01")
 #: Namespace for deterministic event ids (uuid5): same input, same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f0e-5a43-4c1e-9d55-4b5057000001")
+_EVENT_ID_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 class EventType(StrEnum):
@@ -148,8 +149,22 @@ def raw_sha256(raw: bytes) -> str:
 def deterministic_event_id(sender: str, raw_digest: str, payload: Payload) -> str:
     """The same sender, bytes and meaning always give the same id, so a replayed or re-sent
     record can never become a second event."""
-    name = f"{sender}|{raw_digest}|{payload.event_type}|{payload.certificate_number}"
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+    event_type = payload.event_type
+    # An EventType formats as its value; ``.value`` skips Enum's slower formatting path.
+    kind = event_type.value if isinstance(event_type, EventType) else f"{event_type}"
+    name = f"{sender}|{raw_digest}|{kind}|{payload.certificate_number}"
+    return uuid5_text(_EVENT_ID_NAMESPACE_BYTES, name)
+
+
+def uuid5_text(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(UUID(bytes=namespace), name))`` without building UUID objects (RFC
+    4122 section 4.3: SHA-1 of namespace and name, version 5, variant RFC 4122)."""
+    sha1 = hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False)
+    digest = bytearray(sha1.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def utc(moment: datetime) -> datetime:

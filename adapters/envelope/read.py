@@ -4,7 +4,7 @@ what the content says (sender, recipient, certificate number, kind)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -29,23 +29,43 @@ class Header:
     certificate_status: etree._Element
     number: etree._Element
     delivery_number: str | None
+    content: etree._Element | None
 
     @classmethod
     def of(cls, document: etree._Element) -> Header:
-        delivery = document.find(profile.DELIVERY_NUMBER)
+        found: dict[object, etree._Element] = {}
+        for child in document:  # one pass; the first of each, as ``find`` would return
+            tag = child.tag
+            if tag in _HEADER_TAGS and tag not in found:
+                found[tag] = child
+        delivery = found.get(profile.DELIVERY_NUMBER)
         return cls(
-            sender=_required(document, profile.FROM),
-            recipient=_required(document, profile.TO),
-            certificate_type=_required(document, profile.CERTIFICATE_TYPE_TAG),
-            certificate_status=_required(document, profile.CERTIFICATE_STATUS_TAG),
-            number=_required(document, profile.NUMBER),
+            sender=_required(found, profile.FROM),
+            recipient=_required(found, profile.TO),
+            certificate_type=_required(found, profile.CERTIFICATE_TYPE_TAG),
+            certificate_status=_required(found, profile.CERTIFICATE_STATUS_TAG),
+            number=_required(found, profile.NUMBER),
             delivery_number=None if delivery is None else (_text(delivery) or None),
+            content=found.get(profile.CONTENT),
         )
+
+
+_HEADER_TAGS = frozenset(
+    {
+        profile.FROM,
+        profile.TO,
+        profile.CERTIFICATE_TYPE_TAG,
+        profile.CERTIFICATE_STATUS_TAG,
+        profile.NUMBER,
+        profile.DELIVERY_NUMBER,
+        profile.CONTENT,
+    }
+)
 
 
 def translate(document: etree._Element, context: AdapterContext) -> Adapted:
     header = Header.of(document)
-    inner = _content(document)
+    inner = _content(header.content)
     try:
         adapted = context.dispatch(inner)
     except UnknownFormat as exc:
@@ -55,21 +75,31 @@ def translate(document: etree._Element, context: AdapterContext) -> Adapted:
         )
         raise UnknownFormat(message, findings=(finding,)) from None
     registry = context.registry
-    findings = tuple(_mismatches(header, adapted.payload, registry))
+    sender = _participant(_text(header.sender), registry)
+    recipient = _participant(_text(header.recipient), registry)
+    number = profile.normalise_number(_text(header.number))
+    findings = tuple(
+        _mismatches(
+            header, adapted.payload, registry, sender=sender, recipient=recipient, number=number
+        )
+    )
     if findings:
         raise EnvelopeMismatch(
             f"the envelope header contradicts its content: {findings[0].message}",
             findings=findings,
         )
-    return replace(
-        adapted,
+    # dataclasses.replace(adapted, ...) spelled out: every field of Adapted, in order.
+    return Adapted(
         format=profile.FORMAT,
         adapter_version=f"{profile.FORMAT}/{profile.VERSION}+{adapted.format}/{adapted.adapter_version}",
+        payload=adapted.payload,
         message_id=header.delivery_number or adapted.message_id,
+        occurred_at=adapted.occurred_at,
+        authority=adapted.authority,
         envelope=EnvelopeInfo(
-            sender=_participant(_text(header.sender), registry),
-            recipient=_participant(_text(header.recipient), registry),
-            certificate_number=profile.normalise_number(_text(header.number)),
+            sender=sender,
+            recipient=recipient,
+            certificate_number=number,
             delivery_number=header.delivery_number,
         ),
     )
@@ -87,9 +117,15 @@ def counterparty(payload: Payload, registry: ParticipantRegistry) -> str | None:
 
 
 def _mismatches(
-    header: Header, payload: Payload, registry: ParticipantRegistry
+    header: Header,
+    payload: Payload,
+    registry: ParticipantRegistry,
+    *,
+    sender: str,
+    recipient: str,
+    number: str,
 ) -> Iterable[Finding]:
-    sender = _participant(_text(header.sender), registry)
+    """``sender``, ``recipient`` and ``number`` are the header's, normalised."""
     if sender != payload.sender:
         yield _finding(
             profile.FROM_MISMATCH,
@@ -98,7 +134,6 @@ def _mismatches(
             header.sender,
         )
     expected = counterparty(payload, registry)
-    recipient = _participant(_text(header.recipient), registry)
     if expected is not None and recipient != expected:
         yield _finding(
             profile.TO_MISMATCH,
@@ -106,7 +141,6 @@ def _mismatches(
             f"is for {expected}",
             header.recipient,
         )
-    number = profile.normalise_number(_text(header.number))
     if number != payload.certificate_number:
         yield _finding(
             profile.NUMBER_MISMATCH,
@@ -131,8 +165,9 @@ def _mismatches(
         )
 
 
-def _content(document: etree._Element) -> etree._Element:
-    content = _required(document, profile.CONTENT)
+def _content(content: etree._Element | None) -> etree._Element:
+    if content is None:  # pragma: no cover - the header schema requires it
+        raise MessageRejected(f"{profile.CONTENT} is missing from the envelope")
     inner = next(content.iterchildren(etree.Element), None)
     if inner is None:  # pragma: no cover - the header schema requires one element
         raise UnknownFormat("the envelope's Content is empty")
@@ -155,8 +190,8 @@ def _finding(code: str, message: str, element: etree._Element) -> Finding:
     return Finding(code, message, profile.line_of(element), profile.path_of(element))
 
 
-def _required(parent: etree._Element, tag: str) -> etree._Element:
-    element = parent.find(tag)
+def _required(found: dict[object, etree._Element], tag: str) -> etree._Element:
+    element = found.get(tag)
     if element is None:  # pragma: no cover - the header schema requires it
         raise MessageRejected(f"{tag} is missing from the envelope")
     return element

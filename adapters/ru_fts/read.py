@@ -27,6 +27,7 @@ from gateway.registry import ParticipantRegistry
 
 FORMAT = "ru_fts"
 VERSION = "1"
+_ZERO = Decimal(0)
 
 
 def translate(document: etree._Element, registry: ParticipantRegistry) -> Adapted:
@@ -50,6 +51,21 @@ def translate(document: etree._Element, registry: ParticipantRegistry) -> Adapte
     return _Reader(document, kind, registry).adapted()
 
 
+Index = dict[object, etree._Element]
+
+
+def _index(element: etree._Element) -> Index:
+    """The children of ``element`` by tag, in one pass (not for repeated elements: a repeated
+    tag keeps its last occurrence)."""
+    return {child.tag: child for child in element}
+
+
+def _text(element: etree._Element | None) -> str | None:
+    if element is None or element.text is None:
+        return None
+    return element.text.strip() or None
+
+
 class _Reader:
     """Reads one document, collecting findings so the sender hears about all of them."""
 
@@ -58,9 +74,10 @@ class _Reader:
     ) -> None:
         self.document = document
         self.kind = kind
+        self.names = kind.names
         self.registry = registry
         self.findings = Findings()
-        self._indexes: dict[etree._Element, dict[str, etree._Element]] = {}
+        self.top = _index(document)
 
     # --- the three documents ------------------------------------------------------------
 
@@ -77,7 +94,8 @@ class _Reader:
         else:
             void = self.cancellation()
             payload, day = void, void.voided_on
-            authority = self.organisation_name(self.child(self.document, "CertificateOrg"))
+            org = self.child("CertificateOrg")
+            authority = self.organisation_name(org, _index(org))
         if self.findings:
             items = self.findings.as_tuple()
             raise MappingFailed(
@@ -88,22 +106,26 @@ class _Reader:
             format=FORMAT,
             adapter_version=VERSION,
             payload=payload,
-            message_id=self.text(self.find(self.document, profile.DOCUMENT_ID)) or "",
+            message_id=_text(self.top.get(profile.DOCUMENT_ID)) or "",
             occurred_at=datetime.combine(day, time(0), tzinfo=UTC),
             authority=authority,
         )
 
     def certificate(self) -> CertificateIssued:
-        doc = self.document
-        exporter_el = self.child(doc, "Exporter")
-        importer_el = self.child(doc, "Importer")
-        org = self.child(doc, "CertificateOrg")
+        exporter_el = self.child("Exporter")
+        importer_el = self.child("Importer")
+        org = self.child("CertificateOrg")
+        org_index = _index(org)
         exporter, importer = self.party(exporter_el), self.party(importer_el)
         exporting, exporting_state = self.participant(exporter.country, exporter_el, "exporter")
         importing, importing_state = self.participant(importer.country, importer_el, "importer")
-        issuing, _ = self.participant(self.org_country(org), org, "certificate authority")
-        origin = self.required_text(doc, "ExtractingCountry")
+        issuing, _ = self.participant(self.org_country(org_index), org, "certificate authority")
+        origin = self.required_text("ExtractingCountry")
         lines = self.lines()
+        total_carats = total_value = _ZERO  # sum(..., Decimal(0)), added in the same order
+        for line in lines:
+            total_carats += line.carats
+            total_value += line.value_usd
         return CertificateIssued(
             certificate_number=self.number(),
             issuing_participant=issuing,
@@ -114,90 +136,100 @@ class _Reader:
             exporter=exporter,
             importer=importer,
             origin="MIXED" if origin in profile.MIXED_MARKS else origin,
-            provenance=self.optional_text(doc, "ProvenanceCountry"),
-            issue_date=self.date(doc, "IssueDate"),
-            expiry_date=self.date(doc, "ValidityDateEnd"),
-            parcels=int(self.required_text(doc, "PackageNumber")),
+            provenance=self.optional_text("ProvenanceCountry"),
+            issue_date=self.date("IssueDate"),
+            expiry_date=self.date("ValidityDateEnd"),
+            parcels=int(self.required_text("PackageNumber")),
             lines=lines,
-            total_carats=sum((line.carats for line in lines), Decimal(0)),
-            total_value_usd=sum((line.value_usd for line in lines), Decimal(0)),
-            authority=self.organisation_name(org, required=True) or "",
+            total_carats=total_carats,
+            total_value_usd=total_value,
+            authority=self.organisation_name(org, org_index, required=True) or "",
         )
 
     def confirmation(self) -> ImportConfirmed:
-        doc = self.document
-        org = self.child(doc, "ConfirmationOrg")
-        confirming, state = self.participant(self.org_country(org), org, "confirming authority")
-        parcels = self.optional_text(doc, "PackageNumber")
-        exporter_el = self.find(doc, self.kind.q("Exporter"))
-        weight = self.optional_text(doc, "TotalWeight")
-        cost = self.optional_text(doc, "TotalCost")
-        notes = [self.text(note) for note in doc.iterchildren(self.kind.q("Note"))]
+        names = self.names
+        org = self.child("ConfirmationOrg")
+        org_index = _index(org)
+        confirming, state = self.participant(
+            self.org_country(org_index), org, "confirming authority"
+        )
+        parcels = self.optional_text("PackageNumber")
+        exporter_el = self.top.get(names["Exporter"])
+        weight = self.optional_text("TotalWeight")
+        cost = self.optional_text("TotalCost")
+        note_tag = names["Note"]
+        notes = [_text(note) for note in self.document if note.tag == note_tag]
         remarks = "\n".join(note for note in notes if note)
         return ImportConfirmed(
             certificate_number=self.number(),
             confirming_participant=confirming,
             confirming_member_state=state,
-            date_of_receipt=self.date(doc, "ReceiptDate"),
-            importer=self.party(self.child(doc, "Importer")),
+            date_of_receipt=self.date("ReceiptDate"),
+            importer=self.party(self.child("Importer")),
             exporter=None if exporter_el is None else self.party(exporter_el),
             parcels=None if parcels is None else int(parcels),
             lines=self.lines(),
             total_carats=None if weight is None else carats(weight),
             total_value_usd=None if cost is None else usd(cost),
             remarks=remarks or None,
-            authority=self.organisation_name(org),
+            authority=self.organisation_name(org, org_index),
         )
 
     def cancellation(self) -> CertificateVoided:
-        doc = self.document
-        org = self.child(doc, "CertificateOrg")
-        voiding, _ = self.participant(self.org_country(org), org, "certificate authority")
+        org = self.child("CertificateOrg")
+        voiding, _ = self.participant(self.org_country(_index(org)), org, "certificate authority")
         return CertificateVoided(
             certificate_number=self.number(),
             voiding_participant=voiding,
-            voided_on=self.date(doc, "CancelDate"),
-            reason=self.required_text(doc, "CancelReason"),
+            voided_on=self.date("CancelDate"),
+            reason=self.required_text("CancelReason"),
         )
 
     # --- parts ----------------------------------------------------------------------------
 
     def number(self) -> str:
-        number = self.child(self.document, "CertificateNumber")
+        number = self.child("CertificateNumber")
+        index = _index(number)
         return profile.join_number(
-            self.required_text(number, "CountryCode"), self.required_text(number, "Number")
+            self.required_in(number, index, "CountryCode"),
+            self.required_in(number, index, "Number"),
         )
 
     def lines(self) -> tuple[HsLine, ...]:
-        return tuple(
-            HsLine(
-                hs_code=profile.tnved_to_hs(self.required_text(info, "HarmonizedCode")),
-                carats=carats(self.required_text(info, "TotalWeight")),
-                value_usd=usd(self.required_text(info, "TotalCost")),
+        info_tag = self.names["DiamondsInfo"]
+        lines: list[HsLine] = []
+        for info in self.document:
+            if info.tag != info_tag:
+                continue
+            index = _index(info)
+            lines.append(
+                HsLine(
+                    hs_code=profile.tnved_to_hs(self.required_in(info, index, "HarmonizedCode")),
+                    carats=carats(self.required_in(info, index, "TotalWeight")),
+                    value_usd=usd(self.required_in(info, index, "TotalCost")),
+                )
             )
-            for info in self.document.iterchildren(self.kind.q("DiamondsInfo"))
-        )
+        return tuple(lines)
 
     def party(self, element: etree._Element) -> Party:
-        name = self.organisation_name(element, required=True) or ""
-        address = self.address(element)
+        index = _index(element)
+        name = self.organisation_name(element, index, required=True) or ""
+        address = _address(index)
         if address is None:
             return Party(name=name)
-        parts = (self.text(self.find(address, tag)) for tag in profile.ADDRESS_PARTS)
+        texts = {child.tag: child.text for child in address}  # last occurrence, as find()
+        parts = ((texts.get(tag) or "").strip() for tag in profile.ADDRESS_PARTS)
         line = ", ".join(part for part in parts if part)
         return Party(
             name=name,
             address=line or None,
-            country=self.text(self.find(address, profile.ADDRESS_COUNTRY)),
+            country=(texts.get(profile.ADDRESS_COUNTRY) or "").strip() or None,
         )
 
-    def org_country(self, element: etree._Element) -> str | None:
-        address = self.address(element)
-        return None if address is None else self.text(self.find(address, profile.ADDRESS_COUNTRY))
-
-    def address(self, element: etree._Element) -> etree._Element | None:
-        legal = self.find(element, profile.LEGAL_ADDRESS)
-        return legal if legal is not None else self.find(element, profile.FACT_ADDRESS)
+    @staticmethod
+    def org_country(index: Index) -> str | None:
+        address = _address(index)
+        return None if address is None else _text(_index(address).get(profile.ADDRESS_COUNTRY))
 
     def participant(
         self, country: str | None, element: etree._Element, role: str
@@ -213,11 +245,12 @@ class _Reader:
                 path=profile.path_of(element),
             )
             return "", None
-        participant = self.registry.participant_of(country) or country
-        return participant, self.registry.member_state_of(country)
+        return _look_up(self.registry, country)
 
-    def organisation_name(self, element: etree._Element, *, required: bool = False) -> str | None:
-        name = self.text(self.find(element, profile.ORGANIZATION_NAME))
+    def organisation_name(
+        self, element: etree._Element, index: Index, *, required: bool = False
+    ) -> str | None:
+        name = _text(index.get(profile.ORGANIZATION_NAME))
         if name is None and required:
             local = etree.QName(element).localname
             self.findings.add(
@@ -228,12 +261,12 @@ class _Reader:
             )
         return name
 
-    def date(self, parent: etree._Element, local: str) -> date:
-        text = self.required_text(parent, local)
+    def date(self, local: str) -> date:
+        text = self.required_text(local)
         try:
             return date.fromisoformat(text)
         except ValueError:
-            element = self.find(parent, self.kind.q(local))
+            element = self.top.get(self.names[local])
             self.findings.add(
                 profile.INVALID_DATE,
                 f"{local} {text!r} is not a calendar date (YYYY-MM-DD)",
@@ -244,28 +277,46 @@ class _Reader:
 
     # --- text access (the schema guarantees required elements; these stay total) --------
 
-    def find(self, parent: etree._Element, tag: str) -> etree._Element | None:
-        """The child ``tag`` of ``parent`` (not for repeated elements). One pass over the
-        children per parent instead of one ElementPath search per look-up."""
-        index = self._indexes.get(parent)
-        if index is None:
-            index = self._indexes[parent] = {child.tag: child for child in parent}
-        return index.get(tag)
-
-    def child(self, parent: etree._Element, local: str) -> etree._Element:
-        element = self.find(parent, self.kind.q(local))
+    def child(self, local: str) -> etree._Element:
+        """A child of the document root the schema requires."""
+        element = self.top.get(self.names[local])
         if element is None:  # pragma: no cover - the schema requires it
-            raise MappingFailed(f"{local} is missing from {profile.path_of(parent)}")
+            raise MappingFailed(f"{local} is missing from {profile.path_of(self.document)}")
         return element
 
-    def required_text(self, parent: etree._Element, local: str) -> str:
-        return self.text(self.child(parent, local)) or ""
+    def required_text(self, local: str) -> str:
+        return _text(self.child(local)) or ""
 
-    def optional_text(self, parent: etree._Element, local: str) -> str | None:
-        return self.text(self.find(parent, self.kind.q(local)))
+    def required_in(self, parent: etree._Element, index: Index, local: str) -> str:
+        element = index.get(self.names[local])
+        if element is None:  # pragma: no cover - the schema requires it
+            raise MappingFailed(f"{local} is missing from {profile.path_of(parent)}")
+        return _text(element) or ""
 
-    @staticmethod
-    def text(element: etree._Element | None) -> str | None:
-        if element is None or element.text is None:
-            return None
-        return element.text.strip() or None
+    def optional_text(self, local: str) -> str | None:
+        return _text(self.top.get(self.names[local]))
+
+
+#: (participant, member state) by country code for the registry in use (one registry at a
+#: time: a new registry replaces the memo, which never grows past _MEMO_LIMIT entries).
+_MEMO: list[tuple[ParticipantRegistry, dict[str, tuple[str, str | None]]]] = []
+_MEMO_LIMIT = 1024
+
+
+def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | None]:
+    current = _MEMO[0] if _MEMO else None
+    if current is None or current[0] is not registry:
+        current = (registry, {})
+        _MEMO[:] = [current]
+    memo = current[1]
+    found = memo.get(country)
+    if found is None:
+        found = (registry.participant_of(country) or country, registry.member_state_of(country))
+        if len(memo) < _MEMO_LIMIT:
+            memo[country] = found
+    return found
+
+
+def _address(index: Index) -> etree._Element | None:
+    legal = index.get(profile.LEGAL_ADDRESS)
+    return legal if legal is not None else index.get(profile.FACT_ADDRESS)

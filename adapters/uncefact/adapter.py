@@ -31,6 +31,8 @@ from gateway.registry import ParticipantRegistry
 
 CERTIFICATE = RootName(profile.RSM_CERTIFICATE, profile.CERTIFICATE_ROOT)
 ACKNOWLEDGEMENT = RootName(profile.RSM_ACKNOWLEDGEMENT, profile.ACKNOWLEDGEMENT_ROOT)
+_CERTIFICATE_TAG = str(CERTIFICATE)  # Clark names: comparing tags spares a RootName
+_ACKNOWLEDGEMENT_TAG = str(ACKNOWLEDGEMENT)
 _TYPE_CODE = profile.ram("TypeCode")
 
 
@@ -85,16 +87,16 @@ class UncefactAdapter:
         return None
 
     def translate(self, document: etree._Element, context: AdapterContext) -> Adapted:
-        root = RootName.of(document)
-        reader = DocumentReader(context.registry)
-        if root == CERTIFICATE:
+        tag = document.tag
+        if tag == _CERTIFICATE_TAG:
             refuse_other_certificates(document)
             validate(certificate_schema(), document)
-            return read_certificate(document, reader)
-        if root == ACKNOWLEDGEMENT:
+            return read_certificate(document, DocumentReader(context.registry))
+        if tag == _ACKNOWLEDGEMENT_TAG:
             refuse_other_acknowledgements(document)
             validate(acknowledgement_schema(), document)
-            return read_acknowledgement(document, reader)
+            return read_acknowledgement(document, DocumentReader(context.registry))
+        root = RootName.of(document)
         message = (
             f"the uncefact format reads rsm:{profile.CERTIFICATE_ROOT} and "
             f"rsm:{profile.ACKNOWLEDGEMENT_ROOT} (D17A), not {root}"

@@ -18,10 +18,19 @@ def hs_from_class_code(code: str) -> str | None:
     """``710231`` (or ``7102.31``, or an 8/10-digit national code) -> ``7102.31``; None when
     the code is not an HS code at all. Any HS code maps, so the KP rule NOT_KP_GOODS judges
     ``710229`` and ``080810`` instead of the adapter."""
+    found = _HS_MEMO.get(code, _UNSEEN)
+    if found is not _UNSEEN:
+        return found
     digits = code.replace(".", "").replace(" ", "")
-    if not _HS_DIGITS.match(digits):
-        return None
-    return f"{digits[:4]}.{digits[4:6]}"
+    found = f"{digits[:4]}.{digits[4:6]}" if _HS_DIGITS.match(digits) else None
+    if len(_HS_MEMO) < _HS_MEMO_LIMIT:  # the few codes in use; never grows without bound
+        _HS_MEMO[code] = found
+    return found
+
+
+_HS_MEMO: dict[str, str | None] = {}
+_HS_MEMO_LIMIT = 4096
+_UNSEEN = ""  # never a memoised answer: an HS code is "dddd.dd"
 
 
 def class_code_of(hs_code: str) -> str:

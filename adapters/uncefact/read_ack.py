@@ -8,7 +8,6 @@ other ReasonInformation is a remark."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -42,7 +41,7 @@ from adapters.uncefact.profile import (
     ram,
     rsm_acknowledgement,
 )
-from adapters.uncefact.reader import DocumentReader, Kids, kid_text
+from adapters.uncefact.reader import DocumentReader, kid_text, need_error, text_of
 from gateway.events import HsLine, ImportConfirmed, Party
 
 ACK_DOCUMENT = rsm_acknowledgement("SPSAcknowledgementDocument")
@@ -57,13 +56,20 @@ _KEY = re.compile(r"KP-[A-Z0-9-]+")
 _LINE_FORM = "'<HS code> <weight> <CTM|GRM> <value> USD [<origin>]'"
 
 
-@dataclass
+# Every known statement key is a well-formed key, so a known key needs no pattern match.
+if not all(_KEY.fullmatch(key) for key in STATEMENTS):  # pragma: no cover - profile constants
+    raise AssertionError("a KP statement key does not match the statement key pattern")
+
+
 class _Said:
     """What the ReasonInformation elements said."""
 
-    values: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)
-    lines: list[tuple[str, etree._Element]] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
+    __slots__ = ("lines", "remarks", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[str, etree._Element]] = {}
+        self.lines: list[tuple[str, etree._Element]] = []
+        self.remarks: list[str] = []
 
 
 def kp_references(references: list[etree._Element]) -> list[etree._Element]:
@@ -76,20 +82,39 @@ def kp_references(references: list[etree._Element]) -> list[etree._Element]:
 
 
 def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapted:
-    kids = Kids(Kids(root).need(ACK_DOCUMENT))
-    document = kids.element
-    status = kids.text(STATUS_CODE) or ""
-    confirmed_at = reader.instant(
-        kids.need(ISSUE_DATE_TIME), "the confirmation date (ram:IssueDateTime)"
-    )
+    document = None
+    for child in root:  # a repeated element counts with its last occurrence
+        if child.tag == ACK_DOCUMENT:
+            document = child
+    if document is None:
+        raise need_error(root, ACK_DOCUMENT)
+    status_element = issued = None
+    reasons: list[etree._Element] = []
+    all_references: list[etree._Element] = []
+    for child in document:
+        tag = child.tag
+        if tag == REASON:
+            reasons.append(child)
+        elif tag == REFERENCE:
+            all_references.append(child)
+        elif tag == STATUS_CODE:
+            status_element = child
+        elif tag == ISSUE_DATE_TIME:
+            issued = child
+    status = text_of(status_element) or ""
+    if issued is None:
+        raise need_error(document, ISSUE_DATE_TIME)
+    confirmed_at = reader.instant(issued, "the confirmation date (ram:IssueDateTime)")
     if status != STATUS_CONFIRMED:
+        if status_element is None:
+            raise need_error(document, STATUS_CODE)
         reader.add(
             UNSUPPORTED_STATUS,
             f"StatusCode {status!r} is not used by the KP profile's acknowledgement: "
             f"{STATUS_CONFIRMED} (confirmed: the importing authority received the shipment)",
-            kids.need(STATUS_CODE),
+            status_element,
         )
-    references = kp_references(kids.all(REFERENCE))
+    references = kp_references(all_references)
     number = kid_text(references[0], ID) if references else None
     if len(references) > 1:
         reader.invalid(
@@ -97,7 +122,7 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
             references[1],
             f"a confirmation refers to one KP certificate; this one refers to {len(references)}",
         )
-    said = _statements(kids, reader)
+    said = _statements(reasons, reader)
     payload = _confirmation(reader, document, said, number or "", confirmed_at)
     reader.raise_if_any()
     if payload is None or confirmed_at is None:  # every None comes with a finding
@@ -106,36 +131,53 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
         format=NAME,
         adapter_version=VERSION,
         payload=payload,
-        message_id=f"{number}:{status}:{confirmed_at:%Y%m%dT%H%M%SZ}",
+        message_id=f"{number}:{status}:{_stamp(confirmed_at)}",
         occurred_at=confirmed_at,
         authority=payload.authority,
     )
 
 
-def _statements(document: Kids, reader: DocumentReader) -> _Said:
+def _stamp(moment: datetime) -> str:
+    """``f"{moment:%Y%m%dT%H%M%SZ}"`` without strftime (which does not pad years < 1000)."""
+    if moment.year < 1000:
+        return f"{moment:%Y%m%dT%H%M%SZ}"
+    return "%d%02d%02dT%02d%02d%02dZ" % (  # noqa: UP031 - faster than an f-string here
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
+
+
+def _statements(reasons: list[etree._Element], reader: DocumentReader) -> _Said:
     said = _Said()
-    for element in document.all(REASON):
+    values = said.values
+    for element in reasons:
         text = (element.text or "").strip()
         key, colon, value = text.partition(":")
-        key, value = key.rstrip(), value.strip()
-        if not colon or not text.startswith("KP-") or not _KEY.fullmatch(key):
-            if text:
-                said.remarks.append(text)
+        key = key.rstrip()
+        if not colon or key not in STATEMENTS:
+            if not colon or not text.startswith("KP-") or not _KEY.fullmatch(key):
+                if text:
+                    said.remarks.append(text)
+            else:
+                reader.invalid(
+                    f"statement {key}",
+                    element,
+                    f"not a KP profile statement; known: {sorted(STATEMENTS)}",
+                )
             continue
-        if key not in STATEMENTS:
-            reader.invalid(
-                f"statement {key}",
-                element,
-                f"not a KP profile statement; known: {sorted(STATEMENTS)}",
-            )
-        elif key in REPEATABLE_STATEMENTS:
+        value = value.strip()
+        if key in REPEATABLE_STATEMENTS:
             said.lines.append((value, element))
-        elif key in said.values:
+        elif key in values:
             reader.invalid(f"statement {key}", element, "given twice; give it once")
         elif not value:
             reader.missing(f"the value of statement {key}", element)
         else:
-            said.values[key] = (value, element)
+            values[key] = (value, element)
     return said
 
 
@@ -149,10 +191,10 @@ def _confirmation(
     values = said.values
     importer = _party(said, SAY_IMPORTER_NAME, SAY_IMPORTER_ADDRESS, SAY_IMPORTER_COUNTRY)
     exporter = _party(said, SAY_EXPORTER_NAME, SAY_EXPORTER_ADDRESS, SAY_EXPORTER_COUNTRY)
-    for role, key in (("importer", SAY_IMPORTER_NAME), ("exporter", SAY_EXPORTER_NAME)):
-        stated = any(k.startswith(f"KP-{role.upper()}-") for k in values)
-        if key not in values and (role == "importer" or stated):
-            reader.missing(f"the {role}'s name (statement {key})", document)
+    if SAY_IMPORTER_NAME not in values:
+        reader.missing(f"the importer's name (statement {SAY_IMPORTER_NAME})", document)
+    if SAY_EXPORTER_NAME not in values and any(k.startswith("KP-EXPORTER-") for k in values):
+        reader.missing(f"the exporter's name (statement {SAY_EXPORTER_NAME})", document)
     country = values[SAY_COUNTRY][0] if SAY_COUNTRY in values else None
     country = country or (importer.country if importer else None)
     if country is None:

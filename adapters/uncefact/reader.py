@@ -23,6 +23,7 @@ from gateway.events import Party, utc
 from gateway.registry import ParticipantRegistry
 
 _DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
 _DIGIT_FORMATS = {
     "102": "%Y%m%d",
     "203": "%Y%m%d%H%M",
@@ -67,45 +68,21 @@ def kid_text(element: etree._Element | None, tag: str) -> str | None:
     return None
 
 
-class Kids:
-    """The children of one element by tag, built in one pass: far cheaper than a ``find`` per
-    field, each of which goes through ElementPath. Where a tag repeats, ``first``/``text`` see
-    the last occurrence; use ``all`` for repeatable elements."""
+def text_of(element: etree._Element | None) -> str | None:
+    """The stripped text of ``element``; None when it is absent or empty."""
+    if element is None:
+        return None
+    return (element.text or "").strip() or None
 
-    __slots__ = ("element", "index")
 
-    def __init__(self, element: etree._Element) -> None:
-        self.element = element
-        self.index: dict[object, etree._Element] = {kid.tag: kid for kid in element}
-
-    def first(self, tag: str) -> etree._Element | None:
-        return self.index.get(tag)
-
-    def all(self, tag: str) -> list[etree._Element]:
-        """Every ``tag`` child, in document order."""
-        if tag not in self.index:
-            return []
-        return list(self.element.iterchildren(tag))
-
-    def text(self, tag: str) -> str | None:
-        """The stripped text of the first ``tag`` child; None when absent or empty."""
-        found = self.index.get(tag)
-        if found is None:
-            return None
-        value = (found.text or "").strip()
-        return value or None
-
-    def need(self, tag: str) -> etree._Element:
-        """A child the profile schema makes mandatory (never missing after validation)."""
-        found = self.index.get(tag)
-        if found is not None:
-            return found
-        parent = self.element
-        message = f"{path_of(parent)} has no {etree.QName(tag).localname}"
-        raise MappingFailed(
-            message,
-            findings=(Finding(KP_FIELD_MISSING, message, line_of(parent), path_of(parent)),),
-        )
+def need_error(parent: etree._Element, tag: str) -> MappingFailed:
+    """The error for a child the profile schema makes mandatory (never missing after
+    validation)."""
+    message = f"{path_of(parent)} has no {etree.QName(tag).localname}"
+    return MappingFailed(
+        message,
+        findings=(Finding(KP_FIELD_MISSING, message, line_of(parent), path_of(parent)),),
+    )
 
 
 def path_of(element: etree._Element) -> str:
@@ -132,9 +109,11 @@ _MEMO: list[tuple[ParticipantRegistry, dict[str, tuple[str, str | None]]]] = []
 
 
 def _participants(registry: ParticipantRegistry) -> dict[str, tuple[str, str | None]]:
-    if not _MEMO or _MEMO[0][0] is not registry:
-        _MEMO[:] = [(registry, {})]
-    return _MEMO[0][1]
+    current = _MEMO[0] if _MEMO else None
+    if current is None or current[0] is not registry:
+        current = (registry, {})
+        _MEMO[:] = [current]
+    return current[1]
 
 
 def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | None]:
@@ -177,10 +156,16 @@ class DocumentReader:
     # --- values -----------------------------------------------------------------------------
     def instant(self, holder: etree._Element, what: str) -> datetime | None:
         """A udt:DateTimeType element -> aware UTC datetime (naive times are taken as UTC)."""
-        typed = kid(holder, DATE_TIME)
+        typed = string = None
+        for child in holder:  # the first of each, in one pass
+            tag = child.tag
+            if tag == DATE_TIME_STRING:
+                if string is None:
+                    string = child
+            elif tag == DATE_TIME and typed is None:
+                typed = child
         if typed is not None and typed.text:
             return self._iso(typed.text.strip(), typed, what)
-        string = kid(holder, DATE_TIME_STRING)
         text = (string.text or "").strip() if string is not None else ""
         if string is None or not text:
             self.missing(what, holder)
@@ -221,9 +206,16 @@ class DocumentReader:
     def decimal(
         self, text: str, where: etree._Element, what: str, *, places: int
     ) -> Decimal | None:
-        """A plain decimal with at most ``places`` decimals."""
-        value = self.number(text, where, what)
-        return None if value is None else self.exact(value, where, what, places=places)
+        """A plain decimal with at most ``places`` decimals (``number`` then ``exact``)."""
+        if not _DECIMAL.match(text):
+            self.invalid(what, where, f"{text!r} is not a decimal number such as 1234.50")
+            return None
+        value = Decimal(text)
+        rounded = value.quantize(_QUANTA[places])
+        if rounded != value:
+            self.invalid(what, where, f"{value} has more than {places} decimal places")
+            return None
+        return rounded
 
     def exact(
         self, value: Decimal, where: etree._Element, what: str, *, places: int
@@ -248,17 +240,28 @@ class DocumentReader:
         """ram:SPSPartyType -> Party(name, address lines joined, CountryID)."""
         if element is None:
             return None
-        name = kid_text(element, NAME)
+        name_element = address_element = None
+        for child in element:  # the first of each, in one pass
+            tag = child.tag
+            if tag == NAME:
+                if name_element is None:
+                    name_element = child
+            elif tag == ADDRESS and address_element is None:
+                address_element = child
+        name = text_of(name_element)
         if name is None:
             if required:
                 self.missing(f"the {what}'s ram:Name", element)
             return None
-        address_element = kid(element, ADDRESS)
         if address_element is None:
             return Party(name=name)
-        address = Kids(address_element)
-        parts = [value for tag in ADDRESS_LINES if (value := address.text(tag))]
-        place = " ".join(value for tag in (POSTCODE, CITY) if (value := address.text(tag)))
+        # A repeated address element counts with its last occurrence.
+        texts = {child.tag: child.text for child in address_element}
+        parts = [value for tag in ADDRESS_LINES if (value := (texts.get(tag) or "").strip())]
+        place = " ".join(
+            value for tag in (POSTCODE, CITY) if (value := (texts.get(tag) or "").strip())
+        )
         if place:
             parts.append(place)
-        return Party(name=name, address=", ".join(parts) or None, country=address.text(COUNTRY_ID))
+        country = (texts.get(COUNTRY_ID) or "").strip() or None
+        return Party(name=name, address=", ".join(parts) or None, country=country)

@@ -30,6 +30,8 @@ def acknowledgement_schema() -> etree.XMLSchema:
 def validate(schema: etree.XMLSchema, root: etree._Element) -> None:
     """Raise ``SchemaViolation`` (XSD_VIOLATION findings) naming elements with the sender's
     own prefixes, or the conventional ``rsm``/``ram``/``udt`` where the sender used none."""
+    if schema.validate(root):
+        return
     prefixes = dict(PREFIXES)
     prefixes.update({uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri})
-    xsd.validate(schema, root, prefixes)
+    xsd.raise_violations(schema, prefixes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import weakref
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -110,10 +111,7 @@ class ParticipantRegistry(BaseModel):
         country = _normalise_country(country)
         if country in self.participants:
             return country
-        for participant in self.participants.values():
-            if country in participant.member_states:
-                return participant.code
-        return None
+        return _index(self).member_of.get(country)
 
     def member_state_of(self, country: str) -> str | None:
         """The member state kept when ``country`` is part of a multi-state participant."""
@@ -131,10 +129,7 @@ class ParticipantRegistry(BaseModel):
         return participant is not None and participant.status is ParticipantStatus.ACTIVE
 
     def pair(self, exporter: str, importer: str) -> Pair | None:
-        for pair in self.pairs:
-            if pair.exporter == exporter and pair.importer == importer:
-                return pair
-        return None
+        return _index(self).pair_of.get((exporter, importer))
 
     def participant_for_token(self, token: str) -> str | None:
         """Constant-time comparison against every stored hash; None when no one matches."""
@@ -145,6 +140,51 @@ class ParticipantRegistry(BaseModel):
                 if hmac.compare_digest(candidate, stored):
                     found = participant.code
         return found
+
+
+class _Index:
+    """Look-up tables derived from one registry's fields, built on first use. They live
+    outside the model (``_INDEXES``) so that they are never part of its value: equality,
+    hashing, copies and serialisation see the fields only."""
+
+    __slots__ = ("member_of", "owner", "pair_of", "pairs", "participants")
+
+    def __init__(self, registry: ParticipantRegistry, owner: weakref.ref[ParticipantRegistry]):
+        self.owner = owner
+        self.participants = registry.participants
+        self.pairs = registry.pairs
+        # First match wins, as a scan in declaration order would find it.
+        self.member_of: dict[str, str] = {}
+        for participant in registry.participants.values():
+            for state in participant.member_states:
+                self.member_of.setdefault(state, participant.code)
+        self.pair_of: dict[tuple[str, str], Pair] = {}
+        for pair in registry.pairs:
+            self.pair_of.setdefault((pair.exporter, pair.importer), pair)
+
+
+#: id(registry) -> its index; an entry goes when its registry is garbage collected.
+_INDEXES: dict[int, _Index] = {}
+
+
+def _index(registry: ParticipantRegistry) -> _Index:
+    index = _INDEXES.get(id(registry))
+    if (
+        index is not None
+        and index.participants is registry.participants
+        and index.pairs is registry.pairs
+        and index.owner() is registry
+    ):
+        return index
+    key = id(registry)
+
+    def forget(ref: weakref.ref[ParticipantRegistry]) -> None:
+        current = _INDEXES.get(key)
+        if current is not None and current.owner is ref:
+            del _INDEXES[key]
+
+    index = _INDEXES[key] = _Index(registry, weakref.ref(registry, forget))
+    return index
 
 
 def _normalise_country(country: str) -> str:

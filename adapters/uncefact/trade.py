@@ -1,0 +1,179 @@
+"""The trade lines of an rsm:SPSCertificate (KP profile) and the KP notes both the document
+and its lines carry: one mapped line per ram:IncludedSPSTradeLineItem, every problem a finding
+(see ``read`` for the document around them)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from lxml import etree
+
+from adapters.uncefact.common import hs_from_class_code
+from adapters.uncefact.profile import (
+    CARATS_PER_UNIT,
+    LINE_NOTES,
+    NOTE_LINE_VALUE,
+    UNIT_CARAT,
+    UNSUPPORTED_UNIT,
+    ram,
+)
+from adapters.uncefact.reader import DocumentReader, kid, kid_text, text_of
+
+ID = ram("ID")
+TRADE_LINE = ram("IncludedSPSTradeLineItem")
+NET_WEIGHT = ram("NetWeightMeasure")
+LINE_NOTE = ram("AdditionalInformationSPSNote")
+CLASSIFICATION = ram("ApplicableSPSClassification")
+CLASS_CODE = ram("ClassCode")
+PACKAGE = ram("PhysicalSPSPackage")
+ITEM_QUANTITY = ram("ItemQuantity")
+ORIGIN_COUNTRY = ram("OriginSPSCountry")
+SUBJECT_CODE = ram("SubjectCode")
+CONTENT = ram("Content")
+
+Notes = dict[str, tuple[str, etree._Element]]
+#: One mapped trade line: (HS code, carats, value in USD, origin or None).
+Line = tuple[str, Decimal, Decimal, str | None]
+
+
+def read_notes(reader: DocumentReader, notes: list[etree._Element], known: frozenset[str]) -> Notes:
+    """KP notes by SubjectCode. Notes without a ``KP-`` subject code are free text and ignored.
+    A KP note with empty content is reported here and kept with content "" so that callers
+    do not report it missing a second time."""
+    found: Notes = {}
+    for note in notes:
+        subject = content_element = None
+        for child in note:  # the first SubjectCode and the first Content, in one pass
+            tag = child.tag
+            if tag == SUBJECT_CODE:
+                if subject is None:
+                    subject = child
+            elif tag == CONTENT and content_element is None:
+                content_element = child
+        code = (subject.text or "").strip() if subject is not None else ""
+        if subject is None or not code.startswith("KP-"):
+            continue
+        content = text_of(content_element)
+        if code not in known:
+            reader.invalid(
+                f"note subject code {code}", subject, f"not used here; expected {sorted(known)}"
+            )
+        elif code in found:
+            reader.invalid(f"note {code}", subject, "given twice; give it once")
+        else:
+            if content is None:
+                reader.missing(f"the content of note {code}", note)
+            found[code] = (content or "", note)
+    return found
+
+
+def read_lines(
+    reader: DocumentReader, items: list[etree._Element], consignment: etree._Element
+) -> tuple[list[Line], int | None]:
+    """The mapped lines of the consignment's items, and the parcels they add up to."""
+    lines: list[Line] = []
+    parcels: int | None = None
+    for item in items:
+        for element in item:
+            if element.tag != TRADE_LINE:
+                continue
+            weight = classification = package = origin = None
+            notes: list[etree._Element] = []
+            for child in element:  # one pass; a repeated single element counts with its last
+                tag = child.tag
+                if tag == LINE_NOTE:
+                    notes.append(child)
+                elif tag == NET_WEIGHT:
+                    weight = child
+                elif tag == CLASSIFICATION:
+                    classification = child
+                elif tag == PACKAGE:
+                    package = child
+                elif tag == ORIGIN_COUNTRY:
+                    origin = child
+            line = _line(
+                reader,
+                element,
+                weight=weight,
+                notes=notes,
+                classification=classification,
+                origin=origin,
+            )
+            if line is not None:
+                lines.append(line)
+            quantity = None if package is None else kid(package, ITEM_QUANTITY)
+            if quantity is not None:
+                count = reader.integer(
+                    (quantity.text or "").strip(),
+                    quantity,
+                    "the number of parcels (ram:ItemQuantity)",
+                )
+                if count is not None:
+                    parcels = (parcels or 0) + count
+    if parcels is None:
+        reader.missing(
+            "the number of parcels (ram:PhysicalSPSPackage/ram:ItemQuantity on a trade line)",
+            consignment,
+        )
+    return lines, parcels
+
+
+def _line(
+    reader: DocumentReader,
+    element: etree._Element,
+    *,
+    weight: etree._Element | None,
+    notes: list[etree._Element],
+    classification: etree._Element | None,
+    origin: etree._Element | None,
+) -> Line | None:
+    class_code = None if classification is None else kid(classification, CLASS_CODE)
+    hs_code = None
+    if class_code is None:
+        reader.missing("the HS code (ram:ApplicableSPSClassification)", element)
+    else:
+        code = (class_code.text or "").strip()
+        hs_code = hs_from_class_code(code)
+        if hs_code is None:
+            reader.invalid("the HS code (ram:ClassCode)", class_code, f"{code!r} is not an HS code")
+    carats = _carats(reader, element, weight)
+    value = None
+    found = read_notes(reader, notes, LINE_NOTES) if notes else {}
+    if NOTE_LINE_VALUE in found:
+        text, note = found[NOTE_LINE_VALUE]
+        what = f"the value in US dollars ({NOTE_LINE_VALUE})"
+        value = reader.decimal(text, note, what, places=2) if text else None
+    else:
+        reader.missing(
+            "the value in US dollars (an ram:AdditionalInformationSPSNote with "
+            f"ram:SubjectCode {NOTE_LINE_VALUE})",
+            element,
+        )
+    if hs_code is None or carats is None or value is None:
+        return None
+    return (hs_code, carats, value, kid_text(origin, ID))
+
+
+def _carats(
+    reader: DocumentReader, element: etree._Element, weight: etree._Element | None
+) -> Decimal | None:
+    if weight is None:
+        reader.missing(f"the weight (ram:NetWeightMeasure, unitCode {UNIT_CARAT})", element)
+        return None
+    unit = (weight.get("unitCode") or "").strip()
+    factor = CARATS_PER_UNIT.get(unit)
+    if factor is None:
+        known = ", ".join(CARATS_PER_UNIT)
+        reader.add(
+            UNSUPPORTED_UNIT,
+            f"weight unit {unit!r} is not accepted; use {known} (UN/ECE Rec 20: CTM metric "
+            "carat, GRM gram, converted at 1 g = 5 ct)",
+            weight,
+        )
+        return None
+    return reader.exact(
+        Decimal((weight.text or "").strip()) * factor,  # xsd:decimal after validation
+        weight,
+        f"the weight in carats ({unit} converted)" if unit != UNIT_CARAT else "the weight",
+        places=3,
+    )
