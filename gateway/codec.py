@@ -153,13 +153,20 @@ def writer_of(data: bytes) -> SchemaVersion:
 def decode(data: bytes, name: str | None = None) -> dict[str, Any]:
     """Decode with the writer schema found by fingerprint, resolved to ``name``'s current
     schema (default: the writer's own name)."""
+    return _read(data, name)[0]
+
+
+def _read(data: bytes, name: str | None) -> tuple[dict[str, Any], bool]:
+    """The record, and whether it was written with the reader's schema and read to its end."""
     writer = writer_of(data)
     reader = registry().current(name or writer.name)
+    stream = io.BytesIO(data)
+    stream.seek(10)
     try:
         record = fastavro.schemaless_reader(
-            io.BytesIO(data[10:]),
+            stream,
             writer.schema,
-            reader.schema,
+            None if writer is reader else reader.schema,  # the same: nothing to resolve
             return_record_name=True,
             return_record_name_override=True,
         )
@@ -167,4 +174,26 @@ def decode(data: bytes, name: str | None = None) -> dict[str, Any]:
         raise UndecodableEvent(f"corrupt Avro body for {writer.name}: {exc}") from exc
     if not isinstance(record, dict):
         raise UndecodableEvent(f"{writer.name} did not decode to a record")
-    return record
+    return record, writer is reader and stream.tell() == len(data)
+
+
+# --- Splicing: records that embed bodies already encoded ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """The Avro binary body of a record of the named type ``name`` (full name, e.g.
+    ``kpgw.events.CertificateEvent``) written with its current schema: what follows the
+    10-byte header of a single-object encoding. A writer that meets one where a ``name``
+    record goes may copy it instead of encoding the record again
+    (``gateway.router.splice``)."""
+
+    name: str
+    body: bytes
+
+
+def decode_with_body(data: bytes, name: str) -> tuple[dict[str, Any], Encoded | None]:
+    """:func:`decode` ``data`` as ``name``, and its body as :class:`Encoded` when it was
+    written with ``name``'s current schema and the decoder read all of it (else None)."""
+    record, whole = _read(data, name)
+    return record, Encoded(registry().current(name).schema["name"], data[10:]) if whole else None

@@ -160,8 +160,9 @@ async def _produce_states(
         await producer.stop()
 
 
-async def passthrough(settings: Settings, total: int, batch: int) -> float:
-    """Seconds from the first record to the last acknowledged output."""
+async def passthrough(settings: Settings, total: int, batch: int) -> tuple[float, float]:
+    """Seconds from the first record to the last acknowledged output, and the CPU seconds
+    this process spent meanwhile."""
     prefix = settings.topic_prefix
     consumer = committed_consumer(
         settings, f"{prefix}events", group_id=f"{prefix}passthrough", max_poll_records=batch
@@ -173,10 +174,12 @@ async def passthrough(settings: Settings, total: int, batch: int) -> float:
         seen = 0
         futures: list[asyncio.Future[Any]] = []
         started: float | None = None
+        cpu = 0.0
         while seen < total:
             batches = await consumer.getmany(timeout_ms=1000, max_records=batch)
             for records in batches.values():
-                started = started or time.perf_counter()
+                if started is None:
+                    started, cpu = time.perf_counter(), time.process_time()
                 futures += [
                     await producer.send(f"{prefix}outcomes", record.value, key=record.key)
                     for record in records
@@ -185,27 +188,30 @@ async def passthrough(settings: Settings, total: int, batch: int) -> float:
         await asyncio.gather(*futures)
         await consumer.commit()
         assert started is not None
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def through_router(settings: Settings, total: int, registry: Path | None) -> float:
-    """Seconds from the router's first record to the commit of the last one."""
+async def through_router(
+    settings: Settings, total: int, registry: Path | None
+) -> tuple[float, float]:
+    """Seconds from the router's first record to the commit of the last one, and the CPU
+    seconds this process spent meanwhile."""
     worker, handler = build_router(settings, registry_path=registry)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
         while handler.counters.committed_records == 0 and handler.counters.events == 0:
             await asyncio.sleep(0.001)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while handler.counters.committed_records < total:
             if task.done():
                 task.result()
                 raise RuntimeError("the router stopped before the benchmark's end")
             await asyncio.sleep(0.002)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
@@ -314,9 +320,9 @@ async def _run(
         await _produce(settings, f"{prefix}events", event_records(events))
         batch = settings.router.batch_max_records
         log("bare passthrough")
-        bare_s = await passthrough(settings, events, batch)
+        bare_s, bare_cpu = await passthrough(settings, events, batch)
         log("router")
-        router_s = await through_router(settings, events, settings.partners_file)
+        router_s, router_cpu = await through_router(settings, events, settings.partners_file)
         restore = await _restore_in_fresh_topics(settings, pending, log)
         ratio = bare_s / router_s  # = (events / router_s) / (events / bare_s)
         return {
@@ -327,6 +333,9 @@ async def _run(
             "router_events_per_s": round(events / router_s),
             "passthrough_events_per_s": round(events / bare_s),
             "ratio_router_to_passthrough": round(ratio, 3),
+            # CPU of this process per event: the router is CPU-bound, the passthrough is not
+            "router_cpu_us_per_event": round(router_cpu / events * 1e6),
+            "passthrough_cpu_us_per_event": round(bare_cpu / events * 1e6),
             "goal_ratio": GOAL_RATIO,
             "ratio_ok": ratio >= GOAL_RATIO,
             **restore,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.codec import Encoded
 from gateway.events import (
     CertificateEvent,
     CertificateIssued,
@@ -56,6 +57,8 @@ def decide(
     now: datetime,
     registry: ParticipantRegistry,
     config: RouterConfig = DEFAULT_CONFIG,
+    *,
+    body: Encoded | None = None,
 ) -> Decision:
     """Apply one canonical event from ``kp.events`` to its certificate's state.
 
@@ -63,7 +66,9 @@ def decide(
     already seen returns the state unchanged with no emissions. ``now`` becomes the event's
     first-seen instant (deadlines and orphan windows count from it) and the time stamp of
     the emitted records: pass the input record's timestamp to make a re-run byte-identical,
-    or the wall clock to time from processing.
+    or the wall clock to time from processing. ``body``: the event's Avro body as read
+    (``codec.decode_with_body``), kept with the state and copied into the records that
+    embed the event instead of encoding it again; the records are the same either way.
     """
     moment = to_millis(now)
     if state is None:
@@ -76,6 +81,7 @@ def decide(
     if state.has_seen(event.event_id):
         return Decision(state)
     run = _Run(state, moment, registry, config)
+    run.incoming, run.incoming_body = event, body
     payload = event.payload
     if isinstance(payload, CertificateIssued):
         run.on_certificate(event, payload)
@@ -147,7 +153,7 @@ class _Run(Step):
                 detail=f"{cert.certificate_number} issued again with different content",
             )
             return
-        self.update(certificate=StoredEvent(event, self.now))
+        self.update(certificate=StoredEvent(event, self.now, self.incoming_body))
         exporter, importer = cert.exporting_participant, cert.importing_participant
         blocked = gate(self.registry, (exporter, importer), (exporter, importer))
         if blocked is not None:
@@ -170,7 +176,7 @@ class _Run(Step):
                 return
         blocked = gate(self.registry, (conf.confirming_participant,), None)
         status = ConfirmationStatus.WAITING if blocked is None else ConfirmationStatus.GATED
-        entry = StoredConfirmation(event, self.now, status)
+        entry = StoredConfirmation(event, self.now, status, self.incoming_body)
         self.update(confirmations=(*self.state.confirmations, entry))
         cert = self.state.certificate
         if blocked is not None:
@@ -184,7 +190,7 @@ class _Run(Step):
             if payload == void:
                 self.seen_only(event, kept.event)
                 return
-        stored = StoredEvent(event, self.now)
+        stored = StoredEvent(event, self.now, self.incoming_body)
         self.update(voids=(*self.state.voids, stored))
         cert = self.state.issued
         if cert is None:

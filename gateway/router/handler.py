@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,20 +16,21 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from gateway import codec
 from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
-from gateway.events import CertificateEvent, event_from_avro
+from gateway.ingress.metrics import pipeline_metrics
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.router.core import Decision, decide, tick
+from gateway.router.outbox import Outbox
 from gateway.router.records import TopicKind
 from gateway.router.restore import Restored, restore_partitions, state_headers
-from gateway.router.state import STATE_SCHEMA, state_to_avro
+from gateway.router.state import state_to_bytes
 from gateway.router.store import PartitionStore, timers_fingerprint
 from gateway.router.timers import RouterConfig, next_deadline
+from gateway.router.wire import decode_event
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -84,6 +86,7 @@ class RouterHandler:
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
         self.counters = Counters()
+        self.metrics = pipeline_metrics()
         self._worker: TransactionalWorker | None = None
         self._restores: dict[asyncio.Task[None], frozenset[TopicPartition]] = {}
         self._scheduled_with: ParticipantRegistry | None = registry.current()
@@ -97,6 +100,7 @@ class RouterHandler:
 
     def attach(self, worker: TransactionalWorker) -> None:
         self._worker = worker
+        self.metrics.watch_router(self)
 
     # --- assignment and restore ---------------------------------------------------------
 
@@ -178,18 +182,23 @@ class RouterHandler:
             raise TransientFailure(f"partition {partition.partition} is not restored yet")
         slot.in_flight = len(records)
         registry = self.registry.current()
+        outbox = Outbox(producer)
         for record in records:
             structlog.contextvars.bind_contextvars(partition=record.partition, offset=record.offset)
+            started = time.perf_counter()
             try:
-                await self._route(record, slot, registry, producer)
+                await self._route(record, slot, registry, outbox)
             finally:
+                self.metrics.routing_seconds.observe(time.perf_counter() - started)
                 structlog.contextvars.unbind_contextvars("partition", "offset", "certificate_id")
+        await outbox.flush()
 
     async def _route(
-        self, record: Any, slot: Slot, registry: ParticipantRegistry, producer: AIOKafkaProducer
+        self, record: Any, slot: Slot, registry: ParticipantRegistry, outbox: Outbox
     ) -> None:
+        producer = outbox.producer
         try:
-            event = _decode(record.value)
+            event, body = decode_event(record.value)
         except UndecodableEvent as exc:
             await self._dead_letter(record, producer, Failure.of(exc, stage=STAGE))
             return
@@ -204,16 +213,15 @@ class RouterHandler:
             await self._dead_letter(record, producer, Failure.of(error, stage=STAGE))
             return
         try:
-            decision = decide(
-                slot.store.get(certificate_id), event, self.clock(), registry, self.config
-            )
+            state = slot.store.get(certificate_id)
+            decision = decide(state, event, self.clock(), registry, self.config, body=body)
         except Exception as exc:
             log.exception("decide_crashed", event_id=event.event_id)
             failure = Failure.of(exc, stage=STAGE, reason="POISON_PILL")
             await self._dead_letter(record, producer, failure)
             return
         self.counters.events += 1
-        await self._write(decision, certificate_id, slot, registry, producer)
+        await self._write(decision, certificate_id, slot, registry, outbox)
 
     def _timers(self, registry: ParticipantRegistry) -> str:
         if self._fingerprint[0] is not registry:
@@ -226,39 +234,42 @@ class RouterHandler:
         certificate_id: str,
         slot: Slot,
         registry: ParticipantRegistry,
-        producer: AIOKafkaProducer,
+        outbox: Outbox,
     ) -> None:
         partition = slot.tp.partition
         if decision.changed:
-            slot.store.stage(certificate_id, decision.state)
-            value, headers = None, None
+            value, headers, deadline = None, None, None
             if decision.state is not None:
-                value = codec.encode(STATE_SCHEMA, state_to_avro(decision.state))
+                value = state_to_bytes(decision.state)
                 deadline = next_deadline(decision.state, registry, self.config)
                 headers = state_headers(deadline, self._timers(registry))
-            await producer.send(
+            slot.store.stage(certificate_id, decision.state, (registry, deadline))
+            await outbox.send(
                 self.changelog_topic,
-                key=certificate_id.encode(),
-                value=value,
+                certificate_id.encode(),
+                value,
                 partition=partition,
                 headers=headers,
             )
         for emission in decision.emissions:
             on_outcomes = emission.topic is TopicKind.OUTCOMES
-            await producer.send(
+            await outbox.send(
                 emission.topic_name(self.prefix),
-                key=emission.key.encode(),
-                value=codec.encode(emission.schema, emission.value),
+                emission.key.encode(),
+                emission.to_bytes(),
                 partition=partition if on_outcomes else None,  # co-partitioned with kp.events
             )
             if on_outcomes:
-                kind = str(emission.value["outcome"])
+                kind, pair = str(emission.value["outcome"]), emission.value["pair"]
+                self.metrics.outcome(slot.tp, kind, pair["exporter"], pair["importer"])
                 self.counters.outcomes += 1
                 self.counters.by_outcome[kind] = self.counters.by_outcome.get(kind, 0) + 1
                 log.info("outcome", outcome=kind, outcome_id=emission.value["outcome_id"])
 
     async def _dead_letter(self, record: Any, producer: AIOKafkaProducer, failure: Failure) -> None:
         self.counters.dead_lettered += 1
+        tp = TopicPartition(record.topic, record.partition)
+        self.metrics.dead_letter(STAGE, tp, failure.reason)
         origin = Origin(
             record.topic, record.partition, record.offset, record.timestamp, self.group_id
         )
@@ -272,6 +283,7 @@ class RouterHandler:
         )
 
     def committed(self, partition: TopicPartition) -> None:
+        self.metrics.committed(STAGE, partition)
         slot = self.slots.get(partition)
         if slot is not None:
             slot.store.commit(self.registry.current())
@@ -279,6 +291,7 @@ class RouterHandler:
             slot.in_flight = 0
 
     def aborted(self, partition: TopicPartition) -> None:
+        self.metrics.aborted(STAGE, partition)
         slot = self.slots.get(partition)
         if slot is not None:
             slot.store.abort()
@@ -348,6 +361,7 @@ class RouterHandler:
     async def _tick(
         self, slot: Slot, now: datetime, registry: ParticipantRegistry, producer: AIOKafkaProducer
     ) -> int:
+        outbox = Outbox(producer)
         changed = 0
         for certificate_id in slot.store.take_due(now, self.tick_limit):
             state = slot.store.get(certificate_id)
@@ -365,9 +379,10 @@ class RouterHandler:
                 if decision.changed:
                     changed += 1
                     self.counters.ticked += 1
-                    await self._write(decision, certificate_id, slot, registry, producer)
+                    await self._write(decision, certificate_id, slot, registry, outbox)
             finally:
                 structlog.contextvars.unbind_contextvars("certificate_id", "partition")
+        await outbox.flush()
         return changed
 
     async def close(self) -> None:
@@ -375,13 +390,3 @@ class RouterHandler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 30)
-
-
-def _decode(value: bytes | None) -> CertificateEvent:
-    if value is None:
-        raise UndecodableEvent("the record has no value (a tombstone on kp.events)")
-    record = codec.decode(value, "CertificateEvent")
-    try:
-        return event_from_avro(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UndecodableEvent(f"not a canonical CertificateEvent: {exc}") from exc

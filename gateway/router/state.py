@@ -11,12 +11,13 @@ the changelog round trip unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.codec import Encoded
 from gateway.events import (
     CertificateEvent,
     CertificateIssued,
@@ -26,14 +27,18 @@ from gateway.events import (
     event_to_avro,
     utc,
 )
-from gateway.router.records import OutcomeKind
+from gateway.router.records import OutcomeKind, event_body
+from gateway.router.splice import encode_spliced
 
 #: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
 STATE_SCHEMA = "RouterState"
 
 
 def to_millis(moment: datetime) -> datetime:
-    """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps)."""
+    """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
+    ``moment`` itself when it already is."""
+    if moment.tzinfo is UTC and not moment.microsecond % 1000:
+        return moment
     moment = utc(moment)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
@@ -55,6 +60,8 @@ class StoredEvent:
 
     event: CertificateEvent
     first_seen: datetime
+    #: ``event``'s Avro body, spliced into the changelog and notifications (``stored_body``)
+    body: Encoded | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,7 @@ class StoredConfirmation:
     event: CertificateEvent
     first_seen: datetime
     status: ConfirmationStatus
+    body: Encoded | None = field(default=None, compare=False, repr=False)
 
     @property
     def payload(self) -> ImportConfirmed:
@@ -135,6 +143,21 @@ class CertificateState:
     def emitted_kinds(self) -> frozenset[OutcomeKind]:
         return frozenset(item.kind for item in self.emitted)
 
+    def evolve(self, changes: dict[str, Any]) -> CertificateState:
+        """``dataclasses.replace(self, **changes)`` without its field introspection (the
+        router's hot path builds a few states per event)."""
+        get = changes.get
+        return CertificateState(
+            get("certificate_id", self.certificate_id),
+            get("last_change", self.last_change),
+            get("certificate", self.certificate),
+            get("announced", self.announced),
+            get("confirmations", self.confirmations),
+            get("voids", self.voids),
+            get("other_event_ids", self.other_event_ids),
+            get("emitted", self.emitted),
+        )
+
     def void_payloads(self) -> Iterator[tuple[StoredEvent, CertificateVoided]]:
         for void in self.voids:
             payload = void.event.payload
@@ -144,9 +167,20 @@ class CertificateState:
 
 # --- Avro (kp.router.changelog) ----------------------------------------------------------
 
+Kept = StoredEvent | StoredConfirmation
 
-def _stored_to_avro(stored: StoredEvent) -> dict[str, Any]:
-    return {"event": event_to_avro(stored.event), "first_seen": to_millis(stored.first_seen)}
+
+def stored_body(item: Kept) -> Encoded:
+    """The kept event's Avro body: the one it was read with, else encoded once and cached
+    on ``item`` (a derived value: the state's content does not change)."""
+    if item.body is None:
+        object.__setattr__(item, "body", event_body(item.event))
+    assert item.body is not None
+    return item.body
+
+
+def _event_dict(item: Kept) -> dict[str, Any]:
+    return event_to_avro(item.event)
 
 
 def _stored_from_avro(record: dict[str, Any]) -> StoredEvent:
@@ -155,19 +189,35 @@ def _stored_from_avro(record: dict[str, Any]) -> StoredEvent:
 
 def state_to_avro(state: CertificateState) -> dict[str, Any]:
     """The Avro-ready ``RouterState`` record: ``gateway.codec.encode("RouterState", ...)``."""
+    return _state_record(state, _event_dict)
+
+
+def state_to_bytes(state: CertificateState) -> bytes:
+    """``codec.encode(STATE_SCHEMA, state_to_avro(state))`` byte for byte, with the kept
+    events' bodies spliced in instead of encoded at every change."""
+    return encode_spliced(STATE_SCHEMA, _state_record(state, stored_body))
+
+
+def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -> dict[str, Any]:
+    cert = state.certificate
     return {
         "certificate_id": state.certificate_id,
-        "certificate": None if state.certificate is None else _stored_to_avro(state.certificate),
+        "certificate": None
+        if cert is None
+        else {"event": event_value(cert), "first_seen": to_millis(cert.first_seen)},
         "announced": state.announced,
         "confirmations": [
             {
-                "event": event_to_avro(item.event),
+                "event": event_value(item),
                 "first_seen": to_millis(item.first_seen),
                 "status": item.status.value,
             }
             for item in state.confirmations
         ],
-        "voids": [_stored_to_avro(item) for item in state.voids],
+        "voids": [
+            {"event": event_value(item), "first_seen": to_millis(item.first_seen)}
+            for item in state.voids
+        ],
         "other_event_ids": list(state.other_event_ids),
         "emitted": [
             {

@@ -5,10 +5,11 @@ builds the decisions on it; ``Decision`` is what the driver gets back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.codec import Encoded
 from gateway.events import CertificateEvent, ImportConfirmed
 from gateway.registry import ParticipantRegistry
 from gateway.router.records import (
@@ -19,6 +20,7 @@ from gateway.router.records import (
     OutcomeKind,
     TopicKind,
     event_notification,
+    outcome_body,
     outcome_id,
     outcome_notification,
     outcome_record,
@@ -30,6 +32,7 @@ from gateway.router.state import (
     ConfirmationStatus,
     EmittedOutcome,
     StoredConfirmation,
+    StoredEvent,
 )
 from gateway.router.timers import RouterConfig, presumed_exporter
 
@@ -57,6 +60,19 @@ class Decision:
         return [e.value for e in self.emissions if e.topic is TopicKind.OUTCOMES]
 
 
+_LAST: list[tuple[ParticipantRegistry, frozenset[str]]] = []
+
+
+def _exchanging(registry: ParticipantRegistry) -> frozenset[str]:
+    """Participants that appear in a registry pair (have a partner topic); computed once
+    per registry version, not per event."""
+    if _LAST and _LAST[0][0] is registry:
+        return _LAST[0][1]
+    found = frozenset(p.exporter for p in registry.pairs) | {p.importer for p in registry.pairs}
+    _LAST[:] = [(registry, found)]
+    return found
+
+
 class Step:
     """One decision in progress: a copy-on-write state plus the emissions so far."""
 
@@ -77,21 +93,24 @@ class Step:
         self.touched: dict[str, CertificateEvent] = {}
         #: identical re-sends: the re-send's status mirrors its original's
         self.aliases: list[tuple[CertificateEvent, CertificateEvent]] = []
-        self._exchanging = {p.exporter for p in registry.pairs} | {
-            p.importer for p in registry.pairs
-        }
+        #: the event being decided and its Avro body as read (None: unknown, or a tick)
+        self.incoming: CertificateEvent | None = None
+        self.incoming_body: Encoded | None = None
+        self._exchanging = _exchanging(registry)
 
     # --- state ---------------------------------------------------------------------------
 
     def update(self, **changes: Any) -> None:
-        self.state = replace(self.state, **changes)
+        self.state = self.state.evolve(changes)
         self.changed = True
 
     def set_status(self, confirmation: StoredConfirmation, status: ConfirmationStatus) -> None:
         event_id = confirmation.event.event_id
         self.update(
             confirmations=tuple(
-                replace(item, status=status) if item.event.event_id == event_id else item
+                StoredConfirmation(item.event, item.first_seen, status, item.body)
+                if item.event.event_id == event_id
+                else item
                 for item in self.state.confirmations
             )
         )
@@ -105,7 +124,7 @@ class Step:
     def finish(self) -> Decision:
         if not self.changed:
             return Decision(self.state)
-        self.state = replace(self.state, last_change=self.now)
+        self.state = self.state.evolve({"last_change": self.now})
         for event in self.touched.values():
             self._status(event, event.event_id)
         for resend, original in self.aliases:
@@ -120,7 +139,18 @@ class Step:
 
     def notify(self, kind: NotificationType, recipient: str, event: CertificateEvent) -> None:
         if self.reachable(recipient):
-            self.emissions.append(event_notification(kind, recipient, event, self.now))
+            body = self.body_of(event)
+            self.emissions.append(event_notification(kind, recipient, event, self.now, body))
+
+    def body_of(self, event: CertificateEvent) -> Encoded | None:
+        """The Avro body of the incoming event or of a kept one, when known."""
+        if event is self.incoming:
+            return self.incoming_body
+        state = self.state
+        kept: list[StoredEvent | StoredConfirmation] = [*state.confirmations, *state.voids]
+        if state.certificate is not None:
+            kept.append(state.certificate)
+        return next((item.body for item in kept if item.event is event), None)
 
     def outcome(
         self,
@@ -134,7 +164,8 @@ class Step:
         emitted before."""
         ids = tuple(event.event_id for event in evidence)
         certificate_id = self.state.certificate_id
-        if self.state.has_emitted(outcome_id(certificate_id, kind, ids)):
+        known_id = outcome_id(certificate_id, kind, ids)
+        if self.state.has_emitted(known_id):
             return
         record = outcome_record(
             certificate_id=certificate_id,
@@ -144,10 +175,12 @@ class Step:
             decided_at=self.now,
             differences=differences,
             detail=detail,
+            known_id=known_id,
         )
-        self.emissions.append(Emission(TopicKind.OUTCOMES, certificate_id, record))
+        body = outcome_body(record)
+        self.emissions.append(Emission(TopicKind.OUTCOMES, certificate_id, record, None, body))
         for recipient in self.recipients(kind, evidence):
-            self.emissions.append(outcome_notification(recipient, record))
+            self.emissions.append(outcome_notification(recipient, record, body))
         emitted = EmittedOutcome(kind, record["outcome_id"], ids)
         self.update(emitted=(*self.state.emitted, emitted))
         for event in evidence:

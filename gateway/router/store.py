@@ -29,6 +29,8 @@ log = structlog.get_logger(__name__)
 Entry = tuple[datetime, str]
 #: A state kept encoded: its changelog bytes and the deadline written with them.
 Encoded = tuple[bytes, datetime | None]
+#: A staged state's next deadline as computed under that registry.
+Known = tuple[ParticipantRegistry, datetime | None]
 
 
 def timers_fingerprint(registry: ParticipantRegistry, config: RouterConfig) -> str:
@@ -59,6 +61,7 @@ class PartitionStore:
         self._deadlines: dict[str, datetime] = {}
         self._heap: list[Entry] = []
         self._staged: dict[str, CertificateState | None] = {}
+        self._known: dict[str, Known] = {}
         self._taken: list[Entry] = []
 
     def __len__(self) -> int:
@@ -88,9 +91,20 @@ class PartitionStore:
         self.states[certificate_id] = state
         return state
 
-    def stage(self, certificate_id: str, state: CertificateState | None) -> None:
-        """Record a change of the open transaction; None deletes (a changelog tombstone)."""
+    def stage(
+        self,
+        certificate_id: str,
+        state: CertificateState | None,
+        deadline: Known | None = None,
+    ) -> None:
+        """Record a change of the open transaction; None deletes (a changelog tombstone).
+        ``deadline``: ``(registry, next_deadline(state, registry))`` when the caller has
+        computed it already (``commit`` reuses it if the registry is still the same)."""
         self._staged[certificate_id] = state
+        if deadline is None:
+            self._known.pop(certificate_id, None)
+        else:
+            self._known[certificate_id] = deadline
 
     @property
     def staged(self) -> int:
@@ -108,11 +122,17 @@ class PartitionStore:
         self._staged.clear()
         self._taken.clear()
         for certificate_id in touched:
-            self._schedule(certificate_id, registry)
+            known = self._known.get(certificate_id)
+            if known is not None and known[0] is registry:
+                self._set_deadline(certificate_id, known[1])
+            else:
+                self._schedule(certificate_id, registry)
+        self._known.clear()
 
     def abort(self) -> None:
         """The transaction aborted: forget its changes, put the timers it took back."""
         self._staged.clear()
+        self._known.clear()
         for deadline, certificate_id in self._taken:
             if certificate_id not in self._deadlines:
                 self._deadlines[certificate_id] = deadline
@@ -155,6 +175,9 @@ class PartitionStore:
     def _schedule(self, certificate_id: str, registry: ParticipantRegistry) -> None:
         state = self._committed(certificate_id)
         deadline = None if state is None else next_deadline(state, registry, self.config)
+        self._set_deadline(certificate_id, deadline)
+
+    def _set_deadline(self, certificate_id: str, deadline: datetime | None) -> None:
         if deadline is None:
             self._deadlines.pop(certificate_id, None)
         elif self._deadlines.get(certificate_id) != deadline:
@@ -173,6 +196,7 @@ class PartitionStore:
         ones are scheduled by ``next_deadline``, encoded ones by their written deadline."""
         self.states = {**encoded_values(encoded), **states}
         self._staged.clear()
+        self._known.clear()
         self._taken.clear()
         self._deadlines = {cid: d for cid, (_, d) in encoded.items() if d is not None}
         for certificate_id, state in states.items():

@@ -75,7 +75,7 @@ def overdue_at(state: CertificateState, registry: ParticipantRegistry) -> dateti
     cert = state.issued
     if cert is None or state.certificate is None or not state.announced or state.voids:
         return None
-    if OutcomeKind.CONFIRMATION_OVERDUE in state.emitted_kinds():
+    if any(item.kind == OutcomeKind.CONFIRMATION_OVERDUE for item in state.emitted):
         return None
     for confirmation in state.confirmations:
         if (
@@ -120,9 +120,9 @@ def next_deadline(
         for confirmation in state.confirmations
         if confirmation.status is ConfirmationStatus.WAITING
     ]
-    candidates.extend(
-        moment
-        for moment in (overdue_at(state, registry), retire_at(state, registry, config))
-        if moment is not None
-    )
+    due = overdue_at(state, registry)
+    if due is not None:
+        candidates.append(due)
+    elif not candidates:  # settled (is_settled): only the retirement is ahead
+        candidates.append(state.last_change + config.retention)
     return min(candidates, default=None)

@@ -202,3 +202,36 @@ def test_new_writer_resolves_to_old_reader_with_enum_default(
     )
     record = fastavro.schemaless_reader(io.BytesIO(buffer.getvalue()), new.schema, old)
     assert record == {"certificate_id": "RU0123456", "carats": Decimal("1.500"), "kind": "UNKNOWN"}
+
+
+# --- the body of a decoded record, for splicing ---------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=st.one_of(certificates(), confirmations(), voids()))
+def test_decode_with_body_gives_the_body_written_with_the_current_schema(payload: object) -> None:
+    data = codec.encode("CertificateEvent", event_to_avro(_event(payload)))
+    record, body = codec.decode_with_body(data, "CertificateEvent")
+    assert record == codec.decode(data, "CertificateEvent")
+    assert body == codec.Encoded("kpgw.events.CertificateEvent", data[10:])
+    # Bytes the decoder did not read are not part of the body: no body at all.
+    assert codec.decode_with_body(data + b"\x02", "CertificateEvent") == (record, None)
+
+
+def test_decode_with_body_gives_none_for_an_older_writer(
+    versioned: codec.SchemaRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import fastavro
+
+    monkeypatch.setattr(codec, "registry", lambda: versioned)
+    old = fastavro.parse_schema(V1)
+    value = {"certificate_id": "RU0123456", "carats": Decimal("1.500"), "kind": "A"}
+    for schema, expect_body in ((old, False), (versioned.current("Sample").schema, True)):
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, schema, {**value, "remarks": None})
+        data = codec.MAGIC + codec.fingerprint(schema) + buffer.getvalue()
+        record, body = codec.decode_with_body(data, "Sample")
+        assert record == {**value, "remarks": None}
+        assert (body is not None) is expect_body

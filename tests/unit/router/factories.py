@@ -21,19 +21,24 @@ from gateway.events import (
     Party,
     Payload,
     deterministic_event_id,
+    event_to_avro,
     raw_sha256,
 )
 from gateway.registry import ParticipantRegistry, ParticipantStatus, load_registry
 from gateway.router import (
     DEFAULT_CONFIG,
+    STATE_SCHEMA,
     CertificateState,
     Decision,
     Emission,
     RouterConfig,
     TopicKind,
     decide,
+    state_to_avro,
     tick,
 )
+from gateway.router.state import state_to_bytes
+from gateway.router.wire import decode_event
 
 T0 = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 ISSUED = date(2025, 3, 3)
@@ -155,22 +160,41 @@ class Harness:
         self,
         reg: ParticipantRegistry | None = None,
         config: RouterConfig = DEFAULT_CONFIG,
+        *,
+        wire: bool = False,
     ) -> None:
+        """``wire``: feed each event as the driver does, through its Avro encoding (the
+        decoded event with its body, which the records then embed as is)."""
         self.registry = reg or registry()
         self.config = config
+        self.wire = wire
         self.state: CertificateState | None = None
         self.emissions: list[Emission] = []
+        self.written: list[bytes] = []  # every record and changelog state, encoded
 
     def feed(self, item: CertificateEvent, at: datetime = T0) -> Decision:
-        return self._keep(decide(self.state, item, at, self.registry, self.config))
+        if not self.wire:
+            return self._keep(decide(self.state, item, at, self.registry, self.config))
+        read, body = decode_event(codec.encode("CertificateEvent", event_to_avro(item)))
+        assert read == item and body is not None
+        return self._keep(decide(self.state, read, at, self.registry, self.config, body=body))
 
     def tick(self, at: datetime) -> Decision:
         assert self.state is not None
         return self._keep(tick(self.state, at, self.registry, self.config))
 
     def _keep(self, decision: Decision) -> Decision:
+        """Every record is schema-valid, and what the driver writes (``to_bytes``,
+        ``state_to_bytes``) is byte for byte ``codec.encode`` of the Avro-ready values."""
         for emission in decision.emissions:
-            codec.decode(codec.encode(emission.schema, emission.value))
+            data = emission.to_bytes()
+            assert data == codec.encode(emission.schema, emission.value)
+            codec.decode(data)
+            self.written.append(data)
+        if decision.changed and decision.state is not None:
+            data = state_to_bytes(decision.state)
+            assert data == codec.encode(STATE_SCHEMA, state_to_avro(decision.state))
+            self.written.append(data)
         self.state = decision.state
         self.emissions.extend(decision.emissions)
         return decision
