@@ -276,7 +276,9 @@ class LocalBroker:
         self.paths.log4j.write_text(_LOG4J2)
         if (self.paths.data / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id[0] in "-_":  # a leading '-' would read as an option to StorageTool
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
             [
