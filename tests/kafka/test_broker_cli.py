@@ -13,7 +13,22 @@ import pytest
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-PORT = int(os.environ.get("KPGW_TEST_SECOND_BROKER_PORT", "39192"))
+
+def free_port_pair() -> int:
+    """A client port whose controller port (port + 1) is free too: fixed ports in the
+    ephemeral range can collide with other programs' client sockets."""
+    from gateway.kafka.broker import port_free
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port < 65000 and port_free(port) and port_free(port + 1):
+            return port
+    raise RuntimeError("no free port pair found")
+
+
+PORT = int(os.environ.get("KPGW_TEST_SECOND_BROKER_PORT", "0")) or free_port_pair()
 
 
 def kpgw(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -80,7 +95,7 @@ def test_missing_java_is_one_clear_sentence(tmp_path: Path, kafka_bootstrap: str
             "kafka",
             "up",
             "--port",
-            str(PORT + 7),
+            str(free_port_pair()),
             "--data-dir",
             str(tmp_path / "b"),
         ],
@@ -118,7 +133,7 @@ def test_failed_download_is_one_clear_sentence(tmp_path: Path, kafka_bootstrap: 
             "kafka",
             "up",
             "--port",
-            str(PORT + 9),
+            str(free_port_pair()),
             "--data-dir",
             str(tmp_path / "b"),
         ],
