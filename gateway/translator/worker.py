@@ -25,12 +25,11 @@ from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
-from gateway.translation import InboundMeta, translate
+from gateway.translation import UNAUTHORISED_SENDER, InboundMeta, translate
 from gateway.translator.inbound import Inbound
 
 log = structlog.get_logger(__name__)
 Translate = Callable[[bytes, InboundMeta, ParticipantRegistry], CertificateEvent]
-MISSING_SENDER = "UNAUTHORISED_SENDER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +50,8 @@ def translate_record(
     retried up to ``max_attempts`` and then becomes a POISON_PILL with its stack trace."""
     if inbound.sender is None:
         message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
-        error = UnauthorisedSender(message, findings=(Finding(MISSING_SENDER, message),))
-        return Translated(None, Failure.of(error, stage="translator", reason=MISSING_SENDER))
+        error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
+        return Translated(None, Failure.of(error, stage="translator", reason=UNAUTHORISED_SENDER))
     first_failed: datetime | None = None
     last: BaseException | None = None
     for attempt in range(1, max_attempts + 1):
