@@ -22,8 +22,11 @@ from typing import Any, cast
 import fastavro
 from fastavro.schema import load_schema, to_parsing_canonical_form
 
+from gateway.avro_writer import Encoded, Write, compile_writer
 from gateway.errors import UndecodableEvent
 from gateway.resources import avro_dir
+
+__all__ = ["MAGIC", "Encoded", "decode", "decode_with_body", "encode", "encode_body", "registry"]
 
 MAGIC = b"\xc3\x01"
 NAMESPACE = "kpgw.events"
@@ -130,14 +133,26 @@ def registry() -> SchemaRegistry:
     return SchemaRegistry()
 
 
-def encode(name: str, record: Mapping[str, Any]) -> bytes:
-    """Single-object encode ``record`` with the current schema of ``name``."""
-    version = registry().current(name)
-    buffer = io.BytesIO()
-    buffer.write(MAGIC)
-    buffer.write(version.fingerprint)
-    fastavro.schemaless_writer(buffer, version.schema, record)
-    return buffer.getvalue()
+@cache
+def _writer(name: str) -> Write:
+    return compile_writer(registry().current(name).schema)
+
+
+def encode(name: str, record: Mapping[str, Any] | Encoded) -> bytes:
+    """Single-object encode ``record`` with the current schema of ``name``: fastavro's
+    bytes, written by the compiled writer (``gateway.avro_writer``), which copies an
+    :class:`Encoded` value as is where its named type goes."""
+    out = bytearray(MAGIC)
+    out += registry().current(name).fingerprint
+    _writer(name)(out, record)
+    return bytes(out)
+
+
+def encode_body(name: str, record: Mapping[str, Any]) -> Encoded:
+    """``record`` encoded once with ``name``'s current schema, to be spliced later."""
+    out = bytearray()
+    _writer(name)(out, record)
+    return Encoded(registry().current(name).schema["name"], bytes(out))
 
 
 def writer_of(data: bytes) -> SchemaVersion:
@@ -175,21 +190,6 @@ def _read(data: bytes, name: str | None) -> tuple[dict[str, Any], bool]:
     if not isinstance(record, dict):
         raise UndecodableEvent(f"{writer.name} did not decode to a record")
     return record, writer is reader and stream.tell() == len(data)
-
-
-# --- Splicing: records that embed bodies already encoded ----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """The Avro binary body of a record of the named type ``name`` (full name, e.g.
-    ``kpgw.events.CertificateEvent``) written with its current schema: what follows the
-    10-byte header of a single-object encoding. A writer that meets one where a ``name``
-    record goes may copy it instead of encoding the record again
-    (``gateway.router.splice``)."""
-
-    name: str
-    body: bytes
 
 
 def decode_with_body(data: bytes, name: str) -> tuple[dict[str, Any], Encoded | None]:

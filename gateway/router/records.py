@@ -17,9 +17,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from gateway.codec import Encoded
+from gateway import codec
+from gateway.codec import Encoded, encode_body
 from gateway.events import CertificateEvent, event_to_avro
-from gateway.router.splice import encode_body, encode_spliced
 
 #: Namespace of the router's deterministic ids (uuid5).
 ROUTER_ID_NAMESPACE = uuid.UUID("6f1c1f0e-5a43-4c1e-9d55-4b5057000002")
@@ -117,11 +117,11 @@ class Emission:
         """``codec.encode(self.schema, self.value)``, byte for byte, faster."""
         body = self.body
         if body is None:
-            return encode_spliced(self.schema, self.value)
+            return codec.encode(self.schema, self.value)
         if self.topic is TopicKind.OUTCOMES:
-            return encode_spliced(self.schema, body)
+            return codec.encode(self.schema, body)
         embedded = "event" if body.name == _EVENT else "outcome"
-        return encode_spliced(self.schema, {**self.value, embedded: body})
+        return codec.encode(self.schema, {**self.value, embedded: body})
 
     def topic_name(self, prefix: str = "kp.") -> str:
         if self.topic is TopicKind.PARTNER:

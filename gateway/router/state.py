@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway import codec
 from gateway.codec import Encoded
 from gateway.events import (
     CertificateEvent,
@@ -28,7 +29,6 @@ from gateway.events import (
     utc,
 )
 from gateway.router.records import OutcomeKind, event_body
-from gateway.router.splice import encode_spliced
 
 #: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
 STATE_SCHEMA = "RouterState"
@@ -195,7 +195,7 @@ def state_to_avro(state: CertificateState) -> dict[str, Any]:
 def state_to_bytes(state: CertificateState) -> bytes:
     """``codec.encode(STATE_SCHEMA, state_to_avro(state))`` byte for byte, with the kept
     events' bodies spliced in instead of encoded at every change."""
-    return encode_spliced(STATE_SCHEMA, _state_record(state, stored_body))
+    return codec.encode(STATE_SCHEMA, _state_record(state, stored_body))
 
 
 def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -> dict[str, Any]:

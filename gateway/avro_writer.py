@@ -1,47 +1,39 @@
-"""The router's Avro writer: single-object encoding byte for byte like
-``gateway.codec.encode``, but where a record embeds another one that is already encoded
-(a ``gateway.codec.Encoded`` body: a forwarded event as it was read from kp.events, an
-event kept in the state, an outcome), the body is copied instead of encoded again.
+"""A compiled Avro binary writer: what fastavro's ``schemaless_writer`` writes, byte for
+byte, about 2.5 times faster for the gateway's records (measured on CertificateEvent:
+22 us against 56 us), and able to splice bodies that are already encoded.
 
-Avro's binary encoding of a record is the concatenation of its fields' encodings, and a
-union value is its branch index (a zig-zag long) followed by the value, so a body can be
-spliced into the bytes of the enclosing record. The writer is compiled once per schema
-into closures from fastavro's parsed schema; for the router's small records it is also
-faster than fastavro's own writer. It supports the types of the gateway's schemas (null,
-boolean, int, long, float, double, string, bytes, enum, fixed, array, map, record, union;
-decimal on bytes, date, timestamp-millis) and refuses any other at compile time.
+Each schema is compiled once into nested closures from fastavro's parsed form. Avro's
+binary encoding of a record is the concatenation of its fields' encodings, and a union
+value is its branch index (a zig-zag long) followed by the value, so where a record embeds
+another one that is already encoded (an :class:`Encoded` body: a forwarded event as it was
+read, an event kept in the router's state, an outcome) the body is copied instead of
+encoded again. It supports the types of the gateway's schemas (null, boolean, int, long,
+float, double, string, bytes, enum, fixed, array, map, record, union; decimal on bytes,
+date, timestamp-millis) and refuses any other at compile time. A union of several records
+needs the ``(name, record)`` tuple notation (as fastavro's) or an ``Encoded``.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any, cast
 
-from gateway.codec import MAGIC, Encoded, registry
-
-__all__ = ["compile_writer", "encode_body", "encode_spliced"]
+__all__ = ["Encoded", "Write", "compile_writer"]
 
 
-def encode_spliced(name: str, record: Mapping[str, Any] | Encoded) -> bytes:
-    """:func:`encode`, byte for byte, except that an :class:`Encoded` value is copied as
-    is where its named type goes (and picks its union branch). A pure-Python writer
-    compiled once per schema (faster than fastavro's for these small records); a union of
-    several records needs the ``(name, record)`` tuple notation or an ``Encoded``."""
-    out = bytearray(MAGIC)
-    out += registry().current(name).fingerprint
-    _compiled(name)(out, record)
-    return bytes(out)
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """The Avro binary body of a record of the named type ``name`` (full name, e.g.
+    ``kpgw.events.CertificateEvent``) written with its current schema: what follows the
+    10-byte header of a single-object encoding. A compiled writer that meets one where a
+    ``name`` record goes copies it instead of encoding the record again."""
 
-
-def encode_body(name: str, record: Mapping[str, Any]) -> Encoded:
-    """``record`` encoded once with ``name``'s current schema, to be spliced later."""
-    out = bytearray()
-    _compiled(name)(out, record)
-    return Encoded(registry().current(name).schema["name"], bytes(out))
+    name: str
+    body: bytes
 
 
 Write = Callable[[bytearray, Any], None]
@@ -51,11 +43,6 @@ _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _MISSING = object()
 #: The last datetime written and its encoding, as one tuple (read and replaced at once).
 _LAST_INSTANT: list[tuple[Any, bytes]] = [(None, b"")]
-
-
-@cache
-def _compiled(name: str) -> Write:
-    return compile_writer(registry().current(name).schema)
 
 
 def compile_writer(schema: Any, named: Mapping[str, Any] | None = None) -> Write:
