@@ -4,6 +4,7 @@ module maps values and reports what the schema cannot judge (notes, units, codes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -65,30 +66,28 @@ class _Document:
     repeated single element counts with its last occurrence, SignatorySPSAuthentication
     with its first)."""
 
-    __slots__ = ("element", "id", "issue_date_time", "issuer", "notes", "signatory", "status")
+    __slots__ = ("element", "id", "issue_date_time", "issuer", "notes", "status")
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
-        self.id: etree._Element | None = None
-        self.status: etree._Element | None = None
-        self.issue_date_time: etree._Element | None = None
-        self.issuer: etree._Element | None = None
-        self.signatory: etree._Element | None = None
         self.notes: list[etree._Element] = []
+        # Indexing by tag is one comparison per child instead of a chain of them.
+        found: dict[object, etree._Element] = {}
         for child in element:
             tag = child.tag
             if tag == INCLUDED_NOTE:
                 self.notes.append(child)
-            elif tag == ID:
-                self.id = child
-            elif tag == STATUS_CODE:
-                self.status = child
-            elif tag == ISSUE_DATE_TIME:
-                self.issue_date_time = child
-            elif tag == ISSUER:
-                self.issuer = child
-            elif tag == SIGNATORY and self.signatory is None:
-                self.signatory = child
+            else:
+                found[tag] = child
+        self.id = found.get(ID)
+        self.status = found.get(STATUS_CODE)
+        self.issue_date_time = found.get(ISSUE_DATE_TIME)
+        self.issuer = found.get(ISSUER)
+
+    @property
+    def signatory(self) -> etree._Element | None:
+        """Read only for cancellations, so looked up only then."""
+        return kid(self.element, SIGNATORY)
 
     def need(self, found: etree._Element | None, tag: str) -> etree._Element:
         if found is None:
@@ -103,23 +102,18 @@ class _Consignment:
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
-        self.consignor: etree._Element | None = None
-        self.consignee: etree._Element | None = None
-        self.export: etree._Element | None = None
-        self.import_: etree._Element | None = None
         self.items: list[etree._Element] = []
+        found: dict[object, etree._Element] = {}
         for child in element:
             tag = child.tag
             if tag == CONSIGNMENT_ITEM:
                 self.items.append(child)
-            elif tag == CONSIGNOR:
-                self.consignor = child
-            elif tag == CONSIGNEE:
-                self.consignee = child
-            elif tag == EXPORT_COUNTRY:
-                self.export = child
-            elif tag == IMPORT_COUNTRY:
-                self.import_ = child
+            else:
+                found[tag] = child
+        self.consignor = found.get(CONSIGNOR)
+        self.consignee = found.get(CONSIGNEE)
+        self.export = found.get(EXPORT_COUNTRY)
+        self.import_ = found.get(IMPORT_COUNTRY)
 
 
 def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
@@ -227,8 +221,8 @@ def _issued(
     lines, parcels = read_lines(reader, consignment.items, consignment.element)
     origin = _origin(reader, notes, lines, consignment.element)
     provenance = notes.get(NOTE_PROVENANCE, ("", None))[0] or None
-    total_carats = _total(reader, notes, NOTE_TOTAL_CARATS, 3, [line[1] for line in lines])
-    total_value = _total(reader, notes, NOTE_TOTAL_VALUE, 2, [line[2] for line in lines])
+    total_carats = _total(reader, notes, NOTE_TOTAL_CARATS, 3, (line[1] for line in lines))
+    total_value = _total(reader, notes, NOTE_TOTAL_VALUE, 2, (line[2] for line in lines))
     if (
         reader.findings
         or exporter is None
@@ -288,12 +282,16 @@ def _origin(
 
 
 def _total(
-    reader: DocumentReader, notes: Notes, code: str, places: int, values: list[Decimal]
+    reader: DocumentReader, notes: Notes, code: str, places: int, values: Iterable[Decimal]
 ) -> Decimal | None:
+    """The note ``code``, else the sum of ``values`` (iterated only then)."""
     if code in notes:
         text, note = notes[code]
-        return reader.decimal(text, note, f"note {code}", places=places) if text else None
+        return reader.decimal(text, note, _NOTE_WHAT[code], places=places) if text else None
     return sum(values, Decimal(0)).quantize(_QUANTA[places])
+
+
+_NOTE_WHAT = {code: f"note {code}" for code in DOCUMENT_NOTES}
 
 
 def _cancelled_at(reader: DocumentReader, document: _Document) -> datetime | None:

@@ -18,7 +18,7 @@ from adapters.uncefact.profile import (
     ram,
     udt,
 )
-from gateway.errors import Finding, Findings, MappingFailed
+from gateway.errors import Finding, MappingFailed
 from gateway.events import Party, utc
 from gateway.registry import ParticipantRegistry
 
@@ -127,26 +127,30 @@ def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | No
 class DocumentReader:
     """Reads one document; collects findings instead of stopping at the first."""
 
+    __slots__ = ("findings", "registry")
+
     def __init__(self, registry: ParticipantRegistry) -> None:
         self.registry = registry
-        self.findings = Findings()
+        # A plain list (not ``gateway.errors.Findings``): it is tested for emptiness several
+        # times per document, and a list answers without a Python-level ``__bool__`` call.
+        self.findings: list[Finding] = []
 
     # --- findings ---------------------------------------------------------------------------
     def missing(self, what: str, where: etree._Element) -> None:
         message = f"{what} is missing (KP profile, {DOCS})"
-        self.findings.add(KP_FIELD_MISSING, message, line=line_of(where), path=path_of(where))
+        self.findings.append(Finding(KP_FIELD_MISSING, message, line_of(where), path_of(where)))
 
     def invalid(self, what: str, where: etree._Element, detail: str) -> None:
-        self.findings.add(
-            KP_FIELD_INVALID, f"{what}: {detail}", line=line_of(where), path=path_of(where)
+        self.findings.append(
+            Finding(KP_FIELD_INVALID, f"{what}: {detail}", line_of(where), path_of(where))
         )
 
     def add(self, code: str, message: str, where: etree._Element) -> None:
-        self.findings.add(code, message, line=line_of(where), path=path_of(where))
+        self.findings.append(Finding(code, message, line_of(where), path_of(where)))
 
     def raise_if_any(self) -> None:
         if self.findings:
-            items: tuple[Finding, ...] = self.findings.as_tuple()
+            items = tuple(self.findings)
             first = items[0].message
             raise MappingFailed(
                 f"{len(items)} problem(s) in the UN/CEFACT document; first: {first}",
@@ -227,6 +231,8 @@ class DocumentReader:
         return rounded
 
     def integer(self, text: str, where: etree._Element, what: str) -> int | None:
+        if text.isascii() and text.isdigit():  # the usual case: what ``decimal`` would say
+            return int(text)
         value = self.decimal(text, where, what, places=0)
         return None if value is None else int(value)
 

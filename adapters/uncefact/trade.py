@@ -17,7 +17,7 @@ from adapters.uncefact.profile import (
     UNSUPPORTED_UNIT,
     ram,
 )
-from adapters.uncefact.reader import DocumentReader, kid, kid_text, text_of
+from adapters.uncefact.reader import DocumentReader, kid, kid_text
 
 ID = ram("ID")
 TRADE_LINE = ram("IncludedSPSTradeLineItem")
@@ -30,6 +30,8 @@ ITEM_QUANTITY = ram("ItemQuantity")
 ORIGIN_COUNTRY = ram("OriginSPSCountry")
 SUBJECT_CODE = ram("SubjectCode")
 CONTENT = ram("Content")
+
+_LINE_VALUE_WHAT = f"the value in US dollars ({NOTE_LINE_VALUE})"
 
 Notes = dict[str, tuple[str, etree._Element]]
 #: One mapped trade line: (HS code, carats, value in USD, origin or None).
@@ -53,7 +55,7 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or not code.startswith("KP-"):
             continue
-        content = text_of(content_element)
+        content = None if content_element is None else (content_element.text or "").strip() or None
         if code not in known:
             reader.invalid(
                 f"note subject code {code}", subject, f"not used here; expected {sorted(known)}"
@@ -77,27 +79,22 @@ def read_lines(
         for element in item:
             if element.tag != TRADE_LINE:
                 continue
-            weight = classification = package = origin = None
             notes: list[etree._Element] = []
+            found: dict[object, etree._Element] = {}
             for child in element:  # one pass; a repeated single element counts with its last
                 tag = child.tag
                 if tag == LINE_NOTE:
                     notes.append(child)
-                elif tag == NET_WEIGHT:
-                    weight = child
-                elif tag == CLASSIFICATION:
-                    classification = child
-                elif tag == PACKAGE:
-                    package = child
-                elif tag == ORIGIN_COUNTRY:
-                    origin = child
+                else:
+                    found[tag] = child
+            package = found.get(PACKAGE)
             line = _line(
                 reader,
                 element,
-                weight=weight,
+                weight=found.get(NET_WEIGHT),
                 notes=notes,
-                classification=classification,
-                origin=origin,
+                classification=found.get(CLASSIFICATION),
+                origin=found.get(ORIGIN_COUNTRY),
             )
             if line is not None:
                 lines.append(line)
@@ -141,8 +138,7 @@ def _line(
     found = read_notes(reader, notes, LINE_NOTES) if notes else {}
     if NOTE_LINE_VALUE in found:
         text, note = found[NOTE_LINE_VALUE]
-        what = f"the value in US dollars ({NOTE_LINE_VALUE})"
-        value = reader.decimal(text, note, what, places=2) if text else None
+        value = reader.decimal(text, note, _LINE_VALUE_WHAT, places=2) if text else None
     else:
         reader.missing(
             "the value in US dollars (an ram:AdditionalInformationSPSNote with "

@@ -86,6 +86,31 @@ def rate(
             return done / elapsed
 
 
+def paired_rates(
+    baseline: Callable[[Document], object],
+    work: Callable[[Document], object],
+    documents: Sequence[Document],
+    seconds: float,
+) -> tuple[float, float]:
+    """Documents per second of ``baseline`` and of ``work``, measured in alternating whole
+    passes until ``work`` has run at least ``seconds``. On a shared machine the load changes
+    from second to second; measuring one rate after the other let such a change land on one
+    side only, alternating makes both rates see the same load, so their ratio is stable."""
+    done = 0
+    baseline_time = work_time = 0.0
+    while work_time < seconds:
+        start = time.perf_counter()
+        for document in documents:
+            baseline(document)
+        middle = time.perf_counter()
+        for document in documents:
+            work(document)
+        work_time += time.perf_counter() - middle
+        baseline_time += middle - start
+        done += len(documents)
+    return done / baseline_time, done / work_time
+
+
 def measure(
     fmt: str, documents: int, seconds: float, registry: ParticipantRegistry, seed: int = 0
 ) -> dict[str, Any]:
@@ -114,8 +139,7 @@ def measure(
                 "error": f"a generated document does not translate: {exc.reason}: {exc.message}",
             }
     with one_core():
-        bare_rate = rate(bare, docs, seconds)
-        full_rate = rate(full, docs, seconds)
+        bare_rate, full_rate = paired_rates(bare, full, docs, seconds)
     return {
         "benchmark": BENCHMARK,
         "format": fmt,
