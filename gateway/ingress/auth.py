@@ -11,6 +11,12 @@ Decisions:
   registry participant code, as the ePhyto Hub takes the sender from the certificate, not
   the message). Probes and Prometheus need no certificate. When both a certificate and a
   token are presented they must name the same participant.
+- A verified token is remembered (``_VerifiedTokens``): the SHA-256 of the presented token
+  -> participant, for the registry object it was verified against (a reloaded registry
+  starts empty). Only tokens that matched are remembered, so the memory is bounded by the
+  registry's tokens; an unknown token always takes the full constant-time scan. Looking up
+  a hash reveals nothing a timing attacker could use: finding a token from its SHA-256 is
+  infeasible, and whether a token is valid is what the response says anyway.
 - An authenticated but suspended participant gets 403; no credentials or wrong ones, 401
   with ``WWW-Authenticate: Bearer``. Tokens never reach logs or problem details.
 """
@@ -27,6 +33,7 @@ from aiohttp import web
 from gateway.errors import ConfigurationError
 from gateway.ingress.problems import Problem
 from gateway.registry import ParticipantRegistry
+from gateway.registry.model import hash_token
 from gateway.settings import IngressSettings
 
 REALM = "kpgw"
@@ -72,16 +79,36 @@ def participant_from_subject(subject: Any, registry: ParticipantRegistry) -> str
     return None
 
 
+class _VerifiedTokens:
+    """Tokens that matched a registry hash: their SHA-256 -> participant, per registry."""
+
+    def __init__(self) -> None:
+        self._registry: ParticipantRegistry | None = None
+        self._participants: dict[str, str] = {}
+
+    def participant(self, token: str, registry: ParticipantRegistry) -> str | None:
+        if registry is not self._registry:  # reloaded: tokens may have been revoked
+            self._registry, self._participants = registry, {}
+        digest = hash_token(token)
+        found = self._participants.get(digest)
+        if found is None:
+            found = registry.participant_for_token(token)  # constant-time over every hash
+            if found is not None:
+                self._participants[digest] = found
+        return found
+
+
 class Authenticator:
     def __init__(self, registry: Callable[[], ParticipantRegistry], *, mutual_tls: bool) -> None:
         self._registry = registry
+        self._verified = _VerifiedTokens()
         self.mutual_tls = mutual_tls
 
     def authenticate(self, request: web.Request) -> Identity:
         registry = self._registry()
         from_cert = self._certificate_participant(request, registry)
         token = bearer_token(request.headers.get("Authorization"))
-        from_token = registry.participant_for_token(token) if token is not None else None
+        from_token = self._verified.participant(token, registry) if token is not None else None
         if token is not None and from_token is None:
             raise _unauthenticated("the bearer token is not valid", "invalid_token")
         if from_cert and from_token and from_cert != from_token:

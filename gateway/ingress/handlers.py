@@ -134,7 +134,7 @@ async def post_message(request: web.Request) -> web.Response:
             "an earlier request with the same key is still in progress",
             headers=retry_after(1),
         ) from None
-    ingress.metrics.accepted.labels(participant).inc()
+    ingress.metrics.accept(participant)
     log.info("message_accepted", replayed=replayed, body_bytes=len(raw))
     url = status_url(tracking_id)
     headers = {"Location": url, "Idempotent-Replayed": "true" if replayed else "false"}

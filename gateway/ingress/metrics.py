@@ -82,10 +82,28 @@ class IngressMetrics:
             registry=self.registry,
         )
         self.registry.register(pipeline_metrics().registry)  # the workers of this process
+        # The labelled children per (route, method, status): ``labels()`` validates and
+        # looks up its arguments on every call, a measurable cost per request.
+        self._observed: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._accepted: dict[str, Counter] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        children = self._observed.get((route, method, status))
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            self._observed[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def accept(self, participant: str) -> None:
+        """One more message acknowledged and answered 202 for ``participant``."""
+        child = self._accepted.get(participant)
+        if child is None:
+            child = self._accepted[participant] = self.accepted.labels(participant)
+        child.inc()
 
     def track(self, view: str, size: Callable[[], int]) -> None:
         self.tracked.labels(view).set_function(lambda: float(size()))

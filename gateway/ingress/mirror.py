@@ -21,6 +21,12 @@ from gateway.settings import Settings
 log = structlog.get_logger(__name__)
 Apply = Callable[[Any], None]
 RETRY_S = 1.0
+#: Let the broker gather records for up to FETCH_WAIT_MS (or until FETCH_MIN_BYTES): under
+#: load ``kp.inbound`` grows by one small transaction after another, and a fetch per
+#: transaction costs this process and the broker more than the records themselves. The
+#: view then lags by at most this much more (the idempotency window across instances).
+FETCH_WAIT_MS = 200
+FETCH_MIN_BYTES = 256 * 1024
 
 
 class TopicMirror:
@@ -54,7 +60,12 @@ class TopicMirror:
         if not count:
             raise LookupError(f"topic {self.topic} does not exist (yet)")
         consumer = committed_consumer(
-            self.settings, group_id=None, enable_auto_commit=False, request_timeout_ms=10_000
+            self.settings,
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=10_000,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+            fetch_min_bytes=FETCH_MIN_BYTES,
         )
         try:
             await consumer.start()

@@ -121,3 +121,30 @@ def test_tls_settings(tmp_path: Path) -> None:
         server_ssl_context(IngressSettings(tls_client_cafile=tmp_path / "ca.pem"))
     with pytest.raises(ConfigurationError, match="cannot load"):
         server_ssl_context(IngressSettings(tls_certfile=tmp_path / "missing.pem"))
+
+
+def test_a_verified_token_is_remembered_per_registry_and_unknown_ones_never(
+    registry: ParticipantRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[str] = []
+    full_scan = ParticipantRegistry.participant_for_token
+
+    def counting(self: ParticipantRegistry, token: str) -> str | None:
+        scans.append(token)
+        return full_scan(self, token)
+
+    monkeypatch.setattr(ParticipantRegistry, "participant_for_token", counting)
+    current = [registry]
+    auth = Authenticator(lambda: current[0], mutual_tls=False)
+    good = f"Bearer {demo_token('RU')}"
+    assert auth.authenticate(request(good)).participant == "RU"
+    assert auth.authenticate(request(good)).participant == "RU"
+    assert len(scans) == 1  # the second request found the verified token
+    for _ in range(2):
+        with pytest.raises(Problem):
+            auth.authenticate(request("Bearer not-a-token"))
+    assert len(scans) == 3  # a token that matched nothing is scanned every time
+    # A reloaded registry (a token may have been revoked) starts from nothing.
+    current[0] = registry.model_copy()
+    assert auth.authenticate(request(good)).participant == "RU"
+    assert len(scans) == 4

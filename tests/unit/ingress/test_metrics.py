@@ -162,3 +162,20 @@ def test_a_partition_without_a_position_has_no_lag_sample() -> None:
     assigned = {INBOUND}
     metrics.watch("translator", worker, lambda w: assigned, lambda w, tp: w.position(tp))
     assert asyncio.run(metrics.positions()) == {}
+
+
+def test_request_and_acceptance_counts_through_the_cached_children() -> None:
+    metrics = IngressMetrics()
+    for status in (202, 202, 409):
+        metrics.observe("/v1/messages", "POST", status, 0.01)
+    metrics.accept("RU")
+    metrics.accept("RU")
+    text = generate_latest(metrics.registry).decode()
+    assert (
+        'kpgw_ingress_requests_total{method="POST",route="/v1/messages",status="202"} 2.0' in text
+    )
+    assert (
+        'kpgw_ingress_requests_total{method="POST",route="/v1/messages",status="409"} 1.0' in text
+    )
+    assert 'kpgw_ingress_request_seconds_count{method="POST",route="/v1/messages"} 3.0' in text
+    assert 'kpgw_ingress_accepted_messages_total{participant="RU"} 2.0' in text
