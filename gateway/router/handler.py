@@ -20,11 +20,11 @@ from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
 from gateway.ingress.metrics import pipeline_metrics
+from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.router.core import Decision, decide, tick
-from gateway.router.outbox import Outbox
 from gateway.router.records import TopicKind
 from gateway.router.restore import Restored, restore_partitions, state_headers
 from gateway.router.state import state_to_bytes

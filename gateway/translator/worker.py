@@ -21,6 +21,7 @@ from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import Finding, GatewayError, UnauthorisedSender
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.ingress.metrics import pipeline_metrics
+from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
@@ -143,6 +144,7 @@ class TranslatorHandler:
         self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
     ) -> None:
         registry = self.registry.current()
+        outbox = Outbox(producer)  # events and statuses: one batch per partition
         for record in records:
             coordinates = f"{record.topic}/{record.partition}/{record.offset}"
             inbound = Inbound.of(record.key, record.headers or (), record.timestamp, coordinates)
@@ -153,18 +155,19 @@ class TranslatorHandler:
                 tracking_id=inbound.tracking_id,
             )
             try:
-                await self._one(record, inbound, registry, producer)
+                await self._one(record, inbound, registry, outbox)
             finally:
                 structlog.contextvars.unbind_contextvars(
                     "topic", "partition", "offset", "tracking_id"
                 )
+        await outbox.flush()
 
     async def _one(
         self,
         record: Any,
         inbound: Inbound,
         registry: ParticipantRegistry,
-        producer: AIOKafkaProducer,
+        outbox: Outbox,
     ) -> None:
         started = time.perf_counter()
         result = translate_record(
@@ -180,10 +183,10 @@ class TranslatorHandler:
         now = datetime.now(UTC)
         if result.event is not None:
             event = result.event
-            await producer.send(
+            await outbox.send(
                 self.events_topic,
-                key=event.certificate_id.encode(),
-                value=codec.encode("CertificateEvent", event_to_avro(event)),
+                event.certificate_id.encode(),
+                codec.encode("CertificateEvent", event_to_avro(event)),
                 headers=[
                     ("kpgw-event-id", event.event_id.encode()),
                     ("kpgw-tracking-id", inbound.tracking_id.encode()),
@@ -210,7 +213,7 @@ class TranslatorHandler:
             failure = result.failure
             assert failure is not None
             await self.dead_letters.publish(
-                producer,
+                outbox.producer,
                 key=record.key,
                 value=record.value,
                 headers=list(record.headers or ()),
@@ -231,10 +234,10 @@ class TranslatorHandler:
             self.dead_lettered += 1
             tp = TopicPartition(record.topic, record.partition)
             self.metrics.dead_letter("translator", tp, failure.reason)
-        await producer.send(
+        await outbox.send(
             self.status_topic,
-            key=inbound.tracking_id.encode(),
-            value=codec.encode("DeliveryStatus", status),
+            inbound.tracking_id.encode(),
+            codec.encode("DeliveryStatus", status),
         )
 
 

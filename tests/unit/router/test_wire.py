@@ -4,20 +4,16 @@ give the same values; ids, staged deadlines and output partitions are unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import codec
 from gateway.events import Party, event_to_avro
 from gateway.router import STATE_SCHEMA, decide, next_deadline, state_from_avro
-from gateway.router.outbox import Outbox
 from gateway.router.records import ROUTER_ID_NAMESPACE, uuid5
 from gateway.router.state import state_to_bytes, stored_body
 from gateway.router.store import PartitionStore
@@ -124,59 +120,3 @@ def test_a_staged_deadline_is_reused_only_under_the_same_registry() -> None:
     store.stage(CERT.certificate_number, state, (reg, due - timedelta(days=1)))
     store.commit(with_status("AE", reg.participants["AE"].status))  # another registry
     assert store.next_due() == due
-
-
-class _Producer:
-    """What the outbox uses of an AIOKafkaProducer, recording the submitted batches."""
-
-    def __init__(self, batch_records: int) -> None:
-        self.batch_records = batch_records
-        self.sent: list[tuple[str, int, list[bytes]]] = []
-
-    def create_batch(self) -> Any:
-        return _Batch(self.batch_records)
-
-    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> None:
-        self.sent.append((topic, partition, batch.values))
-
-    async def partitions_for(self, topic: str) -> set[int]:
-        return set(range(12))
-
-
-class _Batch:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.values: list[bytes] = []
-
-    def append(self, *, timestamp: None, key: bytes, value: bytes, headers: Any) -> object:
-        if len(self.values) >= self.capacity:
-            return None
-        self.values.append(value)
-        return object()
-
-    def record_count(self) -> int:
-        return len(self.values)
-
-
-def test_the_outbox_partitions_like_aiokafka_and_keeps_the_order_per_partition() -> None:
-    producer = _Producer(batch_records=3)
-    keys = [f"RU{i:07d}".encode() for i in range(40)]
-
-    async def run() -> None:
-        outbox = Outbox(producer)  # type: ignore[arg-type]
-        for i, key in enumerate(keys):
-            await outbox.send("kp.status", key, b"%d" % i)
-            await outbox.send("kp.outcomes", key, b"%d" % i, partition=5)
-        await outbox.flush()
-
-    asyncio.run(run())
-    expected: dict[tuple[str, int], list[bytes]] = {}
-    for i, key in enumerate(keys):
-        partition = DefaultPartitioner()(key, list(range(12)), list(range(12)))
-        expected.setdefault(("kp.status", partition), []).append(b"%d" % i)
-        expected.setdefault(("kp.outcomes", 5), []).append(b"%d" % i)
-    got: dict[tuple[str, int], list[bytes]] = {}
-    for topic, partition, values in producer.sent:
-        assert 0 < len(values) <= 3
-        got.setdefault((topic, partition), []).extend(values)
-    assert got == expected

@@ -1,31 +1,55 @@
-"""The records one router transaction writes, handed to the producer a batch at a time.
+"""The records one transaction writes, handed to the producer a batch at a time.
 
 aiokafka's ``send`` costs tens of microseconds per record in Python (metadata wait,
 transaction check, size estimate, partitioner, accumulator), and the router writes about
-five records per event. The outbox appends each record to a ``BatchBuilder`` of its topic
-partition and submits a builder when it is full and at ``flush`` (before the transaction
-commits): the same records, in the same order per partition, with the same partitions
-(the default partitioner's murmur2 of the key) and producer time stamps.
+five records per event, the translator two per inbound record. The outbox appends each
+record to a ``BatchBuilder`` of its topic partition and submits a builder when it is full
+and at ``flush`` (before the transaction commits): the same records, in the same order
+per partition, with the same partitions (the default partitioner's murmur2 of the key, as
+Kafka's Java client computes it) and producer time stamps.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
-from aiokafka.partitioner import murmur2
 
 Headers = Sequence[tuple[str, bytes]]
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), as aiokafka's
+    ``partitioner.murmur2`` returns it, 3-4 times faster: the 4-byte words are unpacked
+    at once and masked only where the Java ints would overflow."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    for word in struct.unpack_from(f"<{length >> 2}I", data):
+        k = (word * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    tail, base = length & 3, length & ~3
+    if tail:
+        if tail == 3:
+            h ^= data[base + 2] << 16
+        if tail >= 2:
+            h ^= data[base + 1] << 8
+        h = ((h ^ data[base]) * _M) & _MASK
+    h = ((h ^ (h >> 13)) * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 @lru_cache(maxsize=8192)
 def _hash(key: bytes) -> int:
     """What aiokafka's ``DefaultPartitioner`` takes modulo the partition count; a
-    certificate's records share their key, so most are cache hits."""
-    return int(murmur2(key)) & 0x7FFFFFFF
+    certificate's records share their key, so many are cache hits."""
+    return murmur2(key) & 0x7FFFFFFF
 
 
 class Outbox:
