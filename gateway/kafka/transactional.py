@@ -16,6 +16,13 @@ last moment is never processed twice. Partitions stay paused until the handler's
 ``on_assigned`` returns, and longer if it ``hold``s them (e.g. while restoring state).
 A partition's batches and any other transaction on it (``transact``, e.g. a timer) are
 serialised by a per-partition lock; revocation waits for the one in flight.
+
+Partitions are processed concurrently: each batch runs as its own task while its
+partition is paused, so one partition's commit round trips (AddOffsetsToTxn,
+TxnOffsetCommit, EndTxn) overlap with the work on the others instead of idling the
+process. Pausing keeps at most one batch per partition in flight, so the order within a
+partition holds, and a batch that must be read again (fenced) is simply fetched again
+from the position it seeks back to.
 """
 
 from __future__ import annotations
@@ -38,6 +45,35 @@ log = structlog.get_logger(__name__)
 Write = Callable[[AIOKafkaProducer], Awaitable[None]]
 #: How long revocation waits for a partition's in-flight transaction.
 REVOKE_WAIT_S = 30.0
+#: A transaction that has not committed by then is abandoned, its producer dropped (the
+#: next one's init_transactions aborts it) and the batch retried: aiokafka waits for the
+#: EndTxn response without a deadline, and a broker that went away at that moment would
+#: otherwise hold the partition forever. Well under the brokers' 60 s transaction timeout.
+TRANSACTION_TIMEOUT_S = 30.0
+
+
+class TransactionTimeout(TransientFailure):
+    """A transaction did not commit within ``TRANSACTION_TIMEOUT_S``."""
+
+
+async def _within(coroutine: Awaitable[None], seconds: float) -> None:
+    """Await ``coroutine`` for ``seconds``, else cancel it and raise TransactionTimeout.
+    Cancelled inside ``producer.transaction()`` it first awaits an abort, which may hang
+    the same way, hence the repeated cancels."""
+    task = asyncio.ensure_future(coroutine)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()  # the worker is stopping: the transaction goes with it
+        raise
+    if task in done:
+        return task.result()
+    for _ in range(3):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if done:
+            break
+    raise TransactionTimeout(f"the transaction did not commit within {seconds:.0f} s")
 
 
 class PartitionHandler(Protocol):
@@ -73,6 +109,11 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, KafkaError)
 
 
+async def _transact(producer: AIOKafkaProducer, write: Write) -> None:
+    async with producer.transaction():
+        await write(producer)
+
+
 class TransactionalWorker:
     def __init__(
         self,
@@ -86,6 +127,7 @@ class TransactionalWorker:
         poll_timeout_ms: int = 500,
         backoff_ms: int = 200,
         backoff_max_ms: int = 10_000,
+        transaction_timeout_s: float = TRANSACTION_TIMEOUT_S,
         **consumer_options: Any,
     ) -> None:
         self.settings = settings
@@ -97,11 +139,13 @@ class TransactionalWorker:
         self.poll_timeout_ms = poll_timeout_ms
         self.backoff_ms = backoff_ms
         self.backoff_max_ms = backoff_max_ms
+        self.transaction_timeout_s = transaction_timeout_s
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
         self._locks: dict[TopicPartition, asyncio.Lock] = {}
         self._owned: set[TopicPartition] = set()
         self._held: set[TopicPartition] = set()
         self._unprocessed: dict[TopicPartition, int] = {}
+        self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
         self._consumer = committed_consumer(
             settings,
@@ -126,7 +170,12 @@ class TransactionalWorker:
             producer = transactional_producer(
                 self.settings, self.transactional_id(partition), request_timeout_ms=15_000
             )
-            await producer.start()  # init_transactions: fences any previous owner
+            try:
+                await producer.start()  # init_transactions: fences any previous owner
+            except BaseException:
+                with contextlib.suppress(Exception):  # a half-started client holds sockets
+                    await asyncio.wait_for(producer.stop(), 10)
+                raise
             self._producers[partition] = producer
         return producer
 
@@ -150,7 +199,7 @@ class TransactionalWorker:
         self._owned.update(partitions)
         await self._fence_and_position(partitions)
         await self.handler.on_assigned(partitions)
-        self._consumer.resume(*[p for p in partitions if p not in self._held])
+        self._resume(partitions)
         self.ready.set()
 
     async def _fence_and_position(self, partitions: list[TopicPartition]) -> None:
@@ -197,7 +246,17 @@ class TransactionalWorker:
     def release(self, *partitions: TopicPartition) -> None:
         owned = [p for p in partitions if p in self._owned]
         self._held.difference_update(owned)
-        self._consumer.resume(*owned)
+        self._resume(owned)
+
+    def _resume(self, partitions: Sequence[TopicPartition]) -> None:
+        """Resume those that are ours, not held, and have no batch in flight."""
+        self._consumer.resume(
+            *[
+                p
+                for p in partitions
+                if p in self._owned and p not in self._held and p not in self._in_flight
+            ]
+        )
 
     async def position(self, partition: TopicPartition) -> int | None:
         """The next offset of ``partition`` this worker will process (records fetched but
@@ -232,13 +291,44 @@ class TransactionalWorker:
                     log.warning("poll_failed", worker=self.name, error=repr(exc))
                     await asyncio.sleep(self.backoff_ms / 1000)
                     continue
-                self._unprocessed = {tp: recs[0].offset for tp, recs in batches.items() if recs}
                 for partition, records in batches.items():
                     if records and not stop.is_set():
-                        await self._process_batch(partition, records)
-                    self._unprocessed.pop(partition, None)
+                        self._dispatch(partition, records)
         finally:
+            await self._drain()
             await self._shutdown()
+
+    def _dispatch(self, partition: TopicPartition, records: Sequence[Any]) -> None:
+        """Process one partition's batch in its own task, the partition paused meanwhile."""
+        self._consumer.pause(partition)
+        self._unprocessed[partition] = records[0].offset
+        task = asyncio.create_task(
+            self._process_batch(partition, records), name=f"{self.name}-{partition.partition}"
+        )
+        self._in_flight[partition] = task
+        task.add_done_callback(lambda done: self._batch_done(partition, done))
+
+    def _batch_done(self, partition: TopicPartition, task: asyncio.Task[None]) -> None:
+        if self._in_flight.get(partition) is task:
+            del self._in_flight[partition]
+        self._unprocessed.pop(partition, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "batch_task_failed",
+                worker=self.name,
+                partition=partition.partition,
+                error=repr(task.exception()),
+            )
+        self._resume([partition])
+
+    async def _drain(self) -> None:
+        """Let the batches in flight finish (a stopping worker retries nothing)."""
+        tasks = list(self._in_flight.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=REVOKE_WAIT_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _start_consumer(self, stop: asyncio.Event) -> None:
         attempt = 0
@@ -279,8 +369,7 @@ class TransactionalWorker:
                     return False  # lost ownership: the new owner starts at the committed offset
                 try:
                     producer = await self._producer_for(partition)
-                    async with producer.transaction():
-                        await write(producer)
+                    await _within(_transact(producer, write), self.transaction_timeout_s)
                 except ProducerFenced:
                     self.handler.aborted(partition)
                     log.warning("producer_fenced", worker=self.name, partition=partition.partition)
