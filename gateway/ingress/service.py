@@ -16,11 +16,12 @@ from gateway.ingress.auth import Authenticator
 from gateway.ingress.dashboard import Dashboard, tee
 from gateway.ingress.idempotency import IdempotencyIndex
 from gateway.ingress.limits import RateLimiter
-from gateway.ingress.metrics import IngressMetrics, pipeline_metrics
+from gateway.ingress.metrics import IngressMetrics
 from gateway.ingress.mirror import TopicMirror
 from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
 from gateway.kafka.clients import common_config
+from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings

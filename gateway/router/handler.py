@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
-from gateway.ingress.metrics import pipeline_metrics
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
+from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.router.core import Decision, decide, tick

@@ -20,9 +20,9 @@ from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import Finding, GatewayError, UnauthorisedSender
 from gateway.events import CertificateEvent, event_to_avro
-from gateway.ingress.metrics import pipeline_metrics
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
+from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings

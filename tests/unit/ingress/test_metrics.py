@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from aiokafka import TopicPartition
 from prometheus_client import generate_latest
 
-from gateway.ingress.metrics import IngressMetrics, PipelineMetrics, pipeline_metrics
+from gateway.ingress.metrics import IngressMetrics
+from gateway.metrics import PipelineMetrics, pipeline_metrics
 from tests.conftest import REPO_ROOT
 
 EVENTS = TopicPartition("kp.events", 3)

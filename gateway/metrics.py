@@ -1,0 +1,227 @@
+"""The workers' Prometheus metrics (docs/metrics.md lists every name, type and label):
+translation and routing latency, outcomes, dead letters, consumer lag, pending
+certificates; one ``PipelineMetrics`` per process (``pipeline_metrics()``), which every
+ingress of the process registers into its own registry, so under ``kpgw run`` one
+``GET /metrics`` shows all components.
+
+Outcomes and dead letters are counted when their transaction commits (an aborted batch is
+processed again and must not count twice). Consumer lag is sampled every few seconds by
+the ingress (``sample_lag``): the last stable offset (read_committed) minus the position of
+each assigned partition of every worker in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from aiokafka import TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from gateway.kafka.clients import committed_consumer
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+#: Per document / per event: sub-millisecond work, a slow tail from schema validation.
+WORK_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5)
+LAG_INTERVAL_S = 5.0
+POSITION_TIMEOUT_S = 5.0
+
+
+class _Positions(Protocol):
+    async def position(self, partition: TopicPartition) -> int | None: ...
+
+
+class _HasStore(Protocol):
+    @property
+    def store(self) -> Sized: ...
+
+
+class RouterLike(Protocol):
+    """What the metrics read from a router handler (``gateway.router.handler``)."""
+
+    @property
+    def slots(self) -> Mapping[TopicPartition, _HasStore]: ...
+
+    @property
+    def worker(self) -> _Positions: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    """A worker of this process, held weakly: a stopped, collected worker disappears."""
+
+    component: str
+    owner: weakref.ref[Any]
+    partitions: Callable[[Any], Iterable[TopicPartition]]
+    position: Callable[[Any, TopicPartition], Awaitable[int | None]]
+    pending: Callable[[Any], Mapping[int, int]] | None = None
+
+
+class PipelineMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.translation_seconds = Histogram(
+            "kpgw_translator_translation_seconds",
+            "Translation of one inbound document (parse, detect, validate, map, rules)",
+            ("result",),
+            buckets=WORK_BUCKETS,
+            registry=self.registry,
+        )
+        self.routing_seconds = Histogram(
+            "kpgw_router_routing_seconds",
+            "Routing of one kp.events record (decode, decide, stage the writes)",
+            buckets=WORK_BUCKETS,
+            registry=self.registry,
+        )
+        self.outcomes = Counter(
+            "kpgw_outcomes",
+            "Outcomes written to kp.outcomes (committed), by kind and partner pair",
+            ("outcome", "exporter", "importer"),
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "kpgw_dlq_records",
+            "Records written to kp.dlq (committed), by reason code and stage",
+            ("reason", "stage"),
+            registry=self.registry,
+        )
+        self.registry.register(_Gauges(self))
+        self._staged: dict[tuple[str, TopicPartition], list[tuple[Counter, tuple[str, ...]]]] = {}
+        self._watched: list[_Watched] = []
+        self.lag: dict[tuple[str, str, int], int] = {}
+
+    # --- counted on commit --------------------------------------------------------------
+
+    def outcome(self, partition: TopicPartition, kind: str, exporter: str, importer: str) -> None:
+        self._stage("router", partition, self.outcomes, (kind, exporter, importer))
+
+    def dead_letter(self, stage: str, partition: TopicPartition, reason: str) -> None:
+        self._stage(stage, partition, self.dead_letters, (reason, stage))
+
+    def _stage(
+        self, component: str, partition: TopicPartition, counter: Counter, labels: tuple[str, ...]
+    ) -> None:
+        self._staged.setdefault((component, partition), []).append((counter, labels))
+
+    def committed(self, component: str, partition: TopicPartition) -> None:
+        for counter, labels in self._staged.pop((component, partition), ()):
+            counter.labels(*labels).inc()
+
+    def aborted(self, component: str, partition: TopicPartition) -> None:
+        self._staged.pop((component, partition), None)
+
+    # --- workers of this process: lag and pending certificates ---------------------------
+
+    def watch(
+        self,
+        component: str,
+        owner: Any,
+        partitions: Callable[[Any], Iterable[TopicPartition]],
+        position: Callable[[Any, TopicPartition], Awaitable[int | None]],
+        pending: Callable[[Any], Mapping[int, int]] | None = None,
+    ) -> None:
+        """``partitions(owner)``, ``position(owner, tp)``, ``pending(owner)`` take the owner
+        as argument so nothing here keeps a stopped worker alive."""
+        self._watched.append(_Watched(component, weakref.ref(owner), partitions, position, pending))
+
+    def watch_router(self, handler: RouterLike) -> None:
+        self.watch(
+            "router",
+            handler,
+            lambda h: list(h.slots),
+            lambda h, tp: h.worker.position(tp),
+            lambda h: {tp.partition: len(slot.store) for tp, slot in list(h.slots.items())},
+        )
+
+    def live(self) -> list[tuple[_Watched, Any]]:
+        """The watched workers still alive, with their owners; forgets the others."""
+        alive = [(watched, watched.owner()) for watched in self._watched]
+        alive = [(watched, owner) for watched, owner in alive if owner is not None]
+        self._watched = [watched for watched, _ in alive]
+        return alive
+
+    async def positions(self) -> dict[tuple[str, TopicPartition], int]:
+        found: dict[tuple[str, TopicPartition], int] = {}
+        for watched, owner in self.live():
+            for tp in list(watched.partitions(owner)):
+                with contextlib.suppress(Exception):  # revoked or stopping: no sample
+                    at = await asyncio.wait_for(watched.position(owner, tp), POSITION_TIMEOUT_S)
+                    if at is not None:
+                        found[(watched.component, tp)] = at
+        return found
+
+    async def sample_lag(self, settings: Settings, stop: asyncio.Event) -> None:
+        """Until ``stop``: every few seconds, end offsets (read_committed: the last stable
+        offset) minus the workers' positions. Broker trouble skips a sample."""
+        consumer = None
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), LAG_INTERVAL_S)
+                positions = await self.positions()
+                if stop.is_set() or not positions:
+                    self.lag = {}
+                    continue
+                try:
+                    if consumer is None:
+                        consumer = committed_consumer(
+                            settings, group_id=None, request_timeout_ms=10_000
+                        )
+                        await consumer.start()
+                    ends = await consumer.end_offsets(list({tp for _, tp in positions}))
+                except Exception as exc:  # noqa: BLE001 - a missed sample, not a failure
+                    log.info("lag_sample_failed", error=repr(exc))
+                    continue
+                self.lag = {
+                    (component, tp.topic, tp.partition): max(0, ends[tp] - at)
+                    for (component, tp), at in positions.items()
+                    if tp in ends
+                }
+        finally:
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+
+class _Gauges:
+    """Gauges read at scrape time (a custom collector, no stale label sets)."""
+
+    def __init__(self, metrics: PipelineMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily(
+            "kpgw_consumer_lag_records",
+            "Records not yet processed: last stable offset minus the worker's position",
+            labels=("component", "topic", "partition"),
+        )
+        for (component, topic, partition), value in sorted(self.metrics.lag.items()):
+            lag.add_metric([component, topic, str(partition)], float(value))
+        yield lag
+        pending = GaugeMetricFamily(
+            "kpgw_router_pending_certificates",
+            "Certificates the router keeps state for (not retired), by kp.events partition",
+            labels=("partition",),
+        )
+        totals: dict[int, int] = {}
+        for watched, owner in self.metrics.live():
+            if watched.pending is not None:
+                for partition, count in watched.pending(owner).items():
+                    totals[partition] = totals.get(partition, 0) + count
+        for partition, count in sorted(totals.items()):
+            pending.add_metric([str(partition)], float(count))
+        yield pending
+
+
+@functools.cache
+def pipeline_metrics() -> PipelineMetrics:
+    """The process's pipeline metrics, built on first use (nothing at import time)."""
+    return PipelineMetrics()
