@@ -8,6 +8,7 @@ from adapters import registry as adapter_registry
 from adapters import xsd
 from adapters.contract import Adapted, AdapterContext, RootName
 from adapters.xmlsafe import DEFAULT_MAX_BYTES, parse
+from gateway.errors import GatewayError
 from gateway.registry import ParticipantRegistry
 
 
@@ -28,11 +29,15 @@ def adapt_element(
 ) -> Adapted:
     name = RootName.of(root)
     adapter = adapter_registry.get(format_hint) if format_hint else adapter_registry.detect(name)
-    schema = adapter.schema(name)
-    if schema is not None and not schema.validate(root):
-        xsd.raise_violations(schema, prefixes_of(root))
-
-    return adapter.translate(root, _context(registry))
+    try:
+        schema = adapter.schema(name)
+        if schema is not None and not schema.validate(root):
+            xsd.raise_violations(schema, prefixes_of(root))
+        return adapter.translate(root, _context(registry))
+    except GatewayError as exc:
+        if exc.adapter is None:  # an envelope's inner adapter has set it already
+            exc.adapter = adapter.name
+        raise
 
 
 #: The context of the registry in use (one at a time: a new registry replaces it).

@@ -35,6 +35,9 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.findings = findings
+        #: The adapter that judged the document, when one was found (``adapters.pipeline``
+        #: sets it; the innermost one for an envelope): the DLQ's ``kpgw-adapter``.
+        self.adapter: str | None = None
 
     @property
     def reason(self) -> str:

@@ -61,9 +61,8 @@ def translate_record(
         except GatewayError as exc:
             if exc.retriable:
                 raise
-            return Translated(
-                None, Failure.of(exc, stage="translator", adapter=inbound.format_hint)
-            )
+            adapter = exc.adapter or inbound.format_hint
+            return Translated(None, Failure.of(exc, stage="translator", adapter=adapter))
         except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
             first_failed = first_failed or datetime.now(UTC)
             last = exc

@@ -17,6 +17,8 @@ from gateway.errors import MessageRejected
 from gateway.events import CertificateIssued, CertificateVoided, ImportConfirmed, Party
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta, translate
+from gateway.translator.inbound import Inbound
+from gateway.translator.worker import translate_record
 from tests.unit.adapters import contract
 from tests.unit.adapters.contract import AdapterContract
 
@@ -234,6 +236,24 @@ class TestEnvelope(AdapterContract):
             .index("        <kpc:HarmonizedCode>7102310000</kpc:HarmonizedCode>")
             + 1
         )
+
+    def test_a_rejection_names_the_adapter_that_judged_it(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        inner = edit(CERTIFICATE, "<kpc:HarmonizedCode>7102310000", "<kpc:HarmonizedCode>71023")
+        assert rejected(inner, example_registry).adapter == "ru_fts"  # the inner document's
+        header = edit(CERTIFICATE, ">BE</env:To>", ">BEL</env:To>")
+        assert rejected(header, example_registry).adapter == "envelope"
+        assert rejected(b"{}", example_registry).adapter is None  # no format was found
+
+    def test_the_dead_letter_names_the_detected_adapter_not_only_the_hint(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        inner = edit(CERTIFICATE, "<kpc:HarmonizedCode>7102310000", "<kpc:HarmonizedCode>71023")
+        inbound = Inbound(None, "RU", "m-1", "t-1", datetime(2026, 1, 5, tzinfo=UTC), None)
+        failure = translate_record(inner, inbound, example_registry).failure
+        assert failure is not None
+        assert (failure.reason, failure.adapter) == ("XSD_VIOLATION", "ru_fts")
 
     # --- rendering ------------------------------------------------------------------------------
 
