@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -172,3 +173,17 @@ def registry_copy(tmp_path: Path, *, enable: tuple[str, str] | None = None) -> P
 
 
 TP = TopicPartition
+
+
+def free_port_pair() -> int:
+    """A client port whose controller port (port + 1) is free too: fixed ports in the
+    ephemeral range can collide with other programs' client sockets."""
+    from gateway.kafka.broker import port_free
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port < 65000 and port_free(port) and port_free(port + 1):
+            return port
+    raise RuntimeError("no free port pair found")

@@ -11,21 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.kafka.helpers import free_port_pair
+
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-def free_port_pair() -> int:
-    """A client port whose controller port (port + 1) is free too: fixed ports in the
-    ephemeral range can collide with other programs' client sockets."""
-    from gateway.kafka.broker import port_free
-
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port < 65000 and port_free(port) and port_free(port + 1):
-            return port
-    raise RuntimeError("no free port pair found")
 
 
 PORT = int(os.environ.get("KPGW_TEST_SECOND_BROKER_PORT", "0")) or free_port_pair()

@@ -18,6 +18,7 @@ from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
     certificate,
     decoded,
+    free_port_pair,
     produce_inbound,
     read_until,
     registry_copy,
@@ -25,7 +26,7 @@ from tests.kafka.helpers import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-PORT = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "39292"))
+PORT = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
 RECORDS = 400
 
 

@@ -1,6 +1,6 @@
-"""The broker frozen, then stopped, under a running ingress (this test's own broker, port
-39500): every request meanwhile is 503 with Retry-After and leaves nothing behind, even
-when the frozen broker later resumes with the request on its socket; once the broker is
+"""The broker frozen, then stopped, under a running ingress (this test's own broker, on a
+free port pair): every request meanwhile is 503 with Retry-After and leaves nothing
+behind, even when the frozen broker later resumes with the request on its socket; once the broker is
 back the same ingress accepts again, and a refused message re-sent with its key is
 accepted exactly once."""
 
@@ -20,11 +20,11 @@ from gateway.kafka.broker import LocalBroker
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import load_settings
-from tests.kafka.helpers import certificate, read_until, render
+from tests.kafka.helpers import certificate, free_port_pair, read_until, render
 from tests.kafka.ingress.conftest import Client, started
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-PORT = 39500  # and 39501 for its controller
+PORT = free_port_pair()  # and PORT + 1 for its controller
 DEADLINE_S = 2.0
 
 
