@@ -1,8 +1,9 @@
 """A compiled Avro binary writer: what fastavro's ``schemaless_writer`` writes, byte for
-byte, about 2.5 times faster for the gateway's records (measured on CertificateEvent:
-22 us against 56 us), and able to splice bodies that are already encoded.
+byte, 3-4 times faster for the gateway's records (CertificateEvent: about 15 us against
+56 us; a DeliveryStatus about 2 us), and able to splice bodies that are already encoded.
 
-Each schema is compiled once into nested closures from fastavro's parsed form. Avro's
+Each schema is compiled once from fastavro's parsed form: a generated function per record,
+closures for the other types. Avro's
 binary encoding of a record is the concatenation of its fields' encodings, and a union
 value is its branch index (a zig-zag long) followed by the value, so where a record embeds
 another one that is already encoded (an :class:`Encoded` body: a forwarded event as it was
@@ -220,32 +221,66 @@ class _Compiler:
         return recursive
 
     def record(self, schema: dict[str, Any]) -> Write:
+        """A record's writer as one generated function (``exec``, as ``dataclasses`` builds
+        ``__init__``): the fields in order, strings, ints and optional strings written
+        inline, every other type by its compiled writer. 1.5-2 times faster than looping
+        over per-field closures. The source comes from the gateway's own schemas, and Avro
+        field names are identifiers (``[A-Za-z_][A-Za-z0-9_]*``), inserted with ``repr``."""
         name = schema["name"]
         self.records[name] = _placeholder
-        fields = [
-            (
-                field["name"],
-                self.build(field["type"]),
-                field.get("default", None if _nullable(field["type"]) else _MISSING),
-            )
-            for field in schema["fields"]
+        namespace: dict[str, Any] = {
+            "Encoded": Encoded,
+            "MISSING": _MISSING,
+            "NAME": name,
+            "SMALL": _SMALL,
+            "_long": _long,
+        }
+        lines = [
+            "def write(out, value):",
+            "    if value.__class__ is Encoded:",
+            "        if value.name != NAME:",
+            "            raise ValueError(f'an encoded {value.name} where a {NAME} goes')",
+            "        out += value.body",
+            "        return",
+            "    get = value.get",
         ]
-
-        def write(out: bytearray, value: Any) -> None:
-            if isinstance(value, Encoded):
-                if value.name != name:
-                    raise ValueError(f"an encoded {value.name} where a {name} goes")
-                out += value.body
-                return
-            get = value.get
-            for field_name, write_field, default in fields:
-                item = get(field_name, default)
-                if item is _MISSING:
-                    raise ValueError(f"no value and no default for {field_name}")
-                write_field(out, item)
-
+        for index, field in enumerate(schema["fields"]):
+            lines += self._field_source(index, field, namespace)
+        exec("\n".join(lines), namespace)  # noqa: S102 - generated from our schemas
+        write: Write = namespace["write"]
         self.records[name] = write
         return write
+
+    def _field_source(
+        self, index: int, field: dict[str, Any], namespace: dict[str, Any]
+    ) -> list[str]:
+        """Source lines writing field ``index`` of a record (its value bound to ``v``)."""
+        kind = field["type"]
+        default = field.get("default", None if _nullable(kind) else _MISSING)
+        namespace[f"DEFAULT{index}"] = default
+        lines = [f"    v = get({field['name']!r}, DEFAULT{index})"]
+        if default is _MISSING:
+            lines += [
+                "    if v is MISSING:",
+                f"        raise ValueError({'no value and no default for ' + field['name']!r})",
+            ]
+        if kind == "string":
+            return [*lines, *_STRING_SOURCE]
+        if kind in ("int", "long"):
+            return [*lines, *_INT_SOURCE]
+        namespace[f"WRITE{index}"] = self.build(kind)
+        if kind == ["null", "string"]:  # the common optional text: inline, else the union's
+            return [
+                *lines,
+                "    if v is None:",
+                "        out += b'\\x00'",
+                "    elif v.__class__ is str:",
+                "        out += b'\\x02'",
+                *("    " + line for line in _STRING_SOURCE),
+                "    else:",
+                f"        WRITE{index}(out, v)",
+            ]
+        return [*lines, f"    WRITE{index}(out, v)"]
 
     def repeated(self, kind: str, write_item: Write) -> Write:
         def write(out: bytearray, value: Any) -> None:
@@ -314,6 +349,25 @@ class _Compiler:
             return _TAKES[schema["type"]]
         symbols = frozenset(schema["symbols"])
         return lambda value: value in symbols
+
+
+#: Generated source: the string in ``v`` (length as a zig-zag varint, then UTF-8).
+_STRING_SOURCE = [
+    "    data = v.encode()",
+    "    size = len(data)",
+    "    if size < 64:",
+    "        out += SMALL[size]",
+    "    else:",
+    "        _long(out, size)",
+    "    out += data",
+]
+#: Generated source: the int or long in ``v``.
+_INT_SOURCE = [
+    "    if 0 <= v < 64:",
+    "        out += SMALL[v]",
+    "    else:",
+    "        _long(out, v)",
+]
 
 
 def _placeholder(out: bytearray, value: Any) -> None:
