@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -176,14 +176,18 @@ TP = TopicPartition
 
 
 def free_port_pair() -> int:
-    """A client port whose controller port (port + 1) is free too: fixed ports in the
-    ephemeral range can collide with other programs' client sockets."""
+    """A free client port whose controller port (port + 1) is free too, below the kernel's
+    ephemeral range: a port in that range, even one free now, can be taken by any
+    program's outgoing connection before the broker binds it. Call it right before use."""
     from gateway.kafka.broker import port_free
 
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port < 65000 and port_free(port) and port_free(port + 1):
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = list(range(max(20000, low - 12000), low - 1))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if port_free(port) and port_free(port + 1):
             return port
     raise RuntimeError("no free port pair found")

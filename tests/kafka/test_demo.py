@@ -15,6 +15,7 @@ from gateway.demo.run import collect
 from gateway.demo.summary import summarise
 from gateway.kafka.topics import delete_topics
 from gateway.settings import load_settings
+from tests.kafka.helpers import free_port_pair
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -24,7 +25,7 @@ def test_demo_short_summary_matches_the_topics(kafka_bootstrap: str, tmp_path: P
     env = {
         **os.environ,
         "KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "KPGW_HTTP_PORT": "38180",
+        "KPGW_HTTP_PORT": str(free_port_pair()),
         "COLUMNS": "160",
     }
     env.pop("KPGW_LOG_LEVEL", None)

@@ -26,14 +26,14 @@ from tests.kafka.helpers import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-PORT = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
 RECORDS = 400
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
     """A broker of this test's own: stopping it disturbs no other test."""
-    broker = LocalBroker(port=PORT, data_dir=tmp_path / "broker")
+    port = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
+    broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
     broker.up(timeout_s=120)
     try:
         yield broker

@@ -24,13 +24,12 @@ from tests.kafka.helpers import certificate, free_port_pair, read_until, render
 from tests.kafka.ingress.conftest import Client, started
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-PORT = free_port_pair()  # and PORT + 1 for its controller
 DEADLINE_S = 2.0
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
-    broker = LocalBroker(port=PORT, data_dir=tmp_path / "broker")
+    broker = LocalBroker(port=free_port_pair(), data_dir=tmp_path / "broker")
     broker.up(timeout_s=120)
     try:
         yield broker
