@@ -249,12 +249,17 @@ class TransactionalWorker:
         self._resume(owned)
 
     def _resume(self, partitions: Sequence[TopicPartition]) -> None:
-        """Resume those that are ours, not held, and have no batch in flight."""
+        """Resume those that are ours, not held, and have no batch in flight (and are still
+        assigned: aiokafka refuses to resume a partition it no longer has)."""
+        assigned = self._consumer.assignment()
         self._consumer.resume(
             *[
                 p
                 for p in partitions
-                if p in self._owned and p not in self._held and p not in self._in_flight
+                if p in self._owned
+                and p not in self._held
+                and p not in self._in_flight
+                and p in assigned
             ]
         )
 
