@@ -60,6 +60,11 @@ class IngressSettings(BaseModel):
         default=None,
         description="operator token for GET /dashboard (Basic password or Bearer); unset: open",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="token for GET /metrics (Prometheus bearer_token, or Basic password); "
+        "unset: open (the metrics name participants and pairs)",
+    )
 
 
 class Settings(BaseSettings):

@@ -234,9 +234,11 @@ def tee(first: Apply, second: Apply) -> Apply:
     return both
 
 
-def check_operator(request: web.Request, token: SecretStr | None) -> None:
+def check_operator(
+    request: web.Request, token: SecretStr | None, resource: str = "the dashboard"
+) -> None:
     """401 unless the operator token is presented (Basic password or Bearer); open when
-    no token is configured."""
+    no token is configured. Used for the dashboard and, with its own token, ``/metrics``."""
     if token is None:
         return
     presented = _presented(request.headers.get("Authorization", ""))
@@ -245,7 +247,7 @@ def check_operator(request: web.Request, token: SecretStr | None) -> None:
     if presented is None or not hmac.compare_digest(given, wanted):
         raise Problem(
             "unauthenticated",
-            "the dashboard needs the operator token (as the Basic password or a Bearer token)",
+            f"{resource} needs the operator token (as the Basic password or a Bearer token)",
             headers={"WWW-Authenticate": 'Basic realm="kpgw operators", charset="UTF-8"'},
         )
 

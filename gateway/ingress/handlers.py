@@ -221,6 +221,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
+    check_operator(request, ingress.settings.ingress.metrics_token, "/metrics")
     return web.Response(
         body=ingress.metrics.render(), headers={"Content-Type": ingress.metrics.content_type}
     )

@@ -36,6 +36,7 @@ LARGE = CERT.replace(b"</rsm:SPSCertificate>", b"<!--" + b"x" * 9000 + b"--></rs
 INVALID = render(with_hs(certificate("RU0630002"), "7102.29"))
 STATUS = "/v1/messages/{tracking_id}"
 OPERATOR_TOKEN = "operator-token-for-the-contract-test"  # only the "limited" ingress has one
+METRICS_TOKEN = "metrics-token-for-the-contract-test"  # the "limited" ingress's /metrics
 Call = Callable[[Client, dict[str, str]], Awaitable[Reply]]
 
 
@@ -82,6 +83,12 @@ TABLE: list[tuple[str, tuple[str, str, int], Call]] = [
         lambda c, m: c.request("GET", "/dashboard/data.json"),
     ),
     ("limited", ("/dashboard", "get", 401), lambda c, m: c.request("GET", "/dashboard")),
+    ("limited", ("/metrics", "get", 401), lambda c, m: c.request("GET", "/metrics")),
+    (
+        "limited",
+        ("/metrics", "get", 200),
+        lambda c, m: c.request("GET", "/metrics", token=METRICS_TOKEN),
+    ),
     (
         "limited",
         ("/dashboard/data.json", "get", 401),
@@ -142,7 +149,10 @@ async def test_every_documented_response_is_produced_and_matches(
     async with (
         started(settings, max_body_bytes=8192) as main,
         started(
-            settings, rate_limit_per_minute=1, dashboard_token=SecretStr(OPERATOR_TOKEN)
+            settings,
+            rate_limit_per_minute=1,
+            dashboard_token=SecretStr(OPERATOR_TOKEN),
+            metrics_token=SecretStr(METRICS_TOKEN),
         ) as limited,
         started(nowhere, ready=False, request_deadline_s=1.0) as dead,
     ):

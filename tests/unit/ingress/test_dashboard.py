@@ -272,3 +272,9 @@ def test_the_page_loads_nothing_from_elsewhere_and_the_csp_pins_its_script() -> 
     assert f"style-src {_hash(styles[0])};" in policy
     assert "default-src 'none'" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_the_refusal_names_what_was_asked_for() -> None:
+    with pytest.raises(Problem) as caught:
+        check_operator(_request("Bearer wrong"), SecretStr("scrape"), "/metrics")
+    assert caught.value.detail.startswith("/metrics needs the operator token")
