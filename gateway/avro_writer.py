@@ -76,13 +76,7 @@ def _bytes(out: bytearray, data: bytes) -> None:
 
 
 def _string(out: bytearray, value: str) -> None:
-    data = value.encode()
-    size = len(data)
-    if size < 64:
-        out += _SMALL[size]
-    else:
-        _long(out, size)
-    out += data
+    _bytes(out, value.encode())
 
 
 def _null(out: bytearray, value: None) -> None:

@@ -124,6 +124,22 @@ def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | No
     return answer
 
 
+def first_children(
+    element: etree._Element, first_tag: str, second_tag: str
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """The first child with ``first_tag`` and the first with ``second_tag``, in one pass
+    (the mapping's hot path reads two children of many elements)."""
+    first = second = None
+    for child in element:
+        tag = child.tag
+        if tag == first_tag:
+            if first is None:
+                first = child
+        elif tag == second_tag and second is None:
+            second = child
+    return first, second
+
+
 class DocumentReader:
     """Reads one document; collects findings instead of stopping at the first."""
 
@@ -160,14 +176,7 @@ class DocumentReader:
     # --- values -----------------------------------------------------------------------------
     def instant(self, holder: etree._Element, what: str) -> datetime | None:
         """A udt:DateTimeType element -> aware UTC datetime (naive times are taken as UTC)."""
-        typed = string = None
-        for child in holder:  # the first of each, in one pass
-            tag = child.tag
-            if tag == DATE_TIME_STRING:
-                if string is None:
-                    string = child
-            elif tag == DATE_TIME and typed is None:
-                typed = child
+        string, typed = first_children(holder, DATE_TIME_STRING, DATE_TIME)
         if typed is not None and typed.text:
             return self._iso(typed.text.strip(), typed, what)
         text = (string.text or "").strip() if string is not None else ""
@@ -246,14 +255,7 @@ class DocumentReader:
         """ram:SPSPartyType -> Party(name, address lines joined, CountryID)."""
         if element is None:
             return None
-        name_element = address_element = None
-        for child in element:  # the first of each, in one pass
-            tag = child.tag
-            if tag == NAME:
-                if name_element is None:
-                    name_element = child
-            elif tag == ADDRESS and address_element is None:
-                address_element = child
+        name_element, address_element = first_children(element, NAME, ADDRESS)
         name = text_of(name_element)
         if name is None:
             if required:

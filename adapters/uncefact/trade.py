@@ -17,7 +17,7 @@ from adapters.uncefact.profile import (
     UNSUPPORTED_UNIT,
     ram,
 )
-from adapters.uncefact.reader import DocumentReader, kid, kid_text
+from adapters.uncefact.reader import DocumentReader, first_children, kid, kid_text
 
 ID = ram("ID")
 TRADE_LINE = ram("IncludedSPSTradeLineItem")
@@ -44,14 +44,7 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
     do not report it missing a second time."""
     found: Notes = {}
     for note in notes:
-        subject = content_element = None
-        for child in note:  # the first SubjectCode and the first Content, in one pass
-            tag = child.tag
-            if tag == SUBJECT_CODE:
-                if subject is None:
-                    subject = child
-            elif tag == CONTENT and content_element is None:
-                content_element = child
+        subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or not code.startswith("KP-"):
             continue
