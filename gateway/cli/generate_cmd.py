@@ -70,8 +70,9 @@ def generate(
     registry_path: Path | None,
 ) -> None:
     """Write realistic certificate + confirmation documents and manifest.jsonl: one line per
-    certificate with its files in sending order, the outcomes the router must reach, and
-    for a broken document the finding code the translator must give instead."""
+    certificate with the fault its story carries (null if none), its files in sending
+    order, the outcomes the router must reach, and for a broken document the finding code
+    the translator must give instead."""
     registry = common.registry(registry_path)
     options = GenerateOptions(
         pairs=pairs,

@@ -79,6 +79,9 @@ class GeneratedCertificate:
     def manifest_line(self) -> dict[str, Any]:
         line: dict[str, Any] = {
             "certificate_id": self.scenario.certificate_id,
+            # The fault this story carries (None: a clean story), so a reader of the
+            # manifest knows what each expected outcome or finding is there to test.
+            "fault": str(self.scenario.fault) if self.scenario.fault else None,
             "files": [{"path": f.path, "sender": f.sender, "kind": f.kind} for f in self.files],
             "expected_outcomes": list(self.scenario.expected_outcomes),
         }

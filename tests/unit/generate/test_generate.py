@@ -154,8 +154,11 @@ def test_manifest_has_the_agreed_shape(
     paths = set()
     for line in lines:
         broken = "expected_findings" in line
-        keys = {"certificate_id", "files", "expected_outcomes"}
+        keys = {"certificate_id", "fault", "files", "expected_outcomes"}
         assert set(line) == (keys | {"expected_findings"} if broken else keys)
+        assert line["fault"] is None or line["fault"] in set(Fault)
+        if broken:
+            assert line["fault"].startswith("broken_")
         assert NUMBER.match(line["certificate_id"])
         assert line["files"]
         for entry in line["files"]:
