@@ -96,7 +96,10 @@ def kill(producer: AIOKafkaProducer) -> None:
     """Stop a producer at once, without flushing and without awaiting anything: its sender
     task is cancelled (it can start no request, EndTxn included) and its sockets are
     aborted (unsent bytes dropped, in-flight requests failed). Synchronous, so nothing can
-    run between deciding to give up and the producer being unable to act."""
+    run between deciding to give up and the producer being unable to act.
+
+    aiokafka has no public way to do this, so it uses internals; pyproject.toml bounds the
+    aiokafka version and tests/kafka/ingress/test_publisher_kill.py checks them."""
     producer._closed = True  # also silences aiokafka's unclosed-producer warning
     sender = producer._sender
     task = sender.sender_task if sender is not None else None
