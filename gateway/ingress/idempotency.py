@@ -33,18 +33,19 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import Finding
-from gateway.events import raw_sha256
+from gateway.events import raw_sha256, uuid5_text
 from gateway.ingress.problems import Problem
 from gateway.translator.inbound import Inbound
 
 TRACKING_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kpgw:tracking-id")
+_TRACKING_NAMESPACE_BYTES = TRACKING_NAMESPACE.bytes
 MAX_KEY_CHARS = 200
 TRACKING_HEADER = "kpgw-tracking-id"
 
 
 def tracking_id_for(participant: str, key: str) -> str:
     """Deterministic: the same participant and key give the same id everywhere."""
-    return str(uuid.uuid5(TRACKING_NAMESPACE, f"{participant}\x1f{key}"))
+    return uuid5_text(_TRACKING_NAMESPACE_BYTES, f"{participant}\x1f{key}")
 
 
 def idempotency_key(header: str | None, message_id: str | None, digest: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ import pytest
 
 from gateway.events import raw_sha256
 from gateway.ingress.idempotency import (
+    TRACKING_NAMESPACE,
     Accepted,
     IdempotencyIndex,
     idempotency_key,
@@ -38,6 +40,8 @@ def test_tracking_ids_are_deterministic_and_per_participant() -> None:
     assert first != tracking_id_for("BW", "RU0100001:70")
     assert first != tracking_id_for("RU", "RU0100001:71")
     assert len(first) == 36
+    # RFC 4122 version 5: ids already on kp.inbound stay valid across releases.
+    assert first == str(uuid.uuid5(TRACKING_NAMESPACE, "RU\x1fRU0100001:70"))
 
 
 def test_key_precedence_and_validation() -> None:

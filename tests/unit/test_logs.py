@@ -1,0 +1,63 @@
+"""Logging: JSON lines with the bound per-message context, and a log call never raises on
+values the fast encoder refuses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import structlog
+
+from gateway.logs import configure_logging, json_line
+
+
+@pytest.fixture
+def json_logging() -> Iterator[None]:
+    """Configured by each test itself: the logger binds the stderr it finds, and only the
+    test body sees pytest's captured one."""
+    structlog.contextvars.clear_contextvars()
+    yield
+    structlog.contextvars.clear_contextvars()
+    structlog.reset_defaults()
+
+
+def test_json_lines_carry_the_bound_context(
+    json_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(fmt="json", level="info")
+    log = structlog.get_logger("kpgw.test")
+    structlog.contextvars.bind_contextvars(tracking_id="t-1", partition=3)
+    log.info("message_accepted", body_bytes=3012, replayed=False)
+    log.debug("not_shown")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["event"] == "message_accepted"
+    assert entry["tracking_id"] == "t-1"
+    assert entry["partition"] == 3
+    assert entry["body_bytes"] == 3012
+    assert entry["level"] == "info"
+    assert entry["timestamp"].endswith("Z")
+
+
+def test_exceptions_are_rendered_into_the_line(
+    json_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(fmt="json", level="info")
+    log = structlog.get_logger("kpgw.test")
+    try:
+        int("broken")
+    except ValueError:
+        log.exception("crashed")
+    entry = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert "ValueError: invalid literal" in entry["exception"]
+
+
+def test_values_the_fast_encoder_refuses_still_log() -> None:
+    huge = 2**70
+    assert json.loads(json_line({"n": huge})) == {"n": huge}
+    assert json.loads(json_line({"d": Decimal("1.50")})) == {"d": "Decimal('1.50')"}
+    assert json.loads(json_line({"m": {1: "a"}})) == {"m": {"1": "a"}}
+    assert json.loads(json_line({"s": {"x"}})) == {"s": "{'x'}"}
