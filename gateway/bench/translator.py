@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,14 +53,26 @@ async def _produce(settings: Settings, documents: list[Document]) -> None:
         await producer.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerRun:
+    records_per_s: float
+    processed: int
+    cpu_share: float  # this process's CPU time / wall time while the worker ran
+    cpu_us_per_record: float
+    translate_us_per_record: float  # translate inside the worker (its histogram)
+
+
 async def _worker_rate(
     settings: Settings, expected: int, registry_path: Path | None, timeout_s: float
-) -> tuple[float, int]:
+) -> WorkerRun:
     worker, handler = build_translator(settings, registry_path=registry_path)
+    timings = handler.metrics.translation_seconds.labels("translated")
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
         await asyncio.wait_for(worker.ready.wait(), 60)
+        translate_before = _histogram_sum(timings)
+        cpu_started = time.process_time()
         started = time.perf_counter()
         deadline = started + timeout_s
         while (
@@ -67,11 +80,38 @@ async def _worker_rate(
         ):
             await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        translate_s = _histogram_sum(timings) - translate_before
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
     done = handler.translated + handler.dead_lettered
-    return done / elapsed, done
+    return WorkerRun(
+        records_per_s=done / elapsed,
+        processed=done,
+        cpu_share=cpu / elapsed,
+        cpu_us_per_record=cpu / max(done, 1) * 1e6,
+        translate_us_per_record=translate_s / max(handler.translated, 1) * 1e6,
+    )
+
+
+def _histogram_sum(child: Any) -> float:
+    """The running total of a prometheus histogram child (its ``_sum`` sample)."""
+    for metric in child.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_sum"):
+                return float(sample.value)
+    return 0.0
+
+
+def _adapter_only(registry: ParticipantRegistry, docs: list[Document]) -> float:
+    return rate(
+        lambda d: translate(
+            d.content, InboundMeta(sender=d.sender, received_at=RECEIVED_AT), registry
+        ),
+        docs,
+        seconds=2.0,
+    )
 
 
 async def run_translator_bench(
@@ -84,32 +124,37 @@ async def run_translator_bench(
     timeout_s: float = 300,
 ) -> dict[str, Any]:
     docs = corpus(fmt, documents, registry)
-    adapter_only = rate(
-        lambda d: translate(
-            d.content, InboundMeta(sender=d.sender, received_at=RECEIVED_AT), registry
-        ),
-        docs,
-        seconds=2.0,
-    )
+    # Measured before and after the worker and averaged: on a shared machine the load
+    # drifts over a run, and one measurement would put all of the drift on one side.
+    adapter_before = _adapter_only(registry, docs)
     bench_settings = settings.with_prefix(f"bench{uuid.uuid4().hex[:8]}.")
     await create_topics(bench_settings, registry)
     try:
         await _produce(bench_settings, docs)
-        worker_rate, done = await _worker_rate(bench_settings, len(docs), registry_path, timeout_s)
+        run = await _worker_rate(bench_settings, len(docs), registry_path, timeout_s)
         events = len(
             await read_topic_to_end(bench_settings, f"{bench_settings.topic_prefix}events")
         )
     finally:
         await delete_topics(bench_settings)
+    adapter_after = _adapter_only(registry, docs)
+    adapter_only = (adapter_before + adapter_after) / 2
     return {
         "benchmark": "translator",
         "format": fmt,
         "records": len(docs),
-        "processed": done,
+        "processed": run.processed,
         "events": events,
-        "worker_records_per_s": round(worker_rate, 1),
+        "worker_records_per_s": round(run.records_per_s, 1),
         "adapter_only_docs_per_s": round(adapter_only, 1),
-        "ratio_to_adapter_only": round(worker_rate / adapter_only, 3),
+        "adapter_only_before_after": [round(adapter_before, 1), round(adapter_after, 1)],
+        "ratio_to_adapter_only": round(run.records_per_s / adapter_only, 3),
         "goal_ratio": GOAL_RATIO,
         "batch_max_records": 500,
+        # Where the worker's time goes, per record (CPU of this process; the broker runs
+        # beside it on the same machine):
+        "worker_cpu_share": round(run.cpu_share, 3),
+        "worker_cpu_us_per_record": round(run.cpu_us_per_record),
+        "translate_us_per_record_in_worker": round(run.translate_us_per_record),
+        "adapter_only_us_per_doc": round(1e6 / adapter_only),
     }
