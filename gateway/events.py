@@ -16,6 +16,11 @@ from typing import Any
 
 CARATS_QUANTUM = Decimal("0.001")
 USD_QUANTUM = Decimal("0.01")
+#: The largest values the Avro schemas can carry (decimal precision 15 and 18, int 32-bit):
+#: ``gateway.rules`` refuses a document beyond them, so no event ever fails to encode.
+MAX_CARATS = Decimal("999999999999.999")
+MAX_USD = Decimal("9999999999999999.99")
+MAX_PARCELS = 2**31 - 1
 #: Namespace for deterministic event ids (uuid5): same input, same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f0e-5a43-4c1e-9d55-4b5057000001")
 _EVENT_ID_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes

@@ -70,7 +70,7 @@ class PipelineMetrics:
         self.registry = CollectorRegistry()
         self.translation_seconds = Histogram(
             "kpgw_translator_translation_seconds",
-            "Translation of one inbound document (parse, detect, validate, map, rules)",
+            "Translation of one inbound document (parse, detect, validate, map, rules, encode)",
             ("result",),
             buckets=WORK_BUCKETS,
             registry=self.registry,

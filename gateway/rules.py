@@ -7,7 +7,16 @@ import re
 from decimal import Decimal
 
 from gateway.errors import BusinessRuleViolation, Finding
-from gateway.events import CertificateIssued, CertificateVoided, HsLine, ImportConfirmed, Payload
+from gateway.events import (
+    MAX_CARATS,
+    MAX_PARCELS,
+    MAX_USD,
+    CertificateIssued,
+    CertificateVoided,
+    HsLine,
+    ImportConfirmed,
+    Payload,
+)
 from gateway.registry import ParticipantRegistry, ParticipantStatus
 
 KP_HS_CODES = frozenset({"7102.10", "7102.21", "7102.31"})
@@ -35,6 +44,7 @@ DUPLICATE_HS_LINE = "DUPLICATE_HS_LINE"
 NO_LINES = "NO_HS_LINES"
 PAIR_NOT_ENABLED = "PAIR_NOT_ENABLED"
 MIXED_WITHOUT_PROVENANCE = "MIXED_ORIGIN_WITHOUT_PROVENANCE"
+VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -54,6 +64,7 @@ RULE_CODES = (
     NO_LINES,
     PAIR_NOT_ENABLED,
     MIXED_WITHOUT_PROVENANCE,
+    VALUE_OUT_OF_RANGE,
 )
 
 
@@ -73,11 +84,41 @@ def findings_for(payload: Payload, registry: ParticipantRegistry) -> list[Findin
     found: list[Finding] = []
     if isinstance(payload, CertificateIssued):
         _certificate(payload, registry, found)
+        _ranges(payload, found)
     elif isinstance(payload, ImportConfirmed):
         _confirmation(payload, registry, found)
+        _ranges(payload, found)
     else:
         _void(payload, registry, found)
     return found
+
+
+def _ranges(payload: CertificateIssued | ImportConfirmed, found: list[Finding]) -> None:
+    """Weights, values and parcel counts no real shipment reaches but a schema allows (the
+    UN/CEFACT decimals are unbounded): beyond the canonical event's limits, the document is
+    refused here with a finding rather than failing later, when the event is encoded."""
+    values: list[tuple[str, str, Decimal | None, Decimal]] = [
+        ("total_carats", "the total weight (ct)", payload.total_carats, MAX_CARATS),
+        ("total_value_usd", "the total value (USD)", payload.total_value_usd, MAX_USD),
+    ]
+    for index, line in enumerate(payload.lines):
+        values.append((f"lines[{index}].carats", "a line's weight (ct)", line.carats, MAX_CARATS))
+        values.append(
+            (f"lines[{index}].value_usd", "a line's value (USD)", line.value_usd, MAX_USD)
+        )
+    for path, what, value, limit in values:
+        if value is not None and abs(value) > limit:
+            found.append(
+                Finding(VALUE_OUT_OF_RANGE, f"{what} {value} is beyond {limit}", path=path)
+            )
+    if payload.parcels is not None and abs(payload.parcels) > MAX_PARCELS:
+        found.append(
+            Finding(
+                VALUE_OUT_OF_RANGE,
+                f"{payload.parcels} parcels is beyond {MAX_PARCELS}",
+                path="parcels",
+            )
+        )
 
 
 def _participant(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
@@ -288,7 +288,11 @@ def _total(
     if code in notes:
         text, note = notes[code]
         return reader.decimal(text, note, _NOTE_WHAT[code], places=places) if text else None
-    return sum(values, Decimal(0)).quantize(_QUANTA[places])
+    total = sum(values, Decimal(0))
+    try:
+        return total.quantize(_QUANTA[places])
+    except InvalidOperation:  # lines too large to add up within the decimal context
+        return total  # unquantized: the KP rules refuse it (VALUE_OUT_OF_RANGE)
 
 
 _NOTE_WHAT = {code: f"note {code}" for code in DOCUMENT_NOTES}

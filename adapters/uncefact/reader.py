@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
@@ -223,17 +223,16 @@ class DocumentReader:
         if not _DECIMAL.match(text):
             self.invalid(what, where, f"{text!r} is not a decimal number such as 1234.50")
             return None
-        value = Decimal(text)
-        rounded = value.quantize(_QUANTA[places])
-        if rounded != value:
-            self.invalid(what, where, f"{value} has more than {places} decimal places")
-            return None
-        return rounded
+        return self.exact(Decimal(text), where, what, places=places)
 
     def exact(
         self, value: Decimal, where: etree._Element, what: str, *, places: int
     ) -> Decimal | None:
-        rounded = value.quantize(_QUANTA[places])
+        try:
+            rounded = value.quantize(_QUANTA[places])
+        except InvalidOperation:  # more digits than the decimal context holds (28)
+            self.invalid(what, where, f"{value} has more digits than any weight or amount")
+            return None
         if rounded != value:
             self.invalid(what, where, f"{value} has more than {places} decimal places")
             return None

@@ -59,7 +59,7 @@ class WorkerRun:
     processed: int
     cpu_share: float  # this process's CPU time / wall time while the worker ran
     cpu_us_per_record: float
-    translate_us_per_record: float  # translate inside the worker (its histogram)
+    translate_us_per_record: float  # translate + encode inside the worker (its histogram, wall)
 
 
 async def _worker_rate(
@@ -155,6 +155,6 @@ async def run_translator_bench(
         # beside it on the same machine):
         "worker_cpu_share": round(run.cpu_share, 3),
         "worker_cpu_us_per_record": round(run.cpu_us_per_record),
-        "translate_us_per_record_in_worker": round(run.translate_us_per_record),
+        "translate_and_encode_us_per_record_in_worker": round(run.translate_us_per_record),
         "adapter_only_us_per_doc": round(1e6 / adapter_only),
     }

@@ -133,8 +133,8 @@ def translator_command(
         f"translator: {result['worker_records_per_s']:,.0f} records/s with transactions; "
         f"adapter only {result['adapter_only_docs_per_s']:,.0f} docs/s; ratio "
         f"{result['ratio_to_adapter_only']:.2f} (goal >= {GOAL_RATIO}). Per record: "
-        f"{result['worker_cpu_us_per_record']} us of worker CPU, of which translate "
-        f"{result['translate_us_per_record_in_worker']} us (alone: "
+        f"{result['worker_cpu_us_per_record']} us of worker CPU, of which translating and encoding "
+        f"{result['translate_and_encode_us_per_record_in_worker']} us (translating alone: "
         f"{result['adapter_only_us_per_doc']} us)"
     )
 

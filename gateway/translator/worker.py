@@ -37,6 +37,7 @@ Translate = Callable[[bytes, InboundMeta, ParticipantRegistry], CertificateEvent
 class Translated:
     event: CertificateEvent | None
     failure: Failure | None
+    encoded: bytes = b""  # the event, Avro single-object encoded
 
 
 def translate_record(
@@ -48,7 +49,9 @@ def translate_record(
     max_attempts: int = 3,
 ) -> Translated:
     """Pure apart from retries: an expected failure is final at once; an unexpected error is
-    retried up to ``max_attempts`` and then becomes a POISON_PILL with its stack trace."""
+    retried up to ``max_attempts`` and then becomes a POISON_PILL with its stack trace.
+    Encoding the event counts as translating: an event that cannot be encoded is a poison
+    pill of its own record, never an error that would fail (and repeat) the whole batch."""
     if inbound.sender is None:
         message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
         error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
@@ -58,6 +61,7 @@ def translate_record(
     for attempt in range(1, max_attempts + 1):
         try:
             event = translate_fn(value or b"", inbound.meta(), registry)
+            encoded = codec.encode("CertificateEvent", event_to_avro(event))
         except GatewayError as exc:
             if exc.retriable:
                 raise
@@ -73,7 +77,7 @@ def translate_record(
                 trace="".join(traceback.format_exception(exc))[-2000:],
             )
             continue
-        return Translated(event, None)
+        return Translated(event, None, encoded)
     assert last is not None
     failure = Failure.of(
         last,
@@ -188,7 +192,7 @@ class TranslatorHandler:
             await outbox.send(
                 self.events_topic,
                 event.certificate_id.encode(),
-                codec.encode("CertificateEvent", event_to_avro(event)),
+                result.encoded,
                 headers=[
                     ("kpgw-event-id", event.event_id.encode()),
                     ("kpgw-tracking-id", inbound.tracking_id.encode()),

@@ -33,7 +33,8 @@ def test_bench_translator_json(kafka_bootstrap: str, monkeypatch: pytest.MonkeyP
     )
     assert 0 < record["worker_cpu_share"] <= 2
     assert record["worker_cpu_us_per_record"] > 0
-    assert 0 < record["translate_us_per_record_in_worker"] < record["worker_cpu_us_per_record"]
+    # Wall time inside the worker (CPU time above): no order between them on a busy machine.
+    assert record["translate_and_encode_us_per_record_in_worker"] > 0
 
 
 def test_bench_router_json(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:

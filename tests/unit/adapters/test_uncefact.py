@@ -422,6 +422,27 @@ class TestUncefact(AdapterContract):
             "/ram:IncludedSPSTradeLineItem[2]/ram:NetWeightMeasure"
         )
 
+    def test_a_weight_with_more_digits_than_decimals_hold_is_a_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        huge = "9" * 40
+        document = edited(CERT, 'unitCode="CTM">340.000', f'unitCode="CTM">{huge}.000')
+        finding = rejected(document, registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "more digits than any weight or amount" in finding.message
+        assert finding.line == 104
+
+    def test_weights_beyond_the_canonical_range_break_a_rule(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        document = edited(
+            CERT,
+            "<ram:Content>1590.400</ram:Content>",
+            "<ram:Content>1234567890123.000</ram:Content>",
+        )
+        findings = rules.findings_for(adapt(document, registry).payload, registry)
+        assert [f.path for f in findings if f.code == rules.VALUE_OUT_OF_RANGE] == ["total_carats"]
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
