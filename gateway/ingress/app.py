@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.ingress import handlers
 from gateway.ingress.auth import server_ssl_context
@@ -25,6 +27,30 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: This request's id (each aiohttp request runs in its own task, so its own context).
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("kpgw_request_id", default="")
+
+
+class RedactMalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse with the parser's message, which quotes the
+    offending line: a malformed ``Authorization`` line (a stray CR from a token file, a space
+    before the colon) would put a token in the logs (DESIGN.md section 7). The line keeps
+    the fact and the error's class, not the quote."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "refused a malformed HTTP request (%s, status %s)"
+            record.args = (type(error).__name__, error.code)
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_SERVER_LOG = logging.getLogger("aiohttp.server")
+
+
+def redact_server_log() -> None:
+    if not any(isinstance(f, RedactMalformedRequests) for f in _SERVER_LOG.filters):
+        _SERVER_LOG.addFilter(RedactMalformedRequests())
 
 
 def _route(request: web.Request) -> str:
@@ -104,6 +130,7 @@ async def serve(
     settings: Settings, *, host: str | None = None, port: int | None = None
 ) -> AsyncIterator[RunningIngress]:
     """Run an ingress until the block ends; ``port=0`` picks a free port."""
+    redact_server_log()
     ingress = Ingress.build(settings)
     ssl_context = server_ssl_context(settings.ingress)
     runner = web.AppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)

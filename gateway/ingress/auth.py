@@ -58,7 +58,15 @@ def bearer_token(header: str | None) -> str | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token or len(token) > MAX_TOKEN_CHARS:
+    if (
+        scheme.lower() != "bearer"
+        or not token
+        or len(token) > MAX_TOKEN_CHARS
+        # Printable ASCII only (no space): a header with other bytes reaches us with
+        # surrogate escapes, which would fail the hashing instead of the authentication.
+        or not (token.isascii() and token.isprintable())
+        or " " in token
+    ):
         raise _unauthenticated(
             "the Authorization header must be 'Bearer <token>'", "invalid_request"
         )

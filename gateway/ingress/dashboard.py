@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import hashlib
 import heapq
@@ -243,7 +242,8 @@ def check_operator(
         return
     presented = _presented(request.headers.get("Authorization", ""))
     wanted = hashlib.sha256(token.get_secret_value().encode()).digest()
-    given = hashlib.sha256((presented or "").encode()).digest()
+    # surrogatepass: a header with non-UTF-8 bytes must fail the comparison, not the request.
+    given = hashlib.sha256((presented or "").encode("utf-8", "surrogatepass")).digest()
     if presented is None or not hmac.compare_digest(given, wanted):
         raise Problem(
             "unauthenticated",
@@ -257,7 +257,8 @@ def _presented(header: str) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     if scheme.lower() == "basic":
-        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+        # ValueError covers binascii.Error, UnicodeDecodeError and non-ASCII base64 text.
+        with contextlib.suppress(ValueError):
             return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
     return None
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.errors import Finding
 from gateway.ingress.problems import Problem, retry_after
@@ -95,7 +96,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.read(CHUNK)
+        try:
+            chunk = await request.content.read(CHUNK)
+        except (ConnectionResetError, HttpProcessingError) as exc:
+            # The client went away mid-body, or sent a broken chunked encoding: its fault,
+            # not an internal error (nobody may read this answer, but logs and metrics do).
+            raise Problem("bad-request", "the request body was incomplete or malformed") from exc
         if not chunk:
             break
         size += len(chunk)

@@ -65,6 +65,7 @@ class Ingress:
     metrics: IngressMetrics
     dashboard: Dashboard
     _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
+    _ready_check: asyncio.Future[dict[str, Any]] | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings) -> Ingress:
@@ -118,10 +119,19 @@ class Ingress:
             await self.publisher.close()
 
     async def readiness(self) -> dict[str, Any]:
-        """Broker reachable, topics present, producer connected, views caught up."""
+        """Broker reachable, topics present, producer connected, views caught up. Probes
+        arriving together share one check (the endpoint is open, and each check opens a
+        broker connection), and its answer is reused for ``READY_CACHE_S``."""
         now = time.monotonic()
         if self._ready_cache is not None and now - self._ready_cache[0] < READY_CACHE_S:
             return self._ready_cache[1]
+        if self._ready_check is None or self._ready_check.done():
+            self._ready_check = asyncio.ensure_future(self._check_readiness())
+        # shield: a probe that gives up must not cancel the check the others wait for
+        return await asyncio.shield(self._ready_check)
+
+    async def _check_readiness(self) -> dict[str, Any]:
+        now = time.monotonic()
         topics = await broker_topics(self.settings, READY_TIMEOUT_S)
         wanted = [f"{self.settings.topic_prefix}{suffix}" for suffix in REQUIRED_TOPICS]
         checks = {

@@ -56,7 +56,8 @@ def test_bearer_header_parsing() -> None:
     assert bearer_token(None) is None
     assert bearer_token("Bearer abc") == "abc"
     assert bearer_token("bearer   abc ") == "abc"
-    for bad in ("Basic abc", "Bearer", "Bearer a b", "abc", "Bearer " + "x" * 600):
+    bad_bytes = ("Bearer \udcff", "Bearer tok\u00e9n", "Bearer a\x00b", "Bearer a\tb")
+    for bad in ("Basic abc", "Bearer", "Bearer a b", "abc", "Bearer " + "x" * 600, *bad_bytes):
         with pytest.raises(Problem) as caught:
             bearer_token(bad)
         assert caught.value.status == 401

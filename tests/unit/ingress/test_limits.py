@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from types import SimpleNamespace
 
-from gateway.ingress.limits import RateLimiter, check_content_type, check_declared_length
+import pytest
+from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
+
+from gateway.ingress.limits import (
+    RateLimiter,
+    check_content_type,
+    check_declared_length,
+    read_body,
+)
 from gateway.ingress.problems import Problem, retry_after
 
 
@@ -88,3 +96,28 @@ def test_declared_length_is_checked_before_reading() -> None:
 )
 def test_retry_after_is_whole_seconds_rounded_up(seconds: float, header: str) -> None:
     assert retry_after(seconds) == {"Retry-After": header}
+
+
+class _BrokenBody:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    async def read(self, size: int) -> bytes:
+        del size
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionResetError("Connection lost"),
+        ContentLengthError("Not enough data to satisfy content length header."),
+        TransferEncodingError("Not enough data to satisfy transfer length header."),
+    ],
+)
+async def test_a_body_cut_short_or_malformed_is_400_not_500(error: BaseException) -> None:
+    request = SimpleNamespace(content_length=None, content=_BrokenBody(error))
+    with pytest.raises(Problem) as caught:
+        await read_body(request, 1024)  # type: ignore[arg-type]
+    assert caught.value.status == 400
+    assert caught.value.slug == "bad-request"

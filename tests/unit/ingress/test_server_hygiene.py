@@ -1,0 +1,84 @@
+"""What aiohttp does below the application: its log of unparsable requests never quotes a
+header (a token), and concurrent readiness probes share one broker check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import pytest
+from aiohttp.http_exceptions import BadHttpMessage, InvalidHeader
+
+from gateway.ingress import service
+from gateway.ingress.app import RedactMalformedRequests, redact_server_log
+from gateway.ingress.service import Ingress
+from gateway.settings import load_settings
+
+TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
+
+
+def _record(error: BaseException) -> logging.LogRecord:
+    try:
+        raise error
+    except type(error):
+        info = sys.exc_info()
+    return logging.LogRecord(
+        "aiohttp.server",
+        logging.ERROR,
+        __file__,
+        1,
+        "Error handling request from %s",
+        ("127.0.0.1",),
+        info,
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BadHttpMessage(f"Invalid header: b'Authorization : Bearer {TOKEN}'"),
+        InvalidHeader(f"Authorization: Bearer {TOKEN}\r"),
+    ],
+)
+def test_a_malformed_request_is_logged_without_its_headers(error: BaseException) -> None:
+    record = _record(error)
+    assert RedactMalformedRequests().filter(record)
+    text = logging.Formatter().format(record)
+    assert TOKEN not in text
+    assert type(error).__name__ in text and "status 400" in text
+
+
+def test_other_errors_keep_their_traceback() -> None:
+    record = _record(RuntimeError("a bug"))
+    assert RedactMalformedRequests().filter(record)
+    assert "RuntimeError: a bug" in logging.Formatter().format(record)
+
+
+def test_the_filter_is_installed_once() -> None:
+    redact_server_log()
+    redact_server_log()
+    server_log = logging.getLogger("aiohttp.server")
+    assert sum(isinstance(f, RedactMalformedRequests) for f in server_log.filters) == 1
+
+
+async def test_concurrent_readiness_probes_share_one_broker_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = 0
+
+    async def broker_topics(settings: Any, timeout_s: float) -> set[str] | None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return None  # broker down: the report says so
+
+    monkeypatch.setattr(service, "broker_topics", broker_topics)
+    ingress = Ingress.build(load_settings(kafka_bootstrap="127.0.0.1:1"))
+    reports = await asyncio.gather(*(ingress.readiness() for _ in range(200)))
+    assert calls == 1
+    assert all(report == reports[0] for report in reports)
+    assert reports[0]["ready"] is False and reports[0]["checks"]["broker"] is False
+    await ingress.readiness()  # cached for READY_CACHE_S
+    assert calls == 1
