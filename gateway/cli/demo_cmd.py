@@ -67,7 +67,8 @@ def demo(
     broker_port: int,
 ) -> None:
     """The main job: a local broker, the gateway, realistic traffic from real partner pairs
-    over HTTP, and a summary per partner pair."""
+    over HTTP, and a summary per partner pair. Exit 1 when a certificate ends otherwise
+    than its generated story predicts."""
     from gateway.demo.run import DemoOptions, run_demo
 
     if short:
@@ -93,6 +94,9 @@ def demo(
     console = Console()
     with environment_errors():
         try:
-            asyncio.run(run_demo(config, options, console))
+            summary = asyncio.run(run_demo(config, options, console))
         except KeyboardInterrupt:
             console.print("Stopped.")
+            return
+    if summary.surprises:  # a certificate ended otherwise than its story: a check failed
+        raise SystemExit(1)

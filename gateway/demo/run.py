@@ -178,7 +178,7 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Su
         )
         dashboard = f"{url}/dashboard" if await _has_dashboard(url) else None
         render(summary, console, dashboard_url=dashboard)
-        _check_against_manifest(items, outcomes, dead, sent, console)
+        summary.surprises = _check_against_manifest(items, outcomes, dead, sent, console)
         if options.summary_json:
             options.summary_json.write_text(
                 json.dumps(
@@ -214,8 +214,8 @@ def _check_against_manifest(
     dead: list[tuple[str, str]],
     sent: SendReport,
     console: Console,
-) -> None:
-    """Say plainly whether every certificate ended as its story predicted."""
+) -> list[str]:
+    """Say plainly whether every certificate ended as its story predicted; the surprises."""
     by_certificate: dict[str, list[str]] = {}
     for outcome in outcomes:
         by_certificate.setdefault(outcome["certificate_id"], []).append(str(outcome["outcome"]))
@@ -240,3 +240,4 @@ def _check_against_manifest(
             f"Every certificate ended as generated; the {broken} broken document(s) were "
             f"refused over HTTP ({refused}) or dead-lettered from Kafka ({len(dead)})."
         )
+    return surprises

@@ -54,6 +54,8 @@ class Summary:
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # HTTP 4xx (sender, reason)
     signals: list[dict[str, Any]] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    #: Certificates whose outcomes differ from their generated story (a gateway defect).
+    surprises: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class Summary:
                 f"{s or '?'}:{r}": n for (s, r), n in sorted(self.dead_letters.items())
             },
             "refused_over_http": {f"{s}:{r}": n for (s, r), n in sorted(self.refused.items())},
+            "surprises": list(self.surprises),
             "outcomes": dict(sorted(self.outcomes.items())),
             "fraud_signals": self.signals,
         }

@@ -7,9 +7,14 @@ with another body gives 409. It works across ingress instances and restarts:
   ``tracking id -> (sender, sha256 of the record value, received at)`` from the committed
   records' ``kpgw-tracking-id`` headers (``TopicMirror``), and records its own acks at once.
   No extra topic, and only what the broker acknowledged counts.
-- The key defaults to the document's own message id (``Adapted.message_id``); without
-  synchronous validation (no parse) it defaults to the body's SHA-256, which makes an
-  identical re-send idempotent and never conflicts.
+- Without the header, the key is the document's own message id (``Adapted.message_id``)
+  with the body's SHA-256 (the digest alone without synchronous validation): an identical
+  re-send is idempotent, and a different document under the same message id is a new
+  message, not a 409. A certificate number issued again with other content must reach the
+  router, which reports it to both partners as ``CONFLICTING_REISSUE`` (a re-used
+  certificate is one of the frauds the platform exists to catch); the router ignores a
+  re-send whose bytes differ but whose content does not. Only an explicit key used for
+  another body is a 409.
 
 The window, honestly: a key is remembered as long as ``kp.inbound`` keeps the record
 (retention 30 days); later the same key is accepted again, under the same tracking id. Two
@@ -49,14 +54,15 @@ def tracking_id_for(participant: str, key: str) -> str:
 
 
 def idempotency_key(header: str | None, message_id: str | None, digest: str) -> str:
-    """The caller's ``Idempotency-Key``, else the document's message id, else its digest."""
+    """The caller's ``Idempotency-Key``, else the document's message id and digest, else
+    its digest (module docstring)."""
     if header is not None:
         key = header.strip()
         if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
             message = f"Idempotency-Key must be 1-{MAX_KEY_CHARS} printable ASCII characters"
             raise Problem("bad-request", message, (Finding("INVALID_IDEMPOTENCY_KEY", message),))
         return key
-    return message_id or f"sha256:{digest}"
+    return f"{message_id}|sha256:{digest}" if message_id else f"sha256:{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,5 +53,6 @@ def test_demo_short_summary_matches_the_topics(kafka_bootstrap: str, tmp_path: P
         assert sum(p["announced"] for p in written["pairs"].values()) > 10
         assert any(p["matched"] for p in written["pairs"].values())
         assert written["fraud_signals"], "the demo's faults include fraud signals"
+        assert written["surprises"] == []
     finally:
         asyncio.run(delete_topics(settings))

@@ -94,7 +94,8 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
 async def test_idempotency_across_two_instances(created_topics: Settings) -> None:
     settings = created_topics
     document = render(certificate("RU0610002"))
-    # Same certificate number and status, so the same document message id: another body.
+    # Same certificate number and status (the same message id), other content: without an
+    # Idempotency-Key it is a new message, for the router to judge as a conflicting reissue.
     changed = render(certificate("RU0610002", carats="1600.000", value="155000.00"))
     async with started(settings) as first, started(settings) as second:
         original = await first.send(document)
@@ -102,40 +103,45 @@ async def test_idempotency_across_two_instances(created_topics: Settings) -> Non
         again = await first.send(document)
         assert again.status == 202 and again.body == original.body
         assert again.headers["Idempotent-Replayed"] == "true"
-        conflict = (await first.send(changed)).problem(409)
-        assert conflict["findings"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+        reissue = await first.send(changed)
+        assert reissue.status == 202 and reissue.headers["Idempotent-Replayed"] == "false"
+        assert reissue.body["tracking_id"] != original.body["tracking_id"]
 
         keyed = await first.send(
             render(certificate("RU0610003")), headers={"Idempotency-Key": "batch-7"}
         )
         assert keyed.status == 202
-        (
+        conflict = (
             await first.send(
                 render(certificate("RU0610004")), headers={"Idempotency-Key": "batch-7"}
             )
         ).problem(409)
+        assert conflict["findings"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
         tracking_id = original.body["tracking_id"]
+        learned = (tracking_id, reissue.body["tracking_id"], keyed.body["tracking_id"])
         index = second.running.ingress.accepted
         for _ in range(100):  # the other instance learns from kp.inbound
-            if index.get(tracking_id) is not None and index.get(keyed.body["tracking_id"]):
+            if all(index.get(known) is not None for known in learned):
                 break
             await asyncio.sleep(0.1)
         elsewhere = await second.send(document)
         assert elsewhere.status == 202 and elsewhere.body == original.body
         assert elsewhere.headers["Idempotent-Replayed"] == "true"
-        (await second.send(changed)).problem(409)
+        reissue_again = await second.send(changed)
+        assert reissue_again.body == reissue.body
+        assert reissue_again.headers["Idempotent-Replayed"] == "true"
         (
             await second.send(
                 render(certificate("RU0610005")), headers={"Idempotency-Key": "batch-7"}
             )
         ).problem(409)
         assert (await second.status(tracking_id, "RU")).body["status"] == "accepted"
-    inbound = await read_until(settings, "inbound", 2)
+    inbound = await read_until(settings, "inbound", 3)
     await asyncio.sleep(0.5)
-    inbound = await read_until(settings, "inbound", 3, timeout_s=1)
+    inbound = await read_until(settings, "inbound", 4, timeout_s=1)
     assert sorted(h.text_header(r.headers, "kpgw-tracking-id") or "" for r in inbound) == sorted(
-        [tracking_id, keyed.body["tracking_id"]]
+        learned
     )
 
 

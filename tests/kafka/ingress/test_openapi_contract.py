@@ -49,11 +49,19 @@ async def _slowly(body: bytes) -> AsyncIterator[bytes]:
 #: (which ingress, expected (path, method, status), the request). ``memo`` carries the
 #: tracking id of the accepted message to later rows.
 TABLE: list[tuple[str, tuple[str, str, int], Call]] = [
-    ("main", ("/v1/messages", "post", 202), lambda c, m: c.send(CERT)),
+    (
+        "main",
+        ("/v1/messages", "post", 202),
+        lambda c, m: c.send(CERT, headers={"Idempotency-Key": "contract-1"}),
+    ),
     ("main", ("/v1/messages", "post", 400), lambda c, m: c.send(b"plain text")),
     ("main", ("/v1/messages", "post", 401), lambda c, m: c.send(CERT, None)),
     ("main", ("/v1/messages", "post", 403), lambda c, m: c.send(CERT, "BW")),
-    ("main", ("/v1/messages", "post", 409), lambda c, m: c.send(OTHER_BODY)),
+    (
+        "main",
+        ("/v1/messages", "post", 409),
+        lambda c, m: c.send(OTHER_BODY, headers={"Idempotency-Key": "contract-1"}),
+    ),
     ("main", ("/v1/messages", "post", 413), lambda c, m: c.send(LARGE)),
     ("main", ("/v1/messages", "post", 415), lambda c, m: c.send(CERT, content_type="text/plain")),
     ("main", ("/v1/messages", "post", 422), lambda c, m: c.send(INVALID)),

@@ -46,7 +46,8 @@ def test_tracking_ids_are_deterministic_and_per_participant() -> None:
 
 def test_key_precedence_and_validation() -> None:
     assert idempotency_key(" batch-1 ", "m-1", "abc") == "batch-1"
-    assert idempotency_key(None, "m-1", "abc") == "m-1"
+    assert idempotency_key(None, "m-1", "abc") == "m-1|sha256:abc"
+    assert idempotency_key(None, "m-1", "abd") != idempotency_key(None, "m-1", "abc")
     assert idempotency_key(None, None, "abc") == "sha256:abc"
     for bad in ("", "  ", "a\tb", "x" * 201, "ключ"):
         with pytest.raises(Problem) as caught:
