@@ -9,16 +9,19 @@ variables (``KPGW_KAFKA_BOOTSTRAP``, ``KPGW_TOPIC_PREFIX``, ``KPGW_PARTNERS_FILE
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from gateway.errors import ConfigurationError
 
 
 class KafkaSecurity(BaseModel):
@@ -129,4 +132,31 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings, or ``ConfigurationError`` saying which variable or file is wrong (one
+    line per problem, never a stack trace)."""
+    config = os.environ.get("KPGW_CONFIG") or None
+    if config is not None and not Path(config).is_file():
+        # Silently falling back to the defaults would point every command, replay included,
+        # at whatever broker answers on 127.0.0.1:9092.
+        raise ConfigurationError(f"KPGW_CONFIG={config}: no such file")
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"KPGW_CONFIG={config}: not valid TOML ({exc})") from None
+    except ValidationError as exc:
+        problems = [
+            f"{_variable(error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+            for error in exc.errors(include_url=False)
+        ]
+        raise ConfigurationError(
+            "invalid settings: " + "; ".join(problems) + _from_file(config)
+        ) from None
+
+
+def _variable(location: tuple[Any, ...]) -> str:
+    """The environment variable of a settings field: ``KPGW_`` and ``__`` for nesting."""
+    return "KPGW_" + "__".join(str(part).upper() for part in location)
+
+
+def _from_file(config: str | None) -> str:
+    return f" (from the environment or KPGW_CONFIG={config})" if config else ""

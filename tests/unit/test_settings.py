@@ -3,7 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gateway.cli import cli
+from gateway.errors import ConfigurationError
 from gateway.settings import load_settings
 
 
@@ -46,3 +49,41 @@ def test_secrets_never_print(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.kafka_security.sasl_password.get_secret_value() == "hunter2"
     assert "hunter2" not in repr(settings)
     assert "hunter2" not in str(settings.redacted())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("KPGW_TOPIC_PREFIX", "bad prefix", "KPGW_TOPIC_PREFIX"),
+        ("KPGW_HTTP_PORT", "abc", "KPGW_HTTP_PORT"),
+        ("KPGW_TRANSLATOR__MAX_ATTEMPTS", "0", "KPGW_TRANSLATOR__MAX_ATTEMPTS"),
+    ],
+)
+def test_an_invalid_variable_is_named_in_one_configuration_error(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.message.startswith("invalid settings: ")
+    assert named in caught.value.message and repr(value) in caught.value.message
+
+
+def test_a_missing_or_broken_config_file_is_an_error_not_the_defaults(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "kpgw.toml"
+    clean_env.setenv("KPGW_CONFIG", str(missing))
+    with pytest.raises(ConfigurationError, match="no such file"):
+        load_settings()
+    missing.write_text("kafka_bootstrap = \n")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings()
+
+
+def test_the_cli_says_it_in_one_line_and_exits_2(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KPGW_HTTP_PORT", "abc")
+    result = CliRunner().invoke(cli, ["topics", "check"])
+    assert result.exit_code == 2
+    assert "KPGW_HTTP_PORT" in result.output
+    assert "Traceback" not in result.output
