@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import ProducerFenced
+
 from gateway import codec
 from gateway.dlq import headers as h
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
+from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import transactional_producer
 from gateway.settings import Settings
 
@@ -74,18 +77,17 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
-    report.selected = await read_dead_letters(settings, selection)
-    done = set() if force else await already_replayed(settings)
-    todo: list[DeadLetter] = []
-    for letter in report.selected:
-        (report.skipped if letter.coordinates in done else todo).append(letter)
     if dry_run:
-        report.replayed = todo
+        report.replayed, report.skipped = await _partition(settings, selection, force, report)
         report.result = "dry-run"
         return report
-    producer = transactional_producer(settings, f"kpgw-dlq-replay-{operator}")
+    # One transactional id per deployment: starting it fences (and aborts) any other replay
+    # still open, and only then is kp.dlq.audit read, so every replay that committed before
+    # is seen. Two replays at once can therefore never both re-send a dead letter.
+    producer = transactional_producer(settings, f"{settings.topic_prefix}kpgw-dlq-replay")
     await producer.start()
     try:
+        todo, report.skipped = await _partition(settings, selection, force, report)
         async with producer.transaction():
             for index, letter in enumerate(todo, start=1):
                 await producer.send(
@@ -115,6 +117,24 @@ async def replay(
                 key=report.replay_id.encode(),
                 value=codec.encode("DlqAudit", audit),
             )
+    except ProducerFenced:
+        raise EnvironmentProblem(
+            "another kpgw dlq replay started while this one ran and took over; this one "
+            "re-sent nothing. Run it again (or --dry-run) once the other has finished."
+        ) from None
     finally:
         await producer.stop()
     return report
+
+
+async def _partition(
+    settings: Settings, selection: DlqFilter, force: bool, report: ReplayReport
+) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """The selected dead letters still to replay, and those a past replay re-sent."""
+    report.selected = await read_dead_letters(settings, selection)
+    done = set() if force else await already_replayed(settings)
+    todo: list[DeadLetter] = []
+    skipped: list[DeadLetter] = []
+    for letter in report.selected:
+        (skipped if letter.coordinates in done else todo).append(letter)
+    return todo, skipped

@@ -4,6 +4,7 @@ pills, and the operator's replay story."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from gateway.dlq import headers as h
+from gateway.dlq.replay import ReplayReport, replay
+from gateway.dlq.store import DlqFilter
+from gateway.errors import EnvironmentProblem
 from gateway.events import CertificateEvent
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -223,3 +227,40 @@ async def test_certificate_and_confirmation_both_translate(
     kinds = sorted(e["event_type"] for e in decoded(events, "CertificateEvent"))
     assert kinds == ["CERTIFICATE_ISSUED", "IMPORT_CONFIRMED"]
     assert len({e["event_id"] for e in decoded(events, "CertificateEvent")}) == 2
+
+
+async def test_two_replays_at_once_re_send_each_dead_letter_once(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Found by an operations review: two concurrent replays both re-sent every letter."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)  # ZA->AE not enabled: every certificate fails
+    documents = [
+        (
+            "ZA",
+            f"m-za-{n}",
+            render(
+                certificate(f"ZA03100{n:02d}", exporter="ZA", importer="AE", importer_state=None)
+            ),
+        )
+        for n in range(3)
+    ]
+    await produce_inbound(settings, documents)
+    worker, _ = build_translator(settings, registry_path=registry_path)
+    async with running(lambda: worker):
+        await read_until(settings, "dlq", 3)
+    selection = DlqFilter(reasons=("PAIR_NOT_ENABLED",))
+    results = await asyncio.gather(
+        replay(settings, selection, operator="ops-anna"),
+        replay(settings, selection, operator="ops-ben"),
+        return_exceptions=True,
+    )
+    reports = [r for r in results if isinstance(r, ReplayReport)]
+    refused = [r for r in results if not isinstance(r, ReplayReport)]
+    assert all(isinstance(r, EnvironmentProblem) for r in refused), refused
+    assert sorted(len(r.replayed) for r in reports) in ([3], [0, 3])
+    await read_until(settings, "inbound", 7, timeout_s=5)  # give a duplicate every chance
+    inbound = await read_until(settings, "inbound", 6)
+    replayed = [r for r in inbound if h.header(r.headers, h.REPLAY_ID) is not None]
+    assert len(replayed) == 3
+    assert len({h.text_header(r.headers, h.REPLAYED_FROM) for r in replayed}) == 3
