@@ -249,6 +249,10 @@ def replay(
     )
     for letter in report.replayed:
         click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}")
+    for letter in report.unreplayable:
+        click.echo(
+            f"  {letter.id} not replayable: it names no original topic (kafka_dlt-original-topic)"
+        )
     if not dry_run:
         click.echo(
             json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result})

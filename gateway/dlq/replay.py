@@ -29,6 +29,9 @@ class ReplayReport:
     selected: list[DeadLetter] = field(default_factory=list)
     replayed: list[DeadLetter] = field(default_factory=list)
     skipped: list[DeadLetter] = field(default_factory=list)
+    #: Dead letters that name no original topic (written by another tool): never sent, so
+    #: one of them cannot abort the whole replay.
+    unreplayable: list[DeadLetter] = field(default_factory=list)
     result: str = "ok"
 
     def as_dict(self) -> dict[str, Any]:
@@ -39,6 +42,7 @@ class ReplayReport:
             "selected": len(self.selected),
             "replayed": len(self.replayed),
             "skipped_already_replayed": len(self.skipped),
+            "unreplayable": [x.id for x in self.unreplayable],
             "result": self.result,
             "dead_letters": [x.id for x in self.replayed],
         }
@@ -135,6 +139,10 @@ async def _partition(
     done = set() if force else await already_replayed(settings)
     todo: list[DeadLetter] = []
     skipped: list[DeadLetter] = []
+    report.unreplayable = []
     for letter in report.selected:
-        (skipped if letter.coordinates in done else todo).append(letter)
+        if not letter.original_topic:
+            report.unreplayable.append(letter)
+        else:
+            (skipped if letter.coordinates in done else todo).append(letter)
     return todo, skipped

@@ -18,6 +18,7 @@ from gateway.dlq.replay import ReplayReport, replay
 from gateway.dlq.store import DlqFilter
 from gateway.errors import EnvironmentProblem
 from gateway.events import CertificateEvent
+from gateway.kafka.clients import idempotent_producer
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 from gateway.translation import InboundMeta, translate
@@ -264,3 +265,23 @@ async def test_two_replays_at_once_re_send_each_dead_letter_once(
     replayed = [r for r in inbound if h.header(r.headers, h.REPLAY_ID) is not None]
     assert len(replayed) == 3
     assert len({h.text_header(r.headers, h.REPLAYED_FROM) for r in replayed}) == 3
+
+
+async def test_a_dead_letter_without_its_original_topic_does_not_block_a_replay(
+    created_topics: Settings,
+) -> None:
+    """Found by an operations review: such a letter (written by another tool) made the send
+    fail and aborted the whole replay transaction."""
+    settings = created_topics
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            f"{settings.topic_prefix}dlq", b"<x/>", key=b"k", headers=[(h.REASON, b"MANUAL")]
+        )
+    finally:
+        await producer.stop()
+    report = await replay(settings, DlqFilter(reasons=("MANUAL",)), operator="ops-anna")
+    assert len(report.selected) == len(report.unreplayable) == 1
+    assert report.replayed == [] and report.result == "nothing to replay"
+    assert report.as_dict()["unreplayable"] == [report.unreplayable[0].id]
