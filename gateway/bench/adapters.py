@@ -33,7 +33,14 @@ RECEIVED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 def hardened_parser() -> etree.XMLParser:
     """The options of ``adapters.xmlsafe`` (DESIGN.md section 10), nothing else."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)

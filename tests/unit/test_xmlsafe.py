@@ -453,3 +453,20 @@ def test_arbitrary_bytes_end_as_a_document_or_a_finding(data: bytes) -> None:
         findings = exc.findings
     assert findings
     assert time.perf_counter() - start < BOUND_S
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"<a>3602<!-- c -->.690</a>", "3602.690"),
+        (b"<a><!-- c -->12</a>", "12"),
+        (b"<a>1<?pi x?>8</a>", "18"),
+        (b"<?pi before?><a>x</a>", "x"),
+    ],
+)
+def test_comments_and_processing_instructions_do_not_split_a_value(raw: bytes, text: str) -> None:
+    """The schema validates an element's whole text and the readers take ``element.text``:
+    a comment inside a value must not cut it short (3602<!--c-->.690 is 3602.690 ct)."""
+    root = parse(raw).root
+    assert root.text == text
+    assert len(root) == 0

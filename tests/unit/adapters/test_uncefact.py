@@ -443,6 +443,11 @@ class TestUncefact(AdapterContract):
         findings = rules.findings_for(adapt(document, registry).payload, registry)
         assert [f.path for f in findings if f.code == rules.VALUE_OUT_OF_RANGE] == ["total_carats"]
 
+    def test_comments_inside_values_change_nothing(self, registry: ParticipantRegistry) -> None:
+        document = edited(CERT, 'unitCode="CTM">340.000', 'unitCode="CTM">340<!-- c -->.000')
+        document = document.replace(b"<ram:ID>BW0123456", b"<ram:ID><!-- n -->BW0123456")
+        assert adapt(document, registry).payload == adapt(fixture(CERT), registry).payload
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
