@@ -108,15 +108,20 @@ class TransientFailure(GatewayError):
     retriable = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Findings:
     """A collector used by parsers and rules to gather every finding before failing once."""
 
     items: list[Finding] = field(default_factory=list)
+    limit: int = 50  # as for schema violations; the rest are counted in ``omitted``
+    omitted: int = 0
 
     def add(
         self, code: str, message: str, *, line: int | None = None, path: str | None = None
     ) -> None:
+        if len(self.items) >= self.limit:
+            self.omitted += 1
+            return
         self.items.append(Finding(code, message, line, path))
 
     def __bool__(self) -> bool:

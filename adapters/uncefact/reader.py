@@ -140,36 +140,45 @@ def first_children(
     return first, second
 
 
+#: Findings reported per document, as for schema violations: a document with thousands of
+#: broken statements gets the first ones quickly, not all of them after minutes (each
+#: finding's path walks its siblings).
+MAX_FINDINGS = 50
+
+
 class DocumentReader:
     """Reads one document; collects findings instead of stopping at the first."""
 
-    __slots__ = ("findings", "registry")
+    __slots__ = ("findings", "omitted", "registry")
 
     def __init__(self, registry: ParticipantRegistry) -> None:
         self.registry = registry
         # A plain list (not ``gateway.errors.Findings``): it is tested for emptiness several
         # times per document, and a list answers without a Python-level ``__bool__`` call.
         self.findings: list[Finding] = []
+        self.omitted = 0  # findings beyond MAX_FINDINGS, counted only
 
     # --- findings ---------------------------------------------------------------------------
     def missing(self, what: str, where: etree._Element) -> None:
-        message = f"{what} is missing (KP profile, {DOCS})"
-        self.findings.append(Finding(KP_FIELD_MISSING, message, line_of(where), path_of(where)))
+        self.add(KP_FIELD_MISSING, f"{what} is missing (KP profile, {DOCS})", where)
 
     def invalid(self, what: str, where: etree._Element, detail: str) -> None:
-        self.findings.append(
-            Finding(KP_FIELD_INVALID, f"{what}: {detail}", line_of(where), path_of(where))
-        )
+        self.add(KP_FIELD_INVALID, f"{what}: {detail}", where)
 
     def add(self, code: str, message: str, where: etree._Element) -> None:
+        if len(self.findings) >= MAX_FINDINGS:
+            self.omitted += 1
+            return
         self.findings.append(Finding(code, message, line_of(where), path_of(where)))
 
     def raise_if_any(self) -> None:
         if self.findings:
             items = tuple(self.findings)
             first = items[0].message
+            more = f" ({self.omitted} more not listed)" if self.omitted else ""
             raise MappingFailed(
-                f"{len(items)} problem(s) in the UN/CEFACT document; first: {first}",
+                f"{len(items) + self.omitted} problem(s) in the UN/CEFACT document{more}; "
+                f"first: {first}",
                 findings=items,
             )
 

@@ -448,6 +448,17 @@ class TestUncefact(AdapterContract):
         document = document.replace(b"<ram:ID>BW0123456", b"<ram:ID><!-- n -->BW0123456")
         assert adapt(document, registry).payload == adapt(fixture(CERT), registry).payload
 
+    def test_findings_stop_at_fifty_and_count_the_rest(self, registry: ParticipantRegistry) -> None:
+        """A hostile document with thousands of broken statements is judged in linear time
+        (each finding's path walks its siblings): the first 50 are listed."""
+        bad = "<ram:ReasonInformation>KP-X: 1</ram:ReasonInformation>\n" * 3000
+        first = "    <ram:ReasonInformation>KP-CONFIRMING-COUNTRY: BE</ram:ReasonInformation>"
+        document = edited(ACK, first, bad + first)
+        caught = rejected(document, registry)
+        assert len(caught.findings) == 50
+        assert caught.message.startswith("3000 problem(s)")
+        assert "(2950 more not listed)" in caught.message
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
