@@ -31,6 +31,8 @@ _DIGIT_FORMATS = {
     "205": "%Y%m%d%H%M%z",
 }
 _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
+_DIGITS_WITH_OFFSET = re.compile(r"^\d{12}[+-]\d{4}$")
+_OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 DATE_TIME_STRING = udt("DateTimeString")
@@ -193,8 +195,13 @@ class DocumentReader:
             self.missing(what, holder)
             return None
         code = (string.get("format") or "").strip()
-        if code not in _DIGIT_FORMATS and text.isdigit():
-            code = _FORMAT_BY_LENGTH.get(len(text), code)
+        if code not in _DIGIT_FORMATS:
+            if text.isdigit():
+                code = _FORMAT_BY_LENGTH.get(len(text), code)
+            elif _DIGITS_WITH_OFFSET.match(text):
+                # UN/ECE 2379 code 205 without its format attribute: read it as 205, not as
+                # an ISO basic date-time (which Python would misread by the offset).
+                code = "205"
         pattern = _DIGIT_FORMATS.get(code)
         if pattern is None:
             return self._iso(text, string, what)
@@ -202,14 +209,18 @@ class DocumentReader:
             return utc(datetime.strptime(text, pattern))
         except ValueError:
             self.invalid(what, string, f"{text!r} does not match format code {code}")
-            return None
+        except OverflowError:
+            self.invalid(what, string, _OUT_OF_RANGE.format(text=text))
+        return None
 
     def _iso(self, text: str, where: etree._Element, what: str) -> datetime | None:
         try:
             return utc(datetime.fromisoformat(text))
         except ValueError:
             self.invalid(what, where, f"{text!r} is not an ISO 8601 date or date-time")
-            return None
+        except OverflowError:  # year 1 or 9999 moved past the calendar by its offset
+            self.invalid(what, where, _OUT_OF_RANGE.format(text=text))
+        return None
 
     def day(self, text: str, where: etree._Element, what: str) -> date | None:
         try:

@@ -459,6 +459,25 @@ class TestUncefact(AdapterContract):
         assert caught.message.startswith("3000 problem(s)")
         assert "(2950 more not listed)" in caught.message
 
+    def test_an_instant_outside_the_calendar_in_utc_is_a_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        source = text(CERT).replace("2026-02-27T09:30:00+02:00", "0001-01-01T00:00:00+01:00", 1)
+        finding = rejected(source.encode(), registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "falls outside the calendar" in finding.message
+
+    def test_code_205_digits_read_alike_with_or_without_the_format(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        def issued(value: str) -> object:
+            source = text(CERT).replace("<udt:DateTimeString>2026-02-27T09:30:00+02:00", value, 1)
+            return adapt(source.encode(), registry).occurred_at
+
+        with_format = issued('<udt:DateTimeString format="205">202602270930+0200')
+        assert issued("<udt:DateTimeString>202602270930+0200") == with_format
+        assert with_format == issued("<udt:DateTimeString>2026-02-27T09:30:00+02:00")
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
