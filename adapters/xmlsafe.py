@@ -214,6 +214,15 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
     ):
         message = f"the bytes do not match the declared encoding: {text}"
         return NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
+    if "xmlparseentityref: no name" in lowered or "entityref: expecting ';'" in lowered:
+        message = f"an '&' that starts no entity reference: write it as &amp; ({text})"
+        return NotXml(message, findings=(Finding(NOT_WELL_FORMED, message, line=line),))
+    if "entity '" in lowered and "not defined" in lowered:
+        message = (
+            "an entity XML does not define; XML knows only &amp; &lt; &gt; &quot; &apos; and "
+            f"character references such as &#160; ({text})"
+        )
+        return NotXml(message, findings=(Finding(NOT_WELL_FORMED, message, line=line),))
     if "entity" in lowered or "dtd" in lowered:
         message = f"entities and DTDs are not accepted: {text}"
         return UnsafeXml(message, findings=(Finding(DTD_FORBIDDEN, message, line=line),))

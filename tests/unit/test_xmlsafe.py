@@ -470,3 +470,19 @@ def test_comments_and_processing_instructions_do_not_split_a_value(raw: bytes, t
     root = parse(raw).root
     assert root.text == text
     assert len(root) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [
+        (b"<a>Smith & Sons</a>", "write it as &amp;"),
+        (b"<a>&amp</a>", "write it as &amp;"),
+        (b"<a>x&nbsp;y</a>", "XML knows only &amp;"),
+    ],
+)
+def test_a_stray_ampersand_is_malformed_xml_not_an_attack(raw: bytes, hint: str) -> None:
+    with pytest.raises(NotXml) as caught:
+        parse(raw)
+    (finding,) = caught.value.findings
+    assert finding.code == xmlsafe.NOT_WELL_FORMED
+    assert hint in finding.message
