@@ -101,7 +101,7 @@ def _ranges(payload: CertificateIssued | ImportConfirmed, found: list[Finding]) 
         ("total_carats", "the total weight (ct)", payload.total_carats, MAX_CARATS),
         ("total_value_usd", "the total value (USD)", payload.total_value_usd, MAX_USD),
     ]
-    for index, line in enumerate(payload.lines):
+    for index, line in enumerate(payload.lines, start=1):  # numbered as the other rules do
         values.append((f"lines[{index}].carats", "a line's weight (ct)", line.carats, MAX_CARATS))
         values.append(
             (f"lines[{index}].value_usd", "a line's value (USD)", line.value_usd, MAX_USD)

@@ -80,8 +80,8 @@ def test_values_beyond_the_limits_are_findings(
     assert _out_of_range(beyond, example_registry) == [
         "total_carats",
         "total_value_usd",
-        "lines[0].carats",
-        "lines[0].value_usd",
+        "lines[1].carats",
+        "lines[1].value_usd",
         "parcels",
     ]
     with pytest.raises(ValueError, match=r"precision|[Ss]cale"):  # what the rule prevents
