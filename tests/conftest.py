@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,22 @@ from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
+    """No garbage collection while test modules are collected. CPython 3.11.7 keeps the AST
+    constructor's recursion depth in shared state (python/cpython#106905): a collection
+    that runs a finalizer during pytest's assertion-rewriting ``ast.parse``, and that
+    finalizer formats a traceback (3.11 parses source lines for its carets), can fail the
+    whole run with "SystemError: AST constructor recursion depth mismatch". Seen twice here
+    during collection; nothing of the gateway is involved."""
+    del session
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.enable()
 
 
 def in_ci() -> bool:

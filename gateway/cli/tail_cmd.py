@@ -13,6 +13,7 @@ from gateway.cli.common import environment_errors, settings
 from gateway.errors import UndecodableEvent
 from gateway.events import to_json
 from gateway.kafka.clients import committed_consumer
+from gateway.kafka.topics import require_topic
 from gateway.settings import Settings
 
 
@@ -49,14 +50,15 @@ async def _tail(
     idle_timeout: float | None,
     as_json: bool,
 ) -> int:
+    # Checked before subscribing: a consumer subscribed to a missing topic logs errors for
+    # as long as it waits for the topic to appear.
+    await require_topic(config, topic)
     consumer = committed_consumer(
         config, topic, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
     )
     await consumer.start()
     seen = 0
     try:
-        if topic not in await consumer.topics():
-            raise click.ClickException(f"topic {topic} does not exist")
         while limit is None or seen < limit:
             timeout_ms = int(idle_timeout * 1000) if idle_timeout else 1000
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=100)

@@ -18,6 +18,7 @@ from gateway.dlq import headers as h
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import transactional_producer
+from gateway.kafka.topics import require_topic
 from gateway.settings import Settings
 
 
@@ -81,6 +82,7 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
+    await require_topic(settings, f"{settings.topic_prefix}dlq")  # before any producer
     if dry_run:
         report.replayed, report.skipped = await _partition(settings, selection, force, report)
         report.result = "dry-run"
@@ -88,7 +90,7 @@ async def replay(
     # One transactional id per deployment: starting it fences (and aborts) any other replay
     # still open, and only then is kp.dlq.audit read, so every replay that committed before
     # is seen. Two replays at once can therefore never both re-send a dead letter.
-    producer = transactional_producer(settings, f"{settings.topic_prefix}kpgw-dlq-replay")
+    producer = transactional_producer(settings, f"{settings.topic_prefix}dlq-replay")
     await producer.start()
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)

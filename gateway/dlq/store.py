@@ -14,7 +14,7 @@ from aiokafka import TopicPartition
 
 from gateway.dlq import headers as h
 from gateway.kafka.clients import committed_consumer
-from gateway.kafka.topics import partition_count
+from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
 
 
@@ -141,7 +141,9 @@ async def read_topic_to_end(settings: Settings, topic: str) -> list[Any]:
 async def read_dead_letters(
     settings: Settings, selection: DlqFilter = DlqFilter()
 ) -> list[DeadLetter]:
-    records = await read_topic_to_end(settings, f"{settings.topic_prefix}dlq")
+    topic = f"{settings.topic_prefix}dlq"
+    await require_topic(settings, topic)  # "0 dead letters" from a wrong prefix would mislead
+    records = await read_topic_to_end(settings, topic)
     letters = [DeadLetter.of(record) for record in records]
     return sorted((x for x in letters if selection.matches(x)), key=lambda x: (x.timestamp, x.id))
 

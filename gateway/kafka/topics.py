@@ -9,6 +9,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
+from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import admin_client
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -143,6 +144,18 @@ async def partition_count(settings: Settings, topic: str) -> int:
         return (await _partition_counts(admin, [topic])).get(topic, 0)
     finally:
         await admin.close()
+
+
+async def require_topic(settings: Settings, topic: str) -> int:
+    """The partitions of ``topic``, or ``EnvironmentProblem`` saying it does not exist (a
+    wrong ``KPGW_TOPIC_PREFIX`` is the usual cause)."""
+    count = await partition_count(settings, topic)
+    if count == 0:
+        raise EnvironmentProblem(
+            f"topic {topic} does not exist on {settings.kafka_bootstrap} (topic prefix "
+            f"{settings.topic_prefix!r}; create the topics with kpgw topics create)"
+        )
+    return count
 
 
 def _replication(settings: Settings) -> int:

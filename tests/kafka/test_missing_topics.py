@@ -1,0 +1,48 @@
+"""A wrong topic prefix or topic name is said at once (exit 2), not answered with
+"0 dead letters" or a minute of client errors (found by an operations review)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+
+
+def _kpgw(kafka_bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "KPGW_TOPIC_PREFIX": f"nowhere{uuid.uuid4().hex[:6]}.",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("dlq", "stats"),
+        ("dlq", "list", "--json"),
+        ("dlq", "replay", "--dry-run"),
+        ("dlq", "replay", "--operator", "ops-anna"),
+        ("tail", "no.such.topic", "--idle-timeout", "1"),
+    ],
+)
+def test_a_missing_topic_is_an_environment_error(
+    kafka_bootstrap: str, args: tuple[str, ...]
+) -> None:
+    result = _kpgw(kafka_bootstrap, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
