@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from gateway.cli import common
+from gateway.errors import ConfigurationError
+from gateway.registry.loader import load_registry
 from gateway.registry.model import hash_token
 
 
@@ -19,8 +21,20 @@ def registry_group() -> None:
 @registry_group.command()
 @common.registry_option
 def check(registry_path: Path | None) -> None:
-    """Validate the registry; print each problem with its line and key (exit 2)."""
-    loaded = common.registry(registry_path)
+    """Validate the registry; print each problem with its line and key (exit 1)."""
+    path = registry_path or common.settings().partners_file
+    if path is not None and not path.is_file():
+        common.fail(f"no participant registry at {path}")  # environment: exit 2
+    try:
+        loaded = load_registry(path)
+    except ConfigurationError as exc:
+        if not exc.findings:
+            common.fail(exc.message, common.EXIT_INVALID)
+        click.echo(f"{path or 'the example registry'}: {len(exc.findings)} problem(s)", err=True)
+        for finding in exc.findings:
+            where = f"line {finding.line}: " if finding.line else ""
+            click.echo(f"  {where}{finding.path}: {finding.message}", err=True)
+        raise SystemExit(common.EXIT_INVALID) from None
     enabled = sum(1 for pair in loaded.pairs if pair.enabled)
     click.echo(f"{len(loaded.participants)} participants, {enabled} enabled pairs: valid")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from gateway.errors import ConfigurationError, Finding
-from gateway.registry.model import ParticipantRegistry
+from gateway.registry.model import DEFER_CONSISTENCY, ParticipantRegistry
 from gateway.resources import data_dir
 
 EXAMPLE_REGISTRY = "participants.example.toml"
@@ -38,14 +38,26 @@ def load_registry_text(text: str, *, source: str = "<registry>") -> ParticipantR
         raise ConfigurationError(f"{source}: not valid TOML: {exc}") from exc
     data = _reshape(raw)
     try:
-        return ParticipantRegistry.model_validate(data)
+        registry = ParticipantRegistry.model_validate(data, context={DEFER_CONSISTENCY: True})
     except ValidationError as exc:
-        findings = tuple(_finding(error, text) for error in exc.errors())
-        listing = "; ".join(
-            f"line {f.line}: {f.path}: {f.message}" if f.line else f"{f.path}: {f.message}"
-            for f in findings
+        _refuse(source, tuple(_finding(error, text) for error in exc.errors()))
+    problems = registry.problems()
+    if problems:
+        _refuse(
+            source,
+            tuple(
+                _finding({"loc": location, "msg": message}, text) for location, message in problems
+            ),
         )
-        raise ConfigurationError(f"{source}: {listing}", findings=findings) from None
+    return registry
+
+
+def _refuse(source: str, findings: tuple[Finding, ...]) -> NoReturn:
+    listing = "; ".join(
+        f"line {f.line}: {f.path}: {f.message}" if f.line else f"{f.path}: {f.message}"
+        for f in findings
+    )
+    raise ConfigurationError(f"{source}: {listing}", findings=findings)
 
 
 def _reshape(raw: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ISO2 = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 _TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -80,6 +87,11 @@ def hash_token(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
+#: Validation context key: build the registry without its cross-reference check, for a
+#: caller that reports every problem with its location (``gateway.registry.loader``).
+DEFER_CONSISTENCY = "defer_consistency"
+
+
 class ParticipantRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,22 +99,31 @@ class ParticipantRegistry(BaseModel):
     pairs: tuple[Pair, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> ParticipantRegistry:
+    def _consistent(self, info: ValidationInfo) -> ParticipantRegistry:
+        if info.context and info.context.get(DEFER_CONSISTENCY):
+            return self  # the loader locates each problem itself (``problems``)
+        found = self.problems()
+        if found:
+            raise ValueError("; ".join(message for _, message in found))
+        return self
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every cross-reference problem, with the location of the key it is about."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
         for key, participant in self.participants.items():
             if key != participant.code:
-                raise ValueError(f"participant table {key} declares code {participant.code}")
-        for pair in self.pairs:
-            for code in (pair.exporter, pair.importer):
-                if code not in self.participants:
-                    raise ValueError(
-                        f"pair {pair.exporter}->{pair.importer}: {code} is not a participant"
-                    )
+                message = f"participant table {key} declares code {participant.code}"
+                found.append((("participants", key, "code"), message))
         seen: set[tuple[str, str]] = set()
-        for pair in self.pairs:
+        for index, pair in enumerate(self.pairs):
+            name = f"pair {pair.exporter}->{pair.importer}"
+            for role, code in (("exporter", pair.exporter), ("importer", pair.importer)):
+                if code not in self.participants:
+                    found.append((("pairs", index, role), f"{name}: {code} is not a participant"))
             if (pair.exporter, pair.importer) in seen:
-                raise ValueError(f"pair {pair.exporter}->{pair.importer} is listed twice")
+                found.append((("pairs", index, "exporter"), f"{name} is listed twice"))
             seen.add((pair.exporter, pair.importer))
-        return self
+        return found
 
     # --- look-ups used by the rules, the router and the ingress --------------------------
 

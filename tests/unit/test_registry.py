@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import cli
 from gateway.errors import ConfigurationError
 from gateway.registry import ParticipantRegistry, load_registry_text
 from gateway.registry.model import hash_token
@@ -78,3 +82,42 @@ def test_pair_with_unknown_participant_is_refused() -> None:
 def test_toml_syntax_error_is_one_clear_sentence() -> None:
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_registry_text("[participants.RU\nname=1")
+
+
+def test_every_cross_reference_problem_is_listed_with_its_line() -> None:
+    text = "\n".join(
+        [
+            "[participants.RU]",  # 1
+            'name = "Russia"',
+            "[[pairs]]",  # 3
+            'exporter = "RU"',
+            'importer = "ZZ"',  # 5
+            "[[pairs]]",
+            'exporter = "QQ"',  # 7
+            'importer = "RU"',
+            "[[pairs]]",
+            'exporter = "RU"',  # 10
+            'importer = "ZZ"',
+        ]
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_registry_text(text, source="participants.toml")
+    listed = [(f.line, f.path, f.message) for f in caught.value.findings]
+    assert listed == [
+        (5, "pairs.0.importer", "pair RU->ZZ: ZZ is not a participant"),
+        (7, "pairs.1.exporter", "pair QQ->RU: QQ is not a participant"),
+        (11, "pairs.2.importer", "pair RU->ZZ: ZZ is not a participant"),
+        (10, "pairs.2.exporter", "pair RU->ZZ is listed twice"),
+    ]
+
+
+def test_registry_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "participants.toml"
+    path.write_text(
+        '[participants.RU]\nname = "Russia"\n[[pairs]]\nexporter = "RU"\nimporter = "ZZ"\n'
+    )
+    result = CliRunner().invoke(cli, ["registry", "check", "--registry", str(path)])
+    assert result.exit_code == 1
+    assert "line 5: pairs.0.importer: pair RU->ZZ: ZZ is not a participant" in result.output
+    missing = CliRunner().invoke(cli, ["registry", "check", "--registry", str(tmp_path / "no")])
+    assert missing.exit_code == 2
