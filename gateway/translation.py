@@ -10,7 +10,7 @@ from datetime import datetime
 from adapters.contract import Adapted
 from adapters.pipeline import adapt
 from gateway import rules
-from gateway.errors import Finding, UnauthorisedSender
+from gateway.errors import Finding, GatewayError, UnauthorisedSender
 from gateway.events import (
     CertificateEvent,
     EventSource,
@@ -51,8 +51,12 @@ def check_sender(adapted: Adapted, sender: str | None) -> None:
 
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
-    check_sender(adapted, meta.sender)
-    rules.check(adapted.payload, registry)
+    try:
+        check_sender(adapted, meta.sender)
+        rules.check(adapted.payload, registry)
+    except GatewayError as exc:
+        exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
+        raise
     return to_event(raw, adapted, meta)
 
 
