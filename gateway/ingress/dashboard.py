@@ -388,14 +388,16 @@ class Dashboard:
             await consumer.stop()
 
     def _apply(self, record: Any) -> None:
-        if record.value is None:
-            return
         try:
-            if record.topic == self.outcomes_topic:
+            if record.topic == self.dlq_topic:
+                # A dead letter may carry no value (a Kafka-native sender's empty record,
+                # EMPTY_DOCUMENT): it counts, as in ``kpgw dlq stats``.
+                self.state.dead_letter(DeadLetter.of(record))
+            elif record.value is None:
+                return
+            elif record.topic == self.outcomes_topic:
                 outcome = codec.decode(record.value, "Outcome")
                 self.state.outcome(outcome, record.timestamp, now_ms())
-            elif record.topic == self.dlq_topic:
-                self.state.dead_letter(DeadLetter.of(record))
             else:
                 self.state.announcement(codec.decode(record.value, "PartnerNotification"))
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the view

@@ -285,3 +285,23 @@ def test_the_refusal_names_what_was_asked_for() -> None:
     with pytest.raises(Problem) as caught:
         check_operator(_request("Bearer wrong"), SecretStr("scrape"), "/metrics")
     assert caught.value.detail.startswith("/metrics needs the operator token")
+
+
+def test_a_dead_letter_without_a_value_is_counted_like_dlq_stats(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """Found by an operations review: the dashboard skipped value-less dead letters (a
+    Kafka-native sender's empty record), so its total differed from kpgw dlq stats."""
+    dashboard = Dashboard(load_settings(), lambda: example_registry)
+    record = SimpleNamespace(
+        topic=dashboard.dlq_topic,
+        partition=0,
+        offset=7,
+        timestamp=1_767_225_600_000,
+        key=None,
+        value=None,
+        headers=[("kpgw-reason", b"EMPTY_DOCUMENT"), ("kpgw-sender", b"RU")],
+    )
+    dashboard._apply(record)
+    letters = dashboard.state.snapshot(1_767_225_600_000)["dead_letters"]
+    assert letters["total"] == 1
