@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         )
 
     def redacted(self) -> dict[str, Any]:
-        """For logs and ``kpgw config``: SecretStr fields print as '**********'."""
+        """For logs: SecretStr fields print as '**********'."""
         return self.model_dump(mode="json")
 
 

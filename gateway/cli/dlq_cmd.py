@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, settings
+from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, fail, settings
 from gateway.dlq.headers import DLQ_HEADERS, int_header
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
@@ -59,9 +59,11 @@ def _filter(
     until: str | None,
     ids: tuple[str, ...] = (),
 ) -> DlqFilter:
+    # Reason and participant codes are upper case everywhere: a lower-case filter would
+    # silently match nothing. "(none)" is how ``dlq stats`` labels letters without a sender.
     return DlqFilter(
-        reasons=reason,
-        senders=sender,
+        reasons=tuple(code.strip().upper() for code in reason),
+        senders=tuple("" if code == "(none)" else code.strip().upper() for code in sender),
         stages=stage,
         since=_when(since),
         until=_when(until),
@@ -228,6 +230,14 @@ def replay(
     config = settings()
     who = operator or getpass.getuser()
     selection = _filter(reason, sender, stage, since, until, ids)
+    if ids:  # an unknown id is a mistake to say, not an empty replay with an audit record
+        found = {letter.id for letter in _read(selection)}
+        unknown = [x for x in ids if x not in found]
+        if unknown:
+            fail(
+                f"no dead letter {', '.join(unknown)} (ids look like 0-42: partition-offset)",
+                EXIT_INVALID,
+            )
     with environment_errors(), Progress(transient=True, disable=as_json) as bar:
         task = bar.add_task("replaying", total=None)
 

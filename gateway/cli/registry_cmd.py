@@ -41,10 +41,14 @@ def check(registry_path: Path | None) -> None:
 
 @registry_group.command()
 @click.argument("participant")
-def token(participant: str) -> None:
-    """Mint a new bearer token for PARTICIPANT: prints the token once (give it to the
-    participant) and the hash line to store in the registry."""
-    value = f"kpgw_{participant.lower()}_{secrets.token_urlsafe(32)}"
+@common.registry_option
+def token(participant: str, registry_path: Path | None) -> None:
+    """Mint a new bearer token for PARTICIPANT (a participant of the registry): prints the
+    token once (give it to the participant) and the hash line to store in the registry."""
+    code = participant.strip().upper()
+    if code not in common.registry(registry_path).participants:
+        common.fail(f"{participant} is not a participant of the registry; no token minted")
+    value = f"kpgw_{code.lower()}_{secrets.token_urlsafe(32)}"
     click.echo(f"token (shown once): {value}")
     click.echo(f'token_hashes = ["{hash_token(value)}"]')
 

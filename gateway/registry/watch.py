@@ -17,8 +17,8 @@ log = structlog.get_logger(__name__)
 class RegistryWatcher:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or example_registry_path()
+        self._registry = load_registry(self.path)  # a missing file: a ConfigurationError
         self._stamp = self._mtime()
-        self._registry = load_registry(self.path)
 
     def _mtime(self) -> tuple[int, int]:
         stat = self.path.stat()

@@ -285,3 +285,12 @@ async def test_a_dead_letter_without_its_original_topic_does_not_block_a_replay(
     assert len(report.selected) == len(report.unreplayable) == 1
     assert report.replayed == [] and report.result == "nothing to replay"
     assert report.as_dict()["unreplayable"] == [report.unreplayable[0].id]
+
+
+async def test_replaying_an_unknown_id_is_refused_without_an_audit_record(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    result = _kpgw(created_topics, registry_copy(tmp_path), "dlq", "replay", "--id", "0-999")
+    assert result.returncode == 1
+    assert "no dead letter 0-999" in result.stderr
+    assert await read_until(created_topics, "dlq.audit", 1, timeout_s=2) == []

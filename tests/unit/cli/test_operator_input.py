@@ -1,0 +1,35 @@
+"""Operators' input is taken as meant, or refused with a reason (found by an operations
+review): filters in the codes' own case, tokens only for participants, a missing registry
+named as such."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import cli
+from gateway.cli.dlq_cmd import _filter
+from gateway.errors import ConfigurationError
+from gateway.registry.watch import RegistryWatcher
+
+
+def test_dlq_filters_match_codes_in_any_case() -> None:
+    selection = _filter(("not_kp_goods",), (" za", "(none)"), (), None, None)
+    assert selection.reasons == ("NOT_KP_GOODS",)
+    assert selection.senders == ("ZA", "")  # "(none)" is how dlq stats labels no sender
+
+
+def test_a_token_is_minted_only_for_a_participant() -> None:
+    refused = CliRunner().invoke(cli, ["registry", "token", "XX"])
+    assert refused.exit_code == 2
+    assert "not a participant" in refused.output
+    minted = CliRunner().invoke(cli, ["registry", "token", "ru"])
+    assert minted.exit_code == 0
+    assert "kpgw_ru_" in minted.output and 'token_hashes = ["sha256:' in minted.output
+
+
+def test_a_missing_registry_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read participant registry"):
+        RegistryWatcher(tmp_path / "participants.toml")
