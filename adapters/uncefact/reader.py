@@ -243,15 +243,24 @@ class DocumentReader:
         if not _DECIMAL.match(text):
             self.invalid(what, where, f"{text!r} is not a decimal number such as 1234.50")
             return None
-        return self.exact(Decimal(text), where, what, places=places)
+        return self.exact(Decimal(text), where, what, places=places, written=text)
 
     def exact(
-        self, value: Decimal, where: etree._Element, what: str, *, places: int
+        self,
+        value: Decimal,
+        where: etree._Element,
+        what: str,
+        *,
+        places: int,
+        written: str | None = None,
     ) -> Decimal | None:
+        """``value`` with ``places`` decimals, or a finding; ``written``: the sender's text,
+        quoted in the finding (``value`` may already be rounded by the decimal context)."""
         try:
             rounded = value.quantize(_QUANTA[places])
         except InvalidOperation:  # more digits than the decimal context holds (28)
-            self.invalid(what, where, f"{value} has more digits than any weight or amount")
+            shown = written if written is not None else str(value)
+            self.invalid(what, where, f"{shown} has more digits than any weight or amount")
             return None
         if rounded != value:
             self.invalid(what, where, f"{value} has more than {places} decimal places")

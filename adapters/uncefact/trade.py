@@ -160,9 +160,11 @@ def _carats(
             weight,
         )
         return None
+    written = (weight.text or "").strip()
     return reader.exact(
-        Decimal((weight.text or "").strip()) * factor,  # xsd:decimal after validation
+        Decimal(written) * factor,  # xsd:decimal after validation
         weight,
         f"the weight in carats ({unit} converted)" if unit != UNIT_CARAT else "the weight",
         places=3,
+        written=written,
     )
