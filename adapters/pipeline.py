@@ -8,8 +8,10 @@ from adapters import registry as adapter_registry
 from adapters import xsd
 from adapters.contract import Adapted, AdapterContext, RootName
 from adapters.xmlsafe import DEFAULT_MAX_BYTES, parse
-from gateway.errors import GatewayError
+from gateway.errors import Finding, GatewayError, UnknownFormat
 from gateway.registry import ParticipantRegistry
+
+UNKNOWN_FORMAT = "UNKNOWN_FORMAT"
 
 
 def adapt(
@@ -29,6 +31,18 @@ def adapt_element(
 ) -> Adapted:
     name = RootName.of(root)
     adapter = adapter_registry.get(format_hint) if format_hint else adapter_registry.detect(name)
+    if format_hint and not adapter.detects(name):
+        # One answer for a hint that contradicts the document, whichever adapter it names
+        # (each would otherwise fail in its own way: schema, mapping or format findings).
+        message = (
+            f"the format hint says {format_hint}, but the document's root element {name} "
+            f"is not one the {format_hint} adapter reads"
+        )
+        line = getattr(root, "sourceline", None)
+        finding = Finding(UNKNOWN_FORMAT, message, line if isinstance(line, int) else 1, "/")
+        error = UnknownFormat(message, findings=(finding,))
+        error.adapter = adapter.name
+        raise error
     try:
         schema = adapter.schema(name)
         if schema is not None and not schema.validate(root):

@@ -79,6 +79,20 @@ class AdapterContract:
             assert code in codes, f"{label}: expected {code}, got {codes}"
             assert all(finding.message for finding in caught.value.findings), label
 
+    def test_another_formats_document_under_this_hint_is_unknown_format(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """A kpgw-format hint that contradicts the document gets one answer, whatever the
+        adapter (not a schema, mapping or format finding of its own)."""
+        for name in adapter_registry.adapters():
+            if name == self.adapter_name:
+                continue
+            with pytest.raises(MessageRejected) as caught:
+                adapt(self.valid_documents()[0], registry, format_hint=name)
+            (finding,) = caught.value.findings
+            assert finding.code == "UNKNOWN_FORMAT", name
+            assert f"the format hint says {name}" in finding.message
+
     # Every adapter's subclass runs this one function: differing executors are by design.
     @settings(
         max_examples=40,
