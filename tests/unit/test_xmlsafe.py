@@ -486,3 +486,38 @@ def test_a_stray_ampersand_is_malformed_xml_not_an_attack(raw: bytes, hint: str)
     (finding,) = caught.value.findings
     assert finding.code == xmlsafe.NOT_WELL_FORMED
     assert hint in finding.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<a><note>see http://www.w3.org/2001/XInclude</note></a>",
+        b"<a><note><![CDATA[<!DOCTYPE html> was pasted here]]></note></a>",
+        b"<a><!-- <!DOCTYPE x> --></a>",
+    ],
+)
+def test_text_that_quotes_a_doctype_or_the_xinclude_namespace_is_accepted(raw: bytes) -> None:
+    assert parse(raw).root.tag == "a"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (
+            b'<a xmlns:x="http://www.w3.org/2001/X&#73;nclude"><x:include href="/etc/passwd"/></a>',
+            xmlsafe.XINCLUDE_FORBIDDEN,
+        ),
+        (
+            b'<a xmlns:x="http://www.w3.org/2003/XInclude"><x:include href="/etc/passwd"/></a>',
+            xmlsafe.XINCLUDE_FORBIDDEN,
+        ),
+        (
+            b"<?xml version='1.0'?><!-- a -->\n<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+            xmlsafe.DTD_FORBIDDEN,
+        ),
+    ],
+)
+def test_xinclude_and_doctype_are_refused_however_written(raw: bytes, code: str) -> None:
+    with pytest.raises(UnsafeXml) as caught:
+        parse(raw)
+    assert caught.value.findings[0].code == code
