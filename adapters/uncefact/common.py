@@ -71,3 +71,9 @@ def origin_of_lines(origins: Iterable[str | None]) -> str | None:
     if len(found) == 1:
         return next(iter(found))
     return MIXED
+
+
+def canonical_number(text: str) -> str:
+    """A certificate number as every adapter writes it: upper case, no whitespace (the
+    FTS and envelope adapters read ``ru 0123456`` as ``RU0123456`` too)."""
+    return "".join(text.split()).upper()

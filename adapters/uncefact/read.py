@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from adapters.contract import Adapted
-from adapters.uncefact.common import origin_of_lines
+from adapters.uncefact.common import canonical_number, origin_of_lines
 from adapters.uncefact.profile import (
     DOCUMENT_NOTES,
     MIXED,
@@ -130,7 +130,7 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
     if consignment_element is None:
         raise need_error(root, CONSIGNMENT)
     consignment = _Consignment(consignment_element)
-    number = text_of(document.id) or ""
+    number = canonical_number(text_of(document.id) or "")
     status = text_of(document.status) or ""
     issued_at = reader.instant(
         document.need(document.issue_date_time, ISSUE_DATE_TIME),

@@ -14,7 +14,7 @@ from decimal import Decimal
 from lxml import etree
 
 from adapters.contract import Adapted
-from adapters.uncefact.common import hs_from_class_code
+from adapters.uncefact.common import canonical_number, hs_from_class_code
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     KP_TYPE_CODE,
@@ -115,7 +115,8 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
             status_element,
         )
     references = kp_references(all_references)
-    number = kid_text(references[0], ID) if references else None
+    referenced = kid_text(references[0], ID) if references else None
+    number = canonical_number(referenced) or None if referenced else None
     if len(references) > 1:
         reader.invalid(
             "ram:ReferenceSPSReferencedDocument",

@@ -478,6 +478,12 @@ class TestUncefact(AdapterContract):
         assert issued("<udt:DateTimeString>202602270930+0200") == with_format
         assert with_format == issued("<udt:DateTimeString>2026-02-27T09:30:00+02:00")
 
+    def test_certificate_numbers_are_read_as_the_other_formats_read_them(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        document = edited(CERT, "<ram:ID>BW0123456</ram:ID>", "<ram:ID> bw 0123456 </ram:ID>")
+        assert adapt(document, registry).payload == adapt(fixture(CERT), registry).payload
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
