@@ -159,8 +159,10 @@ def _statements(reasons: list[etree._Element], reader: DocumentReader) -> _Said:
         text = (element.text or "").strip()
         key, colon, value = text.partition(":")
         key = key.rstrip()
+        if key[:3].upper() == "KP-":
+            key = key.upper()  # a statement key in the wrong case is still a statement
         if not colon or key not in STATEMENTS:
-            if not colon or not text.startswith("KP-") or not _KEY.fullmatch(key):
+            if not colon or not key.startswith("KP-") or not _KEY.fullmatch(key):
                 if text:
                     said.remarks.append(text)
             else:

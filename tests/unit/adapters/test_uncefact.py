@@ -484,6 +484,12 @@ class TestUncefact(AdapterContract):
         document = edited(CERT, "<ram:ID>BW0123456</ram:ID>", "<ram:ID> bw 0123456 </ram:ID>")
         assert adapt(document, registry).payload == adapt(fixture(CERT), registry).payload
 
+    def test_a_statement_key_in_another_case_is_still_the_statement(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        document = edited(ACK, "KP-CONFIRMING-COUNTRY: BE", "kp-Confirming-Country: BE")
+        assert adapt(document, registry).payload == adapt(fixture(ACK), registry).payload
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
