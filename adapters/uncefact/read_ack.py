@@ -18,6 +18,7 @@ from adapters.uncefact.common import canonical_number, hs_from_class_code
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     KP_TYPE_CODE,
+    MIXED,
     NAME,
     REPEATABLE_STATEMENTS,
     SAY_AUTHORITY,
@@ -271,6 +272,14 @@ def _line(reader: DocumentReader, text: str, element: etree._Element) -> HsLine 
     if weight is not None and factor is not None:
         carats = reader.exact(weight * factor, element, f"the weight in {SAY_LINE}", places=3)
     value = reader.decimal(parts[3], element, f"the value in {SAY_LINE}", places=2)
+    origin = parts[5].upper() if len(parts) == 6 else None
+    if origin is not None and not (origin == MIXED or (len(origin) == 2 and origin.isalpha())):
+        reader.invalid(
+            f"the origin in {SAY_LINE}",
+            element,
+            f"{parts[5]!r} is neither a country code nor MIXED",
+        )
+        return None
     if hs_code is None or carats is None or value is None:
         return None
-    return HsLine(hs_code, carats, value, parts[5] if len(parts) == 6 else None)
+    return HsLine(hs_code, carats, value, origin)

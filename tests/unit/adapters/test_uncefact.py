@@ -490,6 +490,15 @@ class TestUncefact(AdapterContract):
         document = edited(ACK, "KP-CONFIRMING-COUNTRY: BE", "kp-Confirming-Country: BE")
         assert adapt(document, registry).payload == adapt(fixture(ACK), registry).payload
 
+    def test_a_kp_line_origin_must_be_a_country_code_or_mixed(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        line = "KP-LINE: 710231 1250.400 CTM 164302.56 USD"
+        assert adapt(edited(ACK, line, line + " bw"), registry).payload.lines[0].origin == "BW"
+        finding = rejected(edited(ACK, line, line + " Botswana"), registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "neither a country code nor MIXED" in finding.message
+
     def test_an_xml_signature_is_accepted(self, registry: ParticipantRegistry) -> None:
         signature = (
             '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
