@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, fail, settings
-from gateway.dlq.headers import DLQ_HEADERS, int_header
+from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
 
@@ -145,14 +145,7 @@ def show(dead_letter_id: str, as_json: bool) -> None:
         )
         raise SystemExit(EXIT_INVALID)
     letter = found[0]
-    headers = {}
-    for key, raw in letter.headers:
-        number = (
-            int_header([(key, raw)], key)
-            if key.endswith(("-partition", "-offset", "-timestamp"))
-            else None
-        )
-        headers[key] = number if number is not None else raw.decode("utf-8", errors="replace")
+    headers = readable_headers(letter.headers)
     if as_json:
         emit_json(
             {

@@ -10,6 +10,7 @@ import click
 
 from gateway import codec
 from gateway.cli.common import environment_errors, settings
+from gateway.dlq.headers import readable_headers
 from gateway.errors import UndecodableEvent
 from gateway.events import to_json
 from gateway.kafka.clients import committed_consumer
@@ -37,7 +38,7 @@ def record_json(record: Any) -> dict[str, Any]:
         "offset": record.offset,
         "timestamp": record.timestamp,
         "key": record.key.decode("utf-8", errors="replace") if record.key else None,
-        "headers": {k: v.decode("utf-8", errors="replace") for k, v in record.headers or ()},
+        "headers": readable_headers(record.headers or ()),
         "value": decode_value(record.value),
     }
 

@@ -172,3 +172,17 @@ def int_header(headers: Iterable[tuple[str, bytes]], name: str) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+#: Spring Kafka writes these as big-endian binary integers.
+_BINARY_NUMBERS = (ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP)
+
+
+def readable_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str | int]:
+    """Headers for people (``dlq show``, ``tail``): Spring's binary numbers as numbers,
+    everything else as UTF-8 text."""
+    readable: dict[str, str | int] = {}
+    for key, raw in headers:
+        number = int_header([(key, raw)], key) if key in _BINARY_NUMBERS else None
+        readable[key] = number if number is not None else raw.decode("utf-8", errors="replace")
+    return readable

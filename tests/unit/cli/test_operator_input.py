@@ -4,13 +4,16 @@ named as such."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.cli.dlq_cmd import _filter
+from gateway.cli.tail_cmd import record_json
 from gateway.errors import ConfigurationError
 from gateway.registry.watch import RegistryWatcher
 
@@ -33,3 +36,27 @@ def test_a_token_is_minted_only_for_a_participant() -> None:
 def test_a_missing_registry_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read participant registry"):
         RegistryWatcher(tmp_path / "participants.toml")
+
+
+def test_spring_binary_headers_read_as_numbers_in_tail_and_dlq_show() -> None:
+    record = SimpleNamespace(
+        topic="kp.dlq",
+        partition=0,
+        offset=3,
+        timestamp=1,
+        key=b"k",
+        value=b"<x/>",
+        headers=[
+            ("kafka_dlt-original-partition", struct.pack(">i", 5)),
+            ("kafka_dlt-original-offset", struct.pack(">q", 42)),
+            ("kafka_dlt-original-timestamp", struct.pack(">q", 1_767_225_600_000)),
+            ("kpgw-reason", b"XSD_VIOLATION"),
+        ],
+    )
+    headers = record_json(record)["headers"]
+    assert headers == {
+        "kafka_dlt-original-partition": 5,
+        "kafka_dlt-original-offset": 42,
+        "kafka_dlt-original-timestamp": 1_767_225_600_000,
+        "kpgw-reason": "XSD_VIOLATION",
+    }
