@@ -5,13 +5,14 @@ processes once (and the translator's deterministic event ids make any duplicate 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenced
 
 from gateway import codec
 from gateway.dlq import headers as h
@@ -92,15 +93,18 @@ async def replay(
     # is seen. Two replays at once can therefore never both re-send a dead letter.
     producer = transactional_producer(settings, f"{settings.topic_prefix}dlq-replay")
     await producer.start()
+    sends: list[asyncio.Future[Any]] = []
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)
         async with producer.transaction():
             for index, letter in enumerate(todo, start=1):
-                await producer.send(
-                    letter.original_topic,
-                    key=letter.key,
-                    value=letter.value,
-                    headers=replay_headers(letter, report.replay_id),
+                sends.append(
+                    await producer.send(
+                        letter.original_topic,
+                        key=letter.key,
+                        value=letter.value,
+                        headers=replay_headers(letter, report.replay_id),
+                    )
                 )
                 if progress:
                     progress(index, len(todo))
@@ -118,12 +122,19 @@ async def replay(
                 "result": report.result,
                 "dead_letters": [x.coordinates for x in todo],
             }
-            await producer.send(
-                f"{settings.topic_prefix}dlq.audit",
-                key=report.replay_id.encode(),
-                value=codec.encode("DlqAudit", audit),
+            sends.append(
+                await producer.send(
+                    f"{settings.topic_prefix}dlq.audit",
+                    key=report.replay_id.encode(),
+                    value=codec.encode("DlqAudit", audit),
+                )
             )
-    except ProducerFenced:
+    except _TAKEN_OVER:
+        # The sends (and aiokafka's own futures) fail with the fence too: their errors are
+        # this message, not asyncio's "Future exception was never retrieved" tracebacks.
+        for sent in sends:
+            sent.add_done_callback(_retrieve)
+        _quiet_about_the_fence(asyncio.get_running_loop())
         raise EnvironmentProblem(
             "another kpgw dlq replay started while this one ran and took over; this one "
             "re-sent nothing. Run it again (or --dry-run) once the other has finished."
@@ -131,6 +142,32 @@ async def replay(
     finally:
         await producer.stop()
     return report
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _quiet_about_the_fence(loop: asyncio.AbstractEventLoop) -> None:
+    """Drop the loop's reports of aiokafka futures that hold the fence's error and that
+    nobody awaits (they are released after this replay ends); report anything else."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), _TAKEN_OVER):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+#: How aiokafka reports that another replay's producer fenced this one: at once, or, when
+#: the fence aborted the open transaction first, as a send outside a transaction.
+_TAKEN_OVER = (ProducerFenced, InvalidProducerEpoch, IllegalOperation)
 
 
 async def _partition(
