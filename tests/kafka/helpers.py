@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -191,3 +194,15 @@ def free_port_pair() -> int:
         if port_free(port) and port_free(port + 1):
             return port
     raise RuntimeError("no free port pair found")
+
+
+def run_kpgw(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m gateway ARGS`` in a child process, with ``environment`` on top of ours."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+        timeout=120,
+        check=False,
+    )

@@ -3,30 +3,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 
 import pytest
+
+from tests.kafka.helpers import run_kpgw
 
 pytestmark = pytest.mark.kafka
 
 
 def _kpgw(kafka_bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "KPGW_TOPIC_PREFIX": f"nowhere{uuid.uuid4().hex[:6]}.",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    prefix = f"nowhere{uuid.uuid4().hex[:6]}."
+    return run_kpgw({"KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap, "KPGW_TOPIC_PREFIX": prefix}, *args)
 
 
 @pytest.mark.parametrize(

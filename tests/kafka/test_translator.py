@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from tests.kafka.helpers import (
     read_until,
     registry_copy,
     render,
+    run_kpgw,
     running,
     with_hs,
 )
@@ -138,20 +137,12 @@ async def test_poison_pill_is_dead_lettered_after_the_configured_attempts(
 
 
 def _kpgw(settings: Settings, registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+    environment = {
         "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "KPGW_TOPIC_PREFIX": settings.topic_prefix,
         "KPGW_PARTNERS_FILE": str(registry),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_kpgw(environment, *args)
 
 
 async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
