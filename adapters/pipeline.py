@@ -11,8 +11,6 @@ from adapters.xmlsafe import DEFAULT_MAX_BYTES, parse
 from gateway.errors import Finding, GatewayError, UnknownFormat
 from gateway.registry import ParticipantRegistry
 
-UNKNOWN_FORMAT = "UNKNOWN_FORMAT"
-
 
 def adapt(
     raw: bytes,
@@ -39,7 +37,7 @@ def adapt_element(
             f"is not one the {format_hint} adapter reads"
         )
         line = getattr(root, "sourceline", None)
-        finding = Finding(UNKNOWN_FORMAT, message, line if isinstance(line, int) else 1, "/")
+        finding = Finding(UnknownFormat.code, message, line if isinstance(line, int) else 1, "/")
         error = UnknownFormat(message, findings=(finding,))
         error.adapter = adapter.name
         raise error

@@ -34,6 +34,7 @@ from adapters.uncefact.reader import (
     ADDRESS,
     COUNTRY_ID,
     DocumentReader,
+    index_children,
     kid,
     kid_text,
     need_error,
@@ -70,15 +71,7 @@ class _Document:
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
-        self.notes: list[etree._Element] = []
-        # Indexing by tag is one comparison per child instead of a chain of them.
-        found: dict[object, etree._Element] = {}
-        for child in element:
-            tag = child.tag
-            if tag == INCLUDED_NOTE:
-                self.notes.append(child)
-            else:
-                found[tag] = child
+        self.notes, found = index_children(element, INCLUDED_NOTE)
         self.id = found.get(ID)
         self.status = found.get(STATUS_CODE)
         self.issue_date_time = found.get(ISSUE_DATE_TIME)
@@ -102,14 +95,7 @@ class _Consignment:
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
-        self.items: list[etree._Element] = []
-        found: dict[object, etree._Element] = {}
-        for child in element:
-            tag = child.tag
-            if tag == CONSIGNMENT_ITEM:
-                self.items.append(child)
-            else:
-                found[tag] = child
+        self.items, found = index_children(element, CONSIGNMENT_ITEM)
         self.consignor = found.get(CONSIGNOR)
         self.consignee = found.get(CONSIGNEE)
         self.export = found.get(EXPORT_COUNTRY)

@@ -116,8 +116,8 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
             status_element,
         )
     references = kp_references(all_references)
-    referenced = kid_text(references[0], ID) if references else None
-    number = canonical_number(referenced) or None if referenced else None
+    referenced = kid_text(references[0], ID) if references else None  # stripped, or None
+    number = canonical_number(referenced) if referenced else None
     if len(references) > 1:
         reader.invalid(
             "ram:ReferenceSPSReferencedDocument",

@@ -148,6 +148,23 @@ def first_children(
 MAX_FINDINGS = 50
 
 
+def index_children(
+    element: etree._Element, repeated: str
+) -> tuple[list[etree._Element], dict[object, etree._Element]]:
+    """``element``'s ``repeated`` children in order, and its other children by tag, in one
+    pass (a repeated single element counts with its last occurrence). Indexing by tag is
+    one comparison per child instead of a chain of them."""
+    many: list[etree._Element] = []
+    by_tag: dict[object, etree._Element] = {}
+    for child in element:
+        tag = child.tag
+        if tag == repeated:
+            many.append(child)
+        else:
+            by_tag[tag] = child
+    return many, by_tag
+
+
 class DocumentReader:
     """Reads one document; collects findings instead of stopping at the first."""
 

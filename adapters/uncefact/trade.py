@@ -17,7 +17,13 @@ from adapters.uncefact.profile import (
     UNSUPPORTED_UNIT,
     ram,
 )
-from adapters.uncefact.reader import DocumentReader, first_children, kid, kid_text
+from adapters.uncefact.reader import (
+    DocumentReader,
+    first_children,
+    index_children,
+    kid,
+    kid_text,
+)
 
 ID = ram("ID")
 TRADE_LINE = ram("IncludedSPSTradeLineItem")
@@ -72,14 +78,7 @@ def read_lines(
         for element in item:
             if element.tag != TRADE_LINE:
                 continue
-            notes: list[etree._Element] = []
-            found: dict[object, etree._Element] = {}
-            for child in element:  # one pass; a repeated single element counts with its last
-                tag = child.tag
-                if tag == LINE_NOTE:
-                    notes.append(child)
-                else:
-                    found[tag] = child
+            notes, found = index_children(element, LINE_NOTE)
             package = found.get(PACKAGE)
             line = _line(
                 reader,

@@ -4,7 +4,6 @@ accepted document can never fail later, when the translator encodes its event.""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,14 +15,13 @@ from gateway.events import (
     MAX_CARATS,
     MAX_PARCELS,
     MAX_USD,
-    CertificateEvent,
     CertificateIssued,
-    EventSource,
     ImportConfirmed,
     event_to_avro,
 )
 from gateway.registry import ParticipantRegistry
 from tests.strategies import certificates, confirmations
+from tests.unit.router.factories import event
 
 
 def _out_of_range(
@@ -31,20 +29,6 @@ def _out_of_range(
 ) -> list[str]:
     found = rules.findings_for(payload, registry)
     return [f.path or "" for f in found if f.code == rules.VALUE_OUT_OF_RANGE]
-
-
-def _event(payload: CertificateIssued | ImportConfirmed) -> CertificateEvent:
-    moment = datetime(2026, 1, 5, tzinfo=UTC)
-    source = EventSource(
-        participant="BW",
-        authority=None,
-        adapter="uncefact",
-        adapter_version="1",
-        message_id="m",
-        raw_sha256="0" * 64,
-        tracking_id=None,
-    )
-    return CertificateEvent("e", payload.certificate_number, moment, moment, source, payload)
 
 
 @settings(max_examples=50, deadline=None)
@@ -61,7 +45,7 @@ def test_values_at_the_limits_are_accepted_and_encode(
         parcels=MAX_PARCELS,
     )
     assert _out_of_range(at_limit, example_registry) == []
-    codec.encode("CertificateEvent", event_to_avro(_event(at_limit)))
+    codec.encode("CertificateEvent", event_to_avro(event(at_limit)))
 
 
 @settings(max_examples=50, deadline=None)
@@ -85,7 +69,7 @@ def test_values_beyond_the_limits_are_findings(
         "parcels",
     ]
     with pytest.raises(ValueError, match=r"precision|[Ss]cale"):  # what the rule prevents
-        codec.encode("CertificateEvent", event_to_avro(_event(beyond)))
+        codec.encode("CertificateEvent", event_to_avro(event(beyond)))
 
 
 @settings(max_examples=30, deadline=None)

@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 
-from gateway.events import CertificateEvent, CertificateIssued, EventSource
+from gateway.events import CertificateEvent, CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta
 from gateway.translator.inbound import Inbound
 from gateway.translator.worker import translate_record
 from tests.strategies import certificates
+from tests.unit.router.factories import event
 
 MOMENT = datetime(2026, 1, 5, tzinfo=UTC)
 INBOUND = Inbound(
@@ -27,13 +28,6 @@ INBOUND = Inbound(
 )
 
 
-def _event(payload: CertificateIssued) -> CertificateEvent:
-    source = EventSource(
-        participant="BW", adapter="uncefact", adapter_version="1", message_id="m", raw_sha256="0"
-    )
-    return CertificateEvent("e-1", payload.certificate_number, MOMENT, MOMENT, source, payload)
-
-
 @settings(max_examples=10, deadline=None)
 @given(cert=certificates())
 def test_an_event_is_returned_with_its_encoding(
@@ -41,11 +35,11 @@ def test_an_event_is_returned_with_its_encoding(
 ) -> None:
     def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
         del raw, meta, registry
-        return _event(cert)
+        return event(cert)
 
     result = translate_record(b"<x/>", INBOUND, example_registry, translate_fn=translate)
     assert result.failure is None
-    assert result.event == _event(cert)
+    assert result.event == event(cert)
     assert result.encoded[:2] == b"\xc3\x01"  # Avro single-object encoding
 
 
@@ -58,7 +52,7 @@ def test_an_event_that_cannot_be_encoded_is_a_poison_pill(
 
     def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
         del raw, meta, registry
-        return _event(unencodable)
+        return event(unencodable)
 
     result = translate_record(
         b"<x/>", INBOUND, example_registry, translate_fn=translate, max_attempts=2
