@@ -4,6 +4,7 @@ adapter gets the same checks with the same stable finding codes."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from decimal import Decimal
 
 from gateway.errors import BusinessRuleViolation, Finding
@@ -26,6 +27,12 @@ CERTIFICATE_NUMBER = re.compile(r"^[A-Z]{2}[0-9]{6,9}$")
 
 _ZERO = Decimal(0)
 
+#: The KP Certification Scheme took effect on 1 January 2003: no KP act is older.
+KPCS_START = date(2003, 1, 1)
+#: A date may be one day past the day the gateway received the document: the sender's
+#: local date runs up to 14 hours ahead of UTC, and documents carry local dates.
+FUTURE_TOLERANCE = timedelta(days=1)
+
 # Stable finding codes.
 NOT_KP_GOODS = "NOT_KP_GOODS"
 NON_PARTICIPANT = "NON_PARTICIPANT"
@@ -45,6 +52,8 @@ NO_LINES = "NO_HS_LINES"
 PAIR_NOT_ENABLED = "PAIR_NOT_ENABLED"
 MIXED_WITHOUT_PROVENANCE = "MIXED_ORIGIN_WITHOUT_PROVENANCE"
 VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
+DATE_IN_FUTURE = "DATE_IN_FUTURE"
+DATE_BEFORE_KPCS = "DATE_BEFORE_KPCS"
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -65,13 +74,19 @@ RULE_CODES = (
     PAIR_NOT_ENABLED,
     MIXED_WITHOUT_PROVENANCE,
     VALUE_OUT_OF_RANGE,
+    DATE_IN_FUTURE,
+    DATE_BEFORE_KPCS,
 )
 
 
-def check(payload: Payload, registry: ParticipantRegistry) -> None:
+def check(
+    payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
+) -> None:
     """Raise ``BusinessRuleViolation`` with every finding, or return when the payload obeys
-    the KP rules."""
-    findings = findings_for(payload, registry)
+    the KP rules. ``received_on``: the UTC day the gateway received the document (from the
+    record, so a replay judges it as the first time did); without it no date is judged to be
+    in the future."""
+    findings = findings_for(payload, registry, received_on=received_on)
     if findings:
         raise BusinessRuleViolation(
             f"{len(findings)} Kimberley Process rule(s) broken; first: {findings[0].message}",
@@ -79,18 +94,47 @@ def check(payload: Payload, registry: ParticipantRegistry) -> None:
         )
 
 
-def findings_for(payload: Payload, registry: ParticipantRegistry) -> list[Finding]:
+def findings_for(
+    payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
+) -> list[Finding]:
     """Every finding, in rule order (empty when the payload obeys the KP rules)."""
     found: list[Finding] = []
     if isinstance(payload, CertificateIssued):
         _certificate(payload, registry, found)
         _ranges(payload, found)
+        _dates(found, received_on, ("issue_date", "issued", payload.issue_date))
     elif isinstance(payload, ImportConfirmed):
         _confirmation(payload, registry, found)
         _ranges(payload, found)
+        _dates(found, received_on, ("date_of_receipt", "received", payload.date_of_receipt))
     else:
         _void(payload, registry, found)
+        _dates(found, received_on, ("voided_on", "voided", payload.voided_on))
     return found
+
+
+def _dates(found: list[Finding], received_on: date | None, *acts: tuple[str, str, date]) -> None:
+    """A document cannot record an act before the scheme existed, nor one that has not
+    happened yet when it reached the gateway (a typing error or a forged date: either way
+    the router would judge deadlines and expiries on a wrong day)."""
+    for path, verb, day in acts:
+        if day < KPCS_START:
+            found.append(
+                Finding(
+                    DATE_BEFORE_KPCS,
+                    f"{verb} on {day}, before the KP Certification Scheme took effect "
+                    f"({KPCS_START})",
+                    path=path,
+                )
+            )
+        elif received_on is not None and day > received_on + FUTURE_TOLERANCE:
+            found.append(
+                Finding(
+                    DATE_IN_FUTURE,
+                    f"{verb} on {day}, but the gateway received the document on {received_on}",
+                    path=path,
+                )
+            )
 
 
 def _ranges(payload: CertificateIssued | ImportConfirmed, found: list[Finding]) -> None:

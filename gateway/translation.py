@@ -53,7 +53,7 @@ def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> C
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
     try:
         check_sender(adapted, meta.sender)
-        rules.check(adapted.payload, registry)
+        rules.check(adapted.payload, registry, received_on=utc(meta.received_at).date())
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
         raise

@@ -24,7 +24,7 @@ from gateway.translator.inbound import inbound_headers, inbound_key
 from gateway.translator.worker import build_translator
 
 GOAL_RATIO = 0.7
-RECEIVED_AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+RECEIVED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # after every generated document
 
 
 async def _produce(settings: Settings, documents: list[Document]) -> None:

@@ -158,7 +158,7 @@ def test_stdin_is_read_for_dash(registry: ParticipantRegistry, plain: None, tmp_
 
 def test_translate_prints_the_canonical_event(fmt: str, corpus: dict[str, list[Path]]) -> None:
     files = [str(path) for path in corpus["valid"][:3]]
-    result = run("translate", "--json", "--received-at", "2026-01-05T10:00:00", *files)
+    result = run("translate", "--json", "--received-at", "2026-06-01T10:00:00", *files)
     assert result.exit_code == 0, result.output
     events = lines(result)
     assert len(events) == 3
@@ -168,7 +168,7 @@ def test_translate_prints_the_canonical_event(fmt: str, corpus: dict[str, list[P
             "IMPORT_CONFIRMED",
             "CERTIFICATE_VOIDED",
         )
-        assert event["received_at"] == "2026-01-05T10:00:00Z"
+        assert event["received_at"] == "2026-06-01T10:00:00Z"
         assert event["source"]["adapter"] == fmt  # type: ignore[index]
         payload = event["payload"]
         assert isinstance(payload, dict)
@@ -178,7 +178,7 @@ def test_translate_prints_the_canonical_event(fmt: str, corpus: dict[str, list[P
         for line in payload.get("lines", []):
             assert isinstance(line["carats"], str)
             assert isinstance(line["value_usd"], str)
-    again = run("translate", "--json", "--received-at", "2026-01-05T10:00:00", *files)
+    again = run("translate", "--json", "--received-at", "2026-06-01T10:00:00", *files)
     assert again.stdout == result.stdout
 
 
