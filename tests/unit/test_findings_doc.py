@@ -1,0 +1,55 @@
+"""docs/findings.md lists every stable finding and reason code the gateway can give, so a
+sender's developer or an operator can look up any code they meet."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import ModuleType
+
+from adapters import xmlsafe
+from adapters.envelope import profile as envelope_profile
+from adapters.ru_fts import profile as ru_fts_profile
+from adapters.uncefact import profile as uncefact_profile
+from gateway import errors, rules
+from gateway.router.handler import MisroutedEvent
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
+_CODE = re.compile(r"^[A-Z]+(_[A-Z]+)+$")
+#: Codes of the ingress that are literals at their one use.
+INGRESS_CODES = ("BODY_TOO_LARGE", "INVALID_IDEMPOTENCY_KEY", "IDEMPOTENCY_KEY_REUSED")
+#: Error classes that are never a document's finding (configuration, environment, retries).
+NOT_FINDINGS = ("CONFIGURATION_ERROR", "ENVIRONMENT_ERROR", "TRANSIENT")
+
+
+def _module_codes(module: ModuleType) -> set[str]:
+    return {
+        value
+        for name, value in vars(module).items()
+        if name.isupper() and isinstance(value, str) and _CODE.match(value)
+    }
+
+
+def _error_codes() -> set[str]:
+    found: set[str] = set()
+    pending: list[type] = [errors.GatewayError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        found.add(cls.code)  # type: ignore[attr-defined]
+    return found - set(NOT_FINDINGS) - {errors.GatewayError.code}
+
+
+def test_every_code_is_documented() -> None:
+    documented = set(re.findall(r"`([A-Z]+(?:_[A-Z]+)+)`", DOC.read_text(encoding="utf-8")))
+    codes = (
+        set(rules.RULE_CODES)
+        | _module_codes(xmlsafe)
+        | _module_codes(uncefact_profile)
+        | _module_codes(ru_fts_profile)
+        | _module_codes(envelope_profile)
+        | _error_codes()
+        | {MisroutedEvent.code, "POISON_PILL"}
+        | set(INGRESS_CODES)
+    )
+    assert sorted(codes - documented) == []
