@@ -54,6 +54,7 @@ MIXED_WITHOUT_PROVENANCE = "MIXED_ORIGIN_WITHOUT_PROVENANCE"
 VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
 DATE_IN_FUTURE = "DATE_IN_FUTURE"
 DATE_BEFORE_KPCS = "DATE_BEFORE_KPCS"
+CONFIRMATION_INCOMPLETE = "CONFIRMATION_INCOMPLETE"
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -76,6 +77,7 @@ RULE_CODES = (
     VALUE_OUT_OF_RANGE,
     DATE_IN_FUTURE,
     DATE_BEFORE_KPCS,
+    CONFIRMATION_INCOMPLETE,
 )
 
 
@@ -183,6 +185,26 @@ def _participant(
             Finding(
                 PARTICIPANT_SUSPENDED,
                 f"the {role} {code} ({participant.name}) is suspended from KP trade",
+                path=path,
+            )
+        )
+
+
+def _origin(
+    country: str, what: str, path: str, registry: ParticipantRegistry, found: list[Finding]
+) -> None:
+    """Diamonds from a country outside the scheme, or from a suspended participant, cannot
+    be KP trade, whichever field of the certificate names it."""
+    participant = registry.participant_of(country)
+    if participant is None:
+        found.append(
+            Finding(ORIGIN_NOT_PARTICIPANT, f"{what} {country} is not a KP participant", path=path)
+        )
+    elif not registry.is_active(participant):
+        found.append(
+            Finding(
+                PARTICIPANT_SUSPENDED,
+                f"{what} {country} is a participant suspended from KP trade",
                 path=path,
             )
         )
@@ -309,14 +331,17 @@ def _certificate(
                     path="provenance",
                 )
             )
-    elif registry.participant_of(cert.origin) is None:
-        found.append(
-            Finding(
-                ORIGIN_NOT_PARTICIPANT,
-                f"country of origin {cert.origin} is not a KP participant",
-                path="origin",
+    else:
+        _origin(cert.origin, "country of origin", "origin", registry, found)
+    for index, line in enumerate(cert.lines, start=1):
+        # A line's own origin counts as much as the certificate's: a certificate of mixed
+        # origin must not carry a non-participant's diamonds beside a participant's.
+        if line.origin is not None and line.origin != MIXED:
+            _origin(
+                line.origin, f"line {index}'s origin", f"lines[{index}].origin", registry, found
             )
-        )
+    if cert.provenance:
+        _origin(cert.provenance, "provenance", "provenance", registry, found)
     if cert.expiry_date < cert.issue_date:
         found.append(
             Finding(
@@ -381,6 +406,7 @@ def _confirmation(
                 path="certificate_number",
             )
         )
+    _confirmation_minimum(conf, found)
     if conf.parcels is not None and conf.parcels < 1:
         found.append(
             Finding(PARCELS_NOT_POSITIVE, f"{conf.parcels} parcels; at least 1", path="parcels")
@@ -398,6 +424,29 @@ def _confirmation(
                 VALUE_NOT_POSITIVE,
                 f"total value {conf.total_value_usd} USD",
                 path="total_value_usd",
+            )
+        )
+
+
+def _confirmation_minimum(conf: ImportConfirmed, found: list[Finding]) -> None:
+    """What the KP's recommended confirmation gives at the least (besides the certificate
+    number and the importer, which every format requires): without them the router could
+    not compare the shipment with its certificate, and a gap would go unnoticed."""
+    missing = []
+    if conf.parcels is None:
+        missing.append(("parcels", "the number of parcels"))
+    if conf.total_carats is None and not conf.lines:
+        missing.append(("total_carats", "the carat weight (a total or HS lines)"))
+    if conf.exporter is None:
+        missing.append(("exporter", "the exporter"))
+    for path, what in missing:
+        found.append(
+            Finding(
+                CONFIRMATION_INCOMPLETE,
+                f"the confirmation does not give {what}; a KP import confirmation gives at "
+                "least the certificate number, the parcels, the carat weight, the importer "
+                "and the exporter",
+                path=path,
             )
         )
 
