@@ -45,6 +45,10 @@ class OutcomeKind(StrEnum):
 
 #: Outcomes that say "this exchange is outside digital exchange", not "the documents differ".
 GATE_KINDS = frozenset({OutcomeKind.PAIR_NOT_ENABLED, OutcomeKind.PARTICIPANT_SUSPENDED})
+#: What a participant that is not party to a certificate (neither its exporter nor its
+#: importer) may learn about it through its own confirmation: that it was not addressed to
+#: it, or that no certificate came. Never the certificate's content (docs/router.md).
+THIRD_PARTY_KINDS = frozenset({OutcomeKind.WRONG_DESTINATION, OutcomeKind.ORPHAN_CONFIRMATION})
 #: Most severe first: the ``reason`` of a DISCREPANCY status is the first of these present.
 SEVERITY = (
     OutcomeKind.CONFLICTING_REISSUE,

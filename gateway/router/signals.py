@@ -85,11 +85,18 @@ class Status:
     detail: str | None = None
 
 
-def delivery_status(state: CertificateState, event_id: str) -> Status | None:
+def delivery_status(
+    state: CertificateState, event_id: str, visible: frozenset[OutcomeKind] | None = None
+) -> Status | None:
     """Where the message that carried ``event_id`` stands, from every outcome that has it
     as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them) > MATCHED
-    > OVERDUE > ANNOUNCED (an announced certificate without outcomes); None otherwise."""
-    kinds = {item.kind for item in state.emitted if event_id in item.evidence}
+    > OVERDUE > ANNOUNCED (an announced certificate without outcomes); None otherwise.
+    ``visible``: the only outcome kinds its sender may learn of (a third party's)."""
+    kinds = {
+        item.kind
+        for item in state.emitted
+        if event_id in item.evidence and (visible is None or item.kind in visible)
+    }
     bad = [kind.value for kind in SEVERITY if kind in kinds]
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds
     if bad:

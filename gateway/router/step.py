@@ -14,6 +14,7 @@ from gateway.events import CertificateEvent, ImportConfirmed
 from gateway.registry import ParticipantRegistry
 from gateway.router.records import (
     GATE_KINDS,
+    THIRD_PARTY_KINDS,
     Difference,
     Emission,
     NotificationType,
@@ -180,7 +181,13 @@ class Step:
         body = outcome_body(record)
         self.emissions.append(Emission(TopicKind.OUTCOMES, certificate_id, record, None, body))
         for recipient in self.recipients(kind, evidence):
-            self.emissions.append(outcome_notification(recipient, record, body))
+            if self.party_to_certificate(recipient):
+                self.emissions.append(outcome_notification(recipient, record, body))
+            elif kind in THIRD_PARTY_KINDS:
+                redacted = self.redacted(record, recipient, evidence)
+                self.emissions.append(
+                    outcome_notification(recipient, redacted, outcome_body(redacted))
+                )
         emitted = EmittedOutcome(kind, record["outcome_id"], ids)
         self.update(emitted=(*self.state.emitted, emitted))
         for event in evidence:
@@ -197,6 +204,41 @@ class Step:
         ]
         exporter = presumed_exporter(self.state.certificate_id, self.registry)
         return exporter, confirmers[0] if confirmers else ""
+
+    def party_to_certificate(self, participant: str) -> bool:
+        """The certificate's exporter or importer (anyone, before a certificate is known:
+        there is nothing of it to disclose then)."""
+        cert = self.state.issued
+        return cert is None or participant in (
+            cert.exporting_participant,
+            cert.importing_participant,
+        )
+
+    def redacted(
+        self, record: dict[str, Any], recipient: str, evidence: Sequence[CertificateEvent]
+    ) -> dict[str, Any]:
+        """The outcome as a participant that is not party to the certificate sees it: the
+        verdict on its own confirmation, without the certificate's destination, goods,
+        values, dates or parties (a confirmation for any number must not become a way to
+        read other participants' certificates). ``pair.importer`` is the recipient, as its
+        confirmation claimed."""
+        own = [
+            event.event_id
+            for event in evidence
+            if isinstance(event.payload, ImportConfirmed)
+            and event.payload.confirming_participant == recipient
+        ]
+        return {
+            **record,
+            "pair": {"exporter": record["pair"]["exporter"], "importer": recipient},
+            "differences": [],
+            "evidence_event_ids": own,
+            "detail": (
+                f"certificate {record['certificate_id']} is not addressed to {recipient}; "
+                "the confirmation does not count as its receipt, and the issuing "
+                "participant has been told"
+            ),
+        }
 
     def recipients(self, kind: OutcomeKind, evidence: Sequence[CertificateEvent]) -> list[str]:
         """The exporter (or the number's presumed issuer) always; the importer when the
@@ -218,7 +260,11 @@ class Step:
         return [code for code in dict.fromkeys(candidates) if self.reachable(code)]
 
     def _status(self, event: CertificateEvent, about: str) -> None:
-        status = delivery_status(self.state, about)
+        payload = event.payload
+        third_party = isinstance(payload, ImportConfirmed) and not self.party_to_certificate(
+            payload.confirming_participant
+        )
+        status = delivery_status(self.state, about, THIRD_PARTY_KINDS if third_party else None)
         if status is not None:
             record = status_record(
                 event, status.state, self.now, reason=status.reason, detail=status.detail

@@ -53,6 +53,61 @@ def test_confirmation_by_another_participant_is_wrong_destination() -> None:
     assert router.kinds() == ["WRONG_DESTINATION", "MATCHED"]
 
 
+def test_a_third_party_learns_nothing_of_the_certificate_it_confirmed() -> None:
+    """A participant that confirms someone else's certificate (a diversion, a typo or a
+    probe) hears that it was not addressed to it, and nothing else: not the destination,
+    buyer, goods, values, expiry or void (the full outcome goes to the exporter and the
+    importer)."""
+    cert = certificate()
+    router = Harness()
+    router.feed(event(cert))
+    router.feed(event(void(cert)), T0 + timedelta(days=1))
+    probe = event(
+        confirmation(
+            cert,
+            confirming_participant="AE",
+            confirming_member_state=None,
+            importer=DUBAI,
+            date_of_receipt=cert.expiry_date + timedelta(days=30),  # after expiry and void
+        )
+    )
+    router.feed(probe, T0 + timedelta(days=2))
+    assert set(router.kinds()) >= {
+        "WRONG_DESTINATION",
+        "CONFIRMED_AFTER_EXPIRY",
+        "CONFIRMED_AFTER_VOID",
+    }
+    seen = [e.value for e in router.emissions if e.participant == "AE"]
+    assert [value["outcome"]["outcome"] for value in seen] == ["WRONG_DESTINATION"]
+    told = seen[0]["outcome"]
+    assert told["pair"] == {"exporter": "RU", "importer": "AE"}
+    assert told["differences"] == []
+    assert told["evidence_event_ids"] == [probe.event_id]
+    assert told["outcome_id"] == router.outcome("WRONG_DESTINATION")["outcome_id"]
+    written = repr(seen)
+    for secret in (
+        "EU",
+        "BE",
+        cert.importer.name,
+        str(cert.total_carats),
+        str(cert.lines[0].value_usd),
+        cert.expiry_date.isoformat(),
+        void(cert).reason,
+    ):
+        assert secret not in written, secret
+    # Its own message's status names only the verdict that concerns it.
+    assert router.status(probe) == ("DISCREPANCY", "WRONG_DESTINATION")
+    status = [
+        e.value
+        for e in router.emissions
+        if e.topic is TopicKind.STATUS and e.key == probe.source.tracking_id
+    ]
+    assert status[-1]["detail"] == "WRONG_DESTINATION"
+    # The parties still get the whole story.
+    assert "CONFIRMED_AFTER_VOID" in router.partner("RU")
+    assert "CONFIRMED_AFTER_VOID" in router.partner("EU")
+
+
 def test_second_confirmation_is_certificate_reuse() -> None:
     cert = event(certificate())
     first = event(confirmation(issued(cert)))
