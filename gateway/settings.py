@@ -47,6 +47,12 @@ class RouterSettings(BaseModel):
     commit_interval_ms: int = Field(default=100, ge=10)
     timer_interval_s: float = Field(default=5.0, gt=0)
     retention_days: int = Field(default=90, ge=1)
+    max_events_per_certificate: int = Field(
+        default=100,
+        ge=4,
+        description="distinct documents one certificate's state takes in; further ones are "
+        "dead-lettered (TOO_MANY_EVENTS)",
+    )
 
 
 class IngressSettings(BaseModel):

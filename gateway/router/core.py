@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.codec import Encoded
+from gateway.errors import MessageRejected
 from gateway.events import (
     CertificateEvent,
     CertificateIssued,
@@ -48,7 +49,14 @@ from gateway.router.timers import (
     retire_at,
 )
 
-__all__ = ["Decision", "decide", "tick"]
+__all__ = ["CertificateStateFull", "Decision", "decide", "tick"]
+
+
+class CertificateStateFull(MessageRejected):
+    """One certificate has taken in ``RouterConfig.max_events`` distinct events: a further
+    one is refused (the driver dead-letters it) rather than kept."""
+
+    code = "TOO_MANY_EVENTS"
 
 
 def decide(
@@ -63,7 +71,8 @@ def decide(
     """Apply one canonical event from ``kp.events`` to its certificate's state.
 
     ``state`` is None for a certificate id never seen (or retired). An event whose id was
-    already seen returns the state unchanged with no emissions. ``now`` becomes the event's
+    already seen returns the state unchanged with no emissions; a new event beyond
+    ``config.max_events`` raises ``CertificateStateFull``. ``now`` becomes the event's
     first-seen instant (deadlines and orphan windows count from it) and the time stamp of
     the emitted records: pass the input record's timestamp to make a re-run byte-identical,
     or the wall clock to time from processing. ``body``: the event's Avro body as read
@@ -80,6 +89,12 @@ def decide(
         )
     if state.has_seen(event.event_id):
         return Decision(state)
+    if state.event_count() >= config.max_events:
+        raise CertificateStateFull(
+            f"certificate {state.certificate_id} has already had {state.event_count()} "
+            f"distinct documents (the limit is {config.max_events}); this one is not taken "
+            "in: ask the sender why it keeps sending new versions"
+        )
     run = _Run(state, moment, registry, config)
     run.incoming, run.incoming_body = event, body
     payload = event.payload

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +24,8 @@ from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
-from gateway.router.core import Decision, decide, tick
-from gateway.router.records import TopicKind
+from gateway.router.core import CertificateStateFull, Decision, decide, tick
+from gateway.router.records import DeliveryState, TopicKind, status_record
 from gateway.router.restore import Restored, restore_partitions, state_headers
 from gateway.router.state import state_to_bytes
 from gateway.router.store import PartitionStore, timers_fingerprint
@@ -81,7 +81,10 @@ class RouterHandler:
         self.registry = registry
         self.clock = clock
         self.group_id = settings.router.group_id
-        self.config = RouterConfig.from_days(settings.router.retention_days)
+        self.config = replace(
+            RouterConfig.from_days(settings.router.retention_days),
+            max_events=settings.router.max_events_per_certificate,
+        )
         self.tick_limit = settings.router.batch_max_records
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
@@ -215,6 +218,19 @@ class RouterHandler:
         try:
             state = slot.store.get(certificate_id)
             decision = decide(state, event, self.clock(), registry, self.config, body=body)
+        except CertificateStateFull as exc:
+            # Refused by the core: dead-lettered for the operators, and the sender hears it.
+            await self._dead_letter(record, producer, Failure.of(exc, stage=STAGE))
+            status = status_record(
+                event,
+                DeliveryState.DEAD_LETTERED,
+                self.clock(),
+                reason=exc.reason,
+                detail=exc.message[:500],
+            )
+            emissions = () if status is None else (status,)
+            await self._write(Decision(state, emissions), certificate_id, slot, registry, outbox)
+            return
         except Exception as exc:
             log.exception("decide_crashed", event_id=event.event_id)
             failure = Failure.of(exc, stage=STAGE, reason="POISON_PILL")

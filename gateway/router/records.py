@@ -78,6 +78,7 @@ class DeliveryState(StrEnum):
     MATCHED = "MATCHED"
     DISCREPANCY = "DISCREPANCY"
     OVERDUE = "OVERDUE"
+    DEAD_LETTERED = "DEAD_LETTERED"  # an event the core refused (CertificateStateFull)
 
 
 class TopicKind(StrEnum):

@@ -131,6 +131,11 @@ class CertificateState:
         for void in self.voids:
             yield void.event
 
+    def event_count(self) -> int:
+        """The distinct events this state has taken in (kept or only seen)."""
+        kept = (self.certificate is not None) + len(self.confirmations) + len(self.voids)
+        return kept + len(self.other_event_ids)
+
     def has_seen(self, event_id: str) -> bool:
         """True when an event with this id already went through the router."""
         if event_id in self.other_event_ids:

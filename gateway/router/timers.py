@@ -25,14 +25,24 @@ class RouterConfig:
     tombstoned. The default matches ``RouterSettings.retention_days``.
     ``default_orphan_window``: how long a confirmation waits for its certificate when no
     pair (presumed exporter -> confirming participant) gives ``orphan_window_days``.
+    ``max_events``: the distinct events one certificate's state takes in; a further one is
+    refused (``CertificateStateFull``). A real certificate sees a handful (itself, a void,
+    a confirmation or two, re-sends); a sender that keeps sending new versions of one
+    certificate's documents must not grow its state without bound: the whole state is
+    rewritten to the changelog with every change, and the broker refuses records over
+    1 MiB, which would stop the partition.
     """
 
     retention: timedelta = timedelta(days=90)
     default_orphan_window: timedelta = timedelta(days=14)
+    max_events: int = 100
 
     @classmethod
     def from_days(cls, retention_days: int, default_orphan_window_days: int = 14) -> RouterConfig:
-        return cls(timedelta(days=retention_days), timedelta(days=default_orphan_window_days))
+        return cls(
+            retention=timedelta(days=retention_days),
+            default_orphan_window=timedelta(days=default_orphan_window_days),
+        )
 
 
 DEFAULT_CONFIG = RouterConfig()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from tests.kafka.router.support import (
     routing,
     stamp,
 )
+from tests.unit.router.factories import event
 
 pytestmark = pytest.mark.kafka
 
@@ -100,6 +102,37 @@ async def test_discrepancy_and_dead_letter_and_the_partition_keeps_flowing(
     assert h.int_header(letter.headers, h.ORIGINAL_OFFSET) == 1
     assert h.text_header(letter.headers, h.ORIGINAL_GROUP) == settings.router.group_id
     assert router.counters.dead_lettered == 1
+
+
+async def test_a_certificate_past_its_event_limit_dead_letters_and_the_partition_flows(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A sender that keeps sending new versions of one certificate's confirmation: beyond
+    the limit each is a TOO_MANY_EVENTS dead letter, the sender's status says so, and the
+    certificates behind it are still matched."""
+    router_settings = created_topics.router.model_copy(update={"max_events_per_certificate": 4})
+    settings = created_topics.model_copy(update={"router": router_settings})
+    cert = certificate("RU0700004")
+    versions = [event(replace(confirmation(cert), remarks=f"re-sent, run {n}")) for n in range(5)]
+    later, later_conf = pair("RU0700005")
+    await produce_events(settings, [event(cert), *versions, later, later_conf], partition=0)
+    async with routing(settings, registry_copy(tmp_path)) as router:
+        letters = await read_until(settings, "dlq", 2)
+        found = await outcomes(settings, 4)
+    assert [h.text_header(letter.headers, h.REASON) for letter in letters] == [
+        "TOO_MANY_EVENTS",
+        "TOO_MANY_EVENTS",
+    ]
+    assert Counter((o["certificate_id"], o["outcome"]) for o in found) == {
+        ("RU0700004", "MATCHED"): 1,
+        ("RU0700004", "DUPLICATE_CONFIRMATION"): 2,
+        ("RU0700005", "MATCHED"): 1,
+    }
+    statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
+    refused = {s["tracking_id"] for s in statuses if s["status"] == "DEAD_LETTERED"}
+    assert refused == {item.source.tracking_id for item in versions[3:]}
+    assert {s["reason"] for s in statuses if s["status"] == "DEAD_LETTERED"} == {"TOO_MANY_EVENTS"}
+    assert router.counters.dead_lettered == 2
 
 
 async def test_refuses_to_start_when_topics_are_not_copartitioned(
