@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -32,6 +32,31 @@ LEGAL_FORMS = frozenset(
         "dmcc", "fze", "fzco", "fzc", "fz",
     }
 )  # fmt: skip
+#: Legal forms written out, reduced to the abbreviation before stripping (their inner words,
+#: "joint", "stock", "liability", are not legal-form words on their own). Longest first.
+SPELLED_OUT_FORMS = (
+    ("public joint stock company", "pjsc"),
+    ("closed joint stock company", "cjsc"),
+    ("open joint stock company", "ojsc"),
+    ("joint stock company", "jsc"),
+    ("limited liability company", "llc"),
+    ("limited liability partnership", "llp"),
+    ("public limited company", "plc"),
+    ("proprietary limited", "pty ltd"),
+    ("private limited", "pvt ltd"),
+    ("free zone establishment", "fze"),
+    ("free zone company", "fzco"),
+    ("societe anonyme", "sa"),
+    ("naamloze vennootschap", "nv"),
+    ("besloten vennootschap", "bv"),
+    ("gesellschaft mit beschrankter haftung", "gmbh"),
+    ("aktiengesellschaft", "ag"),
+    ("proprietary", "pty"),
+)
+#: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them).
+_TRANSLITERATED = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "\u0131": "i"}
+)
 _DROPPED = re.compile(r"[.'\u2019`]")
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -43,7 +68,14 @@ def normalise_name(name: str) -> str:
     A name made only of legal-form words is kept (``"LLC"`` stays ``"llc"``)."""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(char for char in text if not unicodedata.combining(char)).casefold()
-    tokens = _SEPARATORS.sub(" ", _DROPPED.sub("", text)).split()
+    text = (
+        " "
+        + " ".join(_SEPARATORS.sub(" ", _DROPPED.sub("", text.translate(_TRANSLITERATED))).split())
+        + " "
+    )
+    for spelled, abbreviation in SPELLED_OUT_FORMS:
+        text = text.replace(f" {spelled} ", f" {abbreviation} ")
+    tokens = text.split()
     start, end = 0, len(tokens)
     while end > start and tokens[end - 1] in LEGAL_FORMS:
         end -= 1
@@ -130,11 +162,29 @@ def _compare_lines(
     return differences
 
 
-def document_differences(
-    earlier: CertificateIssued | ImportConfirmed, later: CertificateIssued | ImportConfirmed
-) -> tuple[Difference, ...]:
+Document = CertificateIssued | ImportConfirmed
+
+
+def canonical(document: Document) -> Document:
+    """``document`` with its HS lines in code order: the order of a certificate's lines
+    means nothing (one line per HS code), so two documents that list the same lines in
+    another order are the same document."""
+    lines = document.lines
+    if all(lines[i].hs_code <= lines[i + 1].hs_code for i in range(len(lines) - 1)):
+        return document
+    return replace(document, lines=tuple(sorted(lines, key=lambda line: line.hs_code)))
+
+
+def same_document(left: Document, right: Document) -> bool:
+    """The same content, whatever the order of the HS lines (an identical re-send)."""
+    return left == right or canonical(left) == canonical(right)
+
+
+def document_differences(earlier: Document, later: Document) -> tuple[Difference, ...]:
     """Exact field-by-field differences between two documents of the same kind (a re-issue
-    against the original, a second confirmation against the first)."""
+    against the original, a second confirmation against the first); the lines compare in
+    code order."""
+    earlier, later = canonical(earlier), canonical(later)
     differences = []
     for item in fields(earlier):
         left, right = getattr(earlier, item.name), getattr(later, item.name)

@@ -157,7 +157,7 @@ class _Run(Step):
         if first is not None:
             original = first.event.payload
             assert isinstance(original, CertificateIssued)
-            if original == cert:
+            if compare.same_document(original, cert):
                 self.seen_only(event, first.event)
                 return
             self.seen_only(event, None)
@@ -186,7 +186,7 @@ class _Run(Step):
 
     def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
         for kept in self.state.confirmations:
-            if kept.payload == conf:
+            if compare.same_document(kept.payload, conf):
                 self.seen_only(event, kept.event)
                 return
         blocked = gate(self.registry, (conf.confirming_participant,), None)
@@ -306,5 +306,9 @@ class _Run(Step):
                 [event],
                 differences=(Difference("usd_per_carat", ratio, None),),
                 detail=f"{ratio} USD/ct is outside {found.low}-{found.high} USD/ct "
-                f"for origin {cert.origin}",
+                + (
+                    f"for origin {cert.origin}"
+                    if cert.origin != compare.MIXED
+                    else "for its lines' origins, weighted by carats"
+                ),
             )

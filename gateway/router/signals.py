@@ -61,21 +61,53 @@ class OutOfBand:
 
 
 def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) -> OutOfBand | None:
-    """The certificate's total USD / total carats when it lies outside the origin
-    participant's ``usd_per_carat`` band (the band's ends are inside; compared unrounded).
-    None for MIXED origin, an origin without a band, or a certificate weighing nothing."""
-    if cert.origin == MIXED or cert.total_carats <= 0:
+    """The certificate's total USD / total carats when it lies outside the plausible band
+    of its origin (the band's ends are inside; compared unrounded). For MIXED origin whose
+    lines all state an origin with a band, the band is the lines' bands weighted by their
+    carats. None for an origin without a band, MIXED lines without origins, or a
+    certificate weighing nothing."""
+    if cert.total_carats <= 0:
         return None
-    origin = registry.participant_of(cert.origin)
-    participant = registry.get(origin) if origin else None
-    band = participant.usd_per_carat if participant else None
-    if band is None:
-        return None
-    low, high = band
+    if cert.origin == MIXED:
+        weighted = _weighted_band(cert, registry)
+        if weighted is None:
+            return None
+        low, high = weighted
+    else:
+        band = _band_of(cert.origin, registry)
+        if band is None:
+            return None
+        low, high = band
     ratio = cert.total_value_usd / cert.total_carats
     if low <= ratio <= high:
         return None
     return OutOfBand(ratio.quantize(Decimal("0.01")), low, high)
+
+
+def _band_of(country: str, registry: ParticipantRegistry) -> tuple[Decimal, Decimal] | None:
+    origin = registry.participant_of(country)
+    participant = registry.get(origin) if origin else None
+    return participant.usd_per_carat if participant else None
+
+
+def _weighted_band(
+    cert: CertificateIssued, registry: ParticipantRegistry
+) -> tuple[Decimal, Decimal] | None:
+    """The carat-weighted band of the lines' origins (rounded to the cent), or None when
+    a line states no origin or its origin has no band."""
+    low = high = Decimal(0)
+    weight = Decimal(0)
+    for line in cert.lines:
+        band = _band_of(line.origin, registry) if line.origin else None
+        if band is None or line.carats <= 0:
+            return None
+        low += band[0] * line.carats
+        high += band[1] * line.carats
+        weight += line.carats
+    if weight <= 0:
+        return None
+    cent = Decimal("0.01")
+    return (low / weight).quantize(cent), (high / weight).quantize(cent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,18 @@ from gateway.router.compare import normalise_name, within
             "\u0410\u041e \u0410\u043b\u0440\u043e\u0441\u0430",
             "\u0430\u043b\u0440\u043e\u0441\u0430",
         ),
+        # Legal forms written out, as official names often are on one side.
+        ("ALROSA PJSC", "Public Joint Stock Company ALROSA"),
+        ("Almazy Anabara JSC", "Joint Stock Company Almazy Anabara"),
+        ("Dubai Rough Trading LLC", "Dubai Rough Trading Limited Liability Company"),
+        (
+            "De Beers Consolidated Mines (Pty) Ltd",
+            "De Beers Consolidated Mines (Proprietary) Limited",
+        ),
+        ("Antwerp Rough Trading BV", "Antwerp Rough Trading Besloten Vennootschap"),
+        # Letters NFKD does not decompose.
+        ("\u0141ukasz Diament", "Lukasz Diament"),
+        ("\u00d8rsted Rough ApS", "Orsted Rough ApS"),
     ],
 )
 def test_the_same_company_written_differently(left: str, right: str) -> None:
@@ -40,6 +52,8 @@ def test_the_same_company_written_differently(left: str, right: str) -> None:
         ("Antwerp Rough Trading BV", "Antwerp Polished Trading BV"),
         ("Diamond Land NV", "Diamond Lands NV"),
         ("Mumbai Gems Pvt Ltd", "Surat Rough Imports Pvt Ltd"),
+        # A legal-form phrase inside a name is part of the name.
+        ("Joint Stock Company Almazy", "Almazy Stock"),
     ],
 )
 def test_different_companies_stay_different(left: str, right: str) -> None:

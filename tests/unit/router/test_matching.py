@@ -3,6 +3,7 @@ out-of-order arrival, duplicates of the same input, and who receives what."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -245,6 +246,39 @@ def test_identical_confirmation_sent_again_is_a_harmless_resend() -> None:
     assert [e.topic for e in decision.emissions] == [TopicKind.STATUS]
     assert router.status(resend) == ("MATCHED", None)
     assert router.feed(resend).emissions == ()
+
+
+def test_a_resend_with_its_lines_in_another_order_is_the_same_document() -> None:
+    """Line order means nothing on a KP certificate (one line per HS code): a re-sent
+    confirmation or certificate listing them in another order is no fraud signal."""
+    payload = certificate()
+    cert = event(payload)
+    conf = confirmation(payload)
+    reordered_conf = replace(conf, lines=tuple(reversed(conf.lines)))
+    reordered_cert = replace(payload, lines=tuple(reversed(payload.lines)))
+    router = Harness()
+    router.feed(cert)
+    router.feed(event(conf))
+    router.feed(event(reordered_conf, copy="again"))
+    router.feed(event(reordered_cert, copy="resend"))
+    assert router.kinds() == ["MATCHED"]
+    # A real difference is still one, listed in code order whatever the documents' order.
+    changed = replace(
+        reordered_conf,
+        lines=(
+            replace(reordered_conf.lines[0], carats=Decimal("300.000")),
+            reordered_conf.lines[1],
+        ),
+        date_of_receipt=conf.date_of_receipt + timedelta(days=1),
+    )
+    router.feed(event(changed, copy="other"))
+    differences = router.outcome("DUPLICATE_CONFIRMATION")["differences"]
+    assert [d["field"] for d in differences] == ["date_of_receipt", "lines"]
+    assert differences[1] == {
+        "field": "lines",
+        "certificate": "7102.21 310.200 ct 12408.00 USD; 7102.31 1520.350 ct 147474.00 USD",
+        "confirmation": "7102.21 300.000 ct 12408.00 USD; 7102.31 1520.350 ct 147474.00 USD",
+    }
 
 
 def test_importer_identity_is_checked_even_with_matching_goods() -> None:

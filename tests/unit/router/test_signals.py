@@ -243,7 +243,7 @@ def test_band_ends_mixed_origin_and_origins_without_band_are_not_flagged() -> No
     for payload in (
         certificate(lines=at_top),
         certificate(lines=at_bottom),
-        certificate(lines=far_off, origin="MIXED", provenance="RU"),
+        certificate(lines=far_off, origin="MIXED", provenance="RU"),  # lines without origin
         certificate(lines=far_off, origin="AM"),  # Armenia: a participant without a band
     ):
         router = Harness()
@@ -306,3 +306,22 @@ def test_confirmation_from_a_suspended_participant_is_not_matched() -> None:
     assert router.kinds() == ["PARTICIPANT_SUSPENDED"]
     assert router.state is not None
     assert [c.status for c in router.state.confirmations] == ["GATED"]
+
+
+def test_mixed_origin_is_judged_on_its_lines_origins_weighted_by_carats() -> None:
+    """RU 38.8-242.5 and BW 52.4-327.5 USD/ct: 1000 ct of each gives 45.6-285.0."""
+
+    def mixed(usd_per_line: str) -> list[str]:
+        lines = (
+            HsLine("7102.31", Decimal("1000.000"), Decimal(usd_per_line), "RU"),
+            HsLine("7102.21", Decimal("1000.000"), Decimal(usd_per_line), "BW"),
+        )
+        router = Harness()
+        router.feed(event(certificate(lines=lines, origin="MIXED", provenance="RU")))
+        return router.kinds()
+
+    assert mixed("10.00") == ["VALUE_PER_CARAT_OUT_OF_BAND"]  # 0.01 USD/ct
+    assert mixed("5000000.00") == ["VALUE_PER_CARAT_OUT_OF_BAND"]  # 5,000 USD/ct
+    assert mixed("45600.00") == []  # the weighted band's bottom is inside
+    assert mixed("285000.00") == []  # and its top
+    assert mixed("45590.00") == ["VALUE_PER_CARAT_OUT_OF_BAND"]
