@@ -206,7 +206,7 @@ def _issued(
         )
     lines, parcels = read_lines(reader, consignment.items, consignment.element)
     origin = _origin(reader, notes, lines, consignment.element)
-    provenance = notes.get(NOTE_PROVENANCE, ("", None))[0] or None
+    provenance = _provenance(reader, notes)
     total_carats = _total(reader, notes, NOTE_TOTAL_CARATS, 3, (line[1] for line in lines))
     total_value = _total(reader, notes, NOTE_TOTAL_VALUE, 2, (line[2] for line in lines))
     if (
@@ -265,6 +265,17 @@ def _origin(
             consignment,
         )
     return origin
+
+
+def _provenance(reader: DocumentReader, notes: Notes) -> str | None:
+    """The last exporting country: an ISO 3166-1 alpha-2 code, like the origin."""
+    text, note = notes.get(NOTE_PROVENANCE, ("", None))
+    if not text or note is None:
+        return None
+    if len(text) == 2 and text.isascii() and text.isalpha():
+        return text.upper()
+    reader.invalid(f"note {NOTE_PROVENANCE}", note, f"{text!r} is not a country code such as BE")
+    return None
 
 
 def _total(

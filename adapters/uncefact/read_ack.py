@@ -158,20 +158,24 @@ def _statements(reasons: list[etree._Element], reader: DocumentReader) -> _Said:
     values = said.values
     for element in reasons:
         text = (element.text or "").strip()
+        head = text.split(None, 1)[0] if text else ""
+        if head[:3].upper() != "KP-":  # free text: a remark
+            if text:
+                said.remarks.append(text)
+            continue
+        # Anything that starts like a statement must be one: a typo must not turn the
+        # confirming authority's parcels or weights into a remark (docs/formats).
         key, colon, value = text.partition(":")
-        key = key.rstrip()
-        if key[:3].upper() == "KP-":
-            key = key.upper()  # a statement key in the wrong case is still a statement
+        key = key.rstrip().upper()  # a statement key in the wrong case is still a statement
         if not colon or key not in STATEMENTS:
-            if not colon or not key.startswith("KP-") or not _KEY.fullmatch(key):
-                if text:
-                    said.remarks.append(text)
-            else:
-                reader.invalid(
-                    f"statement {key}",
-                    element,
-                    f"not a KP profile statement; known: {sorted(STATEMENTS)}",
-                )
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            detail = (
+                f"{shown!r} is not a KP profile statement: write 'KP-<KEY>: <value>' with a "
+                f"key of {sorted(STATEMENTS)}"
+                if not colon or not _KEY.fullmatch(key)
+                else f"not a KP profile statement; known: {sorted(STATEMENTS)}"
+            )
+            reader.invalid(f"statement {key if colon else head.upper()}", element, detail)
             continue
         value = value.strip()
         if key in REPEATABLE_STATEMENTS:

@@ -31,7 +31,12 @@ _DIGIT_FORMATS = {
     "205": "%Y%m%d%H%M%z",
 }
 _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
-_DIGITS_WITH_OFFSET = re.compile(r"^\d{12}[+-]\d{4}$")
+#: Digits with a UTC offset (the profile schema's pattern allows one after each form):
+#: read explicitly, since Python's ISO reader would take the "+" for the date-time
+#: separator and the offset for a time of day.
+_DIGITS_WITH_OFFSET = re.compile(r"^(\d{8}|\d{12}|\d{14})[+-]\d{4}$")
+_OFFSET_PATTERN_BY_LENGTH = {8: "%Y%m%d%z", 12: "%Y%m%d%H%M%z", 14: "%Y%m%d%H%M%S%z"}
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
@@ -212,20 +217,24 @@ class DocumentReader:
             self.missing(what, holder)
             return None
         code = (string.get("format") or "").strip()
-        if code not in _DIGIT_FORMATS:
+        pattern = _DIGIT_FORMATS.get(code)
+        if pattern is None:
             if text.isdigit():
                 code = _FORMAT_BY_LENGTH.get(len(text), code)
-            elif _DIGITS_WITH_OFFSET.match(text):
-                # UN/ECE 2379 code 205 without its format attribute: read it as 205, not as
-                # an ISO basic date-time (which Python would misread by the offset).
-                code = "205"
-        pattern = _DIGIT_FORMATS.get(code)
+                pattern = _DIGIT_FORMATS.get(code)
+            elif (digits := _DIGITS_WITH_OFFSET.match(text)) is not None:
+                # Digits and an offset (UN/ECE 2379 code 205 is the 12-digit form): never
+                # read as an ISO basic date-time, which Python misreads by the offset.
+                width = len(digits.group(1))
+                code = "205" if width == 12 else f"{width} digits and a UTC offset"
+                pattern = _OFFSET_PATTERN_BY_LENGTH[width]
         if pattern is None:
             return self._iso(text, string, what)
         try:
             return utc(datetime.strptime(text, pattern))
         except ValueError:
-            self.invalid(what, string, f"{text!r} does not match format code {code}")
+            form = f"format code {code}" if code.isdigit() else code
+            self.invalid(what, string, f"{text!r} does not match {form}")
         except OverflowError:
             self.invalid(what, string, _OUT_OF_RANGE.format(text=text))
         return None
@@ -317,4 +326,15 @@ class DocumentReader:
         if place:
             parts.append(place)
         country = (texts.get(COUNTRY_ID) or "").strip() or None
+        if country is not None:
+            if _COUNTRY.match(country):
+                country = country.upper()
+            else:
+                where = next(child for child in address_element if child.tag == COUNTRY_ID)
+                self.invalid(
+                    f"the {what}'s ram:CountryID",
+                    where,
+                    f"{country!r} is not an ISO 3166-1 alpha-2 country code such as BE",
+                )
+                country = None
         return Party(name=name, address=", ".join(parts) or None, country=country)

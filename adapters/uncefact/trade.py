@@ -52,8 +52,9 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
     for note in notes:
         subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
         code = (subject.text or "").strip() if subject is not None else ""
-        if subject is None or not code.startswith("KP-"):
+        if subject is None or code[:3].upper() != "KP-":
             continue
+        code = code.upper()  # a KP code in the wrong case is still that code, not free text
         content = None if content_element is None else (content_element.text or "").strip() or None
         if code not in known:
             reader.invalid(
@@ -97,7 +98,13 @@ def read_lines(
                     quantity,
                     "the number of parcels (ram:ItemQuantity)",
                 )
-                if count is not None:
+                if count is not None and count < 0:
+                    reader.invalid(
+                        "the number of parcels (ram:ItemQuantity)",
+                        quantity,
+                        f"{count} parcels: a count cannot be negative",
+                    )
+                elif count is not None:
                     parcels = (parcels or 0) + count
     if parcels is None:
         reader.missing(

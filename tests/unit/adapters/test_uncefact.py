@@ -490,6 +490,102 @@ class TestUncefact(AdapterContract):
         document = edited(ACK, "KP-CONFIRMING-COUNTRY: BE", "kp-Confirming-Country: BE")
         assert adapt(document, registry).payload == adapt(fixture(ACK), registry).payload
 
+    @pytest.mark.parametrize(
+        ("old", "new"),
+        [
+            ("KP-PARCELS: 4", "KP-PARCELS 4"),
+            ("KP-TOTAL-CARATS: 1590.400", "KP-TOTAL-CARATS = 1590.400"),
+            (
+                "KP-LINE: 710210 340.000 CTM 28900.00 USD",
+                "KP-LINE 2: 710210 340.000 CTM 28900.00 USD",
+            ),
+            ("KP-TOTAL-VALUE-USD: 193202.56", "kp-total-value-usd 193202.56"),
+        ],
+    )
+    def test_a_malformed_statement_is_a_finding_not_a_remark(
+        self, old: str, new: str, registry: ParticipantRegistry
+    ) -> None:
+        """A typo must not turn the confirming authority's quantities into a remark."""
+        finding = rejected(edited(ACK, old, new), registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert repr(new) in finding.message
+        assert "KP-<KEY>: <value>" in finding.message
+        assert (
+            finding.line
+            == text(ACK)
+            .split("\n")
+            .index(f"    <ram:ReasonInformation>{old}</ram:ReasonInformation>")
+            + 1
+        )
+
+    def test_a_negative_parcel_count_on_a_line_is_a_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        document = edited(
+            CERT,
+            "<ram:ItemQuantity>1</ram:ItemQuantity>",
+            "<ram:ItemQuantity>-2</ram:ItemQuantity>",
+        )
+        finding = rejected(document, registry).findings[0]
+        assert (finding.code, finding.line) == (KP_FIELD_INVALID, 116)
+        assert "cannot be negative" in finding.message
+
+    def test_a_kp_note_code_in_another_case_is_still_that_note(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """A stated total in lower case is read, so it is checked against the lines."""
+        lower = edited(
+            CERT,
+            "<ram:SubjectCode>KP-TOTAL-CARATS</ram:SubjectCode>",
+            "<ram:SubjectCode>kp-total-carats</ram:SubjectCode>",
+        )
+        assert adapt(lower, registry).payload == adapt(fixture(CERT), registry).payload
+        wrong = lower.replace(
+            b"<ram:Content>1590.400</ram:Content>", b"<ram:Content>1600.000</ram:Content>"
+        )
+        assert adapt(wrong, registry).payload.total_carats == Decimal("1600.000")
+
+    @pytest.mark.parametrize(
+        ("written", "expected"),
+        [
+            ("20260227+0900", "2026-02-26T15:00:00+00:00"),
+            ("20260227093000+0100", "2026-02-27T08:30:00+00:00"),
+            ("202602270930-0230", "2026-02-27T12:00:00+00:00"),
+        ],
+    )
+    def test_digits_with_an_offset_are_read_with_the_offset(
+        self, written: str, expected: str, registry: ParticipantRegistry
+    ) -> None:
+        source = text(CERT).replace(
+            "<udt:DateTimeString>2026-02-27T09:30:00+02:00", f"<udt:DateTimeString>{written}", 1
+        )
+        assert adapt(source.encode(), registry).occurred_at.isoformat() == expected
+
+    def test_countries_must_be_iso_codes(self, registry: ParticipantRegistry) -> None:
+        party = edited(
+            CERT, "<ram:CountryID>BE</ram:CountryID>", "<ram:CountryID>Belgium</ram:CountryID>"
+        )
+        finding = rejected(party, registry).findings[0]
+        assert (finding.code, finding.line) == (KP_FIELD_INVALID, 65)
+        assert "'Belgium' is not an ISO 3166-1 alpha-2" in finding.message
+        lower = edited(
+            CERT, "<ram:CountryID>BE</ram:CountryID>", "<ram:CountryID>be</ram:CountryID>"
+        )
+        assert adapt(lower, registry).payload == adapt(fixture(CERT), registry).payload
+        note = (
+            "<ram:IncludedSPSNote><ram:Content>{}</ram:Content>"
+            "<ram:SubjectCode>KP-PROVENANCE</ram:SubjectCode></ram:IncludedSPSNote>\n"
+            "    <ram:SignatorySPSAuthentication>"
+        )
+        signatory = "<ram:SignatorySPSAuthentication>"
+        provenance = edited(CERT, signatory, note.format("Antwerp, Belgium"))
+        finding = rejected(provenance, registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "'Antwerp, Belgium' is not a country code" in finding.message
+        assert (
+            adapt(edited(CERT, signatory, note.format("be")), registry).payload.provenance == "BE"
+        )
+
     def test_a_kp_line_origin_must_be_a_country_code_or_mixed(
         self, registry: ParticipantRegistry
     ) -> None:
