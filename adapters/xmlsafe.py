@@ -213,6 +213,45 @@ def _refuse_lying_wide_encoding(raw: bytes) -> None:
             "declare UTF-8 or drop the byte order mark"
         )
         raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
+    _refuse_mislabelled_utf8(raw, declared)
+
+
+_NOT_SINGLE_BYTE = ("utf-8", "utf8", "ascii", "us-ascii", "utf-16", "utf-32", "ucs")
+
+
+def _refuse_mislabelled_utf8(raw: bytes, declared: str) -> None:
+    """UTF-8 bytes under a single-byte declaration (windows-1251, ISO-8859-1, ...) decode
+    without an error into garbled text (mojibake) that would travel on as names and
+    addresses. Real text in those code pages is practically never valid UTF-8 (a Cyrillic
+    or accented letter followed by a plain one breaks it), so non-ASCII bytes that are
+    valid UTF-8 mean the declaration is wrong."""
+    if declared.lower().startswith(_NOT_SINGLE_BYTE) or raw.isascii():
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # not UTF-8: the declared code page may well be right
+    first = next(index for index, byte in enumerate(raw) if byte > 0x7F)
+    message = (
+        f"the document declares {declared}, but its bytes are UTF-8 (read as {declared} they "
+        "would become garbled text); declare UTF-8"
+    )
+    line = raw.count(b"\n", 0, first) + 1
+    raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
+
+
+def _undecodable_line(raw: bytes) -> int | None:
+    """The line of the first byte the declared encoding cannot decode (libxml2 reports
+    encoding errors at the line where it switched encodings, often line 1)."""
+    match = _DECLARED_ENCODING.match(raw[len(_BOMS[0]) :] if raw.startswith(_BOMS[0]) else raw)
+    encoding = match.group(1).decode() if match else "utf-8"
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return raw.count(b"\n", 0, exc.start) + 1
+    except LookupError:
+        return None
+    return None
 
 
 def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
@@ -236,6 +275,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
         or "invalid bytes in character encoding" in lowered
     ):
         message = f"the bytes do not match the declared encoding: {text}"
+        line = _undecodable_line(raw) or line
         return NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
     if "xmlparseentityref: no name" in lowered or "entityref: expecting ';'" in lowered:
         message = f"an '&' that starts no entity reference: write it as &amp; ({text})"

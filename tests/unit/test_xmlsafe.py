@@ -348,6 +348,16 @@ WRONG_ENCODINGS = [
     ("UTF-16 is 8-bit", _declared("UTF-16"), "INVALID_ENCODING"),
     ("UTF-8 BOM, declares UTF-16", UTF8_BOM + _declared("UTF-16"), "INVALID_ENCODING"),
     ("UTF-8 BOM, declares cp1251", UTF8_BOM + _declared("windows-1251"), "INVALID_ENCODING"),
+    (
+        "UTF-8 declared windows-1251",
+        _declared("windows-1251", f"<r>{CYRILLIC.lower()}</r>"),
+        "INVALID_ENCODING",
+    ),
+    (
+        "UTF-8 declared ISO-8859-1",
+        _declared("ISO-8859-1", "<r>Kapu Gems é</r>"),
+        "INVALID_ENCODING",
+    ),
     ("UTF-16 without BOM", "<r>x</r>".encode("utf-16-be"), "INVALID_CHARACTER"),
     ("EBCDIC", _declared("cp037", codec="cp037"), "NOT_XML"),
 ]
@@ -359,6 +369,16 @@ def test_wrong_unknown_and_lying_encodings(label: str, raw: bytes, code: str) ->
     assert isinstance(error, NotXml), label
     assert error.findings[0].code == code, label
     assert error.findings[0].line in (None, 1), label
+
+
+def test_encoding_findings_point_at_the_offending_line() -> None:
+    """Not libxml2's line 1: the line of the first byte that gives the encoding away."""
+    mislabelled = _declared("windows-1251", f"\n<r>\n<a>plain</a>\n<b>{CYRILLIC}</b>\n</r>")
+    assert rejected(mislabelled).findings[0].line == 4
+    undefined = _declared("windows-1251", f"\n<r>\n<a>{CYRILLIC}</a>\n<b>x</b>\n</r>", "cp1251")
+    undefined = undefined.replace(b"<b>x</b>", b"<b>\x98</b>")  # no character in cp1251
+    finding = rejected(undefined).findings[0]
+    assert (finding.code, finding.line) == ("INVALID_ENCODING", 4)
 
 
 HONEST_ENCODINGS = [
