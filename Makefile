@@ -25,7 +25,7 @@ test: $(STAMP) ## Run the whole suite against a real Kafka broker it starts and 
 	VENV=$(VENV) scripts/run-tests.sh
 
 unit: $(STAMP) ## Unit tests only (no broker)
-	$(BIN)/pytest -m "not kafka" -q
+	$(BIN)/python -m pytest -p tests.startup -m "not kafka" -q
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -19,7 +19,8 @@ echo "run-tests: broker ready in $(( $(date +%s) - started )) s" >&2
 trap '"$KPGW" kafka down --port "$PORT" --data-dir "$DATA_DIR" >/dev/null' EXIT
 
 export KPGW_KAFKA_BOOTSTRAP="127.0.0.1:$PORT"
-"$VENV/bin/pytest" "$@"
+# -p tests.startup: no garbage collection during start-up and collection (see that module).
+"$VENV/bin/python" -m pytest -p tests.startup "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "run-tests: pytest collected no tests" >&2

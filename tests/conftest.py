@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
-    """No garbage collection while test modules are collected. CPython 3.11.7 keeps the AST
+    """No garbage collection while test modules are collected, then on again (with
+    ``-p tests.startup`` it is off from pytest's start-up). CPython 3.11.7 keeps the AST
     constructor's recursion depth in shared state (python/cpython#106905): a collection
     that runs a finalizer during pytest's assertion-rewriting ``ast.parse``, and that
     finalizer formats a traceback (3.11 parses source lines for its carets), can fail the
