@@ -44,7 +44,7 @@ def adapt_element(
     try:
         schema = adapter.schema(name)
         if schema is not None and not schema.validate(root):
-            xsd.raise_violations(schema, prefixes_of(root))
+            xsd.raise_violations(schema, prefixes_of(root), root=root)
         return adapter.translate(root, _context(registry))
     except GatewayError as exc:
         if exc.adapter is None:  # an envelope's inner adapter has set it already

@@ -15,7 +15,6 @@ from gateway.errors import Finding, SchemaViolation
 
 XSD_VIOLATION = "XSD_VIOLATION"
 _CLARK = re.compile(r"\{([^{}]*:[^{}]*)\}")  # a namespace URI, not a regex quantifier like {10}
-_PATH_PREDICATE = re.compile(r"\[1\]")
 
 
 def compile_schema(path: Path) -> etree.XMLSchema:
@@ -62,18 +61,60 @@ def validate(
 
 
 def raise_violations(
-    schema: etree.XMLSchema, prefixes: Mapping[str, str], *, limit: int = 50
+    schema: etree.XMLSchema,
+    prefixes: Mapping[str, str],
+    *,
+    root: etree._Element | None = None,
+    limit: int = 50,
 ) -> NoReturn:
     """Raise ``SchemaViolation`` for the errors of ``schema``'s last (failed) validation:
-    callers that validate themselves build ``prefixes`` only when a document fails."""
+    callers that validate themselves build ``prefixes`` only when a document fails. With
+    the validated ``root``, each path is rebuilt from the element it names (libxml2 writes
+    ``/*/*[10]/*[2]`` for a default namespace)."""
     findings: list[Finding] = []
     for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:
             break
         message = _explain(readable(entry.message, prefixes))
-        path = _PATH_PREDICATE.sub("", entry.path) if entry.path else None
+        path = entry.path or None
+        if path and root is not None:
+            element = _element_at(root, path)
+            if element is not None:
+                path = path_of(element, prefixes)
         findings.append(Finding(XSD_VIOLATION, message, entry.line or None, path))
     first = findings[0].message if findings else "schema validation failed"
     raise SchemaViolation(
         f"{len(findings)} schema violation(s); first: {first}", findings=tuple(findings)
     )
+
+
+def _element_at(root: etree._Element, path: str) -> etree._Element | None:
+    """The element libxml2's path names (in the document's own prefixes), or None."""
+    namespaces = {prefix: uri for prefix, uri in root.nsmap.items() if prefix and uri}
+    try:
+        found = root.getroottree().xpath(path, namespaces=namespaces)
+    except (etree.XPathError, TypeError, ValueError):
+        return None
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return found[0]
+    return None
+
+
+def path_of(element: etree._Element, prefixes: Mapping[str, str]) -> str:
+    """``/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[1]/kpc:HarmonizedCode``: each step
+    with the format's prefix (none when ``prefixes`` has no entry for its namespace), and a
+    position only among same-named siblings."""
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        qname = etree.QName(node)
+        prefix = prefixes.get(qname.namespace or "")
+        step = f"{prefix}:{qname.localname}" if prefix else qname.localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                step += f"[{same.index(node) + 1}]"
+        steps.append(step)
+        node = parent
+    return "/" + "/".join(reversed(steps))

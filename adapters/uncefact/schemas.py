@@ -34,4 +34,4 @@ def validate(schema: etree.XMLSchema, root: etree._Element) -> None:
         return
     prefixes = dict(PREFIXES)
     prefixes.update({uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri})
-    xsd.raise_violations(schema, prefixes)
+    xsd.raise_violations(schema, prefixes, root=root)

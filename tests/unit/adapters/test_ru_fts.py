@@ -391,10 +391,21 @@ class TestRuFts(AdapterContract):
         assert finding.code == "XSD_VIOLATION"
         assert "'71023100'" in finding.message
         assert "\\d{10}" in finding.message
+        # The first of several lines keeps its position: "[1]", not the lines as a whole.
         assert finding.path == (
-            "/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo/kpc:HarmonizedCode"
+            "/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[1]/kpc:HarmonizedCode"
         )
         assert finding.line == 42
+
+    def test_xsd_finding_paths_are_readable_in_a_default_namespace(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        """libxml2 writes /*/*[10]/*[2] for a document without prefixes."""
+        source = CERTIFICATE.decode("utf-8").replace("7102310000", "71023100", 1)
+        unprefixed = re.sub(r"<(/?)kpc:", r"<\1", source).replace("xmlns:kpc=", "xmlns=")
+        finding = rejected(unprefixed.encode(), example_registry).findings[0]
+        assert finding.code == "XSD_VIOLATION"
+        assert finding.path == "/KimberleyProcessCertificate/DiamondsInfo[1]/HarmonizedCode"
 
     def test_unsupported_version_names_the_supported_one(
         self, example_registry: ParticipantRegistry
