@@ -127,9 +127,31 @@ def _party(root: etree._Element, tag: str, party: Party) -> None:
     _organisation(root, tag, party.name, party.address, party.country)
 
 
+#: What the FTS schema holds: cat_ru:OrganizationName (Text150Type) and
+#: RUScat_ru:StreetHouse (Text250Type), where the whole canonical address is written.
+MAX_NAME_CHARS = 150
+MAX_ADDRESS_CHARS = 250
+
+
+class DoesNotFit(ValueError):
+    """A canonical value longer than the FTS format can hold: rendering it would write a
+    document the format's own schema refuses (or lose part of it)."""
+
+
 def _organisation(
     root: etree._Element, tag: str, name: str | None, address: str | None, country: str | None
 ) -> None:
+    local = etree.QName(tag).localname
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        raise DoesNotFit(
+            f"the {local} name has {len(name)} characters; the FTS format holds at most "
+            f"{MAX_NAME_CHARS} (cat_ru:OrganizationName)"
+        )
+    if address is not None and len(address) > MAX_ADDRESS_CHARS:
+        raise DoesNotFit(
+            f"the {local} address has {len(address)} characters; the FTS format holds at most "
+            f"{MAX_ADDRESS_CHARS} in RUScat_ru:StreetHouse"
+        )
     element = etree.SubElement(root, tag)
     if name:
         _leaf(element, profile.ORGANIZATION_NAME, name)

@@ -16,6 +16,7 @@ import pytest
 
 from adapters.pipeline import adapt
 from adapters.ru_fts import ADAPTER, profile
+from adapters.ru_fts.write import DoesNotFit
 from gateway.errors import MessageRejected
 from gateway.events import CertificateIssued, CertificateVoided, HsLine, ImportConfirmed, Party
 from gateway.registry import ParticipantRegistry
@@ -447,3 +448,24 @@ class TestRuFts(AdapterContract):
     ) -> None:
         expected = adapt(CERTIFICATE, example_registry).payload
         assert adapt(encode(CERTIFICATE), example_registry).payload == expected
+
+
+@pytest.mark.parametrize(
+    ("party", "says"),
+    [
+        (Party("N" * 151, "Antwerpen", "BE"), "151 characters"),
+        (Party("Diamond Land NV", "A" * 251, "BE"), "251 characters"),
+    ],
+)
+def test_a_value_the_format_cannot_hold_is_refused_when_rendering(
+    party: Party, says: str, example_registry: ParticipantRegistry
+) -> None:
+    """Never a document the FTS schema refuses, never a cut value."""
+    base = adapt(CERTIFICATE, example_registry).payload
+    assert isinstance(base, CertificateIssued)
+    cert = replace(base, importer=party)
+    with pytest.raises(DoesNotFit, match=says):
+        ADAPTER.render(cert, message_id="m-1", registry=example_registry)
+    fits = replace(cert, importer=Party("N" * 150, "A" * 250, "BE"))
+    document = ADAPTER.render(fits, message_id="m-1", registry=example_registry)
+    assert adapt(document, example_registry).payload.importer == fits.importer
