@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.startup  # noqa: F401 - a CPython 3.11 work-around (see that module)
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
 
