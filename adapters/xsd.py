@@ -11,6 +11,7 @@ from typing import Any, NoReturn, cast
 
 from lxml import etree
 
+from adapters.paths import path_of
 from gateway.errors import Finding, SchemaViolation
 
 XSD_VIOLATION = "XSD_VIOLATION"
@@ -89,32 +90,19 @@ def raise_violations(
 
 
 def _element_at(root: etree._Element, path: str) -> etree._Element | None:
-    """The element libxml2's path names (in the document's own prefixes), or None."""
+    """The element libxml2's path names (in the document's own prefixes), or None. When
+    ``root`` is a subtree (an envelope's content), libxml2's path starts at it."""
     namespaces = {prefix: uri for prefix, uri in root.nsmap.items() if prefix and uri}
-    try:
-        found = root.getroottree().xpath(path, namespaces=namespaces)
-    except (etree.XPathError, TypeError, ValueError):
-        return None
-    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-        return found[0]
+    first, _, rest = path.lstrip("/").partition("/")
+    candidates: list[tuple[etree._Element | etree._ElementTree, str]] = []
+    if first:
+        candidates.append((root, "." + ("/" + rest if rest else "")))
+    candidates.append((root.getroottree(), path))
+    for context, expression in candidates:
+        try:
+            found = context.xpath(expression, namespaces=namespaces)
+        except (etree.XPathError, TypeError, ValueError):
+            continue
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            return found[0]
     return None
-
-
-def path_of(element: etree._Element, prefixes: Mapping[str, str]) -> str:
-    """``/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[1]/kpc:HarmonizedCode``: each step
-    with the format's prefix (none when ``prefixes`` has no entry for its namespace), and a
-    position only among same-named siblings."""
-    steps: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        qname = etree.QName(node)
-        prefix = prefixes.get(qname.namespace or "")
-        step = f"{prefix}:{qname.localname}" if prefix else qname.localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            if len(same) > 1:
-                step += f"[{same.index(node) + 1}]"
-        steps.append(step)
-        node = parent
-    return "/" + "/".join(reversed(steps))

@@ -7,6 +7,7 @@ from functools import cache
 
 from lxml import etree
 
+from adapters import paths
 from adapters.xsd import compile_schema
 from gateway.events import CertificateIssued, CertificateVoided, ImportConfirmed, Payload
 from gateway.resources import xsd_dir
@@ -80,11 +81,5 @@ def line_of(element: etree._Element) -> int | None:
 
 
 def path_of(element: etree._Element) -> str:
-    """A readable path in the sender's prefixes (the envelope header is never repeated)."""
-    parts: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        local = etree.QName(node).localname
-        parts.append(f"{node.prefix}:{local}" if node.prefix else local)
-        node = node.getparent()
-    return "/" + "/".join(reversed(parts))
+    """A readable path in the sender's prefixes (``/env:Envelope/env:From``)."""
+    return paths.path_of(element)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from adapters import paths
 from adapters.contract import RootName
 from adapters.xsd import compile_schema
 from gateway.resources import xsd_dir
@@ -191,16 +192,4 @@ def line_of(element: etree._Element) -> int | None:
 def path_of(element: etree._Element) -> str:
     """A readable path in the sender's own prefixes, with positions for repeated elements:
     ``/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[2]/kpc:HarmonizedCode``."""
-    parts: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        local = etree.QName(node).localname
-        step = f"{node.prefix}:{local}" if node.prefix else local
-        parent = node.getparent()
-        if parent is not None:
-            same = list(parent.iterchildren(node.tag))
-            if len(same) > 1:
-                step += f"[{same.index(node) + 1}]"
-        parts.append(step)
-        node = parent
-    return "/" + "/".join(reversed(parts))
+    return paths.path_of(element)

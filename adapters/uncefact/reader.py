@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from adapters import paths
 from adapters.uncefact.profile import (
     DOCS,
     KP_FIELD_INVALID,
@@ -93,21 +94,10 @@ def need_error(parent: etree._Element, tag: str) -> MappingFailed:
 
 
 def path_of(element: etree._Element) -> str:
-    """``/rsm:SPSCertificate/rsm:SPSConsignment/.../ram:IncludedSPSTradeLineItem[2]/...``."""
-    steps: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        qname = etree.QName(node)
-        prefix = PREFIXES.get(qname.namespace or "", "")
-        step = f"{prefix}:{qname.localname}" if prefix else qname.localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            if len(same) > 1:
-                step += f"[{same.index(node) + 1}]"
-        steps.append(step)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    """``/rsm:SPSCertificate/rsm:SPSConsignment/.../ram:IncludedSPSTradeLineItem[2]/...``: the
+    UN/CEFACT namespaces with their conventional prefixes, any other (an envelope around the
+    document) with the sender's."""
+    return paths.path_of(element, PREFIXES)
 
 
 # The registry scans every participant for a member state; remember the answers for the

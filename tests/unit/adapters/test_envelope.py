@@ -236,6 +236,25 @@ class TestEnvelope(AdapterContract):
             .index("        <kpc:HarmonizedCode>7102310000</kpc:HarmonizedCode>")
             + 1
         )
+        # and paths from the envelope's root, as the sender wrote it
+        assert finding.path == (
+            "/env:Envelope/env:Content/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[1]"
+            "/kpc:HarmonizedCode"
+        )
+
+    def test_inner_mapping_findings_have_paths_from_the_envelope_root(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        document = edit(
+            CERTIFICATE,
+            "<cat_ru:OrganizationName>Antwerp Rough Trading BV</cat_ru:OrganizationName>",
+            "",
+        )
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.code == "ORGANIZATION_NAME_MISSING"
+        assert (
+            finding.path == "/env:Envelope/env:Content/kpc:KimberleyProcessCertificate/kpc:Importer"
+        )
 
     def test_a_rejection_names_the_adapter_that_judged_it(
         self, example_registry: ParticipantRegistry
