@@ -46,7 +46,12 @@ class RouterSettings(BaseModel):
     batch_max_records: int = Field(default=500, ge=1)
     commit_interval_ms: int = Field(default=100, ge=10)
     timer_interval_s: float = Field(default=5.0, gt=0)
-    retention_days: int = Field(default=90, ge=1)
+    retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="how long a settled certificate's state is kept after its last change; "
+        "longer than the partner topics' 365 days",
+    )
     max_events_per_certificate: int = Field(
         default=100,
         ge=4,

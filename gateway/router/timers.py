@@ -22,7 +22,9 @@ class RouterConfig:
 
     ``retention``: how long a settled state (matched, voided, reported overdue or orphan,
     outside digital exchange) is kept after its last change before it is retired and
-    tombstoned. The default matches ``RouterSettings.retention_days``.
+    tombstoned. The default matches ``RouterSettings.retention_days``: longer than partner
+    topics keep their records (365 days), so a late document about a certificate partners
+    still have records of is judged against what the router knew.
     ``default_orphan_window``: how long a confirmation waits for its certificate when no
     pair (presumed exporter -> confirming participant) gives ``orphan_window_days``.
     ``max_events``: the distinct events one certificate's state takes in; a further one is
@@ -33,7 +35,7 @@ class RouterConfig:
     1 MiB, which would stop the partition.
     """
 
-    retention: timedelta = timedelta(days=90)
+    retention: timedelta = timedelta(days=400)
     default_orphan_window: timedelta = timedelta(days=14)
     max_events: int = 100
 
