@@ -26,8 +26,9 @@ stdout: one JSON object per notification, with ``topic``, ``partition``, ``offse
 ``key``, ``timestamp``, ``schema``, ``fingerprint`` and ``notification`` (the decoded record:
 decimals as strings with their exact scale, timestamps ISO-8601 UTC, dates ISO-8601, a union
 branch that is a record as ``{"<full record name>": {...}}``, as in Avro's JSON encoding).
-stderr: diagnostics. Exit status: 0 done, 1 some record could not be decoded (reported on
-stderr and skipped), 2 usage or environment error (no schemas, no broker, no such topic).
+stderr: diagnostics. Exit status: 0 done, 1 a record could not be decoded (reported on stderr;
+the consumer stops before it and does not commit it, so the next run with the newer schema
+files resumes there), 2 usage or environment error (no schemas, no broker, no such topic).
 """
 
 from __future__ import annotations
@@ -229,25 +230,31 @@ def output_line(record: Any, writer: WriterSchema, notification: Any) -> str:
 
 def handle(
     record: Any, schemas: Mapping[bytes, WriterSchema], seen: set[str], progress: Progress
-) -> None:
-    """Print one notification once: a redelivered notification_id is skipped."""
+) -> bool:
+    """Print one notification once: a redelivered notification_id is skipped. False when
+    the record cannot be decoded: it is not handled, so its offset must not be committed."""
     try:
         writer, notification = decode(record.value, schemas)
     except UndecodableRecord as exc:
         progress.undecodable += 1
         where = f"{record.topic}/{record.partition}/{record.offset}"
-        print(f"partner_consumer: skipped {where}: {exc}", file=sys.stderr)
-        return
+        print(
+            f"partner_consumer: stopped at {where}: {exc}. Fetch the newer schema files and "
+            "run again: the group resumes at this record (nothing after it was committed).",
+            file=sys.stderr,
+        )
+        return False
     notification_id = (
         notification.get("notification_id") if isinstance(notification, dict) else None
     )
     if notification_id is not None and notification_id in seen:
         progress.duplicates += 1
-        return
+        return True
     print(output_line(record, writer, notification), flush=True)
     if notification_id is not None:
         seen.add(str(notification_id))
     progress.printed += 1
+    return True
 
 
 async def consume(args: argparse.Namespace, schemas: Mapping[bytes, WriterSchema]) -> int:
@@ -313,15 +320,24 @@ async def read(
         if not assigned and consumer.assignment():
             assigned, last_activity = True, time.monotonic()  # joining the group is not idling
         handled: dict[Any, int] = {}
+        undecodable = False
         for tp, records in batches.items():
             for record in records:
                 if args.max is not None and progress.printed >= args.max:
                     break
-                handle(record, schemas, seen, progress)
+                if not handle(record, schemas, seen, progress):
+                    # Never skip a notification: stop before it, so a run with the newer
+                    # schema files resumes here, in the certificate's order.
+                    undecodable = True
+                    break
                 handled[tp] = record.offset + 1
                 last_activity = time.monotonic()
+            if undecodable:
+                break
         if handled:
             await consumer.commit(handled)  # only what was handled (--max may stop mid-batch)
+        if undecodable:
+            return
 
 
 # --- command line -------------------------------------------------------------------------

@@ -225,26 +225,54 @@ async def test_commits_only_what_it_handled_and_from_beginning_rereads(
     check_equal_to_what_was_written(everything, records)
 
 
-async def test_undecodable_record_is_reported_skipped_and_exits_1(
+async def test_an_undecodable_record_stops_the_consumer_before_it_uncommitted(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A notification the consumer cannot decode (a newer schema, a corrupt record) is never
+    skipped: the consumer stops before it, exit 1, and the next run resumes at it, so the
+    certificate's notifications stay in order and none is lost."""
+    settings = created_topics
+    topic = f"{settings.topic_prefix}partner.IN"
+    (first,) = await produce_notifications(settings, "IN", 1)
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:  # same key, so the same partition, after the first notification
+        await producer.send_and_wait(topic, b"\xc3\x01" + bytes(8) + b"body", key=first.key)
+    finally:
+        await producer.stop()
+    await produce_notifications(settings, "IN", 1)  # a later notification behind it
+    group = f"{settings.topic_prefix}undecodable"
+    where = f"{topic}/{first.partition}/{first.offset + 1}"
+    code, printed, err = await run_example(
+        settings, RELEASED, "IN", "--group", group, "--idle-timeout", "4", cwd=tmp_path
+    )
+    assert code == 1
+    check_equal_to_what_was_written(printed, [first])
+    assert f"stopped at {where}" in err
+    assert "unknown writer schema fingerprint 0000000000000000" in err
+    again = await run_example(
+        settings, RELEASED, "IN", "--group", group, "--idle-timeout", "4", cwd=tmp_path
+    )
+    assert (again[0], again[1]) == (1, [])  # resumes at the same record, skips nothing
+    assert f"stopped at {where}" in again[2]
+
+
+async def test_a_record_that_is_not_avro_is_reported(
     created_topics: Settings, tmp_path: Path
 ) -> None:
     settings = created_topics
-    topic = f"{settings.topic_prefix}partner.IN"
     producer = idempotent_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"\xc3\x01" + bytes(8) + b"body", key=b"IN0000001")
-        await producer.send_and_wait(topic, b"<xml/>", key=b"IN0000001")
+        await producer.send_and_wait(
+            f"{settings.topic_prefix}partner.IN", b"<xml/>", key=b"IN0000001"
+        )
     finally:
         await producer.stop()
-    records = await produce_notifications(settings, "IN", 1)
     code, printed, err = await run_example(
         settings, RELEASED, "IN", "--idle-timeout", "4", cwd=tmp_path
     )
-    assert code == 1
-    assert len(printed) == 1
-    check_equal_to_what_was_written(printed, records)
-    assert "unknown writer schema fingerprint 0000000000000000" in err
+    assert (code, printed) == (1, [])
     assert "no C3 01 marker" in err
 
 
