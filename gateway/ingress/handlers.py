@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -205,9 +206,23 @@ async def get_status(request: web.Request) -> web.Response:
             headers=retry_after(NOT_READY_RETRY_S),
         )
     found = ingress.statuses.lookup(tracking_id, identity.participant, ingress.accepted)
+    canonical = _canonical_uuid(tracking_id)
+    if found is None and canonical not in (None, tracking_id):
+        # The gateway's tracking ids are lower-case UUIDs; UUIDs are case-insensitive on
+        # input (RFC 9562) and many systems store them in upper case or with braces.
+        found = ingress.statuses.lookup(canonical, identity.participant, ingress.accepted)
     if found is None:
         raise Problem("not-found", f"no message {tracking_id} of {identity.participant} is known")
     return _json(found)
+
+
+def _canonical_uuid(text: str) -> str | None:
+    """``text`` as a lower-case hyphenated UUID, or None when it is no UUID (a Kafka-native
+    sender's own tracking id, matched as written)."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 async def healthz(request: web.Request) -> web.Response:

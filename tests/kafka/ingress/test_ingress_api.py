@@ -77,6 +77,9 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
             exporter_view = await client.wait_status(cert_id, "RU", wanted)
             importer_view = await client.wait_status(conf_id, "EU", wanted)
             dead = await client.wait_status(unchecked.body["tracking_id"], "RU", {"dead-lettered"})
+        # A tracking id is a UUID: any case finds it, as RFC 9562 reads UUIDs.
+        shouted = await client.status(cert_id.upper(), "RU")
+        assert shouted.status == 200 and shouted.body["tracking_id"] == cert_id
     assert exporter_view["certificate_id"] == importer_view["certificate_id"] == "RU0610001"
     assert dead["reason"] == "TRUNCATED_DOCUMENT"
 
