@@ -71,7 +71,8 @@ def decide(
     """Apply one canonical event from ``kp.events`` to its certificate's state.
 
     ``state`` is None for a certificate id never seen (or retired). An event whose id was
-    already seen returns the state unchanged with no emissions; a new event beyond
+    already seen returns the state unchanged with no emissions, unless it comes in another
+    message (a new tracking id): that message then shares the original's status; a new event beyond
     ``config.max_events`` raises ``CertificateStateFull``. ``now`` becomes the event's
     first-seen instant (deadlines and orphan windows count from it) and the time stamp of
     the emitted records: pass the input record's timestamp to make a re-run byte-identical,
@@ -88,7 +89,18 @@ def decide(
             f"the state for {state.certificate_id}"
         )
     if state.has_seen(event.event_id):
-        return Decision(state)
+        tracking_id = event.source.tracking_id
+        if (
+            tracking_id is None
+            or state.knows_tracking_id(tracking_id)
+            or state.event_count() >= config.max_events
+        ):
+            return Decision(state)
+        # The same bytes in another message (a retry under a new Idempotency-Key): nothing
+        # to decide, but that message's status follows the one it repeats.
+        run = _Run(state, moment, registry, config)
+        run.alias(event, state.original_of(event.event_id))
+        return run.finish()
     if state.event_count() >= config.max_events:
         raise CertificateStateFull(
             f"certificate {state.certificate_id} has already had {state.event_count()} "

@@ -302,3 +302,27 @@ def status_record(
         "updated_at": updated_at,
     }
     return Emission(TopicKind.STATUS, tracking_id, value)
+
+
+def alias_status_record(
+    alias: Any,
+    certificate_id: str,
+    status: DeliveryState,
+    updated_at: datetime,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> Emission:
+    """The ``kp.status`` record of a message whose status follows another's (a
+    ``gateway.router.state.Alias``: a re-send of a document the router already had)."""
+    value = {
+        "tracking_id": alias.tracking_id,
+        "sender": alias.sender,
+        "message_id": alias.message_id,
+        "certificate_id": certificate_id,
+        "status": status.value,
+        "reason": reason,
+        "detail": detail,
+        "updated_at": updated_at,
+    }
+    return Emission(TopicKind.STATUS, alias.tracking_id, value)

@@ -88,6 +88,18 @@ class EmittedOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Alias:
+    """Another inbound message whose document the router already had (the same bytes
+    under a new tracking id, or the same content): its kp.status follows the original's."""
+
+    tracking_id: str
+    sender: str
+    message_id: str | None
+    event_id: str  # the message's own
+    original_event_id: str  # the event whose status it shares
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateState:
     """Everything the router knows about one certificate id.
 
@@ -99,6 +111,7 @@ class CertificateState:
     - ``voids``: every distinct ``CertificateVoided``, in arrival order.
     - ``other_event_ids``: events seen but not kept (re-sends with identical content,
       conflicting re-issues); with the kept events' ids they make the dedup set.
+    - ``aliases``: other messages (tracking ids) whose status follows a kept event's.
     - ``emitted``: outcomes emitted so far.
     - ``last_change``: when the state last changed (start of the retention period).
 
@@ -114,6 +127,7 @@ class CertificateState:
     voids: tuple[StoredEvent, ...] = ()
     other_event_ids: tuple[str, ...] = ()
     emitted: tuple[EmittedOutcome, ...] = ()
+    aliases: tuple[Alias, ...] = ()
 
     @property
     def issued(self) -> CertificateIssued | None:
@@ -134,7 +148,22 @@ class CertificateState:
     def event_count(self) -> int:
         """The distinct events this state has taken in (kept or only seen)."""
         kept = (self.certificate is not None) + len(self.confirmations) + len(self.voids)
-        return kept + len(self.other_event_ids)
+        return kept + len(self.other_event_ids) + len(self.aliases)
+
+    def original_of(self, event_id: str) -> str:
+        """The event whose status a message with ``event_id`` shares: a kept event itself, an
+        identical re-send's original, else the id itself (a conflicting re-issue is the
+        evidence of its own outcome)."""
+        for alias in self.aliases:
+            if alias.event_id == event_id:
+                return alias.original_event_id
+        return event_id
+
+    def knows_tracking_id(self, tracking_id: str) -> bool:
+        """A message already counted: a kept event's own, or an alias."""
+        if any(alias.tracking_id == tracking_id for alias in self.aliases):
+            return True
+        return any(event.source.tracking_id == tracking_id for event in self.kept_events())
 
     def has_seen(self, event_id: str) -> bool:
         """True when an event with this id already went through the router."""
@@ -161,6 +190,7 @@ class CertificateState:
             get("voids", self.voids),
             get("other_event_ids", self.other_event_ids),
             get("emitted", self.emitted),
+            get("aliases", self.aliases),
         )
 
     def void_payloads(self) -> Iterator[tuple[StoredEvent, CertificateVoided]]:
@@ -224,6 +254,16 @@ def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -
             for item in state.voids
         ],
         "other_event_ids": list(state.other_event_ids),
+        "aliases": [
+            {
+                "tracking_id": alias.tracking_id,
+                "sender": alias.sender,
+                "message_id": alias.message_id,
+                "event_id": alias.event_id,
+                "original_event_id": alias.original_event_id,
+            }
+            for alias in state.aliases
+        ],
         "emitted": [
             {
                 "kind": item.kind.value,
@@ -254,6 +294,16 @@ def state_from_avro(record: dict[str, Any]) -> CertificateState:
         ),
         voids=tuple(_stored_from_avro(item) for item in record.get("voids", [])),
         other_event_ids=tuple(record.get("other_event_ids", [])),
+        aliases=tuple(
+            Alias(
+                item["tracking_id"],
+                item["sender"],
+                item.get("message_id"),
+                item["event_id"],
+                item["original_event_id"],
+            )
+            for item in record.get("aliases", [])
+        ),
         emitted=tuple(
             EmittedOutcome(
                 OutcomeKind(item["kind"]), item["outcome_id"], tuple(item["evidence_event_ids"])

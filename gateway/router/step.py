@@ -20,6 +20,7 @@ from gateway.router.records import (
     NotificationType,
     OutcomeKind,
     TopicKind,
+    alias_status_record,
     event_notification,
     outcome_body,
     outcome_id,
@@ -29,6 +30,7 @@ from gateway.router.records import (
 )
 from gateway.router.signals import delivery_status
 from gateway.router.state import (
+    Alias,
     CertificateState,
     ConfirmationStatus,
     EmittedOutcome,
@@ -92,8 +94,8 @@ class Step:
         self.emissions: list[Emission] = []
         #: events whose sender gets a kp.status update, by id, in first-touched order
         self.touched: dict[str, CertificateEvent] = {}
-        #: identical re-sends: the re-send's status mirrors its original's
-        self.aliases: list[tuple[CertificateEvent, CertificateEvent]] = []
+        #: messages that became aliases in this step (their status is written at once)
+        self.new_aliases: list[Alias] = []
         #: the event being decided and its Avro body as read (None: unknown, or a tick)
         self.incoming: CertificateEvent | None = None
         self.incoming_body: Encoded | None = None
@@ -117,10 +119,26 @@ class Step:
         )
 
     def seen_only(self, event: CertificateEvent, original: CertificateEvent | None) -> None:
-        """Remember an event that is not kept; ``original`` when it is an identical re-send."""
+        """Remember an event that is not kept; ``original`` when it is an identical re-send
+        (its message's status then follows the original's from now on)."""
         self.update(other_event_ids=(*self.state.other_event_ids, event.event_id))
         if original is not None:
-            self.aliases.append((event, original))
+            self.alias(event, original.event_id)
+
+    def alias(self, event: CertificateEvent, original_event_id: str) -> None:
+        """Let ``event``'s message (its tracking id) share ``original_event_id``'s status."""
+        tracking_id = event.source.tracking_id
+        if tracking_id is None or self.state.knows_tracking_id(tracking_id):
+            return
+        alias = Alias(
+            tracking_id,
+            event.source.participant,
+            event.source.message_id,
+            event.event_id,
+            original_event_id,
+        )
+        self.update(aliases=(*self.state.aliases, alias))
+        self.new_aliases.append(alias)
 
     def finish(self) -> Decision:
         if not self.changed:
@@ -128,8 +146,9 @@ class Step:
         self.state = self.state.evolve({"last_change": self.now})
         for event in self.touched.values():
             self._status(event, event.event_id)
-        for resend, original in self.aliases:
-            self._status(resend, original.event_id)
+        for alias in self.state.aliases:
+            if alias in self.new_aliases or alias.original_event_id in self.touched:
+                self._alias_status(alias)
         return Decision(self.state, tuple(self.emissions), changed=True)
 
     # --- emission ------------------------------------------------------------------------
@@ -259,12 +278,35 @@ class Step:
         )
         return [code for code in dict.fromkeys(candidates) if self.reachable(code)]
 
-    def _status(self, event: CertificateEvent, about: str) -> None:
+    def _visible(self, event: CertificateEvent) -> frozenset[OutcomeKind] | None:
+        """The outcome kinds ``event``'s sender may learn of in its status."""
         payload = event.payload
         third_party = isinstance(payload, ImportConfirmed) and not self.party_to_certificate(
             payload.confirming_participant
         )
-        status = delivery_status(self.state, about, THIRD_PARTY_KINDS if third_party else None)
+        return THIRD_PARTY_KINDS if third_party else None
+
+    def _alias_status(self, alias: Alias) -> None:
+        """The original's status, for the alias's message."""
+        original = next(
+            (e for e in self.state.kept_events() if e.event_id == alias.original_event_id), None
+        )
+        visible = None if original is None else self._visible(original)
+        status = delivery_status(self.state, alias.original_event_id, visible)
+        if status is not None:
+            self.emissions.append(
+                alias_status_record(
+                    alias,
+                    self.state.certificate_id,
+                    status.state,
+                    self.now,
+                    reason=status.reason,
+                    detail=status.detail,
+                )
+            )
+
+    def _status(self, event: CertificateEvent, about: str) -> None:
+        status = delivery_status(self.state, about, self._visible(event))
         if status is not None:
             record = status_record(
                 event, status.state, self.now, reason=status.reason, detail=status.detail

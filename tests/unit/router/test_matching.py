@@ -281,6 +281,31 @@ def test_a_resend_with_its_lines_in_another_order_is_the_same_document() -> None
     }
 
 
+def test_a_resent_message_follows_its_originals_status_to_the_end() -> None:
+    """A national system that retries under a new Idempotency-Key (the same bytes: the same
+    event id, a new tracking id) or re-serialises the document (the same content) must see
+    the new tracking id reach the final state, not stay at the moment it was re-sent."""
+    cert = event(certificate())
+    same_bytes = replace(cert, source=replace(cert.source, tracking_id="trk-retry"))
+    same_content = event(issued(cert), copy="re-serialised")
+    router = Harness()
+    router.feed(cert)
+    retried = router.feed(same_bytes)
+    assert retried.changed  # the message is remembered, nothing else happens
+    assert [e.topic for e in retried.emissions] == [TopicKind.STATUS]
+    router.feed(same_content)
+    assert router.statuses()["trk-retry"] == ("ANNOUNCED", None)
+    assert router.status(same_content) == ("ANNOUNCED", None)
+    router.feed(event(confirmation(issued(cert))))
+    assert router.kinds() == ["MATCHED"]
+    assert router.status(cert) == ("MATCHED", None)
+    assert router.statuses()["trk-retry"] == ("MATCHED", None)
+    assert router.status(same_content) == ("MATCHED", None)
+    # The same message again (a replay: the same tracking id) still changes nothing.
+    assert router.feed(same_bytes).emissions == ()
+    assert not router.feed(same_bytes).changed
+
+
 def test_importer_identity_is_checked_even_with_matching_goods() -> None:
     cert = event(certificate())
     conf = event(confirmation(issued(cert), importer=Party("Emirates Diamond Trading FZE")))
