@@ -192,6 +192,7 @@ class _Run(Step):
             self.check_value(event, cert)
             for void in self.state.voids:
                 self.notify(NotificationType.CERTIFICATE_VOIDED, importer, void.event)
+                self.touched.setdefault(void.event.event_id, void.event)
         for confirmation in self.state.confirmations:
             if confirmation.status in (ConfirmationStatus.WAITING, ConfirmationStatus.ORPHANED):
                 self.judge(confirmation)
@@ -224,6 +225,11 @@ class _Run(Step):
             return
         if self.state.announced:
             self.notify(NotificationType.CERTIFICATE_VOIDED, cert.importing_participant, event)
+            # Both messages' statuses say so: the void's, and the certificate's.
+            self.touched.setdefault(event.event_id, event)
+            if self.state.certificate is not None:
+                certificate_event = self.state.certificate.event
+                self.touched.setdefault(certificate_event.event_id, certificate_event)
         for confirmation in self.state.confirmations:
             if confirmation.status is ConfirmationStatus.JUDGED:
                 self.after_void(confirmation, stored, void)

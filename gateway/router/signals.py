@@ -122,7 +122,9 @@ def delivery_status(
 ) -> Status | None:
     """Where the message that carried ``event_id`` stands, from every outcome that has it
     as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them) > MATCHED
-    > OVERDUE > ANNOUNCED (an announced certificate without outcomes); None otherwise.
+    > OVERDUE > ANNOUNCED (an announced certificate without outcomes, with the detail
+    "cancelled by its issuer" once voided; a void once the importer was told of it); None
+    otherwise.
     ``visible``: the only outcome kinds its sender may learn of (a third party's)."""
     kinds = {
         item.kind
@@ -138,6 +140,13 @@ def delivery_status(
     if late:
         return Status(DeliveryState.OVERDUE, OutcomeKind.CONFIRMATION_OVERDUE.value)
     cert = state.certificate
-    if cert is not None and cert.event.event_id == event_id and state.announced:
+    if cert is None or not state.announced:
+        return None
+    cancelled = [void for void in state.voids if void.event.event_id == event_id]
+    if cancelled:  # the importer was told of the cancellation (CERTIFICATE_VOIDED)
+        return Status(DeliveryState.ANNOUNCED, None, "the importer was told of the cancellation")
+    if cert.event.event_id == event_id:
+        if state.voids:
+            return Status(DeliveryState.ANNOUNCED, None, "cancelled by its issuer")
         return Status(DeliveryState.ANNOUNCED)
     return None

@@ -192,9 +192,21 @@ def test_void_then_confirmation_is_confirmed_after_void() -> None:
     router = Harness()
     router.feed(cert)
     voided = router.feed(cancelled, T0 + timedelta(days=5))
-    assert [(e.participant, e.value["notification_type"]) for e in voided.emissions] == [
-        ("EU", "CERTIFICATE_VOIDED")
-    ]
+    assert [
+        (e.participant, e.value["notification_type"])
+        for e in voided.emissions
+        if e.topic is TopicKind.PARTNER
+    ] == [("EU", "CERTIFICATE_VOIDED")]
+    # Both senders' statuses say so: the importer was told of the cancellation.
+    statuses = {
+        e.key: (e.value["status"], e.value["detail"])
+        for e in voided.emissions
+        if e.topic is TopicKind.STATUS
+    }
+    assert statuses == {
+        cancelled.source.tracking_id: ("ANNOUNCED", "the importer was told of the cancellation"),
+        cert.source.tracking_id: ("ANNOUNCED", "cancelled by its issuer"),
+    }
     router.feed(conf, T0 + timedelta(days=9))
     assert router.kinds() == ["MATCHED", "CONFIRMED_AFTER_VOID"]
     outcome = router.outcome("CONFIRMED_AFTER_VOID")
