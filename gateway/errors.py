@@ -38,6 +38,9 @@ class GatewayError(Exception):
         #: The adapter that judged the document, when one was found (``adapters.pipeline``
         #: sets it; the innermost one for an envelope): the DLQ's ``kpgw-adapter``.
         self.adapter: str | None = None
+        #: The certificate the document is about, when it was read before the refusal
+        #: (KP rules, sender check): the sender's status names it.
+        self.certificate_id: str | None = None
 
     @property
     def reason(self) -> str:

@@ -56,6 +56,7 @@ def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> C
         rules.check(adapted.payload, registry, received_on=utc(meta.received_at).date())
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
+        exc.certificate_id = exc.certificate_id or adapted.payload.certificate_number
         raise
     return to_event(raw, adapted, meta)
 

@@ -38,6 +38,34 @@ class Translated:
     event: CertificateEvent | None
     failure: Failure | None
     encoded: bytes = b""  # the event, Avro single-object encoded
+    certificate_id: str | None = None  # of a refused document, when it was read
+
+
+#: What a dead-lettered message's status tells its sender (DeliveryStatus.detail): the
+#: findings with line and path, as a 422 would have (the sender may not have had one:
+#: Kafka-native senders, or synchronous validation off).
+STATUS_FINDINGS = 10
+STATUS_DETAIL_CHARS = 2000
+
+
+def status_detail(failure: Failure) -> str:
+    if not failure.findings:
+        return failure.message[:STATUS_DETAIL_CHARS]
+    lines = []
+    for finding in failure.findings[:STATUS_FINDINGS]:
+        where = ", ".join(
+            part
+            for part in (
+                f"line {finding.line}" if finding.line else "",
+                finding.path or "",
+            )
+            if part
+        )
+        lines.append(f"{finding.code}{f' ({where})' if where else ''}: {finding.message[:300]}")
+    more = len(failure.findings) - STATUS_FINDINGS
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return "\n".join(lines)[:STATUS_DETAIL_CHARS]
 
 
 def translate_record(
@@ -66,7 +94,8 @@ def translate_record(
             if exc.retriable:
                 raise
             adapter = exc.adapter or inbound.format_hint
-            return Translated(None, Failure.of(exc, stage="translator", adapter=adapter))
+            failure = Failure.of(exc, stage="translator", adapter=adapter)
+            return Translated(None, failure, certificate_id=exc.certificate_id)
         except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
             first_failed = first_failed or datetime.now(UTC)
             last = exc
@@ -232,9 +261,9 @@ class TranslatorHandler:
             status = status_record(
                 inbound,
                 state="DEAD_LETTERED",
-                certificate_id=None,
+                certificate_id=result.certificate_id,
                 reason=failure.reason,
-                detail=failure.message[:500],
+                detail=status_detail(failure),
                 now=now,
             )
             self.dead_lettered += 1

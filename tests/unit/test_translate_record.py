@@ -13,7 +13,7 @@ from gateway.events import CertificateEvent, CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta
 from gateway.translator.inbound import Inbound
-from gateway.translator.worker import translate_record
+from gateway.translator.worker import status_detail, translate_record
 from tests.strategies import certificates
 from tests.unit.router.factories import event
 
@@ -62,3 +62,42 @@ def test_an_event_that_cannot_be_encoded_is_a_poison_pill(
     assert result.failure.reason == "POISON_PILL"
     assert result.failure.attempts == 2
     assert "precision" in result.failure.message
+
+
+def test_a_refusal_after_reading_names_the_certificate_and_every_finding(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """The dead-lettered status is the sender's only feedback when nothing answered 422
+    (a Kafka-native sender, or synchronous validation off): it names the certificate and
+    lists the findings with line and path."""
+    from tests.kafka.helpers import certificate, render, with_hs
+
+    raw = render(with_hs(certificate("RU0700030"), "7102.29"))
+    inbound = replace(
+        INBOUND, key="RU:m-2", sender="RU", received_at=datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    result = translate_record(raw, inbound, example_registry)
+    assert result.failure is not None and result.certificate_id == "RU0700030"
+    detail = status_detail(result.failure)
+    assert detail.startswith("NOT_KP_GOODS (lines[1].hs_code): HS code 7102.29")
+    schema_error = raw.replace(b"<ram:TypeCode>2</ram:TypeCode>", b"<ram:Foo>2</ram:Foo>")
+    refused = translate_record(schema_error, inbound, example_registry)
+    assert refused.failure is not None and refused.certificate_id is None  # never read
+    assert status_detail(refused.failure).startswith("XSD_VIOLATION (line ")
+    assert "/rsm:SPSCertificate/rsm:SPSExchangedDocument/ram:Foo" in status_detail(refused.failure)
+
+
+def test_a_long_list_of_findings_is_cut_with_a_count() -> None:
+    from gateway.dlq.headers import Failure
+    from gateway.errors import Finding
+
+    failure = Failure(
+        stage="translator",
+        reason="XSD_VIOLATION",
+        exception_fqcn="gateway.errors.SchemaViolation",
+        message="many",
+        findings=tuple(Finding("XSD_VIOLATION", f"problem {n}", n, "/r") for n in range(1, 15)),
+    )
+    detail = status_detail(failure)
+    assert detail.count("\n") == 10
+    assert detail.endswith("... and 4 more")
