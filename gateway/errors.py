@@ -24,6 +24,14 @@ class Finding:
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "line": self.line, "path": self.path}
 
+    def describe(self, max_message: int | None = None) -> str:
+        """One line: ``CODE (line 6, /rsm:.../ram:Foo): message``."""
+        where = ", ".join(
+            part for part in (f"line {self.line}" if self.line else "", self.path or "") if part
+        )
+        message = self.message if max_message is None else self.message[:max_message]
+        return f"{self.code}" + (f" ({where})" if where else "") + f": {message}"
+
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""

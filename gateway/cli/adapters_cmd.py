@@ -237,23 +237,11 @@ def translate_command(
             click.echo(json.dumps(event, ensure_ascii=False, indent=None if as_json else 2))
             continue
         for finding in result.findings:
-            click.echo(f"{result.file}: {_describe(finding)}", err=True)
+            click.echo(f"{result.file}: {finding.describe()}", err=True)
     sys.exit(_exit_code(results))
 
 
 translate_command.name = "translate"
-
-
-def _describe(finding: Finding) -> str:
-    where = ", ".join(
-        part
-        for part in (
-            f"line {finding.line}" if finding.line else "",
-            finding.path or "",
-        )
-        if part
-    )
-    return f"{finding.code}" + (f" ({where})" if where else "") + f": {finding.message}"
 
 
 def _table(results: list[FileResult]) -> None:
@@ -267,7 +255,7 @@ def _table(results: list[FileResult]) -> None:
             Text(result.format or "-"),
             Text(result.kind or "-"),
             Text(result.event.certificate_id if result.event else "-"),
-            Text("\n".join(_describe(finding) for finding in result.findings) or "-"),
+            Text("\n".join(finding.describe() for finding in result.findings) or "-"),
         )
     console = Console(highlight=False)
     console.print(table)

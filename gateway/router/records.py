@@ -288,41 +288,42 @@ def status_record(
 ) -> Emission | None:
     """The ``kp.status`` record of ``event``'s inbound message, or None without a tracking
     id (a record that did not come through the ingress)."""
-    tracking_id = event.source.tracking_id
-    if tracking_id is None:
+    source = event.source
+    if source.tracking_id is None:
         return None
-    value = {
-        "tracking_id": tracking_id,
-        "sender": event.source.participant,
-        "message_id": event.source.message_id,
-        "certificate_id": event.certificate_id,
-        "status": status.value,
-        "reason": reason,
-        "detail": detail,
-        "updated_at": updated_at,
-    }
-    return Emission(TopicKind.STATUS, tracking_id, value)
+    return message_status_record(
+        source.tracking_id,
+        source.participant,
+        source.message_id,
+        event.certificate_id,
+        status=status,
+        updated_at=updated_at,
+        reason=reason,
+        detail=detail,
+    )
 
 
-def alias_status_record(
-    alias: Any,
+def message_status_record(
+    tracking_id: str,
+    sender: str,
+    message_id: str | None,
     certificate_id: str,
+    *,
     status: DeliveryState,
     updated_at: datetime,
-    *,
     reason: str | None = None,
     detail: str | None = None,
 ) -> Emission:
-    """The ``kp.status`` record of a message whose status follows another's (a
-    ``gateway.router.state.Alias``: a re-send of a document the router already had)."""
+    """The ``kp.status`` record of one inbound message (an event's own, or a re-send's
+    that shares its status)."""
     value = {
-        "tracking_id": alias.tracking_id,
-        "sender": alias.sender,
-        "message_id": alias.message_id,
+        "tracking_id": tracking_id,
+        "sender": sender,
+        "message_id": message_id,
         "certificate_id": certificate_id,
         "status": status.value,
         "reason": reason,
         "detail": detail,
         "updated_at": updated_at,
     }
-    return Emission(TopicKind.STATUS, alias.tracking_id, value)
+    return Emission(TopicKind.STATUS, tracking_id, value)

@@ -20,8 +20,8 @@ from gateway.router.records import (
     NotificationType,
     OutcomeKind,
     TopicKind,
-    alias_status_record,
     event_notification,
+    message_status_record,
     outcome_body,
     outcome_id,
     outcome_notification,
@@ -295,11 +295,13 @@ class Step:
         status = delivery_status(self.state, alias.original_event_id, visible)
         if status is not None:
             self.emissions.append(
-                alias_status_record(
-                    alias,
+                message_status_record(
+                    alias.tracking_id,
+                    alias.sender,
+                    alias.message_id,
                     self.state.certificate_id,
-                    status.state,
-                    self.now,
+                    status=status.state,
+                    updated_at=self.now,
                     reason=status.reason,
                     detail=status.detail,
                 )

@@ -51,17 +51,7 @@ STATUS_DETAIL_CHARS = 2000
 def status_detail(failure: Failure) -> str:
     if not failure.findings:
         return failure.message[:STATUS_DETAIL_CHARS]
-    lines = []
-    for finding in failure.findings[:STATUS_FINDINGS]:
-        where = ", ".join(
-            part
-            for part in (
-                f"line {finding.line}" if finding.line else "",
-                finding.path or "",
-            )
-            if part
-        )
-        lines.append(f"{finding.code}{f' ({where})' if where else ''}: {finding.message[:300]}")
+    lines = [finding.describe(max_message=300) for finding in failure.findings[:STATUS_FINDINGS]]
     more = len(failure.findings) - STATUS_FINDINGS
     if more > 0:
         lines.append(f"... and {more} more")
