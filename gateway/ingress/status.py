@@ -39,6 +39,8 @@ class StatusEntry:
     detail: str | None
     certificate_id: str | None
     updated_at: datetime
+    #: For a discrepancy: {outcome, field, certificate, confirmation} per difference.
+    differences: tuple[dict[str, str | None], ...] = ()
 
 
 def iso(moment: datetime) -> str:
@@ -70,6 +72,15 @@ class StatusView:
             detail=value.get("detail"),
             certificate_id=value.get("certificate_id"),
             updated_at=updated,
+            differences=tuple(
+                {
+                    "outcome": item["outcome"],
+                    "field": item["field"],
+                    "certificate": item.get("certificate"),
+                    "confirmation": item.get("confirmation"),
+                }
+                for item in value.get("differences", [])
+            ),
         )
 
     def lookup(
@@ -86,6 +97,7 @@ class StatusView:
                 "reason": entry.reason,
                 "detail": entry.detail,
                 "certificate_id": entry.certificate_id,
+                "differences": [dict(item) for item in entry.differences],
                 "updated_at": iso(entry.updated_at),
             }
         original = accepted.get(tracking_id)
@@ -97,5 +109,6 @@ class StatusView:
             "reason": None,
             "detail": None,
             "certificate_id": None,
+            "differences": [],
             "updated_at": iso(original.received_at),
         }

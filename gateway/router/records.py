@@ -49,6 +49,9 @@ GATE_KINDS = frozenset({OutcomeKind.PAIR_NOT_ENABLED, OutcomeKind.PARTICIPANT_SU
 #: importer) may learn about it through its own confirmation: that it was not addressed to
 #: it, or that no certificate came. Never the certificate's content (docs/router.md).
 THIRD_PARTY_KINDS = frozenset({OutcomeKind.WRONG_DESTINATION, OutcomeKind.ORPHAN_CONFIRMATION})
+#: The differences of one outcome that its evidence's delivery status lists (the outcome
+#: on kp.outcomes and the partner topics carries all of them).
+MAX_STATUS_DIFFERENCES = 20
 #: Most severe first: the ``reason`` of a DISCREPANCY status is the first of these present.
 SEVERITY = (
     OutcomeKind.CONFLICTING_REISSUE,
@@ -285,6 +288,7 @@ def status_record(
     *,
     reason: str | None = None,
     detail: str | None = None,
+    differences: Sequence[tuple[OutcomeKind, Difference]] = (),
 ) -> Emission | None:
     """The ``kp.status`` record of ``event``'s inbound message, or None without a tracking
     id (a record that did not come through the ingress)."""
@@ -300,6 +304,7 @@ def status_record(
         updated_at=updated_at,
         reason=reason,
         detail=detail,
+        differences=differences,
     )
 
 
@@ -313,9 +318,10 @@ def message_status_record(
     updated_at: datetime,
     reason: str | None = None,
     detail: str | None = None,
+    differences: Sequence[tuple[OutcomeKind, Difference]] = (),
 ) -> Emission:
     """The ``kp.status`` record of one inbound message (an event's own, or a re-send's
-    that shares its status)."""
+    that shares its status); ``differences``: each with the outcome that found it."""
     value = {
         "tracking_id": tracking_id,
         "sender": sender,
@@ -324,6 +330,9 @@ def message_status_record(
         "status": status.value,
         "reason": reason,
         "detail": detail,
+        "differences": [
+            {"outcome": kind.value, **difference.to_avro()} for kind, difference in differences
+        ],
         "updated_at": updated_at,
     }
     return Emission(TopicKind.STATUS, tracking_id, value)

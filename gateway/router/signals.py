@@ -11,7 +11,7 @@ from decimal import Decimal
 from gateway.events import CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.router.compare import MIXED
-from gateway.router.records import SEVERITY, DeliveryState, OutcomeKind
+from gateway.router.records import SEVERITY, DeliveryState, Difference, OutcomeKind
 from gateway.router.state import CertificateState
 
 
@@ -115,6 +115,8 @@ class Status:
     state: DeliveryState
     reason: str | None = None
     detail: str | None = None
+    #: For DISCREPANCY: each field that differs, with the outcome that found it.
+    differences: tuple[tuple[OutcomeKind, Difference], ...] = ()
 
 
 def delivery_status(
@@ -124,17 +126,35 @@ def delivery_status(
     as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them) > MATCHED
     > OVERDUE > ANNOUNCED (an announced certificate without outcomes, with the detail
     "cancelled by its issuer" once voided; a void once the importer was told of it); None
-    otherwise.
-    ``visible``: the only outcome kinds its sender may learn of (a third party's)."""
-    kinds = {
-        item.kind
+    otherwise. A DISCREPANCY lists the differences of its outcomes, most severe first.
+    ``visible``: the only outcome kinds its sender may learn of (a third party's); such a
+    sender learns no differences either: they would show the certificate's side."""
+    found = [
+        item
         for item in state.emitted
         if event_id in item.evidence and (visible is None or item.kind in visible)
-    }
-    bad = [kind.value for kind in SEVERITY if kind in kinds]
+    ]
+    kinds = {item.kind for item in found}
+    bad = [kind for kind in SEVERITY if kind in kinds]
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds
     if bad:
-        return Status(DeliveryState.DISCREPANCY, bad[0], ", ".join(bad))
+        differences = (
+            ()
+            if visible is not None
+            else tuple(
+                (kind, difference)
+                for kind in bad
+                for item in found
+                if item.kind is kind
+                for difference in item.differences
+            )
+        )
+        return Status(
+            DeliveryState.DISCREPANCY,
+            bad[0].value,
+            ", ".join(kind.value for kind in bad),
+            differences,
+        )
     if OutcomeKind.MATCHED in kinds:
         return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
     if late:

@@ -28,7 +28,7 @@ from gateway.events import (
     event_to_avro,
     utc,
 )
-from gateway.router.records import OutcomeKind, event_body
+from gateway.router.records import Difference, OutcomeKind, event_body
 
 #: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
 STATE_SCHEMA = "RouterState"
@@ -80,11 +80,13 @@ class StoredConfirmation:
 
 @dataclass(frozen=True, slots=True)
 class EmittedOutcome:
-    """An outcome already emitted: its kind, id and evidence (for "once" and for status)."""
+    """An outcome already emitted: its kind, id and evidence (for "once" and for status),
+    and its differences (the evidence's status lists them)."""
 
     kind: OutcomeKind
     outcome_id: str
     evidence: tuple[str, ...]
+    differences: tuple[Difference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +271,7 @@ def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -
                 "kind": item.kind.value,
                 "outcome_id": item.outcome_id,
                 "evidence_event_ids": list(item.evidence),
+                "differences": [difference.to_avro() for difference in item.differences],
             }
             for item in state.emitted
         ],
@@ -306,7 +309,13 @@ def state_from_avro(record: dict[str, Any]) -> CertificateState:
         ),
         emitted=tuple(
             EmittedOutcome(
-                OutcomeKind(item["kind"]), item["outcome_id"], tuple(item["evidence_event_ids"])
+                OutcomeKind(item["kind"]),
+                item["outcome_id"],
+                tuple(item["evidence_event_ids"]),
+                tuple(
+                    Difference(d["field"], d.get("certificate"), d.get("confirmation"))
+                    for d in item.get("differences", [])
+                ),
             )
             for item in record.get("emitted", [])
         ),

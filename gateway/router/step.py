@@ -14,6 +14,7 @@ from gateway.events import CertificateEvent, ImportConfirmed
 from gateway.registry import ParticipantRegistry
 from gateway.router.records import (
     GATE_KINDS,
+    MAX_STATUS_DIFFERENCES,
     THIRD_PARTY_KINDS,
     Difference,
     Emission,
@@ -207,7 +208,8 @@ class Step:
                 self.emissions.append(
                     outcome_notification(recipient, redacted, outcome_body(redacted))
                 )
-        emitted = EmittedOutcome(kind, record["outcome_id"], ids)
+        kept = tuple(differences[:MAX_STATUS_DIFFERENCES])
+        emitted = EmittedOutcome(kind, record["outcome_id"], ids, kept)
         self.update(emitted=(*self.state.emitted, emitted))
         for event in evidence:
             self.touched.setdefault(event.event_id, event)
@@ -304,6 +306,7 @@ class Step:
                     updated_at=self.now,
                     reason=status.reason,
                     detail=status.detail,
+                    differences=status.differences,
                 )
             )
 
@@ -311,7 +314,12 @@ class Step:
         status = delivery_status(self.state, about, self._visible(event))
         if status is not None:
             record = status_record(
-                event, status.state, self.now, reason=status.reason, detail=status.detail
+                event,
+                status.state,
+                self.now,
+                reason=status.reason,
+                detail=status.detail,
+                differences=status.differences,
             )
             if record is not None:
                 self.emissions.append(record)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import importlib.util
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
 ) -> None:
     settings = created_topics
     cert = certificate("RU0610001")
+    counted = certificate("RU0610002")  # its importer counts one parcel more
+    recounted = replace(confirmation(counted), parcels=counted.parcels + 1)
     broken = b"<KPCertificate><Number>RU0610009</Number>"  # truncated: the translator judges
     async with started(settings) as client, started(settings, validate_sync=False) as lenient:
         sent = await client.send(render(cert), "RU")
@@ -59,7 +62,9 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
             render(confirmation(cert)), "EU", content_type="text/xml; charset=utf-8"
         )
         unchecked = await lenient.send(broken, "RU")
-        for reply in (sent, confirmed, unchecked):
+        differing = [await client.send(render(counted), "RU")]
+        differing.append(await client.send(render(recounted), "EU"))
+        for reply in (sent, confirmed, unchecked, *differing):
             assert reply.status == 202, reply.body
             assert reply.body["status_url"] == f"/v1/messages/{reply.body['tracking_id']}"
             assert reply.headers["Location"] == reply.body["status_url"]
@@ -77,16 +82,32 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
             exporter_view = await client.wait_status(cert_id, "RU", wanted)
             importer_view = await client.wait_status(conf_id, "EU", wanted)
             dead = await client.wait_status(unchecked.body["tracking_id"], "RU", {"dead-lettered"})
+            told = await client.wait_status(differing[1].body["tracking_id"], "EU", {"discrepancy"})
         # A tracking id is a UUID: any case finds it, as RFC 9562 reads UUIDs.
         shouted = await client.status(cert_id.upper(), "RU")
         assert shouted.status == 200 and shouted.body["tracking_id"] == cert_id
     assert exporter_view["certificate_id"] == importer_view["certificate_id"] == "RU0610001"
     assert dead["reason"] == "TRUNCATED_DOCUMENT"
+    # A discrepancy says what differs, so the sender need not read a partner topic.
+    assert told["reason"] == "MATCHED_WITH_DISCREPANCIES"
+    assert told["differences"] == [
+        {
+            "outcome": "MATCHED_WITH_DISCREPANCIES",
+            "field": "parcels",
+            "certificate": str(counted.parcels),
+            "confirmation": str(counted.parcels + 1),
+        }
+    ]
 
-    inbound = await read_until(settings, "inbound", 3)
-    assert len(inbound) == 3
+    inbound = await read_until(settings, "inbound", 5)
+    assert len(inbound) == 5
     by_tracking = {h.text_header(r.headers, "kpgw-tracking-id"): r for r in inbound}
-    assert set(by_tracking) == {cert_id, conf_id, unchecked.body["tracking_id"]}
+    assert set(by_tracking) == {
+        cert_id,
+        conf_id,
+        unchecked.body["tracking_id"],
+        *(reply.body["tracking_id"] for reply in differing),
+    }
     assert h.text_header(by_tracking[cert_id].headers, "kpgw-sender") == "RU"
     assert h.text_header(by_tracking[conf_id].headers, "kpgw-sender") == "EU"
     message_id = h.text_header(by_tracking[cert_id].headers, "kpgw-message-id") or ""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import fastavro
 
 from gateway import codec
 from gateway.ingress.idempotency import Accepted, IdempotencyIndex
@@ -44,14 +48,29 @@ def test_latest_status_wins_and_reads_as_the_api_words() -> None:
         "reason": None,
         "detail": None,
         "certificate_id": "RU0100001",
+        "differences": [],
         "updated_at": "2026-03-02T10:00:00.000Z",
     }
-    view.apply(status("t1", "DISCREPANCY", reason="CARATS_DIFFER"))
+    difference = {
+        "outcome": "MATCHED_WITH_DISCREPANCIES",
+        "field": "lines[7102.31].carats",
+        "certificate": "1520.400",
+        "confirmation": "1498.000",
+    }
+    view.apply(
+        status(
+            "t1",
+            "DISCREPANCY",
+            reason="MATCHED_WITH_DISCREPANCIES",
+            differences=[difference],
+        )
+    )
     found = view.lookup("t1", "RU", accepted)
     assert found is not None and (found["status"], found["reason"]) == (
         "discrepancy",
-        "CARATS_DIFFER",
+        "MATCHED_WITH_DISCREPANCIES",
     )
+    assert found["differences"] == [difference]
     view.apply(status("t2", "DEAD_LETTERED", reason="XSD_VIOLATION"))
     dead = view.lookup("t2", "RU", accepted)
     assert dead is not None and dead["status"] == "dead-lettered"
@@ -78,3 +97,29 @@ def test_accepted_before_kp_status_mentions_it_and_tombstones_forget() -> None:
     view.apply(Record(b"t3", None))
     assert view.lookup("t3", "RU", accepted)["status"] == "accepted"  # type: ignore[index]
     assert len(view) == 0
+
+
+def test_a_status_written_before_differences_existed_reads_with_none() -> None:
+    """kp.status is compacted: records of DeliveryStatus v1 stay on it for good."""
+    v1_schema = fastavro.parse_schema(
+        json.loads(codec.released_paths("DeliveryStatus")[0].read_text())
+    )
+    v1 = codec.registry().by_fingerprint(codec.fingerprint(v1_schema))
+    assert v1 is not None and v1.version == "1"
+    body = io.BytesIO()
+    value = {
+        "tracking_id": "t9",
+        "sender": "RU",
+        "message_id": None,
+        "certificate_id": "RU0100009",
+        "status": "DISCREPANCY",
+        "reason": "CONFIRMED_AFTER_EXPIRY",
+        "detail": "CONFIRMED_AFTER_EXPIRY",
+        "updated_at": AT,
+    }
+    fastavro.schemaless_writer(body, v1.schema, value)
+    view = StatusView()
+    view.apply(Record(b"t9", codec.MAGIC + v1.fingerprint + body.getvalue()))
+    found = view.lookup("t9", "RU", IdempotencyIndex())
+    assert found is not None
+    assert (found["reason"], found["differences"]) == ("CONFIRMED_AFTER_EXPIRY", [])

@@ -226,6 +226,15 @@ class Harness:
         tracking_id = item.source.tracking_id
         return None if tracking_id is None else self.statuses().get(tracking_id)
 
+    def status_record(self, item: CertificateEvent) -> dict[str, Any] | None:
+        """The last kp.status record of ``item``'s message, whole."""
+        found = [
+            e.value
+            for e in self.emissions
+            if e.topic is TopicKind.STATUS and e.key == item.source.tracking_id
+        ]
+        return found[-1] if found else None
+
     def statuses(self) -> dict[str, tuple[str, str | None]]:
         """The last kp.status per tracking id: (status, reason)."""
         last: dict[str, tuple[str, str | None]] = {}

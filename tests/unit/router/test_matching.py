@@ -136,6 +136,14 @@ def test_discrepancies_are_listed_field_by_field() -> None:
         "DISCREPANCY",
         "MATCHED_WITH_DISCREPANCIES",
     )
+    # Both senders read the same differences in their message's status.
+    for message in (conf, cert):
+        written = router.status_record(message)
+        assert written is not None
+        assert written["differences"] == [
+            {"outcome": "MATCHED_WITH_DISCREPANCIES", **difference}
+            for difference in outcome["differences"]
+        ]
 
 
 def test_names_match_after_normalising_case_punctuation_and_legal_form() -> None:

@@ -103,6 +103,7 @@ def test_a_third_party_learns_nothing_of_the_certificate_it_confirmed() -> None:
         if e.topic is TopicKind.STATUS and e.key == probe.source.tracking_id
     ]
     assert status[-1]["detail"] == "WRONG_DESTINATION"
+    assert status[-1]["differences"] == []  # they would show the certificate's side
     # The parties still get the whole story.
     assert "CONFIRMED_AFTER_VOID" in router.partner("RU")
     assert "CONFIRMED_AFTER_VOID" in router.partner("EU")

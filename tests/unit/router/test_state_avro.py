@@ -82,6 +82,9 @@ def test_busy_state_holds_what_it_should() -> None:
         "WRONG_DESTINATION",
         "CONFLICTING_REISSUE",
     }
+    # The differences its evidence's status lists survive a restart with it.
+    reissue = next(item for item in state.emitted if item.kind == "CONFLICTING_REISSUE")
+    assert [difference.field for difference in reissue.differences] == ["parcels"]
 
 
 def test_restored_state_decides_like_the_original() -> None:
