@@ -136,7 +136,13 @@ def delivery_status(
     ]
     kinds = {item.kind for item in found}
     bad = [kind for kind in SEVERITY if kind in kinds]
-    late = OutcomeKind.CONFIRMATION_OVERDUE in kinds
+    # The overdue outcome's evidence is the certificate; the confirmation that matched it
+    # afterwards was the late one, and its sender should hear so too.
+    late = OutcomeKind.CONFIRMATION_OVERDUE in kinds or (
+        OutcomeKind.MATCHED in kinds
+        and visible is None
+        and OutcomeKind.CONFIRMATION_OVERDUE in state.emitted_kinds()
+    )
     if bad:
         differences = (
             ()

@@ -10,11 +10,13 @@ import contextlib
 import importlib.util
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from gateway.dlq import headers as h
+from gateway.router.driver import wall_clock
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
@@ -26,6 +28,7 @@ from tests.kafka.helpers import (
     running,
 )
 from tests.kafka.ingress.conftest import started
+from tests.kafka.router.support import routing
 
 pytestmark = pytest.mark.kafka
 ROUTER = importlib.util.find_spec("gateway.router.driver") is not None
@@ -191,3 +194,33 @@ async def test_validate_judges_with_the_translator_code_and_sends_nothing(
         assert len(problem["findings"]) >= 2, problem
         (await client.validate(render(cert), "BW")).problem(403)
     assert await read_until(settings, "inbound", 1, timeout_s=1) == []
+
+
+async def test_a_late_confirmation_reads_overdue_then_matched_late(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """The exporter's view of a certificate whose confirmation is late, through the whole
+    chain (ingress, translator, router with a clock the test moves)."""
+    router_settings = created_topics.router.model_copy(update={"timer_interval_s": 0.1})
+    settings = created_topics.model_copy(update={"router": router_settings})
+    registry = registry_copy(tmp_path)
+    now = [wall_clock()]
+    cert = certificate("RU0610004")
+    worker, _ = build_translator(settings, registry_path=registry)
+    async with (
+        started(settings) as client,
+        running(lambda: worker),
+        routing(settings, registry, clock=lambda: now[0]),
+    ):
+        sent = await client.send(render(cert), "RU")
+        assert sent.status == 202, sent.body
+        cert_id = sent.body["tracking_id"]
+        await client.wait_status(cert_id, "RU", {"announced"})
+        now[0] += timedelta(days=14)  # the RU -> EU deadline, exactly reached
+        late = await client.wait_status(cert_id, "RU", {"overdue"})
+        confirmed = await client.send(render(confirmation(cert)), "EU")
+        assert confirmed.status == 202, confirmed.body
+        settled = await client.wait_status(cert_id, "RU", {"matched"})
+        importer_view = await client.wait_status(confirmed.body["tracking_id"], "EU", {"matched"})
+    assert late["reason"] == "CONFIRMATION_OVERDUE"
+    assert settled["detail"] == importer_view["detail"] == "confirmed after the deadline"

@@ -59,6 +59,10 @@ def test_late_confirmation_still_matches_after_overdue() -> None:
     router.feed(conf, T0 + timedelta(days=21))
     assert router.kinds() == ["CONFIRMATION_OVERDUE", "MATCHED"]
     assert router.status(cert) == ("MATCHED", None)
+    # Both senders hear it was late: the importer is the one who missed the deadline.
+    for message in (cert, conf):
+        written = router.status_record(message)
+        assert written is not None and written["detail"] == "confirmed after the deadline"
 
 
 @pytest.mark.parametrize(
