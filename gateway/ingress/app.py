@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gateway.ingress import handlers
 from gateway.ingress.auth import server_ssl_context
 from gateway.ingress.problems import Problem, from_http_exception
+from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
 from gateway.settings import Settings
 
@@ -133,7 +134,7 @@ async def serve(
     redact_server_log()
     ingress = Ingress.build(settings)
     ssl_context = server_ssl_context(settings.ingress)
-    runner = web.AppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)
+    runner = ProblemAppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         bind_host = host or settings.http_host

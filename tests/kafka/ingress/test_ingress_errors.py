@@ -37,6 +37,18 @@ async def test_authentication_is_required_and_precise(created_topics: Settings) 
         assert 'error="invalid_request"' in basic.headers["WWW-Authenticate"]
         (await client.status("anything", None)).problem(401)
         (await client.validate(document, None)).problem(401)
+        # A token file's stray CR breaks the header line: aiohttp's parser refuses it, and
+        # the answer is a problem document that does not quote the line (or the token).
+        token = demo_token("RU").encode()
+        host, port = client.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /v1/messages HTTP/1.1\r\nAuthorization: Bearer " + token + b"\r\r\n\r\n"
+        )
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.split(b" ", 2)[1] == b"400"
+        assert b"application/problem+json" in answer and token not in answer
     assert await read_until(created_topics, "inbound", 1, timeout_s=1) == []
 
 

@@ -1,0 +1,81 @@
+"""Requests aiohttp's HTTP parser refuses are answered as problem documents that quote
+nothing of the request (a real aiohttp server on loopback, raw bytes on a socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from gateway.ingress.protocol import ProblemAppRunner
+
+TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
+
+
+async def _hello(request: web.Request) -> web.Response:
+    del request
+    return web.Response(text="hello")
+
+
+@pytest.fixture
+async def port() -> AsyncIterator[int]:
+    app = web.Application()
+    app.router.add_get("/", _hello)
+    runner = ProblemAppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closes
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A token file's stray CR inside the Authorization value.
+        b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\r\n\r\n",
+        # A space before the colon.
+        b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization : Bearer " + TOKEN.encode() + b"\r\n\r\n",
+        # Not a request line at all.
+        b"HELLO " + TOKEN.encode() + b"\r\n\r\n",
+        # A header line over 8 KiB.
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + TOKEN.encode() + b"\r\n\r\n",
+    ],
+    ids=["stray-cr", "space-before-colon", "bad-request-line", "line-too-long"],
+)
+async def test_unparsable_requests_get_a_problem_that_quotes_nothing(port: int, raw: bytes) -> None:
+    status, headers, body = await _exchange(port, raw)
+    assert status == 400
+    assert headers["content-type"].startswith("application/problem+json")
+    problem = json.loads(body)
+    assert problem["type"] == "urn:kpgw:problem:bad-request"
+    assert problem["status"] == 400
+    assert "could not be parsed" in problem["detail"]
+    assert problem["instance"].startswith("urn:uuid:")
+    assert TOKEN.encode() not in body and b"Bearer" not in body
+
+
+async def test_a_well_formed_request_is_served_as_usual(port: int) -> None:
+    status, _, body = await _exchange(
+        port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert (status, body) == (200, b"hello")
