@@ -84,4 +84,3 @@ class ProblemAppRunner(web.AppRunner):
         # only the handler class changes.
         server.__class__ = ProblemServer
         return server
-
