@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "dlq": "gateway.cli.dlq_cmd:dlq",
     "run": "gateway.cli.run_cmd:run",
     "send": "gateway.cli.send_cmd:send",
+    "status": "gateway.cli.status_cmd:status",
     "demo": "gateway.cli.demo_cmd:demo",
 }
 

@@ -13,7 +13,6 @@ token is never printed.
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 import sys
 from pathlib import Path
@@ -23,52 +22,15 @@ import aiohttp
 import click
 
 from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json
-
-ROUTES = ("/v1/messages", "/v1/validate")
-
-
-def base_url(url: str) -> str:
-    """``http://host:port`` whether or not the user also typed a route."""
-    url = url.rstrip("/")
-    for route in ROUTES:
-        if url.endswith(route):
-            return url[: -len(route)]
-    return url
-
-
-def _ssl_context(cacert: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
-    if cacert is None and cert is None:
-        return None
-    context = ssl.create_default_context(cafile=str(cacert) if cacert else None)
-    if cert is not None:
-        context.load_cert_chain(str(cert), str(key) if key else None)
-    return context
-
-
-#: Statuses that say nothing about the document (the ingress or its broker cannot take it
-#: now): retried after ``Retry-After``, and exit 2 (environment) if they persist.
-TRANSIENT = frozenset({429, 502, 503, 504})
-MAX_RETRY_WAIT_S = 60.0
-
-
-def _retry_after(headers: Any) -> float:
-    try:
-        return min(max(float(headers.get("Retry-After", "1")), 0.0), MAX_RETRY_WAIT_S)
-    except ValueError:  # an HTTP date or garbage: a short pause
-        return 1.0
-
-
-def _document(payload: bytes) -> dict[str, Any]:
-    """The JSON answer, or what a non-JSON one (a proxy's error page, aiohttp's plain-text
-    400) says, so its status and text are not lost."""
-    try:
-        document = json.loads(payload) if payload else {}
-    except ValueError:
-        document = None
-    if isinstance(document, dict):
-        return document
-    text = payload.decode("utf-8", "replace").strip()
-    return {"detail": text[:300] or "(empty body)", "not_json": True}
+from gateway.cli.http_client import (
+    ROUTES,
+    TRANSIENT,
+    answer_document,
+    base_url,
+    client_setup,
+    connection_options,
+    retry_after,
+)
 
 
 async def _send_all(
@@ -92,8 +54,8 @@ async def _send_all(
                     # request that did get through is answered with the original 202.
                     async with http.post(url, data=body, headers=headers, ssl=verify) as response:
                         status = response.status
-                        document = _document(await response.read())
-                        wait = _retry_after(response.headers)
+                        document = answer_document(await response.read())
+                        wait = retry_after(response.headers)
                     if status not in TRANSIENT or attempt == retries:
                         break
                     print(
@@ -118,14 +80,7 @@ async def _send_all(
 
 
 @click.command()
-@click.option(
-    "--url", required=True, envvar="KPGW_URL", help="The ingress, e.g. http://127.0.0.1:8080."
-)
-@click.option(
-    "--token",
-    envvar="KPGW_TOKEN",
-    help="The participant's bearer token (or KPGW_TOKEN). Never printed.",
-)
+@connection_options
 @click.option("--validate-only", is_flag=True, help="POST /v1/validate: check, send nothing.")
 @click.option("--content-type", default="application/xml", show_default=True)
 @click.option(
@@ -137,21 +92,6 @@ async def _send_all(
     default=3,
     show_default=True,
     help="Retries of a 429/502/503/504 answer, each after its Retry-After.",
-)
-@click.option(
-    "--cacert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CA of the ingress's TLS certificate.",
-)
-@click.option(
-    "--cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Client certificate (mutual TLS).",
-)
-@click.option(
-    "--key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Client certificate's key.",
 )
 @click.argument(
     "files",
@@ -173,16 +113,9 @@ def send(
     files: tuple[Path, ...],
 ) -> None:
     """Send XML documents to the ingress, one request per FILE."""  # fmt: skip
-    if not token and cert is None:
-        raise click.UsageError("give --token (or KPGW_TOKEN) or a client --cert")
-    headers = {"Content-Type": content_type}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers, context = client_setup(token, cacert, cert, key)
+    headers["Content-Type"] = content_type
     target = base_url(url) + ROUTES[1 if validate_only else 0]
-    try:
-        context = _ssl_context(cacert, cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise click.UsageError(f"cannot load the TLS files: {exc}") from None
     results = asyncio.run(_send_all(target, files, headers, timeout_s, context, retries))
     for result in results:
         emit_json(result)

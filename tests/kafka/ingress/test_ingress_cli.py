@@ -18,7 +18,8 @@ from gateway.cli import cli
 from gateway.demo_tokens import demo_token
 from gateway.kafka.broker import port_free
 from gateway.settings import Settings
-from tests.kafka.helpers import certificate, read_until, render
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import certificate, read_until, registry_copy, render, running
 from tests.kafka.ingress.conftest import started
 
 pytestmark = pytest.mark.kafka
@@ -76,6 +77,47 @@ async def test_send_prints_one_line_per_file_and_exits_by_outcome(
     code, _, text = await _kpgw("send", "--url", "http://127.0.0.1:1", str(good))
     assert code == 2 and "--token" in text
     assert len(await read_until(created_topics, "inbound", 1)) == 1
+
+
+async def test_status_reports_and_waits_for_each_message(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    document = tmp_path / "RU0650002.xml"
+    document.write_bytes(render(certificate("RU0650002")))
+    token = demo_token("RU")
+    async with started(settings) as client:
+        code, sent, _ = await _kpgw("send", "--url", client.url, "--token", token, str(document))
+        assert code == 0
+        tracking_id = str(sent[0]["tracking_id"])
+        base = ("status", "--url", client.url, "--token", token)
+
+        code, found, text = await _kpgw(*base, tracking_id)
+        assert code == 0, text
+        assert found[0]["http_status"] == 200 and found[0]["status"] == "accepted"
+        assert token not in text
+        # Nothing translates it yet: the wait ends at --timeout, exit 2, last state shown.
+        code, waited, _ = await _kpgw(
+            *base, "--wait", "--timeout", "1", "--interval", "0.2", tracking_id
+        )
+        assert code == 2 and waited[0]["timed_out"] and waited[0]["status"] == "accepted"
+
+        worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+        async with running(lambda: worker):
+            code, done, text = await _kpgw(
+                *base, "--wait", "--until", "translated", "--timeout", "60", tracking_id
+            )
+        assert code == 0, text
+        assert done[0]["status"] == "translated" and done[0]["certificate_id"] == "RU0650002"
+        assert "timed_out" not in done[0]
+
+        # Someone else's message reads as unknown; an id with a slash stays one id.
+        code, other, _ = await _kpgw(
+            "status", "--url", client.url, "--token", demo_token("EU"), tracking_id, "a/b"
+        )
+        assert code == 1 and [line["http_status"] for line in other] == [404, 404]
+        code, _, text = await _kpgw(*base, "--until", "matched", tracking_id)
+        assert code == 2 and "--until needs --wait" in text
 
 
 async def test_kpgw_run_only_ingress(created_topics: Settings) -> None:

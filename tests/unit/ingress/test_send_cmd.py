@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from gateway.cli.send_cmd import _send_all, base_url
+from gateway.cli.http_client import base_url
+from gateway.cli.send_cmd import _send_all
 
 
 @pytest.mark.parametrize(

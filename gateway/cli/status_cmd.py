@@ -1,0 +1,187 @@
+"""``kpgw status --url URL --token T TRACKING_ID...``: where sent messages are now, as a
+national system asks it (``GET /v1/messages/{tracking_id}``).
+
+One JSON line per tracking id: the status document (``status``, ``reason``, ``detail``,
+``certificate_id``, ``differences``, ``updated_at``) with ``http_status`` 200, else
+``{tracking_id, http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
+``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
+discrepancy; ``--until`` names others) or ``--timeout`` passes. Exit 0 when every id was
+found (and reached what was waited for), 1 when any is unknown to this participant (404),
+2 on a usage or connection error, a 429/5xx that persisted, or a wait that timed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import click
+
+from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json
+from gateway.cli.http_client import (
+    TRANSIENT,
+    answer_document,
+    base_url,
+    client_setup,
+    connection_options,
+    retry_after,
+)
+
+#: The API's words (gateway.ingress.status.STATES).
+STATES = (
+    "accepted",
+    "translated",
+    "dead-lettered",
+    "announced",
+    "matched",
+    "discrepancy",
+    "overdue",
+)
+#: Where a message normally stays: an overdue certificate may still be matched later.
+SETTLED = ("dead-lettered", "matched", "discrepancy")
+
+
+async def _one(
+    http: aiohttp.ClientSession,
+    url: str,
+    tracking_id: str,
+    headers: dict[str, str],
+    verify: ssl.SSLContext | bool,
+    *,
+    until: frozenset[str] | None,
+    deadline: float,
+    interval_s: float,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"tracking_id": tracking_id}
+    while True:
+        try:
+            target = f"{url}/v1/messages/{quote(tracking_id, safe='')}"
+            async with http.get(target, headers=headers, ssl=verify) as response:
+                status = response.status
+                document = answer_document(await response.read())
+                wait = retry_after(response.headers) if status in TRANSIENT else interval_s
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return {
+                **result,
+                "http_status": None,
+                "error": f"{type(exc).__name__}: {exc}".rstrip(": "),
+            }
+        settled = status == 200 and (until is None or document.get("status") in until)
+        if settled or status not in (200, *TRANSIENT) or time.monotonic() + wait > deadline:
+            break
+        await asyncio.sleep(wait)
+    if status != 200:
+        return {**result, "http_status": status, "problem": document}
+    found = {**result, "http_status": status, **document}
+    if not settled:
+        found["timed_out"] = True
+    return found
+
+
+async def _status_all(
+    url: str,
+    tracking_ids: tuple[str, ...],
+    headers: dict[str, str],
+    context: ssl.SSLContext | None,
+    *,
+    until: frozenset[str] | None,
+    timeout_s: float,
+    interval_s: float,
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    verify: ssl.SSLContext | bool = context if context is not None else True
+    timeout = aiohttp.ClientTimeout(total=max(timeout_s, 1.0))
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        return list(
+            await asyncio.gather(
+                *(
+                    _one(
+                        http,
+                        url,
+                        tracking_id,
+                        headers,
+                        verify,
+                        until=until,
+                        deadline=deadline,
+                        interval_s=interval_s,
+                    )
+                    for tracking_id in tracking_ids
+                )
+            )
+        )
+
+
+@click.command()
+@connection_options
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Poll until each message is dead-lettered, matched or a discrepancy (or --until).",
+)
+@click.option(
+    "--until",
+    "until_states",
+    multiple=True,
+    type=click.Choice(STATES),
+    help="With --wait: the states to wait for instead (repeatable).",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds for the whole command, waits included.",
+)
+@click.option(
+    "--interval",
+    "interval_s",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls with --wait.",
+)
+@click.argument("tracking_ids", nargs=-1, required=True)
+def status(
+    *,
+    url: str,
+    token: str | None,
+    cacert: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    wait: bool,
+    until_states: tuple[str, ...],
+    timeout_s: float,
+    interval_s: float,
+    tracking_ids: tuple[str, ...],
+) -> None:
+    """Where sent messages are now, one line per TRACKING_ID."""  # fmt: skip
+    if until_states and not wait:
+        raise click.UsageError("--until needs --wait")
+    headers, context = client_setup(token, cacert, cert, key)
+    until = frozenset(until_states or SETTLED) if wait else None
+    results = asyncio.run(
+        _status_all(
+            base_url(url),
+            tracking_ids,
+            headers,
+            context,
+            until=until,
+            timeout_s=timeout_s,
+            interval_s=interval_s,
+        )
+    )
+    for result in results:
+        emit_json(result)
+    if any(
+        r["http_status"] is None or r["http_status"] in TRANSIENT or r.get("timed_out")
+        for r in results
+    ):
+        sys.exit(EXIT_USAGE)  # nothing judged: ask again later
+    sys.exit(EXIT_OK if all(r["http_status"] == 200 for r in results) else EXIT_INVALID)
