@@ -55,6 +55,7 @@ VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
 DATE_IN_FUTURE = "DATE_IN_FUTURE"
 DATE_BEFORE_KPCS = "DATE_BEFORE_KPCS"
 CONFIRMATION_INCOMPLETE = "CONFIRMATION_INCOMPLETE"
+NUMBER_NOT_IN_SERIES = "NUMBER_NOT_IN_SERIES"
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -78,6 +79,7 @@ RULE_CODES = (
     DATE_IN_FUTURE,
     DATE_BEFORE_KPCS,
     CONFIRMATION_INCOMPLETE,
+    NUMBER_NOT_IN_SERIES,
 )
 
 
@@ -210,7 +212,8 @@ def _origin(
         )
 
 
-def _number(number: str, issuer: str, registry: ParticipantRegistry, found: list[Finding]) -> None:
+def _number(number: str, issuer: str, registry: ParticipantRegistry, found: list[Finding]) -> bool:
+    """Judge the number's form and prefix; True when both are right."""
     if not CERTIFICATE_NUMBER.match(number):
         found.append(
             Finding(
@@ -220,7 +223,7 @@ def _number(number: str, issuer: str, registry: ParticipantRegistry, found: list
                 path="certificate_number",
             )
         )
-        return
+        return False
     prefix = number[:2]
     if prefix != issuer and registry.participant_of(prefix) != issuer:
         found.append(
@@ -230,6 +233,40 @@ def _number(number: str, issuer: str, registry: ParticipantRegistry, found: list
                 path="certificate_number",
             )
         )
+        return False
+    return True
+
+
+def _series(cert: CertificateIssued, registry: ParticipantRegistry, found: list[Finding]) -> None:
+    """A number outside the blocks its issuer registered for the issue year was never
+    issued (a forger's classic: a number from last year's block). An issuer that
+    registered no block for that year is judged only on the blocks of other years."""
+    participant = registry.get(cert.issuing_participant)
+    if participant is None or not participant.number_series:
+        return
+    number, year = cert.certificate_number, cert.issue_date.year
+    current = [series for series in participant.number_series if series.covers(year)]
+    if any(series.holds(number) for series in current):
+        return
+    other = next(
+        (s for s in participant.number_series if not s.covers(year) and s.holds(number)), None
+    )
+    if other is None and not current:
+        return
+    registered = ", ".join(str(series) for series in current) or "none"
+    where = (
+        f"is in {participant.code}'s number series for {other.year} ({other})"
+        if other is not None
+        else f"is in none of {participant.code}'s number series"
+    )
+    found.append(
+        Finding(
+            NUMBER_NOT_IN_SERIES,
+            f"certificate number {number} {where}; the series registered for certificates "
+            f"issued in {year}: {registered}",
+            path="certificate_number",
+        )
+    )
 
 
 def _lines(
@@ -321,7 +358,8 @@ def _certificate(
                 path="importing_participant",
             )
         )
-    _number(cert.certificate_number, issuing, registry, found)
+    if _number(cert.certificate_number, issuing, registry, found):
+        _series(cert, registry, found)
     if cert.origin == MIXED:
         if not cert.provenance:
             found.append(

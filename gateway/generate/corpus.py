@@ -29,6 +29,7 @@ BROKEN_PAYLOADS = frozenset(
         Fault.BROKEN_NOT_KP_GOODS,
         Fault.BROKEN_ORIGIN,
         Fault.BROKEN_NUMBER_PREFIX,
+        Fault.BROKEN_NUMBER_SERIES,
         Fault.BROKEN_EXPIRY,
         Fault.BROKEN_TOTALS,
     }

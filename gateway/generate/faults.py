@@ -20,7 +20,7 @@ from adapters.xsd import XSD_VIOLATION
 from gateway import rules
 from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Payload
 from gateway.generate import reference as ref
-from gateway.generate.sampling import CENT, Sampler, with_lines
+from gateway.generate.sampling import CENT, Route, Sampler, with_lines
 
 DocumentKind = Literal["certificate", "confirmation", "void"]
 
@@ -57,6 +57,7 @@ class Fault(StrEnum):
     BROKEN_NOT_KP_GOODS = "broken_not_kp_goods"
     BROKEN_ORIGIN = "broken_non_participant_origin"
     BROKEN_NUMBER_PREFIX = "broken_number_prefix"
+    BROKEN_NUMBER_SERIES = "broken_number_from_another_years_series"
     BROKEN_EXPIRY = "broken_expiry_before_issue"
     BROKEN_TOTALS = "broken_lines_not_summing"
 
@@ -342,6 +343,27 @@ def _broken_prefix(sampler: Sampler) -> Scenario:
     return _broken(sampler, Fault.BROKEN_NUMBER_PREFIX, cert, rules.NUMBER_PREFIX_NOT_ISSUER)
 
 
+def _broken_series(sampler: Sampler) -> Scenario:
+    """Sierra Leone's forgers (DOMAIN.md section 3): a number from a block its issuer
+    registered for another year. Without such a block in the registry, a wrong prefix."""
+    cert = sampler.certificate()
+    year = cert.issue_date.year
+    for route in sampler.rng.sample(sampler.routes, len(sampler.routes)):
+        exporter = route[0]
+        states = sampler.registry.participants[exporter].member_states or (exporter,)
+        for prefix in states:
+            old = [block for block in sampler.series(prefix) if not block.covers(year)]
+            if old:
+                state = prefix if prefix != exporter else None
+                cert = sampler.certificate(Route(exporter, route[1], state, None))
+                number = sampler.number(prefix, block=sampler.rng.choice(old))
+                cert = replace(cert, certificate_number=number)
+                return _broken(
+                    sampler, Fault.BROKEN_NUMBER_SERIES, cert, rules.NUMBER_NOT_IN_SERIES
+                )
+    return _broken_prefix(sampler)
+
+
 def _broken_expiry(sampler: Sampler) -> Scenario:
     cert = sampler.certificate()
     cert = replace(cert, expiry_date=cert.issue_date - sampler.days(1, 30))
@@ -372,6 +394,7 @@ _BUILDERS: dict[Fault, Callable[[Sampler], Scenario]] = {
     Fault.BROKEN_NOT_KP_GOODS: _broken_goods,
     Fault.BROKEN_ORIGIN: _broken_origin,
     Fault.BROKEN_NUMBER_PREFIX: _broken_prefix,
+    Fault.BROKEN_NUMBER_SERIES: _broken_series,
     Fault.BROKEN_EXPIRY: _broken_expiry,
     Fault.BROKEN_TOTALS: _broken_totals,
 }

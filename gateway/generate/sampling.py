@@ -18,13 +18,15 @@ from typing import TypeVar
 
 from gateway.events import CertificateIssued, CertificateVoided, HsLine, ImportConfirmed, Party
 from gateway.generate import reference as ref
-from gateway.registry import ParticipantRegistry
+from gateway.registry import NumberSeries, ParticipantRegistry
 
 T = TypeVar("T")
 CENT = Decimal("0.01")
 MIXED = "MIXED"
 #: Issue dates fall in the four weeks from the base date.
 ISSUE_SPAN_DAYS = 28
+#: Draws of a certificate number before giving up (a nearly used-up registered series).
+MAX_NUMBER_DRAWS = 10_000
 EXPIRY_DAYS = 60
 
 
@@ -80,13 +82,41 @@ class Sampler:
         exporter, importer = self.rng.choices(self.routes, weights=self._route_weights, k=1)[0]
         return Route(exporter, importer, self.member_state(exporter), self.member_state(importer))
 
-    def number(self, prefix: str) -> str:
+    def series(self, prefix: str) -> tuple[NumberSeries, ...]:
+        """The number blocks registered for certificates numbered with ``prefix``."""
+        participant = self.registry.get(self.registry.participant_of(prefix) or prefix)
+        if participant is None:
+            return ()
+        return tuple(block for block in participant.number_series if block.prefix == prefix)
+
+    def number(
+        self, prefix: str, year: int | None = None, *, block: NumberSeries | None = None
+    ) -> str:
+        """A fresh number: from ``block``, else from a block registered for ``year`` (any
+        block without a year), else outside every registered block."""
+        registered = self.series(prefix)
+        blocks = (
+            [block]
+            if block is not None
+            else [item for item in registered if year is None or item.covers(year)]
+        )
         digits = ref.NUMBER_DIGITS.get(prefix, ref.DEFAULT_NUMBER_DIGITS)
-        while True:
-            number = f"{prefix}{self.rng.randrange(10 ** (digits - 1), 10**digits)}"
+        for _ in range(MAX_NUMBER_DRAWS):
+            if blocks:
+                chosen = self.rng.choice(blocks)
+                low, high = int(chosen.first[2:]), int(chosen.last[2:])
+                number = f"{prefix}{self.rng.randint(low, high):0{len(chosen.first) - 2}d}"
+            else:
+                number = f"{prefix}{self.rng.randrange(10 ** (digits - 1), 10**digits)}"
+                if any(item.holds(number) for item in registered):
+                    continue
             if number not in self._numbers:
                 self._numbers.add(number)
                 return number
+        raise ValueError(
+            f"no fresh {prefix} certificate number after {MAX_NUMBER_DRAWS} draws: the "
+            "registered number series are (nearly) used up; register larger ones"
+        )
 
     def company(self, country: str, *, unlike: str | None = None) -> str:
         names = ref.COMPANIES.get(country)
@@ -171,7 +201,7 @@ class Sampler:
         lines = self.lines(price_key or ref.WORLD)
         issue = self.base_date + self.days(0, ISSUE_SPAN_DAYS - 1)
         return CertificateIssued(
-            certificate_number=self.number(route.exporter_state or route.exporter),
+            certificate_number=self.number(route.exporter_state or route.exporter, issue.year),
             issuing_participant=route.exporter,
             exporting_participant=route.exporter,
             exporting_member_state=route.exporter_state,

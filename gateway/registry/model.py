@@ -28,6 +28,58 @@ class ParticipantStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+_NUMBER = re.compile(r"^([A-Z]{2})([0-9]{6,9})$")
+
+
+class NumberSeries(BaseModel):
+    """A block of certificate numbers an authority registered for its certificates (for
+    certificates issued in ``year``, or in any year when it is omitted). Participants
+    exchange their number series through the KP so that importers can recognise a number
+    that was never issued; a forger's classic mistake is a number from last year's block.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first: str
+    last: str
+    year: int | None = Field(default=None, ge=2003, le=9999)
+
+    @model_validator(mode="after")
+    def _one_block(self) -> NumberSeries:
+        first, last = _NUMBER.match(self.first), _NUMBER.match(self.last)
+        if first is None or last is None:
+            raise ValueError(
+                "first and last are certificate numbers: an ISO code and 6-9 digits, "
+                "such as SL0260000"
+            )
+        if first.group(1) != last.group(1) or len(first.group(2)) != len(last.group(2)):
+            raise ValueError(
+                f"{self.first} and {self.last} must share their prefix and their number of digits"
+            )
+        if int(first.group(2)) > int(last.group(2)):
+            raise ValueError(f"{self.first} comes after {self.last}")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        return self.first[:2]
+
+    def holds(self, number: str) -> bool:
+        """``number`` is one of this block's (same prefix and digit count, within bounds)."""
+        return (
+            len(number) == len(self.first)
+            and number[:2] == self.first[:2]
+            and number[2:].isdigit()
+            and self.first[2:] <= number[2:] <= self.last[2:]  # equal widths: text order
+        )
+
+    def covers(self, year: int) -> bool:
+        return self.year is None or self.year == year
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
 class Participant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +94,29 @@ class Participant(BaseModel):
     usd_per_carat: tuple[Decimal, Decimal] | None = Field(
         default=None, description="plausible USD/ct band for rough of this origin"
     )
+    number_series: tuple[NumberSeries, ...] = Field(
+        default=(),
+        description="registered certificate number blocks (KP rule NUMBER_NOT_IN_SERIES)",
+    )
+
+    @model_validator(mode="after")
+    def _own_series(self) -> Participant:
+        prefixes = {self.code, *self.member_states}
+        for series in self.number_series:
+            if series.prefix not in prefixes:
+                raise ValueError(
+                    f"number series {series} does not begin with {self.code}"
+                    + (" or one of its member states" if self.member_states else "")
+                )
+        for index, series in enumerate(self.number_series):
+            for other in self.number_series[index + 1 :]:
+                if (
+                    series.holds(other.first)
+                    or series.holds(other.last)
+                    or other.holds(series.first)
+                ):
+                    raise ValueError(f"number series {series} and {other} overlap")
+        return self
 
     @field_validator("token_hashes")
     @classmethod

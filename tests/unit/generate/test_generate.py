@@ -30,7 +30,7 @@ from gateway.generate import (
 )
 from gateway.generate import reference as ref
 from gateway.generate.faults import name_variant, scenario
-from gateway.generate.sampling import MIXED, Sampler
+from gateway.generate.sampling import MIXED, Route, Sampler
 from gateway.registry import ParticipantRegistry
 from gateway.resources import avro_dir
 from gateway.translation import InboundMeta, translate
@@ -87,6 +87,7 @@ EXPECTED: dict[Fault | None, tuple[tuple[str, ...], tuple[str, ...], tuple[str, 
     Fault.BROKEN_NOT_KP_GOODS: (("certificate",), (), (rules.NOT_KP_GOODS,)),
     Fault.BROKEN_ORIGIN: (("certificate",), (), (rules.ORIGIN_NOT_PARTICIPANT,)),
     Fault.BROKEN_NUMBER_PREFIX: (("certificate",), (), (rules.NUMBER_PREFIX_NOT_ISSUER,)),
+    Fault.BROKEN_NUMBER_SERIES: (("certificate",), (), (rules.NUMBER_NOT_IN_SERIES,)),
     Fault.BROKEN_EXPIRY: (("certificate",), (), (rules.EXPIRY_BEFORE_ISSUE,)),
     Fault.BROKEN_TOTALS: (("certificate",), (), (rules.LINES_DO_NOT_SUM,)),
 }
@@ -443,3 +444,38 @@ def test_options_are_checked() -> None:
         GenerateOptions(pairs=1, seed=1, faults=1.5)
     with pytest.raises(ValueError, match="pairs"):
         GenerateOptions(pairs=-1, seed=1)
+
+
+# --- registered number series -----------------------------------------------------------------
+
+
+def test_numbers_come_from_the_block_registered_for_the_issue_year(
+    registry: ParticipantRegistry,
+) -> None:
+    sampler = Sampler(random.Random(4), registry, date(2026, 1, 5))
+    blocks = sampler.series("SL")
+    assert {block.year for block in blocks} == {2025, 2026}
+    this_year = next(block for block in blocks if block.year == 2026)
+    drawn = [sampler.number("SL", 2026) for _ in range(200)]
+    assert all(this_year.holds(number) for number in drawn)
+    # A year without a block of its own: outside every registered block.
+    later = [sampler.number("SL", 2030) for _ in range(200)]
+    assert not any(block.holds(number) for number in later for block in blocks)
+    assert not rules.findings_for(sampler.certificate(Route("SL", "EU", None, "BE")), registry)
+
+
+def test_the_old_series_fault_falls_back_to_a_wrong_prefix_without_blocks(
+    registry: ParticipantRegistry,
+) -> None:
+    without = ParticipantRegistry(
+        participants={
+            code: participant.model_copy(update={"number_series": ()})
+            for code, participant in registry.participants.items()
+        },
+        pairs=registry.pairs,
+    )
+    story = scenario(
+        Sampler(random.Random(1), without, date(2026, 1, 5)), Fault.BROKEN_NUMBER_SERIES
+    )
+    assert story.fault is Fault.BROKEN_NUMBER_PREFIX
+    assert story.expected_findings == (rules.NUMBER_PREFIX_NOT_ISSUER,)
