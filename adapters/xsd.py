@@ -18,35 +18,223 @@ XSD_VIOLATION = "XSD_VIOLATION"
 _CLARK = re.compile(r"\{([^{}]*:[^{}]*)\}")  # a namespace URI, not a regex quantifier like {10}
 
 
+XS = "http://www.w3.org/2001/XMLSchema"
+#: id(schema) -> (the schema, the local names of every element its folder's XSDs declare):
+#: tells "not part of the profile" apart from "in the wrong place". Schemas are compiled
+#: once per process and kept here, so an id is never reused.
+_DECLARED: dict[int, tuple[etree.XMLSchema, frozenset[str]]] = {}
+
+
 def compile_schema(path: Path) -> etree.XMLSchema:
     """Compile a local XSD. Imports and includes resolve relative to ``path`` on disk only."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     document = etree.parse(str(path), parser=parser)
-    return etree.XMLSchema(document)
+    schema = etree.XMLSchema(document)
+    names: set[str] = set()
+    for xsd in sorted(path.parent.glob("*.xsd")):
+        found = etree.parse(str(xsd), parser=parser).xpath(
+            "//xs:element/@name", namespaces={"xs": XS}
+        )
+        names.update(str(name) for name in cast(list[Any], found))
+    _DECLARED[id(schema)] = (schema, frozenset(names))
+    return schema
 
 
 def readable(text: str, prefixes: Mapping[str, str]) -> str:
-    """Replace Clark notation with the conventional prefixes of the format."""
+    """Replace Clark notation with the conventional prefixes of the format; a namespace
+    without one is named in full (it is usually the mistake)."""
 
     def substitute(match: re.Match[str]) -> str:
         prefix = prefixes.get(match.group(1))
-        return f"{prefix}:" if prefix else ""
+        return f"{prefix}:" if prefix else f"{{{match.group(1)}}}"
 
     return _CLARK.sub(substitute, text)
 
 
-def _explain(message: str) -> str:
-    """libxml2 says what is wrong; add what to do where the fix is not obvious."""
-    if "This element is not expected. Expected is" in message:
-        return message.replace(
-            "This element is not expected. Expected is",
-            "This element is not allowed here (the schema fixes the element order). Expected is",
+_NOT_EXPECTED = re.compile(
+    r"^Element '(?P<element>[^']+)': This element is not expected\. "
+    r"Expected is (?:one of )?\( (?P<expected>.+) \)\.$"
+)
+_MISSING_CHILD = re.compile(
+    r"^Element '(?P<element>[^']+)': Missing child element\(s\)\. "
+    r"Expected is (?:one of )?\( (?P<expected>.+) \)\.$"
+)
+_ATOMIC = re.compile(r"is not a valid value of the atomic type '(?P<type>[^']+)'")
+_TYPE_HINTS = {
+    "decimal": "Write a decimal with a dot and no thousands separator, such as 1250.40.",
+    "integer": "Write a whole number, such as 3.",
+    "nonNegativeInteger": "Write a whole number, such as 3.",
+    "positiveInteger": "Write a whole number from 1, such as 3.",
+    "date": "Write a date as YYYY-MM-DD, such as 2026-03-02.",
+    "dateTime": "Write a date and time as YYYY-MM-DDThh:mm:ss with a UTC offset, such as "
+    "2026-03-02T10:15:00+03:00.",
+}
+_PATTERN_HINTS = {
+    "\\d{10}": "10 digits, such as 7102310000",
+    "[A-Z]{2}": "two upper-case letters, an ISO 3166-1 code such as RU",
+    # UN/CEFACT DateTimeString: libxml2 names only the last of the two alternatives.
+    "\\s*\\d{8}(\\d{4}(\\d{2})?)?([+\\-]\\d{4})?\\s*": (
+        "an ISO 8601 date or date and time such as 2026-03-02 or 2026-03-02T10:15:00Z "
+        "(or the compact 20260302)"
+    ),
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}": (
+        "a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e"
+    ),
+}
+_PATTERN = re.compile(
+    r"\[facet 'pattern'\] The value '(?P<value>.*)' "
+    r"is not accepted by the pattern '(?P<regex>.*)'\."
+)
+
+
+def _type_hint(local: str) -> str | None:
+    """What to write for a built-in type, or for a format's own leaf type by its name
+    (the FTS library's ``DateType``, ``Quantity24Dec3Type``, ``Amount17Dec2Type``...)."""
+    if local in _TYPE_HINTS:
+        return _TYPE_HINTS[local]
+    if "DateTime" in local:
+        return _TYPE_HINTS["dateTime"]
+    if "Date" in local:
+        return _TYPE_HINTS["date"]
+    if "Dec" in local or "Amount" in local or "Quantity" in local:
+        return _TYPE_HINTS["decimal"]
+    return None
+
+
+def _split(clark: str) -> tuple[str, str]:
+    """``{uri}local`` -> (uri, local); a name without a namespace -> ("", name)."""
+    if clark.startswith("{"):
+        uri, _, local = clark[1:].partition("}")
+        return uri, local
+    return "", clark
+
+
+class _Names:
+    """Names as the sender reads them: its prefixes, a namespace in full where none is known."""
+
+    def __init__(self, prefixes: Mapping[str, str]) -> None:
+        self.prefixes = prefixes
+
+    def name(self, clark: str) -> str:
+        uri, local = _split(clark)
+        if not uri:
+            return local
+        prefix = self.prefixes.get(uri)
+        return f"{prefix}:{local}" if prefix else f"{local} (namespace {uri})"
+
+    def expected(self, entry: str) -> str:
+        """One entry of libxml2's "Expected is ( ... )", wildcards in words."""
+        if entry.startswith("##other{") and entry.endswith("}*"):
+            return f"an element of a namespace other than {entry[8:-2]}"
+        if entry == "*":
+            return "any element"
+        if entry.endswith("}*"):
+            uri = entry[1:-2]
+            prefix = self.prefixes.get(uri)
+            return f"an element of {f'{prefix}:' if prefix else uri}"
+        return self.name(entry)
+
+    def listing(self, entries: list[str]) -> str:
+        names = [self.expected(entry) for entry in entries]
+        return names[0] if len(names) == 1 else "one of " + ", ".join(names)
+
+
+def explain(
+    message: str,
+    prefixes: Mapping[str, str],
+    element: etree._Element | None = None,
+    declared: frozenset[str] | None = None,
+) -> str:
+    """libxml2's message (Clark names) as a sentence that names the likely cause: a
+    namespace that differs (a library version), an element missing before the one libxml2
+    names, an element out of order, or one the profile does not have at all."""
+    names = _Names(prefixes)
+    found = _NOT_EXPECTED.match(message)
+    if found is not None:
+        return _not_expected(
+            names, found["element"], found["expected"].split(", "), element, declared
         )
-    if "Missing child element(s)" in message:
-        return message + " Add the missing element(s) in schema order."
-    if "is not a valid value of the atomic type" in message or "facet" in message:
-        return message + " Check the value's format (dates YYYY-MM-DD, decimals with a dot)."
-    return message
+    found = _MISSING_CHILD.match(message)
+    if found is not None:
+        tokens = found["expected"].split(", ")
+        parent = names.name(found["element"])
+        if element is not None:
+            for child in element:
+                moved = _moved(names, str(child.tag), tokens)
+                if moved:
+                    return moved
+        return (
+            f"{parent} is incomplete: {names.listing(tokens)} is missing (add it in the order "
+            "of the schema)."
+        )
+    atomic = _ATOMIC.search(message)
+    if atomic is not None:
+        # The type's namespace is never the sender's mistake: name the type by its local name.
+        local = _split(atomic["type"])[1].removeprefix("xs:")
+        text = readable(message[: atomic.start()], prefixes) + (
+            f"is not a valid value of the type '{local}'{message[atomic.end() :]}"
+        )
+        hint = _type_hint(local)
+        return f"{text} {hint}" if hint else text
+    text = readable(message, prefixes)
+    pattern = _PATTERN.search(message)
+    if pattern is not None and pattern["regex"] in _PATTERN_HINTS:
+        # A regular expression in words: what the sender should write instead.
+        named = readable(message[: pattern.start()], prefixes)
+        return (
+            f"{named}the value '{pattern['value']}' is not in the expected form: "
+            f"{_PATTERN_HINTS[pattern['regex']]}."
+        )
+    return text
+
+
+def _moved(names: _Names, clark: str, expected: list[str]) -> str | None:
+    """The message for an element whose local name is expected here in another namespace
+    (a namespace declaration with another library version, or misspelt), else None."""
+    uri, local = _split(clark)
+    for token in expected:
+        wanted_uri, wanted_local = _split(token)
+        if wanted_local == local and wanted_uri != uri and not token.endswith("*"):
+            return (
+                f"{local} is in namespace {uri or '(none)'}, but the profile expects it in "
+                f"{wanted_uri or '(none)'}: check the namespace declaration of its prefix "
+                "(another library version, or a misspelling)."
+            )
+    return None
+
+
+def _not_expected(
+    names: _Names,
+    clark: str,
+    expected: list[str],
+    element: etree._Element | None,
+    declared: frozenset[str] | None,
+) -> str:
+    moved = _moved(names, clark, expected)
+    if moved:
+        return moved
+    shown, wanted = names.name(clark), names.listing(expected)
+    local = _split(clark)[1]
+    if all(token.endswith("*") for token in expected):
+        return f"{shown} is not part of the KP profile here; only {wanted} may follow. Remove it."
+    if declared is not None and local not in declared:
+        return (
+            f"{shown} is not part of the KP profile (its schema has no such element); remove "
+            f"it. Expected here: {wanted}."
+        )
+    later = set()
+    if element is not None:
+        later = {str(sibling.tag) for sibling in element.itersiblings()}
+    if later.intersection(expected):
+        return (
+            f"{shown} is out of order: {wanted} must come before it (the schema fixes the order)."
+        )
+    if len(expected) == 1:
+        return f"{wanted} is missing before {shown} (or {shown} is not allowed here)."
+    return (
+        f"{shown} is not expected here: {wanted} must come before it (a required element is "
+        f"missing, or {shown} is misplaced)."
+    )
 
 
 def validate(
@@ -73,16 +261,18 @@ def raise_violations(
     the validated ``root``, each path is rebuilt from the element it names (libxml2 writes
     ``/*/*[10]/*[2]`` for a default namespace)."""
     findings: list[Finding] = []
+    declared = _DECLARED.get(id(schema), (None, None))[1]
     for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:
             break
-        message = _explain(readable(entry.message, prefixes))
         path = entry.path or None
-        if path and root is not None:
-            element = _element_at(root, path)
-            if element is not None:
-                path = path_of(element, prefixes)
-        findings.append(Finding(XSD_VIOLATION, message, entry.line or None, path))
+        element = _element_at(root, path) if path and root is not None else None
+        if element is not None:
+            path = path_of(element, prefixes)
+        message = explain(entry.message, prefixes, element, declared)
+        finding = Finding(XSD_VIOLATION, message, entry.line or None, path)
+        if finding not in findings:  # libxml2 repeats a pattern error once per facet
+            findings.append(finding)
     first = findings[0].message if findings else "schema validation failed"
     raise SchemaViolation(
         f"{len(findings)} schema violation(s); first: {first}", findings=tuple(findings)

@@ -384,19 +384,33 @@ class TestRuFts(AdapterContract):
         assert "01241" in finding.message
         assert "{urn:" not in finding.message
 
-    def test_xsd_findings_keep_the_pattern_the_value_missed(
+    def test_xsd_findings_say_the_form_the_value_missed(
         self, example_registry: ParticipantRegistry
     ) -> None:
         document = edit(CERTIFICATE, "7102310000", "71023100")
         finding = rejected(document, example_registry).findings[0]
         assert finding.code == "XSD_VIOLATION"
-        assert "'71023100'" in finding.message
-        assert "\\d{10}" in finding.message
+        assert finding.message == (
+            "Element 'kpc:HarmonizedCode': the value '71023100' is not in the expected form: "
+            "10 digits, such as 7102310000."
+        )
         # The first of several lines keeps its position: "[1]", not the lines as a whole.
         assert finding.path == (
             "/kpc:KimberleyProcessCertificate/kpc:DiamondsInfo[1]/kpc:HarmonizedCode"
         )
         assert finding.line == 42
+
+    def test_a_russian_style_date_is_told_the_expected_form(
+        self, example_registry: ParticipantRegistry
+    ) -> None:
+        """The FTS library's own leaf types (DateType) get the hint of their base type, and
+        the type is named without the library's namespace."""
+        document = edit(CERTIFICATE, "<kpc:IssueDate>2026-02-27<", "<kpc:IssueDate>27.02.2026<")
+        finding = rejected(document, example_registry).findings[0]
+        assert finding.message == (
+            "Element 'kpc:IssueDate': '27.02.2026' is not a valid value of the type "
+            "'DateType'. Write a date as YYYY-MM-DD, such as 2026-03-02."
+        )
 
     def test_xsd_finding_paths_are_readable_in_a_default_namespace(
         self, example_registry: ParticipantRegistry
