@@ -34,6 +34,10 @@ FINDINGS = "kpgw-findings"
 DEAD_LETTERED_AT = "kpgw-dead-lettered-at"
 REPLAY_ID = "kpgw-replay-id"
 REPLAYED_FROM = "kpgw-replayed-from"
+#: Inbound headers a replay pins when the original record left them to its own metadata
+#: (a Kafka-native sender): the translator's defaults would otherwise change on replay.
+RECEIVED_AT = "kpgw-received-at"
+TRACKING_ID = "kpgw-tracking-id"
 
 #: Headers added by dead-lettering; removed again when a record is replayed.
 DLQ_HEADERS = frozenset(

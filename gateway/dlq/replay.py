@@ -68,9 +68,42 @@ def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]
     ]
     return [
         *kept,
+        *_pinned_metadata(letter, kept),
         (h.REPLAY_ID, replay_id.encode()),
         (h.REPLAYED_FROM, letter.coordinates.encode()),
     ]
+
+
+def _pinned_metadata(letter: DeadLetter, kept: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """A Kafka-native sender may leave out the reception time and the tracking id: the
+    translator then takes the record's timestamp and key or coordinates, which a replay
+    would change (a certificate dated "in the future" would pass the date rule on replay,
+    and its status would move to a tracking id nobody knows). Pin the original ones."""
+    pinned: list[tuple[str, bytes]] = []
+    original_ms = h.int_header(letter.headers, h.ORIGINAL_TIMESTAMP)
+    if original_ms is not None and not _is_instant(h.text_header(kept, h.RECEIVED_AT)):
+        moment = datetime.fromtimestamp(original_ms / 1000, tz=UTC)
+        pinned.append((h.RECEIVED_AT, _iso_ms(moment).encode()))
+    tracking = (h.text_header(kept, h.TRACKING_ID) or "").strip()
+    if not tracking and not letter.key and letter.original_offset is not None:
+        original = f"{letter.original_topic}/{letter.original_partition}/{letter.original_offset}"
+        pinned.append((h.TRACKING_ID, original.encode()))
+    return pinned
+
+
+def _is_instant(text: str | None) -> bool:
+    """Whether the translator reads ``text`` as the reception time (else it falls back)."""
+    if not text or not text.strip():
+        return False
+    try:
+        datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def replay(

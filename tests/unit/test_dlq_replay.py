@@ -1,0 +1,86 @@
+"""What a replay sends back: the translator must read the replayed record as it read the
+original, even when a Kafka-native sender left the reception time and tracking id to the
+record's own metadata (found by an operations review: a certificate dated in the future
+passed the date rule on replay, because the replay's timestamp became its reception time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from gateway.dlq import headers as dlq
+from gateway.dlq.replay import replay_headers
+from gateway.dlq.store import DeadLetter
+from gateway.translator.inbound import Inbound, inbound_headers
+
+RECEIVED = datetime(2026, 3, 2, 8, 15, 30, 250_000, tzinfo=UTC)
+RECEIVED_MS = int(RECEIVED.timestamp() * 1000)
+REPLAYED_MS = RECEIVED_MS + 9 * 86_400_000  # nine days later
+
+
+def dead_letter(original: list[tuple[str, bytes]], key: bytes | None) -> DeadLetter:
+    failure = dlq.Failure(
+        stage="translator",
+        reason="DATE_IN_FUTURE",
+        exception_fqcn="gateway.errors.BusinessRuleViolation",
+        message="issued after it was received",
+    )
+    origin = dlq.Origin("kp.inbound", 1, 17, RECEIVED_MS, "kp.translator")
+    headers = dlq.dlq_headers(original, origin, failure, datetime(2026, 3, 2, 9, tzinfo=UTC))
+    record = SimpleNamespace(
+        partition=0,
+        offset=42,
+        timestamp=RECEIVED_MS + 1000,
+        key=key,
+        value=b"<x/>",
+        headers=headers,
+    )
+    return DeadLetter.of(record)
+
+
+def as_translator_reads(letter: DeadLetter, headers: list[tuple[str, bytes]]) -> Inbound:
+    return Inbound.of(letter.key, headers, REPLAYED_MS, "kp.inbound/0/99")
+
+
+def test_a_kafka_native_record_keeps_its_reception_time_and_tracking_id() -> None:
+    letter = dead_letter([(dlq.SENDER, b"RU")], key=None)
+    original = Inbound.of(None, [(dlq.SENDER, b"RU")], RECEIVED_MS, "kp.inbound/1/17")
+    replayed = as_translator_reads(letter, replay_headers(letter, "r-1"))
+    assert replayed.received_at == original.received_at == RECEIVED
+    assert replayed.tracking_id == original.tracking_id == "kp.inbound/1/17"
+
+
+def test_a_keyed_record_keeps_its_key_as_tracking_id() -> None:
+    letter = dead_letter([(dlq.SENDER, b"RU")], key=b"RU:0042")
+    headers = replay_headers(letter, "r-1")
+    assert dlq.header(headers, dlq.TRACKING_ID) is None  # the key still names it
+    assert as_translator_reads(letter, headers).tracking_id == "RU:0042"
+
+
+@pytest.mark.parametrize("garbage", [b"", b"yesterday", b"  "])
+def test_an_unreadable_reception_time_is_replaced_by_the_one_the_translator_used(
+    garbage: bytes,
+) -> None:
+    letter = dead_letter([(dlq.SENDER, b"RU"), (dlq.RECEIVED_AT, garbage)], key=b"RU:1")
+    replayed = as_translator_reads(letter, replay_headers(letter, "r-1"))
+    assert replayed.received_at == RECEIVED
+
+
+def test_headers_the_sender_gave_are_sent_back_unchanged() -> None:
+    original = inbound_headers(
+        sender="ZA",
+        message_id="m-1",
+        tracking_id="t-1",
+        received_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    letter = dead_letter(original, key=b"ZA:m-1")
+    headers = replay_headers(letter, "r-1")
+    assert headers[: len(original)] == original
+    assert [name for name, _ in headers[len(original) :]] == [
+        dlq.REPLAY_ID,
+        dlq.REPLAYED_FROM,
+    ]
+    replayed = as_translator_reads(letter, headers)
+    assert (replayed.received_at, replayed.tracking_id) == (datetime(2026, 3, 1, tzinfo=UTC), "t-1")
