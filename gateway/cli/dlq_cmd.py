@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,8 +15,10 @@ from lxml import etree
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, fail, settings
+from gateway.cli.terminal import printable, printable_line
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
@@ -108,15 +111,9 @@ def list_(
         table.add_column(column, overflow="fold")
     for letter in letters:
         s = letter.summary()
-        table.add_row(
-            s["id"],
-            letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
-            s["reason"],
-            s["stage"],
-            s["sender"],
-            s["original"],
-            s["message"][:80],
-        )
+        cells = (s["id"], s["reason"], s["stage"], s["sender"], s["original"], s["message"][:80])
+        safe = [Text(printable_line(cell)) for cell in cells]  # no markup, no escapes
+        table.add_row(*safe[:1], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), *safe[1:])
     Console().print(table)
 
 
@@ -136,8 +133,14 @@ def _pretty(value: bytes | None) -> str:
 @dlq.command()
 @click.argument("dead_letter_id")
 @click.option("--json", "as_json", is_flag=True)
-def show(dead_letter_id: str, as_json: bool) -> None:
-    """One dead letter: headers, findings and the raw document pretty-printed."""
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write the document's stored bytes, unchanged, to stdout (redirect to a file).",
+)
+def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
+    """One dead letter: headers, findings and the raw document pretty-printed. Text from
+    the sender is shown with control characters escaped."""
     found = _read(DlqFilter(ids=(dead_letter_id,)))
     if not found:
         click.echo(
@@ -145,6 +148,10 @@ def show(dead_letter_id: str, as_json: bool) -> None:
         )
         raise SystemExit(EXIT_INVALID)
     letter = found[0]
+    if raw:
+        sys.stdout.buffer.write(letter.value or b"")
+        sys.stdout.buffer.flush()
+        return
     headers = readable_headers(letter.headers)
     if as_json:
         emit_json(
@@ -157,24 +164,18 @@ def show(dead_letter_id: str, as_json: bool) -> None:
         )
         return
     console = Console()
-    console.rule(f"dead letter {letter.id}: {letter.reason}")
+    console.rule(Text(printable_line(f"dead letter {letter.id}: {letter.reason}")))
     for key, value in headers.items():
-        style = "bold" if key in DLQ_HEADERS else ""
-        console.print(
-            f"[{style}]{key}[/]: {value}" if style else f"{key}: {value}",
-            markup=bool(style),
-            highlight=False,
-        )
+        line = Text(printable_line(key), style="bold" if key in DLQ_HEADERS else "")
+        line.append(": " + printable(str(value)))  # a stack trace keeps its lines
+        console.print(line, highlight=False)
     console.rule("findings")
     for finding in letter.findings:
         where = f"line {finding.get('line')} " if finding.get("line") else ""
-        console.print(
-            f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}",
-            markup=False,
-            highlight=False,
-        )
-    console.rule("document")
-    console.print(_pretty(letter.value), markup=False, highlight=False)
+        text = f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}"
+        console.print(Text(printable_line(text)), highlight=False)
+    console.rule("document (pretty-printed; --raw for the stored bytes)")
+    console.print(Text(printable(_pretty(letter.value))), highlight=False)
 
 
 @dlq.command(name="stats")

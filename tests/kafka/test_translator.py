@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -204,6 +206,46 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     assert h.text_header(replayed.headers, h.REPLAYED_FROM) == story[0]["dead_letters"][0]
     assert h.text_header(replayed.headers, "kpgw-sender") == "ZA"
     assert h.header(replayed.headers, h.REASON) is None  # DLQ headers are not carried back
+
+
+async def test_dlq_show_escapes_what_the_sender_wrote_and_raw_keeps_its_bytes(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Found by an operations review: a document's escape sequences reached the operator's
+    terminal through ``dlq show`` (clear screen, window title, reversed text)."""
+    settings = created_topics
+    body = b"\x1b[2J\x1b]0;pwned\x07 not xml \xe2\x80\xae[red]evil[/red]\r\n"
+    await produce_inbound(
+        settings, [("RU", "m-esc", body)], extra_headers=[("x-note", b"\x1b[31mred")]
+    )
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        await read_until(settings, "dlq", 1)
+    registry_path = registry_copy(tmp_path)
+    listing = _kpgw(settings, registry_path, "dlq", "list", "--json")
+    (letter_id,) = [json.loads(line)["id"] for line in listing.stdout.splitlines()]
+    shown = _kpgw(settings, registry_path, "dlq", "show", letter_id)
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "\x1b" not in shown.stdout and "\u202e" not in shown.stdout and "\x07" not in shown.stdout
+    )
+    assert "\\x1b[2J" in shown.stdout and "\\u202e[red]evil[/red]" in shown.stdout
+    assert "x-note: \\x1b[31mred" in shown.stdout
+    table = _kpgw(settings, registry_path, "dlq", "list")
+    assert "\x1b" not in table.stdout
+    raw = subprocess.run(
+        [sys.executable, "-m", "gateway", "dlq", "show", letter_id, "--raw"],
+        capture_output=True,
+        env={
+            **os.environ,
+            "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "KPGW_TOPIC_PREFIX": settings.topic_prefix,
+            "KPGW_PARTNERS_FILE": str(registry_path),
+        },
+        timeout=120,
+        check=True,
+    )
+    assert raw.stdout == body
 
 
 async def test_certificate_and_confirmation_both_translate(
