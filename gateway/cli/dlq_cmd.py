@@ -64,20 +64,37 @@ def _filter(
 ) -> DlqFilter:
     # Reason and participant codes are upper case everywhere: a lower-case filter would
     # silently match nothing. "(none)" is how ``dlq stats`` labels letters without a sender.
+    start, end = _when(since), _when(until)
+    if start is not None and end is not None and start >= end:
+        raise click.BadParameter(f"--since {since} is not before --until {until}")
     return DlqFilter(
         reasons=tuple(code.strip().upper() for code in reason),
         senders=tuple("" if code == "(none)" else code.strip().upper() for code in sender),
         stages=stage,
-        since=_when(since),
-        until=_when(until),
+        since=start,
+        until=end,
         ids=ids,
     )
 
 
 def _read(selection: DlqFilter) -> list[DeadLetter]:
+    """The dead letters ``selection`` matches; when none does although the DLQ holds some,
+    say on stderr which reasons and senders it does hold (a typo matches nothing)."""
     config = settings()
     with environment_errors():
-        return asyncio.run(read_dead_letters(config, selection))
+        every = asyncio.run(read_dead_letters(config))
+    chosen = [letter for letter in every if selection.matches(letter)]
+    if not chosen and every and (selection.reasons or selection.senders):
+        reasons = sorted({x.reason for x in every})
+        senders = sorted({x.sender or "(none)" for x in every})
+        click.echo(
+            printable_line(
+                f"no dead letter matches; the DLQ holds reasons {', '.join(reasons)} "
+                f"from senders {', '.join(senders)}"
+            ),
+            err=True,
+        )
+    return chosen
 
 
 @click.group()
@@ -207,6 +224,9 @@ def stats_(
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed; send nothing.")
 @click.option("--force", is_flag=True, help="Replay even dead letters replayed before.")
 @click.option("--operator", default=None, help="Who replays (default: the login name).")
+@click.option(
+    "--all", "everything", is_flag=True, help="Replay every dead letter (no filter given)."
+)
 @click.option("--json", "as_json", is_flag=True)
 def replay(
     reason: tuple[str, ...],
@@ -218,12 +238,18 @@ def replay(
     dry_run: bool,
     force: bool,
     operator: str | None,
+    everything: bool,
     as_json: bool,
 ) -> None:
     """Re-send dead letters' original bytes and headers to their original topic."""
     config = settings()
     who = operator or getpass.getuser()
     selection = _filter(reason, sender, stage, since, until, ids)
+    if selection == DlqFilter() and not (everything or dry_run):
+        fail(
+            "a replay without a filter re-sends every dead letter: give --reason, --sender, "
+            "--stage, --since, --until or --id, or --all if that is what you mean"
+        )
     if ids:  # an unknown id is a mistake to say, not an empty replay with an audit record
         found = {letter.id for letter in _read(selection)}
         unknown = [x for x in ids if x not in found]
@@ -254,9 +280,8 @@ def replay(
     for letter in report.replayed:
         click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}")
     for letter in report.unreplayable:
-        click.echo(
-            f"  {letter.id} not replayable: it names no original topic (kafka_dlt-original-topic)"
-        )
+        why = report.why_unreplayable.get(letter.id, "")
+        click.echo(printable_line(f"  {letter.id} not replayable: {why}"))
     if not dry_run:
         click.echo(
             json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result})

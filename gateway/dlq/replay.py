@@ -19,7 +19,7 @@ from gateway.dlq import headers as h
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import transactional_producer
-from gateway.kafka.topics import require_topic
+from gateway.kafka.topics import partition_counts, require_topic
 from gateway.settings import Settings
 
 
@@ -31,9 +31,11 @@ class ReplayReport:
     selected: list[DeadLetter] = field(default_factory=list)
     replayed: list[DeadLetter] = field(default_factory=list)
     skipped: list[DeadLetter] = field(default_factory=list)
-    #: Dead letters that name no original topic (written by another tool): never sent, so
-    #: one of them cannot abort the whole replay.
+    #: Dead letters that name no original topic (written by another tool) or one that no
+    #: longer exists: never sent, so one of them cannot abort the whole replay.
     unreplayable: list[DeadLetter] = field(default_factory=list)
+    #: Why each unreplayable dead letter (by id) was left out.
+    why_unreplayable: dict[str, str] = field(default_factory=dict)
     result: str = "ok"
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,6 +47,7 @@ class ReplayReport:
             "replayed": len(self.replayed),
             "skipped_already_replayed": len(self.skipped),
             "unreplayable": [x.id for x in self.unreplayable],
+            "why_unreplayable": dict(self.why_unreplayable),
             "result": self.result,
             "dead_letters": [x.id for x in self.replayed],
         }
@@ -209,12 +212,26 @@ async def _partition(
     """The selected dead letters still to replay, and those a past replay re-sent."""
     report.selected = await read_dead_letters(settings, selection)
     done = set() if force else await already_replayed(settings)
+    # A send to a topic that does not exist waits for metadata until it times out, which
+    # would abort the whole transaction and read like an unreachable broker.
+    named = [x.original_topic for x in report.selected if x.original_topic]
+    existing = await partition_counts(settings, named) if named else {}
     todo: list[DeadLetter] = []
     skipped: list[DeadLetter] = []
-    report.unreplayable = []
+    report.unreplayable, report.why_unreplayable = [], {}
     for letter in report.selected:
-        if not letter.original_topic:
+        why = _unreplayable(letter, existing)
+        if why:
             report.unreplayable.append(letter)
+            report.why_unreplayable[letter.id] = why
         else:
             (skipped if letter.coordinates in done else todo).append(letter)
     return todo, skipped
+
+
+def _unreplayable(letter: DeadLetter, existing: dict[str, int]) -> str | None:
+    if not letter.original_topic:
+        return "it names no original topic (kafka_dlt-original-topic)"
+    if letter.original_topic not in existing:
+        return f"its original topic {letter.original_topic} does not exist"
+    return None

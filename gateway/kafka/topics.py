@@ -146,6 +146,16 @@ async def partition_count(settings: Settings, topic: str) -> int:
         await admin.close()
 
 
+async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Partitions of each of ``topics`` that exists (one metadata request)."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        return await _partition_counts(admin, sorted(set(topics)))
+    finally:
+        await admin.close()
+
+
 async def require_topic(settings: Settings, topic: str) -> int:
     """The partitions of ``topic``, or ``EnvironmentProblem`` saying it does not exist (a
     wrong ``KPGW_TOPIC_PREFIX`` is the usual cause)."""

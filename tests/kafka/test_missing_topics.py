@@ -24,7 +24,7 @@ def _kpgw(kafka_bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
         ("dlq", "stats"),
         ("dlq", "list", "--json"),
         ("dlq", "replay", "--dry-run"),
-        ("dlq", "replay", "--operator", "ops-anna"),
+        ("dlq", "replay", "--all", "--operator", "ops-anna"),
         ("tail", "no.such.topic", "--idle-timeout", "1"),
     ],
 )

@@ -233,6 +233,9 @@ async def test_dlq_show_escapes_what_the_sender_wrote_and_raw_keeps_its_bytes(
     assert "x-note: \\x1b[31mred" in shown.stdout
     table = _kpgw(settings, registry_path, "dlq", "list")
     assert "\x1b" not in table.stdout
+    typo = _kpgw(settings, registry_path, "dlq", "list", "--reason", "NOT_XLM")
+    assert "0 dead letter(s)" in typo.stdout
+    assert "no dead letter matches; the DLQ holds reasons NOT_XML from senders RU" in typo.stderr
     raw = subprocess.run(
         [sys.executable, "-m", "gateway", "dlq", "show", letter_id, "--raw"],
         capture_output=True,
@@ -323,6 +326,34 @@ async def test_a_dead_letter_without_its_original_topic_does_not_block_a_replay(
     assert len(report.selected) == len(report.unreplayable) == 1
     assert report.replayed == [] and report.result == "nothing to replay"
     assert report.as_dict()["unreplayable"] == [report.unreplayable[0].id]
+
+
+async def test_a_dead_letter_whose_original_topic_is_gone_does_not_block_a_replay(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Found by an operations review: a send to a deleted topic timed out, aborted the whole
+    replay and was reported as an unreachable broker. The others go back; it is named."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)  # ZA->AE not enabled: the certificate fails
+    za_cert = certificate("ZA0320001", exporter="ZA", importer="AE", importer_state=None)
+    await produce_inbound(settings, [("ZA", "m-za-gone", render(za_cert))])
+    worker, _ = build_translator(settings, registry_path=registry_path)
+    async with running(lambda: worker):
+        (good,) = await read_until(settings, "dlq", 1)
+    gone = [(k, v) for k, v in good.headers if k != h.ORIGINAL_TOPIC]
+    gone.append((h.ORIGINAL_TOPIC, f"{settings.topic_prefix}retired-inbound".encode()))
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            f"{settings.topic_prefix}dlq", good.value, key=good.key, headers=gone
+        )
+    finally:
+        await producer.stop()
+    result = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED")
+    assert result.returncode == 0, result.stderr
+    assert "replayed 1 of 2 selected" in result.stdout
+    assert f"original topic {settings.topic_prefix}retired-inbound does not exist" in result.stdout
 
 
 async def test_replaying_an_unknown_id_is_refused_without_an_audit_record(

@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 from types import SimpleNamespace
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -60,3 +61,15 @@ def test_spring_binary_headers_read_as_numbers_in_tail_and_dlq_show() -> None:
         "kafka_dlt-original-timestamp": 1_767_225_600_000,
         "kpgw-reason": "XSD_VIOLATION",
     }
+
+
+def test_an_inverted_time_window_is_refused() -> None:
+    with pytest.raises(click.BadParameter, match="is not before --until"):
+        _filter((), (), (), "2026-11-02", "2026-11-01")
+
+
+def test_a_replay_without_a_filter_asks_for_all() -> None:
+    """Checked before Kafka is contacted: nothing is read, nothing sent."""
+    refused = CliRunner().invoke(cli, ["dlq", "replay"])
+    assert refused.exit_code == 2
+    assert "re-sends every dead letter" in refused.output and "--all" in refused.output
