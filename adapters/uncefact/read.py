@@ -42,7 +42,7 @@ from adapters.uncefact.reader import (
 )
 from adapters.uncefact.reader import NAME as RAM_NAME
 from adapters.uncefact.trade import Line, Notes, read_lines, read_notes
-from gateway.events import CertificateIssued, CertificateVoided, HsLine, Payload
+from gateway.events import CertificateIssued, CertificateVoided, HsLine, Payload, utc
 
 EXCHANGED_DOCUMENT = rsm_certificate("SPSExchangedDocument")
 CONSIGNMENT = rsm_certificate("SPSConsignment")
@@ -118,10 +118,12 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
     consignment = _Consignment(consignment_element)
     number = canonical_number(text_of(document.id) or "")
     status = text_of(document.status) or ""
-    issued_at = reader.instant(
+    # Dates are the document's calendar days in its own offset; instants are UTC.
+    issued_written = reader.written_instant(
         document.need(document.issue_date_time, ISSUE_DATE_TIME),
         "the issue date (ram:IssueDateTime)",
     )
+    issued_at = None if issued_written is None else utc(issued_written)
     notes = read_notes(reader, document.notes, DOCUMENT_NOTES) if document.notes else {}
     issuer = document.need(document.issuer, ISSUER)
     authority = kid_text(issuer, RAM_NAME)
@@ -135,19 +137,20 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
             document=document,
             consignment=consignment,
             notes=notes,
-            issued_at=issued_at,
+            issued_written=issued_written,
             authority=authority,
             issuer_country=issuer_country,
         )
     elif status == STATUS_CANCELLED:
-        occurred_at = _cancelled_at(reader, document) or issued_at
+        cancelled_written = _cancelled_at(reader, document) or issued_written
+        occurred_at = None if cancelled_written is None else utc(cancelled_written)
         voiding = issuer_country or _country(consignment.export)
         reason = notes.get(NOTE_CANCELLATION_REASON, ("", None))[0]
-        if occurred_at is not None:
+        if cancelled_written is not None:
             payload = CertificateVoided(
                 certificate_number=number,
                 voiding_participant=reader.participant(voiding)[0],
-                voided_on=occurred_at.date(),
+                voided_on=cancelled_written.date(),
                 reason=reason or NOT_STATED,
             )
     else:
@@ -181,7 +184,7 @@ def _issued(
     document: _Document,
     consignment: _Consignment,
     notes: Notes,
-    issued_at: datetime | None,
+    issued_written: datetime | None,
     authority: str | None,
     issuer_country: str | None,
 ) -> CertificateIssued | None:
@@ -214,7 +217,7 @@ def _issued(
         or exporter is None
         or importer is None
         or authority is None
-        or issued_at is None
+        or issued_written is None
         or expiry is None
         or parcels is None
         or origin is None
@@ -233,7 +236,7 @@ def _issued(
         importer=importer,
         origin=origin,
         provenance=provenance,
-        issue_date=issued_at.date(),
+        issue_date=issued_written.date(),
         expiry_date=expiry,
         parcels=parcels,
         lines=tuple(
@@ -302,4 +305,4 @@ def _cancelled_at(reader: DocumentReader, document: _Document) -> datetime | Non
     holder = None if signatory is None else kid(signatory, ACTUAL_DATE_TIME)
     if holder is None:
         return None
-    return reader.instant(holder, "the cancellation date (ram:ActualDateTime)")
+    return reader.written_instant(holder, "the cancellation date (ram:ActualDateTime)")

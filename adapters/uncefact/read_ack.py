@@ -43,7 +43,7 @@ from adapters.uncefact.profile import (
     rsm_acknowledgement,
 )
 from adapters.uncefact.reader import DocumentReader, kid_text, need_error, text_of
-from gateway.events import HsLine, ImportConfirmed, Party
+from gateway.events import HsLine, ImportConfirmed, Party, utc
 
 ACK_DOCUMENT = rsm_acknowledgement("SPSAcknowledgementDocument")
 ISSUE_DATE_TIME = ram("IssueDateTime")
@@ -105,7 +105,10 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
     status = text_of(status_element) or ""
     if issued is None:
         raise need_error(document, ISSUE_DATE_TIME)
-    confirmed_at = reader.instant(issued, "the confirmation date (ram:IssueDateTime)")
+    confirmed_written = reader.written_instant(
+        issued, "the confirmation date (ram:IssueDateTime)"
+    )
+    confirmed_at = None if confirmed_written is None else utc(confirmed_written)
     if status != STATUS_CONFIRMED:
         if status_element is None:
             raise need_error(document, STATUS_CODE)
@@ -125,7 +128,7 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
             f"a confirmation refers to one KP certificate; this one refers to {len(references)}",
         )
     said = _statements(reasons, reader)
-    payload = _confirmation(reader, document, said, number or "", confirmed_at)
+    payload = _confirmation(reader, document, said, number or "", confirmed_written)
     reader.raise_if_any()
     if payload is None or confirmed_at is None:  # every None comes with a finding
         raise AssertionError("unreachable: mapping failed without a finding")
@@ -194,7 +197,7 @@ def _confirmation(
     document: etree._Element,
     said: _Said,
     number: str,
-    confirmed_at: datetime | None,
+    confirmed_written: datetime | None,
 ) -> ImportConfirmed | None:
     values = said.values
     importer = _party(said, SAY_IMPORTER_NAME, SAY_IMPORTER_ADDRESS, SAY_IMPORTER_COUNTRY)
@@ -207,7 +210,7 @@ def _confirmation(
     country = country or (importer.country if importer else None)
     if country is None:
         reader.missing(f"the confirming country (statement {SAY_COUNTRY})", document)
-    received_on = confirmed_at.date() if confirmed_at else None
+    received_on = confirmed_written.date() if confirmed_written else None
     if SAY_RECEIVED_ON in values:
         text, element = values[SAY_RECEIVED_ON]
         received_on = reader.day(text, element, f"statement {SAY_RECEIVED_ON}")

@@ -5,7 +5,7 @@ them."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -199,6 +199,13 @@ class DocumentReader:
     # --- values -----------------------------------------------------------------------------
     def instant(self, holder: etree._Element, what: str) -> datetime | None:
         """A udt:DateTimeType element -> aware UTC datetime (naive times are taken as UTC)."""
+        written = self.written_instant(holder, what)
+        return None if written is None else utc(written)
+
+    def written_instant(self, holder: etree._Element, what: str) -> datetime | None:
+        """A udt:DateTimeType element as written: in its own UTC offset, whose calendar day
+        is the document's date (09:30+02:00 on 1 March is 1 March, not 28 February in UTC);
+        naive times are taken as UTC."""
         string, typed = first_children(holder, DATE_TIME_STRING, DATE_TIME)
         if typed is not None and typed.text:
             return self._iso(typed.text.strip(), typed, what)
@@ -221,7 +228,7 @@ class DocumentReader:
         if pattern is None:
             return self._iso(text, string, what)
         try:
-            return utc(datetime.strptime(text, pattern))
+            return _valid(datetime.strptime(text, pattern))
         except ValueError:
             form = f"format code {code}" if code.isdigit() else code
             self.invalid(what, string, f"{text!r} does not match {form}")
@@ -231,7 +238,7 @@ class DocumentReader:
 
     def _iso(self, text: str, where: etree._Element, what: str) -> datetime | None:
         try:
-            return utc(datetime.fromisoformat(text))
+            return _valid(datetime.fromisoformat(text))
         except ValueError:
             self.invalid(what, where, f"{text!r} is not an ISO 8601 date or date-time")
         except OverflowError:  # year 1 or 9999 moved past the calendar by its offset
@@ -328,3 +335,10 @@ class DocumentReader:
                 )
                 country = None
         return Party(name=name, address=", ".join(parts) or None, country=country)
+
+
+def _valid(moment: datetime) -> datetime:
+    """``moment`` with its offset (naive: UTC); OverflowError when it has no UTC instant
+    (year 1 or 9999 moved past the calendar by its offset)."""
+    utc(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

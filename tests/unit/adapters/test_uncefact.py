@@ -307,6 +307,33 @@ class TestUncefact(AdapterContract):
         assert adapted.message_id == "BW0123456:40"
         assert adapted.occurred_at == datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
+    def test_dates_are_the_documents_own_calendar_days(self, registry: ParticipantRegistry) -> None:
+        """Found by an integrator's review: 01:30 on 1 March in Gaborone (+02:00) is still
+        28 February in UTC, and the certificate's issue date was cut to the UTC day. The
+        date is the document's day; the instant stays UTC."""
+        certificate = adapt(
+            text(CERT).replace("2026-02-27T09:30:00+02:00", "2026-03-01T01:30:00+02:00").encode(),
+            registry,
+        )
+        assert isinstance(certificate.payload, CertificateIssued)
+        assert certificate.payload.issue_date == date(2026, 3, 1)
+        assert certificate.occurred_at == datetime(2026, 2, 28, 23, 30, tzinfo=UTC)
+        voided = adapt(
+            edited("cancellation_bw.xml", "2026-03-02T11:15:00+02:00", "2026-03-03T00:15:00+02:00"),
+            registry,
+        )
+        assert isinstance(voided.payload, CertificateVoided)
+        assert voided.payload.voided_on == date(2026, 3, 3)
+        assert voided.occurred_at == datetime(2026, 3, 2, 22, 15, tzinfo=UTC)
+        source = text(ACK).replace(
+            "    <ram:ReasonInformation>KP-RECEIVED-ON: 2026-03-03</ram:ReasonInformation>\n", ""
+        )
+        source = source.replace("2026-03-04T10:12:00+01:00", "2026-03-04T00:12:00+01:00")
+        confirmed = adapt(source.encode(), registry)
+        assert isinstance(confirmed.payload, ImportConfirmed)
+        assert confirmed.payload.date_of_receipt == date(2026, 3, 4)  # not 3 March (UTC)
+        assert confirmed.occurred_at == datetime(2026, 3, 3, 23, 12, tzinfo=UTC)
+
     def test_acknowledgement_maps_every_statement(self, registry: ParticipantRegistry) -> None:
         adapted = adapt(fixture(ACK), registry)
         assert adapted.payload == ImportConfirmed(
