@@ -105,9 +105,7 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
     status = text_of(status_element) or ""
     if issued is None:
         raise need_error(document, ISSUE_DATE_TIME)
-    confirmed_written = reader.written_instant(
-        issued, "the confirmation date (ram:IssueDateTime)"
-    )
+    confirmed_written = reader.written_instant(issued, "the confirmation date (ram:IssueDateTime)")
     confirmed_at = None if confirmed_written is None else utc(confirmed_written)
     if status != STATUS_CONFIRMED:
         if status_element is None:
