@@ -49,6 +49,8 @@ class GatewayError(Exception):
         #: The certificate the document is about, when it was read before the refusal
         #: (KP rules, sender check): the sender's status names it.
         self.certificate_id: str | None = None
+        #: What the document was read as then: "certificate", "confirmation" or "void".
+        self.document_kind: str | None = None
 
     @property
     def reason(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 CARATS_QUANTUM = Decimal("0.001")
 USD_QUANTUM = Decimal("0.01")
@@ -120,6 +120,17 @@ class CertificateVoided:
 
 
 Payload = CertificateIssued | ImportConfirmed | CertificateVoided
+
+#: What a document is, in the words of the CLI, the HTTP API and the generator's manifest.
+DocumentKind = Literal["certificate", "confirmation", "void"]
+
+
+def kind_of(payload: Payload) -> DocumentKind:
+    if isinstance(payload, CertificateIssued):
+        return "certificate"
+    if isinstance(payload, ImportConfirmed):
+        return "confirmation"
+    return "void"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from gateway.events import (
     CertificateEvent,
     EventSource,
     deterministic_event_id,
+    kind_of,
     raw_sha256,
     utc,
 )
@@ -57,6 +58,7 @@ def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> C
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
         exc.certificate_id = exc.certificate_id or adapted.payload.certificate_number
+        exc.document_kind = exc.document_kind or kind_of(adapted.payload)
         raise
     return to_event(raw, adapted, meta)
 

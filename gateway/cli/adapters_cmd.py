@@ -28,9 +28,8 @@ from gateway.cli import common
 from gateway.errors import Finding, MessageRejected
 from gateway.events import (
     CertificateEvent,
-    CertificateIssued,
-    ImportConfirmed,
     event_to_avro,
+    kind_of,
     to_json,
 )
 from gateway.registry import ParticipantRegistry
@@ -48,6 +47,10 @@ class FileResult:
     format: str | None = None
     findings: list[Finding] = field(default_factory=list)
     unreadable: bool = False
+    #: What a refused document was read as, when it was read before the refusal (KP
+    #: rules, sender check): the sender still learns which certificate failed.
+    refused_kind: str | None = None
+    refused_certificate_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,14 +58,11 @@ class FileResult:
 
     @property
     def kind(self) -> str | None:
-        if self.event is None:
-            return None
-        payload = self.event.payload
-        if isinstance(payload, CertificateIssued):
-            return "certificate"
-        if isinstance(payload, ImportConfirmed):
-            return "confirmation"
-        return "void"
+        return kind_of(self.event.payload) if self.event else self.refused_kind
+
+    @property
+    def certificate_id(self) -> str | None:
+        return self.event.certificate_id if self.event else self.refused_certificate_id
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +70,7 @@ class FileResult:
             "ok": self.ok,
             "format": self.format,
             "kind": self.kind,
-            "certificate_id": self.event.certificate_id if self.event else None,
+            "certificate_id": self.certificate_id,
             "findings": [finding.as_dict() for finding in self.findings],
         }
 
@@ -92,7 +92,13 @@ def judge(
         event = translation.translate(raw, meta, registry)
     except MessageRejected as exc:
         findings = list(exc.findings) or [Finding(exc.code, exc.message)]
-        return FileResult(name, format=format_hint or _detected(raw), findings=findings)
+        return FileResult(
+            name,
+            format=exc.adapter or format_hint or _detected(raw),
+            findings=findings,
+            refused_kind=exc.document_kind,
+            refused_certificate_id=exc.certificate_id,
+        )
     return FileResult(name, event=event, format=event.source.adapter)
 
 
@@ -254,7 +260,7 @@ def _table(results: list[FileResult]) -> None:
             Text("valid", style="green") if result.ok else Text("invalid", style="red"),
             Text(result.format or "-"),
             Text(result.kind or "-"),
-            Text(result.event.certificate_id if result.event else "-"),
+            Text(result.certificate_id or "-"),
             Text("\n".join(finding.describe() for finding in result.findings) or "-"),
         )
     console = Console(highlight=False)

@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway.generate.faults import DocumentKind, Fault, Scenario, scenario
+from gateway.events import DocumentKind
+from gateway.generate.faults import Fault, Scenario, scenario
 from gateway.generate.render import Renderer, RendererUnavailable
 from gateway.generate.sampling import Sampler
 from gateway.registry import ParticipantRegistry

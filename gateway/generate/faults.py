@@ -14,15 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
 
 from adapters.xsd import XSD_VIOLATION
 from gateway import rules
-from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Payload
+from gateway.events import CertificateIssued, DocumentKind, HsLine, ImportConfirmed, Payload
 from gateway.generate import reference as ref
 from gateway.generate.sampling import CENT, Route, Sampler, with_lines
-
-DocumentKind = Literal["certificate", "confirmation", "void"]
 
 MATCHED = "MATCHED"
 MATCHED_WITH_DISCREPANCIES = "MATCHED_WITH_DISCREPANCIES"

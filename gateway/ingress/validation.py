@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.errors import Finding, MessageRejected, NotXml, UnauthorisedSender, UnsafeXml
-from gateway.events import CertificateIssued, ImportConfirmed
+from gateway.events import kind_of
 from gateway.ingress.problems import Problem
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta, translate
@@ -38,16 +38,9 @@ def judge(
         event = translate(raw, meta, registry)
     except MessageRejected as exc:
         raise problem_for(exc) from None
-    payload = event.payload
-    if isinstance(payload, CertificateIssued):
-        kind = "certificate"
-    elif isinstance(payload, ImportConfirmed):
-        kind = "confirmation"
-    else:
-        kind = "void"
     return Verdict(
         format=event.source.adapter,
-        kind=kind,
+        kind=kind_of(event.payload),
         certificate_id=event.certificate_id,
         message_id=event.source.message_id,
     )

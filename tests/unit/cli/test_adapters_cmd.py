@@ -62,8 +62,9 @@ def test_validate_invalid_file_exits_1_with_its_findings(
     good, bad = lines(result)
     assert good["ok"] is True
     assert bad["ok"] is False
-    assert bad["kind"] is None
-    assert bad["certificate_id"] is None
+    # Known when the document was read before it was refused (a KP rule), else null.
+    assert bad["kind"] in (None, "certificate", "confirmation", "void")
+    assert (bad["kind"] is None) == (bad["certificate_id"] is None)
     assert bad["findings"]
     for finding in bad["findings"]:  # type: ignore[attr-defined]
         assert set(finding) == FINDING_KEYS
@@ -99,7 +100,13 @@ def test_sender_is_checked(registry: ParticipantRegistry, plain: None, tmp_path:
     assert run("validate", "--sender", entry["sender"].lower(), path).exit_code == 0
     result = run("validate", "--json", "--sender", other, path)
     assert result.exit_code == 1
-    assert lines(result)[0]["findings"][0]["code"] == "UNAUTHORISED_SENDER"  # type: ignore[index]
+    refused = lines(result)[0]
+    assert refused["findings"][0]["code"] == "UNAUTHORISED_SENDER"  # type: ignore[index]
+    # Read before it was refused: the sender learns which certificate and what kind.
+    assert (refused["kind"], refused["certificate_id"]) == (
+        entry["kind"],
+        read_manifest(tmp_path)[0]["certificate_id"],
+    )
     unknown = run("validate", "--sender", "KE", path)
     assert unknown.exit_code == 2
     assert "KE" in unknown.stderr
