@@ -159,10 +159,13 @@ def hs_to_tnved(hs_code: str) -> str:
 
 def join_number(country: str, number: str) -> str:
     """CertificateNumber{CountryCode, Number} -> the canonical id ``RU0123456``. Whitespace
-    is dropped; a Number that already repeats the country code is not prefixed twice."""
+    is dropped; a Number that already repeats the country code is not prefixed twice, also
+    when a separator follows it (``RU-0123456`` stays as written for the KP rules to judge,
+    not ``RURU-0123456``)."""
     country = country.strip().upper()
     number = "".join(number.split()).upper()
-    if number.startswith(country) and number[len(country) :].isdigit():
+    rest = number[len(country) :]
+    if number.startswith(country) and rest and not rest[0].isalpha():
         return number
     return country + number
 

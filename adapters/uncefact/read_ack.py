@@ -212,6 +212,15 @@ def _confirmation(
     if SAY_RECEIVED_ON in values:
         text, element = values[SAY_RECEIVED_ON]
         received_on = reader.day(text, element, f"statement {SAY_RECEIVED_ON}")
+        issued_on = confirmed_written.date() if confirmed_written else None
+        if received_on is not None and issued_on is not None and received_on > issued_on:
+            # The importing authority cannot confirm a receipt before it happened.
+            reader.invalid(
+                f"statement {SAY_RECEIVED_ON}",
+                element,
+                f"the shipment was received on {received_on}, after this acknowledgement "
+                f"was issued ({issued_on}, ram:IssueDateTime)",
+            )
     parcels = None
     if SAY_PARCELS in values:
         text, element = values[SAY_PARCELS]

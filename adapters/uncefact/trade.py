@@ -75,6 +75,7 @@ def read_lines(
     """The mapped lines of the consignment's items, and the parcels they add up to."""
     lines: list[Line] = []
     parcels: int | None = None
+    counted = False  # an ItemQuantity was there, even one already reported as invalid
     for item in items:
         for element in item:
             if element.tag != TRADE_LINE:
@@ -93,6 +94,7 @@ def read_lines(
                 lines.append(line)
             quantity = None if package is None else kid(package, ITEM_QUANTITY)
             if quantity is not None:
+                counted = True
                 count = reader.integer(
                     (quantity.text or "").strip(),
                     quantity,
@@ -106,7 +108,7 @@ def read_lines(
                     )
                 elif count is not None:
                     parcels = (parcels or 0) + count
-    if parcels is None:
+    if not counted:
         reader.missing(
             "the number of parcels (ram:PhysicalSPSPackage/ram:ItemQuantity on a trade line)",
             consignment,

@@ -161,7 +161,11 @@ def _check_options(
     if format_name is not None and format_name not in known:
         common.fail(f"unknown format {format_name!r}; known formats: {', '.join(sorted(known))}")
     if sender is not None and registry.get(sender) is None:
-        common.fail(f"--sender {sender} is not a participant of the registry")
+        owner = registry.participant_of(sender.upper())
+        hint = f" ({sender.upper()} is a member state of {owner}: use --sender {owner})"
+        common.fail(
+            f"--sender {sender} is not a participant of the registry" + (hint if owner else "")
+        )
 
 
 def _exit_code(results: list[FileResult]) -> int:

@@ -13,6 +13,7 @@ from adapters.envelope.read import EnvelopeMismatch
 from adapters.ru_fts import profile as ru_fts_profile
 from adapters.uncefact import profile as uncefact_profile
 from gateway import errors, rules
+from gateway.cli.adapters_cmd import UNREADABLE_FILE
 from gateway.router.handler import MisroutedEvent
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
@@ -52,5 +53,6 @@ def test_every_code_is_documented() -> None:
         | _rejection_codes()
         | {MisroutedEvent.code, EnvelopeMismatch.code}
         | set(INGRESS_CODES)
+        | {UNREADABLE_FILE}
     )
     assert sorted(codes - documented) == []

@@ -346,6 +346,8 @@ class TestRuFts(AdapterContract):
         assert profile.join_number("RU", "0123456") == "RU0123456"
         assert profile.join_number("RU", "RU0123456") == "RU0123456"
         assert profile.join_number("ru", " 0123 456 ") == "RU0123456"
+        assert profile.join_number("RU", "RU-5444795") == "RU-5444795"  # not RURU-5444795
+        assert profile.join_number("RU", "RUS0123") == "RURUS0123"
 
     def test_message_id_becomes_a_deterministic_document_id(
         self, example_registry: ParticipantRegistry

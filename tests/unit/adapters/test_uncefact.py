@@ -334,6 +334,18 @@ class TestUncefact(AdapterContract):
         assert confirmed.payload.date_of_receipt == date(2026, 3, 4)  # not 3 March (UTC)
         assert confirmed.occurred_at == datetime(2026, 3, 3, 23, 12, tzinfo=UTC)
 
+    def test_a_receipt_after_the_acknowledgement_is_a_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        document = edited(ACK, "KP-RECEIVED-ON: 2026-03-03", "KP-RECEIVED-ON: 2026-03-05")
+        finding = rejected(document, registry).findings[0]
+        assert (finding.code, finding.line) == (KP_FIELD_INVALID, 16)
+        assert "received on 2026-03-05, after this acknowledgement was issued (2026-03-04" in (
+            finding.message
+        )
+        same_day = edited(ACK, "KP-RECEIVED-ON: 2026-03-03", "KP-RECEIVED-ON: 2026-03-04")
+        assert isinstance(adapt(same_day, registry).payload, ImportConfirmed)
+
     def test_acknowledgement_maps_every_statement(self, registry: ParticipantRegistry) -> None:
         adapted = adapt(fixture(ACK), registry)
         assert adapted.payload == ImportConfirmed(
@@ -623,6 +635,23 @@ class TestUncefact(AdapterContract):
         finding = rejected(document, registry).findings[0]
         assert (finding.code, finding.line) == (KP_FIELD_INVALID, 116)
         assert "cannot be negative" in finding.message
+
+    def test_parcel_counts_that_are_all_invalid_are_not_also_missing(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """From the integrator review: a false "number of parcels is missing" followed the
+        real finding when no count was usable."""
+        source = text(CERT)
+        for count in ("3", "1"):
+            source = source.replace(
+                f"<ram:ItemQuantity>{count}</ram:ItemQuantity>",
+                "<ram:ItemQuantity>-1</ram:ItemQuantity>",
+            )
+        findings = rejected(source.encode(), registry).findings
+        assert [(f.code, f.line) for f in findings] == [
+            (KP_FIELD_INVALID, 95),
+            (KP_FIELD_INVALID, 116),
+        ]
 
     def test_a_kp_note_code_in_another_case_is_still_that_note(
         self, registry: ParticipantRegistry

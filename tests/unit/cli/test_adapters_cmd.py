@@ -110,6 +110,9 @@ def test_sender_is_checked(registry: ParticipantRegistry, plain: None, tmp_path:
     unknown = run("validate", "--sender", "KE", path)
     assert unknown.exit_code == 2
     assert "KE" in unknown.stderr
+    member_state = run("validate", "--sender", "BE", path)
+    assert member_state.exit_code == 2
+    assert "BE is a member state of EU: use --sender EU" in member_state.stderr
 
 
 def test_format_override(registry: ParticipantRegistry, plain: None, tmp_path: Path) -> None:
