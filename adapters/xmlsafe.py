@@ -139,6 +139,13 @@ def _doctype_in_prolog(raw: bytes) -> int | None:
 
 
 def _refuse_obvious_non_xml(raw: bytes) -> None:
+    if raw[:2] in (b"<\x00", b"\x00<"):
+        order = "little" if raw[:1] == b"<" else "big"
+        message = (
+            f"the body looks like UTF-16 ({order}-endian) without a byte order mark; start it "
+            "with a BOM or send UTF-8"
+        )
+        raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
     if raw[:1] == b"<":  # the usual case: no byte order mark, no leading blanks
         if b"\x00" in raw:
             message = "the body contains NUL bytes, which XML 1.0 forbids"
@@ -240,6 +247,24 @@ def _refuse_mislabelled_utf8(raw: bytes, declared: str) -> None:
     raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
 
 
+_CYRILLIC = re.compile("[\u0410-\u044f\u0401\u0451]{3}")
+
+
+def _code_page_hint(raw: bytes) -> str:
+    """Russian text saved in windows-1251 but declared (or defaulted to) UTF-8 is the usual
+    cause of invalid UTF-8 from FTS-style systems: say so when the bytes read as Cyrillic."""
+    match = _DECLARED_ENCODING.match(raw[len(_BOMS[0]) :] if raw.startswith(_BOMS[0]) else raw)
+    declared = match.group(1).decode().lower() if match else "utf-8"
+    if declared.replace("_", "-") not in ("utf-8", "utf8"):
+        return ""
+    if _CYRILLIC.search(raw.decode("cp1251", errors="replace")) is None:
+        return ""
+    return (
+        "; the bytes read as Russian text in windows-1251: declare "
+        'encoding="windows-1251" or convert the document to UTF-8'
+    )
+
+
 def _undecodable_line(raw: bytes) -> int | None:
     """The line of the first byte the declared encoding cannot decode (libxml2 reports
     encoding errors at the line where it switched encodings, often line 1)."""
@@ -274,7 +299,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
         or "char 0x0 out of allowed range" in lowered
         or "invalid bytes in character encoding" in lowered
     ):
-        message = f"the bytes do not match the declared encoding: {text}"
+        message = f"the bytes do not match the declared encoding: {text}{_code_page_hint(raw)}"
         line = _undecodable_line(raw) or line
         return NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
     if "xmlparseentityref: no name" in lowered or "entityref: expecting ';'" in lowered:

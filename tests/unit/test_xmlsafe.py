@@ -358,7 +358,8 @@ WRONG_ENCODINGS = [
         _declared("ISO-8859-1", "<r>Kapu Gems é</r>"),
         "INVALID_ENCODING",
     ),
-    ("UTF-16 without BOM", "<r>x</r>".encode("utf-16-be"), "INVALID_CHARACTER"),
+    ("UTF-16 without BOM", "<r>x</r>".encode("utf-16-be"), "INVALID_ENCODING"),
+    ("UTF-16LE without BOM", "<r>x</r>".encode("utf-16-le"), "INVALID_ENCODING"),
     ("EBCDIC", _declared("cp037", codec="cp037"), "NOT_XML"),
 ]
 
@@ -369,6 +370,20 @@ def test_wrong_unknown_and_lying_encodings(label: str, raw: bytes, code: str) ->
     assert isinstance(error, NotXml), label
     assert error.findings[0].code == code, label
     assert error.findings[0].line in (None, 1), label
+
+
+def test_a_wide_encoding_without_bom_and_a_russian_code_page_are_named() -> None:
+    """What the sender did, not libxml2's words: UTF-16 saved without a BOM, and windows-1251
+    bytes under a UTF-8 declaration (or none), the usual mistake of FTS-style systems."""
+    wide = rejected("<r>x</r>".encode("utf-16-le")).findings[0]
+    assert "UTF-16 (little-endian) without a byte order mark" in wide.message
+    for prolog in ('<?xml version="1.0" encoding="UTF-8"?>\n', ""):
+        raw = f"{prolog}<r>\n<a>{CYRILLIC}</a>\n</r>".encode("cp1251")
+        finding = rejected(raw).findings[0]
+        assert finding.code == "INVALID_ENCODING"
+        assert 'Russian text in windows-1251: declare encoding="windows-1251"' in finding.message
+    latin = rejected('<?xml version="1.0"?><r>caf\xe9 cr\xe8me</r>'.encode("latin-1"))
+    assert "windows-1251" not in latin.findings[0].message
 
 
 def test_encoding_findings_point_at_the_offending_line() -> None:
