@@ -16,6 +16,7 @@ from gateway.events import (
     CertificateVoided,
     HsLine,
     ImportConfirmed,
+    Party,
     Payload,
 )
 from gateway.registry import ParticipantRegistry, ParticipantStatus
@@ -56,6 +57,7 @@ DATE_IN_FUTURE = "DATE_IN_FUTURE"
 DATE_BEFORE_KPCS = "DATE_BEFORE_KPCS"
 CONFIRMATION_INCOMPLETE = "CONFIRMATION_INCOMPLETE"
 NUMBER_NOT_IN_SERIES = "NUMBER_NOT_IN_SERIES"
+PARTY_COUNTRY_MISMATCH = "PARTY_COUNTRY_MISMATCH"
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -80,6 +82,7 @@ RULE_CODES = (
     DATE_BEFORE_KPCS,
     CONFIRMATION_INCOMPLETE,
     NUMBER_NOT_IN_SERIES,
+    PARTY_COUNTRY_MISMATCH,
 )
 
 
@@ -360,6 +363,8 @@ def _certificate(
         )
     if _number(cert.certificate_number, issuing, registry, found):
         _series(cert, registry, found)
+    _party_country(cert.exporter, "exporter", exporting, registry, found)
+    _party_country(cert.importer, "importer", importing, registry, found)
     if cert.origin == MIXED:
         if not cert.provenance:
             found.append(
@@ -423,6 +428,41 @@ def _certificate(
                     path="importing_participant",
                 )
             )
+
+
+def _party_country(
+    party: Party,
+    role: str,
+    participant: str,
+    registry: ParticipantRegistry,
+    found: list[Finding],
+) -> None:
+    """On a certificate, the exporter is established in the exporting participant and the
+    importer in the importing one (any member state of it): the issuing authority names
+    both, so an address elsewhere is an error of its system (parties swapped, a template
+    reused). Not applied to confirmations: a confirmation naming an importer elsewhere is
+    evidence of a diversion that the router must see (WRONG_DESTINATION), not refuse."""
+    country = (party.country or "").strip().upper()
+    if not country or registry.get(participant) is None:
+        return  # no address country to judge, or the participant rule already spoke
+    belongs_to = registry.participant_of(country)
+    if belongs_to == participant:
+        return
+    if belongs_to is None:
+        place = f"{country}, no KP participant"
+    elif belongs_to != country:
+        place = f"{country} (part of {belongs_to})"
+    else:
+        place = country
+    act = role.removesuffix("er") + "ing"  # exporter -> exporting
+    found.append(
+        Finding(
+            PARTY_COUNTRY_MISMATCH,
+            f"the {role} {party.name!r} has its address in {place}, but the {act} "
+            f"participant is {participant}",
+            path=f"{role}.country",
+        )
+    )
 
 
 def _confirmation(
