@@ -21,6 +21,7 @@ from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, fail
 from gateway.cli.terminal import printable, printable_line
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
+from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +49,11 @@ def filters(function: F) -> F:
             ),
             click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
             click.option("--until", help="Dead-lettered before (ISO-8601)."),
+            click.option(
+                "--pending",
+                is_flag=True,
+                help="Only dead letters no replay has re-sent yet (kp.dlq.audit).",
+            ),
         ]
     ):
         function = option(function)
@@ -97,6 +103,19 @@ def _read(selection: DlqFilter) -> list[DeadLetter]:
     return chosen
 
 
+def _read_with_history(
+    selection: DlqFilter, pending: bool
+) -> tuple[list[DeadLetter], dict[str, str]]:
+    """The selected dead letters (only those not yet replayed with ``pending``) and, for
+    each one a replay re-sent, that replay's id."""
+    letters = _read(selection)
+    with environment_errors():
+        history = asyncio.run(replay_history(settings()))
+    if pending:
+        letters = [x for x in letters if x.coordinates not in history]
+    return letters, history
+
+
 @click.group()
 def dlq() -> None:
     """Inspect and replay dead letters (kp.dlq)."""
@@ -112,25 +131,30 @@ def list_(
     stage: tuple[str, ...],
     since: str | None,
     until: str | None,
+    pending: bool,
     as_json: bool,
     limit: int | None,
 ) -> None:
-    """List dead letters, oldest first."""
-    letters = _read(_filter(reason, sender, stage, since, until))
+    """List dead letters, oldest first, with the replay that re-sent each (if any)."""
+    letters, history = _read_with_history(_filter(reason, sender, stage, since, until), pending)
     if limit:
         letters = letters[-limit:]
     if as_json:
         for letter in letters:
-            emit_json(letter.summary())
+            emit_json({**letter.summary(), "replayed_by": history.get(letter.coordinates)})
         return
     table = Table(title=f"{len(letters)} dead letter(s)")
-    for column in ("id", "dead-lettered at", "reason", "stage", "sender", "original", "message"):
+    columns = ("id", "dead-lettered at", "reason", "stage", "sender", "original", "message")
+    for column in (*columns, "replayed by"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         s = letter.summary()
         cells = (s["id"], s["reason"], s["stage"], s["sender"], s["original"], s["message"][:80])
         safe = [Text(printable_line(cell)) for cell in cells]  # no markup, no escapes
-        table.add_row(*safe[:1], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), *safe[1:])
+        replayed = history.get(letter.coordinates, "-")[:8]  # a replay id's first block
+        table.add_row(
+            *safe[:1], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), *safe[1:], replayed
+        )
     Console().print(table)
 
 
@@ -204,14 +228,19 @@ def stats_(
     stage: tuple[str, ...],
     since: str | None,
     until: str | None,
+    pending: bool,
     as_json: bool,
 ) -> None:
-    """Counts by reason, sender, stage and age."""
-    report = stats(_read(_filter(reason, sender, stage, since, until)), datetime.now(UTC))
+    """Counts by reason, sender, stage and age, and how many still wait for a replay."""
+    letters, history = _read_with_history(_filter(reason, sender, stage, since, until), pending)
+    report = stats(letters, datetime.now(UTC))
+    report["pending"] = sum(1 for x in letters if x.coordinates not in history)
     if as_json:
         emit_json(report)
         return
-    click.echo(f"{report['total']} dead letter(s)")
+    click.echo(
+        f"{report['total']} dead letter(s), {report['pending']} not replayed yet (--pending)"
+    )
     for group in ("by_reason", "by_sender", "by_stage", "by_age"):
         click.echo(f"{group.removeprefix('by_')}:")
         for name, count in report[group].items():
@@ -234,6 +263,7 @@ def replay(
     stage: tuple[str, ...],
     since: str | None,
     until: str | None,
+    pending: bool,
     ids: tuple[str, ...],
     dry_run: bool,
     force: bool,
@@ -245,6 +275,8 @@ def replay(
     config = settings()
     who = operator or getpass.getuser()
     selection = _filter(reason, sender, stage, since, until, ids)
+    if pending and force:  # --pending is what a replay does anyway; --force undoes it
+        fail("--pending and --force contradict each other: a replay skips replayed letters")
     if selection == DlqFilter() and not (everything or dry_run):
         fail(
             "a replay without a filter re-sends every dead letter: give --reason, --sender, "

@@ -55,12 +55,19 @@ class ReplayReport:
 
 async def already_replayed(settings: Settings) -> set[str]:
     """Coordinates ("dlq/<partition>/<offset>") of every dead letter a past replay re-sent."""
-    done: set[str] = set()
+    return set(await replay_history(settings))
+
+
+async def replay_history(settings: Settings) -> dict[str, str]:
+    """Coordinates of every dead letter a past replay re-sent -> the id of the first
+    replay that did (kp.dlq.audit, read_committed)."""
+    first: dict[str, str] = {}
     for record in await read_topic_to_end(settings, f"{settings.topic_prefix}dlq.audit"):
         audit = codec.decode(record.value, "DlqAudit")
         if not audit["dry_run"]:
-            done.update(audit["dead_letters"])
-    return done
+            for coordinates in audit["dead_letters"]:
+                first.setdefault(coordinates, audit["replay_id"])
+    return first
 
 
 def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]]:

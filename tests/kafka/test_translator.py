@@ -206,6 +206,15 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     assert h.text_header(replayed.headers, h.REPLAYED_FROM) == story[0]["dead_letters"][0]
     assert h.text_header(replayed.headers, "kpgw-sender") == "ZA"
     assert h.header(replayed.headers, h.REASON) is None  # DLQ headers are not carried back
+    # The operator sees what was replayed, by which replay, and what still waits.
+    listed = _kpgw(settings, registry_path, "dlq", "list", "--json")
+    assert [json.loads(line)["replayed_by"] for line in listed.stdout.splitlines()] == [
+        story[0]["replay_id"]
+    ]
+    pending = _kpgw(settings, registry_path, "dlq", "list", "--pending", "--json")
+    assert pending.returncode == 0 and pending.stdout == ""
+    counts = json.loads(_kpgw(settings, registry_path, "dlq", "stats", "--json").stdout)
+    assert (counts["total"], counts["pending"]) == (1, 0)
 
 
 async def test_dlq_show_escapes_what_the_sender_wrote_and_raw_keeps_its_bytes(
