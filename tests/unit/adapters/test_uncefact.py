@@ -9,6 +9,7 @@ D17A schemas (``KPGW_UNCEFACT_XSD_DIR``, else ``../shared/uncefact``; mandatory 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -508,6 +509,23 @@ class TestUncefact(AdapterContract):
         finding = rejected(edited(CERT, old, new), registry).findings[0]
         assert hint in finding.message, finding.message
         assert "\\d" not in finding.message  # no regular expression for the sender to decode
+
+    @pytest.mark.parametrize(
+        "value", ["{" + ":" * 200_000, "{:" * 100_000, "[facet 'pattern'] The value '" * 5_000]
+    )
+    def test_a_hostile_value_in_a_schema_finding_costs_no_time(
+        self, registry: ParticipantRegistry, value: str
+    ) -> None:
+        """Found by a security review: a quadratic regex over libxml2's message, which
+        quotes the value in full, let 45 KB block the ingress for 20 s. The message is cut
+        and every pattern on it is linear; the bound is generous, the bug took hours."""
+        old = "2026-02-27T09:30:00+02:00</udt:DateTimeString>\n    </ram:IssueDateTime>"
+        document = edited(CERT, old, f"{value}</udt:DateTimeString>\n    </ram:IssueDateTime>")
+        started = time.perf_counter()
+        finding = rejected(document, registry).findings[0]
+        assert time.perf_counter() - started < 2.0
+        assert finding.code == XSD_VIOLATION
+        assert len(finding.message) < 1_200 and finding.message.endswith("... (cut)")
 
     def test_xsd_findings_speak_the_senders_prefixes(self, registry: ParticipantRegistry) -> None:
         source = text(CERT).replace("ram:", "r:").replace("xmlns:ram=", "xmlns:r=")
