@@ -79,6 +79,11 @@ class IngressSettings(BaseModel):
         description="token for GET /metrics (Prometheus bearer_token, or Basic password); "
         "unset: open (the metrics name participants and pairs)",
     )
+    allow_insecure_off_loopback: bool = Field(
+        default=False,
+        description="serve off loopback with the public demo tokens or operator pages "
+        "without a token (a local trial whose port is bound to loopback, e.g. docker-compose)",
+    )
 
 
 class Settings(BaseSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,11 +97,15 @@ def connection_options(command: F) -> F:
 
 
 def client_setup(
-    token: str | None, cacert: Path | None, cert: Path | None, key: Path | None
+    url: str, token: str | None, cacert: Path | None, cert: Path | None, key: Path | None
 ) -> tuple[dict[str, str], ssl.SSLContext | None]:
     """The request headers and TLS context of the options, or a usage error."""
     if not token and cert is None:
         raise click.UsageError("give --token (or KPGW_TOKEN) or a client --cert")
+    host = urllib.parse.urlsplit(base_url(url)).hostname or ""
+    if token and url.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+        # The bearer token would cross the network in clear text.
+        click.echo(f"warning: sending the token over plain http to {host}; use https", err=True)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         return headers, ssl_context(cacert, cert, key)

@@ -37,6 +37,13 @@ def check(registry_path: Path | None) -> None:
         raise SystemExit(common.EXIT_INVALID) from None
     enabled = sum(1 for pair in loaded.pairs if pair.enabled)
     click.echo(f"{len(loaded.participants)} participants, {enabled} enabled pairs: valid")
+    demo = loaded.demo_token_holders()
+    if demo:  # valid, but never for production: the ingress refuses it off loopback
+        click.echo(
+            f"warning: {len(demo)} participant(s) accept the PUBLIC demo tokens "
+            f"({', '.join(demo)}); fine for a local trial, never for production",
+            err=True,
+        )
 
 
 @registry_group.command()

@@ -113,7 +113,7 @@ def send(
     files: tuple[Path, ...],
 ) -> None:
     """Send XML documents to the ingress, one request per FILE."""  # fmt: skip
-    headers, context = client_setup(token, cacert, cert, key)
+    headers, context = client_setup(url, token, cacert, cert, key)
     headers["Content-Type"] = content_type
     target = base_url(url) + ROUTES[1 if validate_only else 0]
     results = asyncio.run(_send_all(target, files, headers, timeout_s, context, retries))

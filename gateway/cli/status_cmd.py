@@ -164,7 +164,7 @@ def status(
     """Where sent messages are now, one line per TRACKING_ID."""  # fmt: skip
     if until_states and not wait:
         raise click.UsageError("--until needs --wait")
-    headers, context = client_setup(token, cacert, cert, key)
+    headers, context = client_setup(url, token, cacert, cert, key)
     until = frozenset(until_states or SETTLED) if wait else None
     results = asyncio.run(
         _status_all(

@@ -19,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.ingress import handlers
 from gateway.ingress.auth import server_ssl_context
+from gateway.ingress.exposure import refuse_unsafe_exposure
 from gateway.ingress.problems import Problem, from_http_exception
 from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
@@ -133,11 +134,12 @@ async def serve(
     """Run an ingress until the block ends; ``port=0`` picks a free port."""
     redact_server_log()
     ingress = Ingress.build(settings)
+    bind_host = host or settings.http_host
+    refuse_unsafe_exposure(settings, ingress.registry(), bind_host)
     ssl_context = server_ssl_context(settings.ingress)
     runner = ProblemAppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
-        bind_host = host or settings.http_host
         site = web.TCPSite(
             runner,
             bind_host,

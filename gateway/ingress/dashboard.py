@@ -39,6 +39,7 @@ from pydantic import SecretStr
 from gateway import codec
 from gateway.demo.summary import MATCH_KINDS, PLAIN, PairCounts
 from gateway.dlq.store import DeadLetter
+from gateway.ingress.exposure import LOOPBACK
 from gateway.ingress.mirror import Apply
 from gateway.ingress.problems import Problem
 from gateway.kafka.clients import committed_consumer
@@ -55,7 +56,6 @@ RECENT_SIGNALS = 30
 MESSAGE_CHARS = 300
 RETRY_S = 1.0
 STOP_GRACE_S = 2.0
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def iso_ms(at_ms: int) -> str:

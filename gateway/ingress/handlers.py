@@ -72,6 +72,15 @@ async def _document(request: web.Request, ingress: Ingress, deadline: float) -> 
     return identity.participant, raw
 
 
+#: The longest document-derived text an audit line carries.
+AUDIT_TEXT_CHARS = 160
+
+
+def _audit_text(text: str) -> str:
+    cut = text if len(text) <= AUDIT_TEXT_CHARS else text[:AUDIT_TEXT_CHARS] + "..."
+    return repr(cut)[1:-1]  # newlines, ANSI escapes and other controls as \n, \x1b
+
+
 def _judge(
     request: web.Request, ingress: Ingress, participant: str, raw: bytes, received_at: datetime
 ) -> validation.Verdict:
@@ -89,7 +98,11 @@ def _judge(
                 body_sha256=raw_sha256(raw),
                 body_bytes=len(raw),
                 reason=problem.findings[0].code if problem.findings else problem.slug,
-                finding=problem.findings[0].message if problem.findings else problem.detail,
+                # The message quotes the document's certificate number and issuer: bounded
+                # and escaped (repr), so a sender cannot flood or forge log lines.
+                finding=_audit_text(
+                    problem.findings[0].message if problem.findings else problem.detail
+                ),
             )
         raise
 
@@ -115,7 +128,7 @@ async def post_message(request: web.Request) -> web.Response:
         )
     try:
         async with ingress.accepted.lock(tracking_id, deadline):
-            replayed = ingress.accepted.replay(tracking_id, digest) is not None
+            replayed = ingress.accepted.replay(tracking_id, participant, digest) is not None
             if not replayed:
                 await _publish(
                     ingress,

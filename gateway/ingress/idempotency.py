@@ -76,20 +76,25 @@ class Accepted:
 
 
 class IdempotencyIndex:
+    """Acceptances by (sender, tracking id). The sender is part of the key because a
+    Kafka-native sender writes its own ``kpgw-tracking-id``: a record claiming another
+    participant's (predictable) tracking id must not answer that participant's requests
+    with 409 or hide its messages (found by a security review)."""
+
     def __init__(self) -> None:
-        self._entries: dict[str, Accepted] = {}
+        self._entries: dict[tuple[str, str], Accepted] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, tracking_id: str) -> Accepted | None:
-        return self._entries.get(tracking_id)
+    def get(self, tracking_id: str, sender: str) -> Accepted | None:
+        return self._entries.get((sender, tracking_id))
 
     def remember(self, tracking_id: str, entry: Accepted) -> None:
         """The first acceptance under a tracking id is the original; later ones do not
         replace it."""
-        self._entries.setdefault(tracking_id, entry)
+        self._entries.setdefault((entry.sender, tracking_id), entry)
 
     def apply(self, record: Any) -> None:
         """One committed ``kp.inbound`` record (the mirror's callback)."""
@@ -97,22 +102,23 @@ class IdempotencyIndex:
         tracking = [value for name, value in headers if name == TRACKING_HEADER]
         if not tracking:
             return  # a Kafka-native sender without a tracking id: nothing to look up
-        if tracking[-1].decode("utf-8", "replace").strip() in self._entries:
-            return  # known already (typically this instance's own record): first one wins
         coordinates = f"{record.topic}/{record.partition}/{record.offset}"
         inbound = Inbound.of(record.key, headers, record.timestamp, coordinates)
+        sender = inbound.sender or ""
+        if (sender, inbound.tracking_id) in self._entries:
+            return  # known already (typically this instance's own record): first one wins
         entry = Accepted(
-            sender=inbound.sender or "",
+            sender=sender,
             sha256=raw_sha256(record.value or b""),
             received_at=inbound.received_at,
             message_id=inbound.message_id,
         )
         self.remember(inbound.tracking_id, entry)
 
-    def replay(self, tracking_id: str, digest: str) -> Accepted | None:
+    def replay(self, tracking_id: str, sender: str, digest: str) -> Accepted | None:
         """The original acceptance when this is a re-send of the same body; a 409
         ``Problem`` when the key was used for another body; None when the key is new."""
-        entry = self._entries.get(tracking_id)
+        entry = self._entries.get((sender, tracking_id))
         if entry is None:
             return None
         if entry.sha256 != digest:

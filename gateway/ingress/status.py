@@ -48,11 +48,15 @@ def iso(moment: datetime) -> str:
 
 
 class StatusView:
+    """Statuses by tracking id, then by sender: a status written for another sender under
+    the same tracking id (a Kafka-native sender chooses its own) is never shown to, nor
+    replaces, the participant's own."""
+
     def __init__(self) -> None:
-        self._entries: dict[str, StatusEntry] = {}
+        self._entries: dict[str, dict[str, StatusEntry]] = {}
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(by_sender) for by_sender in self._entries.values())
 
     def apply(self, record: Any) -> None:
         """One committed ``kp.status`` record (the mirror's callback); a tombstone forgets."""
@@ -65,7 +69,8 @@ class StatusView:
         updated = value["updated_at"]
         if isinstance(updated, int):
             updated = datetime.fromtimestamp(updated / 1000, tz=UTC)
-        self._entries[str(value["tracking_id"])] = StatusEntry(
+        by_sender = self._entries.setdefault(str(value["tracking_id"]), {})
+        by_sender[str(value["sender"])] = StatusEntry(
             sender=str(value["sender"]),
             status=STATES.get(str(value["status"]), "accepted"),
             reason=value.get("reason"),
@@ -87,10 +92,8 @@ class StatusView:
         self, tracking_id: str, participant: str, accepted: IdempotencyIndex
     ) -> dict[str, Any] | None:
         """The status document, or None when unknown or not ``participant``'s."""
-        entry = self._entries.get(tracking_id)
+        entry = self._entries.get(tracking_id, {}).get(participant)
         if entry is not None:
-            if entry.sender != participant:
-                return None
             return {
                 "tracking_id": tracking_id,
                 "status": entry.status,
@@ -100,8 +103,8 @@ class StatusView:
                 "differences": [dict(item) for item in entry.differences],
                 "updated_at": iso(entry.updated_at),
             }
-        original = accepted.get(tracking_id)
-        if original is None or original.sender != participant:
+        original = accepted.get(tracking_id, participant)
+        if original is None:
             return None
         return {
             "tracking_id": tracking_id,

@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.demo_tokens import demo_token
+
 ISO2 = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 _TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -198,7 +200,25 @@ class ParticipantRegistry(BaseModel):
             if (pair.exporter, pair.importer) in seen:
                 found.append((("pairs", index, "exporter"), f"{name} is listed twice"))
             seen.add((pair.exporter, pair.importer))
+        # One token must name one participant: a hash pasted into a second entry would
+        # authenticate its holder as whichever participant is read last.
+        owners: dict[str, str] = {}
+        for key, participant in self.participants.items():
+            for position, stored in enumerate(participant.token_hashes):
+                first = owners.setdefault(stored, key)
+                if first != key:
+                    message = f"participant {key} has a token hash that {first} has too"
+                    found.append((("participants", key, "token_hashes", position), message))
         return found
+
+    def demo_token_holders(self) -> list[str]:
+        """Participants whose token hashes include the public demo token's (see
+        ``gateway.demo_tokens``): fine on loopback, an open door anywhere else."""
+        return [
+            code
+            for code, participant in self.participants.items()
+            if hash_token(demo_token(code)) in participant.token_hashes
+        ]
 
     # --- look-ups used by the rules, the router and the ingress --------------------------
 

@@ -46,8 +46,11 @@ def test_gateway_variables_are_settings_and_ports_agree() -> None:
         env = services[name]["environment"]
         for key in env:
             assert key.startswith("KPGW_"), key
-            field = key.removeprefix("KPGW_").lower()
+            field, _, nested = key.removeprefix("KPGW_").lower().partition("__")
             assert field in fields or field in {"log_format"}, f"{key} is not a setting"
+            if nested:  # KPGW_INGRESS__X: a field of the nested settings model
+                model = Settings.model_fields[field].annotation
+                assert nested in model.model_fields, f"{key} is not a setting"  # type: ignore[union-attr]
         bootstrap_host, _, bootstrap_port = env["KPGW_KAFKA_BOOTSTRAP"].partition(":")
         assert bootstrap_host == "kafka"
         assert f"{bootstrap_port}" in services["kafka"]["environment"]["KAFKA_LISTENERS"]
@@ -57,11 +60,15 @@ def test_gateway_variables_are_settings_and_ports_agree() -> None:
         port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", [])
     )
     # The values parse as Settings would read them.
-    settings = Settings(
-        **{
-            k.removeprefix("KPGW_").lower(): v
-            for k, v in services["gateway"]["environment"].items()
-            if k != "KPGW_LOG_FORMAT"
-        }
-    )
+    values: dict[str, Any] = {}
+    for key, value in services["gateway"]["environment"].items():
+        if key != "KPGW_LOG_FORMAT":
+            field, _, nested = key.removeprefix("KPGW_").lower().partition("__")
+            if nested:
+                values.setdefault(field, {})[nested] = value
+            else:
+                values[field] = value
+    settings = Settings(**values)
+    # The trial's only exposure is the host's loopback (the ports above).
+    assert settings.ingress.allow_insecure_off_loopback
     assert settings.http_port == int(http_port)

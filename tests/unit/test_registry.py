@@ -46,6 +46,27 @@ def test_tokens_are_matched_by_hash_only() -> None:
     assert registry.participant_for_token("secret-tokem") is None
 
 
+def test_one_token_hash_under_two_participants_is_refused() -> None:
+    """Found by a security review: the last participant read silently won."""
+    shared = hash_token("pasted-twice")
+    text = (
+        f'[participants.RU]\nname = "Russia"\ntoken_hashes = ["{shared}"]\n\n'
+        f'[participants.BW]\nname = "Botswana"\ntoken_hashes = ["{shared}"]\n'
+    )
+    with pytest.raises(ConfigurationError, match="BW has a token hash that RU has too"):
+        load_registry_text(text)
+
+
+def test_the_example_registry_holds_demo_tokens_and_a_minted_one_does_not(
+    example_registry: ParticipantRegistry,
+) -> None:
+    assert {"RU", "EU", "BW"} <= set(example_registry.demo_token_holders())
+    own = load_registry_text(
+        f'[participants.RU]\nname = "Russia"\ntoken_hashes = ["{hash_token("own")}"]\n'
+    )
+    assert own.demo_token_holders() == []
+
+
 def test_errors_give_line_and_key() -> None:
     text = "\n".join(
         [
@@ -121,3 +142,9 @@ def test_registry_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None
     assert "line 5: pairs.0.importer: pair RU->ZZ: ZZ is not a participant" in result.output
     missing = CliRunner().invoke(cli, ["registry", "check", "--registry", str(tmp_path / "no")])
     assert missing.exit_code == 2
+
+
+def test_registry_check_warns_of_the_public_demo_tokens() -> None:
+    result = CliRunner().invoke(cli, ["registry", "check"])  # the shipped example
+    assert result.exit_code == 0
+    assert "accept the PUBLIC demo tokens" in result.stderr

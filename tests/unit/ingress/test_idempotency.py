@@ -57,13 +57,13 @@ def test_key_precedence_and_validation() -> None:
 
 def test_replay_same_body_conflict_other_body() -> None:
     index = IdempotencyIndex()
-    assert index.replay("t1", "aaa") is None
+    assert index.replay("t1", "RU", "aaa") is None
     index.remember("t1", Accepted("RU", "aaa", NOW, "m-1"))
     index.remember("t1", Accepted("RU", "bbb", NOW, "m-1"))  # the first one stays
-    replay = index.replay("t1", "aaa")
+    replay = index.replay("t1", "RU", "aaa")
     assert replay is not None and replay.sender == "RU"
     with pytest.raises(Problem) as caught:
-        index.replay("t1", "bbb")
+        index.replay("t1", "RU", "bbb")
     assert caught.value.status == 409
     assert caught.value.findings[0].code == "IDEMPOTENCY_KEY_REUSED"
 
@@ -73,10 +73,23 @@ def test_the_index_learns_from_committed_inbound_records() -> None:
     body = b"<doc/>"
     headers = inbound_headers(sender="EU", message_id="m-9", tracking_id="t9", received_at=NOW)
     index.apply(Record(inbound_key("EU", "m-9"), body, headers))
-    entry = index.get("t9")
+    entry = index.get("t9", "EU")
     assert entry == Accepted("EU", raw_sha256(body), NOW, "m-9")
     index.apply(Record(b"RU:x", b"<other/>", [("kpgw-sender", b"RU")]))  # no tracking id
     assert len(index) == 1
+
+
+def test_a_record_claiming_another_senders_tracking_id_changes_nothing_for_it() -> None:
+    """Found by a security review: a Kafka-native sender (RU) wrote a record with BW's
+    predictable tracking id; BW's next POST with that key got 409 and its status 404."""
+    index = IdempotencyIndex()
+    forged = inbound_headers(sender="RU", message_id="x", tracking_id="t-bw", received_at=NOW)
+    index.apply(Record(b"RU:x", b"<forged/>", forged))
+    assert index.get("t-bw", "BW") is None
+    assert index.replay("t-bw", "BW", "digest-of-bw-body") is None  # a new key: publish
+    index.remember("t-bw", Accepted("BW", "digest-of-bw-body", NOW, "CERT-BW"))
+    assert index.replay("t-bw", "BW", "digest-of-bw-body") is not None
+    assert index.get("t-bw", "RU") == Accepted("RU", raw_sha256(b"<forged/>"), NOW, "x")
 
 
 async def test_the_lock_serialises_one_key_and_times_out() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from gateway.cli.http_client import base_url
+from gateway.cli.http_client import base_url, client_setup
 from gateway.cli.send_cmd import _send_all
 
 
@@ -92,3 +92,14 @@ async def test_an_answer_that_is_not_json_keeps_its_status_and_text(tmp_path: Pa
         (result,) = await _send_all(url, (document,), {}, 5.0, None, retries=0)
     assert result["status"] == 400
     assert result["problem"] == {"detail": "400, message: Invalid header", "not_json": True}
+
+
+def test_a_token_over_plain_http_beyond_loopback_is_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client_setup("http://127.0.0.1:8080", "t", None, None, None)
+    assert capsys.readouterr().err == ""
+    client_setup("https://gateway.example:8443", "t", None, None, None)
+    assert capsys.readouterr().err == ""
+    client_setup("http://gateway.example:8080/v1/messages", "t", None, None, None)
+    assert "plain http to gateway.example; use https" in capsys.readouterr().err

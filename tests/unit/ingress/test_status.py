@@ -85,6 +85,15 @@ def test_only_the_sender_sees_its_message() -> None:
     assert view.lookup("unknown", "EU", accepted) is None
 
 
+def test_a_status_for_another_sender_under_the_same_tracking_id_hides_nothing() -> None:
+    view = StatusView()
+    accepted = IdempotencyIndex()
+    view.apply(status("t1", "TRANSLATED", sender="BW"))
+    view.apply(status("t1", "DEAD_LETTERED", sender="RU"))  # a forged tracking id
+    assert view.lookup("t1", "BW", accepted)["status"] == "translated"  # type: ignore[index]
+    assert view.lookup("t1", "RU", accepted)["status"] == "dead-lettered"  # type: ignore[index]
+
+
 def test_accepted_before_kp_status_mentions_it_and_tombstones_forget() -> None:
     view = StatusView()
     accepted = IdempotencyIndex()
