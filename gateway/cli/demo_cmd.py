@@ -68,7 +68,10 @@ def demo(
 ) -> None:
     """The main job: a local broker, the gateway, realistic traffic from real partner pairs
     over HTTP, and a summary per partner pair. Exit 1 when a certificate ends otherwise
-    than its generated story predicts."""
+    than its generated story predicts.
+
+    Each run uses topics of its own, under demo.<run id>. (KPGW_TOPIC_PREFIX does not
+    apply); a run deletes the demo topics of runs older than a day."""
     from gateway.demo.run import DemoOptions, run_demo
 
     if short:

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import click
+import fastavro
 
 from gateway.avro_compat import full_transitive_problems
 from gateway.cli.common import EXIT_INVALID
-from gateway.codec import NAMESPACE, TOP_LEVEL, expanded_schema, released_paths
+from gateway.codec import NAMESPACE, TOP_LEVEL, expanded_schema, fingerprint, released_paths
 from gateway.resources import avro_dir
 
 
@@ -31,17 +32,32 @@ def schemas() -> None:
     """Avro schemas: compatibility with released versions, releases, self-contained export."""
 
 
+def unreleased() -> list[str]:
+    """Schemas the gateway would write that no released version is: partners hold only
+    released files, so records written with such a schema are undecodable for them."""
+    names = []
+    for name in _present():
+        paths = released_paths(name)
+        if not paths or json.loads(paths[-1].read_text("utf-8")) != expanded_schema(name):
+            names.append(name)
+    return names
+
+
 @schemas.command()
 def check() -> None:
-    """Every schema stays FULL_TRANSITIVE-compatible with its released versions (exit 1)."""
+    """Every schema stays FULL_TRANSITIVE-compatible with its released versions, and the
+    current one is released (exit 1 otherwise)."""
     report = compatibility_report()
-    bad = {name: found for name, found in report.items() if found}
+    pending = set(unreleased())
     for name, found in report.items():
         releases = len(released_paths(name))
-        click.echo(f"{name}: {'INCOMPATIBLE' if found else 'ok'} ({releases} released)")
+        verdict = "INCOMPATIBLE" if found else "UNRELEASED" if name in pending else "ok"
+        click.echo(f"{name}: {verdict} ({releases} released)")
         for problem in found:
             click.echo(f"  {problem}")
-    if bad:
+        if name in pending and not found:
+            click.echo("  changed since its last release: run kpgw schemas release")
+    if pending or any(report.values()):
         raise SystemExit(EXIT_INVALID)
 
 
@@ -63,8 +79,15 @@ def release() -> None:
 @schemas.command()
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
 def export(out: Path) -> None:
-    """Write each top-level schema self-contained (named types inlined) into OUT."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write every released version of each top-level schema, self-contained (named types
+    inlined), into OUT as <Name>/vN.avsc, and print each file's fingerprint: a reader needs
+    every version whose records are still on its topics."""
     for name in _present():
-        (out / f"{name}.avsc").write_text(json.dumps(expanded_schema(name), indent=2) + "\n")
-        click.echo(out / f"{name}.avsc")
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in released_paths(name):
+            schema = json.loads(path.read_text("utf-8"))
+            target = folder / path.name
+            target.write_text(json.dumps(schema, indent=2) + "\n", "utf-8")
+            print_ = fingerprint(fastavro.parse_schema(schema, named_schemas={})).hex()
+            click.echo(f"{target}  fingerprint {print_}")

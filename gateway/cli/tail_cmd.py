@@ -14,7 +14,7 @@ from gateway.dlq.headers import readable_headers
 from gateway.errors import UndecodableEvent
 from gateway.events import to_json
 from gateway.kafka.clients import committed_consumer
-from gateway.kafka.topics import require_topic
+from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
 
 
@@ -52,8 +52,14 @@ async def _tail(
     as_json: bool,
 ) -> int:
     # Checked before subscribing: a consumer subscribed to a missing topic logs errors for
-    # as long as it waits for the topic to appear.
-    await require_topic(config, topic)
+    # as long as it waits for the topic to appear. A name without the deployment's prefix
+    # (`partner.EU` for `kp.partner.EU`) is read under the prefix.
+    if await partition_count(config, topic) == 0:
+        prefixed = f"{config.topic_prefix}{topic}"
+        if not topic.startswith(config.topic_prefix) and await partition_count(config, prefixed):
+            topic = prefixed
+        else:
+            await require_topic(config, topic)
     consumer = committed_consumer(
         config, topic, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
     )

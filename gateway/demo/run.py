@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from gateway.dlq.headers import REASON, SENDER, text_header
 from gateway.dlq.store import read_topic_to_end
 from gateway.ingress.app import serve
 from gateway.kafka.broker import LocalBroker, answers_metadata, port_free
-from gateway.kafka.topics import create_topics, delete_topics, partner_topic
+from gateway.kafka.topics import create_topics, delete_topics, list_topics, partner_topic
 from gateway.registry import load_registry
 from gateway.router.driver import build_router
 from gateway.settings import Settings
@@ -58,10 +58,34 @@ async def ensure_broker(settings: Settings, port: int, console: Console) -> Sett
     return settings.model_copy(update={"kafka_bootstrap": status.bootstrap})
 
 
+#: Demo runs whose topics a new run deletes: older than this. Not every demo topic: a
+#: partner may be reading an earlier run's, or another person's demo may be running on a
+#: shared broker (found by a partner-consumer review).
+DEMO_TOPICS_KEPT = timedelta(days=1)
+_RUN_ID = "%Y%m%d%H%M%S"
+
+
+def stale_demo_prefixes(topics: Iterable[str], now: datetime) -> list[str]:
+    """The ``demo.<run id>.`` prefixes among ``topics`` of runs older than a day."""
+    stale = set()
+    for topic in topics:
+        parts = topic.split(".")
+        if len(parts) < 3 or parts[0] != "demo":
+            continue
+        try:
+            started = datetime.strptime(parts[1], _RUN_ID).replace(tzinfo=UTC)
+        except ValueError:
+            continue  # not a run id: not ours to delete
+        if now - started > DEMO_TOPICS_KEPT:
+            stale.add(f"demo.{parts[1]}.")
+    return sorted(stale)
+
+
 async def _forget_old_demo_topics(settings: Settings) -> None:
-    for old in ("demo.",):
-        with contextlib.suppress(Exception):
-            await delete_topics(settings.model_copy(update={"topic_prefix": old}))
+    with contextlib.suppress(Exception):  # housekeeping only: never fail the demo for it
+        topics = await list_topics(settings)
+        for prefix in stale_demo_prefixes(topics, datetime.now(UTC)):
+            await delete_topics(settings.model_copy(update={"topic_prefix": prefix}))
 
 
 @contextlib.asynccontextmanager
@@ -112,7 +136,7 @@ async def collect(
 
 async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Summary:
     settings = await ensure_broker(base, options.broker_port, console)
-    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    run_id = datetime.now(UTC).strftime(_RUN_ID)
     settings = settings.with_prefix(f"demo.{run_id}.")
     settings = settings.model_copy(
         update={

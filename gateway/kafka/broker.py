@@ -161,7 +161,15 @@ class LocalBroker:
     def __init__(self, port: int = 9092, data_dir: Path | None = None) -> None:
         self.port = port
         self.controller_port = port + 1
-        self.paths = BrokerPaths(data_dir or kpgw_home() / "kafka" / str(port))
+        default = kpgw_home() / "kafka" / str(port)
+        #: Where a broker started with --data-dir left its data dir for later commands on
+        #: the same port that do not repeat it (``kafka status``, ``kafka down``).
+        self._pointer = default / "data-dir"
+        if data_dir is None:
+            with contextlib.suppress(OSError):
+                data_dir = Path(self._pointer.read_text("utf-8").strip()) or None
+        self.paths = BrokerPaths(data_dir or default)
+        self._custom = data_dir is not None and self.paths.root != default
 
     @property
     def bootstrap(self) -> str:
@@ -251,6 +259,9 @@ class LocalBroker:
                 start_new_session=True,  # survives the CLI; stopped by 'kpgw kafka down'
             )
         self.paths.pidfile.write_text(str(process.pid))
+        if self._custom:
+            self._pointer.parent.mkdir(parents=True, exist_ok=True)
+            self._pointer.write_text(str(self.paths.root.resolve()), "utf-8")
         _SPAWNED[process.pid] = process  # reaped by down(); keeps Popen from warning when collected
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -320,6 +331,7 @@ class LocalBroker:
                 time.sleep(0.1)
         _reap(pid)
         self.paths.pidfile.unlink(missing_ok=True)
+        self._pointer.unlink(missing_ok=True)
         return True
 
     def kill(self) -> None:

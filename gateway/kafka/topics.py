@@ -264,6 +264,16 @@ async def _cleanup_policies(admin: object, names: list[str]) -> dict[str, str]:
     return policies
 
 
+async def list_topics(settings: Settings) -> list[str]:
+    """Every topic name on the cluster."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        return sorted(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def delete_topics(settings: Settings) -> list[str]:
     """Delete every topic under ``settings.topic_prefix`` (tests and demo resets only)."""
     if not settings.topic_prefix:

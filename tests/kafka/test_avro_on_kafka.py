@@ -100,6 +100,23 @@ async def test_event_round_trips_through_a_real_topic(created_topics: Settings) 
     )
     line = json.loads(tail.stdout.strip())
     assert line["key"] == "RU0123456" and line["topic"] == topic
+    # The name without the deployment's prefix reads the same topic.
+    short = subprocess.run(
+        [
+            *(sys.executable, "-m", "gateway", "tail", "events", "--from-beginning", "--max", "1"),
+            *("--idle-timeout", "10", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={
+            **__import__("os").environ,
+            "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap,
+            "KPGW_TOPIC_PREFIX": created_topics.topic_prefix,
+        },
+    )
+    assert json.loads(short.stdout.strip())["topic"] == topic
     assert line["value"]["schema"] == "CertificateEvent"
     payload = line["value"]["record"]["payload"]
     assert payload["type"] == "CertificateIssued"

@@ -52,6 +52,9 @@ def test_up_status_down_as_a_user_runs_them(data_dir: Path) -> None:
 
     status = kpgw("kafka", "status", *args)
     assert status.returncode == 0 and f"running (pid {pid})" in status.stdout
+    # Later commands need not repeat --data-dir (found by a partner-consumer review).
+    by_port = kpgw("kafka", "status", "--port", str(PORT))
+    assert by_port.returncode == 0 and f"running (pid {pid})" in by_port.stdout
 
     down = kpgw("kafka", "down", *args)
     assert down.returncode == 0 and "stopped" in down.stdout

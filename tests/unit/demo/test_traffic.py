@@ -5,9 +5,11 @@ the dashboard test after a broker run."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from gateway.demo.run import DemoOptions
+from gateway.demo.run import DemoOptions, stale_demo_prefixes
 from gateway.demo.summary import FRAUD_SIGNALS
 from gateway.demo.traffic import KAFKA_NATIVE, stories
 from gateway.registry import ParticipantRegistry, load_registry
@@ -37,3 +39,18 @@ def test_the_demo_shows_dead_letters_refusals_and_fraud_signals(
     )
     outcomes = {o for i in items for o in i.scenario.expected_outcomes}
     assert outcomes & set(FRAUD_SIGNALS), outcomes
+
+
+def test_a_demo_run_deletes_only_demo_topics_older_than_a_day() -> None:
+    """Found by a partner-consumer review: a second demo run deleted the first run's
+    topics while a partner's consumer read them."""
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    topics = [
+        "demo.20261128115500.partner.EU",  # five minutes ago: kept
+        "demo.20261127110000.inbound",  # yesterday, 25 hours ago: deleted
+        "demo.20261127110000.partner.EU",
+        "demo.20261127130000.inbound",  # 23 hours ago: kept
+        "demo.mine.inbound",  # not a run id: never ours
+        "kp.inbound",
+    ]
+    assert stale_demo_prefixes(topics, now) == ["demo.20261127110000."]
