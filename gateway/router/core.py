@@ -188,7 +188,12 @@ class _Run(Step):
         else:
             self.update(announced=True)
             self.touched.setdefault(event.event_id, event)
-            self.notify(NotificationType.SHIPMENT_ANNOUNCED, importer, event)
+            self.notify(
+                NotificationType.SHIPMENT_ANNOUNCED,
+                importer,
+                event,
+                confirmation_due=overdue_at(self.state, self.registry),
+            )
             self.check_value(event, cert)
             for void in self.state.voids:
                 self.notify(NotificationType.CERTIFICATE_VOIDED, importer, void.event)

@@ -247,9 +247,12 @@ def event_notification(
     event: CertificateEvent,
     created_at: datetime,
     body: Encoded | None = None,
+    *,
+    confirmation_due: datetime | None = None,
 ) -> Emission:
     """Forward a canonical event (announcement, void, confirmation) to ``recipient``;
-    ``body``: the event's Avro body when known."""
+    ``body``: the event's Avro body when known; ``confirmation_due``: for an announcement,
+    when the importer's confirmation is due."""
     value = {
         "notification_id": notification_id(event.certificate_id, kind, recipient, event.event_id),
         "notification_type": kind.value,
@@ -258,6 +261,7 @@ def event_notification(
         "created_at": created_at,
         "event": EventValue(event),
         "outcome": None,
+        "confirmation_due": confirmation_due,
     }
     return Emission(TopicKind.PARTNER, event.certificate_id, value, recipient, body)
 
@@ -277,6 +281,7 @@ def outcome_notification(
         "created_at": outcome["decided_at"],
         "event": None,
         "outcome": outcome,
+        "confirmation_due": None,
     }
     return Emission(TopicKind.PARTNER, certificate_id, value, recipient, body)
 

@@ -158,10 +158,21 @@ class Step:
         """Has a partner topic (appears in a registry pair) and is active."""
         return participant in self._exchanging and self.registry.is_active(participant)
 
-    def notify(self, kind: NotificationType, recipient: str, event: CertificateEvent) -> None:
+    def notify(
+        self,
+        kind: NotificationType,
+        recipient: str,
+        event: CertificateEvent,
+        *,
+        confirmation_due: datetime | None = None,
+    ) -> None:
         if self.reachable(recipient):
             body = self.body_of(event)
-            self.emissions.append(event_notification(kind, recipient, event, self.now, body))
+            self.emissions.append(
+                event_notification(
+                    kind, recipient, event, self.now, body, confirmation_due=confirmation_due
+                )
+            )
 
     def body_of(self, event: CertificateEvent) -> Encoded | None:
         """The Avro body of the incoming event or of a kept one, when known."""

@@ -19,6 +19,7 @@ from tests.unit.router.factories import (
     confirmation,
     event,
     issued,
+    registry,
 )
 
 BW_LINES = (HsLine("7102.31", Decimal("1000.000"), Decimal("131000.00")),)
@@ -44,6 +45,12 @@ def test_certificate_then_matching_confirmation_is_matched() -> None:
     announced = router.feed(cert)
     assert [e.value["notification_type"] for e in announced.emissions[:1]] == ["SHIPMENT_ANNOUNCED"]
     assert announced.emissions[0].participant == "EU"
+    # The importer learns when its confirmation is due (found by a partner review).
+    deadline = registry().pair("RU", "EU").confirmation_deadline_days  # type: ignore[union-attr]
+    due = announced.emissions[0].value["confirmation_due"]
+    assert due == T0 + timedelta(days=deadline)
+    decoded = codec.decode(announced.emissions[0].to_bytes(), "PartnerNotification")
+    assert decoded["confirmation_due"] == due
     assert router.statuses() == {cert.source.tracking_id: ("ANNOUNCED", None)}
 
     matched = router.feed(conf, T0 + timedelta(days=9))
