@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from gateway.ingress.exposure import LOOPBACK
+
 ROUTES = ("/v1/messages", "/v1/validate")
 
 #: Statuses that say nothing about the document (the ingress or its broker cannot take it
@@ -103,7 +105,7 @@ def client_setup(
     if not token and cert is None:
         raise click.UsageError("give --token (or KPGW_TOKEN) or a client --cert")
     host = urllib.parse.urlsplit(base_url(url)).hostname or ""
-    if token and url.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+    if token and url.startswith("http://") and host not in LOOPBACK:
         # The bearer token would cross the network in clear text.
         click.echo(f"warning: sending the token over plain http to {host}; use https", err=True)
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -114,7 +114,8 @@ class Failure:
         )
 
 
-def _iso(moment: datetime) -> bytes:
+def iso_bytes(moment: datetime) -> bytes:
+    """An instant as header text: UTC, milliseconds, ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()
 
 
@@ -135,8 +136,8 @@ def dlq_headers(
         (STAGE, failure.stage.encode()),
         (REASON, failure.reason.encode()),
         (ATTEMPTS, str(failure.attempts).encode()),
-        (FIRST_FAILED_AT, _iso(failure.first_failed_at or now)),
-        (DEAD_LETTERED_AT, _iso(now)),
+        (FIRST_FAILED_AT, iso_bytes(failure.first_failed_at or now)),
+        (DEAD_LETTERED_AT, iso_bytes(now)),
         (
             FINDINGS,
             json.dumps([f.as_dict() for f in failure.findings], ensure_ascii=False).encode(),

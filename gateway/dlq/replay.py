@@ -93,7 +93,7 @@ def _pinned_metadata(letter: DeadLetter, kept: list[tuple[str, bytes]]) -> list[
     original_ms = h.int_header(letter.headers, h.ORIGINAL_TIMESTAMP)
     if original_ms is not None and not _is_instant(h.text_header(kept, h.RECEIVED_AT)):
         moment = datetime.fromtimestamp(original_ms / 1000, tz=UTC)
-        pinned.append((h.RECEIVED_AT, _iso_ms(moment).encode()))
+        pinned.append((h.RECEIVED_AT, h.iso_bytes(moment)))
     tracking = (h.text_header(kept, h.TRACKING_ID) or "").strip()
     if not tracking and not letter.key and letter.original_offset is not None:
         original = f"{letter.original_topic}/{letter.original_partition}/{letter.original_offset}"
@@ -110,10 +110,6 @@ def _is_instant(text: str | None) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _iso_ms(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def replay(
