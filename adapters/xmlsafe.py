@@ -208,6 +208,12 @@ def _refuse_lying_wide_encoding(raw: bytes) -> None:
     if match is None:
         return
     declared = match.group(1).decode()
+    if declared.lower().replace("_", "-") in _REFUSED_ENCODINGS:
+        message = (
+            f"the document declares {declared}, which the gateway does not accept: it writes "
+            "markup such as '<!' in disguise ('<+ACE-'), past every check; send UTF-8"
+        )
+        raise NotXml(message, findings=(Finding(UNSUPPORTED_ENCODING, message, line=1),))
     if declared.lower().startswith(("utf-16", "utf-32", "ucs")):
         message = (
             f"the document declares {declared} but its bytes are 8-bit text; "
@@ -222,6 +228,13 @@ def _refuse_lying_wide_encoding(raw: bytes) -> None:
         raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
     _refuse_mislabelled_utf8(raw, declared)
 
+
+#: UTF-7 (RFC 2152) and its aliases: no XML processor is required to read it, no customs
+#: system writes it, and it is the classic way to smuggle markup past byte-level filters.
+#: libxml2 would read it through iconv, so the parsed tree is checked again (docinfo).
+_REFUSED_ENCODINGS = frozenset(
+    ("utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7", "x-utf-7", "unicode-2-0-utf-7")
+)
 
 _NOT_SINGLE_BYTE = ("utf-8", "utf8", "ascii", "us-ascii", "utf-16", "utf-32", "ucs")
 
