@@ -22,7 +22,7 @@ from gateway.cli.terminal import printable, printable_line
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
-from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, stats
+from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,23 +84,21 @@ def _filter(
 
 
 def _read(selection: DlqFilter) -> list[DeadLetter]:
-    """The dead letters ``selection`` matches; when none does although the DLQ holds some,
-    say on stderr which reasons and senders it does hold (a typo matches nothing)."""
+    """The dead letters ``selection`` matches; when none does although the part of the DLQ
+    read holds some, say on stderr which reasons and senders it does hold (a typo matches
+    nothing)."""
     config = settings()
     with environment_errors():
-        every = asyncio.run(read_dead_letters(config))
-    chosen = [letter for letter in every if selection.matches(letter)]
-    if not chosen and every and (selection.reasons or selection.senders):
-        reasons = sorted({x.reason for x in every})
-        senders = sorted({x.sender or "(none)" for x in every})
+        scan = asyncio.run(scan_dead_letters(config, selection))
+    if not scan.letters and scan.scanned and (selection.reasons or selection.senders):
         click.echo(
             printable_line(
-                f"no dead letter matches; the DLQ holds reasons {', '.join(reasons)} "
-                f"from senders {', '.join(senders)}"
+                f"no dead letter matches; the {scan.scanned} dead letter(s) read have reasons "
+                f"{', '.join(sorted(scan.reasons))} from senders {', '.join(sorted(scan.senders))}"
             ),
             err=True,
         )
-    return chosen
+    return scan.letters
 
 
 def _read_with_history(

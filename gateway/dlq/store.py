@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.dlq import headers as h
 from gateway.kafka.clients import committed_consumer
@@ -113,39 +113,129 @@ class DlqFilter:
 
 async def read_topic_to_end(settings: Settings, topic: str) -> list[Any]:
     """Every committed record of ``topic`` up to its current end, without a consumer group."""
+    records: list[Any] = []
+    async for batch in iter_topic(settings, topic):
+        records.extend(batch)
+    return records
+
+
+#: Where reading a partition starts: the consumer, the partition and the partition's end.
+Start = Callable[
+    [AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]], Awaitable[None]
+]
+
+
+async def iter_topic(
+    settings: Settings, topic: str, *, start: Start | None = None
+) -> AsyncIterator[list[Any]]:
+    """The committed records of ``topic`` up to its current end, batch by batch, without a
+    consumer group: from the beginning, or from where ``start`` seeks each partition."""
     count = await partition_count(settings, topic)
     if count == 0:
-        return []
+        return
     tps = [TopicPartition(topic, p) for p in range(count)]
     consumer = committed_consumer(settings, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         # read_committed: end_offsets is the last stable offset.
         ends = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        pending = {tp for tp in tps if ends[tp] > 0}
+        await consumer.seek_to_beginning(*tps)
+        if start is not None:
+            await start(consumer, tps, ends)
+        pending = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=1000)
             for tp, items in batches.items():
-                records.extend(r for r in items if r.offset < ends[tp])
+                batch = [r for r in items if r.offset < ends[tp]]
+                if batch:
+                    yield batch
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
-        return records
     finally:
         await consumer.stop()
+
+
+@dataclass(slots=True)
+class DlqScan:
+    """The dead letters a filter selected (oldest first), and what the part of the DLQ it
+    had to read holds, for saying why nothing matched."""
+
+    letters: list[DeadLetter] = field(default_factory=list)
+    scanned: int = 0
+    reasons: set[str] = field(default_factory=set)
+    senders: set[str] = field(default_factory=set)
+
+
+def _wanted_ids(ids: tuple[str, ...]) -> dict[int, tuple[int, int]]:
+    """partition -> [first, last + 1) offsets of the ids asked for ("3-42")."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for text in ids:
+        partition, _, offset = text.partition("-")
+        if not (partition.isdigit() and offset.isdigit()):
+            continue
+        first, stop = ranges.get(int(partition), (int(offset), int(offset) + 1))
+        ranges[int(partition)] = (min(first, int(offset)), max(stop, int(offset) + 1))
+    return ranges
+
+
+def _start_for(selection: DlqFilter) -> Start | None:
+    """Seek each partition past what ``selection`` cannot match: to the ids asked for, or
+    to the first record at or after ``since`` (Kafka's time index answers exactly: the
+    earliest offset whose timestamp is at least that), so a DLQ of months is not read
+    from its beginning to show one letter or the last hour."""
+    if not selection.ids and selection.since is None:
+        return None
+    wanted = _wanted_ids(selection.ids) if selection.ids else None
+    since_ms = (
+        max(0, int(selection.since.timestamp() * 1000)) if selection.since is not None else None
+    )
+
+    async def start(
+        consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> None:
+        found = (
+            await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+            if since_ms is not None
+            else {}
+        )
+        for tp in tps:
+            offset = await consumer.position(tp)
+            if wanted is not None:
+                first, stop = wanted.get(tp.partition, (ends[tp], ends[tp]))
+                offset = max(offset, first)
+                ends[tp] = min(ends[tp], stop)  # nothing past the last id asked for
+            if since_ms is not None:
+                at = found.get(tp)
+                offset = max(offset, ends[tp] if at is None else at.offset)
+            consumer.seek(tp, min(offset, ends[tp]))
+
+    return start
+
+
+async def scan_dead_letters(settings: Settings, selection: DlqFilter = DlqFilter()) -> DlqScan:
+    """The dead letters ``selection`` matches, reading only the part of kp.dlq that can
+    hold them and keeping only those (a DLQ may hold far more than memory should)."""
+    topic = f"{settings.topic_prefix}dlq"
+    await require_topic(settings, topic)  # "0 dead letters" from a wrong prefix would mislead
+    scan = DlqScan()
+    async for batch in iter_topic(settings, topic, start=_start_for(selection)):
+        for record in batch:
+            letter = DeadLetter.of(record)
+            scan.scanned += 1
+            scan.reasons.add(letter.reason)
+            scan.senders.add(letter.sender or "(none)")
+            if selection.matches(letter):
+                scan.letters.append(letter)
+    scan.letters.sort(key=lambda x: (x.timestamp, x.id))
+    return scan
 
 
 async def read_dead_letters(
     settings: Settings, selection: DlqFilter = DlqFilter()
 ) -> list[DeadLetter]:
-    topic = f"{settings.topic_prefix}dlq"
-    await require_topic(settings, topic)  # "0 dead letters" from a wrong prefix would mislead
-    records = await read_topic_to_end(settings, topic)
-    letters = [DeadLetter.of(record) for record in records]
-    return sorted((x for x in letters if selection.matches(x)), key=lambda x: (x.timestamp, x.id))
+    return (await scan_dead_letters(settings, selection)).letters
 
 
 def stats(letters: Iterable[DeadLetter], now: datetime) -> dict[str, Any]:

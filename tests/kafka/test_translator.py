@@ -244,7 +244,10 @@ async def test_dlq_show_escapes_what_the_sender_wrote_and_raw_keeps_its_bytes(
     assert "\x1b" not in table.stdout
     typo = _kpgw(settings, registry_path, "dlq", "list", "--reason", "NOT_XLM")
     assert "0 dead letter(s)" in typo.stdout
-    assert "no dead letter matches; the DLQ holds reasons NOT_XML from senders RU" in typo.stderr
+    assert (
+        "no dead letter matches; the 1 dead letter(s) read have reasons NOT_XML from senders RU"
+        in typo.stderr
+    )
     raw = subprocess.run(
         [sys.executable, "-m", "gateway", "dlq", "show", letter_id, "--raw"],
         capture_output=True,
