@@ -38,17 +38,17 @@ async def _dead_letters(settings: Settings) -> int:
                 (h.SENDER, b"RU" if hour % 2 == 0 else b"BW"),
                 (h.ORIGINAL_TOPIC, f"{settings.topic_prefix}inbound".encode()),
             ]
-            for partition in range(partitions):
-                sends.append(
-                    await producer.send(
-                        topic,
-                        b"<not-xml",
-                        key=b"k",
-                        partition=partition,
-                        timestamp_ms=stamp,
-                        headers=headers,
-                    )
+            sends += [
+                await producer.send(
+                    topic,
+                    b"<not-xml",
+                    key=b"k",
+                    partition=partition,
+                    timestamp_ms=stamp,
+                    headers=headers,
                 )
+                for partition in range(partitions)
+            ]
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
