@@ -65,6 +65,13 @@ class IngressSettings(BaseModel):
     request_deadline_s: float = Field(default=10.0, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     validate_sync: bool = True
+    validation_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="worker processes for synchronous validation, so a large document does "
+        "not stall the event loop for every other request; 0: validate on the event loop",
+    )
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     tls_client_cafile: Path | None = Field(

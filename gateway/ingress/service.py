@@ -20,6 +20,7 @@ from gateway.ingress.metrics import IngressMetrics
 from gateway.ingress.mirror import TopicMirror
 from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
+from gateway.ingress.validator import Validator, validator_for
 from gateway.kafka.clients import common_config
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry
@@ -64,6 +65,7 @@ class Ingress:
     status_mirror: TopicMirror
     metrics: IngressMetrics
     dashboard: Dashboard
+    validator: Validator
     _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
     _ready_check: asyncio.Future[dict[str, Any]] | None = field(default=None)
 
@@ -93,6 +95,11 @@ class Ingress:
             ),
             metrics=metrics,
             dashboard=dashboard,
+            validator=validator_for(
+                settings.ingress.validation_processes if settings.ingress.validate_sync else 0,
+                settings.partners_file,
+                registry,
+            ),
         )
 
     @contextlib.asynccontextmanager
@@ -100,6 +107,7 @@ class Ingress:
         """The background work: producer lanes, the two mirrors, the dashboard (its feed
         starts on the first request) and the consumer-lag sampler of this process."""
         stop = asyncio.Event()
+        await self.validator.start()
         await self.publisher.start()
         tasks = [
             asyncio.create_task(self.inbound_mirror.run(stop), name="mirror-inbound"),
@@ -117,6 +125,7 @@ class Ingress:
             if pending:
                 await asyncio.wait(pending)
             await self.publisher.close()
+            await self.validator.close()
 
     async def readiness(self) -> dict[str, Any]:
         """Broker reachable, topics present, producer connected, views caught up. Probes
@@ -140,6 +149,7 @@ class Ingress:
             "producer": self.publisher.connected,
             "inbound_view": self.inbound_mirror.caught_up.is_set(),
             "status_view": self.status_mirror.caught_up.is_set(),
+            "validation": self.validator.ready(),
         }
         report = {"ready": all(checks.values()), "checks": checks}
         self._ready_cache = (now, report)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.dlq import headers as h
+from gateway.ingress.validator import WorkerValidator
 from gateway.router.driver import wall_clock
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
@@ -194,6 +195,31 @@ async def test_validate_judges_with_the_translator_code_and_sends_nothing(
         assert len(problem["findings"]) >= 2, problem
         (await client.validate(render(cert), "BW")).problem(403)
     assert await read_until(settings, "inbound", 1, timeout_s=1) == []
+
+
+async def test_validation_in_worker_processes_answers_as_on_the_event_loop(
+    created_topics: Settings,
+) -> None:
+    settings = created_topics
+    cert = certificate("RU0610021")
+    bad = render(certificate("RU0610022", hs_code="7102.29", importer="KE", importer_state=None))
+    async with started(settings) as on_loop:
+        expected = (await on_loop.send(bad)).problem(422)
+    async with started(settings, validation_processes=1) as client:
+        validator = client.running.ingress.validator
+        assert isinstance(validator, WorkerValidator) and len(validator.worker_pids()) == 1
+        accepted = await client.send(render(cert))
+        assert accepted.status == 202, accepted.body
+        refused = (await client.send(bad)).problem(422)
+        assert (refused["detail"], refused["findings"]) == (
+            expected["detail"],
+            expected["findings"],
+        )
+        (await client.send(render(cert), "BW")).problem(403)
+        checked = await client.validate(render(confirmation(cert)), "EU")
+        assert checked.status == 200 and checked.body["kind"] == "confirmation"
+    inbound = await read_until(settings, "inbound", 1)
+    assert [h.text_header(r.headers, "kpgw-sender") for r in inbound] == ["RU"]
 
 
 async def test_a_late_confirmation_reads_overdue_then_matched_late(

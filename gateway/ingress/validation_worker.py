@@ -1,0 +1,117 @@
+"""A validation worker process: ``python -m gateway.ingress.validation_worker [PARTNERS]``.
+
+Reads requests from stdin and writes verdicts to stdout, each a frame: a 4-byte big-endian
+length, then a pickle. The parent (``gateway.ingress.validator``) is the only peer, and
+both ends are this code base: the pickles never come from a sender. A request is
+``(request_id, raw, participant, received_at)``; the answer ``(request_id, outcome)``
+where outcome is a ``Verdict``, a refusal ``(slug, detail, findings)`` or, for an
+unexpected error, ``("error", repr)``. The worker first compiles every adapter's schemas
+and answers ``(0, "ready")``. It ends when stdin closes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from gateway.ingress.problems import Problem
+from gateway.ingress.validation import judge
+from gateway.logs import configure_logging
+from gateway.registry import ParticipantRegistry
+from gateway.registry.watch import RegistryWatcher
+
+HEADER = struct.Struct(">I")
+READY = "ready"
+#: The registry file is checked at most this often (as the ingress does).
+REGISTRY_CHECK_S = 1.0
+
+
+def read_frame(stream: BinaryIO) -> Any | None:
+    """The next frame's object, or None at the end of the stream."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)  # noqa: S301 - written by our own parent process
+
+
+def frame(value: object) -> bytes:
+    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
+
+
+class WorkerRegistry:
+    """The registry as its file says, checked at most every ``REGISTRY_CHECK_S``."""
+
+    def __init__(self, partners_file: Path | None) -> None:
+        self.watcher = RegistryWatcher(partners_file)
+        self.registry = self.watcher.current()
+        self.checked = time.monotonic()
+
+    def __call__(self) -> ParticipantRegistry:
+        now = time.monotonic()
+        if now - self.checked >= REGISTRY_CHECK_S:
+            self.registry = self.watcher.current()
+            self.checked = now
+        return self.registry
+
+
+def outcome_of(
+    raw: bytes, participant: str, received_at: datetime, registry: ParticipantRegistry
+) -> object:
+    try:
+        return judge(raw, participant, registry, received_at)
+    except Problem as problem:
+        return problem.slug, problem.detail, tuple(problem.findings)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which answers 500
+        return "error", repr(exc)[:2000]
+
+
+def warm_up(registry: ParticipantRegistry) -> None:
+    """Compile every adapter's schemas and run its code once, on generated documents."""
+    from adapters import registry as adapter_registry
+    from gateway.generate import GenerateOptions, generate
+
+    for name in sorted(adapter_registry.adapters()):
+        try:
+            for story in generate(GenerateOptions(pairs=1, seed=0, format=name), registry):
+                for item in story.files:
+                    outcome_of(item.content, item.sender, datetime.now(UTC), registry)
+        except Exception:  # noqa: BLE001, S112 - warming is best effort
+            continue
+
+
+def serve(partners_file: Path | None, requests: BinaryIO, answers: BinaryIO) -> None:
+    registry = WorkerRegistry(partners_file)
+    warm_up(registry())
+    answers.write(frame((0, READY)))
+    answers.flush()
+    while (request := read_frame(requests)) is not None:
+        request_id, raw, participant, received_at = request
+        answers.write(frame((request_id, outcome_of(raw, participant, received_at, registry()))))
+        answers.flush()
+
+
+def main() -> None:
+    partners = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else None
+    # Frames own the real stdout; whatever else would print there (a log line, a library's
+    # warning) goes to stderr, which the parent's log shares.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    configure_logging(fmt="json", level=os.environ.get("KPGW_LOG_LEVEL", "warning"))
+    with answers:
+        serve(partners, sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Where the ingress's synchronous validation runs: on the event loop, or in worker processes.
+
+Validation is CPU work in the translator's own code (parse, XSD, mapping, KP rules): about
+0.2 ms for a usual certificate, but up to ~150 ms for a pathological 2 MB document
+(thousands of repeated notes, each a finding). On the event loop that time is taken from every
+other request, the health probes and the producer lanes: one participant sending such
+documents at its rate limit would stall the ingress for everybody. With
+``KPGW_INGRESS__VALIDATION_PROCESSES`` > 0 the work runs in that many worker processes
+(``gateway.ingress.validation_worker``), and the event loop only waits for the verdict.
+
+The workers speak length-prefixed pickles over their stdin/stdout, read and written by the
+event loop itself: no executor threads in the ingress (``ProcessPoolExecutor``'s feeder
+and manager threads took more of the loop's CPU than the validation they moved away). A
+request goes to the worker with the fewest requests in flight.
+
+A worker that dies (killed, out of memory, a crash in native code) fails the requests it
+had with 503 and ``Retry-After`` (``not-ready``: nothing was accepted, a retry is safe),
+as do requests while no worker is up, and is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from gateway.ingress.problems import Problem, retry_after
+from gateway.ingress.validation import Verdict, judge
+from gateway.ingress.validation_worker import HEADER, READY, frame
+from gateway.registry import ParticipantRegistry
+
+log = structlog.get_logger(__name__)
+
+#: How long a worker may take to start (imports, schema compilation, warm-up).
+START_TIMEOUT_S = 60.0
+#: Between restarts of a worker that keeps dying.
+RESTART_BACKOFF_S = 1.0
+STOP_TIMEOUT_S = 5.0
+
+
+class Validator(Protocol):
+    async def start(self) -> None: ...
+
+    def ready(self) -> bool:
+        """Whether a document sent now would be judged (for /readyz)."""
+        ...
+
+    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
+        """The verdict on a valid document, or a ``Problem`` (400, 403, 413 or 422)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InLoopValidator:
+    """Validates on the event loop: no extra processes (tests, small deployments)."""
+
+    def __init__(self, registry: Callable[[], ParticipantRegistry]) -> None:
+        self.registry = registry
+
+    async def start(self) -> None:
+        return None
+
+    def ready(self) -> bool:
+        return True
+
+    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
+        return judge(raw, participant, self.registry(), received_at)
+
+    async def close(self) -> None:
+        return None
+
+
+#: How long a client should wait after a worker stopped (restart backoff plus start).
+RETRY_AFTER_S = 3.0
+
+
+def _worker_gone() -> Problem:
+    return Problem(
+        "not-ready",
+        "the validation worker is restarting (the one checking this document stopped); "
+        "nothing was accepted, retry shortly",
+        headers=retry_after(RETRY_AFTER_S),
+    )
+
+
+class _Worker:
+    """One worker process and the requests it has in flight."""
+
+    def __init__(self, partners_file: Path | None, index: int) -> None:
+        self.partners_file = partners_file
+        self.index = index
+        self.process: asyncio.subprocess.Process | None = None
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.reader: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.closing = False
+        self.restarting: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.ready.clear()
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.ingress.validation_worker",
+            "" if self.partners_file is None else str(self.partners_file),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self.reader = asyncio.create_task(self._read(self.process), name=f"validator-{self.index}")
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self.ready.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            raise
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        try:
+            while True:
+                header = await process.stdout.readexactly(HEADER.size)
+                (size,) = HEADER.unpack(header)
+                request_id, outcome = _loads(await process.stdout.readexactly(size))
+                if outcome == READY and request_id == 0:
+                    self.ready.set()
+                    continue
+                future = self.pending.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(outcome)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker's stdout closed: it is gone
+        finally:
+            self.ready.clear()  # no new request goes to it
+            self._fail_pending()
+            if not self.closing:
+                code = await process.wait()
+                log.error("validation_worker_died", worker=self.index, exit_code=code)
+                self.restarting = asyncio.get_running_loop().create_task(self._restart())
+
+    def _fail_pending(self) -> None:
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(_worker_gone())
+
+    async def _restart(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(RESTART_BACKOFF_S)
+            try:
+                await self.start()
+            except Exception as exc:  # noqa: BLE001 - keep trying; requests meanwhile get 500
+                log.error("validation_worker_restart_failed", worker=self.index, error=repr(exc))
+                continue
+            log.info("validation_worker_restarted", worker=self.index)
+            return
+
+    def submit(self, request_id: int, request: bytes) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        process = self.process
+        if not self.ready.is_set() or process is None or process.stdin is None:
+            future.set_exception(_worker_gone())
+            return future
+        self.pending[request_id] = future
+        try:
+            process.stdin.write(request)
+        except (ConnectionError, RuntimeError):
+            self.pending.pop(request_id, None)
+            future.set_exception(_worker_gone())
+        return future
+
+    async def stop(self) -> None:
+        self.closing = True
+        if self.restarting is not None:
+            self.restarting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.restarting
+        process = self.process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()  # the worker ends at the end of its input
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self.reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+        self._fail_pending()
+
+
+def _loads(body: bytes) -> tuple[int, Any]:
+    request_id, outcome = pickle.loads(body)  # noqa: S301 - our own worker wrote it
+    return int(request_id), outcome
+
+
+class WorkerValidator:
+    """Validates in ``processes`` worker processes; the event loop stays free meanwhile."""
+
+    def __init__(self, partners_file: Path | None, processes: int) -> None:
+        if processes < 1:
+            raise ValueError("at least one validation worker")
+        self.workers = [_Worker(partners_file, index) for index in range(processes)]
+        self._ids = itertools.count(1)
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        await asyncio.gather(*(worker.start() for worker in self.workers))
+        log.info(
+            "validation_workers_started",
+            processes=len(self.workers),
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    def ready(self) -> bool:
+        return any(worker.ready.is_set() for worker in self.workers)
+
+    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
+        worker = min(self.workers, key=lambda w: (not w.ready.is_set(), len(w.pending)))
+        request_id = next(self._ids)
+        outcome = await worker.submit(
+            request_id, frame((request_id, raw, participant, received_at))
+        )
+        if isinstance(outcome, Verdict):
+            return outcome
+        if outcome[0] == "error":
+            raise RuntimeError(f"validation failed unexpectedly in the worker: {outcome[1]}")
+        slug, detail, findings = outcome
+        raise Problem(slug, detail, findings)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(worker.stop() for worker in self.workers))
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self.workers if w.process is not None]
+
+
+def validator_for(
+    processes: int, partners_file: Path | None, registry: Callable[[], ParticipantRegistry]
+) -> Validator:
+    if processes == 0:
+        return InLoopValidator(registry)
+    return WorkerValidator(partners_file, processes)

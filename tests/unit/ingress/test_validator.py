@@ -1,0 +1,170 @@
+"""Validation in worker processes: the same verdicts as on the event loop, the loop free
+meanwhile, and a worker that dies is replaced (real processes, no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.ingress.problems import Problem
+from gateway.ingress.validation import Verdict
+from gateway.ingress.validator import InLoopValidator, Validator, WorkerValidator
+from gateway.registry import ParticipantRegistry, load_registry
+from tests.kafka.helpers import certificate, confirmation, registry_copy, render, with_hs
+
+NOW = datetime(2026, 4, 1, tzinfo=UTC)  # after the documents judged here
+
+
+def _heavy_document() -> bytes:
+    """About 2 MB of a certificate repeating its expiry note ten thousand times: each
+    repetition a finding, ~0.1 s of validation."""
+    text = render(certificate("RU0710001")).decode()
+    at = text.index("<ram:IncludedSPSNote>")
+    note = text[at : text.index("</ram:IncludedSPSNote>", at) + len("</ram:IncludedSPSNote>")]
+    return (text[:at] + note * (1_900_000 // len(note)) + text[at:]).encode()
+
+
+@pytest.fixture
+async def workers(tmp_path: Path) -> AsyncIterator[WorkerValidator]:
+    validator = WorkerValidator(registry_copy(tmp_path), processes=2)
+    await validator.start()
+    try:
+        yield validator
+    finally:
+        await validator.close()
+
+
+async def _outcome(validator: Validator, raw: bytes, sender: str) -> object:
+    try:
+        return await validator.judge(raw, sender, NOW)
+    except Problem as problem:
+        return (problem.status, problem.slug, problem.detail, problem.findings)
+
+
+async def test_workers_judge_as_the_event_loop_does(
+    workers: WorkerValidator, example_registry: ParticipantRegistry
+) -> None:
+    cert = certificate("RU0710002")
+    cases = [
+        (render(cert), "RU"),
+        (render(confirmation(cert)), "EU"),
+        (render(cert), "BW"),  # 403: not the issuer
+        (render(with_hs(certificate("RU0710003"), "7102.29")), "RU"),  # 422: not KP goods
+        (b"hello", "RU"),  # 400
+        (b"<?xml version='1.0'?><!DOCTYPE r [<!ENTITY x 'y'>]><r>&x;</r>", "RU"),
+        (render(cert)[:200], "RU"),  # truncated
+    ]
+    on_the_loop = InLoopValidator(lambda: example_registry)
+    for raw, sender in cases:
+        expected = await _outcome(on_the_loop, raw, sender)
+        assert await _outcome(workers, raw, sender) == expected
+    verdict = await workers.judge(render(cert), "RU", NOW)
+    assert isinstance(verdict, Verdict) and verdict.certificate_id == "RU0710002"
+
+
+async def test_concurrent_requests_each_get_their_own_verdict(workers: WorkerValidator) -> None:
+    numbers = [f"RU07200{i:02d}" for i in range(40)]
+    verdicts = await asyncio.gather(
+        *(workers.judge(render(certificate(n)), "RU", NOW) for n in numbers)
+    )
+    assert [v.certificate_id for v in verdicts] == numbers
+    assert len(set(workers.worker_pids())) == 2
+
+
+async def test_the_event_loop_runs_while_a_worker_validates(workers: WorkerValidator) -> None:
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0)
+
+    heavy = _heavy_document()
+    running = asyncio.create_task(ticker())
+    try:
+        ticks.clear()
+        with pytest.raises(Problem):  # thousands of repeated notes
+            await workers.judge(heavy, "RU", NOW)
+        in_worker = len(ticks)
+        ticks.clear()
+        with pytest.raises(Problem):  # the contrast: on the loop, nothing else runs
+            await InLoopValidator(load_registry).judge(heavy, "RU", NOW)
+        on_loop = len(ticks)
+    finally:
+        running.cancel()
+    assert on_loop <= 1
+    assert in_worker > 10, in_worker
+
+
+async def test_a_worker_that_dies_fails_its_requests_and_is_replaced(tmp_path: Path) -> None:
+    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    await validator.start()
+    try:
+        (pid,) = validator.worker_pids()
+        pending = asyncio.create_task(validator.judge(_heavy_document(), "RU", NOW))
+        await asyncio.sleep(0.05)  # the document is on its way or being validated
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Problem) as caught:
+            await pending
+        assert caught.value.status == 503 and "nothing was accepted" in caught.value.detail
+        assert caught.value.headers["Retry-After"]
+        assert not validator.ready()  # /readyz says so until a new worker is up
+        deadline = time.monotonic() + 60
+        while True:  # a new worker starts after a short backoff
+            try:
+                verdict = await validator.judge(render(certificate("RU0710004")), "RU", NOW)
+            except Problem:
+                assert time.monotonic() < deadline, "the worker was not replaced"
+                await asyncio.sleep(0.2)
+                continue
+            break
+        assert verdict.certificate_id == "RU0710004"
+        assert validator.ready()
+        assert validator.worker_pids() != [pid]
+    finally:
+        await validator.close()
+
+
+async def test_registry_edits_reach_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KPGW_LOG_LEVEL", "info")  # the reload's log line must not garble frames
+    path = registry_copy(tmp_path)
+    validator = WorkerValidator(path, processes=1)
+    await validator.start()
+    try:
+        document = render(certificate("RU0710005"))
+        assert (await validator.judge(document, "RU", NOW)).certificate_id == "RU0710005"
+        text = path.read_text()
+        path.write_text(
+            text.replace("[participants.RU]\n", '[participants.RU]\nstatus = "suspended"\n')
+        )
+        deadline = time.monotonic() + 30
+        refusal: Problem | None = None
+        while refusal is None:
+            try:
+                await validator.judge(document, "RU", NOW)
+            except Problem as problem:
+                refusal = problem
+            assert time.monotonic() < deadline, "the workers kept the old registry"
+            await asyncio.sleep(0.3)
+        assert any("SUSPENDED" in f.code for f in refusal.findings), refusal.findings
+    finally:
+        await validator.close()
+
+
+async def test_close_ends_the_worker_processes(tmp_path: Path) -> None:
+    validator = WorkerValidator(registry_copy(tmp_path), processes=2)
+    await validator.start()
+    pids = validator.worker_pids()
+    await validator.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
