@@ -79,12 +79,14 @@ def adapters_command(
 
 def _report(results: list[dict[str, Any]]) -> None:
     table = Table(title="kpgw bench adapters (single core)")
-    for column in ("format", "docs/s", "bare parse docs/s", "ratio to bare parse", "documents"):
+    columns = ("format", "docs/s", "bare parse/s", "ratio to bare parse", "floor", "docs")
+    for column in columns:
         table.add_column(column, justify="left" if column == "format" else "right")
     console = Console(highlight=False)
     for result in results:
         if "error" in result:
-            table.add_row(Text(result["format"]), Text(result["error"], style="red"), "", "", "")
+            error = Text(result["error"], style="red")
+            table.add_row(Text(result["format"]), error, *[""] * (len(columns) - 2))
             continue
         fast = result["docs_per_s"] >= GOAL_DOCS_PER_S
         close = result["ratio_to_bare_parse"] <= GOAL_RATIO_TO_BARE_PARSE
@@ -93,12 +95,14 @@ def _report(results: list[dict[str, Any]]) -> None:
             Text(f"{result['docs_per_s']:,.0f}", style="green" if fast else "red"),
             f"{result['bare_parse_docs_per_s']:,.0f}",
             Text(f"{result['ratio_to_bare_parse']:.2f}x", style="green" if close else "red"),
+            f"{result['floor_ratio_to_bare_parse']:.2f}x",
             str(result["documents"]),
         )
     console.print(table)
     console.print(
         f"goal: >= {GOAL_DOCS_PER_S:,} documents/s per core and <= "
-        f"{GOAL_RATIO_TO_BARE_PARSE:g}x the bare parse"
+        f"{GOAL_RATIO_TO_BARE_PARSE:g}x the bare parse; floor: the checked parse and one look "
+        "at every element, what any Python adapter pays at least"
     )
 
 

@@ -22,6 +22,7 @@ KEYS = {
     "docs_per_s",
     "bare_parse_docs_per_s",
     "ratio_to_bare_parse",
+    "floor_ratio_to_bare_parse",
     "documents",
     "goal_docs_per_s",
 }
@@ -45,6 +46,7 @@ def test_bench_adapters_json(fmt: str) -> None:
     assert record["bare_parse_docs_per_s"] > 0
     ratio = record["bare_parse_docs_per_s"] / record["docs_per_s"]
     assert abs(record["ratio_to_bare_parse"] - ratio) < 0.01 + ratio * 0.01
+    assert record["floor_ratio_to_bare_parse"] >= 1.0  # the floor includes the bare parse
 
 
 def test_bench_adapters_measures_every_installed_format_by_default(plain: None) -> None:
