@@ -82,10 +82,16 @@ def _audit_text(text: str) -> str:
 
 
 async def _judge(
-    request: web.Request, ingress: Ingress, participant: str, raw: bytes, received_at: datetime
+    request: web.Request,
+    ingress: Ingress,
+    participant: str,
+    raw: bytes,
+    received_at: datetime,
+    *,
+    deadline: float,
 ) -> validation.Verdict:
     try:
-        return await ingress.validator.judge(raw, participant, received_at)
+        return await ingress.validator.judge(raw, participant, received_at, deadline)
     except Problem as problem:
         ingress.metrics.refused.labels(participant, problem.slug).inc()
         if problem.slug == "forbidden-sender":
@@ -116,7 +122,8 @@ async def post_message(request: web.Request) -> web.Response:
     digest = raw_sha256(raw)
     message_id: str | None = None
     if ingress.settings.ingress.validate_sync:
-        message_id = (await _judge(request, ingress, participant, raw, received_at)).message_id
+        verdict = await _judge(request, ingress, participant, raw, received_at, deadline=deadline)
+        message_id = verdict.message_id
     key = idempotency_key(request.headers.get("Idempotency-Key"), message_id, digest)
     tracking_id = tracking_id_for(participant, key)
     structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
@@ -195,7 +202,7 @@ async def post_validate(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
     deadline = asyncio.get_running_loop().time() + ingress.settings.ingress.request_deadline_s
     participant, raw = await _document(request, ingress, deadline)
-    verdict = await _judge(request, ingress, participant, raw, datetime.now(UTC))
+    verdict = await _judge(request, ingress, participant, raw, datetime.now(UTC), deadline=deadline)
     return _json(
         {
             "ok": True,

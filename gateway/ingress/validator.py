@@ -15,7 +15,8 @@ request goes to the worker with the fewest requests in flight.
 
 A worker that dies (killed, out of memory, a crash in native code) fails the requests it
 had with 503 and ``Retry-After`` (``not-ready``: nothing was accepted, a retry is safe),
-as do requests while no worker is up, and is started again.
+as do requests while no worker is up, and is started again. A worker still on a
+document when that request's deadline passes is taken for stuck and replaced the same way.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ class Validator(Protocol):
         """Whether a document sent now would be judged (for /readyz)."""
         ...
 
-    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
-        """The verdict on a valid document, or a ``Problem`` (400, 403, 413 or 422)."""
+    async def judge(
+        self, raw: bytes, participant: str, received_at: datetime, deadline: float | None = None
+    ) -> Verdict:
+        """The verdict on a valid document, or a ``Problem`` (400, 403, 413 or 422; 503
+        when it cannot be judged by ``deadline``, in event-loop time)."""
         ...
 
     async def close(self) -> None: ...
@@ -73,7 +77,10 @@ class InLoopValidator:
     def ready(self) -> bool:
         return True
 
-    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
+    async def judge(
+        self, raw: bytes, participant: str, received_at: datetime, deadline: float | None = None
+    ) -> Verdict:
+        del deadline  # on the loop, nothing can interrupt the judgement
         return judge(raw, participant, self.registry(), received_at)
 
     async def close(self) -> None:
@@ -179,6 +186,16 @@ class _Worker:
             future.set_exception(_worker_gone())
         return future
 
+    def give_up(self, request_id: int) -> None:
+        """Forget a request whose deadline passed. When it is the one the worker is on (the
+        oldest: a worker takes them in order), the worker is stuck on it and is killed; a
+        new one starts, and the requests queued behind it get 503."""
+        if self.pending and min(self.pending) == request_id and self.process is not None:
+            log.error("validation_worker_stuck_killed", worker=self.index)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        self.pending.pop(request_id, None)
+
     async def stop(self) -> None:
         self.closing = True
         if self.restarting is not None:
@@ -227,12 +244,22 @@ class WorkerValidator:
     def ready(self) -> bool:
         return any(worker.ready.is_set() for worker in self.workers)
 
-    async def judge(self, raw: bytes, participant: str, received_at: datetime) -> Verdict:
+    async def judge(
+        self, raw: bytes, participant: str, received_at: datetime, deadline: float | None = None
+    ) -> Verdict:
         worker = min(self.workers, key=lambda w: (not w.ready.is_set(), len(w.pending)))
         request_id = next(self._ids)
-        outcome = await worker.submit(
-            request_id, frame((request_id, raw, participant, received_at))
-        )
+        future = worker.submit(request_id, frame((request_id, raw, participant, received_at)))
+        try:
+            async with asyncio.timeout_at(deadline):
+                outcome = await future
+        except TimeoutError:
+            worker.give_up(request_id)
+            raise Problem(
+                "deadline-exceeded",
+                "the document was not validated within the request deadline; nothing was accepted",
+                headers=retry_after(RETRY_AFTER_S),
+            ) from None
         if isinstance(outcome, Verdict):
             return outcome
         if outcome[0] == "error":

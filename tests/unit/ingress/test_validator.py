@@ -132,6 +132,27 @@ async def test_a_worker_that_dies_fails_its_requests_and_is_replaced(tmp_path: P
         await validator.close()
 
 
+async def test_a_document_past_the_deadline_stops_its_worker(tmp_path: Path) -> None:
+    """A worker still on a document when the request's deadline passes is taken for stuck
+    (libxml2 cannot be interrupted) and replaced; the request gets 503, nothing accepted."""
+    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    await validator.start()
+    try:
+        (pid,) = validator.worker_pids()
+        loop = asyncio.get_running_loop()
+        with pytest.raises(Problem) as caught:
+            await validator.judge(_heavy_document(), "RU", NOW, loop.time() + 0.02)
+        assert caught.value.slug == "deadline-exceeded" and caught.value.status == 503
+        deadline = time.monotonic() + 60
+        while validator.worker_pids() == [pid] or not validator.ready():
+            assert time.monotonic() < deadline, "the stuck worker was not replaced"
+            await asyncio.sleep(0.1)
+        verdict = await validator.judge(render(certificate("RU0710006")), "RU", NOW)
+        assert verdict.certificate_id == "RU0710006"
+    finally:
+        await validator.close()
+
+
 async def test_registry_edits_reach_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
