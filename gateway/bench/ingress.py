@@ -6,7 +6,9 @@ least 60% of the bare handler's rate.
 
 The load generator runs in the same process and event loop as both servers, so both pay
 the same client cost. The ingress does everything it does in production: authentication,
-rate limit (raised out of the way), synchronous validation with the translator's code,
+rate limit (raised out of the way), synchronous validation with the translator's code
+(in ``KPGW_INGRESS__VALIDATION_PROCESSES`` worker processes; the other choice, workers or
+the event loop, is measured too),
 idempotency, a transactional hand-off and its per-request log line (pass ``--log-level
 warning`` to leave logging out). Documents are generated (unique message ids) and sent by
 their issuing participants with the example registry's public demo tokens.
@@ -193,15 +195,27 @@ async def run_ingress_bench(
     lenient = settings.model_copy(
         update={"ingress": settings.ingress.model_copy(update={"validate_sync": False})}
     )
+    # Validation in worker processes (the default) or on the event loop: both are measured,
+    # as on a small machine the workers compete with the broker for the same cores.
+    processes = settings.ingress.validation_processes
+    other = settings.model_copy(
+        update={
+            "ingress": settings.ingress.model_copy(
+                update={"validation_processes": 0 if processes else 1}
+            )
+        }
+    )
     bare: list[Load] = []
     real: list[Load] = []
     unchecked: list[Load] = []
+    alternative: list[Load] = []
     await create_topics(settings, registry)
     try:
         for _ in range(rounds):
             bare.append(await _bare(settings, measured))
             real.append(await _ingress(settings, measured))
             unchecked.append(await _ingress(lenient, measured))
+            alternative.append(await _ingress(other, measured))
     finally:
         await delete_topics(settings)
     ingress_summary, bare_summary = _median(real), _median(bare)
@@ -220,6 +234,10 @@ async def run_ingress_bench(
         "ingress_without_sync_validation": unchecked_summary,
         "ratio_to_bare_without_sync_validation": round(
             unchecked_summary["requests_per_s"] / floor, 3
+        ),
+        "validation_processes": processes,
+        "ingress_validation_processes_" + str(other.ingress.validation_processes): _median(
+            alternative
         ),
         "goal_ratio": GOAL_RATIO,
     }

@@ -23,7 +23,9 @@ def test_bench_ingress_json(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatc
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("{")]
     record = json.loads(line)
     assert record["benchmark"] == "ingress" and record["goal_ratio"] == 0.6
-    for part in ("ingress", "bare_produce", "ingress_without_sync_validation"):
+    assert record["validation_processes"] == 1  # the default: validation beside the loop
+    parts = ("ingress", "bare_produce", "ingress_without_sync_validation")
+    for part in (*parts, "ingress_validation_processes_0"):
         figures = record[part]
         assert figures["errors"] == 0
         assert figures["requests_per_s"] > 0 and 0 < figures["p50_ms"] <= figures["p99_ms"]
