@@ -60,17 +60,27 @@ async def run(
     tasks = [asyncio.create_task(available[name](settings, stop), name=name) for name in chosen]
     failure: BaseException | None = None
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            error = task.exception()
-            if error is not None:
-                log.error("component_failed", component=task.get_name(), error=repr(error))
-                failure = failure or error
-                stop.set()  # one component down: stop the others cleanly, then say why
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending: set[asyncio.Task[None]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = _failure_of(task, stopping=stop.is_set())
+                if error is not None:
+                    log.error("component_failed", component=task.get_name(), error=repr(error))
+                    failure = failure or error
+                    stop.set()  # one component down: stop the others cleanly, then say why
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("gateway_stopped")
     if failure is not None:
         raise failure
+
+
+def _failure_of(task: asyncio.Task[None], *, stopping: bool) -> BaseException | None:
+    """Why a finished component failed, or None. A component cancelled while the gateway
+    stops has stopped (a client library may let its own task's cancellation escape from
+    ``stop()`` when the broker is gone); cancelled otherwise, it failed."""
+    if task.cancelled():
+        return None if stopping else asyncio.CancelledError(f"{task.get_name()} was cancelled")
+    return task.exception()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
 import time
@@ -109,8 +110,12 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     configure_logging(fmt="json", level=os.environ.get("KPGW_LOG_LEVEL", "warning"))
-    with answers:
-        serve(partners, sys.stdin.buffer, answers)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the ingress decides when it ends
+    try:
+        with answers:
+            serve(partners, sys.stdin.buffer, answers)
+    except BrokenPipeError:  # the ingress is gone: nobody to answer
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,11 @@ class _Worker:
             "" if self.partners_file is None else str(self.partners_file),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # Its own session: a Ctrl-C or a service manager's signal to the whole process
+            # group stops the ingress, which then closes the worker's input; the worker
+            # must not die first and be taken for a crash. It also ends when the ingress
+            # is killed outright: its input closes.
+            start_new_session=True,
         )
         self.reader = asyncio.create_task(self._read(self.process), name=f"validator-{self.index}")
         try:

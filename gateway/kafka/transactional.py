@@ -76,6 +76,22 @@ async def _within(coroutine: Awaitable[None], seconds: float) -> None:
     raise TransactionTimeout(f"the transaction did not commit within {seconds:.0f} s")
 
 
+async def _stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> None:
+    """Stop a Kafka client for good, whatever it raises: with the broker gone, aiokafka
+    lets the ``CancelledError`` of its own fetch task escape from ``stop()``, which would
+    end the shutdown there and leave the other clients open. A cancellation of this task
+    itself still propagates."""
+    try:
+        await asyncio.wait_for(stopping, seconds)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.info("client_stop_cancelled_internally", client=what)
+    except Exception as exc:  # noqa: BLE001 - stopping anyway
+        log.info("client_stop_failed", client=what, error=repr(exc))
+
+
 class PartitionHandler(Protocol):
     async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None: ...
 
@@ -182,8 +198,7 @@ class TransactionalWorker:
     async def _drop_producer(self, partition: TopicPartition) -> None:
         producer = self._producers.pop(partition, None)
         if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 10)
+            await _stop_quietly(producer.stop(), 10, what=f"producer of {partition.partition}")
 
     def _lock(self, partition: TopicPartition) -> asyncio.Lock:
         lock = self._locks.get(partition)
@@ -405,7 +420,6 @@ class TransactionalWorker:
                 return True
 
     async def _shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._consumer.stop(), 30)
+        await _stop_quietly(self._consumer.stop(), 30, what="consumer")
         for partition in list(self._producers):
             await self._drop_producer(partition)

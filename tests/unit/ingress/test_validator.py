@@ -185,6 +185,9 @@ async def test_close_ends_the_worker_processes(tmp_path: Path) -> None:
     validator = WorkerValidator(registry_copy(tmp_path), processes=2)
     await validator.start()
     pids = validator.worker_pids()
+    # Their own session: a signal to the ingress's process group (Ctrl-C, a service
+    # manager) reaches the ingress, which then ends them; they do not die first.
+    assert all(os.getsid(pid) == pid != os.getsid(0) for pid in pids)
     await validator.close()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
