@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     partners_file: Path | None = Field(
         default=None, description="the participant registry TOML; default: the shipped example"
     )
+    topic_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="copies of every partition when topics are created; default: 3, or "
+        "the number of brokers when the cluster has fewer",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="copies a write needs before the broker acknowledges it (acks=all); "
+        "default: 2 with 3 or more copies, else 1",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     client_id: str = "kpgw"

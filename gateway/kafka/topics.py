@@ -9,7 +9,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from gateway.errors import EnvironmentProblem
+from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.clients import admin_client
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -90,12 +90,16 @@ async def create_topics(
         missing = [spec for spec in wanted if spec.name(settings.topic_prefix) not in existing]
         created: list[str] = []
         if missing:
+            wanted_durability = await _durability(admin, settings)
             topics = [
                 NewTopic(
                     name=spec.name(settings.topic_prefix),
                     num_partitions=spec.partitions,
-                    replication_factor=_replication(settings),
-                    topic_configs=spec.configs,
+                    replication_factor=wanted_durability.replication_factor,
+                    topic_configs={
+                        **spec.configs,
+                        "min.insync.replicas": str(wanted_durability.min_insync_replicas),
+                    },
                 )
                 for spec in missing
             ]
@@ -168,10 +172,32 @@ async def require_topic(settings: Settings, topic: str) -> int:
     return count
 
 
-def _replication(settings: Settings) -> int:
-    # One broker in development and CI; production clusters use their own default (-1).
-    host = settings.kafka_bootstrap.split(",")[0]
-    return 1 if host.startswith(("127.0.0.1", "localhost", "kafka:")) else -1
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """Copies of each partition, and copies an acks=all write needs."""
+
+    replication_factor: int
+    min_insync_replicas: int
+
+
+def durability(settings: Settings, brokers: int) -> Durability:
+    """What topics get: the settings, else 3 copies (fewer only on a cluster with fewer
+    brokers: one in development and CI) and 2 of them in sync for a write. Without this a
+    topic takes the broker's ``default.replication.factor``, which is 1 in Apache Kafka's
+    defaults: one copy of every accepted document, and acks=all meaning one disk."""
+    factor = settings.topic_replication_factor or max(1, min(3, brokers))
+    in_sync = settings.topic_min_insync_replicas or (2 if factor >= 3 else 1)
+    if in_sync > factor:
+        raise ConfigurationError(
+            f"KPGW_TOPIC_MIN_INSYNC_REPLICAS={in_sync} exceeds the replication factor {factor}: "
+            "no write could ever be acknowledged"
+        )
+    return Durability(factor, in_sync)
+
+
+async def _durability(admin: object, settings: Settings) -> Durability:
+    cluster = await admin.describe_cluster()  # type: ignore[attr-defined]
+    return durability(settings, len(cluster.get("brokers", ())))
 
 
 def _created(response: object, requested: list[str]) -> list[str]:
@@ -209,7 +235,12 @@ async def check_topics(
         present = [s for s in specs if s.name(prefix) in existing]
         problems = [TopicProblem(s.name(prefix), "missing") for s in specs if s not in present]
         partitions = await _partition_counts(admin, [s.name(prefix) for s in present])
-        policies = await _cleanup_policies(admin, [s.name(prefix) for s in present])
+        copies = await _replication_factors(admin, [s.name(prefix) for s in present])
+        policies = await _topic_configs(admin, [s.name(prefix) for s in present], "cleanup.policy")
+        in_sync = await _topic_configs(
+            admin, [s.name(prefix) for s in present], "min.insync.replicas"
+        )
+        wanted = await _durability(admin, settings)
     finally:
         await admin.close()
     for spec in present:
@@ -225,6 +256,23 @@ async def check_topics(
             problems.append(
                 TopicProblem(
                     name, f"cleanup.policy is {policies.get(name)}, expected {wanted_policy}"
+                )
+            )
+        if copies.get(name, 0) < wanted.replication_factor:
+            problems.append(
+                TopicProblem(
+                    name,
+                    f"has {copies.get(name)} cop{'y' if copies.get(name) == 1 else 'ies'} of "
+                    f"each partition, expected {wanted.replication_factor} "
+                    "(KPGW_TOPIC_REPLICATION_FACTOR; kafka-reassign-partitions adds copies)",
+                )
+            )
+        if int(in_sync.get(name) or 1) < wanted.min_insync_replicas:
+            problems.append(
+                TopicProblem(
+                    name,
+                    f"min.insync.replicas is {in_sync.get(name)}, expected "
+                    f"{wanted.min_insync_replicas} (KPGW_TOPIC_MIN_INSYNC_REPLICAS)",
                 )
             )
     problems.extend(copartition_problems(prefix, partitions))
@@ -249,19 +297,32 @@ async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
     }
 
 
-async def _cleanup_policies(admin: object, names: list[str]) -> dict[str, str]:
+async def _replication_factors(admin: object, names: list[str]) -> dict[str, int]:
+    """Each topic's fewest copies of a partition."""
+    if not names:
+        return {}
+    described = await admin.describe_topics(names)  # type: ignore[attr-defined]
+    return {
+        item["topic"]: min(len(part.get("replicas", ())) for part in item["partitions"])
+        for item in described
+        if not item.get("error_code") and item["partitions"]
+    }
+
+
+async def _topic_configs(admin: object, names: list[str], key: str) -> dict[str, str]:
+    """Each topic's value of the config ``key`` (its own, or the broker's default)."""
     if not names:
         return {}
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
     responses = await admin.describe_configs(resources)  # type: ignore[attr-defined]
-    policies: dict[str, str] = {}
+    values: dict[str, str] = {}
     for response in responses:
         for resource in response.resources:
             name = resource[3]
             for entry in resource[4]:
-                if entry[0] == "cleanup.policy":
-                    policies[name] = entry[1]
-    return policies
+                if entry[0] == key:
+                    values[name] = entry[1]
+    return values
 
 
 async def list_topics(settings: Settings) -> list[str]:

@@ -51,3 +51,30 @@ async def test_wrong_partition_count_and_policy_fail_the_check(
         assert len(CORE_TOPICS) == 7
     finally:
         await delete_topics(kafka_settings)
+
+
+async def test_topics_get_and_check_their_copies(
+    kafka_settings: Settings, example_registry: ParticipantRegistry
+) -> None:
+    """One broker here: one copy and one in sync; a setting asking for three is a problem
+    ``topics check`` names (the broker's default of one copy is never taken silently)."""
+    await create_topics(kafka_settings, example_registry)
+    try:
+        assert await check_topics(kafka_settings, example_registry) == []
+        admin = admin_client(kafka_settings)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([f"{kafka_settings.topic_prefix}inbound"])
+        finally:
+            await admin.close()
+        assert {len(part["replicas"]) for part in described["partitions"]} == {1}
+        strict = kafka_settings.model_copy(
+            update={"topic_replication_factor": 3, "topic_min_insync_replicas": 2}
+        )
+        problems = await check_topics(strict, example_registry, only=("inbound",))
+        assert [p.problem.split(",")[0] for p in problems] == [
+            "has 1 copy of each partition",
+            "min.insync.replicas is 1",
+        ]
+    finally:
+        await delete_topics(kafka_settings)
