@@ -14,16 +14,18 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from gateway import codec
 from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
-from gateway.errors import Finding, GatewayError, UnauthorisedSender
+from gateway.errors import ConfigurationError, Finding, GatewayError, UnauthorisedSender
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.kafka.outbox import Outbox
+from gateway.kafka.topics import check_topics
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
-from gateway.registry import ParticipantRegistry
+from gateway.registry import ParticipantRegistry, load_registry
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
 from gateway.translation import UNAUTHORISED_SENDER, InboundMeta, translate
@@ -289,6 +291,37 @@ def build_translator(
     return worker, handler
 
 
+TRANSLATOR_TOPICS = ("inbound", "events", "status", "dlq")
+
+
+async def check_translator_topics(
+    settings: Settings, stop: asyncio.Event | None = None, *, retry_s: float = 2.0
+) -> None:
+    """Refuse to start when a topic the translator reads or writes is missing (a mistyped
+    KPGW_TOPIC_PREFIX would otherwise subscribe to nothing and idle without a word); wait
+    while the broker does not answer, until ``stop``."""
+    registry = load_registry(settings.partners_file)
+    while True:
+        try:
+            problems = await check_topics(settings, registry, only=TRANSLATOR_TOPICS)
+            break
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("translator_topic_check_failed_will_retry", error=repr(exc))
+            if stop is not None and stop.is_set():
+                raise
+            await asyncio.sleep(retry_s)
+    missing = [p.topic for p in problems if p.problem == "missing"]
+    for problem in problems:
+        if problem.problem != "missing":
+            log.warning("translator_topic_note", topic=problem.topic, problem=problem.problem)
+    if missing:
+        raise ConfigurationError(
+            f"the translator refuses to start: {', '.join(missing)} missing (create them with "
+            f"`kpgw topics create`; is KPGW_TOPIC_PREFIX={settings.topic_prefix!r} right?)"
+        )
+
+
 async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
+    await check_translator_topics(settings, stop)
     worker, _ = build_translator(settings)
     await worker.run(stop)

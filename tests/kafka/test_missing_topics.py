@@ -35,3 +35,13 @@ def test_a_missing_topic_is_an_environment_error(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("component", ["translator", "router"])
+def test_a_worker_refuses_to_start_without_its_topics(kafka_bootstrap: str, component: str) -> None:
+    """Found by an SRE review: the translator alone subscribed to a missing topic and idled
+    without a word; like the router, it now refuses at once."""
+    result = _kpgw(kafka_bootstrap, "run", "--only", component)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"the {component} refuses to start" in result.stderr
+    assert "missing" in result.stderr and "Traceback" not in result.stderr
