@@ -57,5 +57,63 @@ def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    # aiokafka logs through the standard library; keep it quiet unless debugging.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    _route_standard_logging(json_lines, max(numeric, logging.WARNING))
+
+
+_HANDLER_NAME = "gateway.logs.stderr"
+#: A standard-library message (by logger and template) repeats at most once per window.
+REPEAT_WINDOW_S = 10.0
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a message through once per ``REPEAT_WINDOW_S`` per (logger, template), then
+    says how many it held back. With the broker gone, aiokafka writes the same few
+    warnings hundreds of times a second (one per partition and retry)."""
+
+    def __init__(self, window_s: float = REPEAT_WINDOW_S) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        seen = self._last.get(key)
+        if seen is not None and record.created - seen[0] < self.window_s:
+            self._last[key] = (seen[0], seen[1] + 1)
+            return False
+        if len(self._last) > 1000:  # templates are few; this only bounds the memory
+            self._last.clear()
+        self._last[key] = (record.created, 0)
+        if seen is not None and seen[1]:
+            record.repeated = seen[1]  # rendered with the line
+        return True
+
+
+def _route_standard_logging(json_lines: bool, level: int) -> None:
+    """aiokafka and asyncio log through the standard library: render their lines like
+    ours (JSON with level, time and logger), not as ``WARNING:aiokafka:...`` text in the
+    middle of a JSON stream; quiet below warning unless debugging."""
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ExtraAdder(allow=("repeated",)),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())
+    handler.set_name(_HANDLER_NAME)
+    root = logging.getLogger()
+    for old in list(root.handlers):  # ours from an earlier call; others (pytest's) stay
+        if old.get_name() == _HANDLER_NAME:
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -53,7 +53,13 @@ class LazyGroup(click.Group):
     envvar="KPGW_LOG_FORMAT",
     help="Log rendering: JSON lines, readable, or auto (tty).",
 )
-@click.option("--log-level", default="info", envvar="KPGW_LOG_LEVEL", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    default="info",
+    envvar="KPGW_LOG_LEVEL",
+    show_default=True,
+)
 def cli(log_format: str, log_level: str) -> None:
     """kpgw: the Kimberley Process certificate gateway."""
     from gateway.logs import configure_logging

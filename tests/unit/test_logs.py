@@ -61,3 +61,36 @@ def test_values_the_fast_encoder_refuses_still_log() -> None:
     assert json.loads(json_line({"d": Decimal("1.50")})) == {"d": "Decimal('1.50')"}
     assert json.loads(json_line({"m": {1: "a"}})) == {"m": {"1": "a"}}
     assert json.loads(json_line({"s": {"x"}})) == {"s": "{'x'}"}
+
+
+def test_library_lines_are_json_too_and_repeats_are_held_back(
+    json_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by an SRE review: aiokafka's lines came out as ``WARNING:aiokafka:...`` text
+    in the JSON stream, ~260 a second while the broker was down."""
+    import logging
+
+    configure_logging(fmt="json", level="info")
+    library = logging.getLogger("aiokafka.producer.sender")
+    for partition in range(50):
+        library.warning("Got error produce response on %s, retrying", partition)
+    logging.getLogger("aiokafka").info("below warning: not shown")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert len(lines) == 1
+    (entry,) = lines
+    assert entry["event"] == "Got error produce response on 0, retrying"
+    assert entry["level"] == "warning" and entry["logger"] == "aiokafka.producer.sender"
+    assert entry["timestamp"].endswith("Z")
+    held = logging.LogRecord(
+        "aiokafka.producer.sender",
+        logging.WARNING,
+        "",
+        0,
+        "Got error produce response on %s, retrying",
+        (1,),
+        None,
+    )
+    held.created += 60  # after the window: let through, saying how many were held back
+    (handler,) = [h for h in logging.getLogger().handlers if h.get_name() == "gateway.logs.stderr"]
+    assert handler.filter(held)
+    assert held.__dict__["repeated"] == 49
