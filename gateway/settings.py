@@ -9,11 +9,19 @@ variables (``KPGW_KAFKA_BOOTSTRAP``, ``KPGW_TOPIC_PREFIX``, ``KPGW_PARTNERS_FILE
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +30,8 @@ from pydantic_settings import (
 )
 
 from gateway.errors import ConfigurationError
+
+_SERVER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$")
 
 
 class KafkaSecurity(BaseModel):
@@ -100,7 +110,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port...]"
+    )
     topic_prefix: str = Field(default="kp.", pattern=r"^[A-Za-z0-9._-]*$")
     partners_file: Path | None = Field(
         default=None, description="the participant registry TOML; default: the shipped example"
@@ -137,6 +149,19 @@ class Settings(BaseSettings):
         # Precedence: explicit arguments, then the environment, then the TOML file.
         toml_file = os.environ.get("KPGW_CONFIG") or None  # read per load, not at import
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_servers(cls, value: str) -> str:
+        """host:port[,host:port...]: an empty or port-less value would be retried forever."""
+        servers = [server.strip() for server in value.split(",")]
+        wrong = [server for server in servers if not _SERVER.match(server)]
+        if wrong or not value.strip():
+            raise ValueError(
+                f"{', '.join(repr(x) for x in wrong) or 'nothing'} is not host:port; write "
+                "host:port[,host:port...], e.g. 127.0.0.1:9092 or [::1]:9092"
+            )
+        return value
 
     @model_validator(mode="after")
     def _derive_group_ids(self) -> Settings:

@@ -87,3 +87,19 @@ def test_the_cli_says_it_in_one_line_and_exits_2(clean_env: pytest.MonkeyPatch) 
     assert result.exit_code == 2
     assert "KPGW_HTTP_PORT" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["", " ", "nonsense", "kafka", "a:1,b", "a:1,,b:2", "h:port"])
+def test_a_bootstrap_that_is_not_host_port_is_refused(
+    clean_env: pytest.MonkeyPatch, value: str
+) -> None:
+    """Found by an SRE review: an empty or port-less address was retried forever."""
+    clean_env.setenv("KPGW_KAFKA_BOOTSTRAP", value)
+    with pytest.raises(ConfigurationError, match=r"KPGW_KAFKA_BOOTSTRAP.*host:port"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:9092", "kafka:9092, kafka-2:9092", "[::1]:9092"])
+def test_bootstrap_lists_are_accepted(clean_env: pytest.MonkeyPatch, value: str) -> None:
+    clean_env.setenv("KPGW_KAFKA_BOOTSTRAP", value)
+    assert load_settings().kafka_bootstrap == value
