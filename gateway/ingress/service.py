@@ -23,33 +23,14 @@ from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
 from gateway.kafka.clients import common_config
 from gateway.metrics import pipeline_metrics
-from gateway.registry import ParticipantRegistry
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 READY_TIMEOUT_S = 2.0
-REGISTRY_CHECK_S = 1.0
 STOP_GRACE_S = 2.0
 READY_CACHE_S = 1.0
 REQUIRED_TOPICS = ("inbound", "status")
-
-
-class RegistrySnapshot:
-    """The participant registry as its file says, checked at most once a second (an
-    operator's edit takes effect within a second, without a ``stat`` per request)."""
-
-    def __init__(self, watcher: RegistryWatcher) -> None:
-        self.watcher = watcher
-        self._registry = watcher.current()
-        self._checked = time.monotonic()
-
-    def __call__(self) -> ParticipantRegistry:
-        now = time.monotonic()
-        if now - self._checked >= REGISTRY_CHECK_S:
-            self._registry = self.watcher.current()
-            self._checked = now
-        return self._registry
 
 
 @dataclass(eq=False)

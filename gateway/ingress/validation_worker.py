@@ -16,7 +16,6 @@ import pickle
 import signal
 import struct
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,12 +24,10 @@ from gateway.ingress.problems import Problem
 from gateway.ingress.validation import judge
 from gateway.logs import configure_logging
 from gateway.registry import ParticipantRegistry
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 
 HEADER = struct.Struct(">I")
 READY = "ready"
-#: The registry file is checked at most this often (as the ingress does).
-REGISTRY_CHECK_S = 1.0
 
 
 def read_frame(stream: BinaryIO) -> Any | None:
@@ -48,22 +45,6 @@ def read_frame(stream: BinaryIO) -> Any | None:
 def frame(value: object) -> bytes:
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return HEADER.pack(len(body)) + body
-
-
-class WorkerRegistry:
-    """The registry as its file says, checked at most every ``REGISTRY_CHECK_S``."""
-
-    def __init__(self, partners_file: Path | None) -> None:
-        self.watcher = RegistryWatcher(partners_file)
-        self.registry = self.watcher.current()
-        self.checked = time.monotonic()
-
-    def __call__(self) -> ParticipantRegistry:
-        now = time.monotonic()
-        if now - self.checked >= REGISTRY_CHECK_S:
-            self.registry = self.watcher.current()
-            self.checked = now
-        return self.registry
 
 
 def outcome_of(
@@ -92,7 +73,7 @@ def warm_up(registry: ParticipantRegistry) -> None:
 
 
 def serve(partners_file: Path | None, requests: BinaryIO, answers: BinaryIO) -> None:
-    registry = WorkerRegistry(partners_file)
+    registry = RegistrySnapshot(RegistryWatcher(partners_file))
     warm_up(registry())
     answers.write(frame((0, READY)))
     answers.flush()

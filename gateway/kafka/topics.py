@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import structlog
 from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.clients import admin_client
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
 EVENTS_PARTITIONS = 12
@@ -348,3 +351,24 @@ async def delete_topics(settings: Settings) -> list[str]:
         return names
     finally:
         await admin.close()
+
+
+async def check_topics_patiently(
+    settings: Settings,
+    registry: ParticipantRegistry,
+    only: tuple[str, ...],
+    *,
+    component: str,
+    stop: asyncio.Event | None = None,
+    retry_s: float = 2.0,
+) -> list[TopicProblem]:
+    """``check_topics`` for a worker starting up: while the broker does not answer, wait
+    and ask again (until ``stop``) rather than fail."""
+    while True:
+        try:
+            return await check_topics(settings, registry, only=only)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("topic_check_failed_will_retry", component=component, error=repr(exc))
+            if stop is not None and stop.is_set():
+                raise
+            await asyncio.sleep(retry_s)

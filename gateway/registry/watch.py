@@ -3,6 +3,7 @@ enabled, a participant reinstated) takes effect without a restart, e.g. before a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import structlog
@@ -12,6 +13,8 @@ from gateway.registry.loader import example_registry_path, load_registry
 from gateway.registry.model import ParticipantRegistry
 
 log = structlog.get_logger(__name__)
+#: How often a ``RegistrySnapshot`` looks at the file.
+REGISTRY_CHECK_S = 1.0
 
 
 class RegistryWatcher:
@@ -42,4 +45,21 @@ class RegistryWatcher:
                 )
             else:
                 log.info("registry_reloaded", path=str(self.path))
+        return self._registry
+
+
+class RegistrySnapshot:
+    """The participant registry as its file says, checked at most once a second (an
+    operator's edit takes effect within a second, without a ``stat`` per request)."""
+
+    def __init__(self, watcher: RegistryWatcher) -> None:
+        self.watcher = watcher
+        self._registry = watcher.current()
+        self._checked = time.monotonic()
+
+    def __call__(self) -> ParticipantRegistry:
+        now = time.monotonic()
+        if now - self._checked >= REGISTRY_CHECK_S:
+            self._registry = self.watcher.current()
+            self._checked = now
         return self._registry

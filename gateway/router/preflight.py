@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from aiokafka.errors import KafkaError
 
 from gateway.errors import ConfigurationError
 from gateway.kafka.topics import (
     CO_PARTITIONED,
     TopicProblem,
-    check_topics,
+    check_topics_patiently,
     partner_participants,
 )
 from gateway.registry import ParticipantRegistry
@@ -56,15 +55,14 @@ async def check_router_topics(
 ) -> None:
     """Raise ConfigurationError when the topics are unusable; wait (retrying) while the
     broker does not answer, until ``stop``."""
-    while True:
-        try:
-            problems = await check_topics(settings, registry, only=router_topic_suffixes(registry))
-            break
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("router_topic_check_failed_will_retry", error=repr(exc))
-            if stop is not None and stop.is_set():
-                raise
-            await asyncio.sleep(retry_s)
+    problems = await check_topics_patiently(
+        settings,
+        registry,
+        router_topic_suffixes(registry),
+        component="router",
+        stop=stop,
+        retry_s=retry_s,
+    )
     fatal = fatal_problems(settings.topic_prefix, problems)
     for problem in problems:
         if problem not in fatal:

@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from gateway import codec
 from gateway.dlq.headers import Failure, Origin
@@ -22,7 +21,7 @@ from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import ConfigurationError, Finding, GatewayError, UnauthorisedSender
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.kafka.outbox import Outbox
-from gateway.kafka.topics import check_topics
+from gateway.kafka.topics import check_topics_patiently
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry, load_registry
@@ -301,15 +300,9 @@ async def check_translator_topics(
     KPGW_TOPIC_PREFIX would otherwise subscribe to nothing and idle without a word); wait
     while the broker does not answer, until ``stop``."""
     registry = load_registry(settings.partners_file)
-    while True:
-        try:
-            problems = await check_topics(settings, registry, only=TRANSLATOR_TOPICS)
-            break
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("translator_topic_check_failed_will_retry", error=repr(exc))
-            if stop is not None and stop.is_set():
-                raise
-            await asyncio.sleep(retry_s)
+    problems = await check_topics_patiently(
+        settings, registry, TRANSLATOR_TOPICS, component="translator", stop=stop, retry_s=retry_s
+    )
     missing = [p.topic for p in problems if p.problem == "missing"]
     for problem in problems:
         if problem.problem != "missing":
