@@ -11,12 +11,14 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway import codec
 from gateway.ingress.idempotency import IdempotencyIndex
+from gateway.kafka.topics import STATUS_RETENTION_DAYS
 
 #: DeliveryStatus.status -> the API's word.
 STATES = {
@@ -52,8 +54,18 @@ class StatusView:
     the same tracking id (a Kafka-native sender chooses its own) is never shown to, nor
     replaces, the participant's own."""
 
-    def __init__(self) -> None:
+    #: Records between two sweeps of the statuses that aged past the retention.
+    SWEEP_EVERY = 10_000
+
+    def __init__(
+        self,
+        retention: timedelta = timedelta(days=STATUS_RETENTION_DAYS),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._entries: dict[str, dict[str, StatusEntry]] = {}
+        self.retention = retention
+        self.clock = clock
+        self._since_sweep = 0
 
     def __len__(self) -> int:
         return sum(len(by_sender) for by_sender in self._entries.values())
@@ -69,6 +81,11 @@ class StatusView:
         updated = value["updated_at"]
         if isinstance(updated, int):
             updated = datetime.fromtimestamp(updated / 1000, tz=UTC)
+        self._since_sweep += 1
+        if self._since_sweep >= self.SWEEP_EVERY:
+            self.sweep()
+        if updated < self.clock() - self.retention:
+            return  # aged out (Kafka deletes whole segments, so old records still arrive)
         by_sender = self._entries.setdefault(str(value["tracking_id"]), {})
         by_sender[str(value["sender"])] = StatusEntry(
             sender=str(value["sender"]),
@@ -87,6 +104,20 @@ class StatusView:
                 for item in value.get("differences", [])
             ),
         )
+
+    def sweep(self) -> int:
+        """Forget the statuses not updated within the retention; how many went."""
+        self._since_sweep = 0
+        oldest = self.clock() - self.retention
+        gone = 0
+        for tracking_id in list(self._entries):
+            by_sender = self._entries[tracking_id]
+            for sender in [s for s, entry in by_sender.items() if entry.updated_at < oldest]:
+                del by_sender[sender]
+                gone += 1
+            if not by_sender:
+                del self._entries[tracking_id]
+        return gone
 
     def lookup(
         self, tracking_id: str, participant: str, accepted: IdempotencyIndex

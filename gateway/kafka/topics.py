@@ -18,6 +18,10 @@ from gateway.settings import Settings
 log = structlog.get_logger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
+#: How long a message's status is kept (the topic, and the ingress's view of it): the
+#: router's default retention of a settled certificate. Compaction alone kept every
+#: tracking id forever, and every ingress held them all in memory.
+STATUS_RETENTION_DAYS = 400
 EVENTS_PARTITIONS = 12
 #: Topics that must share partition count and key so a certificate's events, state and
 #: outcomes live on the same partition number (the router's per-partition transactions).
@@ -48,7 +52,11 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("events", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),  # KP record keeping >= 3 years
     TopicSpec("router.changelog", EVENTS_PARTITIONS, {"cleanup.policy": "compact"}),
     TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),
-    TopicSpec("status", 6, {"cleanup.policy": "compact"}),
+    TopicSpec(
+        "status",
+        6,
+        {"cleanup.policy": "compact,delete", "retention.ms": str(STATUS_RETENTION_DAYS * DAY_MS)},
+    ),
     TopicSpec("dlq", 3, {**_delete(365), **LARGE_RECORDS}),
     TopicSpec("dlq.audit", 1, _delete(5 * 366)),
 )

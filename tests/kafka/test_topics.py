@@ -46,7 +46,7 @@ async def test_wrong_partition_count_and_policy_fail_the_check(
             (p.topic, p.problem) for p in await check_topics(kafka_settings, example_registry)
         }
         assert (f"{prefix}outcomes", "has 4 partitions, expected 12") in problems
-        assert (f"{prefix}status", "cleanup.policy is delete, expected compact") in problems
+        assert (f"{prefix}status", "cleanup.policy is delete, expected compact,delete") in problems
         assert any("not co-partitioned" in problem for _, problem in problems)
         assert len(CORE_TOPICS) == 7
     finally:

@@ -386,7 +386,9 @@ def expected_binding(spec: TopicSpec | None) -> tuple[int, dict[str, Any]]:
     partitions, configs = (
         (PARTNER_PARTITIONS, PARTNER_CONFIG) if spec is None else (spec.partitions, spec.configs)
     )
-    topic_config: dict[str, Any] = {"cleanup.policy": [configs.get("cleanup.policy", "delete")]}
+    topic_config: dict[str, Any] = {
+        "cleanup.policy": configs.get("cleanup.policy", "delete").split(",")
+    }
     if "retention.ms" in configs:
         topic_config["retention.ms"] = int(configs["retention.ms"])
     return partitions, topic_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fastavro
@@ -39,7 +39,7 @@ def status(tracking_id: str, state: str, **extra: Any) -> Record:
 
 
 def test_latest_status_wins_and_reads_as_the_api_words() -> None:
-    view = StatusView()
+    view = StatusView(clock=lambda: AT)
     accepted = IdempotencyIndex()
     view.apply(status("t1", "TRANSLATED"))
     assert view.lookup("t1", "RU", accepted) == {
@@ -77,7 +77,7 @@ def test_latest_status_wins_and_reads_as_the_api_words() -> None:
 
 
 def test_only_the_sender_sees_its_message() -> None:
-    view = StatusView()
+    view = StatusView(clock=lambda: AT)
     accepted = IdempotencyIndex()
     view.apply(status("t1", "MATCHED", sender="EU"))
     assert view.lookup("t1", "EU", accepted) is not None
@@ -86,7 +86,7 @@ def test_only_the_sender_sees_its_message() -> None:
 
 
 def test_a_status_for_another_sender_under_the_same_tracking_id_hides_nothing() -> None:
-    view = StatusView()
+    view = StatusView(clock=lambda: AT)
     accepted = IdempotencyIndex()
     view.apply(status("t1", "TRANSLATED", sender="BW"))
     view.apply(status("t1", "DEAD_LETTERED", sender="RU"))  # a forged tracking id
@@ -95,7 +95,7 @@ def test_a_status_for_another_sender_under_the_same_tracking_id_hides_nothing() 
 
 
 def test_accepted_before_kp_status_mentions_it_and_tombstones_forget() -> None:
-    view = StatusView()
+    view = StatusView(clock=lambda: AT)
     accepted = IdempotencyIndex()
     accepted.remember("t3", Accepted("RU", "abc", AT, "m-3"))
     found = view.lookup("t3", "RU", accepted)
@@ -127,8 +127,38 @@ def test_a_status_written_before_differences_existed_reads_with_none() -> None:
         "updated_at": AT,
     }
     fastavro.schemaless_writer(body, v1.schema, value)
-    view = StatusView()
+    view = StatusView(clock=lambda: AT)
     view.apply(Record(b"t9", codec.MAGIC + v1.fingerprint + body.getvalue()))
     found = view.lookup("t9", "RU", IdempotencyIndex())
     assert found is not None
     assert (found["reason"], found["differences"]) == ("CONFIRMED_AFTER_EXPIRY", [])
+
+
+def test_statuses_older_than_the_retention_are_forgotten() -> None:
+    """Found by an SRE review: compaction kept every tracking id forever and the view held
+    them all; statuses now live 400 days (the topic deletes them too)."""
+    now = [AT]
+    view = StatusView(retention=timedelta(days=400), clock=lambda: now[0])
+    accepted = IdempotencyIndex()
+    view.apply(status("old", "MATCHED", updated_at=AT - timedelta(days=401)))
+    assert view.lookup("old", "RU", accepted) is None  # arrived aged out: not kept
+    view.apply(status("t1", "MATCHED"))
+    view.apply(status("t2", "TRANSLATED", updated_at=AT + timedelta(days=100)))
+    now[0] = AT + timedelta(days=401)
+    assert view.sweep() == 1
+    assert view.lookup("t1", "RU", accepted) is None
+    assert view.lookup("t2", "RU", accepted) is not None
+    assert len(view) == 1
+
+
+def test_a_sweep_runs_by_itself_every_so_many_records() -> None:
+    now = [AT]
+    view = StatusView(retention=timedelta(days=400), clock=lambda: now[0])
+    view.SWEEP_EVERY = 3
+    view.apply(status("t1", "MATCHED"))
+    now[0] = AT + timedelta(days=401)
+    fresh = {"updated_at": now[0]}
+    view.apply(status("t2", "MATCHED", **fresh))
+    assert len(view) == 2
+    view.apply(status("t3", "MATCHED", **fresh))  # the third record sweeps t1 away
+    assert len(view) == 2 and view.lookup("t1", "RU", IdempotencyIndex()) is None
