@@ -39,7 +39,12 @@ def read_frame(stream: BinaryIO) -> Any | None:
     body = stream.read(size)
     if len(body) < size:
         return None
-    return pickle.loads(body)  # noqa: S301 - written by our own parent process
+    return unframe(body)
+
+
+def unframe(body: bytes) -> Any:
+    """A frame's object, from the bytes after its length (both ends are this code base)."""
+    return pickle.loads(body)  # noqa: S301 - written by the peer process, our own code
 
 
 def frame(value: object) -> bytes:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ import structlog
 
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.validation import Verdict, judge
-from gateway.ingress.validation_worker import HEADER, READY, frame
+from gateway.ingress.validation_worker import HEADER, READY, frame, unframe
 from gateway.registry import ParticipantRegistry
 
 log = structlog.get_logger(__name__)
@@ -143,7 +142,7 @@ class _Worker:
             while True:
                 header = await process.stdout.readexactly(HEADER.size)
                 (size,) = HEADER.unpack(header)
-                request_id, outcome = _loads(await process.stdout.readexactly(size))
+                request_id, outcome = unframe(await process.stdout.readexactly(size))
                 if outcome == READY and request_id == 0:
                     self.ready.set()
                     continue
@@ -171,7 +170,7 @@ class _Worker:
             await asyncio.sleep(RESTART_BACKOFF_S)
             try:
                 await self.start()
-            except Exception as exc:  # noqa: BLE001 - keep trying; requests meanwhile get 500
+            except Exception as exc:  # noqa: BLE001 - keep trying; requests meanwhile get 503
                 log.error("validation_worker_restart_failed", worker=self.index, error=repr(exc))
                 continue
             log.info("validation_worker_restarted", worker=self.index)
@@ -221,11 +220,6 @@ class _Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reader
         self._fail_pending()
-
-
-def _loads(body: bytes) -> tuple[int, Any]:
-    request_id, outcome = pickle.loads(body)  # noqa: S301 - our own worker wrote it
-    return int(request_id), outcome
 
 
 class WorkerValidator:

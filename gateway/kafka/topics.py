@@ -245,12 +245,9 @@ async def check_topics(
         existing = set(await admin.list_topics())
         present = [s for s in specs if s.name(prefix) in existing]
         problems = [TopicProblem(s.name(prefix), "missing") for s in specs if s not in present]
-        partitions = await _partition_counts(admin, [s.name(prefix) for s in present])
-        copies = await _replication_factors(admin, [s.name(prefix) for s in present])
-        policies = await _topic_configs(admin, [s.name(prefix) for s in present], "cleanup.policy")
-        in_sync = await _topic_configs(
-            admin, [s.name(prefix) for s in present], "min.insync.replicas"
-        )
+        names = [s.name(prefix) for s in present]
+        partitions, copies = await _partitions_and_copies(admin, names)
+        configs = await _topic_configs(admin, names, ("cleanup.policy", "min.insync.replicas"))
         wanted = await _durability(admin, settings)
     finally:
         await admin.close()
@@ -263,11 +260,10 @@ async def check_topics(
                 )
             )
         wanted_policy = spec.configs.get("cleanup.policy", "delete")
-        if policies.get(name) != wanted_policy:
+        policy = configs.get(name, {}).get("cleanup.policy")
+        if policy != wanted_policy:
             problems.append(
-                TopicProblem(
-                    name, f"cleanup.policy is {policies.get(name)}, expected {wanted_policy}"
-                )
+                TopicProblem(name, f"cleanup.policy is {policy}, expected {wanted_policy}")
             )
         if copies.get(name, 0) < wanted.replication_factor:
             problems.append(
@@ -278,11 +274,12 @@ async def check_topics(
                     "(KPGW_TOPIC_REPLICATION_FACTOR; kafka-reassign-partitions adds copies)",
                 )
             )
-        if int(in_sync.get(name) or 1) < wanted.min_insync_replicas:
+        in_sync = configs.get(name, {}).get("min.insync.replicas")
+        if int(in_sync or 1) < wanted.min_insync_replicas:
             problems.append(
                 TopicProblem(
                     name,
-                    f"min.insync.replicas is {in_sync.get(name)}, expected "
+                    f"min.insync.replicas is {in_sync}, expected "
                     f"{wanted.min_insync_replicas} (KPGW_TOPIC_MIN_INSYNC_REPLICAS)",
                 )
             )
@@ -300,39 +297,41 @@ def copartition_problems(prefix: str, partitions: dict[str, int]) -> list[TopicP
 
 
 async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    described = await admin.describe_topics(names)  # type: ignore[attr-defined]
-    return {
-        item["topic"]: len(item["partitions"]) for item in described if not item.get("error_code")
-    }
+    return (await _partitions_and_copies(admin, names))[0]
 
 
-async def _replication_factors(admin: object, names: list[str]) -> dict[str, int]:
-    """Each topic's fewest copies of a partition."""
+async def _partitions_and_copies(
+    admin: object, names: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each topic's partition count, and its fewest copies of a partition (one request)."""
     if not names:
-        return {}
+        return {}, {}
     described = await admin.describe_topics(names)  # type: ignore[attr-defined]
-    return {
+    found = [item for item in described if not item.get("error_code")]
+    counts = {item["topic"]: len(item["partitions"]) for item in found}
+    copies = {
         item["topic"]: min(len(part.get("replicas", ())) for part in item["partitions"])
-        for item in described
-        if not item.get("error_code") and item["partitions"]
+        for item in found
+        if item["partitions"]
     }
+    return counts, copies
 
 
-async def _topic_configs(admin: object, names: list[str], key: str) -> dict[str, str]:
-    """Each topic's value of the config ``key`` (its own, or the broker's default)."""
+async def _topic_configs(
+    admin: object, names: list[str], keys: tuple[str, ...]
+) -> dict[str, dict[str, str]]:
+    """Each topic's values of the configs ``keys`` (its own, or the broker's default)."""
     if not names:
         return {}
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
     responses = await admin.describe_configs(resources)  # type: ignore[attr-defined]
-    values: dict[str, str] = {}
+    values: dict[str, dict[str, str]] = {}
     for response in responses:
         for resource in response.resources:
             name = resource[3]
             for entry in resource[4]:
-                if entry[0] == key:
-                    values[name] = entry[1]
+                if entry[0] in keys:
+                    values.setdefault(name, {})[entry[0]] = entry[1]
     return values
 
 
