@@ -35,8 +35,10 @@ LAG_INTERVAL_S = 5.0
 POSITION_TIMEOUT_S = 5.0
 
 
-class _Positions(Protocol):
+class _Worker(Protocol):
     async def position(self, partition: TopicPartition) -> int | None: ...
+
+    def health(self) -> Mapping[str, Any]: ...
 
 
 class _HasStore(Protocol):
@@ -51,7 +53,7 @@ class RouterLike(Protocol):
     def slots(self) -> Mapping[TopicPartition, _HasStore]: ...
 
     @property
-    def worker(self) -> _Positions: ...
+    def worker(self) -> _Worker: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class _Watched:
     partitions: Callable[[Any], Iterable[TopicPartition]]
     position: Callable[[Any, TopicPartition], Awaitable[int | None]]
     pending: Callable[[Any], Mapping[int, int]] | None = None
+    health: Callable[[Any], Mapping[str, Any]] | None = None
 
 
 class PipelineMetrics:
@@ -126,11 +129,16 @@ class PipelineMetrics:
         owner: Any,
         partitions: Callable[[Any], Iterable[TopicPartition]],
         position: Callable[[Any, TopicPartition], Awaitable[int | None]],
+        *,
         pending: Callable[[Any], Mapping[int, int]] | None = None,
+        health: Callable[[Any], Mapping[str, Any]] | None = None,
     ) -> None:
-        """``partitions(owner)``, ``position(owner, tp)``, ``pending(owner)`` take the owner
-        as argument so nothing here keeps a stopped worker alive."""
-        self._watched.append(_Watched(component, weakref.ref(owner), partitions, position, pending))
+        """``partitions(owner)``, ``position(owner, tp)``, ``pending(owner)`` and
+        ``health(owner)`` take the owner as argument so nothing here keeps a stopped worker
+        alive."""
+        self._watched.append(
+            _Watched(component, weakref.ref(owner), partitions, position, pending, health)
+        )
 
     def watch_router(self, handler: RouterLike) -> None:
         self.watch(
@@ -138,8 +146,17 @@ class PipelineMetrics:
             handler,
             lambda h: list(h.slots),
             lambda h, tp: h.worker.position(tp),
-            lambda h: {tp.partition: len(slot.store) for tp, slot in list(h.slots.items())},
+            pending=lambda h: {tp.partition: len(slot.store) for tp, slot in list(h.slots.items())},
+            health=lambda h: h.worker.health(),
         )
+
+    def health(self, component: str) -> list[Mapping[str, Any]]:
+        """``health()`` of each live worker of ``component`` in this process (readiness)."""
+        return [
+            watched.health(owner)
+            for watched, owner in self.live()
+            if watched.component == component and watched.health is not None
+        ]
 
     def live(self) -> list[tuple[_Watched, Any]]:
         """The watched workers still alive, with their owners; forgets the others."""
@@ -179,6 +196,9 @@ class PipelineMetrics:
                     ends = await consumer.end_offsets(list({tp for _, tp in positions}))
                 except Exception as exc:  # noqa: BLE001 - a missed sample, not a failure
                     log.info("lag_sample_failed", error=repr(exc))
+                    # No figure rather than the last one: a lag frozen at its value before
+                    # a broker outage would look healthy; an absent series alerts.
+                    self.lag = {}
                     continue
                 self.lag = {
                     (component, tp.topic, tp.partition): max(0, ends[tp] - at)

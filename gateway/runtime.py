@@ -1,10 +1,14 @@
 """``kpgw run``: the gateway's components in one process (small sites, the demo) or one at a
 time (``--only``), each scaling on its own as a consumer group. SIGTERM/SIGINT stop it
-gracefully: in-flight transactions finish or abort, consumers leave their groups."""
+gracefully: in-flight transactions finish or abort, consumers leave their groups.
+
+A process without the ingress serves its own ``/healthz``, ``/readyz`` and ``/metrics``
+(``gateway.ops_http``) on KPGW_HTTP_HOST:KPGW_HTTP_PORT; the ingress serves them otherwise."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -57,6 +61,30 @@ async def run(
         bootstrap=settings.kafka_bootstrap,
         topic_prefix=settings.topic_prefix,
     )
+    failure: BaseException | None = None
+    try:
+        async with contextlib.AsyncExitStack() as endpoints:
+            if "ingress" not in chosen:
+                from gateway.ops_http import serve_operations
+
+                await endpoints.enter_async_context(serve_operations(settings, chosen))
+            failure = await _supervise(available, chosen, settings, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        log.info("gateway_stopped")
+    if failure is not None:
+        raise failure
+
+
+async def _supervise(
+    available: dict[str, Component],
+    chosen: tuple[str, ...],
+    settings: Settings,
+    stop: asyncio.Event,
+) -> BaseException | None:
+    """Run the chosen components until all have finished; the first failure stops the
+    others and is returned."""
     tasks = [asyncio.create_task(available[name](settings, stop), name=name) for name in chosen]
     failure: BaseException | None = None
     try:
@@ -69,12 +97,11 @@ async def run(
                     log.error("component_failed", component=task.get_name(), error=repr(error))
                     failure = failure or error
                     stop.set()  # one component down: stop the others cleanly, then say why
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        log.info("gateway_stopped")
-    if failure is not None:
-        raise failure
+    except BaseException:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return failure
 
 
 def _failure_of(task: asyncio.Task[None], *, stopping: bool) -> BaseException | None:

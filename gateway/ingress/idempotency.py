@@ -17,7 +17,9 @@ with another body gives 409. It works across ingress instances and restarts:
   another body is a 409.
 
 The window, honestly: a key is remembered as long as ``kp.inbound`` keeps the record
-(retention 30 days); later the same key is accepted again, under the same tracking id. Two
+(retention 30 days, ``INBOUND_RETENTION_DAYS``); later the same key is accepted again,
+under the same tracking id. Each instance forgets its keys on the same schedule, so a
+long-running ingress holds 30 days of keys, not every key it ever saw. Two
 instances receiving the same key within the mirror's lag (one transaction commit plus a
 fetch, typically well under a second) may both accept: with the same body that is two
 records with the same tracking id and the same event id, which the translator and router
@@ -32,14 +34,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.errors import Finding
 from gateway.events import raw_sha256, uuid5_text
 from gateway.ingress.problems import Problem
+from gateway.kafka.topics import INBOUND_RETENTION_DAYS
 from gateway.translator.inbound import Inbound
 
 TRACKING_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kpgw:tracking-id")
@@ -81,20 +84,48 @@ class IdempotencyIndex:
     participant's (predictable) tracking id must not answer that participant's requests
     with 409 or hide its messages (found by a security review)."""
 
-    def __init__(self) -> None:
+    #: Acceptances remembered between two sweeps of those older than the retention.
+    SWEEP_EVERY = 10_000
+
+    def __init__(
+        self,
+        retention: timedelta = timedelta(days=INBOUND_RETENTION_DAYS),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._entries: dict[tuple[str, str], Accepted] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.retention = retention
+        self.clock = clock
+        self._since_sweep = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, tracking_id: str, sender: str) -> Accepted | None:
-        return self._entries.get((sender, tracking_id))
+        entry = self._entries.get((sender, tracking_id))
+        if entry is None or entry.received_at < self.clock() - self.retention:
+            return None  # aged out: kp.inbound no longer holds it either
+        return entry
 
     def remember(self, tracking_id: str, entry: Accepted) -> None:
         """The first acceptance under a tracking id is the original; later ones do not
-        replace it."""
-        self._entries.setdefault((entry.sender, tracking_id), entry)
+        replace it, unless it aged past the retention (the key is then new again)."""
+        self._since_sweep += 1
+        if self._since_sweep >= self.SWEEP_EVERY:
+            self.sweep()
+        if entry.received_at < self.clock() - self.retention:
+            return  # Kafka deletes whole segments, so aged records still arrive
+        if self.get(tracking_id, entry.sender) is None:
+            self._entries[(entry.sender, tracking_id)] = entry
+
+    def sweep(self) -> int:
+        """Forget the acceptances older than the retention; how many went."""
+        self._since_sweep = 0
+        oldest = self.clock() - self.retention
+        aged = [key for key, entry in self._entries.items() if entry.received_at < oldest]
+        for key in aged:
+            del self._entries[key]
+        return len(aged)
 
     def apply(self, record: Any) -> None:
         """One committed ``kp.inbound`` record (the mirror's callback)."""
@@ -105,7 +136,7 @@ class IdempotencyIndex:
         coordinates = f"{record.topic}/{record.partition}/{record.offset}"
         inbound = Inbound.of(record.key, headers, record.timestamp, coordinates)
         sender = inbound.sender or ""
-        if (sender, inbound.tracking_id) in self._entries:
+        if self.get(inbound.tracking_id, sender) is not None:
             return  # known already (typically this instance's own record): first one wins
         entry = Accepted(
             sender=sender,
@@ -118,7 +149,7 @@ class IdempotencyIndex:
     def replay(self, tracking_id: str, sender: str, digest: str) -> Accepted | None:
         """The original acceptance when this is a re-send of the same body; a 409
         ``Problem`` when the key was used for another body; None when the key is new."""
-        entry = self._entries.get((sender, tracking_id))
+        entry = self.get(tracking_id, sender)
         if entry is None:
             return None
         if entry.sha256 != digest:

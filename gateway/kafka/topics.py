@@ -22,6 +22,9 @@ DAY_MS = 24 * 60 * 60 * 1000
 #: router's default retention of a settled certificate. Compaction alone kept every
 #: tracking id forever, and every ingress held them all in memory.
 STATUS_RETENTION_DAYS = 400
+#: How long raw documents stay on kp.inbound, and so how long an Idempotency-Key is
+#: remembered (the ingress forgets its keys with them).
+INBOUND_RETENTION_DAYS = 30
 EVENTS_PARTITIONS = 12
 #: Topics that must share partition count and key so a certificate's events, state and
 #: outcomes live on the same partition number (the router's per-partition transactions).
@@ -48,7 +51,7 @@ def _delete(days: int) -> dict[str, str]:
 LARGE_RECORDS = {"max.message.bytes": str(4 * 1024 * 1024)}
 
 CORE_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("inbound", 6, {**_delete(30), **LARGE_RECORDS}),
+    TopicSpec("inbound", 6, {**_delete(INBOUND_RETENTION_DAYS), **LARGE_RECORDS}),
     TopicSpec("events", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),  # KP record keeping >= 3 years
     TopicSpec("router.changelog", EVENTS_PARTITIONS, {"cleanup.policy": "compact"}),
     TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),

@@ -278,6 +278,12 @@ class TransactionalWorker:
             ]
         )
 
+    def health(self) -> dict[str, Any]:
+        """For readiness probes: whether it joined its group (its first assignment was
+        handled, possibly an empty one) and the partitions held back (a router restoring
+        their state), which it does not process yet."""
+        return {"joined": self.ready.is_set(), "held": sorted(p.partition for p in self._held)}
+
     async def position(self, partition: TopicPartition) -> int | None:
         """The next offset of ``partition`` this worker will process (records fetched but
         not processed yet are not counted), or None when it is not ours or held."""

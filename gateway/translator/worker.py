@@ -285,7 +285,11 @@ def build_translator(
         backoff_max_ms=settings.translator.retry_backoff_max_ms,
     )
     pipeline_metrics().watch(
-        "translator", worker, lambda w: w.handler.assigned, lambda w, tp: w.position(tp)
+        "translator",
+        worker,
+        lambda w: w.handler.assigned,
+        lambda w, tp: w.position(tp),
+        health=lambda w: w.health(),
     )
     return worker, handler
 

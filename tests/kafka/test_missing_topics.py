@@ -15,7 +15,8 @@ pytestmark = pytest.mark.kafka
 
 def _kpgw(kafka_bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
     prefix = f"nowhere{uuid.uuid4().hex[:6]}."
-    return run_kpgw({"KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap, "KPGW_TOPIC_PREFIX": prefix}, *args)
+    env = {"KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap, "KPGW_TOPIC_PREFIX": prefix}
+    return run_kpgw({**env, "KPGW_HTTP_PORT": "0"}, *args)  # a worker's probes: any port
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ class RouterProcess:
             "KPGW_ROUTER__TIMER_INTERVAL_S": "0.5",
             "KPGW_ROUTER__GROUP_ID": settings.router.group_id,
             "KPGW_LOG_FORMAT": "json",
+            "KPGW_HTTP_PORT": "0",  # its probes and metrics: two routers run side by side
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

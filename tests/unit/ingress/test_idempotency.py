@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -56,7 +56,7 @@ def test_key_precedence_and_validation() -> None:
 
 
 def test_replay_same_body_conflict_other_body() -> None:
-    index = IdempotencyIndex()
+    index = IdempotencyIndex(clock=lambda: NOW)
     assert index.replay("t1", "RU", "aaa") is None
     index.remember("t1", Accepted("RU", "aaa", NOW, "m-1"))
     index.remember("t1", Accepted("RU", "bbb", NOW, "m-1"))  # the first one stays
@@ -69,7 +69,7 @@ def test_replay_same_body_conflict_other_body() -> None:
 
 
 def test_the_index_learns_from_committed_inbound_records() -> None:
-    index = IdempotencyIndex()
+    index = IdempotencyIndex(clock=lambda: NOW)
     body = b"<doc/>"
     headers = inbound_headers(sender="EU", message_id="m-9", tracking_id="t9", received_at=NOW)
     index.apply(Record(inbound_key("EU", "m-9"), body, headers))
@@ -82,7 +82,7 @@ def test_the_index_learns_from_committed_inbound_records() -> None:
 def test_a_record_claiming_another_senders_tracking_id_changes_nothing_for_it() -> None:
     """Found by a security review: a Kafka-native sender (RU) wrote a record with BW's
     predictable tracking id; BW's next POST with that key got 409 and its status 404."""
-    index = IdempotencyIndex()
+    index = IdempotencyIndex(clock=lambda: NOW)
     forged = inbound_headers(sender="RU", message_id="x", tracking_id="t-bw", received_at=NOW)
     index.apply(Record(b"RU:x", b"<forged/>", forged))
     assert index.get("t-bw", "BW") is None
@@ -93,7 +93,7 @@ def test_a_record_claiming_another_senders_tracking_id_changes_nothing_for_it() 
 
 
 async def test_the_lock_serialises_one_key_and_times_out() -> None:
-    index = IdempotencyIndex()
+    index = IdempotencyIndex(clock=lambda: NOW)
     loop = asyncio.get_running_loop()
     order: list[str] = []
 
@@ -110,3 +110,31 @@ async def test_the_lock_serialises_one_key_and_times_out() -> None:
             async with index.lock("t2", loop.time() + 0.05):
                 pass
     assert not index._locks  # every lock is forgotten once unused
+
+
+def test_keys_are_forgotten_with_the_inbound_records() -> None:
+    """A key lives as long as kp.inbound keeps its record (30 days): then the same key is
+    new again, and a long-running ingress does not hold every key it ever saw."""
+    clock = [NOW]
+    index = IdempotencyIndex(clock=lambda: clock[0])
+    index.remember("t1", Accepted("RU", "aaa", NOW, "m-1"))
+    index.remember("t2", Accepted("RU", "bbb", NOW + timedelta(days=20), "m-2"))
+    clock[0] = NOW + timedelta(days=30, seconds=1)
+    assert index.replay("t1", "RU", "zzz") is None  # aged out: no 409 for a new body
+    assert index.replay("t2", "RU", "bbb") is not None
+    index.remember("t1", Accepted("RU", "zzz", clock[0], "m-1"))  # the key is taken again
+    assert index.get("t1", "RU") == Accepted("RU", "zzz", clock[0], "m-1")
+    clock[0] = NOW + timedelta(days=51)
+    assert index.sweep() == 1 and len(index) == 1
+
+
+def test_aged_inbound_records_are_not_remembered_and_sweeps_run_by_themselves() -> None:
+    index = IdempotencyIndex(clock=lambda: NOW + timedelta(days=31))
+    old = inbound_headers(sender="EU", message_id="m-1", tracking_id="t-old", received_at=NOW)
+    index.apply(Record(inbound_key("EU", "m-1"), b"<doc/>", old))
+    assert len(index) == 0  # Kafka deletes whole segments: such records still arrive
+    index.SWEEP_EVERY = 3
+    index._entries[("EU", "t-stale")] = Accepted("EU", "x", NOW, None)
+    for n in range(3):
+        index.remember(f"t{n}", Accepted("EU", "y", NOW + timedelta(days=30), None))
+    assert ("EU", "t-stale") not in index._entries

@@ -40,7 +40,7 @@ def status(tracking_id: str, state: str, **extra: Any) -> Record:
 
 def test_latest_status_wins_and_reads_as_the_api_words() -> None:
     view = StatusView(clock=lambda: AT)
-    accepted = IdempotencyIndex()
+    accepted = IdempotencyIndex(clock=lambda: AT)
     view.apply(status("t1", "TRANSLATED"))
     assert view.lookup("t1", "RU", accepted) == {
         "tracking_id": "t1",
@@ -78,7 +78,7 @@ def test_latest_status_wins_and_reads_as_the_api_words() -> None:
 
 def test_only_the_sender_sees_its_message() -> None:
     view = StatusView(clock=lambda: AT)
-    accepted = IdempotencyIndex()
+    accepted = IdempotencyIndex(clock=lambda: AT)
     view.apply(status("t1", "MATCHED", sender="EU"))
     assert view.lookup("t1", "EU", accepted) is not None
     assert view.lookup("t1", "RU", accepted) is None
@@ -87,7 +87,7 @@ def test_only_the_sender_sees_its_message() -> None:
 
 def test_a_status_for_another_sender_under_the_same_tracking_id_hides_nothing() -> None:
     view = StatusView(clock=lambda: AT)
-    accepted = IdempotencyIndex()
+    accepted = IdempotencyIndex(clock=lambda: AT)
     view.apply(status("t1", "TRANSLATED", sender="BW"))
     view.apply(status("t1", "DEAD_LETTERED", sender="RU"))  # a forged tracking id
     assert view.lookup("t1", "BW", accepted)["status"] == "translated"  # type: ignore[index]
@@ -96,7 +96,7 @@ def test_a_status_for_another_sender_under_the_same_tracking_id_hides_nothing() 
 
 def test_accepted_before_kp_status_mentions_it_and_tombstones_forget() -> None:
     view = StatusView(clock=lambda: AT)
-    accepted = IdempotencyIndex()
+    accepted = IdempotencyIndex(clock=lambda: AT)
     accepted.remember("t3", Accepted("RU", "abc", AT, "m-3"))
     found = view.lookup("t3", "RU", accepted)
     assert found is not None and found["status"] == "accepted" and found["updated_at"].endswith("Z")
@@ -139,7 +139,7 @@ def test_statuses_older_than_the_retention_are_forgotten() -> None:
     them all; statuses now live 400 days (the topic deletes them too)."""
     now = [AT]
     view = StatusView(retention=timedelta(days=400), clock=lambda: now[0])
-    accepted = IdempotencyIndex()
+    accepted = IdempotencyIndex(clock=lambda: AT)
     view.apply(status("old", "MATCHED", updated_at=AT - timedelta(days=401)))
     assert view.lookup("old", "RU", accepted) is None  # arrived aged out: not kept
     view.apply(status("t1", "MATCHED"))

@@ -1,0 +1,191 @@
+"""The operations endpoints of a process that runs workers without the ingress
+(``kpgw run --only translator``, ``--only router``): an orchestrator needs a liveness and a
+readiness probe and Prometheus a ``/metrics`` for every process, not only for the one that
+serves the HTTP API. When the ingress runs in the process it serves these itself.
+
+- ``GET /healthz``: the process and its event loop answer.
+- ``GET /readyz``: the broker answers, the component's topics exist, and each component's
+  worker joined its consumer group with no partition held back (a router restoring its
+  state is not ready yet); 503 otherwise, with the checks that failed.
+- ``GET /metrics``: the pipeline metrics of the process (``gateway.metrics``), with the
+  consumer lag sampled here; behind ``KPGW_INGRESS__METRICS_TOKEN`` when set.
+
+Bound to ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` (``0`` picks a free port, logged); off
+loopback it refuses to start without a metrics token, as the ingress does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.errors import ConfigurationError
+from gateway.ingress.app import problems
+from gateway.ingress.dashboard import check_operator
+from gateway.ingress.exposure import LOOPBACK
+from gateway.ingress.service import broker_topics
+from gateway.metrics import pipeline_metrics
+from gateway.registry.watch import RegistryWatcher
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+READY_TIMEOUT_S = 2.0
+READY_CACHE_S = 1.0
+STOP_GRACE_S = 2.0
+#: component -> the topic suffixes its readiness requires (from the registry for the router)
+TopicsOf = Callable[[str], tuple[str, ...]]
+
+
+def component_topics(settings: Settings) -> TopicsOf:
+    def topics(component: str) -> tuple[str, ...]:
+        if component == "translator":
+            from gateway.translator.worker import TRANSLATOR_TOPICS
+
+            return TRANSLATOR_TOPICS
+        if component == "router":
+            from gateway.router.preflight import router_topic_suffixes
+
+            return router_topic_suffixes(RegistryWatcher(settings.partners_file).current())
+        return ()
+
+    return topics
+
+
+def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
+    """Readiness of one component from its workers' ``health()``: at least one worker, all
+    in their group, none holding partitions back."""
+    held = sorted({p for health in healths for p in health.get("held", ())})
+    return {
+        component: bool(healths) and all(h.get("joined") for h in healths) and not held,
+        **({f"{component}_restoring_partitions": held} if held else {}),
+    }
+
+
+@dataclass(eq=False)
+class Operations:
+    settings: Settings
+    components: tuple[str, ...]
+    topics_of: TopicsOf
+    _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
+    _ready_check: asyncio.Future[dict[str, Any]] | None = field(default=None)
+
+    async def readiness(self) -> dict[str, Any]:
+        """Probes arriving together share one check, reused for ``READY_CACHE_S`` (each
+        check opens a broker connection)."""
+        now = time.monotonic()
+        if self._ready_cache is not None and now - self._ready_cache[0] < READY_CACHE_S:
+            return self._ready_cache[1]
+        if self._ready_check is None or self._ready_check.done():
+            self._ready_check = asyncio.ensure_future(self._check())
+        return await asyncio.shield(self._ready_check)
+
+    async def _check(self) -> dict[str, Any]:
+        started = time.monotonic()
+        found = await broker_topics(self.settings, READY_TIMEOUT_S)
+        prefix = self.settings.topic_prefix
+        missing = sorted(
+            {
+                f"{prefix}{suffix}"
+                for component in self.components
+                for suffix in self.topics_of(component)
+                if found is None or f"{prefix}{suffix}" not in found
+            }
+        )
+        checks: dict[str, Any] = {"broker": found is not None, "topics": not missing}
+        if found is not None and missing:
+            checks["missing_topics"] = missing
+        for component in self.components:
+            checks.update(worker_checks(component, pipeline_metrics().health(component)))
+        ready = all(value for value in checks.values() if isinstance(value, bool))
+        report = {"ready": ready, "checks": checks}
+        self._ready_cache = (started, report)
+        return report
+
+
+OPERATIONS = web.AppKey("operations", Operations)
+
+
+def _json(document: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(document).encode(), content_type="application/json"
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    report = await request.app[OPERATIONS].readiness()
+    return _json(report, 200 if report["ready"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    check_operator(request, request.app[OPERATIONS].settings.ingress.metrics_token, "/metrics")
+    body: bytes = generate_latest(pipeline_metrics().registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(operations: Operations) -> web.Application:
+    app = web.Application(middlewares=[problems], client_max_size=1024)
+    app[OPERATIONS] = operations
+    app.router.add_get("/healthz", healthz, allow_head=False)
+    app.router.add_get("/readyz", readyz, allow_head=False)
+    app.router.add_get("/metrics", metrics, allow_head=False)
+    return app
+
+
+def refuse_open_metrics(settings: Settings, host: str) -> None:
+    if (
+        host not in LOOPBACK
+        and settings.ingress.metrics_token is None
+        and not settings.ingress.allow_insecure_off_loopback
+    ):
+        raise ConfigurationError(
+            f"refusing to serve /metrics on {host} (not loopback) without a token: set "
+            "KPGW_INGRESS__METRICS_TOKEN (or KPGW_INGRESS__ALLOW_INSECURE_OFF_LOOPBACK=true "
+            "behind a port bound to loopback)"
+        )
+
+
+@contextlib.asynccontextmanager
+async def serve_operations(
+    settings: Settings, components: Sequence[str], *, port: int | None = None
+) -> AsyncIterator[str]:
+    """Serve the endpoints and sample the consumer lag until the block ends; yields the
+    base URL."""
+    refuse_open_metrics(settings, settings.http_host)
+    operations = Operations(settings, tuple(components), component_topics(settings))
+    runner = web.AppRunner(create_app(operations), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    stop = asyncio.Event()
+    lag = asyncio.create_task(pipeline_metrics().sample_lag(settings, stop), name="lag")
+    try:
+        site = web.TCPSite(runner, settings.http_host, settings.http_port if port is None else port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot serve the operations endpoints on {settings.http_host}:"
+                f"{settings.http_port if port is None else port} ({exc.strerror}): choose "
+                "another KPGW_HTTP_PORT (0 picks a free one)"
+            ) from exc
+        url = f"http://{settings.http_host}:{runner.addresses[0][1]}"
+        log.info("operations_listening", url=url, components=list(components))
+        yield url
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(lag, STOP_GRACE_S)
+        if not lag.done():
+            lag.cancel()
+        await runner.cleanup()
