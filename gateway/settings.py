@@ -31,6 +31,8 @@ from pydantic_settings import (
 
 from gateway.errors import ConfigurationError
 
+#: Username/password mechanisms (what ``gateway.kafka.clients`` passes to aiokafka).
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SERVER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$")
 
 
@@ -42,6 +44,40 @@ class KafkaSecurity(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecurity:
+        """SASL needs its mechanism and both credentials, and credentials need SASL: either
+        half alone would connect without authenticating (or fail at the broker with an
+        error that does not name the setting). Found by an SRE review."""
+        sasl = self.protocol.startswith("SASL_")
+        given = [
+            name
+            for name, value in (
+                ("SASL_MECHANISM", self.sasl_mechanism),
+                ("SASL_USERNAME", self.sasl_username),
+                ("SASL_PASSWORD", self.sasl_password),
+            )
+            if value
+        ]
+        if sasl and len(given) < 3:
+            missing = {"SASL_MECHANISM", "SASL_USERNAME", "SASL_PASSWORD"} - set(given)
+            raise ValueError(
+                f"protocol {self.protocol} needs KPGW_KAFKA_SECURITY__"
+                + " and KPGW_KAFKA_SECURITY__".join(sorted(missing))
+            )
+        if not sasl and given:
+            raise ValueError(
+                f"{', '.join(given)} set but protocol {self.protocol} does not use them "
+                "(set KPGW_KAFKA_SECURITY__PROTOCOL=SASL_SSL or SASL_PLAINTEXT)"
+            )
+        if sasl and self.sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(
+                f"SASL mechanism {self.sasl_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
+            )
+        if self.ssl_cafile is not None and not self.ssl_cafile.is_file():
+            raise ValueError(f"SSL_CAFILE {self.ssl_cafile} is not a readable file")
+        return self
 
 
 class TranslatorSettings(BaseModel):
@@ -205,12 +241,23 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigurationError(f"KPGW_CONFIG={config}: not valid TOML ({exc})") from None
     except ValidationError as exc:
         problems = [
-            f"{_variable(error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+            f"{_variable(error['loc'])}: {error['msg']}{_echo(error['loc'], error.get('input'))}"
             for error in exc.errors(include_url=False)
         ]
         raise ConfigurationError(
             "invalid settings: " + "; ".join(problems) + _from_file(config)
         ) from None
+
+
+def _echo(location: tuple[Any, ...], given: Any) -> str:
+    """The value given, where it helps and is no secret: a model-level error's input is
+    the whole section, secrets included."""
+    named = _variable(location)
+    if not isinstance(given, str | int | float) or any(
+        word in named for word in ("PASSWORD", "TOKEN", "SECRET")
+    ):
+        return ""
+    return f" (got {given!r})"
 
 
 def _variable(location: tuple[Any, ...]) -> str:

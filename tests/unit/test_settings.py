@@ -43,6 +43,9 @@ def test_toml_file_is_read_and_environment_wins(
 
 
 def test_secrets_never_print(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KPGW_KAFKA_SECURITY__PROTOCOL", "SASL_SSL")
+    clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_MECHANISM", "SCRAM-SHA-512")
+    clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_USERNAME", "kpgw")
     clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_PASSWORD", "hunter2")
     settings = load_settings()
     assert settings.kafka_security.sasl_password is not None
@@ -103,3 +106,37 @@ def test_a_bootstrap_that_is_not_host_port_is_refused(
 def test_bootstrap_lists_are_accepted(clean_env: pytest.MonkeyPatch, value: str) -> None:
     clean_env.setenv("KPGW_KAFKA_BOOTSTRAP", value)
     assert load_settings().kafka_bootstrap == value
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"PROTOCOL": "SASL_SSL"}, "needs KPGW_KAFKA_SECURITY__SASL_MECHANISM"),
+        (
+            {"PROTOCOL": "SASL_SSL", "SASL_MECHANISM": "PLAIN", "SASL_USERNAME": "kpgw"},
+            "needs KPGW_KAFKA_SECURITY__SASL_PASSWORD",
+        ),
+        ({"SASL_USERNAME": "kpgw", "SASL_PASSWORD": "hunter2"}, "does not use them"),
+        (
+            {
+                "PROTOCOL": "SASL_PLAINTEXT",
+                "SASL_MECHANISM": "GSSAPI",
+                "SASL_USERNAME": "kpgw",
+                "SASL_PASSWORD": "hunter2",
+            },
+            "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+        ),
+        ({"PROTOCOL": "SSL", "SSL_CAFILE": "/nonexistent/ca.pem"}, "not a readable file"),
+    ],
+)
+def test_half_configured_broker_security_is_refused(
+    clean_env: pytest.MonkeyPatch, variables: dict[str, str], said: str
+) -> None:
+    """Found by an SRE review: SASL_SSL without credentials was accepted and failed later
+    at the broker, with an error that named no setting."""
+    for name, value in variables.items():
+        clean_env.setenv(f"KPGW_KAFKA_SECURITY__{name}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert said in str(caught.value)
+    assert "hunter2" not in str(caught.value)
