@@ -5,7 +5,10 @@ COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY adapters ./adapters
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . && useradd --system kpgw
+RUN pip install --no-cache-dir . && useradd --system kpgw \
+    && mkdir -p /var/lib/kpgw && chown kpgw /var/lib/kpgw
+# The translator's crash journal: mount a volume here that outlives the container.
+ENV KPGW_TRANSLATOR__CRASH_JOURNAL_DIR=/var/lib/kpgw
 USER kpgw
 EXPOSE 8080
 ENTRYPOINT []

@@ -85,6 +85,13 @@ class TranslatorSettings(BaseModel):
     max_attempts: int = Field(default=3, ge=1, description="tries before a crash is a poison pill")
     retry_backoff_ms: int = Field(default=200, ge=10)
     retry_backoff_max_ms: int = Field(default=10_000, ge=100)
+    crash_journal_dir: Path | None = Field(
+        default=None,
+        description="where the translator notes the record in flight, so that a record "
+        "that kills the process is dead-lettered after max_attempts deaths (default: "
+        "$XDG_STATE_HOME/kpgw or ~/.local/state/kpgw; in a container, a volume that "
+        "survives restarts)",
+    )
 
 
 class RouterSettings(BaseModel):

@@ -4,6 +4,7 @@ exactly once per input partition (see ``gateway.kafka.transactional``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,7 +19,13 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from gateway import codec
 from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
-from gateway.errors import ConfigurationError, Finding, GatewayError, UnauthorisedSender
+from gateway.errors import (
+    ConfigurationError,
+    Finding,
+    GatewayError,
+    PoisonPill,
+    UnauthorisedSender,
+)
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.topics import check_topics_patiently
@@ -28,6 +35,7 @@ from gateway.registry import ParticipantRegistry, load_registry
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
 from gateway.translation import UNAUTHORISED_SENDER, InboundMeta, translate
+from gateway.translator.crashes import open_journal
 from gateway.translator.inbound import Inbound
 
 log = structlog.get_logger(__name__)
@@ -109,6 +117,16 @@ def translate_record(
     return Translated(None, failure)
 
 
+def died_translating(deaths: int) -> Translated:
+    """A record the crash journal saw kill the process ``deaths`` times: not translated
+    again (``gateway.translator.crashes``)."""
+    error = PoisonPill(
+        f"the translator process died {deaths} times while translating this record (a "
+        "crash in native code or an out-of-memory kill); it is not translated again"
+    )
+    return Translated(None, Failure.of(error, stage="translator", attempts=deaths))
+
+
 def status_record(
     inbound: Inbound,
     *,
@@ -149,6 +167,9 @@ class TranslatorHandler:
         self.translated = 0
         self.dead_lettered = 0
         self.assigned: set[TopicPartition] = set()  # for the consumer-lag metric
+        self.journal = open_journal(settings.translator.crash_journal_dir, self.group_id)
+        #: records with crash counts, processed in the open transaction of their partition
+        self._settling: dict[TopicPartition, list[str]] = {}
         self.metrics = pipeline_metrics()
         #: translated? -> the histogram child (``labels()`` costs more than ``observe``)
         self._timings = {
@@ -164,9 +185,17 @@ class TranslatorHandler:
 
     def committed(self, partition: TopicPartition) -> None:
         self.metrics.committed("translator", partition)
+        settled = self._settling.pop(partition, None)
+        if settled and self.journal is not None:
+            self.journal.settle(settled)
 
     def aborted(self, partition: TopicPartition) -> None:
         self.metrics.aborted("translator", partition)
+        self._settling.pop(partition, None)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
     async def process(
         self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
@@ -183,7 +212,7 @@ class TranslatorHandler:
                 tracking_id=inbound.tracking_id,
             )
             try:
-                await self._one(record, inbound, registry, outbox)
+                await self._one(record, inbound, registry, outbox, coordinates)
             finally:
                 structlog.contextvars.unbind_contextvars(
                     "topic", "partition", "offset", "tracking_id"
@@ -196,15 +225,26 @@ class TranslatorHandler:
         inbound: Inbound,
         registry: ParticipantRegistry,
         outbox: Outbox,
+        coordinates: str,
     ) -> None:
         started = time.perf_counter()
-        result = translate_record(
-            record.value,
-            inbound,
-            registry,
-            translate_fn=self.translate_fn,
-            max_attempts=self.max_attempts,
-        )
+        journal = self.journal
+        deaths = journal.crashes(coordinates) if journal is not None else 0
+        if deaths:
+            partition = TopicPartition(record.topic, record.partition)
+            self._settling.setdefault(partition, []).append(coordinates)
+        if deaths >= self.max_attempts:
+            result = died_translating(deaths)
+        else:
+            in_flight = journal.translating(coordinates) if journal else contextlib.nullcontext()
+            with in_flight:
+                result = translate_record(
+                    record.value,
+                    inbound,
+                    registry,
+                    translate_fn=self.translate_fn,
+                    max_attempts=self.max_attempts,
+                )
         self._timings[result.event is not None].observe(time.perf_counter() - started)
         now = datetime.now(UTC)
         if result.event is not None:
@@ -320,5 +360,8 @@ async def check_translator_topics(
 
 async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
     await check_translator_topics(settings, stop)
-    worker, _ = build_translator(settings)
-    await worker.run(stop)
+    worker, handler = build_translator(settings)
+    try:
+        await worker.run(stop)
+    finally:
+        handler.close()
