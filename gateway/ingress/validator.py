@@ -17,15 +17,23 @@ A worker that dies (killed, out of memory, a crash in native code) fails the req
 had with 503 and ``Retry-After`` (``not-ready``: nothing was accepted, a retry is safe),
 as do requests while no worker is up, and is started again. A worker still on a
 document when that request's deadline passes is taken for stuck and replaced the same way.
+
+The document a worker was on when it died or got stuck (the oldest it had: it takes them
+in order) is remembered by digest. One death may be bad luck; a document that takes down
+``CRASHES_TO_REFUSE`` workers is refused with 422 ``DOCUMENT_CRASHES_VALIDATOR``, at once
+and without reaching a worker again: a 503 would have the sender retry it forever, each
+retry killing a worker (found by a security review of the worker processes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +41,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from gateway.errors import Finding
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.validation import Verdict, judge
 from gateway.ingress.validation_worker import HEADER, READY, frame, unframe
@@ -99,14 +108,52 @@ def _worker_gone() -> Problem:
     )
 
 
+#: Workers a document may take down before it is refused; documents remembered at most.
+CRASHES_TO_REFUSE = 2
+SUSPECTS_KEPT = 1000
+DOCUMENT_CRASHES_VALIDATOR = "DOCUMENT_CRASHES_VALIDATOR"
+
+
+def _crasher_refused(deaths: int) -> Problem:
+    message = (
+        f"validating this document stopped the validator {deaths} times (a crash in the XML "
+        "parser, a runaway document or memory exhausted); it is refused and will be until "
+        "it changes. Check it for unusual structure or size; the gateway's operators have "
+        "the details in their logs"
+    )
+    return Problem("invalid-document", message, (Finding(DOCUMENT_CRASHES_VALIDATOR, message),))
+
+
+class Suspects:
+    """How many workers each document (by SHA-256) took down, the latest ones kept."""
+
+    def __init__(self, kept: int = SUSPECTS_KEPT) -> None:
+        self.kept = kept
+        self._deaths: OrderedDict[bytes, int] = OrderedDict()
+
+    def deaths(self, digest: bytes) -> int:
+        return self._deaths.get(digest, 0)
+
+    def blame(self, digest: bytes) -> int:
+        deaths = self._deaths.pop(digest, 0) + 1
+        self._deaths[digest] = deaths
+        while len(self._deaths) > self.kept:
+            self._deaths.popitem(last=False)
+        return deaths
+
+
 class _Worker:
     """One worker process and the requests it has in flight."""
 
-    def __init__(self, partners_file: Path | None, index: int) -> None:
+    def __init__(self, partners_file: Path | None, index: int, suspects: Suspects) -> None:
         self.partners_file = partners_file
         self.index = index
+        self.suspects = suspects
         self.process: asyncio.subprocess.Process | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.digests: dict[int, bytes] = {}
+        #: Set when this side killed the worker and blamed its document already.
+        self.blamed = False
         self.reader: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.closing = False
@@ -114,6 +161,7 @@ class _Worker:
 
     async def start(self) -> None:
         self.ready.clear()
+        self.blamed = False
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -153,14 +201,36 @@ class _Worker:
             pass  # the worker's stdout closed: it is gone
         finally:
             self.ready.clear()  # no new request goes to it
+            if not self.closing and not self.blamed and self.pending:
+                self._blame(min(self.pending))
             self._fail_pending()
             if not self.closing:
                 code = await process.wait()
                 log.error("validation_worker_died", worker=self.index, exit_code=code)
                 self.restarting = asyncio.get_running_loop().create_task(self._restart())
 
+    def _blame(self, request_id: int) -> None:
+        """The worker stopped on this request: count its document, and refuse it with 422
+        once it took down ``CRASHES_TO_REFUSE`` workers."""
+        digest = self.digests.get(request_id)
+        if digest is None:
+            return
+        deaths = self.suspects.blame(digest)
+        log.error(
+            "validation_worker_stopped_on_document",
+            worker=self.index,
+            sha256=digest.hex(),
+            deaths=deaths,
+        )
+        future = self.pending.pop(request_id, None)
+        self.digests.pop(request_id, None)
+        if future is not None and not future.done():
+            error = _crasher_refused(deaths) if deaths >= CRASHES_TO_REFUSE else _worker_gone()
+            future.set_exception(error)
+
     def _fail_pending(self) -> None:
         pending, self.pending = self.pending, {}
+        self.digests = {}
         for future in pending.values():
             if not future.done():
                 future.set_exception(_worker_gone())
@@ -176,17 +246,19 @@ class _Worker:
             log.info("validation_worker_restarted", worker=self.index)
             return
 
-    def submit(self, request_id: int, request: bytes) -> asyncio.Future[Any]:
+    def submit(self, request_id: int, request: bytes, digest: bytes) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         process = self.process
         if not self.ready.is_set() or process is None or process.stdin is None:
             future.set_exception(_worker_gone())
             return future
         self.pending[request_id] = future
+        self.digests[request_id] = digest
         try:
             process.stdin.write(request)
         except (ConnectionError, RuntimeError):
             self.pending.pop(request_id, None)
+            self.digests.pop(request_id, None)
             future.set_exception(_worker_gone())
         return future
 
@@ -198,7 +270,11 @@ class _Worker:
             log.error("validation_worker_stuck_killed", worker=self.index)
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+            if not self.blamed:
+                self.blamed = True
+                self._blame(request_id)
         self.pending.pop(request_id, None)
+        self.digests.pop(request_id, None)
 
     async def stop(self) -> None:
         self.closing = True
@@ -228,7 +304,8 @@ class WorkerValidator:
     def __init__(self, partners_file: Path | None, processes: int) -> None:
         if processes < 1:
             raise ValueError("at least one validation worker")
-        self.workers = [_Worker(partners_file, index) for index in range(processes)]
+        self.suspects = Suspects()
+        self.workers = [_Worker(partners_file, index, self.suspects) for index in range(processes)]
         self._ids = itertools.count(1)
 
     async def start(self) -> None:
@@ -246,14 +323,22 @@ class WorkerValidator:
     async def judge(
         self, raw: bytes, participant: str, received_at: datetime, deadline: float | None = None
     ) -> Verdict:
+        digest = hashlib.sha256(raw).digest()
+        deaths = self.suspects.deaths(digest)
+        if deaths >= CRASHES_TO_REFUSE:
+            raise _crasher_refused(deaths)
         worker = min(self.workers, key=lambda w: (not w.ready.is_set(), len(w.pending)))
         request_id = next(self._ids)
-        future = worker.submit(request_id, frame((request_id, raw, participant, received_at)))
+        request = frame((request_id, raw, participant, received_at))
+        future = worker.submit(request_id, request, digest)
         try:
             async with asyncio.timeout_at(deadline):
                 outcome = await future
         except TimeoutError:
             worker.give_up(request_id)
+            deaths = self.suspects.deaths(digest)
+            if deaths >= CRASHES_TO_REFUSE:  # it got its worker stuck again
+                raise _crasher_refused(deaths) from None
             raise Problem(
                 "deadline-exceeded",
                 "the document was not validated within the request deadline; nothing was accepted",

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.ingress.problems import Problem
 from gateway.ingress.validation import Verdict
-from gateway.ingress.validator import InLoopValidator, Validator, WorkerValidator
+from gateway.ingress.validator import InLoopValidator, Suspects, Validator, WorkerValidator
 from gateway.registry import ParticipantRegistry, load_registry
 from tests.kafka.helpers import certificate, confirmation, registry_copy, render, with_hs
 
@@ -192,3 +192,47 @@ async def test_close_ends_the_worker_processes(tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def test_a_document_that_stops_workers_twice_is_refused_for_good(tmp_path: Path) -> None:
+    """Found by a security review: a document that kills or wedges its worker got 503, so
+    the sender retried it for ever and each retry took a worker down. The second time it
+    is a 422 with its own code, and later copies never reach a worker."""
+    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    await validator.start()
+    loop = asyncio.get_running_loop()
+    heavy = _heavy_document()
+
+    async def replaced(old: list[int]) -> list[int]:
+        deadline = time.monotonic() + 60
+        while validator.worker_pids() == old or not validator.ready():
+            assert time.monotonic() < deadline, "the worker was not replaced"
+            await asyncio.sleep(0.1)
+        return validator.worker_pids()
+
+    try:
+        pids = validator.worker_pids()
+        with pytest.raises(Problem) as first:
+            await validator.judge(heavy, "RU", NOW, loop.time() + 0.02)
+        assert first.value.status == 503  # once may be bad luck
+        pids = await replaced(pids)
+        with pytest.raises(Problem) as second:
+            await validator.judge(heavy, "RU", NOW, loop.time() + 0.02)
+        assert second.value.status == 422
+        assert [f.code for f in second.value.findings] == ["DOCUMENT_CRASHES_VALIDATOR"]
+        pids = await replaced(pids)
+        with pytest.raises(Problem) as third:
+            await validator.judge(heavy, "RU", NOW)  # no deadline: it would take its time
+        assert third.value.status == 422 and "2 times" in third.value.detail
+        assert validator.worker_pids() == pids  # refused without reaching a worker
+        verdict = await validator.judge(render(certificate("RU0710008")), "RU", NOW)
+        assert verdict.certificate_id == "RU0710008"  # other documents go through
+    finally:
+        await validator.close()
+
+
+def test_suspects_are_counted_and_bounded() -> None:
+    suspects = Suspects(kept=2)
+    assert [suspects.blame(b"a"), suspects.blame(b"a"), suspects.blame(b"b")] == [1, 2, 1]
+    suspects.blame(b"c")  # "a" is the oldest: forgotten
+    assert (suspects.deaths(b"a"), suspects.deaths(b"b"), suspects.deaths(b"c")) == (0, 1, 1)
