@@ -72,3 +72,22 @@ def test_gateway_variables_are_settings_and_ports_agree() -> None:
     # The trial's only exposure is the host's loopback (the ports above).
     assert settings.ingress.allow_insecure_off_loopback
     assert settings.http_port == int(http_port)
+
+
+def test_the_host_port_is_a_listener_advertised_as_the_host_reaches_it() -> None:
+    """Found by an SRE review: the broker advertised only kafka:9092, so `kpgw dlq` on the
+    host bootstrapped on 127.0.0.1:9092 and was then sent to a name it cannot resolve."""
+    kafka = _compose()["services"]["kafka"]
+    env = kafka["environment"]
+    (mapping,) = kafka["ports"]
+    host_ip, host_port, container_port = mapping.split(":")
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    (name,) = [n for n, address in listeners.items() if address == f":{container_port}"]
+    assert advertised[name] == f"{host_ip}:{host_port}"
+    assert advertised["PLAINTEXT"] == "kafka:9092"  # what the containers use
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert set(listeners) <= set(protocols)
