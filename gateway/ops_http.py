@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from gateway.ingress.dashboard import check_operator
 from gateway.ingress.exposure import LOOPBACK
 from gateway.ingress.service import broker_topics
 from gateway.metrics import pipeline_metrics
+from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
 
@@ -75,21 +75,12 @@ class Operations:
     settings: Settings
     components: tuple[str, ...]
     topics_of: TopicsOf
-    _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
-    _ready_check: asyncio.Future[dict[str, Any]] | None = field(default=None)
+    readiness: SharedCheck = field(init=False)
 
-    async def readiness(self) -> dict[str, Any]:
-        """Probes arriving together share one check, reused for ``READY_CACHE_S`` (each
-        check opens a broker connection)."""
-        now = time.monotonic()
-        if self._ready_cache is not None and now - self._ready_cache[0] < READY_CACHE_S:
-            return self._ready_cache[1]
-        if self._ready_check is None or self._ready_check.done():
-            self._ready_check = asyncio.ensure_future(self._check())
-        return await asyncio.shield(self._ready_check)
+    def __post_init__(self) -> None:
+        self.readiness = SharedCheck(self._check, READY_CACHE_S)
 
     async def _check(self) -> dict[str, Any]:
-        started = time.monotonic()
         found = await broker_topics(self.settings, READY_TIMEOUT_S)
         prefix = self.settings.topic_prefix
         missing = sorted(
@@ -106,9 +97,7 @@ class Operations:
         for component in self.components:
             checks.update(worker_checks(component, pipeline_metrics().health(component)))
         ready = all(value for value in checks.values() if isinstance(value, bool))
-        report = {"ready": ready, "checks": checks}
-        self._ready_cache = (started, report)
-        return report
+        return {"ready": ready, "checks": checks}
 
 
 OPERATIONS = web.AppKey("operations", Operations)

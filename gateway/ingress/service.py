@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
 from gateway.kafka.clients import common_config
 from gateway.metrics import pipeline_metrics
+from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 from gateway.settings import Settings
 
@@ -47,8 +47,11 @@ class Ingress:
     metrics: IngressMetrics
     dashboard: Dashboard
     validator: Validator
-    _ready_cache: tuple[float, dict[str, Any]] | None = field(default=None)
-    _ready_check: asyncio.Future[dict[str, Any]] | None = field(default=None)
+    readiness: SharedCheck = field(init=False)
+
+    def __post_init__(self) -> None:
+        #: Broker reachable, topics present, producer connected, views caught up.
+        self.readiness = SharedCheck(self._check_readiness, READY_CACHE_S)
 
     @classmethod
     def build(cls, settings: Settings) -> Ingress:
@@ -108,20 +111,7 @@ class Ingress:
             await self.publisher.close()
             await self.validator.close()
 
-    async def readiness(self) -> dict[str, Any]:
-        """Broker reachable, topics present, producer connected, views caught up. Probes
-        arriving together share one check (the endpoint is open, and each check opens a
-        broker connection), and its answer is reused for ``READY_CACHE_S``."""
-        now = time.monotonic()
-        if self._ready_cache is not None and now - self._ready_cache[0] < READY_CACHE_S:
-            return self._ready_cache[1]
-        if self._ready_check is None or self._ready_check.done():
-            self._ready_check = asyncio.ensure_future(self._check_readiness())
-        # shield: a probe that gives up must not cancel the check the others wait for
-        return await asyncio.shield(self._ready_check)
-
     async def _check_readiness(self) -> dict[str, Any]:
-        now = time.monotonic()
         topics = await broker_topics(self.settings, READY_TIMEOUT_S)
         wanted = [f"{self.settings.topic_prefix}{suffix}" for suffix in REQUIRED_TOPICS]
         checks = {
@@ -132,9 +122,7 @@ class Ingress:
             "status_view": self.status_mirror.caught_up.is_set(),
             "validation": self.validator.ready(),
         }
-        report = {"ready": all(checks.values()), "checks": checks}
-        self._ready_cache = (now, report)
-        return report
+        return {"ready": all(checks.values()), "checks": checks}
 
 
 async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None:
