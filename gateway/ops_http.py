@@ -30,22 +30,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.errors import ConfigurationError
 from gateway.ingress.app import problems
 from gateway.ingress.dashboard import check_operator
-from gateway.ingress.exposure import LOOPBACK
-from gateway.ingress.service import broker_topics
+from gateway.ingress.exposure import open_metrics_problems
+from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
-READY_TIMEOUT_S = 2.0
-READY_CACHE_S = 1.0
 STOP_GRACE_S = 2.0
 #: component -> the topic suffixes its readiness requires (from the registry for the router)
 TopicsOf = Callable[[str], tuple[str, ...]]
 
 
 def component_topics(settings: Settings) -> TopicsOf:
+    registry = RegistryWatcher(settings.partners_file)  # re-read only when the file changes
+
     def topics(component: str) -> tuple[str, ...]:
         if component == "translator":
             from gateway.translator.worker import TRANSLATOR_TOPICS
@@ -54,7 +54,7 @@ def component_topics(settings: Settings) -> TopicsOf:
         if component == "router":
             from gateway.router.preflight import router_topic_suffixes
 
-            return router_topic_suffixes(RegistryWatcher(settings.partners_file).current())
+            return router_topic_suffixes(registry.current())
         return ()
 
     return topics
@@ -134,22 +134,16 @@ def create_app(operations: Operations) -> web.Application:
 
 
 def refuse_open_metrics(settings: Settings, host: str) -> None:
-    if (
-        host not in LOOPBACK
-        and settings.ingress.metrics_token is None
-        and not settings.ingress.allow_insecure_off_loopback
-    ):
+    problems = open_metrics_problems(settings, host)
+    if problems:
         raise ConfigurationError(
-            f"refusing to serve /metrics on {host} (not loopback) without a token: set "
-            "KPGW_INGRESS__METRICS_TOKEN (or KPGW_INGRESS__ALLOW_INSECURE_OFF_LOOPBACK=true "
-            "behind a port bound to loopback)"
+            f"refusing to serve on {host} (not loopback): {problems[0]} (or set "
+            "KPGW_INGRESS__ALLOW_INSECURE_OFF_LOOPBACK=true behind a port bound to loopback)"
         )
 
 
 @contextlib.asynccontextmanager
-async def serve_operations(
-    settings: Settings, components: Sequence[str], *, port: int | None = None
-) -> AsyncIterator[str]:
+async def serve_operations(settings: Settings, components: Sequence[str]) -> AsyncIterator[str]:
     """Serve the endpoints and sample the consumer lag until the block ends; yields the
     base URL."""
     refuse_open_metrics(settings, settings.http_host)
@@ -159,13 +153,13 @@ async def serve_operations(
     stop = asyncio.Event()
     lag = asyncio.create_task(pipeline_metrics().sample_lag(settings, stop), name="lag")
     try:
-        site = web.TCPSite(runner, settings.http_host, settings.http_port if port is None else port)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
         try:
             await site.start()
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot serve the operations endpoints on {settings.http_host}:"
-                f"{settings.http_port if port is None else port} ({exc.strerror}): choose "
+                f"{settings.http_port} ({exc.strerror}): choose "
                 "another KPGW_HTTP_PORT (0 picks a free one)"
             ) from exc
         url = f"http://{settings.http_host}:{runner.addresses[0][1]}"

@@ -26,9 +26,18 @@ def exposure_problems(settings: Settings, registry: ParticipantRegistry, host: s
         )
     if settings.ingress.dashboard_token is None:
         found.append("the dashboard is open without a token: set KPGW_INGRESS__DASHBOARD_TOKEN")
-    if settings.ingress.metrics_token is None:
-        found.append("/metrics is open without a token: set KPGW_INGRESS__METRICS_TOKEN")
+    found += open_metrics_problems(settings, host)
     return found
+
+
+def open_metrics_problems(settings: Settings, host: str) -> list[str]:
+    """The ingress's rule for ``/metrics``, which a worker's operations endpoints follow
+    too (``gateway.ops_http``)."""
+    if host in LOOPBACK or settings.ingress.allow_insecure_off_loopback:
+        return []
+    if settings.ingress.metrics_token is None:
+        return ["/metrics is open without a token: set KPGW_INGRESS__METRICS_TOKEN"]
+    return []
 
 
 def refuse_unsafe_exposure(settings: Settings, registry: ParticipantRegistry, host: str) -> None:

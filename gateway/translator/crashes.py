@@ -80,7 +80,8 @@ class CrashJournal:
 
     def settle(self, coordinates: list[str]) -> None:
         """These records were committed (translated or dead-lettered): forget their counts."""
-        if any(self.counts.pop(key, None) is not None for key in list(coordinates)):
+        forgotten = [key for key in coordinates if self.counts.pop(key, None) is not None]
+        if forgotten:
             self._save_counts()
 
     def close(self) -> None:

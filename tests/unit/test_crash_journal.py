@@ -32,6 +32,16 @@ def test_a_record_in_flight_at_death_is_counted_across_restarts(tmp_path: Path) 
     assert CrashJournal(tmp_path, "kp.translator").crashes("kp.inbound/2/41") == 0
 
 
+def test_settling_forgets_every_record_of_the_transaction(tmp_path: Path) -> None:
+    for offset in (5, 6):
+        die_translating(tmp_path, f"kp.inbound/0/{offset}")
+    journal = CrashJournal(tmp_path, "kp.translator")
+    assert journal.counts == {"kp.inbound/0/5": 1, "kp.inbound/0/6": 1}
+    journal.settle(["kp.inbound/0/5", "kp.inbound/0/6"])
+    journal.close()
+    assert CrashJournal(tmp_path, "kp.translator").counts == {}
+
+
 def test_a_translation_that_returns_or_raises_leaves_no_mark(tmp_path: Path) -> None:
     journal = CrashJournal(tmp_path, "kp.translator")
     with journal.translating("kp.inbound/0/1"):
