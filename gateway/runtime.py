@@ -1,6 +1,9 @@
 """``kpgw run``: the gateway's components in one process (small sites, the demo) or one at a
 time (``--only``), each scaling on its own as a consumer group. SIGTERM/SIGINT stop it
-gracefully: in-flight transactions finish or abort, consumers leave their groups.
+gracefully: in-flight transactions finish or abort, consumers leave their groups. The
+ingress first drains (KPGW_INGRESS__DRAIN_SECONDS: /readyz fails while requests are still
+served, so a load balancer stops routing before the listener closes); a second signal ends
+the drain at once.
 
 A process without the ingress serves its own ``/healthz``, ``/readyz`` and ``/metrics``
 (``gateway.ops_http``) on KPGW_HTTP_HOST:KPGW_HTTP_PORT; the ingress serves them otherwise."""
@@ -19,6 +22,21 @@ from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 Component = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class StopRequest(asyncio.Event):
+    """Set by the first SIGTERM/SIGINT. ``urgent`` is set by the next one: a component
+    that waits before it stops (the ingress's drain window) stops waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urgent = asyncio.Event()
+
+    def signal(self) -> None:
+        if self.is_set():
+            self.urgent.set()
+            log.info("stop_hurried")
+        self.set()
 
 
 def components() -> dict[str, Component]:
@@ -51,10 +69,11 @@ async def run(
             f"unknown or unavailable component(s): {', '.join(missing)}; "
             f"available: {', '.join(available)}"
         )
-    stop = stop or asyncio.Event()
+    stop = stop or StopRequest()
     loop = asyncio.get_running_loop()
+    on_signal = stop.signal if isinstance(stop, StopRequest) else stop.set
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     log.info(
         "gateway_starting",
         components=list(chosen),

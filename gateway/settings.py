@@ -139,6 +139,13 @@ class IngressSettings(BaseModel):
         description="token for GET /metrics (Prometheus bearer_token, or Basic password); "
         "unset: open (the metrics name participants and pairs)",
     )
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="on SIGTERM, keep serving this long with /readyz failing, so a load "
+        "balancer stops routing here before the listener closes (a second signal cuts it)",
+    )
     allow_insecure_off_loopback: bool = Field(
         default=False,
         description="serve off loopback with the public demo tokens or operator pages "

@@ -23,6 +23,7 @@ from gateway.ingress.exposure import refuse_unsafe_exposure
 from gateway.ingress.problems import Problem, from_http_exception
 from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
+from gateway.runtime import StopRequest
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -158,6 +159,21 @@ async def serve(
 
 async def run_ingress(settings: Settings, stop: asyncio.Event) -> None:
     """``kpgw run --only ingress``: serve on ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` until
-    ``stop`` is set."""
-    async with serve(settings):
+    ``stop`` is set, then drain for ``KPGW_INGRESS__DRAIN_SECONDS``."""
+    async with serve(settings) as running:
         await stop.wait()
+        await drain(running.ingress, settings.ingress.drain_seconds, stop)
+
+
+async def drain(ingress: Ingress, seconds: float, stop: asyncio.Event) -> None:
+    """Fail /readyz but keep serving for ``seconds``: a load balancer or Kubernetes takes a
+    few probe periods to stop routing to an instance, and requests it still routes here
+    must not meet a closed port. A second signal (``StopRequest.urgent``) cuts it short."""
+    if seconds <= 0:
+        return
+    ingress.draining = True
+    log.info("ingress_draining", seconds=seconds)
+    urgent = stop.urgent if isinstance(stop, StopRequest) else asyncio.Event()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(urgent.wait(), seconds)
+    log.info("ingress_drained", cut_short=urgent.is_set())

@@ -250,7 +250,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    report = await request.app[INGRESS].readiness()
+    ingress = request.app[INGRESS]
+    if ingress.draining:
+        return _json({"ready": False, "draining": True, "checks": {}}, 503)
+    report = await ingress.readiness()
     return _json(report, 200 if report["ready"] else 503)
 
 

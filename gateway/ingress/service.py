@@ -48,6 +48,8 @@ class Ingress:
     dashboard: Dashboard
     validator: Validator
     readiness: SharedCheck = field(init=False)
+    #: Stopping: /readyz fails while requests are still served (``app.run_ingress``).
+    draining: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         #: Broker reachable, topics present, producer connected, views caught up.

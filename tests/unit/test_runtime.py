@@ -60,3 +60,11 @@ async def test_a_component_cancelled_while_running_is_a_failure(
     monkeypatch.setattr(runtime, "components", lambda: {"a": cancelled, "b": _stops_cleanly})
     with pytest.raises(asyncio.CancelledError, match="a was cancelled"):
         await asyncio.wait_for(runtime.run(Settings(), stop=asyncio.Event()), 5)
+
+
+def test_a_second_stop_signal_is_urgent() -> None:
+    stop = runtime.StopRequest()
+    stop.signal()
+    assert stop.is_set() and not stop.urgent.is_set()
+    stop.signal()
+    assert stop.urgent.is_set()
