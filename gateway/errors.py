@@ -114,6 +114,19 @@ class PoisonPill(MessageRejected):
     code = "POISON_PILL"
 
 
+class EventTooLarge(MessageRejected):
+    """The canonical event would be larger than the gateway writes to ``kp.events``."""
+
+    code = "EVENT_TOO_LARGE"
+
+
+class InvalidInboundHeader(MessageRejected):
+    """A Kafka-native record's header the gateway cannot use as it is (too long, not a
+    time stamp)."""
+
+    code = "INVALID_INBOUND_HEADER"
+
+
 class TransientFailure(GatewayError):
     """Broker unavailable, timeouts: retry with backoff, never dead-letter."""
 

@@ -4,6 +4,7 @@ adapter gets the same checks with the same stable finding codes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -58,6 +59,13 @@ DATE_BEFORE_KPCS = "DATE_BEFORE_KPCS"
 CONFIRMATION_INCOMPLETE = "CONFIRMATION_INCOMPLETE"
 NUMBER_NOT_IN_SERIES = "NUMBER_NOT_IN_SERIES"
 PARTY_COUNTRY_MISMATCH = "PARTY_COUNTRY_MISMATCH"
+TEXT_TOO_LONG = "TEXT_TOO_LONG"
+
+#: The longest free text the canonical event carries, in characters. Generous for real
+#: names and addresses (customs systems keep 150-500), and what keeps every event, the
+#: router's state and its outcomes far below Kafka's record limit: a 2 MB document with a
+#: megabyte of address was an event the broker refused.
+TEXT_LIMITS = {"name": 512, "address": 1024, "authority": 512, "free_text": 2000}
 
 RULE_CODES = (
     NOT_KP_GOODS,
@@ -83,6 +91,7 @@ RULE_CODES = (
     CONFIRMATION_INCOMPLETE,
     NUMBER_NOT_IN_SERIES,
     PARTY_COUNTRY_MISMATCH,
+    TEXT_TOO_LONG,
 )
 
 
@@ -105,7 +114,7 @@ def findings_for(
     payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
 ) -> list[Finding]:
     """Every finding, in rule order (empty when the payload obeys the KP rules)."""
-    found: list[Finding] = []
+    found: list[Finding] = list(_text_lengths(payload))
     if isinstance(payload, CertificateIssued):
         _certificate(payload, registry, found)
         _ranges(payload, found)
@@ -118,6 +127,37 @@ def findings_for(
         _void(payload, registry, found)
         _dates(found, received_on, ("voided_on", "voided", payload.voided_on))
     return found
+
+
+def _texts(payload: Payload) -> Iterator[tuple[str, str | None, str]]:
+    """(path, text, kind of limit) of every free text of ``payload``."""
+    parties: list[tuple[str, Party | None]] = []
+    if isinstance(payload, CertificateIssued):
+        parties = [("exporter", payload.exporter), ("importer", payload.importer)]
+        yield "authority", payload.authority, "authority"
+        yield "provenance", payload.provenance, "free_text"
+    elif isinstance(payload, ImportConfirmed):
+        parties = [("importer", payload.importer), ("exporter", payload.exporter)]
+        yield "authority", payload.authority, "authority"
+        yield "remarks", payload.remarks, "free_text"
+    else:
+        yield "reason", payload.reason, "free_text"
+    for role, party in parties:
+        if party is not None:
+            yield f"{role}.name", party.name, "name"
+            yield f"{role}.address", party.address, "address"
+
+
+def _text_lengths(payload: Payload) -> Iterator[Finding]:
+    for path, text, kind in _texts(payload):
+        limit = TEXT_LIMITS[kind]
+        if text is not None and len(text) > limit:
+            yield Finding(
+                TEXT_TOO_LONG,
+                f"{path} is {len(text):,} characters long; at most {limit:,} are accepted "
+                f"(it begins {text[:40]!r})",
+                path=path,
+            )
 
 
 def _dates(found: list[Finding], received_on: date | None, *acts: tuple[str, str, date]) -> None:

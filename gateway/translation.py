@@ -10,7 +10,7 @@ from datetime import datetime
 from adapters.contract import Adapted
 from adapters.pipeline import adapt
 from gateway import rules
-from gateway.errors import Finding, GatewayError, UnauthorisedSender
+from gateway.errors import BusinessRuleViolation, Finding, GatewayError, UnauthorisedSender
 from gateway.events import (
     CertificateEvent,
     EventSource,
@@ -50,10 +50,36 @@ def check_sender(adapted: Adapted, sender: str | None) -> None:
         raise UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
 
 
+#: The longest message id a document may carry: it is the default Idempotency-Key and a
+#: header of every inbound record (``gateway.translator.inbound.MAX_ID_CHARS``).
+MAX_MESSAGE_ID_CHARS = 200
+
+
+def _source_texts(adapted: Adapted) -> list[Finding]:
+    """TEXT_TOO_LONG for the document's own message id and issuing authority, which the
+    event carries beside the payload (the payload's texts are ``rules``' to judge)."""
+    limits = (
+        ("message_id", adapted.message_id, MAX_MESSAGE_ID_CHARS),
+        ("source.authority", adapted.authority, rules.TEXT_LIMITS["authority"]),
+    )
+    return [
+        Finding(
+            rules.TEXT_TOO_LONG,
+            f"{path} is {len(text):,} characters long; at most {limit:,} are accepted",
+            path=path,
+        )
+        for path, text, limit in limits
+        if text is not None and len(text) > limit
+    ]
+
+
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
     try:
         check_sender(adapted, meta.sender)
+        too_long = _source_texts(adapted)
+        if too_long:
+            raise BusinessRuleViolation(too_long[0].message, findings=tuple(too_long))
         rules.check(adapted.payload, registry, received_on=utc(meta.received_at).date())
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter

@@ -36,9 +36,11 @@ class DeadLetterPublisher:
         origin: Origin,
         failure: Failure,
         now: datetime | None = None,
-    ) -> None:
+    ) -> Any:
+        """Send the dead letter; returns its delivery future, which the caller must check
+        before its transaction commits (``Outbox.watch``)."""
         moment = now or datetime.now(UTC)
-        await producer.send(
+        delivery = await producer.send(
             self.topic,
             value=value,
             key=key,
@@ -54,3 +56,4 @@ class DeadLetterPublisher:
             original_offset=origin.offset,
             message=failure.message[:300],
         )
+        return delivery

@@ -168,6 +168,20 @@ async def replay(
                     value=codec.encode("DlqAudit", audit),
                 )
             )
+            # Every re-send acknowledged before the commit: aiokafka commits even when a
+            # batch was refused, and the audit would then mark an unsent letter replayed.
+            refused = [
+                outcome
+                for outcome in await asyncio.gather(*sends, return_exceptions=True)
+                if isinstance(outcome, BaseException)
+            ]
+            if refused and not isinstance(refused[0], _TAKEN_OVER):
+                raise EnvironmentProblem(
+                    f"the broker refused {len(refused)} re-sent record(s) ({refused[0]!r}); "
+                    "the replay was rolled back and re-sent nothing"
+                )
+            if refused:
+                raise refused[0]
     except _TAKEN_OVER:
         # The sends (and aiokafka's own futures) fail with the fence too: their errors are
         # this message, not asyncio's "Future exception was never retrieved" tracebacks.

@@ -7,10 +7,16 @@ record to a ``BatchBuilder`` of its topic partition and submits a builder when i
 and at ``flush`` (before the transaction commits): the same records, in the same order
 per partition, with the same partitions (the default partitioner's murmur2 of the key, as
 Kafka's Java client computes it) and producer time stamps.
+
+Every submitted batch's delivery is awaited at ``flush``, and a failure raises: aiokafka
+commits a transaction even when one of its batches was refused (a record over the topic's
+``max.message.bytes``, say), so an unchecked delivery was a record silently lost under a
+committed input offset.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
@@ -20,6 +26,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 Headers = Sequence[tuple[str, bytes]]
+
+
+class DeliveryFailed(Exception):
+    """A batch of the transaction was not written: the transaction must not commit."""
+
+
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
@@ -59,6 +71,11 @@ class Outbox:
         self.producer = producer
         self._builders: dict[tuple[str, int], Any] = {}
         self._partitions: dict[str, list[int]] = {}
+        self._deliveries: list[asyncio.Future[Any]] = []
+
+    def watch(self, delivery: asyncio.Future[Any]) -> None:
+        """Check at ``flush`` a record sent with the producer directly (a dead letter)."""
+        self._deliveries.append(delivery)
 
     async def send(
         self,
@@ -77,17 +94,29 @@ class Outbox:
         if builder is None:
             builder = self._builders[where] = self.producer.create_batch()
         if builder.append(timestamp=None, key=key, value=value, headers=headers or []) is None:
-            await self.producer.send_batch(builder, topic, partition=partition)
+            self._deliveries.append(
+                await self.producer.send_batch(builder, topic, partition=partition)
+            )
             builder = self._builders[where] = self.producer.create_batch()
             if builder.append(timestamp=None, key=key, value=value, headers=headers or []) is None:
                 raise MessageSizeTooLargeError(f"a record for {topic} does not fit a batch")
 
     async def flush(self) -> None:
-        """Submit every open builder (the transaction's commit waits for them)."""
+        """Submit every open builder and wait until the broker has acknowledged every
+        batch; ``DeliveryFailed`` when one was refused."""
         builders, self._builders = self._builders, {}
         for (topic, partition), builder in builders.items():
             if builder.record_count():
-                await self.producer.send_batch(builder, topic, partition=partition)
+                self._deliveries.append(
+                    await self.producer.send_batch(builder, topic, partition=partition)
+                )
+        deliveries, self._deliveries = self._deliveries, []
+        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failed:
+            raise DeliveryFailed(
+                f"{len(failed)} of {len(deliveries)} batches were not written: {failed[0]!r}"
+            ) from failed[0]
 
     async def _by_key(self, topic: str, key: bytes) -> int:
         partitions = self._partitions.get(topic)

@@ -48,6 +48,17 @@ class MisroutedEvent(MessageRejected):
     code = "KEY_MISMATCH"
 
 
+class StateTooLarge(MessageRejected):
+    """Taking the event in would make the certificate's state larger than a changelog
+    record may be: the event is refused (dead-lettered), the state stays as it was."""
+
+    code = "STATE_TOO_LARGE"
+
+
+#: The largest state written to the changelog: under the 1 MiB a topic takes by default.
+MAX_STATE_BYTES = 900 * 1024
+
+
 @dataclass(eq=False, slots=True)
 class Slot:
     """One assigned input partition: its store, restore and catch-up progress."""
@@ -86,6 +97,7 @@ class RouterHandler:
             max_events=settings.router.max_events_per_certificate,
         )
         self.tick_limit = settings.router.batch_max_records
+        self.max_state_bytes = MAX_STATE_BYTES
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
         self.counters = Counters()
@@ -199,11 +211,10 @@ class RouterHandler:
     async def _route(
         self, record: Any, slot: Slot, registry: ParticipantRegistry, outbox: Outbox
     ) -> None:
-        producer = outbox.producer
         try:
             event, body = decode_event(record.value)
         except UndecodableEvent as exc:
-            await self._dead_letter(record, producer, Failure.of(exc, stage=STAGE))
+            await self._dead_letter(record, outbox, Failure.of(exc, stage=STAGE))
             return
         certificate_id = event.certificate_id
         structlog.contextvars.bind_contextvars(certificate_id=certificate_id)
@@ -213,14 +224,15 @@ class RouterHandler:
                 f"record key {key!r} is not the certificate id {certificate_id!r}: "
                 "events must be keyed by certificate id (co-partitioning)"
             )
-            await self._dead_letter(record, producer, Failure.of(error, stage=STAGE))
+            await self._dead_letter(record, outbox, Failure.of(error, stage=STAGE))
             return
         try:
             state = slot.store.get(certificate_id)
             decision = decide(state, event, self.clock(), registry, self.config, body=body)
-        except CertificateStateFull as exc:
+            encoded = self._encoded_state(decision)
+        except (CertificateStateFull, StateTooLarge) as exc:
             # Refused by the core: dead-lettered for the operators, and the sender hears it.
-            await self._dead_letter(record, producer, Failure.of(exc, stage=STAGE))
+            await self._dead_letter(record, outbox, Failure.of(exc, stage=STAGE))
             status = status_record(
                 event,
                 DeliveryState.DEAD_LETTERED,
@@ -234,10 +246,24 @@ class RouterHandler:
         except Exception as exc:
             log.exception("decide_crashed", event_id=event.event_id)
             failure = Failure.of(exc, stage=STAGE, reason="POISON_PILL")
-            await self._dead_letter(record, producer, failure)
+            await self._dead_letter(record, outbox, failure)
             return
         self.counters.events += 1
-        await self._write(decision, certificate_id, slot, registry, outbox)
+        await self._write(decision, certificate_id, slot, registry, outbox, encoded=encoded)
+
+    def _encoded_state(self, decision: Decision) -> bytes | None:
+        """The changed state as the changelog record's value (None: unchanged, or a
+        tombstone); ``StateTooLarge`` when it would not fit a record."""
+        if not decision.changed or decision.state is None:
+            return None
+        value = state_to_bytes(decision.state)
+        if len(value) > self.max_state_bytes:
+            raise StateTooLarge(
+                f"certificate {decision.state.certificate_id}'s state would be "
+                f"{len(value):,} bytes with this document (at most {self.max_state_bytes:,}); "
+                "it is not taken in: ask the sender why its documents are so many or so large"
+            )
+        return value
 
     def _timers(self, registry: ParticipantRegistry) -> str:
         if self._fingerprint[0] is not registry:
@@ -251,12 +277,14 @@ class RouterHandler:
         slot: Slot,
         registry: ParticipantRegistry,
         outbox: Outbox,
+        *,
+        encoded: bytes | None = None,
     ) -> None:
         partition = slot.tp.partition
         if decision.changed:
             value, headers, deadline = None, None, None
             if decision.state is not None:
-                value = state_to_bytes(decision.state)
+                value = encoded if encoded is not None else state_to_bytes(decision.state)
                 deadline = next_deadline(decision.state, registry, self.config)
                 headers = state_headers(deadline, self._timers(registry))
             slot.store.stage(certificate_id, decision.state, (registry, deadline))
@@ -282,21 +310,22 @@ class RouterHandler:
                 self.counters.by_outcome[kind] = self.counters.by_outcome.get(kind, 0) + 1
                 log.info("outcome", outcome=kind, outcome_id=emission.value["outcome_id"])
 
-    async def _dead_letter(self, record: Any, producer: AIOKafkaProducer, failure: Failure) -> None:
+    async def _dead_letter(self, record: Any, outbox: Outbox, failure: Failure) -> None:
         self.counters.dead_lettered += 1
         tp = TopicPartition(record.topic, record.partition)
         self.metrics.dead_letter(STAGE, tp, failure.reason)
         origin = Origin(
             record.topic, record.partition, record.offset, record.timestamp, self.group_id
         )
-        await self.dead_letters.publish(
-            producer,
+        delivery = await self.dead_letters.publish(
+            outbox.producer,
             key=record.key,
             value=record.value,
             headers=list(record.headers or ()),
             origin=origin,
             failure=failure,
         )
+        outbox.watch(delivery)
 
     def committed(self, partition: TopicPartition) -> None:
         self.metrics.committed(STAGE, partition)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.translation import InboundMeta
+from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
 
 SENDER = "kpgw-sender"
 MESSAGE_ID = "kpgw-message-id"
@@ -24,6 +24,11 @@ def _get(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     return value
 
 
+#: Longest tracking id or message id taken from a record: they key kp.status and go into
+#: every event and status record (the ingress's are UUIDs and document ids).
+MAX_ID_CHARS = MAX_MESSAGE_ID_CHARS
+
+
 def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
     if text:
         try:
@@ -35,6 +40,28 @@ def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
     return datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
 
 
+def _header_problems(
+    tracking_id: str | None, message_id: str | None, received_at: str | None
+) -> tuple[str, ...]:
+    problems = [
+        f"the {name} is {len(value):,} characters long; at most {MAX_ID_CHARS} are accepted"
+        for name, value in (
+            (f"tracking id ({TRACKING_ID}, else the record key)", tracking_id),
+            (f"message id ({MESSAGE_ID})", message_id),
+        )
+        if value is not None and len(value) > MAX_ID_CHARS
+    ]
+    if received_at is not None:
+        try:
+            datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(
+                f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
+                "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
+            )
+    return tuple(problems)
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     key: str | None
@@ -43,6 +70,9 @@ class Inbound:
     tracking_id: str
     received_at: datetime
     format_hint: str | None
+    #: What is wrong with the headers a Kafka-native sender wrote; the record is then
+    #: dead-lettered (INVALID_INBOUND_HEADER) under its coordinates as tracking id.
+    header_problems: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -53,14 +83,19 @@ class Inbound:
         coordinates: str,
     ) -> Inbound:
         text_key = key.decode("utf-8", errors="replace") if key else None
+        # A Kafka-native sender may omit a tracking id: the record key, else its coordinates.
+        tracking_id = _get(headers, TRACKING_ID) or text_key
+        message_id = _get(headers, MESSAGE_ID)
+        received_at = _get(headers, RECEIVED_AT)
+        problems = _header_problems(tracking_id, message_id, received_at)
         return cls(
             key=text_key,
             sender=_get(headers, SENDER),
-            message_id=_get(headers, MESSAGE_ID),
-            # A Kafka-native sender may omit a tracking id: the record key, else its coordinates.
-            tracking_id=_get(headers, TRACKING_ID) or text_key or coordinates,
-            received_at=parse_received_at(_get(headers, RECEIVED_AT), timestamp_ms),
+            message_id=None if problems else message_id,
+            tracking_id=coordinates if problems or not tracking_id else tracking_id,
+            received_at=parse_received_at(received_at, timestamp_ms),
             format_hint=_get(headers, FORMAT),
+            header_problems=problems,
         )
 
     def meta(self) -> InboundMeta:

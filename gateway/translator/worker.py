@@ -21,8 +21,10 @@ from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import (
     ConfigurationError,
+    EventTooLarge,
     Finding,
     GatewayError,
+    InvalidInboundHeader,
     PoisonPill,
     UnauthorisedSender,
 )
@@ -55,6 +57,10 @@ class Translated:
 #: Kafka-native senders, or synchronous validation off).
 STATUS_FINDINGS = 10
 STATUS_DETAIL_CHARS = 2000
+#: The largest event written to kp.events. The KP rules bound every free text
+#: (TEXT_TOO_LONG), so a real event is a few KB; the router embeds up to three events in
+#: one outcome and keeps all of a certificate's in its state, under Kafka's 1 MiB default.
+MAX_EVENT_BYTES = 128 * 1024
 
 
 def status_detail(failure: Failure) -> str:
@@ -83,12 +89,18 @@ def translate_record(
         message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
         error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
         return Translated(None, Failure.of(error, stage="translator", reason=UNAUTHORISED_SENDER))
+    if inbound.header_problems:
+        findings = tuple(
+            Finding(InvalidInboundHeader.code, problem) for problem in inbound.header_problems
+        )
+        header_error = InvalidInboundHeader("; ".join(inbound.header_problems), findings=findings)
+        return Translated(None, Failure.of(header_error, stage="translator"))
     first_failed: datetime | None = None
     last: BaseException | None = None
     for attempt in range(1, max_attempts + 1):
         try:
             event = translate_fn(value or b"", inbound.meta(), registry)
-            encoded = codec.encode("CertificateEvent", event_to_avro(event))
+            encoded = _encoded(event)
         except GatewayError as exc:
             if exc.retriable:
                 raise
@@ -115,6 +127,18 @@ def translate_record(
         reason="POISON_PILL",
     )
     return Translated(None, failure)
+
+
+def _encoded(event: CertificateEvent) -> bytes:
+    encoded = codec.encode("CertificateEvent", event_to_avro(event))
+    if len(encoded) > MAX_EVENT_BYTES:
+        too_large = EventTooLarge(
+            f"the canonical event would be {len(encoded):,} bytes; at most "
+            f"{MAX_EVENT_BYTES:,} are written to kp.events"
+        )
+        too_large.certificate_id = event.certificate_id
+        raise too_large
+    return encoded
 
 
 def died_translating(deaths: int) -> Translated:
@@ -278,7 +302,7 @@ class TranslatorHandler:
         else:
             failure = result.failure
             assert failure is not None
-            await self.dead_letters.publish(
+            delivery = await self.dead_letters.publish(
                 outbox.producer,
                 key=record.key,
                 value=record.value,
@@ -289,6 +313,7 @@ class TranslatorHandler:
                 failure=failure,
                 now=now,
             )
+            outbox.watch(delivery)
             status = status_record(
                 inbound,
                 state="DEAD_LETTERED",

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,42 @@ async def test_replaying_an_unknown_id_is_refused_without_an_audit_record(
     assert result.returncode == 1
     assert "no dead letter 0-999" in result.stderr
     assert await read_until(created_topics, "dlq.audit", 1, timeout_s=2) == []
+
+
+async def test_oversized_texts_and_unusable_headers_are_dead_letters_not_lost_events(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Found by an integrator review: a certificate with a 1.2 MB address (inside the
+    ingress's 2 MiB) became an event kp.events refused; aiokafka committed the transaction
+    anyway, so the event was lost, and the producer's next events with it. Now the text is
+    a TEXT_TOO_LONG dead letter, a Kafka-native record with a megabyte of tracking id an
+    INVALID_INBOUND_HEADER one, and the documents behind them reach kp.events."""
+    settings = created_topics
+    cert = certificate("RU0110001")
+    huge = replace(cert, importer=replace(cert.importer, address="Antwerp " * 150_000))
+    behind = [certificate(f"RU011000{n}") for n in range(2, 6)]
+    await produce_inbound(settings, [("RU", "m-huge", render(huge))], partition=0)
+    await produce_inbound(
+        settings,
+        [("RU", "m-long-id", render(certificate("RU0110009")))],
+        partition=0,
+        extra_headers=[("kpgw-tracking-id", b"t" * 1_000_000)],
+    )
+    await produce_inbound(
+        settings, [("RU", f"m-{c.certificate_number}", render(c)) for c in behind], partition=0
+    )
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        dlq = await read_until(settings, "dlq", 2)
+        events = await read_until(settings, "events", len(behind))
+        statuses = await read_until(settings, "status", 2 + len(behind))
+    reasons = {
+        h.text_header(r.headers, "kpgw-message-id"): h.text_header(r.headers, h.REASON) for r in dlq
+    }
+    assert reasons == {"m-huge": "TEXT_TOO_LONG", "m-long-id": "INVALID_INBOUND_HEADER"}
+    assert sorted(e["certificate_id"] for e in decoded(events, "CertificateEvent")) == [
+        c.certificate_number for c in behind
+    ]
+    kept = {s["tracking_id"]: s["status"] for s in decoded(statuses, "DeliveryStatus")}
+    assert kept[f"{settings.topic_prefix}inbound/0/1"] == "DEAD_LETTERED"  # by coordinates
+    assert max(len(key) for key in kept) < 200

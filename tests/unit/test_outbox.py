@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.kafka.outbox import Outbox, murmur2
+from gateway.kafka.outbox import DeliveryFailed, Outbox, murmur2
 
 
 @settings(max_examples=500, deadline=None)
@@ -31,15 +33,24 @@ def test_murmur2_of_known_keys() -> None:
 class _Producer:
     """What the outbox uses of an AIOKafkaProducer, recording the submitted batches."""
 
-    def __init__(self, batch_records: int) -> None:
+    def __init__(self, batch_records: int, refuse: str | None = None) -> None:
         self.batch_records = batch_records
+        self.refuse = refuse  # a topic whose batches the "broker" refuses
         self.sent: list[tuple[str, int, list[bytes]]] = []
 
     def create_batch(self) -> Any:
         return _Batch(self.batch_records)
 
-    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> None:
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        """As aiokafka: a future of the batch's delivery, settled later."""
         self.sent.append((topic, partition, batch.values))
+        delivery = asyncio.get_running_loop().create_future()
+        if topic == self.refuse:
+            error = MessageSizeTooLargeError("the request included a message larger than allowed")
+            asyncio.get_running_loop().call_soon(delivery.set_exception, error)
+        else:
+            asyncio.get_running_loop().call_soon(delivery.set_result, None)
+        return delivery
 
     async def partitions_for(self, topic: str) -> set[int]:
         return set(range(12))
@@ -82,3 +93,35 @@ def test_the_outbox_partitions_like_aiokafka_and_keeps_the_order_per_partition()
         assert 0 < len(values) <= 3
         got.setdefault((topic, partition), []).extend(values)
     assert got == expected
+
+
+def test_a_refused_batch_fails_the_flush_so_the_transaction_cannot_commit() -> None:
+    """aiokafka commits a transaction whose batch the broker refused: an unchecked
+    delivery was a record lost under a committed offset (found by an integrator review:
+    a 1.2 MB event vanished, and the producer's next events with it)."""
+    producer = _Producer(batch_records=3, refuse="kp.events")
+
+    async def run() -> None:
+        outbox = Outbox(producer)  # type: ignore[arg-type]
+        await outbox.send("kp.status", b"t-1", b"translated")
+        await outbox.send("kp.events", b"RU0610001", b"x" * 100)
+        await outbox.flush()
+
+    with pytest.raises(DeliveryFailed, match="1 of 2 batches were not written") as failed:
+        asyncio.run(run())
+    assert isinstance(failed.value.__cause__, MessageSizeTooLargeError)
+
+
+def test_a_watched_send_that_fails_fails_the_flush() -> None:
+    producer = _Producer(batch_records=3)
+
+    async def run() -> None:
+        outbox = Outbox(producer)  # type: ignore[arg-type]
+        dead_letter = asyncio.get_running_loop().create_future()
+        dead_letter.set_exception(MessageSizeTooLargeError("too large for kp.dlq"))
+        outbox.watch(dead_letter)
+        await outbox.send("kp.status", b"t-1", b"dead-lettered")
+        await outbox.flush()
+
+    with pytest.raises(DeliveryFailed, match="1 of 2"):
+        asyncio.run(run())

@@ -199,3 +199,34 @@ async def test_state_is_restored_from_the_changelog_after_a_restart(
     assert Counter(o["outcome"] for o in found) == {"MATCHED": 40}
     assert restored == 40
     assert Counter(await partner(settings, "EU", 80)) == {"SHIPMENT_ANNOUNCED": 40, "MATCHED": 40}
+
+
+async def test_a_state_that_would_outgrow_a_changelog_record_refuses_the_event(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents that would make one certificate's state larger than a changelog record
+    may be are STATE_TOO_LARGE dead letters (the broker would refuse the state, and the
+    partition would stall); the state stays as it was and the partition flows."""
+    from gateway.router import handler as router_handler
+
+    monkeypatch.setattr(router_handler, "MAX_STATE_BYTES", 4096)
+    settings = created_topics
+    cert = certificate("RU0700006")
+    versions = [event(replace(confirmation(cert), remarks=f"{n}" + "r" * 1500)) for n in range(3)]
+    later, later_conf = pair("RU0700007")
+    await produce_events(settings, [event(cert), *versions, later, later_conf], partition=0)
+    async with routing(settings, registry_copy(tmp_path)) as router:
+        letters = await read_until(settings, "dlq", 2)
+        found = await outcomes(settings, 2)
+    assert [h.text_header(letter.headers, h.REASON) for letter in letters] == [
+        "STATE_TOO_LARGE",
+        "STATE_TOO_LARGE",
+    ]
+    assert Counter((o["certificate_id"], o["outcome"]) for o in found) == {
+        ("RU0700006", "MATCHED"): 1,
+        ("RU0700007", "MATCHED"): 1,
+    }
+    statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
+    refused = {s["tracking_id"] for s in statuses if s["status"] == "DEAD_LETTERED"}
+    assert refused == {item.source.tracking_id for item in versions[1:]}
+    assert router.counters.dead_lettered == 2

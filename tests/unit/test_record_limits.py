@@ -1,0 +1,149 @@
+"""Nothing the gateway writes may exceed what Kafka takes: free texts are bounded by a KP
+rule (TEXT_TOO_LONG), a Kafka-native record's ids and time stamp header are checked
+(INVALID_INBOUND_HEADER), and an event over the limit is its record's dead letter
+(EVENT_TOO_LARGE). Found by an integrator review: a certificate with a 1.2 MB address
+became an event the broker refused, and it was silently lost."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.pipeline import adapt
+from gateway import rules, translation
+from gateway.errors import SchemaViolation
+from gateway.events import CertificateEvent, CertificateVoided, Party
+from gateway.registry import ParticipantRegistry
+from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
+from gateway.translator.inbound import MAX_ID_CHARS, Inbound
+from gateway.translator.worker import MAX_EVENT_BYTES, translate_record
+from tests.kafka.helpers import certificate, confirmation, render
+from tests.unit.router.factories import event
+
+MOMENT_MS = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
+COORDINATES = "kp.inbound/3/41"
+
+
+def _too_long(payload: object, registry: ParticipantRegistry) -> list[str | None]:
+    return [
+        f.path
+        for f in rules.findings_for(payload, registry)  # type: ignore[arg-type]
+        if f.code == rules.TEXT_TOO_LONG
+    ]
+
+
+def test_texts_up_to_their_limits_pass_and_one_more_character_is_named(
+    example_registry: ParticipantRegistry,
+) -> None:
+    cert = certificate("RU0810001")
+    at_limit = replace(
+        cert,
+        exporter=Party("N" * 512, "A" * 1024, "RU"),
+        authority="F" * 512,
+        provenance=None,
+    )
+    assert _too_long(at_limit, example_registry) == []
+    over = replace(
+        cert, exporter=Party("N" * 513, "A" * 1_200_000, "RU"), importer=Party("ok", "x" * 1025)
+    )
+    assert _too_long(over, example_registry) == [
+        "exporter.name",
+        "exporter.address",
+        "importer.address",
+    ]
+    finding = next(
+        f for f in rules.findings_for(over, example_registry) if f.path == "exporter.address"
+    )
+    assert finding.message.startswith(
+        "exporter.address is 1,200,000 characters long; at most 1,024"
+    )
+    assert len(finding.message) < 200  # the text itself is quoted only briefly
+
+
+def test_remarks_and_a_voids_reason_are_bounded(example_registry: ParticipantRegistry) -> None:
+    conf = replace(confirmation(certificate("RU0810002")), remarks="r" * 2001)
+    assert _too_long(conf, example_registry) == ["remarks"]
+    void = CertificateVoided("RU0810003", "RU", datetime(2026, 3, 3).date(), "x" * 2001)
+    assert _too_long(void, example_registry) == ["reason"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "key", "problem"),
+    [
+        ([("kpgw-tracking-id", b"t" * (MAX_ID_CHARS + 1))], None, "tracking id"),
+        ([], b"k" * 1_000_000, "tracking id"),  # the record key stands in for it
+        ([("kpgw-message-id", b"m" * 5000)], None, "message id"),
+        ([("kpgw-received-at", b"yesterday")], None, "not an ISO 8601 time stamp"),
+    ],
+)
+def test_a_kafka_native_header_the_gateway_cannot_use_is_a_problem(
+    headers: list[tuple[str, bytes]], key: bytes | None, problem: str
+) -> None:
+    inbound = Inbound.of(key, [("kpgw-sender", b"RU"), *headers], MOMENT_MS, COORDINATES)
+    assert len(inbound.header_problems) == 1 and problem in inbound.header_problems[0]
+    assert inbound.tracking_id == COORDINATES  # the status is kept where it fits
+
+
+def test_usable_headers_have_no_problem() -> None:
+    inbound = Inbound.of(
+        b"RU:m-1",
+        [
+            ("kpgw-sender", b"RU"),
+            ("kpgw-tracking-id", b"6f1c8f0e-2b3a-4c5d-9e8f-0a1b2c3d4e5f"),
+            ("kpgw-received-at", b"2026-03-02T10:15:00Z"),
+        ],
+        MOMENT_MS,
+        COORDINATES,
+    )
+    assert inbound.header_problems == ()
+    assert inbound.tracking_id == "6f1c8f0e-2b3a-4c5d-9e8f-0a1b2c3d4e5f"
+
+
+def test_a_record_with_header_problems_is_dead_lettered_without_translating(
+    example_registry: ParticipantRegistry,
+) -> None:
+    inbound = Inbound.of(
+        None, [("kpgw-sender", b"RU"), ("kpgw-received-at", b"soon")], MOMENT_MS, COORDINATES
+    )
+
+    def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
+        raise AssertionError("not translated")
+
+    result = translate_record(b"<x/>", inbound, example_registry, translate_fn=translate)
+    assert result.event is None and result.failure is not None
+    assert result.failure.reason == "INVALID_INBOUND_HEADER"
+    assert "soon" in result.failure.message
+
+
+def test_an_event_over_the_limit_is_its_records_dead_letter(
+    example_registry: ParticipantRegistry,
+) -> None:
+    cert = certificate("RU0810004")
+    huge = event(cert)
+    huge = replace(huge, source=replace(huge.source, authority="a" * MAX_EVENT_BYTES))
+    inbound = Inbound.of(None, [("kpgw-sender", b"RU")], MOMENT_MS, COORDINATES)
+
+    def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
+        return huge
+
+    result = translate_record(b"<x/>", inbound, example_registry, translate_fn=translate)
+    assert result.failure is not None and result.failure.reason == "EVENT_TOO_LARGE"
+    assert result.certificate_id == "RU0810004"
+
+
+def test_a_documents_own_message_id_is_bounded(example_registry: ParticipantRegistry) -> None:
+    """It becomes the default Idempotency-Key and the inbound record's message id header.
+    Our formats' schemas bound it; an adapter installed from outside (entry point
+    ``kpgw.adapters``) may not, so translation checks it too: a 422 at the ingress, not a
+    dead letter after a 202."""
+    raw = render(certificate("RU0810005"), "envelope", message_id="M" * 201)
+    with pytest.raises(SchemaViolation, match="maxLength"):
+        adapt(raw, example_registry)
+    adapted = adapt(render(certificate("RU0810005")), example_registry)
+    long_id = replace(adapted, message_id="M" * (MAX_MESSAGE_ID_CHARS + 1))
+    assert [(f.code, f.path) for f in translation._source_texts(long_id)] == [
+        ("TEXT_TOO_LONG", "message_id")
+    ]
+    assert translation._source_texts(replace(adapted, message_id="M" * 200)) == []
