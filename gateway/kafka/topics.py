@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import structlog
@@ -371,14 +372,23 @@ async def check_topics_patiently(
     component: str,
     stop: asyncio.Event | None = None,
     retry_s: float = 2.0,
-) -> list[TopicProblem]:
+) -> list[TopicProblem] | None:
     """``check_topics`` for a worker starting up: while the broker does not answer, wait
-    and ask again (until ``stop``) rather than fail."""
+    and ask again rather than fail. None when ``stop`` was set meanwhile: a deliberate stop
+    during an outage is a clean stop, not a failure a supervisor would restart."""
     while True:
         try:
             return await check_topics(settings, registry, only=only)
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("topic_check_failed_will_retry", component=component, error=repr(exc))
             if stop is not None and stop.is_set():
-                raise
-            await asyncio.sleep(retry_s)
+                log.info("stopped_while_waiting_for_the_broker", component=component)
+                return None
+            log.warning("topic_check_failed_will_retry", component=component, error=repr(exc))
+            if stop is None:
+                await asyncio.sleep(retry_s)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_s)
+            if stop.is_set():
+                log.info("stopped_while_waiting_for_the_broker", component=component)
+                return None

@@ -57,7 +57,9 @@ def build_router(
 async def run_router(settings: Settings, stop: asyncio.Event) -> None:
     """``kpgw run --only router``: check the topics, then route until ``stop``."""
     started = time.monotonic()
-    await check_router_topics(settings, RegistryWatcher(settings.partners_file).current(), stop)
+    registry = RegistryWatcher(settings.partners_file).current()
+    if not await check_router_topics(settings, registry, stop):
+        return
     worker, handler = build_router(settings)
     timer = asyncio.create_task(handler.run_timer(stop), name="router-timer")
     log.info(

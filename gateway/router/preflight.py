@@ -52,9 +52,9 @@ async def check_router_topics(
     stop: asyncio.Event | None = None,
     *,
     retry_s: float = 2.0,
-) -> None:
+) -> bool:
     """Raise ConfigurationError when the topics are unusable; wait (retrying) while the
-    broker does not answer, until ``stop``."""
+    broker does not answer, until ``stop`` (then False: do not start)."""
     problems = await check_topics_patiently(
         settings,
         registry,
@@ -63,6 +63,8 @@ async def check_router_topics(
         stop=stop,
         retry_s=retry_s,
     )
+    if problems is None:
+        return False
     fatal = fatal_problems(settings.topic_prefix, problems)
     for problem in problems:
         if problem not in fatal:
@@ -73,3 +75,4 @@ async def check_router_topics(
             f"the router refuses to start: {listing} (create them with `kpgw topics create`; "
             f"{', '.join(CO_PARTITIONED)} must have the same partition count)"
         )
+    return True

@@ -364,14 +364,16 @@ TRANSLATOR_TOPICS = ("inbound", "events", "status", "dlq")
 
 async def check_translator_topics(
     settings: Settings, stop: asyncio.Event | None = None, *, retry_s: float = 2.0
-) -> None:
+) -> bool:
     """Refuse to start when a topic the translator reads or writes is missing (a mistyped
     KPGW_TOPIC_PREFIX would otherwise subscribe to nothing and idle without a word); wait
-    while the broker does not answer, until ``stop``."""
+    while the broker does not answer, until ``stop`` (then False: do not start)."""
     registry = load_registry(settings.partners_file)
     problems = await check_topics_patiently(
         settings, registry, TRANSLATOR_TOPICS, component="translator", stop=stop, retry_s=retry_s
     )
+    if problems is None:
+        return False  # stopped while the broker did not answer
     missing = [p.topic for p in problems if p.problem == "missing"]
     for problem in problems:
         if problem.problem != "missing":
@@ -381,10 +383,12 @@ async def check_translator_topics(
             f"the translator refuses to start: {', '.join(missing)} missing (create them with "
             f"`kpgw topics create`; is KPGW_TOPIC_PREFIX={settings.topic_prefix!r} right?)"
         )
+    return True
 
 
 async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
-    await check_translator_topics(settings, stop)
+    if not await check_translator_topics(settings, stop):
+        return
     worker, handler = build_translator(settings)
     try:
         await worker.run(stop)
