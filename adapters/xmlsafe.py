@@ -7,6 +7,7 @@ parsing and libxml2's depth limit. Every refusal is a ``Finding`` with a stable 
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 
@@ -203,6 +204,9 @@ def _refuse_lying_wide_encoding(raw: bytes) -> None:
     trusts the mark)."""
     if raw.startswith(_PLAIN_UTF8_PROLOGS):  # the usual prologs: nothing to refuse
         return
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _refuse_lying_utf16_mark(raw)
+        return
     utf8_bom = raw.startswith(_BOMS[0])
     match = _DECLARED_ENCODING.match(raw[len(_BOMS[0]) :] if utf8_bom else raw)
     if match is None:
@@ -229,6 +233,23 @@ def _refuse_lying_wide_encoding(raw: bytes) -> None:
     _refuse_mislabelled_utf8(raw, declared)
 
 
+def _refuse_lying_utf16_mark(raw: bytes) -> None:
+    """A UTF-16 byte order mark under a declaration of another encoding: libxml2 trusts
+    the mark, as it does a UTF-8 one, so a document that says windows-1251 is read as
+    UTF-16 without a word."""
+    head = raw[:512].decode("utf-16", errors="ignore").encode("utf-8", errors="ignore")
+    match = _DECLARED_ENCODING.match(head)
+    if match is None:
+        return
+    declared = match.group(1).decode()
+    if not declared.lower().replace("_", "-").startswith(("utf-16", "ucs-2", "unicode")):
+        message = (
+            f"the document starts with a UTF-16 byte order mark but declares {declared}; "
+            "declare UTF-16, or send it in the declared encoding without the byte order mark"
+        )
+        raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=1),))
+
+
 #: UTF-7 (RFC 2152) and its aliases: no XML processor is required to read it, no customs
 #: system writes it, and it is the classic way to smuggle markup past byte-level filters.
 #: libxml2 would read it through iconv, so the parsed tree is checked again (docinfo).
@@ -244,20 +265,58 @@ def _refuse_mislabelled_utf8(raw: bytes, declared: str) -> None:
     without an error into garbled text (mojibake) that would travel on as names and
     addresses. Real text in those code pages is practically never valid UTF-8 (a Cyrillic
     or accented letter followed by a plain one breaks it), so non-ASCII bytes that are
-    valid UTF-8 mean the declaration is wrong."""
+    mostly valid UTF-8 mean the declaration is wrong; a few stray bytes (one character
+    pasted from another encoding) do not make it right. An encoding Python does not know
+    is left to libxml2 (UNSUPPORTED_ENCODING)."""
     if declared.lower().startswith(_NOT_SINGLE_BYTE) or raw.isascii():
         return
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
+        codecs.lookup(declared)
+    except LookupError:
+        return
+    utf8 = _utf8_share(raw)
+    if not utf8.mostly_utf8:
         return  # not UTF-8: the declared code page may well be right
     first = next(index for index, byte in enumerate(raw) if byte > 0x7F)
     message = (
         f"the document declares {declared}, but its bytes are UTF-8 (read as {declared} they "
         "would become garbled text); declare UTF-8"
     )
+    if utf8.invalid:
+        message += (
+            f" and fix the {utf8.invalid} byte(s) that are not UTF-8 (first at line "
+            f"{utf8.first_invalid_line}: a character pasted from another encoding)"
+        )
     line = raw.count(b"\n", 0, first) + 1
     raise NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
+
+
+@dataclass(frozen=True, slots=True)
+class _Utf8Share:
+    valid: int  # non-ASCII characters that are valid UTF-8 sequences
+    invalid: int  # bytes that are not
+    first_invalid_line: int | None
+
+    @property
+    def mostly_utf8(self) -> bool:
+        """UTF-8 with at most a few stray bytes: text in a single-byte code page forms a
+        valid multi-byte sequence only by accident, so it never gets this far."""
+        return self.valid > 0 and (
+            self.invalid == 0 or (self.valid >= 8 and self.valid >= 4 * self.invalid)
+        )
+
+
+def _utf8_share(raw: bytes) -> _Utf8Share:
+    text = raw.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    valid = sum(1 for char in text if char > "\x7f") - invalid
+    line = None
+    if invalid:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+    return _Utf8Share(valid, invalid, line)
 
 
 _CYRILLIC = re.compile("[\u0410-\u044f\u0401\u0451]{3}")
@@ -270,6 +329,13 @@ def _code_page_hint(raw: bytes) -> str:
     declared = match.group(1).decode().lower() if match else "utf-8"
     if declared.replace("_", "-") not in ("utf-8", "utf8"):
         return ""
+    utf8 = _utf8_share(raw)
+    if utf8.mostly_utf8:
+        return (
+            f"; the rest of the document is UTF-8: the {utf8.invalid} byte(s) that are not "
+            "(first at the line given) are a character pasted from another encoding "
+            "(windows-1251's '№' is the byte B9); replace them"
+        )
     if _CYRILLIC.search(raw.decode("cp1251", errors="replace")) is None:
         return ""
     return (

@@ -266,9 +266,11 @@ def raise_violations(
     ``/*/*[10]/*[2]`` for a default namespace)."""
     findings: list[Finding] = []
     declared = _DECLARED.get(id(schema), (None, None))[1]
+    omitted: set[tuple[int, str]] = set()  # beyond the limit: counted, not explained
     for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:
-            break
+            omitted.add((entry.line, str(entry.message)))
+            continue
         path = entry.path or None
         element = _element_at(root, path) if path and root is not None else None
         if element is not None:
@@ -281,8 +283,9 @@ def raise_violations(
         if finding not in findings:  # libxml2 repeats a pattern error once per facet
             findings.append(finding)
     first = findings[0].message if findings else "schema validation failed"
+    more = f" ({len(omitted)} more not listed)" if omitted else ""
     raise SchemaViolation(
-        f"{len(findings)} schema violation(s); first: {first}", findings=tuple(findings)
+        f"{len(findings)} schema violation(s){more}; first: {first}", findings=tuple(findings)
     )
 
 

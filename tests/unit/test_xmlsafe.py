@@ -376,6 +376,29 @@ WRONG_ENCODINGS = [
     ("UTF-16 without BOM", "<r>x</r>".encode("utf-16-be"), "INVALID_ENCODING"),
     ("UTF-16LE without BOM", "<r>x</r>".encode("utf-16-le"), "INVALID_ENCODING"),
     ("EBCDIC", _declared("cp037", codec="cp037"), "NOT_XML"),
+    # Found by an integrator review: a UTF-16 byte order mark was trusted over any
+    # declaration, an unknown label over UTF-8 text got the mislabelling code, and one
+    # stray byte in UTF-8 text made it pass as windows-1251 (garbled names accepted).
+    (
+        "UTF-16 BOM, declares UTF-8",
+        b"\xff\xfe" + _declared("UTF-8", f"<r>{CYRILLIC}</r>", "utf-16-le"),
+        "INVALID_ENCODING",
+    ),
+    (
+        "UTF-16 BOM, declares cp1251",
+        b"\xfe\xff" + _declared("windows-1251", "<r>x</r>", "utf-16-be"),
+        "INVALID_ENCODING",
+    ),
+    (
+        "unknown encoding, UTF-8 text",
+        _declared("x-klingon", f"<r>{CYRILLIC}</r>"),
+        "UNSUPPORTED_ENCODING",
+    ),
+    (
+        "UTF-8 with one stray byte, declared windows-1251",
+        _declared("windows-1251", f"<r>{CYRILLIC} {CYRILLIC}</r>").replace(b" ", b" \xb9", 1),
+        "INVALID_ENCODING",
+    ),
 ]
 
 
@@ -399,6 +422,18 @@ def test_a_wide_encoding_without_bom_and_a_russian_code_page_are_named() -> None
         assert 'Russian text in windows-1251: declare encoding="windows-1251"' in finding.message
     latin = rejected('<?xml version="1.0"?><r>caf\xe9 cr\xe8me</r>'.encode("latin-1"))
     assert "windows-1251" not in latin.findings[0].message
+
+
+def test_utf8_with_a_stray_byte_is_not_taken_for_a_russian_code_page() -> None:
+    """UTF-8 Cyrillic reads as Cyrillic in windows-1251 too, so the code-page advice was
+    given for one pasted byte, and following it garbled every name."""
+    text = f"{CYRILLIC} {CYRILLIC}"
+    raw = _declared("UTF-8", f"<r>\n<a>{text}</a>\n<b>\xb9 1</b>\n</r>".replace("\xb9", "§"))
+    raw = raw.replace("§".encode(), b"\xb9")
+    finding = rejected(raw).findings[0]
+    assert finding.code == "INVALID_ENCODING" and finding.line == 3
+    assert "a character pasted from another encoding" in finding.message
+    assert 'declare encoding="windows-1251"' not in finding.message
 
 
 def test_encoding_findings_point_at_the_offending_line() -> None:

@@ -583,6 +583,25 @@ class TestUncefact(AdapterContract):
         assert caught.message.startswith("3000 problem(s)")
         assert "(2950 more not listed)" in caught.message
 
+    def test_schema_findings_stop_at_fifty_and_count_the_rest(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """As the mapping's: the message says how many were left out (an integrator
+        review found the XSD stage silent about them)."""
+        source = text(CERT)
+        start = source.index("<ram:IncludedSPSTradeLineItem>")
+        end = source.index("</ram:IncludedSPSTradeLineItem>") + len(
+            "</ram:IncludedSPSTradeLineItem>"
+        )
+        line = source[start:end].replace(
+            "<ram:SequenceNumeric>1</ram:SequenceNumeric>",
+            "<ram:SequenceNumeric>x</ram:SequenceNumeric>",
+        )
+        document = (source[:start] + "\n".join([line] * 71) + source[end:]).encode()
+        caught = rejected(document, registry)
+        assert caught.code == XSD_VIOLATION and len(caught.findings) == 50
+        assert caught.message.startswith("50 schema violation(s) (21 more not listed); first:")
+
     def test_an_instant_outside_the_calendar_in_utc_is_a_finding(
         self, registry: ParticipantRegistry
     ) -> None:
