@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -114,6 +115,20 @@ def _read_with_history(
     return letters, history
 
 
+
+_DEAD_LETTER_ID = re.compile(r"^[0-9]+-[0-9]+$")
+
+
+def _checked_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """A malformed id is a usage error (exit 2), not a dead letter that is not there."""
+    for text in ids:
+        if not _DEAD_LETTER_ID.match(text):
+            raise click.BadParameter(
+                f"{text!r} is no dead letter id; ids look like 0-42 (partition-offset, as "
+                "`kpgw dlq list` shows them)"
+            )
+    return ids
+
 @click.group()
 def dlq() -> None:
     """Inspect and replay dead letters (kp.dlq)."""
@@ -170,7 +185,7 @@ def _pretty(value: bytes | None) -> str:
 
 
 @dlq.command()
-@click.argument("dead_letter_id")
+@click.argument("dead_letter_id", callback=lambda _c, _p, value: _checked_ids((value,))[0])
 @click.option("--json", "as_json", is_flag=True)
 @click.option(
     "--raw",
@@ -247,7 +262,13 @@ def stats_(
 
 @dlq.command()
 @filters
-@click.option("--id", "ids", multiple=True, help="Only these dead letters (partition-offset).")
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    callback=lambda _c, _p, value: _checked_ids(value),
+    help="Only these dead letters (partition-offset).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed; send nothing.")
 @click.option("--force", is_flag=True, help="Replay even dead letters replayed before.")
 @click.option("--operator", default=None, help="Who replays (default: the login name).")

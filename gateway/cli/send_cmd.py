@@ -6,8 +6,9 @@ proxy's error page, as ``{detail, not_json: true}``) or ``{file, status: null, e
 the ingress could not be reached. 429, 502, 503 and 504 are retried (``--retries``) after
 ``Retry-After``; the same body carries the same default idempotency key, so a retry is
 never a second message. Exit 0 when every file was accepted, 1 when any was refused (the
-document was judged), 2 on a usage or connection error or a 429/5xx that persisted. The
-token is never printed.
+document was judged: 400, 403, 409, 413, 422), 2 on a usage or connection error (no or a
+wrong token, a wrong URL, a content type the ingress does not take: 401, 404, 405, 415)
+or a 429/5xx that persisted. The token is never printed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from gateway.cli.http_client import (
     connection_options,
     retry_after,
 )
+
+#: Refusals of the call, not of the document: the token, the URL, the content type.
+NOT_A_JUDGEMENT = frozenset({401, 404, 405, 415})
 
 
 async def _send_all(
@@ -119,7 +123,10 @@ def send(
     results = asyncio.run(_send_all(target, files, headers, timeout_s, context, retries))
     for result in results:
         emit_json(result)
-    if any(result["status"] is None or result["status"] in TRANSIENT for result in results):
-        sys.exit(EXIT_USAGE)  # not a judgement of the documents: send them again later
+    if any(
+        result["status"] is None or result["status"] in TRANSIENT | NOT_A_JUDGEMENT
+        for result in results
+    ):
+        sys.exit(EXIT_USAGE)  # not a judgement of the documents: fix the call, send again
     accepted = 200 if validate_only else 202
     sys.exit(EXIT_OK if all(r["status"] == accepted for r in results) else EXIT_INVALID)

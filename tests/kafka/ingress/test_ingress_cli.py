@@ -63,7 +63,11 @@ async def test_send_prints_one_line_per_file_and_exits_by_outcome(
             and checked[0]["certificate_id"] == "RU0650001"
         )
         code, refused, _ = await _kpgw("send", "--url", client.url, "--token", "wrong", str(good))
-        assert code == 1 and refused[0]["status"] == 401
+        assert code == 2 and refused[0]["status"] == 401  # the call, not the document
+        code, typed, _ = await _kpgw(
+            "send", "--url", client.url, "--token", token, "--content-type", "text/csv", str(good)
+        )
+        assert code == 2 and typed[0]["status"] == 415
 
     port = next(p for p in range(39580, 39590) if port_free(p))
     code, unreachable, _ = await _kpgw(

@@ -73,3 +73,15 @@ def test_a_replay_without_a_filter_asks_for_all() -> None:
     refused = CliRunner().invoke(cli, ["dlq", "replay"])
     assert refused.exit_code == 2
     assert "re-sends every dead letter" in refused.output and "--all" in refused.output
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["dlq", "show", "foo"], ["dlq", "replay", "--id", "0-4", "--id", "dlq/0/4", "--dry-run"]],
+)
+def test_a_malformed_dead_letter_id_is_a_usage_error(arguments: list[str]) -> None:
+    """Exit 2 with the expected shape, before any broker is asked (it exited 1, as for a
+    dead letter that is not there)."""
+    refused = CliRunner().invoke(cli, arguments)
+    assert refused.exit_code == 2
+    assert "ids look like 0-42" in refused.output
