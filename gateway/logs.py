@@ -28,7 +28,17 @@ def json_line(event_dict: Any, default: Callable[[Any], Any] = repr, **_: Any) -
         return json.dumps(event_dict, default=repr).encode()
 
 
+_explicit_json = [False]
+
+
+def json_requested() -> bool:
+    """``--log-format json`` (or KPGW_LOG_FORMAT=json) was asked for: a log shipper reads
+    stderr, so even the last words of a failed command must be a JSON line."""
+    return _explicit_json[0]
+
+
 def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
+    _explicit_json[0] = fmt == "json"
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     raw_stderr = getattr(sys.stderr, "buffer", None)

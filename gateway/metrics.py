@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from gateway.kafka.clients import committed_consumer
+from gateway.registry.watch import RELOAD_FAILURES
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -239,6 +240,15 @@ class _Gauges:
         for partition, count in sorted(totals.items()):
             pending.add_metric([str(partition)], float(count))
         yield pending
+        invalid = GaugeMetricFamily(
+            "kpgw_registry_reload_failed",
+            "1 while the participant registry file's latest edit is invalid and the "
+            "previous registry is still in use",
+            labels=("path",),
+        )
+        for path in sorted(RELOAD_FAILURES):
+            invalid.add_metric([path], 1.0)
+        yield invalid
 
 
 @functools.cache

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+import structlog
 
 from gateway.errors import ConfigurationError, EnvironmentProblem, GatewayError
 from gateway.events import to_json
+from gateway.logs import json_requested
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
 
@@ -24,7 +26,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"kpgw: {message}", err=True)
+    if json_requested():
+        structlog.get_logger("gateway.cli").error("command_failed", error=message, exit_code=code)
+    else:
+        click.echo(f"kpgw: {message}", err=True)
     sys.exit(code)
 
 

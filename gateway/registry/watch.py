@@ -15,6 +15,10 @@ from gateway.registry.model import ParticipantRegistry
 log = structlog.get_logger(__name__)
 #: How often a ``RegistrySnapshot`` looks at the file.
 REGISTRY_CHECK_S = 1.0
+#: Registry files whose latest edit could not be loaded (path -> why): the process keeps
+#: the previous registry, which is right but must not go unnoticed; /metrics exposes it
+#: (``kpgw_registry_reload_failed``) until a good edit loads.
+RELOAD_FAILURES: dict[str, str] = {}
 
 
 class RegistryWatcher:
@@ -38,12 +42,14 @@ class RegistryWatcher:
             try:
                 self._registry = load_registry(self.path)
             except ConfigurationError as exc:
+                RELOAD_FAILURES[str(self.path)] = exc.message
                 log.error(
                     "registry_reload_failed_keeping_previous",
                     path=str(self.path),
                     error=exc.message,
                 )
             else:
+                RELOAD_FAILURES.pop(str(self.path), None)
                 log.info("registry_reloaded", path=str(self.path))
         return self._registry
 

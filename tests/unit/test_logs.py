@@ -4,12 +4,16 @@ values the fast encoder refuses."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import structlog
 
+from gateway.kafka.broker import port_free
 from gateway.logs import configure_logging, json_line
 
 
@@ -94,3 +98,21 @@ def test_library_lines_are_json_too_and_repeats_are_held_back(
     (handler,) = [h for h in logging.getLogger().handlers if h.get_name() == "gateway.logs.stderr"]
     assert handler.filter(held)
     assert held.__dict__["repeated"] == 49
+
+
+def test_with_json_logs_a_failed_commands_last_words_are_json_too() -> None:
+    """An SRE review found the fatal line of `kpgw --log-format json run` in plain text,
+    breaking strict JSON log shippers. No broker: the point is that none answers."""
+    closed = next(p for p in range(38350, 38399) if port_free(p))
+    env = {**os.environ, "KPGW_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "--log-format", "json", "topics", "check"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    lines = [json.loads(line) for line in done.stderr.decode().splitlines() if line.strip()]
+    assert lines[-1]["event"] == "command_failed" and lines[-1]["exit_code"] == 2
+    assert "Kafka is not reachable" in lines[-1]["error"]
