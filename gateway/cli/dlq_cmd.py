@@ -115,7 +115,6 @@ def _read_with_history(
     return letters, history
 
 
-
 _DEAD_LETTER_ID = re.compile(r"^[0-9]+-[0-9]+$")
 
 
@@ -128,6 +127,7 @@ def _checked_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
                 "`kpgw dlq list` shows them)"
             )
     return ids
+
 
 @click.group()
 def dlq() -> None:

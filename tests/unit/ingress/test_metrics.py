@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 
 from gateway.ingress.metrics import IngressMetrics
 from gateway.metrics import PipelineMetrics, pipeline_metrics
+from gateway.registry.watch import RELOAD_FAILURES
 from tests.conftest import REPO_ROOT
 
 EVENTS = TopicPartition("kp.events", 3)
@@ -29,6 +30,7 @@ NAMES = {
     "kpgw_dlq_records_total": "counter",
     "kpgw_consumer_lag_records": "gauge",
     "kpgw_router_pending_certificates": "gauge",
+    "kpgw_registry_reload_failed": "gauge",
 }
 
 
@@ -71,10 +73,12 @@ def _every_metric_used() -> str:
     router = Router(Worker({tp: 1}), {tp: Slot(["RU1"])})
     pipeline.watch_router(router)
     saved, pipeline.lag = pipeline.lag, {("router", tp.topic, 0): 2}
+    RELOAD_FAILURES["/etc/kpgw/doc-test.toml"] = "an invalid edit"
     try:
         return ingress.render().decode()
     finally:
         pipeline.lag = saved
+        RELOAD_FAILURES.pop("/etc/kpgw/doc-test.toml")
 
 
 def test_every_metric_is_documented_with_its_type_and_labels() -> None:
