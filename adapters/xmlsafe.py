@@ -94,9 +94,11 @@ def parse(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
     docinfo = root.getroottree().docinfo
     if (
         getattr(docinfo, "doctype", "") or getattr(docinfo, "internalDTD", None) is not None
-    ):  # belt and braces after the scan
-        message = "DOCTYPE declarations are not accepted"
-        raise UnsafeXml(message, findings=(Finding(DTD_FORBIDDEN, message),))
+    ):  # belt and braces after the byte scan (a DOCTYPE in a wide encoding gets here)
+        message = "DOCTYPE declarations are not accepted (entities and external DTDs are unsafe)"
+        raise UnsafeXml(
+            message, findings=(Finding(DTD_FORBIDDEN, message, line=_doctype_line(raw)),)
+        )
     # The parsed tree, not the bytes: a note may quote the namespace URI, and the namespace
     # may be written with character references or in a wide encoding.
     element = next(iter(root.iter(*_XINCLUDE_TAGS)), None)
@@ -172,6 +174,14 @@ def _refuse_obvious_non_xml(raw: bytes) -> None:
     if stripped[:1] != b"<" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         message = "the body is not XML (it does not start with '<')"
         raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
+
+
+def _doctype_line(raw: bytes) -> int | None:
+    """The line of the DOCTYPE in a document the byte scan could not read (UTF-16)."""
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
+    text = raw.decode(encoding, errors="replace")
+    at = text.find("<!DOCTYPE")
+    return None if at < 0 else text.count("\n", 0, at) + 1
 
 
 def _line_of(raw: bytes, needle: bytes) -> int | None:
@@ -363,7 +373,14 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
     lowered = text.lower()
     line = exc.lineno or None
     if "excessive depth" in lowered or "maximum depth" in lowered:
-        message = f"the document nests deeper than the parser allows ({text})"
+        # libxml2's own advice ("use XML_PARSE_HUGE option") is for the parser's
+        # programmer, not the sender; the depth it reached is what the sender can act on.
+        depth = re.search(r"depth in document: (\d+)", text)
+        message = (
+            f"the document nests elements more than {depth.group(1) if depth else 256} "
+            "levels deep, which is refused as an attack on parsers; a KP document nests "
+            "fewer than 20"
+        )
         return UnsafeXml(message, findings=(Finding(TOO_DEEP, message, line=line),))
     if "unsupported encoding" in lowered or "unknown encoding" in lowered:
         message = f"the declared encoding is not supported: {text}"

@@ -323,12 +323,21 @@ def test_document_with_remote_schema_location_is_judged_by_our_schema(
     assert not listener.contacted()
 
 
+def test_a_doctype_in_utf16_is_named_with_its_line() -> None:
+    """As in UTF-8 (an integrator review found the line missing in UTF-16)."""
+    finding = rejected(
+        utf16('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE r>\n<r/>')
+    ).findings[0]
+    assert (finding.code, finding.line) == (xmlsafe.DTD_FORBIDDEN, 2)
+
+
 # --- size and depth ----------------------------------------------------------------------------
 
 
 def test_deep_nesting_is_refused() -> None:
     error = rejected(b"<a>" * 10_000 + b"</a>" * 10_000)
     assert error.findings[0].code == xmlsafe.TOO_DEEP
+    assert "XML_PARSE_HUGE" not in error.message  # libxml2's advice is for programmers
 
 
 def test_oversized_input_is_refused_before_parsing() -> None:
