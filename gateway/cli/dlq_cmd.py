@@ -158,7 +158,7 @@ def list_(
         return
     table = Table(title=f"{len(letters)} dead letter(s)")
     columns = ("id", "dead-lettered at", "reason", "stage", "sender", "original", "message")
-    for column in (*columns, "replayed by"):
+    for column in (*columns, "replay of", "replayed by"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         s = letter.summary()
@@ -166,7 +166,11 @@ def list_(
         safe = [Text(printable_line(cell)) for cell in cells]  # no markup, no escapes
         replayed = history.get(letter.coordinates, "-")[:8]  # a replay id's first block
         table.add_row(
-            *safe[:1], letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"), *safe[1:], replayed
+            *safe[:1],
+            letter.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+            *safe[1:],
+            letter.replay_of or "-",
+            replayed,
         )
     Console().print(table)
 
@@ -248,11 +252,14 @@ def stats_(
     letters, history = _read_with_history(_filter(reason, sender, stage, since, until), pending)
     report = stats(letters, datetime.now(UTC))
     report["pending"] = sum(1 for x in letters if x.coordinates not in history)
+    # A replay that failed again left a new letter for the same document: not a new one.
+    report["failed_again_after_replay"] = sum(1 for x in letters if x.replay_of)
     if as_json:
         emit_json(report)
         return
     click.echo(
-        f"{report['total']} dead letter(s), {report['pending']} not replayed yet (--pending)"
+        f"{report['total']} dead letter(s), {report['pending']} not replayed yet (--pending), "
+        f"{report['failed_again_after_replay']} from replays that failed again"
     )
     for group in ("by_reason", "by_sender", "by_stage", "by_age"):
         click.echo(f"{group.removeprefix('by_')}:")

@@ -65,6 +65,16 @@ class DeadLetter:
     def coordinates(self) -> str:
         return f"dlq/{self.partition}/{self.offset}"
 
+    @property
+    def replay_of(self) -> str | None:
+        """The id of the dead letter whose replay failed again as this one, if any: one
+        document replayed before its cause was fixed leaves a chain of letters."""
+        came_from = h.text_header(self.headers, h.REPLAYED_FROM) or ""
+        parts = came_from.split("/")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return f"{parts[1]}-{parts[2]}"
+        return None
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -75,6 +85,7 @@ class DeadLetter:
             "key": self.key.decode("utf-8", "replace") if self.key else None,
             "original": f"{self.original_topic}/{self.original_partition}/{self.original_offset}",
             "message": self.message,
+            "replay_of": self.replay_of,
         }
 
 

@@ -218,6 +218,35 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     assert (counts["total"], counts["pending"]) == (1, 0)
 
 
+async def test_a_replay_before_the_fix_shows_as_the_same_document_failing_again(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Found by an SRE review: a letter replayed before its cause was fixed comes back as a
+    new letter, which looked like a new document in `dlq list` and `dlq stats`. It now
+    names the letter it is a replay of, and stats count such letters apart."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)  # ZA->AE not enabled: fails until it is
+    za_cert = certificate("ZA0300002", exporter="ZA", importer="AE", importer_state=None)
+    await produce_inbound(settings, [("ZA", "m-za2", render(za_cert))])
+    worker, _ = build_translator(settings, registry_path=registry_path)
+    async with running(lambda: worker):
+        (first,) = await read_until(settings, "dlq", 1)
+        replay = _kpgw(settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED")
+        assert replay.returncode == 0, replay.stderr
+        letters = await read_until(settings, "dlq", 2)
+    again = letters[-1]
+    listed = [
+        json.loads(line)
+        for line in _kpgw(settings, registry_path, "dlq", "list", "--json").stdout.splitlines()
+    ]
+    assert [(x["id"], x["replay_of"]) for x in listed] == [
+        (f"{first.partition}-{first.offset}", None),
+        (f"{again.partition}-{again.offset}", f"{first.partition}-{first.offset}"),
+    ]
+    counts = json.loads(_kpgw(settings, registry_path, "dlq", "stats", "--json").stdout)
+    assert (counts["total"], counts["pending"], counts["failed_again_after_replay"]) == (2, 1, 1)
+
+
 async def test_dlq_show_escapes_what_the_sender_wrote_and_raw_keeps_its_bytes(
     created_topics: Settings, tmp_path: Path
 ) -> None:
