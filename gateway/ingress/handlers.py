@@ -177,7 +177,7 @@ async def _publish(
         value=raw,
         headers=inbound_headers(
             sender=participant,
-            message_id=message_id or "",
+            message_id=message_id,
             tracking_id=tracking_id,
             received_at=datetime.now(UTC),
         ),

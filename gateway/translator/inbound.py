@@ -111,14 +111,16 @@ class Inbound:
 def inbound_headers(
     *,
     sender: str,
-    message_id: str,
+    message_id: str | None,
     tracking_id: str,
     received_at: datetime,
     format_hint: str | None = None,
 ) -> list[tuple[str, bytes]]:
+    """The inbound record's headers; no ``kpgw-message-id`` when the document's is not
+    known (the ingress without synchronous validation), rather than an empty one."""
     headers = [
         (SENDER, sender.encode()),
-        (MESSAGE_ID, message_id.encode()),
+        *([(MESSAGE_ID, message_id.encode())] if message_id else []),
         (
             RECEIVED_AT,
             received_at.astimezone(UTC)
