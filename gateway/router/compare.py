@@ -24,10 +24,9 @@ LEGAL_FORMS = frozenset(
         "corporation", "co", "company", "pty", "pvt", "private", "pte",
         # Russian and CIS, transliterated and Cyrillic
         "ao", "oao", "zao", "pao", "ooo", "jsc", "pjsc", "ojsc", "cjsc",
-        "\u0430\u043e", "\u043e\u0430\u043e", "\u0437\u0430\u043e",  # Cyrillic ao oao zao
-        "\u043f\u0430\u043e", "\u043e\u043e\u043e",  # Cyrillic pao ooo
+        "ak",  # aktsionernaya kompaniya (Cyrillic names are transliterated first)
         # Continental Europe
-        "bv", "nv", "bvba", "sprl", "sa", "sas", "sarl", "srl", "spa", "ag", "gmbh",
+        "bv", "nv", "bvba", "sprl", "sa", "sas", "sarl", "srl", "spa", "ag", "gmbh", "as",
         # UAE free zones
         "dmcc", "fze", "fzco", "fzc", "fz",
     }
@@ -52,11 +51,23 @@ SPELLED_OUT_FORMS = (
     ("gesellschaft mit beschrankter haftung", "gmbh"),
     ("aktiengesellschaft", "ag"),
     ("proprietary", "pty"),
+    ("a s", "as"),  # A/S (Denmark, Norway) after the slash became a space
 )
-#: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them).
+#: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them), and
+#: Cyrillic in the ICAO Doc 9303 transliteration that Russian and CIS passports and
+#: customs documents use: an FTS certificate names "«АЛРОСА» (ПАО)", the Antwerp office's
+#: confirmation "ALROSA PJSC", and both are the company "alrosa".
 _TRANSLITERATED = str.maketrans(
-    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "\u0131": "i"}
-)
+    {
+        "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
+        "\u0131": "i",
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",  # noqa: RUF001
+        "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",  # noqa: RUF001
+        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",  # noqa: RUF001
+        "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "ie", "ы": "y", "ь": "", "э": "e",
+        "ю": "iu", "я": "ia", "є": "ie", "і": "i", "ї": "i", "ґ": "g", "ў": "u",  # noqa: RUF001
+    }
+)  # fmt: skip
 _DROPPED = re.compile(r"[.'\u2019`]")
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -105,10 +116,20 @@ def compare(
     Compared: parcels (when the confirmation gives them), HS lines present and carats and
     value per line (when it gives lines), else the totals it gives (carats are mandatory on
     a confirmation: none at all is a difference; the value is optional), the importer's
-    and (when given) the exporter's names after :func:`normalise_name`. The confirming
-    participant and the dates are judged by their own outcomes, not here.
+    and (when given) the exporter's names after :func:`normalise_name`, and a date of
+    receipt before the certificate was issued (goods cannot travel under a certificate
+    that did not exist yet). The confirming participant, the expiry and a void are judged
+    by their own outcomes, not here.
     """
     differences: list[Difference] = []
+    if conf.date_of_receipt < cert.issue_date:
+        differences.append(
+            Difference(
+                "date_of_receipt",
+                f"on or after {cert.issue_date.isoformat()} (issued)",
+                conf.date_of_receipt.isoformat(),
+            )
+        )
     if conf.parcels is not None and conf.parcels != cert.parcels:
         differences.append(Difference("parcels", str(cert.parcels), str(conf.parcels)))
     if conf.lines:
@@ -180,6 +201,44 @@ def same_document(left: Document, right: Document) -> bool:
     return left == right or canonical(left) == canonical(right)
 
 
+def same_receipt(left: ImportConfirmed, right: ImportConfirmed) -> bool:
+    """Two confirmations of the same receipt: same confirming participant, date, parcels
+    (when both give them), importer and goods. Remarks, the office's name and whether the
+    goods are written per HS line or as totals do not make another receipt: the same
+    confirmation sent again through another channel or format is a copy, not the
+    certificate presented for a second shipment (DUPLICATE_CONFIRMATION)."""
+    if same_document(left, right):
+        return True
+    if (
+        left.confirming_participant != right.confirming_participant
+        or left.date_of_receipt != right.date_of_receipt
+        or (
+            left.parcels is not None and right.parcels is not None and left.parcels != right.parcels
+        )
+        or not same_party(left.importer, right.importer)
+    ):
+        return False
+    if left.lines and right.lines:
+        return _goods_lines(left) == _goods_lines(right)
+    (left_carats, left_usd), (right_carats, right_usd) = _totals(left), _totals(right)
+    return left_carats == right_carats and (
+        left_usd is None or right_usd is None or left_usd == right_usd
+    )
+
+
+def _goods_lines(conf: ImportConfirmed) -> list[tuple[str, Decimal, Decimal]]:
+    return sorted((line.hs_code, line.carats, line.value_usd) for line in conf.lines)
+
+
+def _totals(conf: ImportConfirmed) -> tuple[Decimal | None, Decimal | None]:
+    if conf.lines:
+        return (
+            sum((line.carats for line in conf.lines), Decimal(0)),
+            sum((line.value_usd for line in conf.lines), Decimal(0)),
+        )
+    return conf.total_carats, conf.total_value_usd
+
+
 def document_differences(earlier: Document, later: Document) -> tuple[Difference, ...]:
     """Exact field-by-field differences between two documents of the same kind (a re-issue
     against the original, a second confirmation against the first); the lines compare in
@@ -215,11 +274,14 @@ def _line_text(line: HsLine) -> str:
 def _text(value: object) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Party):
-        return value.name
+    if isinstance(value, Party):  # all of it: a changed address is the difference to see
+        where = ", ".join(part for part in (value.address, value.country) if part)
+        return f"{value.name} ({where})" if where else value.name
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple):
+        if not value:
+            return None
         return "; ".join(
             _line_text(item) if isinstance(item, HsLine) else str(item) for item in value
         )

@@ -188,11 +188,18 @@ class _Run(Step):
         else:
             self.update(announced=True)
             self.touched.setdefault(event.event_id, event)
+            # No due date when the importer's confirmation is already here (it waited for
+            # this certificate and is judged just below).
+            waiting = any(
+                item.status in (ConfirmationStatus.WAITING, ConfirmationStatus.ORPHANED)
+                and item.payload.confirming_participant == importer
+                for item in self.state.confirmations
+            )
             self.notify(
                 NotificationType.SHIPMENT_ANNOUNCED,
                 importer,
                 event,
-                confirmation_due=overdue_at(self.state, self.registry),
+                confirmation_due=None if waiting else overdue_at(self.state, self.registry),
             )
             self.check_value(event, cert)
             for void in self.state.voids:
@@ -204,8 +211,10 @@ class _Run(Step):
 
     def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
         for kept in self.state.confirmations:
-            if compare.same_document(kept.payload, conf):
+            if compare.same_receipt(kept.payload, conf):
                 self.seen_only(event, kept.event)
+                if kept.status is ConfirmationStatus.GATED:
+                    self.judge_again(kept)
                 return
         blocked = gate(self.registry, (conf.confirming_participant,), None)
         status = ConfirmationStatus.WAITING if blocked is None else ConfirmationStatus.GATED
@@ -215,8 +224,22 @@ class _Run(Step):
         if blocked is not None:
             evidence = [event] if cert is None else [cert.event, event]
             self.outcome(blocked.kind, evidence, detail=blocked.detail)
+            if cert is not None:
+                self.signals_despite_gate(entry)
         elif cert is not None:
             self.judge(entry)
+
+    def judge_again(self, kept: StoredConfirmation) -> None:
+        """A confirmation a gate held back (its pair off, a participant suspended) is sent
+        again: judged now if the gate has lifted. The router keeps no history of the
+        registry, so the sender's re-send is the signal; without it the certificate stayed
+        neither matched nor overdue until it retired."""
+        if gate(self.registry, (kept.payload.confirming_participant,), None) is not None:
+            return
+        if self.state.certificate is None:
+            self.set_status(kept, ConfirmationStatus.WAITING)
+        else:
+            self.judge(kept)
 
     def on_void(self, event: CertificateEvent, void: CertificateVoided) -> None:
         for kept, payload in self.state.void_payloads():
@@ -236,7 +259,7 @@ class _Run(Step):
                 certificate_event = self.state.certificate.event
                 self.touched.setdefault(certificate_event.event_id, certificate_event)
         for confirmation in self.state.confirmations:
-            if confirmation.status is ConfirmationStatus.JUDGED:
+            if confirmation.status in (ConfirmationStatus.JUDGED, ConfirmationStatus.GATED):
                 self.after_void(confirmation, stored, void)
 
     # --- judgement -----------------------------------------------------------------------
@@ -254,6 +277,7 @@ class _Run(Step):
         if blocked is not None:
             self.set_status(entry, ConfirmationStatus.GATED)
             self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
+            self.signals_despite_gate(entry)
             return
         earlier = [
             kept
@@ -288,10 +312,38 @@ class _Run(Step):
         else:
             kind = OutcomeKind.MATCHED_WITH_DISCREPANCIES if differences else OutcomeKind.MATCHED
             self.outcome(kind, evidence, differences=differences)
+        self.after_expiry_or_void(entry)
+
+    def signals_despite_gate(self, entry: StoredConfirmation) -> None:
+        """A gate holds the comparison back, not the fraud signals: goods confirmed by a
+        participant the certificate does not name (a diversion, the gravest case when that
+        participant is suspended), received after the expiry or after a void."""
+        cert_event = self.state.certificate.event if self.state.certificate else None
+        cert = self.state.issued
+        if cert_event is None or cert is None:
+            return
+        conf, importer = entry.payload, cert.importing_participant
+        if conf.confirming_participant != importer:
+            self.outcome(
+                OutcomeKind.WRONG_DESTINATION,
+                [cert_event, entry.event],
+                differences=(
+                    Difference("confirming_participant", importer, conf.confirming_participant),
+                ),
+                detail=f"certificate for {importer} confirmed by {conf.confirming_participant}",
+            )
+        self.after_expiry_or_void(entry)
+
+    def after_expiry_or_void(self, entry: StoredConfirmation) -> None:
+        cert_event = self.state.certificate.event if self.state.certificate else None
+        cert = self.state.issued
+        assert cert_event is not None
+        assert cert is not None
+        conf = entry.payload
         if conf.date_of_receipt > cert.expiry_date:
             self.outcome(
                 OutcomeKind.CONFIRMED_AFTER_EXPIRY,
-                evidence,
+                [cert_event, entry.event],
                 differences=(
                     Difference(
                         "date_of_receipt",
@@ -311,6 +363,12 @@ class _Run(Step):
         received = entry.payload.date_of_receipt
         if received < void.voided_on or self.state.certificate is None:
             return
+        flagged = OutcomeKind.CONFIRMED_AFTER_VOID
+        if any(
+            item.kind is flagged and entry.event.event_id in item.evidence
+            for item in self.state.emitted
+        ):
+            return  # one signal per confirmation, however many voids it is after
         self.outcome(
             OutcomeKind.CONFIRMED_AFTER_VOID,
             [self.state.certificate.event, entry.event, stored.event],

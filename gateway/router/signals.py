@@ -139,7 +139,7 @@ def delivery_status(
     # The overdue outcome's evidence is the certificate; the confirmation that matched it
     # afterwards was the late one, and its sender should hear so too.
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds or (
-        OutcomeKind.MATCHED in kinds
+        bool(kinds & {OutcomeKind.MATCHED, OutcomeKind.MATCHED_WITH_DISCREPANCIES})
         and visible is None
         and OutcomeKind.CONFIRMATION_OVERDUE in state.emitted_kinds()
     )
@@ -155,12 +155,10 @@ def delivery_status(
                 for difference in item.differences
             )
         )
-        return Status(
-            DeliveryState.DISCREPANCY,
-            bad[0].value,
-            ", ".join(kind.value for kind in bad),
-            differences,
-        )
+        detail = ", ".join(kind.value for kind in bad)
+        if late and OutcomeKind.CONFIRMATION_OVERDUE not in kinds:
+            detail += "; confirmed after the deadline"
+        return Status(DeliveryState.DISCREPANCY, bad[0].value, detail, differences)
     if OutcomeKind.MATCHED in kinds:
         return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
     if late:

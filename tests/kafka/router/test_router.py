@@ -113,7 +113,10 @@ async def test_a_certificate_past_its_event_limit_dead_letters_and_the_partition
     router_settings = created_topics.router.model_copy(update={"max_events_per_certificate": 4})
     settings = created_topics.model_copy(update={"router": router_settings})
     cert = certificate("RU0700004")
-    versions = [event(replace(confirmation(cert), remarks=f"re-sent, run {n}")) for n in range(5)]
+    versions = [
+        event(replace(confirmation(cert), remarks=f"re-sent, run {n}", parcels=cert.parcels + n))
+        for n in range(5)
+    ]
     later, later_conf = pair("RU0700005")
     await produce_events(settings, [event(cert), *versions, later, later_conf], partition=0)
     async with routing(settings, registry_copy(tmp_path)) as router:
@@ -212,7 +215,10 @@ async def test_a_state_that_would_outgrow_a_changelog_record_refuses_the_event(
     monkeypatch.setattr(router_handler, "MAX_STATE_BYTES", 4096)
     settings = created_topics
     cert = certificate("RU0700006")
-    versions = [event(replace(confirmation(cert), remarks=f"{n}" + "r" * 1500)) for n in range(3)]
+    versions = [
+        event(replace(confirmation(cert), remarks=f"{n}" + "r" * 1500, parcels=cert.parcels + n))
+        for n in range(3)
+    ]
     later, later_conf = pair("RU0700007")
     await produce_events(settings, [event(cert), *versions, later, later_conf], partition=0)
     async with routing(settings, registry_copy(tmp_path)) as router:
