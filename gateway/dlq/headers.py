@@ -34,6 +34,9 @@ FINDINGS = "kpgw-findings"
 DEAD_LETTERED_AT = "kpgw-dead-lettered-at"
 REPLAY_ID = "kpgw-replay-id"
 REPLAYED_FROM = "kpgw-replayed-from"
+#: Set when a dead letter had to leave the failed record's bytes out (too large for
+#: kp.dlq): where the original is, on its topic, for that topic's retention.
+VALUE_OMITTED = "kpgw-value-omitted"
 #: Inbound headers a replay pins when the original record left them to its own metadata
 #: (a Kafka-native sender): the translator's defaults would otherwise change on replay.
 RECEIVED_AT = "kpgw-received-at"
@@ -58,6 +61,7 @@ DLQ_HEADERS = frozenset(
         ADAPTER,
         FINDINGS,
         DEAD_LETTERED_AT,
+        VALUE_OMITTED,
     }
 )
 MAX_MESSAGE_BYTES = 4096
@@ -150,6 +154,52 @@ def dlq_headers(
     if not any(k == SENDER for k, _ in kept):
         headers.append((SENDER, b""))
     return kept + headers
+
+
+#: The largest dead letter written: kp.dlq takes 4 MiB records; the rest is the batch's
+#: own overhead. A dead letter that does not fit would fail its transaction at every
+#: retry and stop its partition for good.
+MAX_DEAD_LETTER_BYTES = 4 * 1024 * 1024 - 64 * 1024
+FOREIGN_HEADER_BYTES = 4096
+FINDINGS_KEPT_WHEN_CUT = 10
+
+
+def fitted(
+    key: bytes | None, value: bytes | None, headers: Headers, origin: Origin, limit: int
+) -> tuple[bytes | None, bytes | None, Headers]:
+    """A dead letter the broker will take, whatever the failed record carried. Left out,
+    in this order, until it fits: the stack trace; the findings beyond the first ten;
+    header values over 4 KiB that the gateway did not write; the value, then the key
+    (``VALUE_OMITTED`` says where the original is)."""
+
+    def size(k: bytes | None, v: bytes | None, hs: Headers) -> int:
+        return len(k or b"") + len(v or b"") + sum(len(name) + len(x) for name, x in hs)
+
+    if size(key, value, headers) <= limit:
+        return key, value, headers
+    headers = [(k, v) for k, v in headers if k != EXCEPTION_STACKTRACE]
+    findings = header(headers, FINDINGS)
+    if findings is not None and size(key, value, headers) > limit:
+        cut = json.loads(findings)[:FINDINGS_KEPT_WHEN_CUT]
+        for item in cut:
+            item["message"] = str(item.get("message", ""))[:300]
+        headers = [(k, v) for k, v in headers if k != FINDINGS]
+        headers.append((FINDINGS, json.dumps(cut, ensure_ascii=False).encode()))
+    if size(key, value, headers) > limit:
+        ours = DLQ_HEADERS | {SENDER}
+        headers = [
+            (k, v if k in ours or len(v) <= FOREIGN_HEADER_BYTES else v[:FOREIGN_HEADER_BYTES])
+            for k, v in headers
+        ]
+    if size(key, value, headers) > limit:
+        where = f"{origin.topic}/{origin.partition}/{origin.offset}"
+        note = f"{len(value or b''):,} bytes left out (too large for the dead-letter topic)"
+        if size(key, None, headers) > limit:
+            note += f", and its {len(key or b''):,}-byte key"
+            key = None
+        headers.append((VALUE_OMITTED, f"{note}; the original record is {where}".encode()))
+        value = None
+    return key, value, headers
 
 
 def header(headers: Iterable[tuple[str, bytes]], name: str) -> bytes | None:

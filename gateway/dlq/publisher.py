@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.dlq.headers import Failure, Origin, dlq_headers
+from gateway.dlq.headers import MAX_DEAD_LETTER_BYTES, Failure, Origin, dlq_headers, fitted
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +23,9 @@ class Sender(Protocol):
 
 
 class DeadLetterPublisher:
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, limit: int = MAX_DEAD_LETTER_BYTES) -> None:
         self.topic = topic
+        self.limit = limit
 
     async def publish(
         self,
@@ -40,12 +41,10 @@ class DeadLetterPublisher:
         """Send the dead letter; returns its delivery future, which the caller must check
         before its transaction commits (``Outbox.watch``)."""
         moment = now or datetime.now(UTC)
-        delivery = await producer.send(
-            self.topic,
-            value=value,
-            key=key,
-            headers=dlq_headers(headers, origin, failure, moment),
+        key, value, written = fitted(
+            key, value, dlq_headers(headers, origin, failure, moment), origin, self.limit
         )
+        delivery = await producer.send(self.topic, value=value, key=key, headers=written)
         log.warning(
             "dead_lettered",
             reason=failure.reason,

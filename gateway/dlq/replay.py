@@ -251,4 +251,7 @@ def _unreplayable(letter: DeadLetter, existing: dict[str, int]) -> str | None:
         return "it names no original topic (kafka_dlt-original-topic)"
     if letter.original_topic not in existing:
         return f"its original topic {letter.original_topic} does not exist"
+    omitted = h.text_header(letter.headers, h.VALUE_OMITTED)
+    if omitted:
+        return f"its document was too large to keep in the dead letter ({omitted})"
     return None

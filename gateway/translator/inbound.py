@@ -40,10 +40,27 @@ def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
     return datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
 
 
+#: A participant code is two letters; a format hint is an adapter's name.
+MAX_SENDER_CHARS = 16
+MAX_FORMAT_CHARS = 64
+
+
 def _header_problems(
-    tracking_id: str | None, message_id: str | None, received_at: str | None
+    tracking_id: str | None,
+    message_id: str | None,
+    received_at: str | None,
+    sender: str | None = None,
+    format_hint: str | None = None,
 ) -> tuple[str, ...]:
     problems = [
+        f"the {name} header is {len(value):,} characters long; at most {limit} are accepted"
+        for name, value, limit in (
+            (SENDER, sender, MAX_SENDER_CHARS),
+            (FORMAT, format_hint, MAX_FORMAT_CHARS),
+        )
+        if value is not None and len(value) > limit
+    ]
+    problems += [
         f"the {name} is {len(value):,} characters long; at most {MAX_ID_CHARS} are accepted"
         for name, value in (
             (f"tracking id ({TRACKING_ID}, else the record key)", tracking_id),
@@ -53,8 +70,9 @@ def _header_problems(
     ]
     if received_at is not None:
         try:
-            datetime.fromisoformat(received_at.replace("Z", "+00:00"))
-        except ValueError:
+            moment = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+            (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
             problems.append(
                 f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
                 "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
@@ -87,15 +105,25 @@ class Inbound:
         tracking_id = _get(headers, TRACKING_ID) or text_key
         message_id = _get(headers, MESSAGE_ID)
         received_at = _get(headers, RECEIVED_AT)
-        problems = _header_problems(tracking_id, message_id, received_at)
+        sender, format_hint = _get(headers, SENDER), _get(headers, FORMAT)
+        problems = _header_problems(tracking_id, message_id, received_at, sender, format_hint)
+        if problems:  # nothing of the headers is used: the record is dead-lettered as it is
+            return cls(
+                key=text_key,
+                sender=sender if sender and len(sender) <= MAX_SENDER_CHARS else None,
+                message_id=None,
+                tracking_id=coordinates,
+                received_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
+                format_hint=None,
+                header_problems=problems,
+            )
         return cls(
             key=text_key,
-            sender=_get(headers, SENDER),
-            message_id=None if problems else message_id,
-            tracking_id=coordinates if problems or not tracking_id else tracking_id,
+            sender=sender,
+            message_id=message_id,
+            tracking_id=tracking_id or coordinates,
             received_at=parse_received_at(received_at, timestamp_ms),
-            format_hint=_get(headers, FORMAT),
-            header_problems=problems,
+            format_hint=format_hint,
         )
 
     def meta(self) -> InboundMeta:

@@ -85,16 +85,16 @@ def translate_record(
     retried up to ``max_attempts`` and then becomes a POISON_PILL with its stack trace.
     Encoding the event counts as translating: an event that cannot be encoded is a poison
     pill of its own record, never an error that would fail (and repeat) the whole batch."""
-    if inbound.sender is None:
-        message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
-        error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
-        return Translated(None, Failure.of(error, stage="translator", reason=UNAUTHORISED_SENDER))
     if inbound.header_problems:
         findings = tuple(
             Finding(InvalidInboundHeader.code, problem) for problem in inbound.header_problems
         )
         header_error = InvalidInboundHeader("; ".join(inbound.header_problems), findings=findings)
         return Translated(None, Failure.of(header_error, stage="translator"))
+    if inbound.sender is None:
+        message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
+        error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
+        return Translated(None, Failure.of(error, stage="translator", reason=UNAUTHORISED_SENDER))
     first_failed: datetime | None = None
     last: BaseException | None = None
     for attempt in range(1, max_attempts + 1):

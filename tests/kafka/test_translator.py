@@ -426,18 +426,43 @@ async def test_oversized_texts_and_unusable_headers_are_dead_letters_not_lost_ev
         partition=0,
         extra_headers=[("kpgw-tracking-id", b"t" * 1_000_000)],
     )
+    # A security review's: a 1.5 MB kpgw-sender (it went into the status record, which
+    # kp.status refused: the partition stopped for good), and a record at kp.inbound's
+    # limit with a header of its own (its dead letter would be over kp.dlq's).
+    await produce_inbound(
+        settings,
+        [(None, "m-huge-sender", render(certificate("RU0110010")))],
+        partition=0,
+        extra_headers=[("kpgw-sender", b"Q" * 1_500_000)],
+    )
+    await produce_inbound(
+        settings,
+        [("RU", "m-at-limit", b"not xml " * 518_000)],
+        partition=0,
+        extra_headers=[("x-trace", b"t" * 20_000)],
+    )
     await produce_inbound(
         settings, [("RU", f"m-{c.certificate_number}", render(c)) for c in behind], partition=0
     )
     worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
     async with running(lambda: worker):
-        dlq = await read_until(settings, "dlq", 2)
+        dlq = await read_until(settings, "dlq", 4)
         events = await read_until(settings, "events", len(behind))
-        statuses = await read_until(settings, "status", 2 + len(behind))
+        statuses = await read_until(settings, "status", 4 + len(behind))
     reasons = {
         h.text_header(r.headers, "kpgw-message-id"): h.text_header(r.headers, h.REASON) for r in dlq
     }
-    assert reasons == {"m-huge": "TEXT_TOO_LONG", "m-long-id": "INVALID_INBOUND_HEADER"}
+    assert reasons == {
+        "m-huge": "TEXT_TOO_LONG",
+        "m-long-id": "INVALID_INBOUND_HEADER",
+        "m-huge-sender": "INVALID_INBOUND_HEADER",
+        "m-at-limit": "DOCUMENT_TOO_LARGE",
+    }
+    at_limit = next(r for r in dlq if h.text_header(r.headers, "kpgw-message-id") == "m-at-limit")
+    assert at_limit.value is None  # left out, and where the original is is said
+    assert (h.text_header(at_limit.headers, h.VALUE_OMITTED) or "").endswith(
+        f"{settings.topic_prefix}inbound/0/3"
+    )
     assert sorted(e["certificate_id"] for e in decoded(events, "CertificateEvent")) == [
         c.certificate_number for c in behind
     ]

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.pipeline import adapt
 from gateway import rules, translation
+from gateway.dlq.headers import Failure, Origin, dlq_headers, fitted
 from gateway.errors import SchemaViolation
 from gateway.events import CertificateEvent, CertificateVoided, Party
 from gateway.registry import ParticipantRegistry
@@ -22,6 +23,7 @@ from gateway.translator.worker import MAX_EVENT_BYTES, translate_record
 from tests.kafka.helpers import certificate, confirmation, render
 from tests.unit.router.factories import event
 
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 MOMENT_MS = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
 COORDINATES = "kp.inbound/3/41"
 
@@ -147,3 +149,41 @@ def test_a_documents_own_message_id_is_bounded(example_registry: ParticipantRegi
         ("TEXT_TOO_LONG", "message_id")
     ]
     assert translation._source_texts(replace(adapted, message_id="M" * 200)) == []
+
+
+def test_a_megabyte_sender_header_is_a_header_problem_not_a_status_record_too_large() -> None:
+    """Found by a security review: a 1.5 MB kpgw-sender went into the DEAD_LETTERED status
+    record, which kp.status refused, and the partition stopped for good."""
+    inbound = Inbound.of(b"ZA:hs1", [("kpgw-sender", b"Q" * 1_500_000)], MOMENT_MS, COORDINATES)
+    assert inbound.sender is None and inbound.tracking_id == COORDINATES
+    assert "kpgw-sender header is 1,500,000 characters" in inbound.header_problems[0]
+
+
+@pytest.mark.parametrize("stamp", [b"0001-01-01T00:00:00+14:00", b"9999-12-31T23:59:59-14:00"])
+def test_a_received_at_outside_the_calendar_in_utc_is_a_header_problem(stamp: bytes) -> None:
+    """It raised OverflowError in translation: three crashes and a POISON_PILL."""
+    inbound = Inbound.of(None, [("kpgw-sender", b"RU"), ("kpgw-received-at", stamp)], 0, "x/0/1")
+    assert inbound.header_problems and "ISO 8601" in inbound.header_problems[0]
+
+
+def test_a_dead_letter_is_cut_to_what_the_dead_letter_topic_takes() -> None:
+    origin = Origin("kp.inbound", 2, 41, MOMENT_MS, "kpgw-translator")
+    failure = Failure.of(ValueError("boom"), stage="translator", reason="POISON_PILL")
+    value = b"x" * 3_000
+    headers = dlq_headers([("x-junk", b"j" * 50_000), ("kpgw-sender", b"RU")], origin, failure, NOW)
+    assert any(k == "kafka_dlt-exception-stacktrace" for k, _ in headers)
+
+    def size(key: bytes | None, value: bytes | None, hs: list[tuple[str, bytes]]) -> int:
+        return len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in hs)
+
+    # Room for the value once the stack trace and the foreign header's bulk are cut.
+    key, kept, cut = fitted(b"k", value, headers, origin, limit=20_000)
+    assert kept == value and size(key, kept, cut) <= 20_000
+    assert not any(k == "kafka_dlt-exception-stacktrace" for k, _ in cut)
+    assert dict(cut)["x-junk"] == b"j" * 4096 and dict(cut)["kpgw-sender"] == b"RU"
+    # No room for the value: it is left out, and the letter says where the original is.
+    key, kept, cut = fitted(b"k", b"v" * 30_000, headers, origin, limit=20_000)
+    assert kept is None and key == b"k" and size(key, kept, cut) <= 20_000
+    assert dict(cut)["kpgw-value-omitted"].endswith(b"the original record is kp.inbound/2/41")
+    # A fitting letter is left as it is.
+    assert fitted(b"k", value, headers, origin, limit=10_000_000) == (b"k", value, headers)
