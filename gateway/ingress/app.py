@@ -138,7 +138,10 @@ async def serve(
     bind_host = host or settings.http_host
     refuse_unsafe_exposure(settings, ingress.registry(), bind_host)
     ssl_context = server_ssl_context(settings.ingress)
-    runner = ProblemAppRunner(create_app(ingress), access_log=None, shutdown_timeout=5.0)
+    # auto_decompress off: a compressed body is refused (415), never inflated on the loop.
+    runner = ProblemAppRunner(
+        create_app(ingress), access_log=None, shutdown_timeout=5.0, auto_decompress=False
+    )
     await runner.setup()
     try:
         site = web.TCPSite(

@@ -20,7 +20,7 @@ from gateway.events import raw_sha256
 from gateway.ingress import dashboard_view, validation
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.idempotency import Accepted, idempotency_key, tracking_id_for
-from gateway.ingress.limits import check_content_type, read_body
+from gateway.ingress.limits import check_content_encoding, check_content_type, read_body
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.publisher import (
     BrokerUnavailable,
@@ -57,6 +57,7 @@ async def _document(request: web.Request, ingress: Ingress, deadline: float) -> 
     structlog.contextvars.bind_contextvars(participant=identity.participant)
     ingress.limiter.enforce(identity.participant)
     check_content_type(request.headers.get("Content-Type"))
+    check_content_encoding(request.headers.get("Content-Encoding"))
     limit = ingress.settings.ingress.max_body_bytes
     if request.content.is_eof():  # the whole body has arrived: no deadline to watch
         return identity.participant, await read_body(request, limit)

@@ -78,6 +78,19 @@ def check_content_type(value: str | None) -> None:
         )
 
 
+def check_content_encoding(value: str | None) -> None:
+    """No content coding: a compressed body is inflated before its size can be judged (a
+    2 MB gzip of 2 GB of spaces cost seconds of the event loop per request, before the
+    token was even checked; a security review), and a certificate is a few kilobytes. The
+    server does not decompress at all (``auto_decompress=False``)."""
+    codings = [coding.strip().lower() for coding in (value or "").split(",") if coding.strip()]
+    if any(coding != "identity" for coding in codings):
+        raise Problem(
+            "unsupported-media-type",
+            f"content encoding {value!r} is not accepted; send the XML document uncompressed",
+        )
+
+
 def _too_large(size: str, limit: int) -> Problem:
     message = f"the body is {size} bytes; the limit is {limit}"
     return Problem("body-too-large", message, findings=(Finding("BODY_TOO_LARGE", message),))

@@ -6,6 +6,7 @@ broker and the request deadline."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -149,6 +150,11 @@ async def test_size_and_content_type_limits(created_topics: Settings) -> None:
         for content_type in ("text/plain", "application/json", "application/xml-dtd", None):
             (await client.send(document, content_type=content_type)).problem(415)
         (await client.validate(document, content_type="application/json")).problem(415)
+        # A security review's gzip bomb: refused, never inflated (it stalled the loop).
+        bomb, gzipped = gzip.compress(b" " * 20_000_000), {"Content-Encoding": "gzip"}
+        refused = (await client.send(bomb, headers=gzipped)).problem(415)
+        assert "content encoding 'gzip' is not accepted" in refused["detail"]
+        assert (await client.send(bomb, participant=None, headers=gzipped)).status == 401
         accepted = await client.send(document, content_type="Application/XML; charset=UTF-8")
         assert accepted.status == 202
     records = await read_until(created_topics, "inbound", 1)
