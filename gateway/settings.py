@@ -111,6 +111,12 @@ class RouterSettings(BaseModel):
         description="distinct documents one certificate's state takes in; further ones are "
         "dead-lettered (TOO_MANY_EVENTS)",
     )
+    max_events_per_sender: int = Field(
+        default=10,
+        ge=2,
+        description="distinct documents about one certificate that a participant other than "
+        "its issuer may send; further ones are dead-lettered (TOO_MANY_EVENTS)",
+    )
 
 
 class IngressSettings(BaseModel):

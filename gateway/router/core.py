@@ -59,6 +59,36 @@ class CertificateStateFull(MessageRejected):
     code = "TOO_MANY_EVENTS"
 
 
+def _refuse_when_full(
+    state: CertificateState,
+    event: CertificateEvent,
+    registry: ParticipantRegistry,
+    config: RouterConfig,
+) -> None:
+    """``CertificateStateFull`` for a new event beyond the certificate's limit, or beyond
+    its sender's when the sender is not the certificate's issuer. The message tells the
+    sender only about its own documents."""
+    sender = event.source.participant
+    cert = state.issued
+    issuer = (
+        cert.issuing_participant
+        if cert is not None
+        else registry.participant_of(state.certificate_id[:2])
+    )
+    if sender != issuer and state.documents_from(sender) >= config.max_events_per_sender:
+        raise CertificateStateFull(
+            f"{sender} has already sent {config.max_events_per_sender} distinct documents "
+            f"about certificate {state.certificate_id}, the most a participant that did not "
+            "issue it may; this one is not taken in"
+        )
+    if state.event_count() >= config.max_events:
+        raise CertificateStateFull(
+            f"certificate {state.certificate_id} has already taken in the most distinct "
+            f"documents the gateway keeps for one certificate ({config.max_events}); this "
+            "one is not taken in: ask the sender why it keeps sending new versions"
+        )
+
+
 def decide(
     state: CertificateState | None,
     event: CertificateEvent,
@@ -101,12 +131,7 @@ def decide(
         run = _Run(state, moment, registry, config)
         run.alias(event, state.original_of(event.event_id))
         return run.finish()
-    if state.event_count() >= config.max_events:
-        raise CertificateStateFull(
-            f"certificate {state.certificate_id} has already had {state.event_count()} "
-            f"distinct documents (the limit is {config.max_events}); this one is not taken "
-            "in: ask the sender why it keeps sending new versions"
-        )
+    _refuse_when_full(state, event, registry, config)
     run = _Run(state, moment, registry, config)
     run.incoming, run.incoming_body = event, body
     payload = event.payload

@@ -95,6 +95,7 @@ class RouterHandler:
         self.config = replace(
             RouterConfig.from_days(settings.router.retention_days),
             max_events=settings.router.max_events_per_certificate,
+            max_events_per_sender=settings.router.max_events_per_sender,
         )
         self.tick_limit = settings.router.batch_max_records
         self.max_state_bytes = MAX_STATE_BYTES

@@ -148,9 +148,18 @@ class CertificateState:
             yield void.event
 
     def event_count(self) -> int:
-        """The distinct events this state has taken in (kept or only seen)."""
+        """The distinct documents and messages this state has taken in: kept events, events
+        only seen, and re-sent messages (an alias of a seen event counts once, not twice)."""
         kept = (self.certificate is not None) + len(self.confirmations) + len(self.voids)
-        return kept + len(self.other_event_ids) + len(self.aliases)
+        seen = set(self.other_event_ids)
+        resent = sum(1 for alias in self.aliases if alias.event_id not in seen)
+        return kept + len(seen) + resent
+
+    def documents_from(self, participant: str) -> int:
+        """What ``participant`` sent that this state took in: its kept events and its
+        re-sent messages."""
+        kept = sum(1 for event in self.kept_events() if event.source.participant == participant)
+        return kept + sum(1 for alias in self.aliases if alias.sender == participant)
 
     def original_of(self, event_id: str) -> str:
         """The event whose status a message with ``event_id`` shares: a kept event itself, an

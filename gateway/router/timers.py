@@ -33,11 +33,17 @@ class RouterConfig:
     certificate's documents must not grow its state without bound: the whole state is
     rewritten to the changelog with every change, and the broker refuses records over
     1 MiB, which would stop the partition.
+    ``max_events_per_sender``: the distinct documents one participant other than the
+    certificate's issuer may have in it. Without it, any participant could use up a
+    certificate's ``max_events`` with confirmations of a number it guessed (numbers are
+    sequential) and so have the issuer's certificate and the importer's confirmation
+    refused (a security review).
     """
 
     retention: timedelta = timedelta(days=400)
     default_orphan_window: timedelta = timedelta(days=14)
     max_events: int = 100
+    max_events_per_sender: int = 10
 
     @classmethod
     def from_days(cls, retention_days: int, default_orphan_window_days: int = 14) -> RouterConfig:

@@ -46,10 +46,60 @@ def test_a_full_state_stays_far_below_the_brokers_record_limit() -> None:
     reg = registry()
     cert = certificate()
     state = decide(None, event(cert), T0, reg, config).state
+    # As many senders as it takes, each within its own budget.
+    senders = sorted(code for code in reg.participants if code not in ("RU", "VE"))
     for n in range(1, config.max_events):
         assert state is not None
-        conf = confirmation(cert, remarks=f"run {n} " + "x" * 200, parcels=cert.parcels + n)
+        sender = senders[n // config.max_events_per_sender]
+        conf = confirmation(
+            cert,
+            confirming_participant=sender,
+            confirming_member_state=None,
+            remarks=f"run {n} " + "x" * 200,
+            parcels=cert.parcels + n,
+        )
         state = decide(state, event(conf), T0 + timedelta(hours=n), reg, config).state
     assert state is not None
     assert state.event_count() == config.max_events
     assert len(state_to_bytes(state)) < 256 * 1024
+
+
+def test_a_third_party_cannot_use_up_a_certificates_capacity() -> None:
+    """Found by a security review: AE sent 101 confirmations of a number ZA had not issued
+    yet, and ZA's certificate and the importer's confirmation were then refused. A
+    participant other than the issuer now has its own budget; the parties keep theirs."""
+    config = RouterConfig(max_events=20, max_events_per_sender=3)
+    router = Harness(config=config)
+    cert = certificate()  # RU -> EU
+    flood = [
+        event(
+            confirmation(
+                cert,
+                confirming_participant="AE",
+                confirming_member_state=None,
+                date_of_receipt=cert.issue_date + timedelta(days=n),
+            )
+        )
+        for n in range(1, 6)
+    ]
+    for item in flood[:3]:
+        router.feed(item)
+    assert router.state is not None
+    with pytest.raises(CertificateStateFull) as refused:
+        decide(router.state, flood[3], T0, router.registry, router.config)
+    assert "AE has already sent 3 distinct documents" in refused.value.message
+    router.feed(event(cert), T0 + timedelta(days=1))  # the issuer's certificate: taken in
+    router.feed(event(confirmation(cert)), T0 + timedelta(days=9))  # the importer's too
+    assert "MATCHED" in router.kinds()
+
+
+def test_a_copy_is_counted_once() -> None:
+    """A re-sent copy was counted twice (a seen id and an alias), halving the limit."""
+    router = Harness()
+    cert = certificate()
+    router.feed(event(cert))
+    conf = confirmation(cert)
+    router.feed(event(conf))
+    router.feed(event(conf, copy="re-sent"))
+    assert router.state is not None
+    assert router.state.event_count() == 3
