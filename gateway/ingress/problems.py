@@ -68,9 +68,12 @@ class Problem(Exception):
             "type": TYPE_BASE + self.slug,
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": _cut(self.detail, MAX_DETAIL_CHARS),
             "instance": instance,
-            "findings": [finding.as_dict() for finding in self.findings],
+            "findings": [
+                {**finding.as_dict(), "message": _cut(finding.message, MAX_MESSAGE_CHARS)}
+                for finding in self.findings
+            ],
         }
 
     def response(self, instance: str) -> web.Response:
@@ -81,6 +84,16 @@ class Problem(Exception):
             charset="utf-8",
             headers=dict(self.headers),
         )
+
+
+#: A finding may quote what the document holds (an attribute's value, say): a document
+#: built for it made a 2 MB attribute a 4 MB answer (a security review).
+MAX_MESSAGE_CHARS = 1000
+MAX_DETAIL_CHARS = 2000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit:,} more)"
 
 
 def retry_after(seconds: float) -> dict[str, str]:

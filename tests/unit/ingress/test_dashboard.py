@@ -305,3 +305,13 @@ def test_a_dead_letter_without_a_value_is_counted_like_dlq_stats(
     dashboard._apply(record)
     letters = dashboard.state.snapshot(1_767_225_600_000)["dead_letters"]
     assert letters["total"] == 1
+
+
+def test_senders_that_are_no_participant_code_share_one_row() -> None:
+    """A Kafka-native record's kpgw-sender may be anything: a security review sent
+    megabytes, and each distinct value was a row the page kept."""
+    state = DashboardState()
+    for sender in ("Q" * 100_000, "za", "Z\ufffdA", "", "RU"):
+        state.dead_letter(letter(1, sender=sender))
+    (row,) = state.snapshot(NOW_MS)["dead_letters"]["by_reason"]
+    assert row["senders"] == {"(not a participant code)": 3, "?": 1, "RU": 1}

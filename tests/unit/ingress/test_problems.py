@@ -45,3 +45,14 @@ def test_aiohttp_errors_become_problems() -> None:
     not_allowed = from_http_exception(web.HTTPMethodNotAllowed("PUT", ["GET"]))
     assert not_allowed.status == 405 and not_allowed.headers["Allow"] == "GET"
     assert from_http_exception(web.HTTPRequestEntityTooLarge(10, 20)).status == 413
+
+
+def test_a_finding_quoting_megabytes_is_cut_in_the_answer() -> None:
+    """A 2 MB attribute quoted by its finding, and again in the detail, was a 4 MB 422
+    (a security review)."""
+    quoted = "the value 'x" + "x" * 2_000_000 + "' is not a unit code"
+    problem = Problem("invalid-document", quoted, (Finding("XSD_VIOLATION", quoted, 3, "/a"),))
+    document = problem.document("urn:uuid:1")
+    assert len(document["detail"]) < 2100 and document["detail"].endswith(" more)")
+    (finding,) = document["findings"]
+    assert len(finding["message"]) < 1100 and finding["line"] == 3 and finding["path"] == "/a"
