@@ -4,6 +4,7 @@ meanwhile, and a worker that dies is replaced (real processes, no broker)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -236,3 +237,29 @@ def test_suspects_are_counted_and_bounded() -> None:
     assert [suspects.blame(b"a"), suspects.blame(b"a"), suspects.blame(b"b")] == [1, 2, 1]
     suspects.blame(b"c")  # "a" is the oldest: forgotten
     assert (suspects.deaths(b"a"), suspects.deaths(b"b"), suspects.deaths(b"c")) == (0, 1, 1)
+
+
+async def test_one_participants_backlog_does_not_queue_the_others_behind_it(
+    tmp_path: Path,
+) -> None:
+    """A security review made an EU confirmation wait 6 s behind a dozen costly ZA
+    documents in the one worker's queue. A participant now has at most one document per
+    worker in the queue: the others' wait for one of its documents, not all of them."""
+    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    await validator.start()
+    finished: list[str] = []
+
+    async def judge(raw: bytes, participant: str, label: str) -> None:
+        with contextlib.suppress(Problem):
+            await validator.judge(raw, participant, NOW)
+        finished.append(label)
+
+    try:
+        heavy = _heavy_document()
+        backlog = [asyncio.create_task(judge(heavy, "RU", f"RU-{n}")) for n in range(5)]
+        await asyncio.sleep(0.01)  # the backlog is in before the other's document
+        light = render(confirmation(certificate("RU0710002")))
+        await asyncio.gather(*backlog, judge(light, "EU", "EU"))
+    finally:
+        await validator.close()
+    assert finished.index("EU") <= 2, finished  # behind one or two of RU's, not all five
