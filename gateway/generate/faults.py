@@ -20,6 +20,7 @@ from gateway import rules
 from gateway.events import CertificateIssued, DocumentKind, HsLine, ImportConfirmed, Payload
 from gateway.generate import reference as ref
 from gateway.generate.sampling import CENT, Route, Sampler, with_lines
+from gateway.router.signals import INDUSTRIAL
 
 MATCHED = "MATCHED"
 MATCHED_WITH_DISCREPANCIES = "MATCHED_WITH_DISCREPANCIES"
@@ -198,6 +199,9 @@ def _value_out_of_band(sampler: Sampler) -> Scenario:
     """Declared value per carat far above or below the origin's band (under- or
     over-valuation); the confirmation agrees with the certificate."""
     cert = sampler.certificate(mixed=False)
+    if all(line.hs_code == INDUSTRIAL for line in cert.lines):
+        # Industrial rough is judged only against a band of its own: give the story gems.
+        cert = with_lines(cert, (replace(cert.lines[0], hs_code="7102.31"), *cert.lines[1:]))
     known = sampler.registry.get(sampler.registry.participant_of(cert.origin) or cert.origin)
     average = ref.USD_PER_CARAT[cert.origin]
     low, high = (

@@ -82,6 +82,10 @@ class NumberSeries(BaseModel):
         return f"{self.first}-{self.last}"
 
 
+#: The rough-diamond HS codes of the KP (the same as ``gateway.rules.KP_HS_CODES``).
+KP_HS_BANDED = ("7102.10", "7102.21", "7102.31")
+
+
 class Participant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,6 +99,11 @@ class Participant(BaseModel):
     token_hashes: tuple[str, ...] = ()
     usd_per_carat: tuple[Decimal, Decimal] | None = Field(
         default=None, description="plausible USD/ct band for rough of this origin"
+    )
+    usd_per_carat_by_hs: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=dict,
+        description="bands for one HS code of this origin (industrial 7102.21 trades far "
+        "below the all-goods band; without a band of its own it is not judged)",
     )
     number_series: tuple[NumberSeries, ...] = Field(
         default=(),
@@ -135,6 +144,20 @@ class Participant(BaseModel):
     def _band_ordered(cls, value: tuple[Decimal, Decimal] | None) -> tuple[Decimal, Decimal] | None:
         if value is not None and not (Decimal(0) <= value[0] < value[1]):
             raise ValueError("usd_per_carat must be [low, high] with 0 <= low < high")
+        return value
+
+    @field_validator("usd_per_carat_by_hs")
+    @classmethod
+    def _hs_bands(
+        cls, value: dict[str, tuple[Decimal, Decimal]]
+    ) -> dict[str, tuple[Decimal, Decimal]]:
+        for code, band in value.items():
+            if code not in KP_HS_BANDED:
+                raise ValueError(f"usd_per_carat_by_hs: {code!r} is not one of {KP_HS_BANDED}")
+            if not (Decimal(0) <= band[0] < band[1]):
+                raise ValueError(
+                    f"usd_per_carat_by_hs[{code}] must be [low, high] with 0 <= low < high"
+                )
         return value
 
 

@@ -4,7 +4,7 @@ carat fits its origin's band, and the delivery status a sender's message has rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,54 +60,60 @@ class OutOfBand:
     high: Decimal
 
 
+#: Industrial rough (HS 7102.21) trades at a few to tens of USD/ct, far below an origin's
+#: all-goods band: its lines are judged only against a band of their own
+#: (``usd_per_carat_by_hs`` in the registry), else left out of the check.
+INDUSTRIAL = "7102.21"
+
+
 def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) -> OutOfBand | None:
-    """The certificate's total USD / total carats when it lies outside the plausible band
-    of its origin (the band's ends are inside; compared unrounded). For MIXED origin whose
-    lines all state an origin with a band, the band is the lines' bands weighted by their
-    carats. None for an origin without a band, MIXED lines without origins, or a
-    certificate weighing nothing."""
-    if cert.total_carats <= 0:
-        return None
-    if cert.origin == MIXED:
-        weighted = _weighted_band(cert, registry)
-        if weighted is None:
+    """The certificate's USD per carat when it lies outside the plausible band of its
+    goods (the band's ends are inside). Each line is judged with its origin's band (the
+    line's own origin, else the certificate's) for its HS code when the registry gives one,
+    else the origin's all-goods band; lines with different bands are weighted by their
+    carats (rounded to the cent). Industrial lines without a band of their own are left
+    out, with their value. None when a line's origin is unknown or has no band, or nothing
+    is left to judge."""
+    low = high = weight = value = Decimal(0)
+    bands: set[tuple[Decimal, Decimal]] = set()
+    for line in cert.lines:
+        origin = line.origin or (None if cert.origin == MIXED else cert.origin)
+        found = _bands_of(origin, registry) if origin else None
+        if found is None or line.carats <= 0:
             return None
-        low, high = weighted
-    else:
-        band = _band_of(cert.origin, registry)
+        general, by_hs = found
+        band = by_hs.get(line.hs_code)
+        if band is None and line.hs_code == INDUSTRIAL:
+            continue
+        band = band or general
         if band is None:
             return None
-        low, high = band
-    ratio = cert.total_value_usd / cert.total_carats
+        bands.add(band)
+        low += band[0] * line.carats
+        high += band[1] * line.carats
+        weight += line.carats
+        value += line.value_usd
+    if weight <= 0:
+        return None
+    if len(bands) == 1:
+        ((low, high),) = bands
+    else:
+        cent = Decimal("0.01")
+        low, high = (low / weight).quantize(cent), (high / weight).quantize(cent)
+    ratio = value / weight
     if low <= ratio <= high:
         return None
     return OutOfBand(ratio.quantize(Decimal("0.01")), low, high)
 
 
-def _band_of(country: str, registry: ParticipantRegistry) -> tuple[Decimal, Decimal] | None:
+def _bands_of(
+    country: str, registry: ParticipantRegistry
+) -> tuple[tuple[Decimal, Decimal] | None, Mapping[str, tuple[Decimal, Decimal]]] | None:
     origin = registry.participant_of(country)
     participant = registry.get(origin) if origin else None
-    return participant.usd_per_carat if participant else None
-
-
-def _weighted_band(
-    cert: CertificateIssued, registry: ParticipantRegistry
-) -> tuple[Decimal, Decimal] | None:
-    """The carat-weighted band of the lines' origins (rounded to the cent), or None when
-    a line states no origin or its origin has no band."""
-    low = high = Decimal(0)
-    weight = Decimal(0)
-    for line in cert.lines:
-        band = _band_of(line.origin, registry) if line.origin else None
-        if band is None or line.carats <= 0:
-            return None
-        low += band[0] * line.carats
-        high += band[1] * line.carats
-        weight += line.carats
-    if weight <= 0:
+    if participant is None:
         return None
-    cent = Decimal("0.01")
-    return (low / weight).quantize(cent), (high / weight).quantize(cent)
+    return participant.usd_per_carat, participant.usd_per_carat_by_hs
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from gateway.cli import cli
 from gateway.errors import ConfigurationError
 from gateway.registry import ParticipantRegistry, load_registry_text
-from gateway.registry.model import hash_token
+from gateway.registry.model import Participant, hash_token
 
 
 def test_example_holds_real_participants(example_registry: ParticipantRegistry) -> None:
@@ -148,3 +149,17 @@ def test_registry_check_warns_of_the_public_demo_tokens() -> None:
     result = CliRunner().invoke(cli, ["registry", "check"])  # the shipped example
     assert result.exit_code == 0
     assert "accept the PUBLIC demo tokens" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("bands", "message"),
+    [
+        ({"7102.29": ("1", "2")}, "is not one of"),
+        ({"7102.21": ("40", "2")}, "must be \\[low, high\\]"),
+    ],
+)
+def test_bands_per_hs_code_are_kp_codes_and_ordered(
+    bands: dict[str, tuple[str, str]], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Participant(code="BW", name="Botswana", usd_per_carat_by_hs=bands)

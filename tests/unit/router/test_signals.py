@@ -3,11 +3,12 @@ the boundaries (expiry day itself, void day itself, band ends)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 from gateway.events import HsLine, Party
-from gateway.registry import ParticipantStatus
+from gateway.registry import ParticipantRegistry, ParticipantStatus
 from gateway.router import TopicKind
 from tests.unit.router.factories import (
     DUBAI,
@@ -17,6 +18,7 @@ from tests.unit.router.factories import (
     confirmation,
     event,
     issued,
+    registry,
     void,
     with_status,
 )
@@ -327,7 +329,7 @@ def test_mixed_origin_is_judged_on_its_lines_origins_weighted_by_carats() -> Non
     def mixed(usd_per_line: str) -> list[str]:
         lines = (
             HsLine("7102.31", Decimal("1000.000"), Decimal(usd_per_line), "RU"),
-            HsLine("7102.21", Decimal("1000.000"), Decimal(usd_per_line), "BW"),
+            HsLine("7102.10", Decimal("1000.000"), Decimal(usd_per_line), "BW"),
         )
         router = Harness()
         router.feed(event(certificate(lines=lines, origin="MIXED", provenance="RU")))
@@ -338,3 +340,33 @@ def test_mixed_origin_is_judged_on_its_lines_origins_weighted_by_carats() -> Non
     assert mixed("45600.00") == []  # the weighted band's bottom is inside
     assert mixed("285000.00") == []  # and its top
     assert mixed("45590.00") == ["VALUE_PER_CARAT_OUT_OF_BAND"]
+
+
+def test_industrial_rough_is_judged_only_against_a_band_of_its_own() -> None:
+    """Found by a KP domain review: industrial rough (7102.21) at 20 USD/ct was flagged
+    against Botswana's all-goods band of 52.4-327.5, a false fraud signal on every
+    industrial-only certificate. Industrial lines are left out (with their value) unless
+    the registry gives the origin a band for 7102.21."""
+    industrial = HsLine("7102.21", Decimal("1000.000"), Decimal("20000.00"))
+    gem = HsLine("7102.31", Decimal("100.000"), Decimal("15000.00"))  # 150 USD/ct: in band
+
+    def kinds(lines: tuple[HsLine, ...], reg: ParticipantRegistry | None = None) -> list[str]:
+        payload = certificate(
+            "BW1234567", issuing_participant="BW", exporting_participant="BW", origin="BW"
+        )
+        totals = {
+            "total_carats": sum((line.carats for line in lines), Decimal(0)),
+            "total_value_usd": sum((line.value_usd for line in lines), Decimal(0)),
+        }
+        router = Harness(reg)
+        router.feed(event(replace(payload, lines=lines, **totals)))
+        return [kind for kind in router.kinds() if kind == "VALUE_PER_CARAT_OUT_OF_BAND"]
+
+    assert kinds((industrial,)) == []
+    assert kinds((gem, industrial)) == []  # the gem line alone is judged: 150 USD/ct
+    base = registry()
+    botswana = base.participants["BW"].model_copy(
+        update={"usd_per_carat_by_hs": {"7102.21": (Decimal("25"), Decimal("60"))}}
+    )
+    banded = base.model_copy(update={"participants": {**base.participants, "BW": botswana}})
+    assert kinds((industrial,), banded) == ["VALUE_PER_CARAT_OUT_OF_BAND"]  # 20 < 25
