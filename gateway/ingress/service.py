@@ -119,7 +119,9 @@ class Ingress:
         checks = {
             "broker": topics is not None,
             "topics": topics is not None and all(name in topics for name in wanted),
-            "producer": self.publisher.connected,
+            # A lane's connection is known lost only when it next sends: with the broker
+            # not answering the probe, the producer is not usable either (SRE review).
+            "producer": topics is not None and self.publisher.connected,
             "inbound_view": self.inbound_mirror.caught_up.is_set(),
             "status_view": self.status_mirror.caught_up.is_set(),
             "validation": self.validator.ready(),

@@ -82,6 +82,10 @@ async def test_broker_frozen_then_stopped_then_back(
         await asyncio.to_thread(own_broker.down)
         for _ in range(3):
             await _refused(client, docs["d"])
+        ready = await client.request("GET", "/readyz")
+        assert ready.status == 503, ready.body
+        assert ready.body["checks"]["broker"] is False
+        assert ready.body["checks"]["producer"] is False  # not a stale "connected"
         await asyncio.to_thread(own_broker.up)
         back = await _accepted_eventually(client, docs["e"])
         resent = await _accepted_eventually(client, docs["b"])  # its earlier 503s left no trace
