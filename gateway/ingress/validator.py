@@ -298,6 +298,38 @@ class _Worker:
         self._fail_pending()
 
 
+#: What one participant may have queued for validation, per worker process.
+QUEUED_BYTES_PER_WORKER = 256 * 1024
+
+
+class _ByteTurns:
+    """A byte budget: ``acquire(size)`` waits until ``size`` fits beside what is held (one
+    holder is always let in, however large its document)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def acquire(self, size: int) -> None:
+        while self.used and self.used + size > self.limit:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        self.used += size
+
+    def release(self, size: int) -> None:
+        self.used -= size
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:  # each checks again whether it fits now
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 class WorkerValidator:
     """Validates in ``processes`` worker processes; the event loop stays free meanwhile."""
 
@@ -307,11 +339,12 @@ class WorkerValidator:
         self.suspects = Suspects()
         self.workers = [_Worker(partners_file, index, self.suspects) for index in range(processes)]
         self._ids = itertools.count(1)
-        #: At most one document per worker process from each participant in the workers'
-        #: queues: the rest of a participant's wait here, so a participant sending costly
-        #: documents at once delays the others by one document, not by its whole backlog
-        #: (a security review made another's 3 KB confirmation wait 6 s).
-        self._turns: dict[str, asyncio.Semaphore] = {}
+        #: Each participant's documents in the workers' queues, bounded in bytes (the cost
+        #: of validating follows the size): the rest wait here, so a participant sending
+        #: costly documents at once delays the others by one of them, not by its whole
+        #: backlog (a security review made another's 3 KB confirmation wait 6 s), while
+        #: the usual small documents still flow many at a time.
+        self._turns: dict[str, _ByteTurns] = {}
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -334,10 +367,11 @@ class WorkerValidator:
             raise _crasher_refused(deaths)
         turn = self._turns.get(participant)
         if turn is None:
-            turn = self._turns[participant] = asyncio.Semaphore(len(self.workers))
+            budget = QUEUED_BYTES_PER_WORKER * len(self.workers)
+            turn = self._turns[participant] = _ByteTurns(budget)
         try:
             async with asyncio.timeout_at(deadline):
-                await turn.acquire()
+                await turn.acquire(len(raw))
         except TimeoutError:
             raise Problem(
                 "deadline-exceeded",
@@ -348,7 +382,7 @@ class WorkerValidator:
         try:
             return await self._judge(raw, participant, received_at, digest, deadline)
         finally:
-            turn.release()
+            turn.release(len(raw))
 
     async def _judge(
         self,

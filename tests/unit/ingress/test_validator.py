@@ -16,7 +16,13 @@ import pytest
 
 from gateway.ingress.problems import Problem
 from gateway.ingress.validation import Verdict
-from gateway.ingress.validator import InLoopValidator, Suspects, Validator, WorkerValidator
+from gateway.ingress.validator import (
+    InLoopValidator,
+    Suspects,
+    Validator,
+    WorkerValidator,
+    _ByteTurns,
+)
 from gateway.registry import ParticipantRegistry, load_registry
 from tests.kafka.helpers import certificate, confirmation, registry_copy, render, with_hs
 
@@ -263,3 +269,19 @@ async def test_one_participants_backlog_does_not_queue_the_others_behind_it(
     finally:
         await validator.close()
     assert finished.index("EU") <= 2, finished  # behind one or two of RU's, not all five
+
+
+async def test_small_documents_of_one_participant_still_flow_together() -> None:
+    """The byte budget lets many usual documents through at once (one participant's
+    batch upload is not serialised) and one document whatever its size."""
+    turns = _ByteTurns(100)
+    await turns.acquire(60)
+    await asyncio.wait_for(turns.acquire(30), 1)  # fits beside the first
+    waiting = asyncio.create_task(turns.acquire(20))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    turns.release(60)
+    await asyncio.wait_for(waiting, 1)
+    assert turns.used == 50
+    alone = _ByteTurns(100)
+    await asyncio.wait_for(alone.acquire(5_000), 1)  # larger than the budget, but alone
