@@ -77,9 +77,9 @@ def _refuse_when_full(
     )
     if sender != issuer and state.documents_from(sender) >= config.max_events_per_sender:
         raise CertificateStateFull(
-            f"{sender} has already sent {config.max_events_per_sender} distinct documents "
-            f"about certificate {state.certificate_id}, the most a participant that did not "
-            "issue it may; this one is not taken in"
+            f"{sender} has already sent {config.max_events_per_sender} documents or re-sent "
+            f"messages about certificate {state.certificate_id}, the most a participant "
+            "that did not issue it may; this one is not taken in"
         )
     if state.event_count() >= config.max_events:
         raise CertificateStateFull(
@@ -120,16 +120,26 @@ def decide(
         )
     if state.has_seen(event.event_id):
         tracking_id = event.source.tracking_id
-        if (
-            tracking_id is None
-            or state.knows_tracking_id(tracking_id)
-            or state.event_count() >= config.max_events
-        ):
+        if tracking_id is None or state.knows_tracking_id(tracking_id):
             return Decision(state)
         # The same bytes in another message (a retry under a new Idempotency-Key): nothing
-        # to decide, but that message's status follows the one it repeats.
+        # to decide, but that message's status follows the one it repeats. Such messages
+        # count towards the limits like new documents: re-sending one file under new keys
+        # must not fill a certificate either (a code review).
+        _refuse_when_full(state, event, registry, config)
         run = _Run(state, moment, registry, config)
-        run.alias(event, state.original_of(event.event_id))
+        original = state.original_of(event.event_id)
+        run.alias(event, original)
+        gated = next(
+            (
+                kept
+                for kept in state.confirmations
+                if kept.event.event_id == original and kept.status is ConfirmationStatus.GATED
+            ),
+            None,
+        )
+        if gated is not None:
+            run.judge_again(gated)  # the same file sent again once the gate lifted
         return run.finish()
     _refuse_when_full(state, event, registry, config)
     run = _Run(state, moment, registry, config)

@@ -152,8 +152,9 @@ class CertificateState:
         only seen, and re-sent messages (an alias of a seen event counts once, not twice)."""
         kept = (self.certificate is not None) + len(self.confirmations) + len(self.voids)
         seen = set(self.other_event_ids)
-        resent = sum(1 for alias in self.aliases if alias.event_id not in seen)
-        return kept + len(seen) + resent
+        # A copy's first message is both a seen id and an alias; its re-sends are aliases.
+        first_messages = len(seen & {alias.event_id for alias in self.aliases})
+        return kept + len(seen) + len(self.aliases) - first_messages
 
     def documents_from(self, participant: str) -> int:
         """What ``participant`` sent that this state took in: its kept events and its

@@ -48,6 +48,21 @@ def test_a_gated_confirmation_sent_again_after_the_gate_lifts_is_judged() -> Non
     assert router.kinds() == ["PAIR_NOT_ENABLED", "MATCHED"]
 
 
+def test_a_gated_confirmation_re_sent_byte_for_byte_is_judged_too() -> None:
+    """The same file again (a new tracking id, the same event id): a code review found it
+    only aliased, never judged."""
+    cert = certificate()
+    router = Harness()
+    router.feed(event(cert))
+    router.registry = _pair_off(registry())
+    first = event(confirmation(cert))
+    router.feed(first, T0 + timedelta(days=2))
+    router.registry = registry()
+    again = replace(first, source=replace(first.source, tracking_id="trk-sent-again"))
+    router.feed(again, T0 + timedelta(days=3))
+    assert router.kinds() == ["PAIR_NOT_ENABLED", "MATCHED"]
+
+
 def test_a_gate_does_not_hide_a_late_receipt() -> None:
     cert = certificate()
     router = Harness()

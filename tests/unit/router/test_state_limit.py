@@ -5,6 +5,7 @@ broker's limit and stopping the partition."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_third_party_cannot_use_up_a_certificates_capacity() -> None:
     assert router.state is not None
     with pytest.raises(CertificateStateFull) as refused:
         decide(router.state, flood[3], T0, router.registry, router.config)
-    assert "AE has already sent 3 distinct documents" in refused.value.message
+    assert "AE has already sent 3 documents or re-sent messages" in refused.value.message
     router.feed(event(cert), T0 + timedelta(days=1))  # the issuer's certificate: taken in
     router.feed(event(confirmation(cert)), T0 + timedelta(days=9))  # the importer's too
     assert "MATCHED" in router.kinds()
@@ -103,3 +104,29 @@ def test_a_copy_is_counted_once() -> None:
     router.feed(event(conf, copy="re-sent"))
     assert router.state is not None
     assert router.state.event_count() == 3
+
+
+def test_re_sending_one_file_under_new_keys_cannot_fill_a_certificate() -> None:
+    """Found by a code review: the same bytes under new Idempotency-Keys (a new tracking
+    id, the same event id) were aliases past the per-sender budget, and after a copy they
+    were not counted at all, so a state could grow without bound."""
+    config = RouterConfig(max_events=20, max_events_per_sender=3)
+    router = Harness(config=config)
+    cert = certificate()
+    third = confirmation(cert, confirming_participant="AE", confirming_member_state=None)
+    router.feed(event(third))
+    router.feed(event(replace(third, remarks="copy")))  # a copy: another event id
+    refused = 0
+    for n in range(30):
+        resent = event(replace(third, remarks="copy"))
+        resent = replace(resent, source=replace(resent.source, tracking_id=f"again-{n}"))
+        assert router.state is not None
+        try:
+            router.state = decide(router.state, resent, T0, router.registry, config).state
+        except CertificateStateFull:
+            refused += 1
+    assert router.state is not None
+    assert router.state.documents_from("AE") == 3 and refused == 29
+    assert router.state.event_count() == 3
+    router.feed(event(cert), T0 + timedelta(days=1))  # the issuer's certificate: taken in
+    assert router.state.certificate is not None
