@@ -169,8 +169,9 @@ def fitted(
 ) -> tuple[bytes | None, bytes | None, Headers]:
     """A dead letter the broker will take, whatever the failed record carried. Left out,
     in this order, until it fits: the stack trace; the findings beyond the first ten;
-    header values over 4 KiB that the gateway did not write; the value, then the key
-    (``VALUE_OMITTED`` says where the original is)."""
+    the bulk of every header value over 4 KiB that dead-lettering did not write
+    (``kpgw-sender`` included); the value (``VALUE_OMITTED`` says where the original is);
+    the headers dead-lettering did not write; the key."""
 
     def size(k: bytes | None, v: bytes | None, hs: Headers) -> int:
         return len(k or b"") + len(v or b"") + sum(len(name) + len(x) for name, x in hs)
@@ -183,22 +184,30 @@ def fitted(
         cut = json.loads(findings)[:FINDINGS_KEPT_WHEN_CUT]
         for item in cut:
             item["message"] = str(item.get("message", ""))[:300]
+            item["path"] = str(item.get("path") or "")[:300] or None
         headers = [(k, v) for k, v in headers if k != FINDINGS]
         headers.append((FINDINGS, json.dumps(cut, ensure_ascii=False).encode()))
     if size(key, value, headers) > limit:
-        ours = DLQ_HEADERS | {SENDER}
         headers = [
-            (k, v if k in ours or len(v) <= FOREIGN_HEADER_BYTES else v[:FOREIGN_HEADER_BYTES])
+            (
+                k,
+                v
+                if k in DLQ_HEADERS or len(v) <= FOREIGN_HEADER_BYTES
+                else v[:FOREIGN_HEADER_BYTES],
+            )
             for k, v in headers
         ]
     if size(key, value, headers) > limit:
         where = f"{origin.topic}/{origin.partition}/{origin.offset}"
         note = f"{len(value or b''):,} bytes left out (too large for the dead-letter topic)"
-        if size(key, None, headers) > limit:
+        value = None
+        if size(key, value, headers) > limit:
+            headers = [(k, v) for k, v in headers if k in DLQ_HEADERS] + [(SENDER, b"")]
+            note += ", with the headers dead-lettering did not write"
+        if size(key, value, headers) > limit:
             note += f", and its {len(key or b''):,}-byte key"
             key = None
         headers.append((VALUE_OMITTED, f"{note}; the original record is {where}".encode()))
-        value = None
     return key, value, headers
 
 

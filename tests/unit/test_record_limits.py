@@ -187,3 +187,21 @@ def test_a_dead_letter_is_cut_to_what_the_dead_letter_topic_takes() -> None:
     assert dict(cut)["kpgw-value-omitted"].endswith(b"the original record is kp.inbound/2/41")
     # A fitting letter is left as it is.
     assert fitted(b"k", value, headers, origin, limit=10_000_000) == (b"k", value, headers)
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        [("kpgw-sender", b"Q" * (4 * 1024 * 1024 - 200))],  # one huge header of ours
+        [(f"x-{n}", b"h" * 4000) for n in range(1040)],  # many small foreign ones
+    ],
+)
+def test_whatever_the_headers_the_dead_letter_fits(original: list[tuple[str, bytes]]) -> None:
+    """A code review found both over kp.dlq's limit after the first version of fitted."""
+    origin = Origin("kp.inbound", 0, 7, MOMENT_MS, "kpgw-translator")
+    failure = Failure.of(ValueError("boom"), stage="translator", reason="POISON_PILL")
+    headers = dlq_headers(original, origin, failure, NOW)
+    limit = 4 * 1024 * 1024 - 64 * 1024
+    key, value, cut = fitted(b"k", b"<x/>", headers, origin, limit)
+    assert len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in cut) <= limit
+    assert dict(cut)["kpgw-reason"] == b"POISON_PILL"
