@@ -7,7 +7,7 @@ parsing and libxml2's depth limit. Every refusal is a ``Finding`` with a stable 
 
 from __future__ import annotations
 
-import codecs
+import functools
 import re
 from dataclasses import dataclass
 
@@ -252,7 +252,8 @@ def _refuse_lying_utf16_mark(raw: bytes) -> None:
     if match is None:
         return
     declared = match.group(1).decode()
-    if not declared.lower().replace("_", "-").startswith(("utf-16", "ucs-2", "unicode")):
+    label = declared.lower().replace("_", "").replace("-", "")
+    if not label.startswith(("utf16", "ucs2", "unicode", "iso10646ucs2")):
         message = (
             f"the document starts with a UTF-16 byte order mark but declares {declared}; "
             "declare UTF-16, or send it in the declared encoding without the byte order mark"
@@ -280,10 +281,8 @@ def _refuse_mislabelled_utf8(raw: bytes, declared: str) -> None:
     is left to libxml2 (UNSUPPORTED_ENCODING)."""
     if declared.lower().startswith(_NOT_SINGLE_BYTE) or raw.isascii():
         return
-    try:
-        codecs.lookup(declared)
-    except LookupError:
-        return
+    if not _libxml2_reads(declared):
+        return  # libxml2 refuses it as UNSUPPORTED_ENCODING, the precise finding
     utf8 = _utf8_share(raw)
     if not utf8.mostly_utf8:
         return  # not UTF-8: the declared code page may well be right
@@ -316,10 +315,21 @@ class _Utf8Share:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _libxml2_reads(encoding: str) -> bool:
+    """libxml2 (through iconv) knows encodings Python does not (``MS-CYRL``): ask it."""
+    probe = f"<?xml version='1.0' encoding='{encoding}'?><a/>".encode("ascii", "replace")
+    try:
+        etree.fromstring(probe, parser=_PARSER)
+    except etree.XMLSyntaxError:
+        return False
+    return True
+
+
 def _utf8_share(raw: bytes) -> _Utf8Share:
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")  # all of it in C: documents are MBs
     invalid = text.count("\ufffd")
-    valid = sum(1 for char in text if char > "\x7f") - invalid
+    valid = len(text) - len(text.encode("ascii", "ignore")) - invalid
     line = None
     if invalid:
         try:
