@@ -6,15 +6,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-import structlog
 
 from gateway.errors import ConfigurationError, EnvironmentProblem, GatewayError
 from gateway.events import to_json
-from gateway.logs import json_requested
+from gateway.logs import json_line, json_requested
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
 
@@ -26,8 +26,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    if json_requested():
-        structlog.get_logger("gateway.cli").error("command_failed", error=message, exit_code=code)
+    if json_requested():  # written directly: no log level may hide why a command failed
+        line = {
+            "error": message,
+            "exit_code": code,
+            "event": "command_failed",
+            "level": "error",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        sys.stderr.buffer.write(json_line(line) + b"\n")
+        sys.stderr.flush()
     else:
         click.echo(f"kpgw: {message}", err=True)
     sys.exit(code)

@@ -28,6 +28,7 @@ retry killing a worker (found by a security review of the worker processes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -303,31 +304,44 @@ QUEUED_BYTES_PER_WORKER = 256 * 1024
 
 
 class _ByteTurns:
-    """A byte budget: ``acquire(size)`` waits until ``size`` fits beside what is held (one
-    holder is always let in, however large its document)."""
+    """A byte budget taken in arrival order: ``acquire(size)`` waits until the documents
+    before it are in and ``size`` fits beside what is held (one holder is always let in,
+    however large). First come, first served, so a large document is not starved by a
+    stream of small ones behind it."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        self._queue: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def _fits(self, size: int) -> bool:
+        return self.used == 0 or self.used + size <= self.limit
 
     async def acquire(self, size: int) -> None:
-        while self.used and self.used + size > self.limit:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-        self.used += size
+        if not self._queue and self._fits(size):
+            self.used += size
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._queue.append((size, turn))
+        try:
+            await turn  # set by release(), which has counted ``size`` in already
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.release(size)  # admitted just as it gave up
+            else:
+                self._queue.remove((size, turn))
+                self._admit()
+            raise
 
     def release(self, size: int) -> None:
         self.used -= size
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:  # each checks again whether it fits now
-            if not waiter.done():
-                waiter.set_result(None)
+        self._admit()
+
+    def _admit(self) -> None:
+        while self._queue and self._fits(self._queue[0][0]):
+            size, turn = self._queue.popleft()
+            self.used += size
+            turn.set_result(None)
 
 
 class WorkerValidator:

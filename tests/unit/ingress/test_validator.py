@@ -285,3 +285,26 @@ async def test_small_documents_of_one_participant_still_flow_together() -> None:
     assert turns.used == 50
     alone = _ByteTurns(100)
     await asyncio.wait_for(alone.acquire(5_000), 1)  # larger than the budget, but alone
+
+
+async def test_turns_are_first_come_first_served() -> None:
+    """A code review: a large document waiting for the budget was overtaken by every
+    small one behind it, until its deadline passed."""
+    turns = _ByteTurns(100)
+    await turns.acquire(60)
+    large = asyncio.create_task(turns.acquire(90))
+    await asyncio.sleep(0)
+    small = asyncio.create_task(turns.acquire(10))  # would fit now, but comes after
+    await asyncio.sleep(0.01)
+    assert not large.done() and not small.done()
+    turns.release(60)
+    await asyncio.wait_for(asyncio.gather(large, small), 1)
+    assert turns.used == 100
+    gives_up = asyncio.create_task(turns.acquire(50))
+    await asyncio.sleep(0)
+    gives_up.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await gives_up
+    turns.release(90)
+    turns.release(10)
+    assert turns.used == 0  # the one that gave up holds nothing
