@@ -114,7 +114,7 @@ def findings_for(
     payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
 ) -> list[Finding]:
     """Every finding, in rule order (empty when the payload obeys the KP rules)."""
-    found: list[Finding] = list(_text_lengths(payload))
+    found: list[Finding] = []
     if isinstance(payload, CertificateIssued):
         _certificate(payload, registry, found)
         _ranges(payload, found)
@@ -126,6 +126,7 @@ def findings_for(
     else:
         _void(payload, registry, found)
         _dates(found, received_on, ("voided_on", "voided", payload.voided_on))
+    found.extend(_text_lengths(payload))  # last: a KP rule broken is the reason to give
     return found
 
 

@@ -77,10 +77,14 @@ def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> C
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
     try:
         check_sender(adapted, meta.sender)
-        too_long = _source_texts(adapted)
-        if too_long:
-            raise BusinessRuleViolation(too_long[0].message, findings=tuple(too_long))
-        rules.check(adapted.payload, registry, received_on=utc(meta.received_at).date())
+        received_on = utc(meta.received_at).date()
+        found = rules.findings_for(adapted.payload, registry, received_on=received_on)
+        found += _source_texts(adapted)  # every finding at once, the KP rules' first
+        if found:
+            raise BusinessRuleViolation(
+                f"{len(found)} Kimberley Process rule(s) broken; first: {found[0].message}",
+                findings=tuple(found),
+            )
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
         exc.certificate_id = exc.certificate_id or adapted.payload.certificate_number

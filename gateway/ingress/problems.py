@@ -71,7 +71,11 @@ class Problem(Exception):
             "detail": _cut(self.detail, MAX_DETAIL_CHARS),
             "instance": instance,
             "findings": [
-                {**finding.as_dict(), "message": _cut(finding.message, MAX_MESSAGE_CHARS)}
+                {
+                    **finding.as_dict(),
+                    "message": _cut(finding.message, MAX_MESSAGE_CHARS),
+                    "path": None if finding.path is None else _cut(finding.path, MAX_PATH_CHARS),
+                }
                 for finding in self.findings
             ],
         }
@@ -90,6 +94,7 @@ class Problem(Exception):
 #: built for it made a 2 MB attribute a 4 MB answer (a security review).
 MAX_MESSAGE_CHARS = 1000
 MAX_DETAIL_CHARS = 2000
+MAX_PATH_CHARS = 500
 
 
 def _cut(text: str, limit: int) -> str:

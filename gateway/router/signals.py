@@ -79,12 +79,12 @@ def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) ->
     for line in cert.lines:
         origin = line.origin or (None if cert.origin == MIXED else cert.origin)
         found = _bands_of(origin, registry) if origin else None
-        if found is None or line.carats <= 0:
-            return None
-        general, by_hs = found
+        general, by_hs = found if found is not None else (None, {})
         band = by_hs.get(line.hs_code)
         if band is None and line.hs_code == INDUSTRIAL:
-            continue
+            continue  # not judged, whatever its origin
+        if found is None or line.carats <= 0:
+            return None
         band = band or general
         if band is None:
             return None

@@ -205,3 +205,14 @@ def test_whatever_the_headers_the_dead_letter_fits(original: list[tuple[str, byt
     key, value, cut = fitted(b"k", b"<x/>", headers, origin, limit)
     assert len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in cut) <= limit
     assert dict(cut)["kpgw-reason"] == b"POISON_PILL"
+
+
+def test_a_broken_kp_rule_leads_and_every_finding_is_given_at_once(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """A code review: TEXT_TOO_LONG came first (so it became the dead letter's reason) and
+    the message id's finding hid the KP rules' (a sender fixed one, then met the rest)."""
+    cert = certificate("RU0810006", hs_code="7102.29")  # not KP goods
+    cert = replace(cert, exporter=replace(cert.exporter, name="N" * 600))
+    codes = [f.code for f in rules.findings_for(cert, example_registry)]
+    assert codes[0] == "NOT_KP_GOODS" and codes[-1] == "TEXT_TOO_LONG"
