@@ -4,7 +4,7 @@ adapter gets the same checks with the same stable finding codes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -96,13 +96,18 @@ RULE_CODES = (
 
 
 def check(
-    payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
+    payload: Payload,
+    registry: ParticipantRegistry,
+    *,
+    received_on: date | None = None,
+    also: Iterable[Finding] = (),
 ) -> None:
     """Raise ``BusinessRuleViolation`` with every finding, or return when the payload obeys
     the KP rules. ``received_on``: the UTC day the gateway received the document (from the
     record, so a replay judges it as the first time did); without it no date is judged to be
-    in the future."""
-    findings = findings_for(payload, registry, received_on=received_on)
+    in the future. ``also``: findings about what the document carries beside the payload,
+    given after the rules' own."""
+    findings = [*findings_for(payload, registry, received_on=received_on), *also]
     if findings:
         raise BusinessRuleViolation(
             f"{len(findings)} Kimberley Process rule(s) broken; first: {findings[0].message}",
@@ -151,14 +156,21 @@ def _texts(payload: Payload) -> Iterator[tuple[str, str | None, str]]:
 
 def _text_lengths(payload: Payload) -> Iterator[Finding]:
     for path, text, kind in _texts(payload):
-        limit = TEXT_LIMITS[kind]
-        if text is not None and len(text) > limit:
-            yield Finding(
-                TEXT_TOO_LONG,
-                f"{path} is {len(text):,} characters long; at most {limit:,} are accepted "
-                f"(it begins {text[:40]!r})",
-                path=path,
-            )
+        finding = text_too_long(path, text, TEXT_LIMITS[kind])
+        if finding is not None:
+            yield finding
+
+
+def text_too_long(path: str, text: str | None, limit: int) -> Finding | None:
+    """TEXT_TOO_LONG for ``text`` at ``path`` when it is longer than ``limit``."""
+    if text is None or len(text) <= limit:
+        return None
+    return Finding(
+        TEXT_TOO_LONG,
+        f"{path} is {len(text):,} characters long; at most {limit:,} are accepted "
+        f"(it begins {text[:40]!r})",
+        path=path,
+    )
 
 
 def _dates(found: list[Finding], received_on: date | None, *acts: tuple[str, str, date]) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from adapters.contract import Adapted
 from adapters.pipeline import adapt
 from gateway import rules
-from gateway.errors import BusinessRuleViolation, Finding, GatewayError, UnauthorisedSender
+from gateway.errors import Finding, GatewayError, UnauthorisedSender
 from gateway.events import (
     CertificateEvent,
     EventSource,
@@ -58,33 +58,23 @@ MAX_MESSAGE_ID_CHARS = 200
 def _source_texts(adapted: Adapted) -> list[Finding]:
     """TEXT_TOO_LONG for the document's own message id and issuing authority, which the
     event carries beside the payload (the payload's texts are ``rules``' to judge)."""
-    limits = (
-        ("message_id", adapted.message_id, MAX_MESSAGE_ID_CHARS),
-        ("source.authority", adapted.authority, rules.TEXT_LIMITS["authority"]),
+    found = (
+        rules.text_too_long("message_id", adapted.message_id, MAX_MESSAGE_ID_CHARS),
+        rules.text_too_long("source.authority", adapted.authority, rules.TEXT_LIMITS["authority"]),
     )
-    return [
-        Finding(
-            rules.TEXT_TOO_LONG,
-            f"{path} is {len(text):,} characters long; at most {limit:,} are accepted",
-            path=path,
-        )
-        for path, text, limit in limits
-        if text is not None and len(text) > limit
-    ]
+    return [finding for finding in found if finding is not None]
 
 
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
     try:
         check_sender(adapted, meta.sender)
-        received_on = utc(meta.received_at).date()
-        found = rules.findings_for(adapted.payload, registry, received_on=received_on)
-        found += _source_texts(adapted)  # every finding at once, the KP rules' first
-        if found:
-            raise BusinessRuleViolation(
-                f"{len(found)} Kimberley Process rule(s) broken; first: {found[0].message}",
-                findings=tuple(found),
-            )
+        rules.check(
+            adapted.payload,
+            registry,
+            received_on=utc(meta.received_at).date(),
+            also=_source_texts(adapted),  # every finding at once, the KP rules' first
+        )
     except GatewayError as exc:
         exc.adapter = exc.adapter or adapted.format  # the DLQ's kpgw-adapter
         exc.certificate_id = exc.certificate_id or adapted.payload.certificate_number

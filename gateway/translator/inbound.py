@@ -29,15 +29,21 @@ def _get(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
 MAX_ID_CHARS = MAX_MESSAGE_ID_CHARS
 
 
+def _moment(text: str) -> datetime | None:
+    """``text`` as a UTC-comparable instant, or None when it is no ISO 8601 time stamp or
+    falls outside the calendar once in UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return moment
+
+
 def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
-    if text:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
+    moment = _moment(text) if text else None
+    return moment or datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
 
 
 #: A participant code is two letters; a format hint is an adapter's name.
@@ -53,30 +59,20 @@ def _header_problems(
     format_hint: str | None = None,
 ) -> tuple[str, ...]:
     problems = [
-        f"the {name} header is {len(value):,} characters long; at most {limit} are accepted"
+        f"the {name} is {len(value):,} characters long; at most {limit} are accepted"
         for name, value, limit in (
-            (SENDER, sender, MAX_SENDER_CHARS),
-            (FORMAT, format_hint, MAX_FORMAT_CHARS),
+            (f"{SENDER} header", sender, MAX_SENDER_CHARS),
+            (f"{FORMAT} header", format_hint, MAX_FORMAT_CHARS),
+            (f"tracking id ({TRACKING_ID}, else the record key)", tracking_id, MAX_ID_CHARS),
+            (f"message id ({MESSAGE_ID})", message_id, MAX_ID_CHARS),
         )
         if value is not None and len(value) > limit
     ]
-    problems += [
-        f"the {name} is {len(value):,} characters long; at most {MAX_ID_CHARS} are accepted"
-        for name, value in (
-            (f"tracking id ({TRACKING_ID}, else the record key)", tracking_id),
-            (f"message id ({MESSAGE_ID})", message_id),
+    if received_at is not None and _moment(received_at) is None:
+        problems.append(
+            f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
+            "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
         )
-        if value is not None and len(value) > MAX_ID_CHARS
-    ]
-    if received_at is not None:
-        try:
-            moment = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
-            (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-        except (ValueError, OverflowError):
-            problems.append(
-                f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
-                "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
-            )
     return tuple(problems)
 
 
