@@ -7,7 +7,11 @@ Sub-commands live in their own modules and are imported only when invoked.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -32,6 +36,37 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """Sub-commands imported on first use; with JSON logs, a usage error (an unknown option,
+    a missing argument) is a ``command_failed`` JSON line like every other failure, since a
+    log shipper reads stderr."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *rest, **extra)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with self._usage_errors_as_json():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with self._usage_errors_as_json():
+            return super().invoke(ctx)
+
+    @contextlib.contextmanager
+    def _usage_errors_as_json(self) -> Iterator[None]:
+        try:
+            yield
+        except click.ClickException as exc:
+            if not _json_logs_asked(getattr(self, "_argv", sys.argv[1:])):
+                raise
+            from gateway.cli.common import write_failure_line
+
+            usage = exc.ctx.get_usage() if isinstance(exc, click.UsageError) and exc.ctx else ""
+            write_failure_line(
+                exc.format_message(), exc.exit_code, **({"usage": usage} if usage else {})
+            )
+            raise click.exceptions.Exit(exc.exit_code) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -65,6 +100,20 @@ def cli(log_format: str, log_level: str) -> None:
     from gateway.logs import configure_logging
 
     configure_logging(fmt=log_format, level=log_level)
+
+
+def _json_logs_asked(argv: Sequence[str]) -> bool:
+    """``--log-format json`` among the group's options, or KPGW_LOG_FORMAT=json: read from
+    the arguments, since a usage error can come before the options are parsed."""
+    chosen = os.environ.get("KPGW_LOG_FORMAT", "")
+    for index, argument in enumerate(argv):
+        if argument == "--log-format" and index + 1 < len(argv):
+            chosen = argv[index + 1]
+        elif argument.startswith("--log-format="):
+            chosen = argument.partition("=")[2]
+        elif not argument.startswith("-"):
+            break  # the sub-command: what follows is its own
+    return chosen == "json"
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -26,19 +26,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    if json_requested():  # written directly: no log level may hide why a command failed
-        line = {
-            "error": message,
-            "exit_code": code,
-            "event": "command_failed",
-            "level": "error",
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        }
-        sys.stderr.buffer.write(json_line(line) + b"\n")
-        sys.stderr.flush()
+    if json_requested():
+        write_failure_line(message, code)
     else:
         click.echo(f"kpgw: {message}", err=True)
     sys.exit(code)
+
+
+def write_failure_line(message: str, code: int, **extra: str) -> None:
+    """A failed command's last words as one JSON line on stderr, written directly: no log
+    level may hide why a command failed."""
+    line = {
+        "error": message,
+        "exit_code": code,
+        "event": "command_failed",
+        "level": "error",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        **extra,
+    }
+    sys.stderr.buffer.write(json_line(line) + b"\n")
+    sys.stderr.flush()
 
 
 @contextmanager

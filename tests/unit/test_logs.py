@@ -118,3 +118,40 @@ def test_with_json_logs_a_failed_commands_last_words_are_json_too() -> None:
     lines = [json.loads(line) for line in done.stderr.decode().splitlines() if line.strip()]
     assert lines[-1]["event"] == "command_failed" and lines[-1]["exit_code"] == 2
     assert "Kafka is not reachable" in lines[-1]["error"]
+
+
+@pytest.mark.parametrize(
+    ("command", "error", "usage"),
+    [
+        (["--log-format", "json", "send", "--bogus"], "No such option '--bogus'.", "kpgw send"),
+        (["--log-format=json", "nosuch"], "No such command 'nosuch'.", "kpgw [OPTIONS]"),
+        (["--log-format", "json", "dlq", "show"], "Missing argument", "kpgw dlq show"),
+    ],
+)
+def test_with_json_logs_a_usage_error_is_a_json_line(
+    command: list[str], error: str, usage: str
+) -> None:
+    """Click printed its usage errors as plain text even under --log-format json (left open
+    by session 9): a log shipper reading stderr must get one JSON line with the reason."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", *command],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    (line,) = [json.loads(text) for text in done.stderr.decode().splitlines() if text.strip()]
+    assert line["event"] == "command_failed" and line["exit_code"] == 2
+    assert line["error"].startswith(error) and usage in line["usage"]
+
+
+def test_without_json_logs_a_usage_error_stays_click_text() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "send", "--bogus"],
+        capture_output=True,
+        env={**os.environ, "KPGW_LOG_FORMAT": "console"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert b"Error: No such option '--bogus'." in done.stderr and b"{" not in done.stderr
