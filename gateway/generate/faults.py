@@ -20,18 +20,20 @@ from gateway import rules
 from gateway.events import CertificateIssued, DocumentKind, HsLine, ImportConfirmed, Payload
 from gateway.generate import reference as ref
 from gateway.generate.sampling import CENT, Route, Sampler, with_lines
+from gateway.router.records import OutcomeKind
 from gateway.router.signals import INDUSTRIAL
 
-MATCHED = "MATCHED"
-MATCHED_WITH_DISCREPANCIES = "MATCHED_WITH_DISCREPANCIES"
-CONFIRMATION_OVERDUE = "CONFIRMATION_OVERDUE"
-ORPHAN_CONFIRMATION = "ORPHAN_CONFIRMATION"
-DUPLICATE_CONFIRMATION = "DUPLICATE_CONFIRMATION"
-WRONG_DESTINATION = "WRONG_DESTINATION"
-CONFIRMED_AFTER_EXPIRY = "CONFIRMED_AFTER_EXPIRY"
-CONFLICTING_REISSUE = "CONFLICTING_REISSUE"
-CONFIRMED_AFTER_VOID = "CONFIRMED_AFTER_VOID"
-VALUE_PER_CARAT_OUT_OF_BAND = "VALUE_PER_CARAT_OUT_OF_BAND"
+# The outcomes a story predicts are the router's own names, as plain strings (manifest.jsonl).
+MATCHED = OutcomeKind.MATCHED.value
+MATCHED_WITH_DISCREPANCIES = OutcomeKind.MATCHED_WITH_DISCREPANCIES.value
+CONFIRMATION_OVERDUE = OutcomeKind.CONFIRMATION_OVERDUE.value
+ORPHAN_CONFIRMATION = OutcomeKind.ORPHAN_CONFIRMATION.value
+DUPLICATE_CONFIRMATION = OutcomeKind.DUPLICATE_CONFIRMATION.value
+WRONG_DESTINATION = OutcomeKind.WRONG_DESTINATION.value
+CONFIRMED_AFTER_EXPIRY = OutcomeKind.CONFIRMED_AFTER_EXPIRY.value
+CONFLICTING_REISSUE = OutcomeKind.CONFLICTING_REISSUE.value
+CONFIRMED_AFTER_VOID = OutcomeKind.CONFIRMED_AFTER_VOID.value
+VALUE_PER_CARAT_OUT_OF_BAND = OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND.value
 NOT_KP_HS_CODE = "7102.29"
 NON_PARTICIPANT_ORIGIN = "KE"
 #: Prefixes a forger puts on a certificate number (DOMAIN.md section 3), tried in order.
