@@ -201,7 +201,7 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Su
             f"{clock.days_elapsed():.0f} demo days"
         )
         dashboard = f"{url}/dashboard" if await _has_dashboard(url) else None
-        render(summary, console, dashboard_url=dashboard)
+        render(summary, console, dashboard_url=dashboard, serving=options.serve_seconds > 0)
         summary.surprises = _check_against_manifest(items, outcomes, dead, sent, console)
         if options.summary_json:
             options.summary_json.write_text(

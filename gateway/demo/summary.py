@@ -124,7 +124,9 @@ def summarise(
     return summary
 
 
-def render(summary: Summary, console: Console, *, dashboard_url: str | None = None) -> None:
+def render(
+    summary: Summary, console: Console, *, dashboard_url: str | None = None, serving: bool = False
+) -> None:
     table = Table(title="Certificates by partner pair (exporter -> importer)")
     for column in (
         "pair",
@@ -175,5 +177,10 @@ def render(summary: Summary, console: Console, *, dashboard_url: str | None = No
                 signal["certificate_id"], signal["pair"], signal["outcome"], signal["what"]
             )
         console.print(signals)
-    if dashboard_url:
+    if dashboard_url and serving:
         console.print(f"Dashboard: {dashboard_url}")
+    elif dashboard_url:  # the gateway stops with the demo: a live-looking link would be dead
+        console.print(
+            f"The dashboard ({dashboard_url}) closes with the demo; "
+            "`kpgw demo --serve 600` keeps it up for 10 minutes."
+        )

@@ -64,7 +64,12 @@ def test_counts_per_pair_signals_and_dead_letters() -> None:
     assert data["dead_letters"] == {"IN:NOT_KP_GOODS": 1, "RU:XSD_VIOLATION": 2}
     assert [s["outcome"] for s in data["fraud_signals"]] == ["WRONG_DESTINATION"]
     out = io.StringIO()
-    render(summary, Console(file=out, width=140), dashboard_url="http://127.0.0.1:8080/dashboard")
+    board = "http://127.0.0.1:8080/dashboard"
+    render(summary, Console(file=out, width=140), dashboard_url=board, serving=True)
     text = out.getvalue()
     assert "RU -> EU" in text and "diversion" in text and "XSD_VIOLATION" in text
-    assert "http://127.0.0.1:8080/dashboard" in text
+    assert f"Dashboard: {board}" in text
+    # Without --serve the gateway stops with the demo: the link is not offered as live.
+    out = io.StringIO()
+    render(summary, Console(file=out, width=140), dashboard_url=board)
+    assert f"Dashboard: {board}" not in out.getvalue() and "--serve" in out.getvalue()
