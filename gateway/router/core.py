@@ -140,6 +140,8 @@ def decide(
         )
         if gated is not None:
             run.judge_again(gated)  # the same file sent again once the gate lifted
+        elif state.certificate is not None and state.certificate.event.event_id == original:
+            run.reopen()
         return run.finish()
     _refuse_when_full(state, event, registry, config)
     run = _Run(state, moment, registry, config)
@@ -206,6 +208,7 @@ class _Run(Step):
             assert isinstance(original, CertificateIssued)
             if compare.same_document(original, cert):
                 self.seen_only(event, first.event)
+                self.reopen()  # a certificate held back by a gate, sent again
                 return
             self.seen_only(event, None)
             self.outcome(
@@ -221,28 +224,65 @@ class _Run(Step):
         if blocked is not None:
             self.outcome(blocked.kind, [event], detail=blocked.detail)
         else:
-            self.update(announced=True)
-            self.touched.setdefault(event.event_id, event)
-            # No due date when the importer's confirmation is already here (it waited for
-            # this certificate and is judged just below).
-            waiting = any(
-                item.status in (ConfirmationStatus.WAITING, ConfirmationStatus.ORPHANED)
-                and item.payload.confirming_participant == importer
-                for item in self.state.confirmations
-            )
-            self.notify(
-                NotificationType.SHIPMENT_ANNOUNCED,
-                importer,
-                event,
-                confirmation_due=None if waiting else overdue_at(self.state, self.registry),
-            )
-            self.check_value(event, cert)
-            for void in self.state.voids:
-                self.notify(NotificationType.CERTIFICATE_VOIDED, importer, void.event)
-                self.touched.setdefault(void.event.event_id, void.event)
+            self.announce(event, cert)
+        # Every confirmation that came first, including those a gate held back then (a
+        # suspended confirming participant): judged now, or, still held back, its fraud
+        # signals raised beside the gate outcome it already had, so what is reported does
+        # not depend on which document came first.
+        participants = (exporter, importer)
         for confirmation in self.state.confirmations:
-            if confirmation.status in (ConfirmationStatus.WAITING, ConfirmationStatus.ORPHANED):
+            held_back = confirmation.status is ConfirmationStatus.GATED and gate(
+                self.registry,
+                (*participants, confirmation.payload.confirming_participant),
+                participants,
+            )
+            if held_back:
+                self.signals_despite_gate(confirmation)
+            else:
                 self.judge(confirmation)
+
+    def announce(self, event: CertificateEvent, cert: CertificateIssued) -> None:
+        """ShipmentAnnounced to the importer (with the voids already in), and the value
+        band: the certificate is within digital exchange."""
+        importer = cert.importing_participant
+        self.update(announced=True)
+        self.touched.setdefault(event.event_id, event)
+        # No due date when the importer's confirmation is already here (it waited for
+        # this certificate and is judged next).
+        waiting = any(
+            item.status is not ConfirmationStatus.JUDGED
+            and item.payload.confirming_participant == importer
+            for item in self.state.confirmations
+        )
+        self.notify(
+            NotificationType.SHIPMENT_ANNOUNCED,
+            importer,
+            event,
+            confirmation_due=None if waiting else overdue_at(self.state, self.registry),
+        )
+        self.check_value(event, cert)
+        for void in self.state.voids:
+            self.notify(NotificationType.CERTIFICATE_VOIDED, importer, void.event)
+            self.touched.setdefault(void.event.event_id, void.event)
+
+    def reopen(self) -> bool:
+        """A certificate a gate held back when it arrived (its pair off, a participant
+        suspended), once the gate has lifted and a document about it comes: announced now,
+        its deadline counting from now, and the confirmations judged. The router keeps no
+        history of the registry, so a new document is the signal; before, such a
+        certificate was never announced and could never become overdue."""
+        stored, cert = self.state.certificate, self.state.issued
+        if stored is None or cert is None or self.state.announced:
+            return False
+        exporter, importer = cert.exporting_participant, cert.importing_participant
+        if gate(self.registry, (exporter, importer), (exporter, importer)) is not None:
+            return False
+        self.update(certificate=StoredEvent(stored.event, self.now, stored.body))
+        self.announce(stored.event, cert)
+        for confirmation in self.state.confirmations:
+            if confirmation.status is not ConfirmationStatus.JUDGED:
+                self.judge(confirmation)
+        return True
 
     def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
         for kept in self.state.confirmations:
@@ -302,6 +342,8 @@ class _Run(Step):
     def judge(self, entry: StoredConfirmation) -> None:
         """Compare a confirmation with the certificate and emit its outcomes."""
         assert self.state.certificate is not None
+        if not self.state.announced and self.reopen():
+            return  # the gate has lifted: announced, and every confirmation judged
         cert_event = self.state.certificate.event
         cert = self.state.issued
         assert cert is not None

@@ -1,0 +1,129 @@
+"""What a property-based review of the router found (session 10), one scenario each: a
+confirmation a gate held back before its certificate came was never judged; a certificate
+a gate held back at arrival was never announced once the gate lifted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from gateway.events import Party
+from gateway.registry import ParticipantRegistry, ParticipantStatus
+from gateway.router import next_deadline
+from tests.unit.router.factories import (
+    DUBAI,
+    T0,
+    Harness,
+    certificate,
+    confirmation,
+    event,
+    registry,
+    with_status,
+)
+
+CERT = certificate()
+DIVERTED = confirmation(
+    CERT,
+    confirming_participant="AE",
+    confirming_member_state=None,
+    importer=Party("Dubai Rough DMCC"),
+)
+LATE = confirmation(CERT, date_of_receipt=CERT.expiry_date + timedelta(days=3))
+
+
+def _in_order(reg: ParticipantRegistry, *documents: object) -> Harness:
+    router = Harness(reg)
+    for minute, document in enumerate(documents):
+        router.feed(event(document), T0 + timedelta(minutes=minute))  # type: ignore[arg-type]
+    return router
+
+
+@pytest.mark.parametrize(
+    ("suspended", "confirmation_"),
+    [("AE", DIVERTED), ("EU", LATE)],
+    ids=["diversion-to-suspended", "late-receipt-by-suspended-importer"],
+)
+def test_a_gate_reports_the_same_whichever_document_comes_first(
+    suspended: str, confirmation_: object
+) -> None:
+    """A confirmation gated before its certificate arrived lost its WRONG_DESTINATION or
+    CONFIRMED_AFTER_EXPIRY: the certificate's arrival skipped gated confirmations."""
+    reg = with_status(suspended, ParticipantStatus.SUSPENDED)
+    certificate_first = _in_order(reg, CERT, confirmation_)
+    confirmation_first = _in_order(reg, confirmation_, CERT)
+    assert Counter(certificate_first.kinds()) == Counter(confirmation_first.kinds())
+    assert set(certificate_first.kinds()) - {"PARTICIPANT_SUSPENDED"}
+
+
+def test_a_confirmation_gated_before_its_certificate_is_judged_once_the_gate_lifted() -> None:
+    """EU suspended when its confirmation came, reinstated before the certificate: the
+    certificate was announced, the confirmation never judged, and it could never become
+    overdue either (a GATED confirmation counted as the importer's)."""
+    router = Harness(with_status("EU", ParticipantStatus.SUSPENDED))
+    router.feed(event(confirmation(CERT)), T0)
+    router.registry = registry()
+    router.feed(event(CERT), T0 + timedelta(days=1))
+    assert router.kinds() == ["PARTICIPANT_SUSPENDED", "MATCHED"]
+
+
+ZA_CERT = certificate(
+    "ZA0123456",
+    issuing_participant="ZA",
+    exporting_participant="ZA",
+    importing_participant="AE",
+    importing_member_state=None,
+    importer=DUBAI,
+    origin="ZA",
+)
+
+
+def _za_ae_enabled() -> ParticipantRegistry:
+    base = registry()
+    pairs = tuple(
+        pair.model_copy(update={"enabled": True})
+        if (pair.exporter, pair.importer) == ("ZA", "AE")
+        else pair
+        for pair in base.pairs
+    )
+    return base.model_copy(update={"pairs": pairs})
+
+
+@pytest.mark.parametrize("byte_for_byte", [False, True])
+def test_a_certificate_held_back_at_arrival_is_announced_when_sent_again(
+    byte_for_byte: bool,
+) -> None:
+    """A certificate gated at arrival (its pair not enabled yet) stayed unannounced even
+    when the exporter sent it again after the pair was enabled: the importer never got
+    ShipmentAnnounced and the certificate could never become overdue."""
+    router = Harness()
+    first = event(ZA_CERT)
+    router.feed(first, T0)
+    assert router.kinds() == ["PAIR_NOT_ENABLED"]
+    router.registry = _za_ae_enabled()
+    again = (
+        replace(first, source=replace(first.source, tracking_id="trk-sent-again"))
+        if byte_for_byte
+        else event(ZA_CERT, copy="sent again")
+    )
+    router.feed(again, T0 + timedelta(days=5))
+    assert router.partner("AE") == ["SHIPMENT_ANNOUNCED"]
+    assert router.state is not None
+    # The deadline counts from the announcement, not from the first, gated arrival.
+    pair = router.registry.pair("ZA", "AE")
+    assert pair is not None
+    due = T0 + timedelta(days=5 + pair.confirmation_deadline_days)
+    assert next_deadline(router.state, router.registry) == due
+    router.tick(due)
+    assert router.kinds() == ["PAIR_NOT_ENABLED", "CONFIRMATION_OVERDUE"]
+
+
+def test_a_confirmation_after_the_gate_lifted_announces_the_certificate_first() -> None:
+    router = Harness()
+    router.feed(event(ZA_CERT), T0)
+    router.registry = _za_ae_enabled()
+    router.feed(event(confirmation(ZA_CERT)), T0 + timedelta(days=2))
+    assert router.kinds() == ["PAIR_NOT_ENABLED", "MATCHED"]
+    assert router.partner("AE") == ["SHIPMENT_ANNOUNCED", "MATCHED"]
