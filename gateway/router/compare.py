@@ -202,28 +202,52 @@ def same_document(left: Document, right: Document) -> bool:
 
 
 def same_receipt(left: ImportConfirmed, right: ImportConfirmed) -> bool:
-    """Two confirmations of the same receipt: same confirming participant, date, parcels
-    (when both give them), importer and goods. Remarks, the office's name and whether the
-    goods are written per HS line or as totals do not make another receipt: the same
-    confirmation sent again through another channel or format is a copy, not the
-    certificate presented for a second shipment (DUPLICATE_CONFIRMATION)."""
+    """Two confirmations of the same receipt: the same confirming participant, date,
+    importer, and nothing that contradicts (parcels, exporter, goods per HS line or in
+    total, where both give them). Remarks, the office's name and whether the goods are
+    written per HS line or as totals do not make another receipt: the same confirmation
+    sent again through another channel or format, perhaps fuller, is not the certificate
+    presented for a second shipment (DUPLICATE_CONFIRMATION)."""
     if same_document(left, right):
         return True
     if (
         left.confirming_participant != right.confirming_participant
         or left.date_of_receipt != right.date_of_receipt
+        or not same_party(left.importer, right.importer)
         or (
             left.parcels is not None and right.parcels is not None and left.parcels != right.parcels
         )
-        or not same_party(left.importer, right.importer)
+        or (
+            left.exporter is not None
+            and right.exporter is not None
+            and not same_party(left.exporter, right.exporter)
+        )
     ):
         return False
     if left.lines and right.lines:
         return _goods_lines(left) == _goods_lines(right)
     (left_carats, left_usd), (right_carats, right_usd) = _totals(left), _totals(right)
-    return left_carats == right_carats and (
+    return (left_carats is None or right_carats is None or left_carats == right_carats) and (
         left_usd is None or right_usd is None or left_usd == right_usd
     )
+
+
+def is_copy_of(new: ImportConfirmed, kept: ImportConfirmed) -> bool:
+    """``new`` is :func:`same_receipt` as ``kept`` and says nothing that :func:`compare`
+    judges which ``kept`` did not say (parcels, an exporter, a value, HS lines): a copy,
+    taken in without judging. A fuller one is judged for what it adds, so a later statement
+    that parcels are short is never swallowed, whichever came first (a property-based
+    review)."""
+    if same_document(kept, new):
+        return True
+    if (
+        not same_receipt(kept, new)
+        or (new.parcels is not None and kept.parcels is None)
+        or (new.exporter is not None and kept.exporter is None)
+        or (bool(new.lines) and not kept.lines)
+    ):
+        return False
+    return _totals(new)[1] is None or _totals(kept)[1] is not None
 
 
 def _goods_lines(conf: ImportConfirmed) -> list[tuple[str, Decimal, Decimal]]:

@@ -286,7 +286,7 @@ class _Run(Step):
 
     def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
         for kept in self.state.confirmations:
-            if compare.same_receipt(kept.payload, conf):
+            if compare.is_copy_of(conf, kept.payload):
                 self.seen_only(event, kept.event)
                 if kept.status is ConfirmationStatus.GATED:
                     self.judge_again(kept)
@@ -356,11 +356,14 @@ class _Run(Step):
             self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
             self.signals_despite_gate(entry)
             return
+        judged = [
+            kept for kept in self.state.confirmations if kept.status is ConfirmationStatus.JUDGED
+        ]
+        same_receipt = [kept for kept in judged if compare.same_receipt(kept.payload, conf)]
         earlier = [
             kept
-            for kept in self.state.confirmations
-            if kept.status is ConfirmationStatus.JUDGED
-            and kept.payload.confirming_participant == importer
+            for kept in judged
+            if kept.payload.confirming_participant == importer and kept not in same_receipt
         ]
         self.set_status(entry, ConfirmationStatus.JUDGED)
         self.notify(NotificationType.IMPORT_CONFIRMED, exporter, entry.event)
@@ -370,6 +373,9 @@ class _Run(Step):
             cert, conf, pair.carats_tolerance_pct, pair.value_tolerance_pct
         )
         evidence = [cert_event, entry.event]
+        if same_receipt:
+            self.fuller_receipt(entry, same_receipt, differences)
+            return
         if conf.confirming_participant != importer:
             where = Difference("confirming_participant", importer, conf.confirming_participant)
             self.outcome(
@@ -390,6 +396,37 @@ class _Run(Step):
             kind = OutcomeKind.MATCHED_WITH_DISCREPANCIES if differences else OutcomeKind.MATCHED
             self.outcome(kind, evidence, differences=differences)
         self.after_expiry_or_void(entry)
+
+    def fuller_receipt(
+        self,
+        entry: StoredConfirmation,
+        same_receipt: list[StoredConfirmation],
+        differences: tuple[Difference, ...],
+    ) -> None:
+        """A receipt already judged, confirmed again with something more (parcels, the
+        exporter, per-line goods): not a second shipment, and its date was judged already;
+        only differences not reported for that receipt yet make a new
+        MATCHED_WITH_DISCREPANCIES. A diverting participant's fuller copy adds nothing."""
+        cert = self.state.issued
+        assert cert is not None
+        assert self.state.certificate is not None
+        if entry.payload.confirming_participant != cert.importing_participant:
+            return
+        receipt_ids = {kept.event.event_id for kept in same_receipt}
+        reported = {
+            difference
+            for item in self.state.emitted
+            if receipt_ids.intersection(item.evidence)
+            for difference in item.differences
+        }
+        if any(difference not in reported for difference in differences):
+            self.outcome(
+                OutcomeKind.MATCHED_WITH_DISCREPANCIES,
+                [self.state.certificate.event, entry.event],
+                differences=differences,
+                detail="a fuller confirmation of the receipt in event "
+                f"{same_receipt[0].event.event_id}",
+            )
 
     def signals_despite_gate(self, entry: StoredConfirmation) -> None:
         """A gate holds the comparison back, not the fraud signals: goods confirmed by a

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.events import Party
 from gateway.registry import ParticipantRegistry, ParticipantStatus
-from gateway.router import next_deadline
+from gateway.router import TopicKind, next_deadline
 from tests.unit.router.factories import (
     DUBAI,
     T0,
@@ -127,3 +127,52 @@ def test_a_confirmation_after_the_gate_lifted_announces_the_certificate_first() 
     router.feed(event(confirmation(ZA_CERT)), T0 + timedelta(days=2))
     assert router.kinds() == ["PAIR_NOT_ENABLED", "MATCHED"]
     assert router.partner("AE") == ["SHIPMENT_ANNOUNCED", "MATCHED"]
+
+
+def _parcels_reported(router: Harness) -> bool:
+    return any(
+        difference["field"] == "parcels"
+        for e in router.emissions
+        if e.topic is TopicKind.OUTCOMES
+        for difference in e.value["differences"]
+    )
+
+
+@pytest.mark.parametrize("short_first", [True, False])
+def test_a_later_statement_that_parcels_are_short_is_never_swallowed(short_first: bool) -> None:
+    """A confirmation saying 4 parcels (the certificate: 3) after one that gave none was
+    taken for a copy, and the discrepancy was never reported in that order."""
+    silent = confirmation(CERT, parcels=None)
+    short = confirmation(CERT, parcels=4, remarks="recounted at the Antwerp Diamond Office")
+    router = _in_order(registry(), CERT, *((short, silent) if short_first else (silent, short)))
+    assert _parcels_reported(router)
+    assert "DUPLICATE_CONFIRMATION" not in router.kinds()  # the same receipt, not re-use
+    expected = (
+        ["MATCHED_WITH_DISCREPANCIES"] if short_first else ["MATCHED", "MATCHED_WITH_DISCREPANCIES"]
+    )
+    assert router.kinds() == expected
+
+
+def test_a_fuller_confirmation_that_adds_no_difference_emits_nothing_more() -> None:
+    router = _in_order(registry(), CERT, confirmation(CERT, parcels=None), confirmation(CERT))
+    assert router.kinds() == ["MATCHED"]
+    assert router.partner("RU").count("IMPORT_CONFIRMED") == 2  # forwarded: it is fuller
+
+
+def test_a_fuller_confirmation_repeating_a_reported_difference_emits_nothing_more() -> None:
+    short = confirmation(CERT, parcels=4, exporter=None)
+    fuller = confirmation(CERT, parcels=4)
+    router = _in_order(registry(), CERT, short, fuller)
+    assert router.kinds() == ["MATCHED_WITH_DISCREPANCIES"]
+
+
+def test_a_contradicting_exporter_is_reported_in_either_order() -> None:
+    other = confirmation(CERT, exporter=Party("Unknown Trading FZE", "Dubai", "AE"))
+    for order in ((other, confirmation(CERT)), (confirmation(CERT), other)):
+        router = _in_order(registry(), CERT, *order)
+        assert any(
+            difference["field"] == "exporter"
+            for e in router.emissions
+            if e.topic is TopicKind.OUTCOMES
+            for difference in e.value["differences"]
+        ), router.kinds()
