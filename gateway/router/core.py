@@ -28,6 +28,7 @@ from gateway.events import (
 from gateway.registry import ParticipantRegistry
 from gateway.router import compare
 from gateway.router.records import (
+    MAX_STATUS_DIFFERENCES,
     Difference,
     NotificationType,
     OutcomeKind,
@@ -174,6 +175,8 @@ def tick(
             continue
         if moment >= orphan_at(state.certificate_id, confirmation, registry, config):
             run.set_status(confirmation, ConfirmationStatus.ORPHANED)
+            if run.primary_of(confirmation) is not None:
+                continue  # a fuller copy of a receipt reported (or to be reported) already
             waited = moment - confirmation.first_seen
             run.outcome(
                 OutcomeKind.ORPHAN_CONFIRMATION,
@@ -210,12 +213,25 @@ class _Run(Step):
                 self.seen_only(event, first.event)
                 self.reopen()  # a certificate held back by a gate, sent again
                 return
+            differences = compare.document_differences(original, cert)
+            reported = self.reported_reissue(differences)
             self.seen_only(event, None)
+            if reported is not None:  # that re-issue again, through another channel
+                self.alias(event, reported)
+                return
+            moved = cert.importing_participant != original.importing_participant
             self.outcome(
                 OutcomeKind.CONFLICTING_REISSUE,
                 [first.event, event],
-                differences=compare.document_differences(original, cert),
+                differences=differences,
                 detail=f"{cert.certificate_number} issued again with different content",
+                importer_view=(
+                    f"{cert.certificate_number} was issued again by "
+                    f"{cert.exporting_participant} with different content for another "
+                    "destination; the issuing participant has been told"
+                    if moved
+                    else None
+                ),
             )
             return
         self.update(certificate=StoredEvent(event, self.now, self.incoming_body))
@@ -237,9 +253,22 @@ class _Run(Step):
                 participants,
             )
             if held_back:
-                self.signals_despite_gate(confirmation)
+                if self.primary_of(confirmation) is None:
+                    self.signals_despite_gate(confirmation)
             else:
                 self.judge(confirmation)
+
+    def reported_reissue(self, differences: tuple[Difference, ...]) -> str | None:
+        """The event id of a conflicting re-issue already reported with exactly these
+        differences from the first certificate (so with the same content), else None. The
+        re-issue's content is not kept, its outcome's differences are (up to
+        ``MAX_STATUS_DIFFERENCES``; beyond, a re-send is reported again)."""
+        if len(differences) > MAX_STATUS_DIFFERENCES:
+            return None
+        for item in self.state.emitted:
+            if item.kind is OutcomeKind.CONFLICTING_REISSUE and item.differences == differences:
+                return item.evidence[-1]
+        return None
 
     def announce(self, event: CertificateEvent, cert: CertificateIssued) -> None:
         """ShipmentAnnounced to the importer (with the voids already in), and the value
@@ -296,13 +325,10 @@ class _Run(Step):
         entry = StoredConfirmation(event, self.now, status, self.incoming_body)
         self.update(confirmations=(*self.state.confirmations, entry))
         cert = self.state.certificate
-        if blocked is not None:
-            evidence = [event] if cert is None else [cert.event, event]
-            self.outcome(blocked.kind, evidence, detail=blocked.detail)
-            if cert is not None:
-                self.signals_despite_gate(entry)
-        elif cert is not None:
+        if cert is not None:
             self.judge(entry)
+        elif blocked is not None and self.primary_of(entry) is None:
+            self.outcome(blocked.kind, [event], detail=blocked.detail)
 
     def judge_again(self, kept: StoredConfirmation) -> None:
         """A confirmation a gate held back (its pair off, a participant suspended) is sent
@@ -334,7 +360,10 @@ class _Run(Step):
                 certificate_event = self.state.certificate.event
                 self.touched.setdefault(certificate_event.event_id, certificate_event)
         for confirmation in self.state.confirmations:
-            if confirmation.status in (ConfirmationStatus.JUDGED, ConfirmationStatus.GATED):
+            if confirmation.status in (
+                ConfirmationStatus.JUDGED,
+                ConfirmationStatus.GATED,
+            ) and (self.primary_of(confirmation) is None):
                 self.after_void(confirmation, stored, void)
 
     # --- judgement -----------------------------------------------------------------------
@@ -351,19 +380,23 @@ class _Run(Step):
         exporter, importer = cert.exporting_participant, cert.importing_participant
         participants = (exporter, importer, conf.confirming_participant)
         blocked = gate(self.registry, participants, (exporter, importer))
+        primary = self.primary_of(entry)
         if blocked is not None:
             self.set_status(entry, ConfirmationStatus.GATED)
-            self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
-            self.signals_despite_gate(entry)
+            if primary is None:  # a receipt's gate outcome and signals are told once
+                self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
+                self.signals_despite_gate(entry)
             return
+        if primary is not None and primary.status is not ConfirmationStatus.JUDGED:
+            self.judge(primary)  # sent again, fuller, once the gate lifted
         judged = [
             kept for kept in self.state.confirmations if kept.status is ConfirmationStatus.JUDGED
         ]
-        same_receipt = [kept for kept in judged if compare.same_receipt(kept.payload, conf)]
         earlier = [
             kept
             for kept in judged
-            if kept.payload.confirming_participant == importer and kept not in same_receipt
+            if kept.payload.confirming_participant == importer
+            and not compare.same_receipt(kept.payload, conf)
         ]
         self.set_status(entry, ConfirmationStatus.JUDGED)
         self.notify(NotificationType.IMPORT_CONFIRMED, exporter, entry.event)
@@ -373,8 +406,8 @@ class _Run(Step):
             cert, conf, pair.carats_tolerance_pct, pair.value_tolerance_pct
         )
         evidence = [cert_event, entry.event]
-        if same_receipt:
-            self.fuller_receipt(entry, same_receipt, differences)
+        if primary is not None:
+            self.fuller_receipt(entry, differences)
             return
         if conf.confirming_participant != importer:
             where = Difference("confirming_participant", importer, conf.confirming_participant)
@@ -397,28 +430,47 @@ class _Run(Step):
             self.outcome(kind, evidence, differences=differences)
         self.after_expiry_or_void(entry)
 
+    def primary_of(self, entry: StoredConfirmation) -> StoredConfirmation | None:
+        """The first confirmation of the same receipt that came before ``entry``
+        (:func:`compare.same_receipt`), or None when ``entry`` is the receipt's first. A
+        receipt's gate outcome, orphan report and signals are told once, for its first
+        confirmation; a fuller one adds only differences (``fuller_receipt``)."""
+        for kept in self.state.confirmations:
+            if kept.event.event_id == entry.event.event_id:
+                return None
+            if compare.same_receipt(kept.payload, entry.payload):
+                return kept
+        return None
+
     def fuller_receipt(
-        self,
-        entry: StoredConfirmation,
-        same_receipt: list[StoredConfirmation],
-        differences: tuple[Difference, ...],
+        self, entry: StoredConfirmation, differences: tuple[Difference, ...]
     ) -> None:
         """A receipt already judged, confirmed again with something more (parcels, the
         exporter, per-line goods): not a second shipment, and its date was judged already;
-        only differences not reported for that receipt yet make a new
-        MATCHED_WITH_DISCREPANCIES. A diverting participant's fuller copy adds nothing."""
+        differences its match did not report make a new MATCHED_WITH_DISCREPANCIES. A
+        fuller copy of a receipt flagged as another shipment, or of a diverting
+        participant's, adds nothing."""
         cert = self.state.issued
         assert cert is not None
         assert self.state.certificate is not None
         if entry.payload.confirming_participant != cert.importing_participant:
             return
+        same_receipt = [
+            kept
+            for kept in self.state.confirmations
+            if kept.event.event_id != entry.event.event_id
+            and compare.same_receipt(kept.payload, entry.payload)
+        ]
         receipt_ids = {kept.event.event_id for kept in same_receipt}
-        reported = {
-            difference
+        matches = [
+            item
             for item in self.state.emitted
-            if receipt_ids.intersection(item.evidence)
-            for difference in item.differences
-        }
+            if item.kind in (OutcomeKind.MATCHED, OutcomeKind.MATCHED_WITH_DISCREPANCIES)
+            and receipt_ids.intersection(item.evidence)
+        ]
+        if not matches:
+            return  # that receipt was another shipment's (DUPLICATE_CONFIRMATION): flagged
+        reported = {difference for item in matches for difference in item.differences}
         if any(difference not in reported for difference in differences):
             self.outcome(
                 OutcomeKind.MATCHED_WITH_DISCREPANCIES,

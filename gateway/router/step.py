@@ -191,9 +191,11 @@ class Step:
         *,
         differences: Sequence[Difference] = (),
         detail: str | None = None,
+        importer_view: str | None = None,
     ) -> None:
         """Emit one outcome (kp.outcomes + recipients' partner topics) unless its id was
-        emitted before."""
+        emitted before. ``importer_view``: the certificate's importer gets the outcome
+        without differences and with this detail (the differences are another shipment's)."""
         ids = tuple(event.event_id for event in evidence)
         certificate_id = self.state.certificate_id
         known_id = outcome_id(certificate_id, kind, ids)
@@ -211,8 +213,14 @@ class Step:
         )
         body = outcome_body(record)
         self.emissions.append(Emission(TopicKind.OUTCOMES, certificate_id, record, None, body))
+        importer = None if self.state.issued is None else self.state.issued.importing_participant
         for recipient in self.recipients(kind, evidence):
-            if self.party_to_certificate(recipient):
+            if importer_view is not None and recipient == importer:
+                private = {**record, "differences": [], "detail": importer_view}
+                self.emissions.append(
+                    outcome_notification(recipient, private, outcome_body(private))
+                )
+            elif self.party_to_certificate(recipient):
                 self.emissions.append(outcome_notification(recipient, record, body))
             elif kind in THIRD_PARTY_KINDS:
                 redacted = self.redacted(record, recipient, evidence)

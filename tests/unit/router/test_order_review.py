@@ -176,3 +176,46 @@ def test_a_contradicting_exporter_is_reported_in_either_order() -> None:
             if e.topic is TopicKind.OUTCOMES
             for difference in e.value["differences"]
         ), router.kinds()
+
+
+def test_a_conflicting_reissue_sent_again_is_reported_once() -> None:
+    """The same re-issue again through another channel (a new event id) was reported a
+    second time: the re-issue's content was forgotten."""
+    reissue = certificate(parcels=4)
+    router = _in_order(registry(), CERT, reissue)
+    again = event(reissue, copy="via Kafka")
+    router.feed(again, T0 + timedelta(minutes=5))
+    assert router.kinds() == ["CONFLICTING_REISSUE"]
+    assert router.status(again) == ("DISCREPANCY", "CONFLICTING_REISSUE")  # follows it
+
+
+def test_the_first_importer_does_not_learn_where_a_reissue_sends_the_goods() -> None:
+    """A re-issue to another destination showed the first importer the other buyer, its
+    address and the new destination; the exporter still gets every difference."""
+    moved = certificate(
+        importing_participant="AE", importing_member_state=None, importer=DUBAI, parcels=4
+    )
+    router = _in_order(registry(), CERT, moved)
+    told = {
+        e.participant: e.value["outcome"]
+        for e in router.emissions
+        if e.topic is TopicKind.PARTNER and e.value["outcome"] is not None
+    }
+    assert told["EU"]["differences"] == [] and "another destination" in told["EU"]["detail"]
+    assert {d["field"] for d in told["RU"]["differences"]} >= {"importing_participant", "importer"}
+    # A re-issue to the same destination is all the importer's own shipment: shown whole.
+    router = _in_order(registry(), CERT, certificate(parcels=4))
+    (eu,) = [
+        e.value["outcome"]
+        for e in router.emissions
+        if e.topic is TopicKind.PARTNER and e.participant == "EU" and e.value["outcome"]
+    ]
+    assert [d["field"] for d in eu["differences"]] == ["parcels"]
+
+
+def test_a_receipt_is_reported_orphan_once_however_many_renderings_wait() -> None:
+    fuller, shorter = confirmation(CERT), confirmation(CERT, parcels=None, remarks="copy")
+    for order in ((fuller, shorter), (shorter, fuller)):
+        router = _in_order(registry(), *order)
+        router.tick(T0 + timedelta(days=40))
+        assert router.kinds() == ["ORPHAN_CONFIRMATION"]
