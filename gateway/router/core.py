@@ -210,14 +210,13 @@ class _Run(Step):
             original = first.event.payload
             assert isinstance(original, CertificateIssued)
             if compare.same_document(original, cert):
-                self.seen_only(event, first.event)
+                self.seen_only(event, first.event.event_id)
                 self.reopen()  # a certificate held back by a gate, sent again
                 return
             differences = compare.document_differences(original, cert)
             reported = self.reported_reissue(differences)
-            self.seen_only(event, None)
-            if reported is not None:  # that re-issue again, through another channel
-                self.alias(event, reported)
+            self.seen_only(event, reported)  # reported: that re-issue again, re-sent
+            if reported is not None:
                 return
             moved = cert.importing_participant != original.importing_participant
             self.outcome(
@@ -316,7 +315,7 @@ class _Run(Step):
     def on_confirmation(self, event: CertificateEvent, conf: ImportConfirmed) -> None:
         for kept in self.state.confirmations:
             if compare.is_copy_of(conf, kept.payload):
-                self.seen_only(event, kept.event)
+                self.seen_only(event, kept.event.event_id)
                 if kept.status is ConfirmationStatus.GATED:
                     self.judge_again(kept)
                 return
@@ -345,7 +344,7 @@ class _Run(Step):
     def on_void(self, event: CertificateEvent, void: CertificateVoided) -> None:
         for kept, payload in self.state.void_payloads():
             if payload == void:
-                self.seen_only(event, kept.event)
+                self.seen_only(event, kept.event.event_id)
                 return
         stored = StoredEvent(event, self.now, self.incoming_body)
         self.update(voids=(*self.state.voids, stored))

@@ -114,6 +114,8 @@ class CertificateState:
     - ``other_event_ids``: events seen but not kept (re-sends with identical content,
       conflicting re-issues); with the kept events' ids they make the dedup set.
     - ``aliases``: other messages (tracking ids) whose status follows a kept event's.
+    - ``seen_by_sender``: per participant, its seen-only events that are not aliases (a
+      copy under a tracking id already known), for its per-sender limit.
     - ``emitted``: outcomes emitted so far.
     - ``last_change``: when the state last changed (start of the retention period).
 
@@ -130,6 +132,7 @@ class CertificateState:
     other_event_ids: tuple[str, ...] = ()
     emitted: tuple[EmittedOutcome, ...] = ()
     aliases: tuple[Alias, ...] = ()
+    seen_by_sender: tuple[tuple[str, int], ...] = ()
 
     @property
     def issued(self) -> CertificateIssued | None:
@@ -160,7 +163,8 @@ class CertificateState:
         """What ``participant`` sent that this state took in: its kept events and its
         re-sent messages."""
         kept = sum(1 for event in self.kept_events() if event.source.participant == participant)
-        return kept + sum(1 for alias in self.aliases if alias.sender == participant)
+        aliases = sum(1 for alias in self.aliases if alias.sender == participant)
+        return kept + aliases + dict(self.seen_by_sender).get(participant, 0)
 
     def original_of(self, event_id: str) -> str:
         """The event whose status a message with ``event_id`` shares: a kept event itself, an
@@ -203,6 +207,7 @@ class CertificateState:
             get("other_event_ids", self.other_event_ids),
             get("emitted", self.emitted),
             get("aliases", self.aliases),
+            get("seen_by_sender", self.seen_by_sender),
         )
 
     def void_payloads(self) -> Iterator[tuple[StoredEvent, CertificateVoided]]:
@@ -286,6 +291,7 @@ def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -
             for item in state.emitted
         ],
         "last_change": to_millis(state.last_change),
+        "seen_by_sender": dict(state.seen_by_sender),
     }
 
 
@@ -329,4 +335,5 @@ def state_from_avro(record: dict[str, Any]) -> CertificateState:
             )
             for item in record.get("emitted", [])
         ),
+        seen_by_sender=tuple(sorted(record.get("seen_by_sender", {}).items())),
     )

@@ -119,18 +119,28 @@ class Step:
             )
         )
 
-    def seen_only(self, event: CertificateEvent, original: CertificateEvent | None) -> None:
+    def seen_only(self, event: CertificateEvent, original: str | None) -> None:
         """Remember an event that is not kept; ``original`` when it is an identical re-send
         (its message's status then follows the original's from now on)."""
         self.update(other_event_ids=(*self.state.other_event_ids, event.event_id))
-        if original is not None:
-            self.alias(event, original.event_id)
+        if original is None or not self.alias(event, original):
+            self.count_unaliased(event)
 
-    def alias(self, event: CertificateEvent, original_event_id: str) -> None:
-        """Let ``event``'s message (its tracking id) share ``original_event_id``'s status."""
+    def count_unaliased(self, event: CertificateEvent) -> None:
+        """A seen-only event that no alias counts (its message's tracking id was known):
+        counted for its sender, or copies varied in their remarks under one tracking id
+        would get past the per-sender limit (a property-based review)."""
+        counts = dict(self.state.seen_by_sender)
+        sender = event.source.participant
+        counts[sender] = counts.get(sender, 0) + 1
+        self.update(seen_by_sender=tuple(sorted(counts.items())))
+
+    def alias(self, event: CertificateEvent, original_event_id: str) -> bool:
+        """Let ``event``'s message (its tracking id) share ``original_event_id``'s status;
+        False when that message is known already (nothing to add)."""
         tracking_id = event.source.tracking_id
         if tracking_id is None or self.state.knows_tracking_id(tracking_id):
-            return
+            return False
         alias = Alias(
             tracking_id,
             event.source.participant,
@@ -140,6 +150,7 @@ class Step:
         )
         self.update(aliases=(*self.state.aliases, alias))
         self.new_aliases.append(alias)
+        return True
 
     def finish(self) -> Decision:
         if not self.changed:

@@ -10,9 +10,12 @@ from datetime import timedelta
 
 import pytest
 
+from gateway import codec
+from gateway.events import Party
 from gateway.router import RouterConfig, decide
 from gateway.router.core import CertificateStateFull
-from gateway.router.state import state_to_bytes
+from gateway.router.state import STATE_SCHEMA, state_from_avro, state_to_bytes
+from gateway.router.timers import DEFAULT_CONFIG
 from tests.unit.router.factories import T0, Harness, certificate, confirmation, event, registry
 
 
@@ -130,3 +133,33 @@ def test_re_sending_one_file_under_new_keys_cannot_fill_a_certificate() -> None:
     assert router.state.event_count() == 3
     router.feed(event(cert), T0 + timedelta(days=1))  # the issuer's certificate: taken in
     assert router.state.certificate is not None
+
+
+def test_copies_under_one_tracking_id_count_towards_their_senders_limit() -> None:
+    """A property-based review: copies of a third party's confirmation, each with other
+    remarks but one tracking id (a Kafka-native sender chooses it), counted for the
+    certificate but not for their sender, so 99 of them locked the importer out."""
+    cert = certificate()
+    router = Harness()
+    router.feed(event(cert))
+    probe = confirmation(
+        cert,
+        confirming_participant="AE",
+        confirming_member_state=None,
+        importer=Party("Dubai Rough DMCC"),
+    )
+    refused = 0
+    for n in range(30):
+        copy = event(replace(probe, remarks=f"rendering {n}"))
+        copy = replace(copy, source=replace(copy.source, tracking_id="trk-probe"))
+        try:
+            router.feed(copy)
+        except CertificateStateFull:
+            refused += 1
+    assert refused == 30 - DEFAULT_CONFIG.max_events_per_sender
+    assert router.state is not None
+    assert router.state.documents_from("AE") == DEFAULT_CONFIG.max_events_per_sender
+    restored = state_from_avro(codec.decode(state_to_bytes(router.state), STATE_SCHEMA))
+    assert restored.seen_by_sender == router.state.seen_by_sender  # survives a restart
+    router.feed(event(confirmation(cert)))  # the importer's own is still taken in
+    assert "MATCHED" in router.kinds()
