@@ -551,10 +551,15 @@ class _Run(Step):
                 OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,
                 [event],
                 differences=(Difference("usd_per_carat", ratio, None),),
-                detail=f"{ratio} USD/ct is outside {found.low}-{found.high} USD/ct "
-                + (
-                    f"for origin {cert.origin}"
-                    if cert.origin != compare.MIXED
-                    else "for its lines' origins, weighted by carats"
+                detail=(
+                    f"its {found.hs_code} line at {ratio} USD/ct is above {found.high} USD/ct, "
+                    "the most its origin's rough of any kind is worth"
+                    if found.hs_code
+                    else f"{ratio} USD/ct is outside {found.low}-{found.high} USD/ct "
+                    + (
+                        f"for origin {cert.origin}"
+                        if cert.origin != compare.MIXED
+                        else "for its lines' origins, weighted by carats"
+                    )
                 ),
             )

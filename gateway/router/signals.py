@@ -58,11 +58,15 @@ class OutOfBand:
     usd_per_carat: Decimal
     low: Decimal
     high: Decimal
+    #: the HS code of the one line judged on its own (an industrial line), else None
+    hs_code: str | None = None
 
 
 #: Industrial rough (HS 7102.21) trades at a few to tens of USD/ct, far below an origin's
-#: all-goods band: its lines are judged only against a band of their own
-#: (``usd_per_carat_by_hs`` in the registry), else left out of the check.
+#: all-goods band: its lines are judged against a band of their own (``usd_per_carat_by_hs``
+#: in the registry), else left out of the weighted check and judged alone against the
+#: all-goods band's upper end (industrial rough is never worth more than that: value
+#: moved onto such a line must not escape the check, a property-based review).
 INDUSTRIAL = "7102.21"
 
 
@@ -72,17 +76,25 @@ def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) ->
     line's own origin, else the certificate's) for its HS code when the registry gives one,
     else the origin's all-goods band; lines with different bands are weighted by their
     carats (rounded to the cent). Industrial lines without a band of their own are left
-    out, with their value. None when a line's origin is unknown or has no band, or nothing
-    is left to judge."""
+    out, with their value, and each judged alone: above its origin's all-goods upper end it
+    is out of band (``hs_code`` says so) when the rest is not. None when a line's origin is
+    unknown or has no band, or nothing is left to judge."""
     low = high = weight = value = Decimal(0)
     bands: set[tuple[Decimal, Decimal]] = set()
+    industrial: OutOfBand | None = None
     for line in cert.lines:
         origin = line.origin or (None if cert.origin == MIXED else cert.origin)
         found = _bands_of(origin, registry) if origin else None
         general, by_hs = found if found is not None else (None, {})
         band = by_hs.get(line.hs_code)
         if band is None and line.hs_code == INDUSTRIAL:
-            continue  # not judged, whatever its origin
+            if general is not None and line.carats > 0 and industrial is None:
+                ratio = line.value_usd / line.carats
+                if ratio > general[1]:
+                    industrial = OutOfBand(
+                        ratio.quantize(Decimal("0.01")), Decimal(0), general[1], INDUSTRIAL
+                    )
+            continue
         if found is None or line.carats <= 0:
             return None
         band = band or general
@@ -94,7 +106,7 @@ def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) ->
         weight += line.carats
         value += line.value_usd
     if weight <= 0:
-        return None
+        return industrial
     if len(bands) == 1:
         ((low, high),) = bands
     else:
@@ -102,7 +114,7 @@ def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) ->
         low, high = (low / weight).quantize(cent), (high / weight).quantize(cent)
     ratio = value / weight
     if low <= ratio <= high:
-        return None
+        return industrial
     return OutOfBand(ratio.quantize(Decimal("0.01")), low, high)
 
 

@@ -202,6 +202,9 @@ class Harness:
     def kinds(self) -> list[str]:
         return [e.value["outcome"] for e in self.emissions if e.topic is TopicKind.OUTCOMES]
 
+    def outcomes(self) -> list[dict[str, Any]]:
+        return [e.value for e in self.emissions if e.topic is TopicKind.OUTCOMES]
+
     def outcome(self, kind: str) -> dict[str, Any]:
         found = [
             e.value

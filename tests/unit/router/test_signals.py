@@ -370,3 +370,32 @@ def test_industrial_rough_is_judged_only_against_a_band_of_its_own() -> None:
     )
     banded = base.model_copy(update={"participants": {**base.participants, "BW": botswana}})
     assert kinds((industrial,), banded) == ["VALUE_PER_CARAT_OUT_OF_BAND"]  # 20 < 25
+
+
+def test_value_moved_onto_an_industrial_line_does_not_escape_the_band() -> None:
+    """A property-based review: industrial lines without a band of their own were left
+    out with their value, so 0.5 ct of 7102.21 declared at 25 M USD raised nothing. Such a
+    line is judged alone against its origin's all-goods upper end (327.5 for BW)."""
+    gem = HsLine("7102.31", Decimal("100.000"), Decimal("15000.00"))
+
+    def flagged(*lines: HsLine) -> list[str]:
+        payload = certificate(
+            "BW1234567", issuing_participant="BW", exporting_participant="BW", origin="BW"
+        )
+        totals = {
+            "total_carats": sum((line.carats for line in lines), Decimal(0)),
+            "total_value_usd": sum((line.value_usd for line in lines), Decimal(0)),
+        }
+        router = Harness()
+        router.feed(event(replace(payload, lines=lines, **totals)))
+        return [
+            outcome["detail"]
+            for outcome in router.outcomes()
+            if outcome["outcome"] == "VALUE_PER_CARAT_OUT_OF_BAND"
+        ]
+
+    inflated = HsLine("7102.21", Decimal("0.500"), Decimal("25000000.00"))
+    (detail,) = flagged(gem, inflated)
+    assert "7102.21 line at 50000000.00 USD/ct" in detail
+    assert flagged(HsLine("7102.21", Decimal("10.000"), Decimal("9000000.00")))
+    assert flagged(gem, HsLine("7102.21", Decimal("10.000"), Decimal("3275.00"))) == []  # the end
