@@ -256,8 +256,8 @@ def _origin(
         text, note = notes[NOTE_ORIGIN]
         if not text:
             return None
-        if text == MIXED or (len(text) == 2 and text.isalpha() and text.isupper()):
-            return text
+        if text.upper() == MIXED or (len(text) == 2 and text.isascii() and text.isalpha()):
+            return text.upper()
         reader.invalid(f"note {NOTE_ORIGIN}", note, f"{text!r} is neither a country code nor MIXED")
         return None
     origin = origin_of_lines(line[3] for line in lines)

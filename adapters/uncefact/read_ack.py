@@ -198,15 +198,19 @@ def _confirmation(
     confirmed_written: datetime | None,
 ) -> ImportConfirmed | None:
     values = said.values
-    importer = _party(said, SAY_IMPORTER_NAME, SAY_IMPORTER_ADDRESS, SAY_IMPORTER_COUNTRY)
-    exporter = _party(said, SAY_EXPORTER_NAME, SAY_EXPORTER_ADDRESS, SAY_EXPORTER_COUNTRY)
+    importer = _party(reader, said, SAY_IMPORTER_NAME, SAY_IMPORTER_ADDRESS, SAY_IMPORTER_COUNTRY)
+    exporter = _party(reader, said, SAY_EXPORTER_NAME, SAY_EXPORTER_ADDRESS, SAY_EXPORTER_COUNTRY)
     if SAY_IMPORTER_NAME not in values:
         reader.missing(f"the importer's name (statement {SAY_IMPORTER_NAME})", document)
     if SAY_EXPORTER_NAME not in values and any(k.startswith("KP-EXPORTER-") for k in values):
         reader.missing(f"the exporter's name (statement {SAY_EXPORTER_NAME})", document)
-    country = values[SAY_COUNTRY][0] if SAY_COUNTRY in values else None
-    country = country or (importer.country if importer else None)
-    if country is None:
+    country = None
+    if SAY_COUNTRY in values:
+        text, element = values[SAY_COUNTRY]
+        country = reader.country_code(text, element, f"statement {SAY_COUNTRY}")
+    elif importer is not None:
+        country = importer.country
+    if country is None and SAY_IMPORTER_COUNTRY not in values:  # else: a finding already
         reader.missing(f"the confirming country (statement {SAY_COUNTRY})", document)
     received_on = confirmed_written.date() if confirmed_written else None
     if SAY_RECEIVED_ON in values:
@@ -247,14 +251,20 @@ def _confirmation(
     )
 
 
-def _party(said: _Said, name_key: str, address_key: str, country_key: str) -> Party | None:
+def _party(
+    reader: DocumentReader, said: _Said, name_key: str, address_key: str, country_key: str
+) -> Party | None:
     values = said.values
     if name_key not in values:
         return None
+    country = None
+    if country_key in values:
+        text, element = values[country_key]
+        country = reader.country_code(text, element, f"statement {country_key}")
     return Party(
         name=values[name_key][0],
         address=values[address_key][0] if address_key in values else None,
-        country=values[country_key][0] if country_key in values else None,
+        country=country,
     )
 
 

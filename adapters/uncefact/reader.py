@@ -5,7 +5,7 @@ them."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -25,18 +25,21 @@ from gateway.registry import ParticipantRegistry
 
 _DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
+#: UNTDID 2379 date/time format codes: the number of digits each is written with, and what
+#: they are, for the message. Any of them may carry a UTC offset (the profile schema's
+#: pattern allows one after each form); 205 must. Digits are sliced at fixed widths, never
+#: read with strptime, which takes "20261120" for format 203 as 2026-01-01 02:00 (its
+#: fields accept one digit).
 _DIGIT_FORMATS = {
-    "102": "%Y%m%d",
-    "203": "%Y%m%d%H%M",
-    "204": "%Y%m%d%H%M%S",
-    "205": "%Y%m%d%H%M%z",
+    "102": (8, "CCYYMMDD: 8 digits, then optionally a UTC offset such as +0100"),
+    "203": (12, "CCYYMMDDHHMM: 12 digits, then optionally a UTC offset such as +0100"),
+    "204": (14, "CCYYMMDDHHMMSS: 14 digits, then optionally a UTC offset such as +0100"),
+    "205": (12, "CCYYMMDDHHMM+HHMM: 12 digits and a UTC offset"),
 }
 _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
-#: Digits with a UTC offset (the profile schema's pattern allows one after each form):
-#: read explicitly, since Python's ISO reader would take the "+" for the date-time
-#: separator and the offset for a time of day.
-_DIGITS_WITH_OFFSET = re.compile(r"^(\d{8}|\d{12}|\d{14})[+-]\d{4}$")
-_OFFSET_PATTERN_BY_LENGTH = {8: "%Y%m%d%z", 12: "%Y%m%d%H%M%z", 14: "%Y%m%d%H%M%S%z"}
+#: Digits with an optional UTC offset: read explicitly, since Python's ISO reader would
+#: take the "+" for the date-time separator and the offset for a time of day.
+_DIGITS = re.compile(r"^(\d+)(?:([+-])(\d{2})(\d{2}))?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
@@ -214,24 +217,27 @@ class DocumentReader:
             self.missing(what, holder)
             return None
         code = (string.get("format") or "").strip()
-        pattern = _DIGIT_FORMATS.get(code)
-        if pattern is None:
-            if text.isdigit():
-                code = _FORMAT_BY_LENGTH.get(len(text), code)
-                pattern = _DIGIT_FORMATS.get(code)
-            elif (digits := _DIGITS_WITH_OFFSET.match(text)) is not None:
-                # Digits and an offset (UN/ECE 2379 code 205 is the 12-digit form): never
-                # read as an ISO basic date-time, which Python misreads by the offset.
-                width = len(digits.group(1))
-                code = "205" if width == 12 else f"{width} digits and a UTC offset"
-                pattern = _OFFSET_PATTERN_BY_LENGTH[width]
-        if pattern is None:
-            return self._iso(text, string, what)
+        digits = _DIGITS.match(text)
+        if code not in _DIGIT_FORMATS:
+            if digits is None or len(digits.group(1)) not in _FORMAT_BY_LENGTH:
+                return self._iso(text, string, what)
+            code = _FORMAT_BY_LENGTH[len(digits.group(1))]
+        width, form = _DIGIT_FORMATS[code]
+        if (
+            digits is None
+            or len(digits.group(1)) != width
+            or (code == "205" and digits.group(2) is None)
+        ):
+            self.invalid(what, string, f"{text!r} does not match format code {code} ({form})")
+            return None
         try:
-            return _valid(datetime.strptime(text, pattern))
+            return _valid(_from_digits(*digits.groups()))
         except ValueError:
-            form = f"format code {code}" if code.isdigit() else code
-            self.invalid(what, string, f"{text!r} does not match {form}")
+            self.invalid(
+                what,
+                string,
+                f"{text!r} is not a date and time (format code {code}, {form.partition(':')[0]})",
+            )
         except OverflowError:
             self.invalid(what, string, _OUT_OF_RANGE.format(text=text))
         return None
@@ -324,17 +330,30 @@ class DocumentReader:
             parts.append(place)
         country = (texts.get(COUNTRY_ID) or "").strip() or None
         if country is not None:
-            if _COUNTRY.match(country):
-                country = country.upper()
-            else:
-                where = next(child for child in address_element if child.tag == COUNTRY_ID)
-                self.invalid(
-                    f"the {what}'s ram:CountryID",
-                    where,
-                    f"{country!r} is not an ISO 3166-1 alpha-2 country code such as BE",
-                )
-                country = None
+            where = next(child for child in address_element if child.tag == COUNTRY_ID)
+            country = self.country_code(country, where, f"the {what}'s ram:CountryID")
         return Party(name=name, address=", ".join(parts) or None, country=country)
+
+    def country_code(self, text: str, where: etree._Element, what: str) -> str | None:
+        """An ISO 3166-1 alpha-2 code in either case -> upper case; anything else (a
+        country's name, three letters) is a finding and None."""
+        if _COUNTRY.match(text):
+            return text.upper()
+        self.invalid(what, where, f"{text!r} is not an ISO 3166-1 alpha-2 country code such as BE")
+        return None
+
+
+def _from_digits(digits: str, sign: str | None, hours: str | None, minutes: str | None) -> datetime:
+    """CCYYMMDD[HHMM[SS]] and an optional offset -> datetime; ValueError for a field out of
+    range (month 13, 30 February, hour 24, an offset of a day or more)."""
+    year, month, day, hour, minute, second = (
+        int(digits[start : start + 2 + 2 * (start == 0)] or 0) for start in (0, 4, 6, 8, 10, 12)
+    )
+    zone = None
+    if sign is not None and hours is not None and minutes is not None:
+        shift = timedelta(hours=int(hours), minutes=int(minutes))
+        zone = timezone(shift if sign == "+" else -shift)
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 def _valid(moment: datetime) -> datetime:

@@ -621,6 +621,89 @@ class TestUncefact(AdapterContract):
         assert issued("<udt:DateTimeString>202602270930+0200") == with_format
         assert with_format == issued("<udt:DateTimeString>2026-02-27T09:30:00+02:00")
 
+    @pytest.mark.parametrize(
+        ("written", "expected"),
+        [
+            ('format="102">20260227+0900', datetime(2026, 2, 26, 15, 0)),
+            ('format="203">202602270930-0500', datetime(2026, 2, 27, 14, 30)),
+            ('format="204">20260227093015+0100', datetime(2026, 2, 27, 8, 30, 15)),
+        ],
+    )
+    def test_every_digit_format_code_may_carry_an_offset(
+        self, registry: ParticipantRegistry, written: str, expected: datetime
+    ) -> None:
+        """An integrator's review: format="102" with an offset was refused although the
+        profile allows it (only digits without a format attribute were read with one)."""
+        source = text(CERT).replace(
+            "<udt:DateTimeString>2026-02-27T09:30:00+02:00", f"<udt:DateTimeString {written}", 1
+        )
+        assert adapt(source.encode(), registry).occurred_at == expected.replace(tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("written", "message"),
+        [
+            ('format="203">20261120', "does not match format code 203 (CCYYMMDDHHMM: 12 digits"),
+            ('format="205">20261120+0100', "does not match format code 205"),
+            ('format="204">202611201230', "does not match format code 204"),
+            ('format="205">202611201230', "does not match format code 205"),
+            ('format="102">20261301', "is not a date and time (format code 102, CCYYMMDD)"),
+            ('format="203">202602271260', "is not a date and time"),
+            ('format="102">20260227+2400', "is not a date and time"),
+        ],
+    )
+    def test_digits_that_do_not_fit_their_format_code_are_refused(
+        self, registry: ParticipantRegistry, written: str, message: str
+    ) -> None:
+        """An integrator's review: strptime accepts one-digit fields, so "20261120" under
+        format 203 was read as 1 January 02:00 and the document passed with a wrong date."""
+        source = text(CERT).replace(
+            "<udt:DateTimeString>2026-02-27T09:30:00+02:00", f"<udt:DateTimeString {written}", 1
+        )
+        (finding,) = rejected(source.encode(), registry).findings
+        assert finding.code == KP_FIELD_INVALID
+        assert message in finding.message
+
+    def test_acknowledgement_countries_are_codes_read_in_either_case(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """An integrator's review: an acknowledgement's party countries were copied as
+        written ("de", even "Germany"), unlike a certificate's."""
+        document = edited(ACK, "KP-IMPORTER-COUNTRY: BE", "KP-IMPORTER-COUNTRY: be")
+        document = document.replace(b"KP-EXPORTER-COUNTRY: BW", b"KP-EXPORTER-COUNTRY: bw")
+        document = document.replace(b"KP-CONFIRMING-COUNTRY: BE", b"KP-CONFIRMING-COUNTRY: be")
+        assert adapt(document, registry).payload == adapt(fixture(ACK), registry).payload
+
+    @pytest.mark.parametrize(
+        "statement",
+        ["KP-IMPORTER-COUNTRY: Belgium", "KP-EXPORTER-COUNTRY: BWA", "KP-CONFIRMING-COUNTRY: B"],
+    )
+    def test_acknowledgement_countries_that_are_not_codes_are_refused(
+        self, registry: ParticipantRegistry, statement: str
+    ) -> None:
+        key = statement.partition(":")[0]
+        original = (
+            next(line for line in text(ACK).splitlines() if f">{key}:" in line)
+            .split(">")[1]
+            .split("<")[0]
+        )
+        (finding,) = rejected(edited(ACK, original, statement), registry).findings
+        assert finding.code == KP_FIELD_INVALID
+        assert f"statement {key}" in finding.message and "alpha-2" in finding.message
+        assert finding.line is not None
+
+    def test_an_origin_note_in_lower_case_is_a_code(self, registry: ParticipantRegistry) -> None:
+        """An integrator's review: KP-ORIGIN "bw" was refused while KP-PROVENANCE "ae" and
+        party countries in lower case were read."""
+        note = "<ram:SubjectCode>KP-EXPIRY</ram:SubjectCode>\n    </ram:IncludedSPSNote>"
+        written = (
+            note + "\n    <ram:IncludedSPSNote>\n      <ram:Content>{}</ram:Content>\n"
+            "      <ram:SubjectCode>KP-ORIGIN</ram:SubjectCode>\n    </ram:IncludedSPSNote>"
+        )
+        lower = adapt(edited(CERT, note, written.format("bw")), registry).payload
+        upper = adapt(edited(CERT, note, written.format("BW")), registry).payload
+        assert lower == upper
+        assert isinstance(lower, CertificateIssued) and lower.origin == "BW"
+
     def test_certificate_numbers_are_read_as_the_other_formats_read_them(
         self, registry: ParticipantRegistry
     ) -> None:
