@@ -30,6 +30,7 @@ from gateway.router.restore import Restored, restore_partitions, state_headers
 from gateway.router.state import state_to_bytes
 from gateway.router.store import PartitionStore, timers_fingerprint
 from gateway.router.timers import RouterConfig, next_deadline
+from gateway.router.topic_gate import TopicCheckedRegistry
 from gateway.router.wire import decode_event
 from gateway.settings import Settings
 
@@ -89,7 +90,7 @@ class RouterHandler:
         self.prefix = settings.topic_prefix
         self.events_topic = f"{self.prefix}events"
         self.changelog_topic = f"{self.prefix}router.changelog"
-        self.registry = registry
+        self.registry = TopicCheckedRegistry(settings, registry)
         self.clock = clock
         self.group_id = settings.router.group_id
         self.config = replace(
@@ -353,6 +354,7 @@ class RouterHandler:
             if stop.is_set():
                 return
             try:
+                await self.registry.refresh()
                 await self.tick_due()
             except Exception as exc:
                 log.exception("timer_failed", error=repr(exc))

@@ -236,3 +236,34 @@ async def test_a_state_that_would_outgrow_a_changelog_record_refuses_the_event(
     refused = {s["tracking_id"] for s in statuses if s["status"] == "DEAD_LETTERED"}
     assert refused == {item.source.tracking_id for item in versions[1:]}
     assert router.counters.dead_lettered == 2
+
+
+async def test_a_pair_added_while_running_gets_its_partner_topic_and_blocks_nothing(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A partner review: a pair enabled by editing the registry while the router ran named
+    a participant without a partner topic (JP); every transaction that announced to it
+    aborted and retried for ever, blocking its partition for every partner."""
+    settings = fast_timer(created_topics)
+    registry = registry_copy(tmp_path)
+    base = certificate("RU0700090")
+    to_japan = replace(
+        base,
+        importing_participant="JP",
+        importing_member_state=None,
+        importer=replace(base.importer, country="JP"),
+    )
+    async with routing(settings, registry) as handler:
+        registry.write_text(
+            registry.read_text()
+            + '\n[[pairs]]\nexporter = "RU"\nimporter = "JP"\nconfirmation_deadline_days = 30\n'
+        )
+        for _ in range(100):  # the timer takes the new registry once the topic exists
+            if handler.registry.current().pair("RU", "JP") is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert handler.registry.current().pair("RU", "JP") is not None
+        await produce_events(settings, [event(to_japan), *pair("RU0700091")])
+        assert await partner(settings, "JP", 1) == ["SHIPMENT_ANNOUNCED"]
+        found = await outcomes(settings, 1)  # the other pair flows beside it
+    assert ("RU0700091", "MATCHED") in {(o["certificate_id"], o["outcome"]) for o in found}
