@@ -141,7 +141,8 @@ def delivery_status(
     state: CertificateState, event_id: str, visible: frozenset[OutcomeKind] | None = None
 ) -> Status | None:
     """Where the message that carried ``event_id`` stands, from every outcome that has it
-    as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them) > MATCHED
+    as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them, with
+    CONFIRMATION_OVERDUE last when the deadline passed too) > MATCHED
     > OVERDUE > ANNOUNCED (an announced certificate without outcomes, with the detail
     "cancelled by its issuer" once voided; a void once the importer was told of it); None
     otherwise. A DISCREPANCY lists the differences of its outcomes, most severe first.
@@ -174,7 +175,11 @@ def delivery_status(
             )
         )
         detail = ", ".join(kind.value for kind in bad)
-        if late and OutcomeKind.CONFIRMATION_OVERDUE not in kinds:
+        if OutcomeKind.CONFIRMATION_OVERDUE in kinds:
+            # Still unconfirmed by its importer: a diversion's or a band's DISCREPANCY must
+            # not hide that from the issuer (a partner review).
+            detail += f", {OutcomeKind.CONFIRMATION_OVERDUE.value}"
+        elif late:
             detail += "; confirmed after the deadline"
         return Status(DeliveryState.DISCREPANCY, bad[0].value, detail, differences)
     if OutcomeKind.MATCHED in kinds:

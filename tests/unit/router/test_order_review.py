@@ -219,3 +219,16 @@ def test_a_receipt_is_reported_orphan_once_however_many_renderings_wait() -> Non
         router = _in_order(registry(), *order)
         router.tick(T0 + timedelta(days=40))
         assert router.kinds() == ["ORPHAN_CONFIRMATION"]
+
+
+def test_the_issuers_status_says_overdue_beside_a_diversion() -> None:
+    """A partner review: after a diversion, CONFIRMATION_OVERDUE rewrote the issuer's
+    status unchanged (DISCREPANCY, WRONG_DESTINATION): polling `kpgw status`, the issuer
+    could not see that the real importer had still not confirmed."""
+    router = _in_order(registry(), CERT, DIVERTED)
+    router.tick(T0 + timedelta(days=60))
+    assert "CONFIRMATION_OVERDUE" in router.kinds()
+    record = router.status_record(event(CERT))
+    assert record is not None
+    assert (record["status"], record["reason"]) == ("DISCREPANCY", "WRONG_DESTINATION")
+    assert record["detail"] == "WRONG_DESTINATION, CONFIRMATION_OVERDUE"
