@@ -405,7 +405,15 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
         or "char 0x0 out of allowed range" in lowered
         or "invalid bytes in character encoding" in lowered
     ):
-        message = f"the bytes do not match the declared encoding: {text}{_code_page_hint(raw)}"
+        stripped = raw[len(_BOMS[0]) :] if raw.startswith(_BOMS[0]) else raw
+        declared = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or _DECLARED_ENCODING.match(stripped)
+        what = (
+            "the bytes do not match the declared encoding"
+            if declared
+            else "the document declares no encoding, so it is read as UTF-8, which its bytes "
+            "are not"
+        )
+        message = f"{what}: {text}{_code_page_hint(raw)}"
         line = _undecodable_line(raw) or line
         return NotXml(message, findings=(Finding(INVALID_ENCODING, message, line=line),))
     if "xmlparseentityref: no name" in lowered or "entityref: expecting ';'" in lowered:

@@ -20,7 +20,12 @@ from gateway.events import raw_sha256
 from gateway.ingress import dashboard_view, validation
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.idempotency import Accepted, idempotency_key, tracking_id_for
-from gateway.ingress.limits import check_content_encoding, check_content_type, read_body
+from gateway.ingress.limits import (
+    check_charset,
+    check_content_encoding,
+    check_content_type,
+    read_body,
+)
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.publisher import (
     BrokerUnavailable,
@@ -60,16 +65,18 @@ async def _document(request: web.Request, ingress: Ingress, deadline: float) -> 
     check_content_encoding(request.headers.get("Content-Encoding"))
     limit = ingress.settings.ingress.max_body_bytes
     if request.content.is_eof():  # the whole body has arrived: no deadline to watch
-        return identity.participant, await read_body(request, limit)
-    try:
-        async with asyncio.timeout_at(deadline):
-            raw = await read_body(request, limit)
-    except TimeoutError:
-        raise Problem(
-            "deadline-exceeded",
-            "the body did not arrive within the request deadline",
-            headers=retry_after(1),
-        ) from None
+        raw = await read_body(request, limit)
+    else:
+        try:
+            async with asyncio.timeout_at(deadline):
+                raw = await read_body(request, limit)
+        except TimeoutError:
+            raise Problem(
+                "deadline-exceeded",
+                "the body did not arrive within the request deadline",
+                headers=retry_after(1),
+            ) from None
+    check_charset(request.headers.get("Content-Type"), raw)
     return identity.participant, raw
 
 

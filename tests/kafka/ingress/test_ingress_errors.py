@@ -155,6 +155,11 @@ async def test_size_and_content_type_limits(created_topics: Settings) -> None:
         refused = (await client.send(bomb, headers=gzipped)).problem(415)
         assert "content encoding 'gzip' is not accepted" in refused["detail"]
         assert (await client.send(bomb, participant=None, headers=gzipped)).status == 401
+        # A charset only the header gives cannot be honoured: the bytes are stored as sent.
+        cyrillic = "<doc>Алмазы</doc>".encode("cp1251")
+        for call in (client.send, client.validate):
+            told = await call(cyrillic, content_type="application/xml; charset=windows-1251")
+            assert "declares no encoding" in told.problem(415)["detail"]
         accepted = await client.send(document, content_type="Application/XML; charset=UTF-8")
         assert accepted.status == 202
     records = await read_until(created_topics, "inbound", 1)
