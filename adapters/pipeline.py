@@ -28,7 +28,13 @@ def adapt_element(
     root: etree._Element, registry: ParticipantRegistry, *, format_hint: str | None = None
 ) -> Adapted:
     name = RootName.of(root)
-    adapter = adapter_registry.get(format_hint) if format_hint else adapter_registry.detect(name)
+    line = getattr(root, "sourceline", None)
+    line = line if isinstance(line, int) else 1
+    adapter = (
+        adapter_registry.get(format_hint)
+        if format_hint
+        else adapter_registry.detect(name, line=line)
+    )
     if format_hint and not adapter.detects(name):
         # One answer for a hint that contradicts the document, whichever adapter it names
         # (each would otherwise fail in its own way: schema, mapping or format findings).
@@ -36,8 +42,7 @@ def adapt_element(
             f"the format hint says {format_hint}, but the document's root element {name} "
             f"is not one the {format_hint} adapter reads"
         )
-        line = getattr(root, "sourceline", None)
-        finding = Finding(UnknownFormat.code, message, line if isinstance(line, int) else 1, "/")
+        finding = Finding(UnknownFormat.code, message, line, "/")
         error = UnknownFormat(message, findings=(finding,))
         error.adapter = adapter.name
         raise error
@@ -70,5 +75,10 @@ def _context(registry: ParticipantRegistry) -> AdapterContext:
 
 
 def prefixes_of(root: etree._Element) -> dict[str, str]:
-    """The sender's own prefixes, so messages speak the names in the sender's document."""
-    return {uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri}
+    """The sender's own prefixes, so messages speak the names in the sender's document;
+    its default namespace maps to "" (its names are written without a prefix)."""
+    found = {uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri}
+    default = root.nsmap.get(None)
+    if default and default not in found:
+        found[default] = ""
+    return found

@@ -72,7 +72,9 @@ _DETECTED: list[tuple[dict[str, Adapter], dict[RootName, Adapter]]] = []
 _DETECTED_LIMIT = 256
 
 
-def detect(root: RootName) -> Adapter:
+def detect(root: RootName, *, line: int = 1) -> Adapter:
+    """The adapter whose ``detects`` accepts ``root``; UnknownFormat at ``line`` (the root
+    element's, which may follow a declaration and comments) when none does."""
     available = adapters()
     current = _DETECTED[0] if _DETECTED else None
     if current is None or current[0] is not available:
@@ -91,4 +93,6 @@ def detect(root: RootName) -> Adapter:
         f"no adapter understands a document whose root element is {root}; "
         f"known formats: {', '.join(sorted(adapters()))}"
     )
-    raise UnknownFormat(message, findings=(Finding("UNKNOWN_FORMAT", message, line=1, path="/"),))
+    raise UnknownFormat(
+        message, findings=(Finding("UNKNOWN_FORMAT", message, line=line, path="/"),)
+    )

@@ -52,7 +52,9 @@ def readable(text: str, prefixes: Mapping[str, str]) -> str:
 
     def substitute(match: re.Match[str]) -> str:
         prefix = prefixes.get(match.group(1))
-        return f"{prefix}:" if prefix else f"{{{match.group(1)}}}"
+        if prefix is None:
+            return f"{{{match.group(1)}}}"
+        return f"{prefix}:" if prefix else ""  # "": the sender's default namespace
 
     return _CLARK.sub(substitute, text)
 
@@ -77,6 +79,10 @@ _TYPE_HINTS = {
 }
 _PATTERN_HINTS = {
     "\\d{10}": "10 digits, such as 7102310000",
+    "\\d{4}-\\d{2}-\\d{2}": "a date as YYYY-MM-DD, such as 2026-03-02 (no time, no offset)",
+    "[A-Z]{2}|\\*{1,3}|MIXED": (
+        "an ISO 3166-1 code in upper case such as RU, or MIXED, or one to three asterisks"
+    ),
     "[A-Z]{2}": "two upper-case letters, an ISO 3166-1 code such as RU",
     # UN/CEFACT DateTimeString: libxml2 names only the last of the two alternatives.
     "\\s*\\d{8}(\\d{4}(\\d{2})?)?([+\\-]\\d{4})?\\s*": (
@@ -124,7 +130,9 @@ class _Names:
         if not uri:
             return local
         prefix = self.prefixes.get(uri)
-        return f"{prefix}:{local}" if prefix else f"{local} (namespace {uri})"
+        if prefix is None:
+            return f"{local} (namespace {uri})"
+        return f"{prefix}:{local}" if prefix else local  # "": the default namespace
 
     def expected(self, entry: str) -> str:
         """One entry of libxml2's "Expected is ( ... )", wildcards in words."""
@@ -289,10 +297,30 @@ def raise_violations(
     )
 
 
+def _declared_prefixes(root: etree._Element) -> dict[str, str]:
+    """Every prefix the document declares, wherever (libxml2's paths use them; a sender
+    may declare ``ram`` on the element that first needs it), the first use of a prefix
+    winning; computed once per failed validation."""
+    cached = _PREFIXES_SEEN.get(id(root))
+    if cached is not None and cached[0] is root:
+        return cached[1]
+    found: dict[str, str] = {}
+    for element in root.iter():
+        for prefix, uri in element.nsmap.items():
+            if prefix and uri and prefix not in found:
+                found[prefix] = uri
+    _PREFIXES_SEEN.clear()  # one document at a time
+    _PREFIXES_SEEN[id(root)] = (root, found)
+    return found
+
+
+_PREFIXES_SEEN: dict[int, tuple[etree._Element, dict[str, str]]] = {}
+
+
 def _element_at(root: etree._Element, path: str) -> etree._Element | None:
     """The element libxml2's path names (in the document's own prefixes), or None. When
     ``root`` is a subtree (an envelope's content), libxml2's path starts at it."""
-    namespaces = {prefix: uri for prefix, uri in root.nsmap.items() if prefix and uri}
+    namespaces = _declared_prefixes(root)
     first, _, rest = path.lstrip("/").partition("/")
     candidates: list[tuple[etree._Element | etree._ElementTree, str]] = []
     if first:

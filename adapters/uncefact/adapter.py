@@ -101,7 +101,8 @@ class UncefactAdapter:
             f"the uncefact format reads rsm:{profile.CERTIFICATE_ROOT} and "
             f"rsm:{profile.ACKNOWLEDGEMENT_ROOT} (D17A), not {root}"
         )
-        raise UnknownFormat(message, findings=(Finding("UNKNOWN_FORMAT", message, 1, "/"),))
+        line = line_of(document) or 1
+        raise UnknownFormat(message, findings=(Finding("UNKNOWN_FORMAT", message, line, "/"),))
 
     def render(self, payload: Payload, *, message_id: str, registry: ParticipantRegistry) -> bytes:
         # The SPS documents have no message id element: the id is derived from the

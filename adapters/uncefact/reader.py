@@ -98,8 +98,8 @@ def need_error(parent: etree._Element, tag: str) -> MappingFailed:
 
 def path_of(element: etree._Element) -> str:
     """``/rsm:SPSCertificate/rsm:SPSConsignment/.../ram:IncludedSPSTradeLineItem[2]/...``: the
-    UN/CEFACT namespaces with their conventional prefixes, any other (an envelope around the
-    document) with the sender's."""
+    sender's own prefixes, as the schema step's findings give them, and the conventional
+    ``rsm``/``ram``/``udt`` where the sender wrote none (a default namespace)."""
     return paths.path_of(element, PREFIXES)
 
 
