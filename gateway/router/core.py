@@ -524,23 +524,38 @@ class _Run(Step):
     def after_void(
         self, entry: StoredConfirmation, stored: StoredEvent, void: CertificateVoided
     ) -> None:
-        """CONFIRMED_AFTER_VOID when the goods were received on or after the void date."""
+        """CONFIRMED_AFTER_VOID when the goods were received on or after the void date;
+        VOIDED_AFTER_RECEIPT when the importer had received them before it (a certificate
+        used, then cancelled: the shipment would vanish from the exporter's records while
+        the importer's count it). Each once per confirmation, for the first such void, and
+        the same whichever of the confirmation and the void came first."""
         received = entry.payload.date_of_receipt
-        if received < void.voided_on or self.state.certificate is None:
+        cert = self.state.issued
+        if self.state.certificate is None or cert is None:
             return
-        flagged = OutcomeKind.CONFIRMED_AFTER_VOID
+        if received >= void.voided_on:
+            flagged = OutcomeKind.CONFIRMED_AFTER_VOID
+            detail = f"received {received}, certificate voided {void.voided_on}: {void.reason}"
+        elif entry.payload.confirming_participant == cert.importing_participant:
+            flagged = OutcomeKind.VOIDED_AFTER_RECEIPT
+            detail = (
+                f"voided {void.voided_on} ({void.reason}), after {cert.importing_participant} "
+                f"confirmed receiving the goods on {received}"
+            )
+        else:
+            return
         if any(
             item.kind is flagged and entry.event.event_id in item.evidence
             for item in self.state.emitted
         ):
             return  # one signal per confirmation, however many voids it is after
         self.outcome(
-            OutcomeKind.CONFIRMED_AFTER_VOID,
+            flagged,
             [self.state.certificate.event, entry.event, stored.event],
             differences=(
                 Difference("date_of_receipt", void.voided_on.isoformat(), received.isoformat()),
             ),
-            detail=f"received {received}, certificate voided {void.voided_on}: {void.reason}",
+            detail=detail,
         )
 
     def check_value(self, event: CertificateEvent, cert: CertificateIssued) -> None:

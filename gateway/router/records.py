@@ -41,6 +41,7 @@ class OutcomeKind(StrEnum):
     VALUE_PER_CARAT_OUT_OF_BAND = "VALUE_PER_CARAT_OUT_OF_BAND"
     PAIR_NOT_ENABLED = "PAIR_NOT_ENABLED"
     PARTICIPANT_SUSPENDED = "PARTICIPANT_SUSPENDED"
+    VOIDED_AFTER_RECEIPT = "VOIDED_AFTER_RECEIPT"
 
 
 #: Outcomes that say "this exchange is outside digital exchange", not "the documents differ".
@@ -58,6 +59,7 @@ SEVERITY = (
     OutcomeKind.DUPLICATE_CONFIRMATION,
     OutcomeKind.WRONG_DESTINATION,
     OutcomeKind.CONFIRMED_AFTER_VOID,
+    OutcomeKind.VOIDED_AFTER_RECEIPT,
     OutcomeKind.ORPHAN_CONFIRMATION,
     OutcomeKind.CONFIRMED_AFTER_EXPIRY,
     OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,

@@ -21,6 +21,7 @@ from tests.unit.router.factories import (
     confirmation,
     event,
     registry,
+    void,
     with_status,
 )
 
@@ -232,3 +233,42 @@ def test_the_issuers_status_says_overdue_beside_a_diversion() -> None:
     assert record is not None
     assert (record["status"], record["reason"]) == ("DISCREPANCY", "WRONG_DESTINATION")
     assert record["detail"] == "WRONG_DESTINATION, CONFIRMATION_OVERDUE"
+
+
+@pytest.mark.parametrize("void_first", [True, False])
+def test_a_certificate_cancelled_after_its_goods_arrived_is_flagged(void_first: bool) -> None:
+    """A void after MATCHED raised nothing (left open by session 9): a used certificate
+    withdrawn makes the shipment vanish from the exporter's records while the importer's
+    count it. Receipt before the void date: VOIDED_AFTER_RECEIPT, whichever came first."""
+    received = confirmation(CERT, date_of_receipt=CERT.issue_date + timedelta(days=5))
+    later = void(CERT, voided_on=CERT.issue_date + timedelta(days=20), reason="issued in error")
+    router = _in_order(registry(), CERT, *((later, received) if void_first else (received, later)))
+    assert sorted(router.kinds()) == ["MATCHED", "VOIDED_AFTER_RECEIPT"]
+    flagged = router.outcome("VOIDED_AFTER_RECEIPT")
+    assert flagged["differences"] == [
+        {
+            "field": "date_of_receipt",
+            "certificate": later.voided_on.isoformat(),
+            "confirmation": received.date_of_receipt.isoformat(),
+        }
+    ]
+    assert "issued in error" in flagged["detail"]
+    assert "VOIDED_AFTER_RECEIPT" in router.partner(
+        "RU"
+    ) and "VOIDED_AFTER_RECEIPT" in router.partner("EU")
+
+
+def test_goods_received_on_the_void_date_are_confirmed_after_the_void_not_voided_after() -> None:
+    received = confirmation(CERT, date_of_receipt=CERT.issue_date + timedelta(days=5))
+    same_day = void(CERT, voided_on=received.date_of_receipt)
+    router = _in_order(registry(), CERT, same_day, received)
+    assert "VOIDED_AFTER_RECEIPT" not in router.kinds()
+    assert "CONFIRMED_AFTER_VOID" in router.kinds()
+
+
+def test_a_diverting_participants_receipt_before_a_void_is_not_voided_after_receipt() -> None:
+    early = replace(DIVERTED, date_of_receipt=CERT.issue_date + timedelta(days=2))
+    router = _in_order(
+        registry(), CERT, early, void(CERT, voided_on=CERT.issue_date + timedelta(days=9))
+    )
+    assert "VOIDED_AFTER_RECEIPT" not in router.kinds()
