@@ -437,4 +437,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
         message = f"the document contains a character XML forbids: {text}"
         return NotXml(message, findings=(Finding(INVALID_CHARACTER, message, line=line),))
     message = f"the document is not well-formed XML: {text}"
+    if "xml declaration allowed only at the start" in lowered:
+        # Usually a document pasted into an envelope's Content with its own declaration.
+        message += "; a document placed inside another goes in without its <?xml ...?> line"
     return NotXml(message, findings=(Finding(NOT_WELL_FORMED, message, line=line),))

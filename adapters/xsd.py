@@ -67,6 +67,7 @@ _MISSING_CHILD = re.compile(
     r"^Element '(?P<element>[^']+)': Missing child element\(s\)\. "
     r"Expected is (?:one of )?\( (?P<expected>.+) \)\.$"
 )
+_ELEMENT = re.compile(r"^Element '(?P<element>[^']+)'")
 _ATOMIC = re.compile(r"is not a valid value of the atomic type '(?P<type>[^']+)'")
 _TYPE_HINTS = {
     "decimal": "Write a decimal with a dot and no thousands separator, such as 1250.40.",
@@ -179,6 +180,16 @@ def explain(
             f"{parent} is incomplete: {names.listing(tokens)} is missing (add it in the order "
             "of the schema)."
         )
+    if "Character content other than whitespace is not allowed" in message:
+        texted = _ELEMENT.match(message)
+        if texted is not None:
+            advice = (
+                " Put the document itself there as XML, not escaped (&lt;...), base64-encoded "
+                "or in a CDATA section, and without its own <?xml ...?> declaration."
+                if _split(texted["element"])[1] == "Content"
+                else ""
+            )
+            return f"{names.name(texted['element'])} holds elements only, not text.{advice}"
     atomic = _ATOMIC.search(message)
     if atomic is not None:
         # The type's namespace is never the sender's mistake: name the type by its local name.
@@ -228,6 +239,14 @@ def _not_expected(
     shown, wanted = names.name(clark), names.listing(expected)
     local = _split(clark)[1]
     if all(token.endswith("*") for token in expected):
+        if not _split(clark)[0] and any(token.startswith("##other") for token in expected):
+            # An envelope's Content with an element in no namespace: "another namespace"
+            # reads as if it qualified (a hub integrator's review).
+            return (
+                f"{shown} has no namespace; only {wanted} may follow: a document whose "
+                "root element is namespace-qualified (such as rsm:SPSCertificate). Put the "
+                "document itself here, with its namespace declaration."
+            )
         return f"{shown} is not part of the KP profile here; only {wanted} may follow. Remove it."
     if declared is not None and local not in declared:
         return (

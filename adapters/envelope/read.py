@@ -149,20 +149,27 @@ def _mismatches(
             header.number,
         )
     certificate_type, status = profile.type_and_status(payload)
-    if _text(header.certificate_type) != certificate_type:
+    if not _same_code(_text(header.certificate_type), certificate_type):
         yield _finding(
             profile.TYPE_MISMATCH,
             f"CertificateType is {_text(header.certificate_type)}, but a {_kind(payload)} "
             f"travels as {certificate_type}",
             header.certificate_type,
         )
-    if _text(header.certificate_status) != status:
+    if not _same_code(_text(header.certificate_status), status):
         yield _finding(
             profile.STATUS_MISMATCH,
             f"CertificateStatus is {_text(header.certificate_status)}, but a {_kind(payload)} "
             f"travels with status {status}",
             header.certificate_status,
         )
+
+
+def _same_code(written: str | None, expected: str) -> bool:
+    """A numeric code as its value: the schema types them xs:int, so "070" is 70."""
+    if written is not None and written.isdigit() and expected.isdigit():
+        return int(written) == int(expected)
+    return written == expected
 
 
 def _content(content: etree._Element | None) -> etree._Element:

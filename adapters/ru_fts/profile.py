@@ -41,6 +41,7 @@ UNSUPPORTED_ALBUM_VERSION = "UNSUPPORTED_ALBUM_VERSION"
 COUNTRY_CODE_MISSING = "COUNTRY_CODE_MISSING"
 ORGANIZATION_NAME_MISSING = "ORGANIZATION_NAME_MISSING"
 INVALID_DATE = "INVALID_DATE"
+TEXT_MISSING = "TEXT_MISSING"
 
 _LOCALS = (
     "CertificateNumber",
@@ -75,6 +76,8 @@ class DocumentKind:
     root: str
     mode_id: str
     prefix: str
+    #: what the document is, in a finding's words
+    label: str = "certificate"
     namespace: str = field(init=False)
     names: Mapping[str, str] = field(init=False, repr=False, hash=False, compare=False)
 
@@ -102,8 +105,10 @@ class DocumentKind:
 
 
 CERTIFICATE = DocumentKind("KimberleyProcessCertificate", "01241", "kpc")
-CONFIRMATION = DocumentKind("KimberleyProcessImportConfirmation", "KPGW1", "kpic")
-CANCELLATION = DocumentKind("KimberleyProcessCertificateCancel", "KPGW2", "kpcc")
+CONFIRMATION = DocumentKind(
+    "KimberleyProcessImportConfirmation", "KPGW1", "kpic", "import confirmation"
+)
+CANCELLATION = DocumentKind("KimberleyProcessCertificateCancel", "KPGW2", "kpcc", "cancellation")
 KINDS: Mapping[str, DocumentKind] = {
     kind.root: kind for kind in (CERTIFICATE, CONFIRMATION, CANCELLATION)
 }

@@ -95,7 +95,7 @@ class _Reader:
             void = self.cancellation()
             payload, day = void, void.voided_on
             org = self.child("CertificateOrg")
-            authority = self.organisation_name(org, _index(org))
+            authority = self.organisation_name(org, _index(org), required=True)
         if self.findings:
             items = self.findings.as_tuple()
             raise MappingFailed(
@@ -182,7 +182,7 @@ class _Reader:
             certificate_number=self.number(),
             voiding_participant=voiding,
             voided_on=self.date("CancelDate"),
-            reason=self.required_text("CancelReason"),
+            reason=self.required_text("CancelReason", blank_is_missing=True),
         )
 
     # --- parts ----------------------------------------------------------------------------
@@ -220,10 +220,11 @@ class _Reader:
         texts = {child.tag: child.text for child in address}  # last occurrence, as find()
         parts = ((texts.get(tag) or "").strip() for tag in profile.ADDRESS_PARTS)
         line = ", ".join(part for part in parts if part)
+        country = (texts.get(profile.ADDRESS_COUNTRY) or "").strip().upper() or None
         return Party(
             name=name,
             address=line or None,
-            country=(texts.get(profile.ADDRESS_COUNTRY) or "").strip() or None,
+            country="GR" if country == "EL" else country,  # the EU's code for Greece: ISO's
         )
 
     @staticmethod
@@ -255,7 +256,7 @@ class _Reader:
             local = etree.QName(element).localname
             self.findings.add(
                 profile.ORGANIZATION_NAME_MISSING,
-                f"{local} has no cat_ru:OrganizationName; a KP certificate names every party",
+                f"{local} has no cat_ru:OrganizationName; a KP {self.kind.label} names it",
                 line=profile.line_of(element),
                 path=profile.path_of(element),
             )
@@ -284,8 +285,20 @@ class _Reader:
             raise MappingFailed(f"{local} is missing from {profile.path_of(self.document)}")
         return element
 
-    def required_text(self, local: str) -> str:
-        return _text(self.child(local)) or ""
+    def required_text(self, local: str, *, blank_is_missing: bool = False) -> str:
+        """A required child's text. ``blank_is_missing``: only spaces (which the schema's
+        minLength lets through) is a finding, for a text the partner must read (the
+        cancellation's reason went out empty, an integrator's review)."""
+        element = self.child(local)
+        text = _text(element) or ""
+        if not text and blank_is_missing:
+            self.findings.add(
+                profile.TEXT_MISSING,
+                f"{local} is blank; state it in words",
+                line=profile.line_of(element),
+                path=profile.path_of(element),
+            )
+        return text
 
     def required_in(self, parent: etree._Element, index: Index, local: str) -> str:
         element = index.get(self.names[local])

@@ -94,7 +94,8 @@ def judge(
         findings = list(exc.findings) or [Finding(exc.code, exc.message)]
         return FileResult(
             name,
-            format=exc.adapter or format_hint or _detected(raw),
+            # The file's own format (an envelope, even when its inner document failed).
+            format=format_hint or _detected(raw) or exc.adapter,
             findings=findings,
             refused_kind=exc.document_kind,
             refused_certificate_id=exc.certificate_id,

@@ -105,11 +105,16 @@ def check_charset(content_type: str | None, body: bytes) -> None:
     own, how = _own_encoding(body)
     if _codec_name(given) == _codec_name(own):
         return
+    advice = (
+        f'declare the encoding in it (<?xml version="1.0" encoding="{given}"?>) if the '
+        "bytes are that, or leave the charset parameter out"
+        if how.startswith("declares no")
+        else f"send charset={own} or leave the charset parameter out"
+    )
     raise Problem(
         "unsupported-media-type",
         f"Content-Type says charset={given}, but the document {how}: the gateway reads a "
-        "document only by what it says of itself, so declare the encoding in it "
-        f'(<?xml version="1.0" encoding="{given}"?>) or leave the charset parameter out',
+        f"document only by what it says of itself, so {advice}",
     )
 
 

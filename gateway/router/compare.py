@@ -52,6 +52,16 @@ SPELLED_OUT_FORMS = (
     ("aktiengesellschaft", "ag"),
     ("proprietary", "pty"),
     ("a s", "as"),  # A/S (Denmark, Norway) after the slash became a space
+    # Russian legal forms spelled out, as transliterated above: an FTS certificate's full
+    # OrganizationName is "Акционерная компания «АЛРОСА» (публичное акционерное
+    # общество)", its ShortName and the confirmation the abbreviation (AK, PAO).
+    ("publichnoe aktsionernoe obshchestvo", "pao"),
+    ("nepublichnoe aktsionernoe obshchestvo", "ao"),
+    ("otkrytoe aktsionernoe obshchestvo", "oao"),
+    ("zakrytoe aktsionernoe obshchestvo", "zao"),
+    ("aktsionernoe obshchestvo", "ao"),
+    ("obshchestvo s ogranichennoi otvetstvennostiu", "ooo"),
+    ("aktsionernaia kompaniia", "ak"),
 )
 #: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them), and
 #: Cyrillic in the ICAO Doc 9303 transliteration that Russian and CIS passports and

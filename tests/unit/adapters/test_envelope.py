@@ -339,3 +339,63 @@ class TestEnvelope(AdapterContract):
 
     def test_header_schema_is_compiled_once(self) -> None:
         assert profile.schema() is profile.schema()
+
+
+# --- a hub integrator's review (session 10) ---------------------------------------------------
+
+
+def test_a_status_written_with_a_leading_zero_is_its_value(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """The schema types CertificateStatus xs:int, so "070" passed it and then the mapping
+    refused "070, but a certificate travels with status 70"."""
+    document = edit(
+        fixture("certificate_ru_fts.xml"),
+        "<env:CertificateStatus>70<",
+        "<env:CertificateStatus>070<",
+    )
+    assert (
+        adapt(document, example_registry).payload
+        == adapt(fixture("certificate_ru_fts.xml"), example_registry).payload
+    )
+
+
+def _content_replaced(new_content: str) -> bytes:
+    source = fixture("certificate_ru_fts.xml").decode()
+    start = source.index("<env:Content>") + len("<env:Content>")
+    end = source.index("</env:Content>")
+    return (source[:start] + new_content + source[end:]).encode()
+
+
+def test_escaped_content_is_explained(example_registry: ParticipantRegistry) -> None:
+    source = fixture("certificate_ru_fts.xml").decode()
+    inner = source[source.index("<env:Content>") + 13 : source.index("</env:Content>")]
+    escaped = inner.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    finding = rejected(_content_replaced(escaped), example_registry).findings[0]
+    assert finding.message.startswith("env:Content holds elements only, not text.")
+    assert "not escaped" in finding.message
+
+
+def test_content_in_no_namespace_is_explained(example_registry: ParticipantRegistry) -> None:
+    finding = rejected(_content_replaced("<Foo/>"), example_registry).findings[0]
+    assert finding.message.startswith("Foo has no namespace;")
+
+
+def test_an_inner_xml_declaration_is_explained(example_registry: ParticipantRegistry) -> None:
+    document = _content_replaced('\n<?xml version="1.0"?>\n<Foo xmlns="urn:x"/>')
+    (finding,) = rejected(document, example_registry).findings
+    assert "goes in without its <?xml ...?> line" in finding.message
+
+
+def test_validate_reports_the_files_own_format_when_its_inner_document_fails(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """`kpgw validate --json` said "ru_fts" for an envelope whose inner document failed,
+    and "envelope" for the envelope's own failures."""
+    from gateway.cli.adapters_cmd import judge
+
+    source = fixture("certificate_ru_fts.xml").decode()
+    start = source.index("<kpc:TotalWeight>") + len("<kpc:TotalWeight>")
+    broken = (source[:start] + "1,5" + source[source.index("<", start) :]).encode()
+    result = judge("envelope.xml", broken, example_registry)
+    assert result.format == "envelope" and result.findings

@@ -485,3 +485,49 @@ def test_a_value_the_format_cannot_hold_is_refused_when_rendering(
     fits = replace(cert, importer=Party("N" * 150, "A" * 250, "BE"))
     document = ADAPTER.render(fits, message_id="m-1", registry=example_registry)
     assert adapt(document, example_registry).payload.importer == fits.importer
+
+
+# --- an FTS integrator's review (session 10) -------------------------------------------------
+
+
+def test_a_blank_cancellation_reason_is_refused(example_registry: ParticipantRegistry) -> None:
+    """Only spaces passed the schema's minimum length and went to the importer as ""."""
+    document = edit(fixture("cancellation_ru.xml"), "Поставка отменена экспортером", "   ")
+    (finding,) = rejected(document, example_registry).findings
+    assert finding.code == profile.TEXT_MISSING
+    assert finding.path is not None and finding.path.endswith("/kpcc:CancelReason")
+
+
+def test_a_cancellation_names_its_authority(example_registry: ParticipantRegistry) -> None:
+    document = edit(
+        fixture("cancellation_ru.xml"),
+        "<cat_ru:OrganizationName>Гохран России, Министерство финансов Российской Федерации"
+        "</cat_ru:OrganizationName>",
+        "",
+    )
+    (finding,) = rejected(document, example_registry).findings
+    assert finding.code == profile.ORGANIZATION_NAME_MISSING
+    assert "a KP cancellation names it" in finding.message
+
+
+def test_a_confirmation_is_not_called_a_certificate_in_its_findings(
+    example_registry: ParticipantRegistry,
+) -> None:
+    document = edit(
+        fixture("confirmation_by.xml"),
+        "<cat_ru:OrganizationName>ОАО «Гранильный завод «Кристалл»</cat_ru:OrganizationName>",
+        "",
+    )
+    finding = rejected(document, example_registry).findings[0]
+    assert "a KP import confirmation names it" in finding.message
+
+
+def test_greece_written_el_is_gr_in_the_party_too(example_registry: ParticipantRegistry) -> None:
+    document = edit(
+        fixture("certificate_ru_be.xml"),
+        "<RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>",
+        "<RUScat_ru:CountryCode>EL</RUScat_ru:CountryCode>",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    assert (payload.importing_member_state, payload.importer.country) == ("GR", "GR")

@@ -76,3 +76,17 @@ def test_a_name_made_only_of_a_legal_form_is_kept() -> None:
 )
 def test_tolerance_is_inclusive(observed: str, pct: str, inside: bool) -> None:
     assert within(Decimal("1000.000"), Decimal(observed), Decimal(pct)) is inside
+
+
+@pytest.mark.parametrize(
+    ("full", "short"),
+    [
+        ("Акционерная компания «АЛРОСА» (публичное акционерное общество)", "АК «АЛРОСА» (ПАО)"),
+        ("Общество с ограниченной ответственностью «Смарт Даймонд»", "ООО «Смарт Даймонд»"),
+        ("Закрытое акционерное общество «Якутские алмазы»", "ЗАО «Якутские алмазы»"),
+    ],
+)
+def test_russian_legal_forms_spelled_out_are_the_abbreviation(full: str, short: str) -> None:
+    """An FTS integrator's review: the certificate's full OrganizationName and the
+    confirmation's short name of the same company made a MATCHED_WITH_DISCREPANCIES."""
+    assert normalise_name(full) == normalise_name(short)
