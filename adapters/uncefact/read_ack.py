@@ -210,7 +210,8 @@ def _confirmation(
         country = reader.country_code(text, element, f"statement {SAY_COUNTRY}")
     elif importer is not None:
         country = importer.country
-    if country is None and SAY_IMPORTER_COUNTRY not in values:  # else: a finding already
+    if country is None and not {SAY_COUNTRY, SAY_IMPORTER_COUNTRY} & values.keys():
+        # else a country was given but was not a code: a finding already
         reader.missing(f"the confirming country (statement {SAY_COUNTRY})", document)
     received_on = confirmed_written.date() if confirmed_written else None
     if SAY_RECEIVED_ON in values:

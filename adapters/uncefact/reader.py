@@ -39,7 +39,7 @@ _DIGIT_FORMATS = {
 _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
 #: Digits with an optional UTC offset: read explicitly, since Python's ISO reader would
 #: take the "+" for the date-time separator and the offset for a time of day.
-_DIGITS = re.compile(r"^(\d+)(?:([+-])(\d{2})(\d{2}))?$")
+_DIGITS = re.compile(r"^(\d+)(?:([+-])([01]\d|2[0-3])([0-5]\d))?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}

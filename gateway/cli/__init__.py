@@ -106,14 +106,21 @@ def _json_logs_asked(argv: Sequence[str]) -> bool:
     """``--log-format json`` among the group's options, or KPGW_LOG_FORMAT=json: read from
     the arguments, since a usage error can come before the options are parsed."""
     chosen = os.environ.get("KPGW_LOG_FORMAT", "")
-    for index, argument in enumerate(argv):
-        if argument == "--log-format" and index + 1 < len(argv):
-            chosen = argv[index + 1]
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument in _GROUP_OPTIONS_WITH_VALUES:
+            value = next(arguments, "")
+            if argument == "--log-format":
+                chosen = value
         elif argument.startswith("--log-format="):
             chosen = argument.partition("=")[2]
         elif not argument.startswith("-"):
             break  # the sub-command: what follows is its own
     return chosen == "json"
+
+
+#: The group's options that take a value as the next argument (not the sub-command).
+_GROUP_OPTIONS_WITH_VALUES = frozenset({"--log-format", "--log-level"})
 
 
 def main(argv: list[str] | None = None) -> Any:

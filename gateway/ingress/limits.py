@@ -136,7 +136,10 @@ def _codec_name(label: str) -> str:
         name = codecs.lookup(label).name
     except LookupError:
         return label.lower()
-    return "utf-8" if name == "ascii" else name  # US-ASCII is read as its UTF-8 subset
+    if name == "ascii":  # US-ASCII is read as its UTF-8 subset
+        return "utf-8"
+    # utf-16-le and the like name the byte order a mark gives anyway
+    return name.removesuffix("-le").removesuffix("-be")
 
 
 def check_content_encoding(value: str | None) -> None:

@@ -257,7 +257,10 @@ def is_copy_of(new: ImportConfirmed, kept: ImportConfirmed) -> bool:
         or (bool(new.lines) and not kept.lines)
     ):
         return False
-    return _totals(new)[1] is None or _totals(kept)[1] is not None
+    (new_carats, new_usd), (kept_carats, kept_usd) = _totals(new), _totals(kept)
+    return (new_carats is None or kept_carats is not None) and (
+        new_usd is None or kept_usd is not None
+    )
 
 
 def _goods_lines(conf: ImportConfirmed) -> list[tuple[str, Decimal, Decimal]]:

@@ -135,7 +135,8 @@ def decide(
             (
                 kept
                 for kept in state.confirmations
-                if kept.event.event_id == original and kept.status is ConfirmationStatus.GATED
+                if kept.event.event_id in (event.event_id, original)
+                and kept.status is ConfirmationStatus.GATED
             ),
             None,
         )
@@ -322,7 +323,10 @@ class _Run(Step):
         blocked = gate(self.registry, (conf.confirming_participant,), None)
         status = ConfirmationStatus.WAITING if blocked is None else ConfirmationStatus.GATED
         entry = StoredConfirmation(event, self.now, status, self.incoming_body)
+        primary = self._primary(event.event_id, conf)
         self.update(confirmations=(*self.state.confirmations, entry))
+        if primary is not None:  # its message's status follows the receipt's first's
+            self.follow(event, primary.event.event_id)
         cert = self.state.certificate
         if cert is not None:
             self.judge(entry)
@@ -430,16 +434,31 @@ class _Run(Step):
         self.after_expiry_or_void(entry)
 
     def primary_of(self, entry: StoredConfirmation) -> StoredConfirmation | None:
-        """The first confirmation of the same receipt that came before ``entry``
-        (:func:`compare.same_receipt`), or None when ``entry`` is the receipt's first. A
-        receipt's gate outcome, orphan report and signals are told once, for its first
-        confirmation; a fuller one adds only differences (``fuller_receipt``)."""
+        """The first confirmation of the same receipt that came before ``entry``, or None
+        when ``entry`` is the receipt's first, or contradicts one of that receipt's earlier
+        renderings (then it is another receipt: a rendering must agree with all of them,
+        whatever their order; a code review found "3 parcels, none, 4 parcels" judged
+        otherwise than "none, 3, 4"). A receipt's gate outcome, orphan report and signals
+        are told once, for its first confirmation; a fuller one adds only differences
+        (``fuller_receipt``)."""
+        return self._primary(entry.event.event_id, entry.payload)
+
+    def _primary(self, event_id: str, conf: ImportConfirmed) -> StoredConfirmation | None:
+        first: StoredConfirmation | None = None
         for kept in self.state.confirmations:
-            if kept.event.event_id == entry.event.event_id:
+            if kept.event.event_id == event_id:
+                break
+            other = kept.payload
+            if (
+                other.confirming_participant != conf.confirming_participant
+                or other.date_of_receipt != conf.date_of_receipt
+                or not compare.same_party(other.importer, conf.importer)
+            ):
+                continue
+            if not compare.same_receipt(other, conf):
                 return None
-            if compare.same_receipt(kept.payload, entry.payload):
-                return kept
-        return None
+            first = first or kept
+        return first
 
     def fuller_receipt(
         self, entry: StoredConfirmation, differences: tuple[Difference, ...]

@@ -11,8 +11,8 @@ from decimal import Decimal
 from gateway.events import CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.router.compare import MIXED
-from gateway.router.records import SEVERITY, DeliveryState, Difference, OutcomeKind
-from gateway.router.state import CertificateState
+from gateway.router.records import GATE_KINDS, SEVERITY, DeliveryState, Difference, OutcomeKind
+from gateway.router.state import CertificateState, ConfirmationStatus, EmittedOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,9 @@ def value_out_of_band(cert: CertificateIssued, registry: ParticipantRegistry) ->
         general, by_hs = found if found is not None else (None, {})
         band = by_hs.get(line.hs_code)
         if band is None and line.hs_code == INDUSTRIAL:
+            if general is None and origin is None and cert.provenance:
+                # mixed origin, the line's own unstated: the provenance's upper end
+                general = (_bands_of(cert.provenance, registry) or (None, {}))[0]
             if general is not None and line.carats > 0 and industrial is None:
                 ratio = line.value_usd / line.carats
                 if ratio > general[1]:
@@ -142,7 +145,9 @@ def delivery_status(
 ) -> Status | None:
     """Where the message that carried ``event_id`` stands, from every outcome that has it
     as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them, with
-    CONFIRMATION_OVERDUE last when the deadline passed too) > MATCHED
+    CONFIRMATION_OVERDUE last while the importer has still not confirmed; a gate outcome
+    no longer counts once the event was matched, or for an announced certificate whose
+    own gate at arrival has lifted) > MATCHED
     > OVERDUE > ANNOUNCED (an announced certificate without outcomes, with the detail
     "cancelled by its issuer" once voided; a void once the importer was told of it); None
     otherwise. A DISCREPANCY lists the differences of its outcomes, most severe first.
@@ -154,7 +159,19 @@ def delivery_status(
         if event_id in item.evidence and (visible is None or item.kind in visible)
     ]
     kinds = {item.kind for item in found}
-    bad = [kind for kind in SEVERITY if kind in kinds]
+    matched = bool(kinds & {OutcomeKind.MATCHED, OutcomeKind.MATCHED_WITH_DISCREPANCIES})
+    cert = state.certificate
+    lifted = (
+        state.announced and cert is not None and cert.event.event_id == event_id
+    )  # announced after all: the certificate's own gate at arrival has lifted
+    bad = [
+        kind
+        for kind in SEVERITY
+        if kind in kinds
+        and not (
+            kind in GATE_KINDS and (matched or (lifted and _gated_alone(found, kind, event_id)))
+        )
+    ]
     # The overdue outcome's evidence is the certificate; the confirmation that matched it
     # afterwards was the late one, and its sender should hear so too.
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds or (
@@ -175,7 +192,7 @@ def delivery_status(
             )
         )
         detail = ", ".join(kind.value for kind in bad)
-        if OutcomeKind.CONFIRMATION_OVERDUE in kinds:
+        if OutcomeKind.CONFIRMATION_OVERDUE in kinds and not _importer_confirmed(state):
             # Still unconfirmed by its importer: a diversion's or a band's DISCREPANCY must
             # not hide that from the issuer (a partner review).
             detail += f", {OutcomeKind.CONFIRMATION_OVERDUE.value}"
@@ -186,7 +203,6 @@ def delivery_status(
         return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
     if late:
         return Status(DeliveryState.OVERDUE, OutcomeKind.CONFIRMATION_OVERDUE.value)
-    cert = state.certificate
     if cert is None or not state.announced:
         return None
     cancelled = [void for void in state.voids if void.event.event_id == event_id]
@@ -197,3 +213,18 @@ def delivery_status(
             return Status(DeliveryState.ANNOUNCED, None, "cancelled by its issuer")
         return Status(DeliveryState.ANNOUNCED)
     return None
+
+
+def _gated_alone(found: list[EmittedOutcome], kind: OutcomeKind, event_id: str) -> bool:
+    """Every ``kind`` outcome of the event has it as its only evidence (the certificate's
+    own gate at arrival, not a confirmation's)."""
+    return all(item.evidence == (event_id,) for item in found if item.kind is kind)
+
+
+def _importer_confirmed(state: CertificateState) -> bool:
+    cert = state.issued
+    return cert is not None and any(
+        item.status is ConfirmationStatus.JUDGED
+        and item.payload.confirming_participant == cert.importing_participant
+        for item in state.confirmations
+    )

@@ -155,16 +155,28 @@ class CertificateState:
         only seen, and re-sent messages (an alias of a seen event counts once, not twice)."""
         kept = (self.certificate is not None) + len(self.confirmations) + len(self.voids)
         seen = set(self.other_event_ids)
-        # A copy's first message is both a seen id and an alias; its re-sends are aliases.
+        # A copy's first message is both a seen id and an alias; its re-sends are aliases;
+        # a fuller rendering's own message is both kept and an alias (``followers``).
         first_messages = len(seen & {alias.event_id for alias in self.aliases})
-        return kept + len(seen) + len(self.aliases) - first_messages
+        return kept + len(seen) + len(self.aliases) - first_messages - self._followers()
+
+    def _followers(self, participant: str | None = None) -> int:
+        """Aliases that are a kept event's own message (``Step.follow``), not a re-send."""
+        own = {(event.event_id, event.source.tracking_id) for event in self.kept_events()}
+        return sum(
+            1
+            for alias in self.aliases
+            if (alias.event_id, alias.tracking_id) in own
+            and (participant is None or alias.sender == participant)
+        )
 
     def documents_from(self, participant: str) -> int:
         """What ``participant`` sent that this state took in: its kept events and its
         re-sent messages."""
         kept = sum(1 for event in self.kept_events() if event.source.participant == participant)
         aliases = sum(1 for alias in self.aliases if alias.sender == participant)
-        return kept + aliases + dict(self.seen_by_sender).get(participant, 0)
+        followers = self._followers(participant)
+        return kept + aliases - followers + dict(self.seen_by_sender).get(participant, 0)
 
     def original_of(self, event_id: str) -> str:
         """The event whose status a message with ``event_id`` shares: a kept event itself, an

@@ -152,6 +152,24 @@ class Step:
         self.new_aliases.append(alias)
         return True
 
+    def follow(self, event: CertificateEvent, original_event_id: str) -> None:
+        """Let a kept event's message share ``original_event_id``'s status while it has no
+        outcome of its own (a fuller rendering of a receipt: it got no status at all)."""
+        tracking_id = event.source.tracking_id
+        if tracking_id is None or any(
+            alias.tracking_id == tracking_id for alias in self.state.aliases
+        ):
+            return
+        alias = Alias(
+            tracking_id,
+            event.source.participant,
+            event.source.message_id,
+            event.event_id,
+            original_event_id,
+        )
+        self.update(aliases=(*self.state.aliases, alias))
+        self.new_aliases.append(alias)
+
     def finish(self) -> Decision:
         if not self.changed:
             return Decision(self.state)
@@ -319,12 +337,15 @@ class Step:
         return THIRD_PARTY_KINDS if third_party else None
 
     def _alias_status(self, alias: Alias) -> None:
-        """The original's status, for the alias's message."""
+        """The original's status, for the alias's message; a kept event's own status once
+        it has outcomes of its own (a fuller rendering that showed a difference)."""
         original = next(
             (e for e in self.state.kept_events() if e.event_id == alias.original_event_id), None
         )
         visible = None if original is None else self._visible(original)
-        status = delivery_status(self.state, alias.original_event_id, visible)
+        status = delivery_status(self.state, alias.event_id, visible) or delivery_status(
+            self.state, alias.original_event_id, visible
+        )
         if status is not None:
             self.emissions.append(
                 message_status_record(

@@ -126,6 +126,8 @@ def test_with_json_logs_a_failed_commands_last_words_are_json_too() -> None:
         (["--log-format", "json", "send", "--bogus"], "No such option '--bogus'.", "kpgw send"),
         (["--log-format=json", "nosuch"], "No such command 'nosuch'.", "kpgw [OPTIONS]"),
         (["--log-format", "json", "dlq", "show"], "Missing argument", "kpgw dlq show"),
+        # The value of another group option is not the sub-command (a code review).
+        (["--log-level", "info", "--log-format", "json", "nosuch"], "No such command", "kpgw"),
     ],
 )
 def test_with_json_logs_a_usage_error_is_a_json_line(

@@ -648,7 +648,8 @@ class TestUncefact(AdapterContract):
             ('format="205">202611201230', "does not match format code 205"),
             ('format="102">20261301', "is not a date and time (format code 102, CCYYMMDD)"),
             ('format="203">202602271260', "is not a date and time"),
-            ('format="102">20260227+2400', "is not a date and time"),
+            ('format="102">20260227+2400', "does not match format code 102"),
+            ('format="203">202602270930+0175', "does not match format code 203"),
         ],
     )
     def test_digits_that_do_not_fit_their_format_code_are_refused(
@@ -680,7 +681,7 @@ class TestUncefact(AdapterContract):
     def test_acknowledgement_countries_that_are_not_codes_are_refused(
         self, registry: ParticipantRegistry, statement: str
     ) -> None:
-        key = statement.partition(":")[0]
+        key = statement.partition(":")[0]  # one finding for one mistake (a code review)
         original = (
             next(line for line in text(ACK).splitlines() if f">{key}:" in line)
             .split(">")[1]
@@ -690,6 +691,18 @@ class TestUncefact(AdapterContract):
         assert finding.code == KP_FIELD_INVALID
         assert f"statement {key}" in finding.message and "alpha-2" in finding.message
         assert finding.line is not None
+
+    def test_a_confirming_country_that_is_no_code_is_one_finding(
+        self, registry: ParticipantRegistry
+    ) -> None:
+        """A code review: without KP-IMPORTER-COUNTRY, a KP-CONFIRMING-COUNTRY of
+        'Belgium' also reported the confirming country as missing."""
+        document = edited(ACK, "KP-CONFIRMING-COUNTRY: BE", "KP-CONFIRMING-COUNTRY: Belgium")
+        document = document.replace(
+            b"<ram:ReasonInformation>KP-IMPORTER-COUNTRY: BE</ram:ReasonInformation>", b""
+        )
+        (finding,) = rejected(document, registry).findings
+        assert "'Belgium' is not an ISO 3166-1 alpha-2" in finding.message
 
     def test_an_origin_note_in_lower_case_is_a_code(self, registry: ParticipantRegistry) -> None:
         """An integrator's review: KP-ORIGIN "bw" was refused while KP-PROVENANCE "ae" and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from types import SimpleNamespace
 
 import pytest
@@ -139,6 +140,9 @@ CYRILLIC_1251 = "<doc>Алмазы</doc>".encode("cp1251")
             b'<?xml version="1.0" encoding="cp1251"?>' + CYRILLIC_1251,
         ),
         ("application/xml; charset=utf-16", "<doc/>".encode("utf-16")),
+        ("application/xml; charset=UTF-16LE", codecs.BOM_UTF16_LE + "<doc/>".encode("utf-16-le")),
+        ("application/xml; charset=utf-8", codecs.BOM_UTF8 + b"<doc/>"),
+        ("application/xml; charset=latin1", b'<?xml version="1.0" encoding="ISO-8859-1"?><a/>'),
     ],
 )
 def test_a_charset_that_agrees_with_the_document_passes(content_type: str, body: bytes) -> None:

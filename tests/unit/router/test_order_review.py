@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -272,3 +273,59 @@ def test_a_diverting_participants_receipt_before_a_void_is_not_voided_after_rece
         registry(), CERT, early, void(CERT, voided_on=CERT.issue_date + timedelta(days=9))
     )
     assert "VOIDED_AFTER_RECEIPT" not in router.kinds()
+
+
+# --- a code review of this session's router changes -------------------------------------------
+
+
+def test_a_late_confirmation_ends_the_overdue_in_the_issuers_status() -> None:
+    router = _in_order(registry(), CERT)
+    router.tick(T0 + timedelta(days=60))
+    router.feed(event(confirmation(CERT, parcels=4)), T0 + timedelta(days=61))
+    record = router.status_record(event(CERT))
+    assert record is not None
+    assert record["detail"] == "MATCHED_WITH_DISCREPANCIES; confirmed after the deadline"
+
+
+def test_renderings_of_a_receipt_are_judged_alike_in_any_order() -> None:
+    """'3 parcels, none, 4 parcels' and 'none, 3, 4' were judged differently: the fourth
+    contradicted the first but not the second."""
+    three, none, four = (confirmation(CERT, parcels=n) for n in (3, None, 4))
+    kinds = {
+        tuple(sorted(_in_order(registry(), CERT, *order).kinds()))
+        for order in ((three, none, four), (none, three, four), (three, four, none))
+    }
+    assert kinds == {("DUPLICATE_CONFIRMATION", "MATCHED")}
+
+
+def test_a_fuller_rendering_without_news_follows_its_receipts_status() -> None:
+    fuller = confirmation(CERT)
+    router = _in_order(registry(), CERT, confirmation(CERT, parcels=None), fuller)
+    assert router.status(event(fuller)) == ("MATCHED", None)
+    assert router.state is not None and router.state.documents_from("EU") == 2
+
+
+def test_a_fuller_rendering_giving_the_carats_is_not_a_copy() -> None:
+    no_weight = confirmation(CERT, lines=(), total_carats=None, total_value_usd=None)
+    weighed = confirmation(CERT, lines=(), total_carats=Decimal("1000.000"), total_value_usd=None)
+    for order in ((no_weight, weighed), (weighed, no_weight)):
+        router = _in_order(registry(), CERT, *order)
+        shown = {
+            d["confirmation"]
+            for e in router.emissions
+            if e.topic is TopicKind.OUTCOMES
+            for d in e.value["differences"]
+            if d["field"] == "total_carats"
+        }
+        assert "1000.000" in shown
+
+
+def test_a_gate_lifted_since_no_longer_colours_the_status() -> None:
+    router = Harness()
+    first = event(ZA_CERT)
+    router.feed(first, T0)
+    router.registry = _za_ae_enabled()
+    conf = event(confirmation(ZA_CERT))
+    router.feed(conf, T0 + timedelta(days=2))
+    assert router.status(first) == ("MATCHED", None)
+    assert router.status(conf) == ("MATCHED", None)

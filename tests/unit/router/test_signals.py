@@ -400,3 +400,27 @@ def test_value_moved_onto_an_industrial_line_does_not_escape_the_band() -> None:
     assert "7102.21 line at 50000000.00 USD/ct" in detail
     assert flagged(HsLine("7102.21", Decimal("10.000"), Decimal("9000000.00")))
     assert flagged(gem, HsLine("7102.21", Decimal("10.000"), Decimal("3275.00"))) == []  # the end
+
+
+def test_an_industrial_line_of_a_mixed_certificate_is_judged_by_its_provenance() -> None:
+    """A code review: on a MIXED certificate an industrial line without its own origin
+    escaped the new check; it is judged against the provenance's all-goods upper end."""
+    cert = certificate(
+        "BW1234567",
+        issuing_participant="BW",
+        exporting_participant="BW",
+        origin="MIXED",
+        provenance="BW",
+    )
+    gem = HsLine("7102.31", Decimal("100.000"), Decimal("15000.00"), origin="BW")
+    inflated = HsLine("7102.21", Decimal("0.500"), Decimal("25000000.00"))
+    lines = (gem, inflated)
+    payload = replace(
+        cert,
+        lines=lines,
+        total_carats=gem.carats + inflated.carats,
+        total_value_usd=gem.value_usd + inflated.value_usd,
+    )
+    router = Harness()
+    router.feed(event(payload))
+    assert "VALUE_PER_CARAT_OUT_OF_BAND" in router.kinds()
