@@ -7,6 +7,7 @@ parsing and libxml2's depth limit. Every refusal is a ``Finding`` with a stable 
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from dataclasses import dataclass
@@ -206,6 +207,29 @@ _PLAIN_UTF8_PROLOGS = (
     b'<?xml version="1.0" encoding="utf-8"?>',
 )
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def own_encoding(raw: bytes) -> tuple[str, str]:
+    """What a document says of its own encoding, as the parser reads it: (the encoding,
+    how it says so). A byte-order mark first, then the XML declaration's ``encoding``,
+    else UTF-8 (the XML default). The ingress compares a ``charset`` parameter with it."""
+    for mark, name in _MARKS:
+        if raw.startswith(mark):
+            return name, f"starts with a {name.upper()} byte-order mark"
+    if raw[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without a mark: its declaration is wide
+        return "utf-16", "is UTF-16 without a byte-order mark"
+    declared = _DECLARED_ENCODING.match(raw)
+    if declared is not None:
+        name = declared.group(1).decode("ascii")
+        return name, f"declares encoding {name}"
+    return "utf-8", "declares no encoding, so it is read as UTF-8"
 
 
 def _refuse_lying_wide_encoding(raw: bytes) -> None:

@@ -294,12 +294,17 @@ def raise_violations(
     findings: list[Finding] = []
     declared = _DECLARED.get(id(schema), (None, None))[1]
     omitted: set[tuple[int, str]] = set()  # beyond the limit: counted, not explained
+    namespaces: dict[str, str] | None = None  # the document's prefixes, read once if needed
     for entry in cast(Iterable[Any], schema.error_log):
         if len(findings) >= limit:
             omitted.add((entry.line, str(entry.message)))
             continue
         path = entry.path or None
-        element = _element_at(root, path) if path and root is not None else None
+        element = None
+        if path and root is not None:
+            if namespaces is None:
+                namespaces = _declared_prefixes(root)
+            element = _element_at(root, path, namespaces)
         if element is not None:
             path = path_of(element, prefixes)
         said = str(entry.message)
@@ -320,26 +325,19 @@ def _declared_prefixes(root: etree._Element) -> dict[str, str]:
     """Every prefix the document declares, wherever (libxml2's paths use them; a sender
     may declare ``ram`` on the element that first needs it), the first use of a prefix
     winning; computed once per failed validation."""
-    cached = _PREFIXES_SEEN.get(id(root))
-    if cached is not None and cached[0] is root:
-        return cached[1]
     found: dict[str, str] = {}
     for element in root.iter():
         for prefix, uri in element.nsmap.items():
             if prefix and uri and prefix not in found:
                 found[prefix] = uri
-    _PREFIXES_SEEN.clear()  # one document at a time
-    _PREFIXES_SEEN[id(root)] = (root, found)
     return found
 
 
-_PREFIXES_SEEN: dict[int, tuple[etree._Element, dict[str, str]]] = {}
-
-
-def _element_at(root: etree._Element, path: str) -> etree._Element | None:
+def _element_at(
+    root: etree._Element, path: str, namespaces: dict[str, str]
+) -> etree._Element | None:
     """The element libxml2's path names (in the document's own prefixes), or None. When
     ``root`` is a subtree (an envelope's content), libxml2's path starts at it."""
-    namespaces = _declared_prefixes(root)
     first, _, rest = path.lstrip("/").partition("/")
     candidates: list[tuple[etree._Element | etree._ElementTree, str]] = []
     if first:

@@ -238,12 +238,11 @@ class _Reader:
         """(participant, member state) of a country code; an unknown code stays as it is so
         that the KP rules can say it is not a participant."""
         if country is None:
-            self.findings.add(
+            self.found(
                 profile.COUNTRY_CODE_MISSING,
                 f"the {role} has no address CountryCode; kpgw needs it to know the participant "
                 "(add catSert_ru:LegalAddress/RUScat_ru:CountryCode)",
-                line=profile.line_of(element),
-                path=profile.path_of(element),
+                element,
             )
             return "", None
         return _look_up(self.registry, country)
@@ -254,11 +253,10 @@ class _Reader:
         name = _text(index.get(profile.ORGANIZATION_NAME))
         if name is None and required:
             local = etree.QName(element).localname
-            self.findings.add(
+            self.found(
                 profile.ORGANIZATION_NAME_MISSING,
                 f"{local} has no cat_ru:OrganizationName; a KP {self.kind.label} names it",
-                line=profile.line_of(element),
-                path=profile.path_of(element),
+                element,
             )
         return name
 
@@ -267,14 +265,17 @@ class _Reader:
         try:
             return date.fromisoformat(text)
         except ValueError:
-            element = self.top.get(self.names[local])
-            self.findings.add(
+            self.found(
                 profile.INVALID_DATE,
                 f"{local} {text!r} is not a calendar date (YYYY-MM-DD)",
-                line=None if element is None else profile.line_of(element),
-                path=None if element is None else profile.path_of(element),
+                self.child(local),
             )
             return date.min
+
+    def found(self, code: str, message: str, element: etree._Element) -> None:
+        self.findings.add(
+            code, message, line=profile.line_of(element), path=profile.path_of(element)
+        )
 
     # --- text access (the schema guarantees required elements; these stay total) --------
 
@@ -292,12 +293,7 @@ class _Reader:
         element = self.child(local)
         text = _text(element) or ""
         if not text and blank_is_missing:
-            self.findings.add(
-                profile.TEXT_MISSING,
-                f"{local} is blank; state it in words",
-                line=profile.line_of(element),
-                path=profile.path_of(element),
-            )
+            self.found(profile.TEXT_MISSING, f"{local} is blank; state it in words", element)
         return text
 
     def required_in(self, parent: etree._Element, index: Index, local: str) -> str:

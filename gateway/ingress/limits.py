@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from adapters.xmlsafe import own_encoding
 from gateway.errors import Finding
 from gateway.ingress.problems import Problem, retry_after
 
@@ -81,14 +82,6 @@ def check_content_type(value: str | None) -> None:
 
 
 _CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)"?', re.IGNORECASE)
-_DECLARED = re.compile(rb'^\s*<\?xml[^>]*?\bencoding\s*=\s*["\']([A-Za-z0-9._:-]+)["\']')
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 def check_charset(content_type: str | None, body: bytes) -> None:
@@ -102,7 +95,7 @@ def check_charset(content_type: str | None, body: bytes) -> None:
     if found is None:
         return
     given = found.group(1)
-    own, how = _own_encoding(body)
+    own, how = own_encoding(body)
     if _codec_name(given) == _codec_name(own):
         return
     advice = (
@@ -116,19 +109,6 @@ def check_charset(content_type: str | None, body: bytes) -> None:
         f"Content-Type says charset={given}, but the document {how}: the gateway reads a "
         f"document only by what it says of itself, so {advice}",
     )
-
-
-def _own_encoding(body: bytes) -> tuple[str, str]:
-    for mark, name in _BOMS:
-        if body.startswith(mark):
-            return name, f"starts with a {name.upper()} byte-order mark"
-    if body[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without a mark: its declaration is wide
-        return "utf-16", "is UTF-16 without a byte-order mark"
-    declared = _DECLARED.match(body[:256])
-    if declared is not None:
-        name = declared.group(1).decode("ascii")
-        return name, f"declares encoding {name}"
-    return "utf-8", "declares no encoding, so it is read as UTF-8"
 
 
 def _codec_name(label: str) -> str:

@@ -141,32 +141,21 @@ class Step:
         tracking_id = event.source.tracking_id
         if tracking_id is None or self.state.knows_tracking_id(tracking_id):
             return False
-        alias = Alias(
-            tracking_id,
-            event.source.participant,
-            event.source.message_id,
-            event.event_id,
-            original_event_id,
-        )
-        self.update(aliases=(*self.state.aliases, alias))
-        self.new_aliases.append(alias)
+        self._add_alias(event, tracking_id, original_event_id)
         return True
 
     def follow(self, event: CertificateEvent, original_event_id: str) -> None:
         """Let a kept event's message share ``original_event_id``'s status while it has no
         outcome of its own (a fuller rendering of a receipt: it got no status at all)."""
         tracking_id = event.source.tracking_id
-        if tracking_id is None or any(
-            alias.tracking_id == tracking_id for alias in self.state.aliases
+        if tracking_id is not None and all(
+            alias.tracking_id != tracking_id for alias in self.state.aliases
         ):
-            return
-        alias = Alias(
-            tracking_id,
-            event.source.participant,
-            event.source.message_id,
-            event.event_id,
-            original_event_id,
-        )
+            self._add_alias(event, tracking_id, original_event_id)
+
+    def _add_alias(self, event: CertificateEvent, tracking_id: str, original: str) -> None:
+        source = event.source
+        alias = Alias(tracking_id, source.participant, source.message_id, event.event_id, original)
         self.update(aliases=(*self.state.aliases, alias))
         self.new_aliases.append(alias)
 
