@@ -3,7 +3,9 @@ a restored state decides exactly as the original would."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -104,3 +106,27 @@ def test_pending_certificate_state_is_small_on_the_wire() -> None:
     router.feed(event(CERT))
     assert router.state is not None
     assert len(codec.encode(STATE_SCHEMA, state_to_avro(router.state))) < 1024
+
+
+def test_a_state_written_by_an_older_release_restores() -> None:
+    """The changelog of a running deployment holds states written with RouterState v3
+    (before `seen_by_sender`): the new router must restore them, the field empty."""
+    import io
+    from pathlib import Path
+
+    import fastavro
+
+    released = Path(codec.__file__).resolve().parents[1] / "schemas" / "avro" / "released"
+    state = _busy().state
+    assert state is not None
+    record = state_to_avro(state)
+    del record["seen_by_sender"]
+    old = fastavro.parse_schema(
+        json.loads((released / "RouterState" / "v3.avsc").read_text()), named_schemas={}
+    )
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, old, record)
+    data = codec.MAGIC + codec.fingerprint(old) + body.getvalue()
+    restored = state_from_avro(codec.decode(data, STATE_SCHEMA))
+    assert restored.seen_by_sender == ()
+    assert replace(restored, last_change=state.last_change) == replace(state, seen_by_sender=())
