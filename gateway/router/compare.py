@@ -305,7 +305,10 @@ def _usd(value: Decimal) -> str:
 
 
 def _line_text(line: HsLine) -> str:
-    return f"{line.hs_code} {_ct(line.carats)} ct {_usd(line.value_usd)} USD"
+    """All of a line, its origin too: two re-issues that differ only in a line's origin
+    must not read alike (a re-sent re-issue is recognised by its differences' text)."""
+    text = f"{line.hs_code} {_ct(line.carats)} ct {_usd(line.value_usd)} USD"
+    return f"{text} {line.origin}" if line.origin else text
 
 
 def _text(value: object) -> str | None:

@@ -28,6 +28,7 @@ from gateway.events import (
 from gateway.registry import ParticipantRegistry
 from gateway.router import compare
 from gateway.router.records import (
+    GATE_KINDS,
     MAX_STATUS_DIFFERENCES,
     Difference,
     NotificationType,
@@ -387,7 +388,8 @@ class _Run(Step):
         if blocked is not None:
             self.set_status(entry, ConfirmationStatus.GATED)
             if primary is None:  # a receipt's gate outcome and signals are told once
-                self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
+                if not self.gate_told(entry):
+                    self.outcome(blocked.kind, [cert_event, entry.event], detail=blocked.detail)
                 self.signals_despite_gate(entry)
             return
         if primary is not None and primary.status is not ConfirmationStatus.JUDGED:
@@ -432,6 +434,15 @@ class _Run(Step):
             kind = OutcomeKind.MATCHED_WITH_DISCREPANCIES if differences else OutcomeKind.MATCHED
             self.outcome(kind, evidence, differences=differences)
         self.after_expiry_or_void(entry)
+
+    def gate_told(self, entry: StoredConfirmation) -> bool:
+        """A gate outcome has this confirmation as evidence already (told when it came
+        before its certificate, or before a gated certificate was announced): a
+        confirmation held back is reported once, whatever the order (a property review)."""
+        event_id = entry.event.event_id
+        return any(
+            item.kind in GATE_KINDS and event_id in item.evidence for item in self.state.emitted
+        )
 
     def primary_of(self, entry: StoredConfirmation) -> StoredConfirmation | None:
         """The first confirmation of the same receipt that came before ``entry``, or None

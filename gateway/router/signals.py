@@ -164,14 +164,18 @@ def delivery_status(
     lifted = (
         state.announced and cert is not None and cert.event.event_id == event_id
     )  # announced after all: the certificate's own gate at arrival has lifted
-    bad = [
-        kind
-        for kind in SEVERITY
-        if kind in kinds
-        and not (
-            kind in GATE_KINDS and (matched or (lifted and _gated_alone(found, kind, event_id)))
+
+    def _gate_passed(kind: OutcomeKind) -> bool:
+        """A gate outcome that no longer says where the message stands: its event was
+        matched since, or it is the announced certificate's and the gate was its pair's or
+        its own (a suspended confirmer's gate still shows)."""
+        if kind not in GATE_KINDS:
+            return False
+        return matched or (
+            lifted and (kind is OutcomeKind.PAIR_NOT_ENABLED or _gated_alone(found, kind, event_id))
         )
-    ]
+
+    bad = [kind for kind in SEVERITY if kind in kinds and not _gate_passed(kind)]
     # The overdue outcome's evidence is the certificate; the confirmation that matched it
     # afterwards was the late one, and its sender should hear so too.
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds or (

@@ -121,9 +121,11 @@ class Step:
 
     def seen_only(self, event: CertificateEvent, original: str | None) -> None:
         """Remember an event that is not kept; ``original`` when it is an identical re-send
-        (its message's status then follows the original's from now on)."""
+        (its message's status then follows the original's from now on), else its message
+        is an alias of itself (a conflicting re-issue: known, so a replay of that very
+        message changes nothing, a property review)."""
         self.update(other_event_ids=(*self.state.other_event_ids, event.event_id))
-        if original is None or not self.alias(event, original):
+        if not self.alias(event, original or event.event_id):
             self.count_unaliased(event)
 
     def count_unaliased(self, event: CertificateEvent) -> None:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.events import Party
+from gateway.events import HsLine, Party
 from gateway.registry import ParticipantRegistry, ParticipantStatus
 from gateway.router import TopicKind, next_deadline
 from tests.unit.router.factories import (
@@ -329,3 +329,74 @@ def test_a_gate_lifted_since_no_longer_colours_the_status() -> None:
     router.feed(conf, T0 + timedelta(days=2))
     assert router.status(first) == ("MATCHED", None)
     assert router.status(conf) == ("MATCHED", None)
+
+
+# --- a second property-based review -----------------------------------------------------------
+
+VE_CONF = confirmation(
+    ZA_CERT,
+    confirming_participant="VE",
+    confirming_member_state=None,
+    importer=Party("Caracas Diamonds CA"),
+)
+
+
+@pytest.mark.parametrize("confirmation_first", [True, False])
+def test_a_held_back_confirmation_gets_its_gate_outcome_once(confirmation_first: bool) -> None:
+    """VE (suspended in the example registry) diverts a certificate of a pair not yet
+    enabled; the pair is enabled and the certificate sent again. In one order the
+    confirmation's PARTICIPANT_SUSPENDED came twice."""
+    router = Harness()
+    first, second = (VE_CONF, ZA_CERT) if confirmation_first else (ZA_CERT, VE_CONF)
+    router.feed(event(first), T0)
+    router.feed(event(second), T0 + timedelta(minutes=1))
+    router.registry = _za_ae_enabled()
+    router.feed(event(ZA_CERT, copy="again"), T0 + timedelta(days=1))
+    assert Counter(router.kinds())["PARTICIPANT_SUSPENDED"] == 1
+    assert "WRONG_DESTINATION" in router.kinds()
+
+
+def test_re_issues_differing_only_in_a_lines_origin_are_both_reported() -> None:
+    """The difference text left out a line's origin, so a second re-issue read like a
+    re-send of the first and was never reported."""
+    lines = (
+        HsLine("7102.31", Decimal("1520.350"), Decimal("147474.00"), "RU"),
+        HsLine("7102.21", Decimal("310.200"), Decimal("12408.00"), "RU"),
+    )
+    first = certificate(origin="MIXED", provenance="RU", lines=lines)
+    moved = [
+        replace(first, lines=(replace(lines[0], origin=origin), lines[1]))
+        for origin in ("AO", "CD")
+    ]
+    router = _in_order(registry(), first, *moved)
+    assert Counter(router.kinds())["CONFLICTING_REISSUE"] == 2
+
+
+def test_a_replayed_conflicting_reissue_message_changes_nothing() -> None:
+    reissue = event(certificate(parcels=4))
+    router = Harness()
+    router.feed(event(CERT), T0)
+    router.feed(reissue, T0 + timedelta(minutes=1))
+    assert router.state is not None
+    before = router.state
+    again = router.feed(reissue, T0 + timedelta(minutes=5))  # the very same record
+    assert not again.changed and not again.emissions
+    assert before.documents_from("RU") == 2
+
+
+def test_an_announced_certificates_status_drops_its_lifted_pair_gate() -> None:
+    diverted = confirmation(
+        ZA_CERT,
+        confirming_participant="EU",
+        confirming_member_state="BE",
+        importer=Party("Antwerp Rough Trading BV"),
+    )
+    router = Harness()
+    first = event(ZA_CERT)
+    router.feed(first, T0)
+    router.feed(event(diverted), T0 + timedelta(minutes=1))
+    router.registry = _za_ae_enabled()
+    router.feed(event(ZA_CERT, copy="again"), T0 + timedelta(days=1))
+    record = router.status_record(first)
+    assert record is not None and "PAIR_NOT_ENABLED" not in (record["detail"] or "")
+    assert record["reason"] == "WRONG_DESTINATION"
