@@ -49,7 +49,7 @@ def adapt_element(
     try:
         schema = adapter.schema(name)
         if schema is not None and not schema.validate(root):
-            xsd.raise_violations(schema, prefixes_of(root), root=root)
+            xsd.raise_violations(schema, xsd.sender_prefixes(root), root=root)
         return adapter.translate(root, _context(registry))
     except GatewayError as exc:
         if exc.adapter is None:  # an envelope's inner adapter has set it already
@@ -72,13 +72,3 @@ def _context(registry: ParticipantRegistry) -> AdapterContext:
     context = AdapterContext(registry=registry, dispatch=dispatch)
     _CONTEXT[:] = [context]
     return context
-
-
-def prefixes_of(root: etree._Element) -> dict[str, str]:
-    """The sender's own prefixes, so messages speak the names in the sender's document;
-    its default namespace maps to "" (its names are written without a prefix)."""
-    found = {uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri}
-    default = root.nsmap.get(None)
-    if default and default not in found:
-        found[default] = ""
-    return found

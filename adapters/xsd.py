@@ -321,6 +321,28 @@ def raise_violations(
     )
 
 
+def sender_prefixes(
+    root: etree._Element, conventional: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Namespace URI -> the prefix the sender gave it, wherever it declared it (the first
+    declaration wins), so messages name elements as the sender's document does; else the
+    format's ``conventional`` prefix (a default namespace: ``rsm``, as the mapping's
+    findings say); else "" for a default namespace (names without a prefix). Read on
+    failure only."""
+    named: dict[str, str] = {}
+    unnamed: set[str] = set()
+    for element in root.iter():
+        for prefix, uri in element.nsmap.items():
+            if uri and prefix:
+                named.setdefault(uri, prefix)
+            elif uri:
+                unnamed.add(uri)
+    found = {**(conventional or {}), **named}
+    for uri in unnamed:
+        found.setdefault(uri, "")
+    return found
+
+
 def _declared_prefixes(root: etree._Element) -> dict[str, str]:
     """Every prefix the document declares, wherever (libxml2's paths use them; a sender
     may declare ``ram`` on the element that first needs it), the first use of a prefix

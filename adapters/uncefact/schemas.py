@@ -32,6 +32,4 @@ def validate(schema: etree.XMLSchema, root: etree._Element) -> None:
     own prefixes, or the conventional ``rsm``/``ram``/``udt`` where the sender used none."""
     if schema.validate(root):
         return
-    prefixes = dict(PREFIXES)
-    prefixes.update({uri: prefix for prefix, uri in root.nsmap.items() if prefix and uri})
-    xsd.raise_violations(schema, prefixes, root=root)
+    xsd.raise_violations(schema, xsd.sender_prefixes(root, PREFIXES), root=root)

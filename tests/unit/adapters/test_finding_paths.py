@@ -103,3 +103,13 @@ def test_an_unknown_format_is_found_on_its_root_elements_line(
     )
     (finding,) = _findings(document.encode(), example_registry).findings
     assert (finding.code, finding.line) == ("UNKNOWN_FORMAT", 4)
+
+
+def test_path_and_message_name_an_element_alike(example_registry: ParticipantRegistry) -> None:
+    """A code review: with `xmlns:r` declared on the child elements, the path said
+    r:StatusCode and the message ram:StatusCode."""
+    source = (FIXTURES / "review" / "ack_prefixes_declared_on_children.xml").read_text()
+    document = source.replace("xmlns:ram=", "xmlns:r=").replace("ram:", "r:").encode()
+    finding = _findings(document, example_registry).findings[0]
+    assert finding.path is not None and finding.path.endswith("/r:StatusCode")
+    assert finding.message.startswith("r:StatusCode is out of order")
