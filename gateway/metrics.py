@@ -242,8 +242,9 @@ class _Gauges:
         yield pending
         invalid = GaugeMetricFamily(
             "kpgw_registry_reload_failed",
-            "1 while the participant registry file's latest edit is invalid and the "
-            "previous registry is still in use",
+            "1 while the participant registry file's latest edit is invalid, or names a "
+            "partner whose topic the router could not create, and the previous registry "
+            "is still in use",
             labels=("path",),
         )
         for path in sorted(RELOAD_FAILURES):

@@ -218,6 +218,14 @@ class DocumentReader:
             return None
         code = (string.get("format") or "").strip()
         digits = _DIGITS.match(text)
+        if code and code not in _DIGIT_FORMATS:
+            self.invalid(
+                what,
+                string,
+                f"format code {code!r} is not one the KP profile reads: use 102, 203, 204 or "
+                "205, or no format attribute with an ISO 8601 date",
+            )
+            return None
         if code not in _DIGIT_FORMATS:
             if digits is None or len(digits.group(1)) not in _FORMAT_BY_LENGTH:
                 return self._iso(text, string, what)

@@ -167,7 +167,12 @@ class Step:
         self.state = self.state.evolve({"last_change": self.now})
         for event in self.touched.values():
             self._status(event, event.event_id)
+        # A kept event's own message that is also an alias (a fuller rendering, a re-issue)
+        # already has its status from the loop above: one record per message.
+        written = {(event.event_id, event.source.tracking_id) for event in self.touched.values()}
         for alias in self.state.aliases:
+            if (alias.event_id, alias.tracking_id) in written:
+                continue
             if alias in self.new_aliases or alias.original_event_id in self.touched:
                 self._alias_status(alias)
         return Decision(self.state, tuple(self.emissions), changed=True)

@@ -647,6 +647,7 @@ class TestUncefact(AdapterContract):
             ('format="204">202611201230', "does not match format code 204"),
             ('format="205">202611201230', "does not match format code 205"),
             ('format="102">20261301', "is not a date and time (format code 102, CCYYMMDD)"),
+            ('format="999">20260227', "format code '999' is not one the KP profile reads"),
             ('format="203">202602271260', "is not a date and time"),
             ('format="102">20260227+2400', "does not match format code 102"),
             ('format="203">202602270930+0175', "does not match format code 203"),

@@ -400,3 +400,14 @@ def test_an_announced_certificates_status_drops_its_lifted_pair_gate() -> None:
     record = router.status_record(first)
     assert record is not None and "PAIR_NOT_ENABLED" not in (record["detail"] or "")
     assert record["reason"] == "WRONG_DESTINATION"
+
+
+def test_one_status_record_per_message_and_decision() -> None:
+    """A docs review: a fuller rendering that showed a difference (both kept and an alias)
+    got two identical kp.status records in one decision."""
+    router = _in_order(registry(), CERT, confirmation(CERT, parcels=None))
+    fuller = event(confirmation(CERT, parcels=4))
+    decision = router.feed(fuller, T0 + timedelta(minutes=9))
+    keys = [e.key for e in decision.emissions if e.topic is TopicKind.STATUS]
+    assert keys.count(fuller.source.tracking_id) == 1
+    assert router.status(fuller) == ("DISCREPANCY", "MATCHED_WITH_DISCREPANCIES")
