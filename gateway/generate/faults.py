@@ -34,6 +34,7 @@ CONFIRMED_AFTER_EXPIRY = OutcomeKind.CONFIRMED_AFTER_EXPIRY.value
 CONFLICTING_REISSUE = OutcomeKind.CONFLICTING_REISSUE.value
 CONFIRMED_AFTER_VOID = OutcomeKind.CONFIRMED_AFTER_VOID.value
 VALUE_PER_CARAT_OUT_OF_BAND = OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND.value
+VOIDED_AFTER_RECEIPT = OutcomeKind.VOIDED_AFTER_RECEIPT.value
 NOT_KP_HS_CODE = "7102.29"
 NON_PARTICIPANT_ORIGIN = "KE"
 #: Prefixes a forger puts on a certificate number (DOMAIN.md section 3), tried in order.
@@ -51,6 +52,7 @@ class Fault(StrEnum):
     ORPHAN_CONFIRMATION = "orphan_confirmation"
     CONFIRMED_AFTER_EXPIRY = "confirmed_after_expiry"
     CONFIRMED_AFTER_VOID = "confirmed_after_void"
+    VOIDED_AFTER_RECEIPT = "voided_after_receipt"
     CONFLICTING_REISSUE = "conflicting_reissue"
     VALUE_OUT_OF_BAND = "value_out_of_band"
     BROKEN_SCHEMA = "broken_schema"
@@ -285,6 +287,22 @@ def _after_void(sampler: Sampler) -> Scenario:
     )
 
 
+def _voided_after_receipt(sampler: Sampler) -> Scenario:
+    """The importer confirms receipt; weeks later the exporter cancels the certificate (the
+    shipment would vanish from its records while the importer's count it)."""
+    cert = sampler.certificate()
+    conf = sampler.confirmation(cert)
+    void = replace(sampler.void(cert), voided_on=conf.date_of_receipt + sampler.days(1, 10))
+    return _story(
+        sampler,
+        Fault.VOIDED_AFTER_RECEIPT,
+        cert,
+        [cert, conf, void],
+        MATCHED,
+        VOIDED_AFTER_RECEIPT,
+    )
+
+
 def _conflicting_reissue(sampler: Sampler) -> Scenario:
     """The same number issued again with one line heavier and dearer; the destination
     confirms the original, which stays the reference."""
@@ -391,6 +409,7 @@ _BUILDERS: dict[Fault, Callable[[Sampler], Scenario]] = {
     Fault.ORPHAN_CONFIRMATION: _orphan,
     Fault.CONFIRMED_AFTER_EXPIRY: _after_expiry,
     Fault.CONFIRMED_AFTER_VOID: _after_void,
+    Fault.VOIDED_AFTER_RECEIPT: _voided_after_receipt,
     Fault.CONFLICTING_REISSUE: _conflicting_reissue,
     Fault.VALUE_OUT_OF_BAND: _value_out_of_band,
     Fault.BROKEN_SCHEMA: _broken_schema,

@@ -73,6 +73,11 @@ EXPECTED: dict[Fault | None, tuple[tuple[str, ...], tuple[str, ...], tuple[str, 
         ("MATCHED", "CONFIRMED_AFTER_VOID"),
         (),
     ),
+    Fault.VOIDED_AFTER_RECEIPT: (
+        ("certificate", "confirmation", "void"),
+        ("MATCHED", "VOIDED_AFTER_RECEIPT"),
+        (),
+    ),
     Fault.CONFLICTING_REISSUE: (
         ("certificate", "certificate", "confirmation"),
         ("CONFLICTING_REISSUE", "MATCHED"),
