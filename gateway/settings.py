@@ -108,7 +108,8 @@ class RouterSettings(BaseModel):
     max_events_per_certificate: int = Field(
         default=100,
         ge=4,
-        description="distinct documents one certificate's state takes in; further ones are "
+        description="distinct documents one certificate's state takes in from its issuer, "
+        "from its importer, and from all other participants together; further ones are "
         "dead-lettered (TOO_MANY_EVENTS)",
     )
     max_events_per_sender: int = Field(

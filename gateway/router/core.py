@@ -67,9 +67,13 @@ def _refuse_when_full(
     registry: ParticipantRegistry,
     config: RouterConfig,
 ) -> None:
-    """``CertificateStateFull`` for a new event beyond the certificate's limit, or beyond
-    its sender's when the sender is not the certificate's issuer. The message tells the
-    sender only about its own documents."""
+    """``CertificateStateFull`` for a new event beyond its sender's share of the state. The
+    certificate's issuer and (once the certificate is known) its importing participant
+    each may have ``max_events``; every other participant ``max_events_per_sender``, and
+    all of them together ``max_events``. So no group of third parties can use up the room
+    the issuer's certificate and the importer's confirmation need (ten colluding
+    participants could, while one limit counted everyone). The message tells the sender
+    only about its own documents."""
     sender = event.source.participant
     cert = state.issued
     issuer = (
@@ -77,17 +81,28 @@ def _refuse_when_full(
         if cert is not None
         else registry.participant_of(state.certificate_id[:2])
     )
-    if sender != issuer and state.documents_from(sender) >= config.max_events_per_sender:
+    parties = {issuer, cert.importing_participant} if cert is not None else {issuer}
+    if sender in parties:
+        if state.documents_from(sender) >= config.max_events:
+            raise CertificateStateFull(
+                f"{sender} has already sent {config.max_events} distinct documents or "
+                f"messages about certificate {state.certificate_id}, the most the gateway "
+                "keeps from one participant; this one is not taken in: ask why new "
+                "versions keep coming"
+            )
+        return
+    if state.documents_from(sender) >= config.max_events_per_sender:
         raise CertificateStateFull(
             f"{sender} has already sent {config.max_events_per_sender} documents or re-sent "
             f"messages about certificate {state.certificate_id}, the most a participant "
             "that did not issue it may; this one is not taken in"
         )
-    if state.event_count() >= config.max_events:
+    others = state.event_count() - sum(state.documents_from(party) for party in parties if party)
+    if others >= config.max_events:
         raise CertificateStateFull(
-            f"certificate {state.certificate_id} has already taken in the most distinct "
-            f"documents the gateway keeps for one certificate ({config.max_events}); this "
-            "one is not taken in: ask the sender why it keeps sending new versions"
+            f"certificate {state.certificate_id} has already taken in the most documents the "
+            f"gateway keeps from participants other than its issuer and importer "
+            f"({config.max_events}); this one is not taken in"
         )
 
 

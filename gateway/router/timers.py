@@ -27,17 +27,18 @@ class RouterConfig:
     still have records of is judged against what the router knew.
     ``default_orphan_window``: how long a confirmation waits for its certificate when no
     pair (presumed exporter -> confirming participant) gives ``orphan_window_days``.
-    ``max_events``: the distinct events one certificate's state takes in; a further one is
-    refused (``CertificateStateFull``). A real certificate sees a handful (itself, a void,
-    a confirmation or two, re-sends); a sender that keeps sending new versions of one
-    certificate's documents must not grow its state without bound: the whole state is
-    rewritten to the changelog with every change, and the broker refuses records over
-    1 MiB, which would stop the partition.
+    ``max_events``: the distinct events one certificate's state takes in from its issuer,
+    from its importer (once the certificate is known), and from all other participants
+    together; a further one is refused (``CertificateStateFull``). A real certificate
+    sees a handful (itself, a void, a confirmation or two, re-sends); a sender that keeps
+    sending new versions of one certificate's documents must not grow its state without
+    bound: the whole state is rewritten to the changelog with every change, and the
+    broker refuses records over 1 MiB, which would stop the partition.
     ``max_events_per_sender``: the distinct documents one participant other than the
-    certificate's issuer may have in it. Without it, any participant could use up a
-    certificate's ``max_events`` with confirmations of a number it guessed (numbers are
-    sequential) and so have the issuer's certificate and the importer's confirmation
-    refused (a security review).
+    certificate's issuer and importer may have in it. Without it, any participant could
+    use up the third parties' share with confirmations of a number it guessed (numbers
+    are sequential); without the separate shares, a few colluding ones could have the
+    issuer's certificate and the importer's confirmation refused (security reviews).
     """
 
     retention: timedelta = timedelta(days=400)

@@ -113,27 +113,27 @@ async def test_a_certificate_past_its_event_limit_dead_letters_and_the_partition
     router_settings = created_topics.router.model_copy(update={"max_events_per_certificate": 4})
     settings = created_topics.model_copy(update={"router": router_settings})
     cert = certificate("RU0700004")
-    versions = [
+    versions = [  # the importer's: its share is the limit, 4
         event(replace(confirmation(cert), remarks=f"re-sent, run {n}", parcels=cert.parcels + n))
-        for n in range(5)
+        for n in range(6)
     ]
     later, later_conf = pair("RU0700005")
     await produce_events(settings, [event(cert), *versions, later, later_conf], partition=0)
     async with routing(settings, registry_copy(tmp_path)) as router:
         letters = await read_until(settings, "dlq", 2)
-        found = await outcomes(settings, 4)
+        found = await outcomes(settings, 5)
     assert [h.text_header(letter.headers, h.REASON) for letter in letters] == [
         "TOO_MANY_EVENTS",
         "TOO_MANY_EVENTS",
     ]
     assert Counter((o["certificate_id"], o["outcome"]) for o in found) == {
         ("RU0700004", "MATCHED"): 1,
-        ("RU0700004", "DUPLICATE_CONFIRMATION"): 2,
+        ("RU0700004", "DUPLICATE_CONFIRMATION"): 3,
         ("RU0700005", "MATCHED"): 1,
     }
     statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
     refused = {s["tracking_id"] for s in statuses if s["status"] == "DEAD_LETTERED"}
-    assert refused == {item.source.tracking_id for item in versions[3:]}
+    assert refused == {item.source.tracking_id for item in versions[4:]}
     assert {s["reason"] for s in statuses if s["status"] == "DEAD_LETTERED"} == {"TOO_MANY_EVENTS"}
     assert router.counters.dead_lettered == 2
 

@@ -26,15 +26,15 @@ def test_events_beyond_the_limit_are_refused_and_change_nothing() -> None:
     versions = [
         # Each another receipt (its parcels differ): a copy with other remarks is no new event.
         event(confirmation(cert, remarks=f"re-sent, run {n}", parcels=cert.parcels + n))
-        for n in range(4)
+        for n in range(5)
     ]
-    for n, version in enumerate(versions[:3]):
+    for n, version in enumerate(versions[:4]):  # the importer's share: max_events
         router.feed(version, T0 + timedelta(days=9, hours=n))
     assert router.state is not None
     full = router.state
-    assert full.event_count() == 4
+    assert full.event_count() == 5 and full.documents_from("EU") == 4
     with pytest.raises(CertificateStateFull) as refused:
-        decide(full, versions[3], T0 + timedelta(days=10), router.registry, router.config)
+        decide(full, versions[4], T0 + timedelta(days=10), router.registry, router.config)
     assert refused.value.reason == "TOO_MANY_EVENTS"
     assert "RU0123456" in refused.value.message
     # An event already taken in is still a no-op, not a refusal.
@@ -65,7 +65,17 @@ def test_a_full_state_stays_far_below_the_brokers_record_limit() -> None:
         state = decide(state, event(conf), T0 + timedelta(hours=n), reg, config).state
     assert state is not None
     assert state.event_count() == config.max_events
-    assert len(state_to_bytes(state)) < 256 * 1024
+    # Then the importer's and the issuer's shares, each as full as it may be.
+    for n in range(1, config.max_events + 1):
+        conf = confirmation(cert, remarks=f"importer {n} " + "x" * 200, parcels=1000 + n)
+        state = decide(state, event(conf), T0 + timedelta(days=9, hours=n), reg, config).state
+        assert state is not None
+    for n in range(1, config.max_events):
+        again = certificate(parcels=2000 + n)
+        state = decide(state, event(again), T0 + timedelta(days=19, hours=n), reg, config).state
+        assert state is not None
+    assert state.event_count() == 3 * config.max_events - 1
+    assert len(state_to_bytes(state)) < 512 * 1024
 
 
 def test_a_third_party_cannot_use_up_a_certificates_capacity() -> None:
@@ -163,3 +173,31 @@ def test_copies_under_one_tracking_id_count_towards_their_senders_limit() -> Non
     assert restored.seen_by_sender == router.state.seen_by_sender  # survives a restart
     router.feed(event(confirmation(cert)))  # the importer's own is still taken in
     assert "MATCHED" in router.kinds()
+
+
+def test_colluding_third_parties_cannot_lock_out_the_issuer_and_the_importer() -> None:
+    """Left open by session 9: ten participants, each within its own budget of 10, filled
+    the certificate's one limit of 100 before it was issued, so the issuer's certificate
+    and the importer's confirmation were refused. Third parties now share one limit; the
+    issuer and the importer have their own."""
+    config = RouterConfig(max_events=20, max_events_per_sender=5)
+    reg = registry()
+    cert = certificate()
+    state = None
+    colluders = sorted(code for code in reg.participants if code not in ("RU", "EU", "VE"))
+    refused = 0
+    for n in range(30):
+        guess = confirmation(
+            cert,
+            confirming_participant=colluders[n // 5],
+            confirming_member_state=None,
+            parcels=cert.parcels + 1 + n,
+        )
+        try:
+            state = decide(state, event(guess), T0 + timedelta(hours=n), reg, config).state
+        except CertificateStateFull:
+            refused += 1
+    assert refused == 10 and state is not None  # the third parties' 20, no more
+    state = decide(state, event(cert), T0 + timedelta(days=2), reg, config).state
+    matched = decide(state, event(confirmation(cert)), T0 + timedelta(days=3), reg, config)
+    assert "MATCHED" in [outcome["outcome"] for outcome in matched.outcomes()]
