@@ -211,6 +211,17 @@ def same_document(left: Document, right: Document) -> bool:
     return left == right or canonical(left) == canonical(right)
 
 
+def same_receiver_and_day(left: ImportConfirmed, right: ImportConfirmed) -> bool:
+    """The same confirming participant, date of receipt and importer: what makes two
+    confirmations candidates for one receipt (``same_receipt`` adds that nothing else
+    contradicts)."""
+    return (
+        left.confirming_participant == right.confirming_participant
+        and left.date_of_receipt == right.date_of_receipt
+        and same_party(left.importer, right.importer)
+    )
+
+
 def same_receipt(left: ImportConfirmed, right: ImportConfirmed) -> bool:
     """Two confirmations of the same receipt: the same confirming participant, date,
     importer, and nothing that contradicts (parcels, exporter, goods per HS line or in
@@ -221,9 +232,7 @@ def same_receipt(left: ImportConfirmed, right: ImportConfirmed) -> bool:
     if same_document(left, right):
         return True
     if (
-        left.confirming_participant != right.confirming_participant
-        or left.date_of_receipt != right.date_of_receipt
-        or not same_party(left.importer, right.importer)
+        not same_receiver_and_day(left, right)
         or (
             left.parcels is not None and right.parcels is not None and left.parcels != right.parcels
         )

@@ -475,11 +475,7 @@ class _Run(Step):
             if kept.event.event_id == event_id:
                 break
             other = kept.payload
-            if (
-                other.confirming_participant != conf.confirming_participant
-                or other.date_of_receipt != conf.date_of_receipt
-                or not compare.same_party(other.importer, conf.importer)
-            ):
+            if not compare.same_receiver_and_day(other, conf):
                 continue
             if not compare.same_receipt(other, conf):
                 return None

@@ -165,23 +165,25 @@ def delivery_status(
         state.announced and cert is not None and cert.event.event_id == event_id
     )  # announced after all: the certificate's own gate at arrival has lifted
 
-    def _gate_passed(kind: OutcomeKind) -> bool:
-        """A gate outcome that no longer says where the message stands: its event was
-        matched since, or it is the announced certificate's and the gate was its pair's or
-        its own (a suspended confirmer's gate still shows)."""
-        if kind not in GATE_KINDS:
-            return False
-        return matched or (
-            lifted and (kind is OutcomeKind.PAIR_NOT_ENABLED or _gated_alone(found, kind, event_id))
-        )
-
-    bad = [kind for kind in SEVERITY if kind in kinds and not _gate_passed(kind)]
+    # Gate outcomes that no longer say where the message stands: its event was matched
+    # since, or it is the announced certificate's and the gate was its pair's or its own
+    # (a suspended confirmer's gate still shows).
+    gates = kinds & GATE_KINDS
+    if matched:
+        passed = gates
+    elif lifted:
+        passed = {
+            kind
+            for kind in gates
+            if kind is OutcomeKind.PAIR_NOT_ENABLED or _gated_alone(found, kind, event_id)
+        }
+    else:
+        passed = set()
+    bad = [kind for kind in SEVERITY if kind in kinds and kind not in passed]
     # The overdue outcome's evidence is the certificate; the confirmation that matched it
     # afterwards was the late one, and its sender should hear so too.
     late = OutcomeKind.CONFIRMATION_OVERDUE in kinds or (
-        bool(kinds & {OutcomeKind.MATCHED, OutcomeKind.MATCHED_WITH_DISCREPANCIES})
-        and visible is None
-        and OutcomeKind.CONFIRMATION_OVERDUE in state.emitted_kinds()
+        matched and visible is None and OutcomeKind.CONFIRMATION_OVERDUE in state.emitted_kinds()
     )
     if bad:
         differences = (

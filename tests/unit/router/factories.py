@@ -67,6 +67,18 @@ def with_status(code: str, status: ParticipantStatus) -> ParticipantRegistry:
     return base.model_copy(update={"participants": participants})
 
 
+def with_pair(exporter: str, importer: str, *, enabled: bool) -> ParticipantRegistry:
+    """The example registry with the pair exporter -> importer switched on or off."""
+    base = registry()
+    pairs = tuple(
+        pair.model_copy(update={"enabled": enabled})
+        if (pair.exporter, pair.importer) == (exporter, importer)
+        else pair
+        for pair in base.pairs
+    )
+    return base.model_copy(update={"pairs": pairs})
+
+
 def certificate(number: str = "RU0123456", **changes: Any) -> CertificateIssued:
     """A Gokhran certificate to an Antwerp buyer; ``changes`` override any field, and new
     ``lines`` recompute the totals unless they are given too."""

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from gateway.events import Party
-from gateway.registry import ParticipantRegistry, ParticipantStatus
+from gateway.registry import ParticipantStatus
 from gateway.router import TopicKind
 from tests.unit.router.factories import (
     T0,
@@ -22,25 +22,18 @@ from tests.unit.router.factories import (
     event,
     registry,
     void,
+    with_pair,
     with_status,
 )
-
-
-def _pair_off(base: ParticipantRegistry) -> ParticipantRegistry:
-    pairs = tuple(
-        pair.model_copy(update={"enabled": False})
-        if (pair.exporter, pair.importer) == ("RU", "EU")
-        else pair
-        for pair in base.pairs
-    )
-    return base.model_copy(update={"pairs": pairs})
 
 
 def test_a_gated_confirmation_sent_again_after_the_gate_lifts_is_judged() -> None:
     cert = certificate()
     router = Harness()
     router.feed(event(cert))
-    router.registry = _pair_off(registry())  # the pair is switched off for maintenance
+    router.registry = with_pair(
+        "RU", "EU", enabled=False
+    )  # the pair is switched off for maintenance
     conf = confirmation(cert)
     router.feed(event(conf), T0 + timedelta(days=2))
     router.registry = registry()  # back on; the importer sends its confirmation again
@@ -54,7 +47,7 @@ def test_a_gated_confirmation_re_sent_byte_for_byte_is_judged_too() -> None:
     cert = certificate()
     router = Harness()
     router.feed(event(cert))
-    router.registry = _pair_off(registry())
+    router.registry = with_pair("RU", "EU", enabled=False)
     first = event(confirmation(cert))
     router.feed(first, T0 + timedelta(days=2))
     router.registry = registry()

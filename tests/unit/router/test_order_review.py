@@ -23,6 +23,7 @@ from tests.unit.router.factories import (
     event,
     registry,
     void,
+    with_pair,
     with_status,
 )
 
@@ -82,17 +83,6 @@ ZA_CERT = certificate(
 )
 
 
-def _za_ae_enabled() -> ParticipantRegistry:
-    base = registry()
-    pairs = tuple(
-        pair.model_copy(update={"enabled": True})
-        if (pair.exporter, pair.importer) == ("ZA", "AE")
-        else pair
-        for pair in base.pairs
-    )
-    return base.model_copy(update={"pairs": pairs})
-
-
 @pytest.mark.parametrize("byte_for_byte", [False, True])
 def test_a_certificate_held_back_at_arrival_is_announced_when_sent_again(
     byte_for_byte: bool,
@@ -104,7 +94,7 @@ def test_a_certificate_held_back_at_arrival_is_announced_when_sent_again(
     first = event(ZA_CERT)
     router.feed(first, T0)
     assert router.kinds() == ["PAIR_NOT_ENABLED"]
-    router.registry = _za_ae_enabled()
+    router.registry = with_pair("ZA", "AE", enabled=True)
     again = (
         replace(first, source=replace(first.source, tracking_id="trk-sent-again"))
         if byte_for_byte
@@ -125,7 +115,7 @@ def test_a_certificate_held_back_at_arrival_is_announced_when_sent_again(
 def test_a_confirmation_after_the_gate_lifted_announces_the_certificate_first() -> None:
     router = Harness()
     router.feed(event(ZA_CERT), T0)
-    router.registry = _za_ae_enabled()
+    router.registry = with_pair("ZA", "AE", enabled=True)
     router.feed(event(confirmation(ZA_CERT)), T0 + timedelta(days=2))
     assert router.kinds() == ["PAIR_NOT_ENABLED", "MATCHED"]
     assert router.partner("AE") == ["SHIPMENT_ANNOUNCED", "MATCHED"]
@@ -324,7 +314,7 @@ def test_a_gate_lifted_since_no_longer_colours_the_status() -> None:
     router = Harness()
     first = event(ZA_CERT)
     router.feed(first, T0)
-    router.registry = _za_ae_enabled()
+    router.registry = with_pair("ZA", "AE", enabled=True)
     conf = event(confirmation(ZA_CERT))
     router.feed(conf, T0 + timedelta(days=2))
     assert router.status(first) == ("MATCHED", None)
@@ -350,7 +340,7 @@ def test_a_held_back_confirmation_gets_its_gate_outcome_once(confirmation_first:
     first, second = (VE_CONF, ZA_CERT) if confirmation_first else (ZA_CERT, VE_CONF)
     router.feed(event(first), T0)
     router.feed(event(second), T0 + timedelta(minutes=1))
-    router.registry = _za_ae_enabled()
+    router.registry = with_pair("ZA", "AE", enabled=True)
     router.feed(event(ZA_CERT, copy="again"), T0 + timedelta(days=1))
     assert Counter(router.kinds())["PARTICIPANT_SUSPENDED"] == 1
     assert "WRONG_DESTINATION" in router.kinds()
@@ -395,7 +385,7 @@ def test_an_announced_certificates_status_drops_its_lifted_pair_gate() -> None:
     first = event(ZA_CERT)
     router.feed(first, T0)
     router.feed(event(diverted), T0 + timedelta(minutes=1))
-    router.registry = _za_ae_enabled()
+    router.registry = with_pair("ZA", "AE", enabled=True)
     router.feed(event(ZA_CERT, copy="again"), T0 + timedelta(days=1))
     record = router.status_record(first)
     assert record is not None and "PAIR_NOT_ENABLED" not in (record["detail"] or "")
