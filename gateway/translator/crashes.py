@@ -13,9 +13,11 @@ Files: ``<dir>/<consumer group>.<slot>.journal`` (the record in flight, a fixed-
 slot rewritten in place) and ``.crashes`` beside it (the counts, JSON, rewritten only when a
 crash is found or a counted record settles). A process locks the first free slot
 (``flock``); a dead process's lock is gone, so its restart takes over its journal, and two
-processes on one host never share one. The writes go to the page cache without fsync: they
-outlive the process, which is what this is for (a host crash loses a count, no more). In a
-container, put the directory on a volume that survives restarts (an ``emptyDir``).
+processes on one host never share one. The slot is written through a shared memory map,
+into the page cache without fsync: the writes outlive the process, which is what this is
+for (a host crash loses a count, no more), and cost no system call (two ``pwrite``s per
+record took 4% of the worker's CPU while the broker wrote beside it). In a container, put
+the directory on a volume that survives restarts (an ``emptyDir``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import mmap
 import os
 import re
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
@@ -44,11 +46,12 @@ class CrashJournal:
         directory.mkdir(parents=True, exist_ok=True)
         stem = _SAFE.sub("_", group_id) or "translator"
         self._fd, slot = _lock_free_slot(directory, stem)
-        self._closer = weakref.finalize(self, _close_quietly, self._fd)
+        self._slot = mmap.mmap(self._fd, SLOT_BYTES)  # shared, read and write
+        self._closer = weakref.finalize(self, _close_quietly, self._fd, self._slot)
         self.path = directory / f"{stem}.{slot}.journal"
         self.counts_path = directory / f"{stem}.{slot}.crashes"
         self.counts: dict[str, int] = _read_counts(self.counts_path)
-        died_in = os.pread(self._fd, SLOT_BYTES, 0).decode("utf-8", "replace").strip("\0 \n")
+        died_in = self._slot[:].decode("utf-8", "replace").strip("\0 \n")
         if died_in:
             self.counts[died_in] = self.counts.get(died_in, 0) + 1
             log.error(
@@ -64,19 +67,14 @@ class CrashJournal:
         """How many processes died translating this record (``topic/partition/offset``)."""
         return self.counts.get(coordinates, 0)
 
-    @contextlib.contextmanager
-    def translating(self, coordinates: str) -> Iterator[None]:
+    def translating(self, coordinates: str) -> _InFlight:
         """Mark the record in flight for the block; an exception clears the mark too (only
         the death of the process leaves it)."""
-        self.begin(coordinates)
-        try:
-            yield
-        finally:
-            self._clear()
+        return _InFlight(self, coordinates)
 
     def begin(self, coordinates: str) -> None:
         """Mark the record in flight (``translating`` clears the mark after)."""
-        os.pwrite(self._fd, coordinates.encode()[:SLOT_BYTES].ljust(SLOT_BYTES, b"\0"), 0)
+        self._slot[:] = coordinates.encode()[:SLOT_BYTES].ljust(SLOT_BYTES, b"\0")
 
     def settle(self, coordinates: list[str]) -> None:
         """These records were committed (translated or dead-lettered): forget their counts."""
@@ -88,7 +86,7 @@ class CrashJournal:
         self._closer()  # closes the file once, which releases the slot's lock
 
     def _clear(self) -> None:
-        os.pwrite(self._fd, b"\0" * SLOT_BYTES, 0)
+        self._slot[:] = _EMPTY_SLOT
 
     def _save_counts(self) -> None:
         kept = dict(list(self.counts.items())[-MAX_COUNTED:])
@@ -96,6 +94,26 @@ class CrashJournal:
         temporary = self.counts_path.with_suffix(".tmp")
         temporary.write_text(json.dumps(kept), "utf-8")
         temporary.replace(self.counts_path)
+
+
+_EMPTY_SLOT = b"\0" * SLOT_BYTES
+
+
+class _InFlight:
+    """``with journal.translating(...)``: a plain context manager (a generator-based one
+    costs a few microseconds per record)."""
+
+    __slots__ = ("_coordinates", "_journal")
+
+    def __init__(self, journal: CrashJournal, coordinates: str) -> None:
+        self._journal = journal
+        self._coordinates = coordinates
+
+    def __enter__(self) -> None:
+        self._journal.begin(self._coordinates)
+
+    def __exit__(self, *_: object) -> None:
+        self._journal._clear()
 
 
 def default_directory() -> Path:
@@ -119,7 +137,9 @@ def open_journal(directory: Path | None, group_id: str) -> CrashJournal | None:
         return None
 
 
-def _close_quietly(fd: int) -> None:
+def _close_quietly(fd: int, slot: mmap.mmap) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        slot.close()
     with contextlib.suppress(OSError):
         os.close(fd)
 

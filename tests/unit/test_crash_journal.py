@@ -3,6 +3,9 @@ and counts survive restarts until the record settles."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,18 @@ def test_the_dead_letter_of_a_killer_record_says_what_happened() -> None:
     assert failure is not None
     assert failure.reason == "POISON_PILL" and failure.attempts == 3
     assert "died 3 times" in failure.message and failure.stacktrace is None
+
+
+def test_the_mark_of_a_process_killed_mid_translation_survives_it(tmp_path: Path) -> None:
+    """The slot is written through a memory map: a SIGKILL (no flush, no atexit) keeps it."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from gateway.translator.crashes import CrashJournal\n"
+        "journal = CrashJournal(Path(sys.argv[1]), 'kp.translator')\n"
+        "journal.begin('kp.inbound/4/99')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    died = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=False, timeout=60)
+    assert died.returncode == -signal.SIGKILL
+    assert CrashJournal(tmp_path, "kp.translator").crashes("kp.inbound/4/99") == 1
