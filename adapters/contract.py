@@ -82,6 +82,10 @@ class Adapted:
     """When the document says the act happened (issue, confirmation, cancellation), UTC."""
     authority: str | None = None
     envelope: EnvelopeInfo | None = None
+    occurred_at_exact: bool = False
+    """The document wrote ``occurred_at``'s UTC offset (``Z`` counts): an exact instant,
+    held to the gateway's clock within minutes. False: a date, or a time of day in an
+    unknown zone, held to it by its day (``gateway.rules.DocumentTime``)."""
 
 
 @dataclass(frozen=True, slots=True)

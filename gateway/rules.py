@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from gateway.errors import BusinessRuleViolation, Finding
@@ -34,6 +35,10 @@ KPCS_START = date(2003, 1, 1)
 #: A date may be one day past the day the gateway received the document: the sender's
 #: local date runs up to 14 hours ahead of UTC, and documents carry local dates.
 FUTURE_TOLERANCE = timedelta(days=1)
+#: How far a sending system's clock may run ahead of the gateway's: a time the document
+#: writes with its UTC offset is exact, so a day's tolerance would let a clock that is
+#: hours fast (or a forged time) through. Fifteen minutes covers unsynchronised clocks.
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=15)
 
 # Stable finding codes.
 NOT_KP_GOODS = "NOT_KP_GOODS"
@@ -95,19 +100,36 @@ RULE_CODES = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentTime:
+    """When the document says its act happened, and when the gateway received it."""
+
+    occurred_at: datetime
+    #: The document wrote the time's UTC offset (``Z`` counts): an exact instant, judged
+    #: against ``received_at`` within ``CLOCK_SKEW_TOLERANCE``. Else a date, or a time of
+    #: day in an unknown zone: judged by its day, like the payload's dates.
+    exact: bool
+    received_at: datetime
+
+
 def check(
     payload: Payload,
     registry: ParticipantRegistry,
     *,
     received_on: date | None = None,
+    document_time: DocumentTime | None = None,
     also: Iterable[Finding] = (),
 ) -> None:
     """Raise ``BusinessRuleViolation`` with every finding, or return when the payload obeys
     the KP rules. ``received_on``: the UTC day the gateway received the document (from the
     record, so a replay judges it as the first time did); without it no date is judged to be
-    in the future. ``also``: findings about what the document carries beside the payload,
-    given after the rules' own."""
-    findings = [*findings_for(payload, registry, received_on=received_on), *also]
+    in the future. ``document_time``: the document's own time stamp, judged the same way.
+    ``also``: findings about what the document carries beside the payload, given after the
+    rules' own."""
+    findings = [
+        *findings_for(payload, registry, received_on=received_on, document_time=document_time),
+        *also,
+    ]
     if findings:
         raise BusinessRuleViolation(
             f"{len(findings)} Kimberley Process rule(s) broken; first: {findings[0].message}",
@@ -116,7 +138,11 @@ def check(
 
 
 def findings_for(
-    payload: Payload, registry: ParticipantRegistry, *, received_on: date | None = None
+    payload: Payload,
+    registry: ParticipantRegistry,
+    *,
+    received_on: date | None = None,
+    document_time: DocumentTime | None = None,
 ) -> list[Finding]:
     """Every finding, in rule order (empty when the payload obeys the KP rules)."""
     found: list[Finding] = []
@@ -124,13 +150,18 @@ def findings_for(
         _certificate(payload, registry, found)
         _ranges(payload, found)
         _dates(found, received_on, ("issue_date", "issued", payload.issue_date))
+        act = "issued"
     elif isinstance(payload, ImportConfirmed):
         _confirmation(payload, registry, found)
         _ranges(payload, found)
         _dates(found, received_on, ("date_of_receipt", "received", payload.date_of_receipt))
+        act = "confirmed"
     else:
         _void(payload, registry, found)
         _dates(found, received_on, ("voided_on", "voided", payload.voided_on))
+        act = "cancelled"
+    if document_time is not None and not any(f.code == DATE_IN_FUTURE for f in found):
+        _document_time(found, document_time, act)  # one DATE_IN_FUTURE is enough
     found.extend(_text_lengths(payload))  # last: a KP rule broken is the reason to give
     return found
 
@@ -195,6 +226,36 @@ def _dates(found: list[Finding], received_on: date | None, *acts: tuple[str, str
                     path=path,
                 )
             )
+
+
+def _document_time(found: list[Finding], time: DocumentTime, act: str) -> None:
+    """The document's own time stamp (when it was issued, confirmed or cancelled) cannot be
+    later than its reception either: an acknowledgement's IssueDateTime in 9999 would
+    otherwise pass whenever its date of receipt is plausible."""
+    occurred, received = time.occurred_at.astimezone(UTC), time.received_at.astimezone(UTC)
+    if time.exact:
+        ahead = occurred - received
+        if ahead > CLOCK_SKEW_TOLERANCE:
+            found.append(
+                Finding(
+                    DATE_IN_FUTURE,
+                    f"the document says it was {act} at {occurred:%Y-%m-%dT%H:%M:%SZ}, "
+                    f"{_duration(ahead)} after the gateway received it "
+                    f"({received:%Y-%m-%dT%H:%M:%SZ}); a sending system's clock may run at "
+                    f"most {_duration(CLOCK_SKEW_TOLERANCE)} ahead: check its clock",
+                    path="occurred_at",
+                )
+            )
+        return
+    _dates(found, received.date(), ("occurred_at", act, time.occurred_at.date()))
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _ranges(payload: CertificateIssued | ImportConfirmed, found: list[Finding]) -> None:

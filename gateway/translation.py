@@ -73,6 +73,9 @@ def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> C
             adapted.payload,
             registry,
             received_on=utc(meta.received_at).date(),
+            document_time=rules.DocumentTime(
+                adapted.occurred_at, adapted.occurred_at_exact, meta.received_at
+            ),
             also=_source_texts(adapted),  # every finding at once, the KP rules' first
         )
     except GatewayError as exc:

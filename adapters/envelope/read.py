@@ -102,6 +102,7 @@ def translate(document: etree._Element, context: AdapterContext) -> Adapted:
             certificate_number=number,
             delivery_number=header.delivery_number,
         ),
+        occurred_at_exact=adapted.occurred_at_exact,
     )
 
 

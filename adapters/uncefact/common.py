@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from adapters.uncefact.profile import MIXED
@@ -44,15 +43,6 @@ def carats_text(value: Decimal) -> str:
 
 def usd_text(value: Decimal) -> str:
     return f"{usd(value):f}"
-
-
-def instant_text(moment: datetime) -> str:
-    """An instant as ISO 8601 UTC with a ``Z``: ``2026-02-27T00:00:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def writable_country(code: str | None) -> bool:

@@ -38,6 +38,7 @@ from adapters.uncefact.reader import (
     kid,
     kid_text,
     need_error,
+    offset_written,
     text_of,
 )
 from adapters.uncefact.reader import NAME as RAM_NAME
@@ -129,7 +130,7 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
     authority = kid_text(issuer, RAM_NAME)
     issuer_country = kid_text(kid(issuer, ADDRESS), COUNTRY_ID)
     payload: Payload | None = None
-    occurred_at = issued_at
+    occurred_at, exact = issued_at, issued_written is not None and offset_written(issued_written)
     if status == STATUS_ISSUED:
         payload = _issued(
             reader,
@@ -144,6 +145,7 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
     elif status == STATUS_CANCELLED:
         cancelled_written = _cancelled_at(reader, document) or issued_written
         occurred_at = None if cancelled_written is None else utc(cancelled_written)
+        exact = cancelled_written is not None and offset_written(cancelled_written)
         voiding = issuer_country or _country(consignment.export)
         reason = notes.get(NOTE_CANCELLATION_REASON, ("", None))[0]
         if cancelled_written is not None:
@@ -170,6 +172,7 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
         message_id=f"{number}:{status}",
         occurred_at=occurred_at,
         authority=authority,
+        occurred_at_exact=exact,
     )
 
 

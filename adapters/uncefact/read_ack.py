@@ -42,7 +42,13 @@ from adapters.uncefact.profile import (
     ram,
     rsm_acknowledgement,
 )
-from adapters.uncefact.reader import DocumentReader, kid_text, need_error, text_of
+from adapters.uncefact.reader import (
+    DocumentReader,
+    kid_text,
+    need_error,
+    offset_written,
+    text_of,
+)
 from gateway.events import HsLine, ImportConfirmed, Party, utc
 
 ACK_DOCUMENT = rsm_acknowledgement("SPSAcknowledgementDocument")
@@ -137,6 +143,7 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
         message_id=f"{number}:{status}:{_stamp(confirmed_at)}",
         occurred_at=confirmed_at,
         authority=payload.authority,
+        occurred_at_exact=confirmed_written is not None and offset_written(confirmed_written),
     )
 
 

@@ -5,7 +5,7 @@ them."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -42,6 +42,17 @@ _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
 _DIGITS = re.compile(r"^(\d+)(?:([+-])([01]\d|2[0-3])([0-5]\d))?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
+#: The widest UTC offsets of any time zone (xs:dateTime's bound too): a date-time string
+#: written with +23:59 is a typing error, not a place, and would stretch the future-date
+#: tolerance by a day.
+MAX_OFFSET = timedelta(hours=14)
+#: The zone of a date-time written without an offset: read as UTC (the profile's rule),
+#: but told apart from one written with ``Z`` or ``+00:00``, since only a written offset
+#: makes the instant exact (``gateway.rules``' clock-skew check needs to know).
+NO_OFFSET_WRITTEN = timezone(timedelta(0), "UTC (no offset written)")
+#: xs:dateTime's end of a day, ``24:00:00``: the next day's midnight, which Python's ISO
+#: reader refuses.
+_END_OF_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})T24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\d{2})?$")
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 DATE_TIME_STRING = udt("DateTimeString")
@@ -239,7 +250,7 @@ class DocumentReader:
             self.invalid(what, string, f"{text!r} does not match format code {code} ({form})")
             return None
         try:
-            return _valid(_from_digits(*digits.groups()))
+            return self._zoned(_valid(_from_digits(*digits.groups())), text, string, what)
         except ValueError:
             self.invalid(
                 what,
@@ -252,12 +263,27 @@ class DocumentReader:
 
     def _iso(self, text: str, where: etree._Element, what: str) -> datetime | None:
         try:
-            return _valid(datetime.fromisoformat(text))
+            return self._zoned(_valid(_from_iso(text)), text, where, what)
         except ValueError:
             self.invalid(what, where, f"{text!r} is not an ISO 8601 date or date-time")
         except OverflowError:  # year 1 or 9999 moved past the calendar by its offset
             self.invalid(what, where, _OUT_OF_RANGE.format(text=text))
         return None
+
+    def _zoned(
+        self, moment: datetime, text: str, where: etree._Element, what: str
+    ) -> datetime | None:
+        """``moment``, or None with a finding when its UTC offset is no time zone's."""
+        offset = moment.utcoffset()
+        if offset is not None and abs(offset) > MAX_OFFSET:
+            self.invalid(
+                what,
+                where,
+                f"{text!r} has the UTC offset {moment:%z}; time zones lie between -12:00 and "
+                "+14:00 (xs:dateTime allows at most 14 hours either way)",
+            )
+            return None
+        return moment
 
     def day(self, text: str, where: etree._Element, what: str) -> date | None:
         try:
@@ -364,8 +390,22 @@ def _from_digits(digits: str, sign: str | None, hours: str | None, minutes: str 
     return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
+def _from_iso(text: str) -> datetime:
+    """ISO 8601 as xs:dateTime reads it: ``T24:00:00`` is the next day's midnight."""
+    end_of_day = _END_OF_DAY.match(text)
+    if end_of_day is None:
+        return datetime.fromisoformat(text)
+    day, zone = end_of_day.groups()
+    return datetime.fromisoformat(f"{day}T00:00:00{zone or ''}") + timedelta(days=1)
+
+
 def _valid(moment: datetime) -> datetime:
-    """``moment`` with its offset (naive: UTC); OverflowError when it has no UTC instant
-    (year 1 or 9999 moved past the calendar by its offset)."""
+    """``moment`` with its offset (naive: UTC, as ``NO_OFFSET_WRITTEN``); OverflowError when
+    it has no UTC instant (year 1 or 9999 moved past the calendar by its offset)."""
     utc(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=NO_OFFSET_WRITTEN)
+
+
+def offset_written(moment: datetime) -> bool:
+    """Whether the document gave ``moment``'s UTC offset (``Z`` counts), i.e. it is exact."""
+    return moment.tzinfo is not NO_OFFSET_WRITTEN

@@ -3,16 +3,14 @@ order, so every document is valid under both the profile and the official D17A s
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 from lxml import etree
 
 from adapters.uncefact.common import (
     carats_text,
     class_code_of,
-    instant_text,
     origin_of_lines,
-    start_of,
     usd_text,
     writable_country,
 )
@@ -53,8 +51,11 @@ def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Ele
     return element
 
 
-def instant(parent: etree._Element, tag: str, moment: datetime) -> None:
-    sub(sub(parent, tag), udt("DateTimeString"), instant_text(moment))
+def calendar_day(parent: etree._Element, tag: str, day: date) -> None:
+    """A date as a date (format 102): the canonical events carry days, and a time of day
+    written with ``Z`` would claim an instant the gateway holds to its clock."""
+    written = sub(sub(parent, tag), udt("DateTimeString"), f"{day:%Y%m%d}")
+    written.set("format", "102")
 
 
 def serialise(root: etree._Element) -> bytes:
@@ -85,14 +86,14 @@ def _country(parent: etree._Element, tag: str, code: str) -> None:
     sub(sub(parent, tag), ram("ID"), code)
 
 
-def _header(code: str, status: str, issued: datetime) -> tuple[etree._Element, etree._Element]:
+def _header(code: str, status: str, issued: date) -> tuple[etree._Element, etree._Element]:
     root = etree.Element(rsm_certificate("SPSCertificate"), nsmap=NSMAP)
     document = sub(root, rsm_certificate("SPSExchangedDocument"))
     sub(document, ram("Name"), KP_DOCUMENT_NAME)
     sub(document, ram("ID"), code)
     sub(document, ram("TypeCode"), KP_TYPE_CODE)
     sub(document, ram("StatusCode"), status)
-    instant(document, ram("IssueDateTime"), issued)
+    calendar_day(document, ram("IssueDateTime"), issued)
     return root, document
 
 
@@ -103,9 +104,9 @@ def _issuer(document: etree._Element, authority: str | None, country: str) -> No
     sub(sub(issuer, ram("SpecifiedSPSAddress")), ram("CountryID"), country)
 
 
-def _signatory(document: etree._Element, when: datetime, place: str) -> None:
+def _signatory(document: etree._Element, when: date, place: str) -> None:
     signatory = sub(document, ram("SignatorySPSAuthentication"))
-    instant(signatory, ram("ActualDateTime"), when)
+    calendar_day(signatory, ram("ActualDateTime"), when)
     sub(sub(signatory, ram("IssueSPSLocation")), ram("Name"), place)
 
 
@@ -115,7 +116,7 @@ def _examination(consignment: etree._Element, place: str) -> None:
 
 
 def render_certificate(cert: CertificateIssued) -> bytes:
-    issued = start_of(cert.issue_date)
+    issued = cert.issue_date
     root, document = _header(cert.certificate_number, STATUS_ISSUED, issued)
     exporting_country = cert.exporting_member_state or cert.exporting_participant
     issuing_country = (
@@ -186,7 +187,7 @@ def render_void(void: CertificateVoided, registry: ParticipantRegistry) -> bytes
     """A cancellation. The canonical void keeps only number, participant, date and reason;
     the official schema also wants parties, countries and a trade line, so those are
     written as neutral placeholders that the reader ignores for StatusCode 40."""
-    when = start_of(void.voided_on)
+    when = void.voided_on
     participant = registry.get(void.voiding_participant)
     authority = participant.authorities[0] if participant and participant.authorities else None
     place = authority or (participant.name if participant else void.voiding_participant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from adapters.uncefact.common import carats_text, class_code_of, start_of, usd_text
+from adapters.uncefact.common import carats_text, class_code_of, usd_text
 from adapters.uncefact.profile import (
     KP_TYPE_CODE,
     RAM,
@@ -28,7 +28,7 @@ from adapters.uncefact.profile import (
     ram,
     rsm_acknowledgement,
 )
-from adapters.uncefact.write import instant, serialise, sub
+from adapters.uncefact.write import calendar_day, serialise, sub
 from gateway.events import HsLine, ImportConfirmed, Party
 
 NSMAP = {"rsm": RSM_ACKNOWLEDGEMENT, "ram": RAM, "udt": UDT}
@@ -76,7 +76,7 @@ def statements(conf: ImportConfirmed) -> list[tuple[str, str]]:
 def render_acknowledgement(conf: ImportConfirmed) -> bytes:
     root = etree.Element(rsm_acknowledgement("SPSAcknowledgement"), nsmap=NSMAP)
     document = sub(root, rsm_acknowledgement("SPSAcknowledgementDocument"))
-    instant(document, ram("IssueDateTime"), start_of(conf.date_of_receipt))
+    calendar_day(document, ram("IssueDateTime"), conf.date_of_receipt)
     sub(document, ram("StatusCode"), STATUS_CONFIRMED)
     for key, value in statements(conf):
         sub(document, ram("ReasonInformation"), f"{key}: {value}")

@@ -180,9 +180,10 @@ def _exit_code(results: list[FileResult]) -> int:
 def _common_options(function: Any) -> Any:
     function = click.option(
         "--received-at",
-        type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
         default=None,
-        help="Reception instant (UTC) recorded in the event; default: now.",
+        callback=common.instant_callback,
+        help="Reception instant recorded in the event, ISO 8601 (e.g. a dead letter's "
+        "kpgw-received-at, 2026-03-02T10:15:30.123Z; without an offset: UTC); default: now.",
     )(function)
     function = click.option(
         "--sender",
@@ -200,10 +201,6 @@ def _common_options(function: Any) -> Any:
     return click.argument("files", nargs=-1, required=True)(function)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)
-
-
 @click.command()
 @_common_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file and line.")
@@ -218,7 +215,7 @@ def validate(
 ) -> None:
     """Check each FILE the way the gateway would, and list every finding with its line and
     path. Exit 0 all valid, 1 any invalid, 2 a file could not be read."""
-    results = _results(files, registry_path, format_name, sender, _utc(received_at))
+    results = _results(files, registry_path, format_name, sender, received_at)
     if as_json:
         for result in results:
             common.emit_json(result.as_dict())
@@ -241,7 +238,7 @@ def translate_command(
 ) -> None:
     """Print each FILE's canonical event as JSON (decimals as strings) on standard output;
     findings of files that do not translate go to standard error. Exit codes as validate."""
-    results = _results(files, registry_path, format_name, sender, _utc(received_at))
+    results = _results(files, registry_path, format_name, sender, received_at)
     for result in results:
         if result.event is not None:
             event = to_json(event_to_avro(result.event))

@@ -89,3 +89,23 @@ def registry_option(function: F) -> F:
         envvar="KPGW_PARTNERS_FILE",
         help="Participant registry TOML (default: KPGW_PARTNERS_FILE or the shipped example).",
     )(function)
+
+
+def parse_instant(value: str) -> datetime:
+    """ISO 8601, as the gateway writes its time stamps (``2026-03-02T10:15:30.123Z``, an
+    offset, or a date); without an offset, UTC. ValueError otherwise."""
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def instant_callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> datetime | None:
+    """A click option callback: :func:`parse_instant` of the option's text, or None."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(str(value))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2026-03-02T10:15:30Z, "
+            "2026-03-02T13:15:30+03:00, 2026-03-02)"
+        ) from None

@@ -18,7 +18,14 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, fail, settings
+from gateway.cli.common import (
+    EXIT_INVALID,
+    emit_json,
+    environment_errors,
+    fail,
+    parse_instant,
+    settings,
+)
 from gateway.cli.terminal import printable, printable_line
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
@@ -32,10 +39,9 @@ def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_instant(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO-8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def filters(function: F) -> F:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import fields, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -115,6 +115,12 @@ def within(reference: Decimal, observed: Decimal, tolerance_pct: Decimal) -> boo
     return abs(observed - reference) * 100 <= abs(reference) * tolerance_pct
 
 
+#: How far two authorities' calendar days may differ at one instant: each writes its own
+#: local date, and a receipt 15 minutes after the issue can be dated the day before
+#: (issued 1 March 00:30 at UTC+2, received 28 February 23:45 at UTC+1).
+CALENDARS_APART = timedelta(days=1)
+
+
 def compare(
     cert: CertificateIssued,
     conf: ImportConfirmed,
@@ -127,12 +133,13 @@ def compare(
     value per line (when it gives lines), else the totals it gives (carats are mandatory on
     a confirmation: none at all is a difference; the value is optional), the importer's
     and (when given) the exporter's names after :func:`normalise_name`, and a date of
-    receipt before the certificate was issued (goods cannot travel under a certificate
-    that did not exist yet). The confirming participant, the expiry and a void are judged
-    by their own outcomes, not here.
+    receipt more than a day before the certificate was issued (goods cannot travel under a
+    certificate that did not exist yet; the day is for the two authorities' calendars).
+    The confirming participant, the expiry and a void are judged by their own outcomes,
+    not here.
     """
     differences: list[Difference] = []
-    if conf.date_of_receipt < cert.issue_date:
+    if conf.date_of_receipt < cert.issue_date - CALENDARS_APART:
         differences.append(
             Difference(
                 "date_of_receipt",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from gateway import rules
 from gateway.errors import BusinessRuleViolation
 from gateway.events import CertificateVoided, Payload
-from gateway.registry import ParticipantRegistry
+from gateway.registry import ParticipantRegistry, load_registry
 from gateway.translation import InboundMeta, translate
 from tests.kafka.helpers import certificate, confirmation, render
 
@@ -89,3 +90,81 @@ def test_translate_judges_dates_against_the_records_reception(
     assert "issued on 2026-03-02" in caught.value.findings[0].message
     on_time = InboundMeta(sender="RU", received_at=datetime(2026, 3, 1, 0, 30, tzinfo=UTC))
     assert translate(raw, on_time, example_registry).certificate_id == "RU0700014"
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "uncefact"
+CERT_ISSUED = "2026-02-27T09:30:00+02:00"  # the fixture's IssueDateTime (07:30 UTC)
+ACK_ISSUED = "2026-03-04T10:12:00+01:00"
+
+
+def _translated(name: str, issued: str, written: str, received_at: datetime) -> list:
+    """Translate a fixture with its IssueDateTime rewritten; the DATE_ findings, if any."""
+    source = (FIXTURES / name).read_text("utf-8").replace(issued, written, 1)
+    sender = "BW" if name.startswith("certificate") else "EU"
+    meta = InboundMeta(sender=sender, received_at=received_at)
+    try:
+        translate(source.encode(), meta, load_registry())
+    except BusinessRuleViolation as exc:
+        return [(f.code, f.path, f.message) for f in exc.findings if f.code.startswith("DATE_")]
+    return []
+
+
+RECEIVED = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("written", "refused"),
+    [
+        ("2026-02-27T12:15:00Z", False),  # a clock 15 minutes fast: within the tolerance
+        ("2026-02-27T12:16:00Z", True),
+        ("2026-02-27T14:14:00+02:00", False),
+        ("2026-02-27T14:16:00+02:00", True),
+        ("2026-02-28T23:59:00Z", True),  # a day and a half ahead: its day alone passed
+        ("2026-02-28T23:59:00-12:00", True),
+        ("2026-02-28T23:59:00", False),  # no offset: a local time, judged by its day
+        ("2026-02-28", False),
+        ("2026-03-01", True),
+    ],
+)
+def test_a_document_time_with_its_offset_is_held_to_the_gateways_clock(
+    written: str, refused: bool
+) -> None:
+    """A time review: the rule looked at calendar days only, so a certificate stamped
+    1 day 23:59 after its reception (a fast clock, or a forged time) passed."""
+    found = _translated("certificate_bw_eu_be.xml", CERT_ISSUED, written, RECEIVED)
+    assert bool(found) is refused, found
+    if refused:
+        ((code, path, _),) = found
+        assert code == rules.DATE_IN_FUTURE
+        assert path in {"occurred_at", "issue_date"}
+
+
+def test_the_clock_finding_says_how_far_ahead_and_what_to_check() -> None:
+    ((_, path, message),) = _translated(
+        "certificate_bw_eu_be.xml", CERT_ISSUED, "2026-02-27T12:40:00Z", RECEIVED
+    )
+    assert path == "occurred_at"
+    assert message == (
+        "the document says it was issued at 2026-02-27T12:40:00Z, 40 minutes after the "
+        "gateway received it (2026-02-27T12:00:00Z); a sending system's clock may run at "
+        "most 15 minutes ahead: check its clock"
+    )
+
+
+@pytest.mark.parametrize("written", ["9999-12-31T00:00:00Z", "2030-01-01T00:00:00+01:00"])
+def test_an_acknowledgement_dated_in_the_future_is_refused(written: str) -> None:
+    """A time review: with KP-RECEIVED-ON given, nothing judged the acknowledgement's own
+    IssueDateTime, and one of 9999 reached the exporter as IMPORT_CONFIRMED."""
+    received = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    found = _translated("acknowledgement_eu_be.xml", ACK_ISSUED, written, received)
+    assert [(code, path) for code, path, _ in found] == [(rules.DATE_IN_FUTURE, "occurred_at")]
+    assert "it was confirmed at" in found[0][2]
+
+
+def test_an_acknowledgement_time_without_an_offset_is_judged_by_its_day() -> None:
+    received = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    ack = "acknowledgement_eu_be.xml"
+    assert _translated(ack, ACK_ISSUED, "2026-03-05T23:00:00", received) == []
+    ((code, path, message),) = _translated(ack, ACK_ISSUED, "9999-12-31T00:00:00", received)
+    assert (code, path) == (rules.DATE_IN_FUTURE, "occurred_at")
+    assert message == "confirmed on 9999-12-31, but the gateway received the document on 2026-03-04"

@@ -665,6 +665,73 @@ class TestUncefact(AdapterContract):
         assert finding.code == KP_FIELD_INVALID
         assert message in finding.message
 
+    @pytest.mark.parametrize(
+        "written",
+        [
+            ">2026-02-27T09:30:00+14:01",
+            ">2026-02-27T09:30:00-23:59",
+            ' format="205">202602270930+2359',
+            ' format="102">20260227-1430',
+        ],
+    )
+    def test_an_offset_no_time_zone_has_is_refused(
+        self, registry: ParticipantRegistry, written: str
+    ) -> None:
+        """A time review: +23:59 passed the string form (udt:DateTime's xs:dateTime refused
+        it) and stretched the future-date tolerance by a day."""
+        source = text(CERT).replace(
+            "<udt:DateTimeString>2026-02-27T09:30:00+02:00", f"<udt:DateTimeString{written}", 1
+        )
+        (finding,) = rejected(source.encode(), registry).findings
+        assert finding.code == KP_FIELD_INVALID
+        assert "time zones lie between -12:00 and +14:00" in finding.message
+
+    @pytest.mark.parametrize("zone", ["+14:00", "-12:00"])
+    def test_the_widest_real_offsets_are_read(
+        self, registry: ParticipantRegistry, zone: str
+    ) -> None:
+        source = text(CERT).replace("2026-02-27T09:30:00+02:00", f"2026-02-27T09:30:00{zone}", 1)
+        assert adapt(source.encode(), registry).payload.issue_date == date(2026, 2, 27)  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize(
+        "written", ["2026-02-26T24:00:00Z", "2026-02-26T24:00Z", "2026-02-26T24:00:00.000Z"]
+    )
+    def test_end_of_day_24_00_is_the_next_midnight(
+        self, registry: ParticipantRegistry, written: str
+    ) -> None:
+        """xs:dateTime's 24:00:00 passed the schema, then was refused by Python's reader."""
+        source = text(CERT).replace("2026-02-27T09:30:00+02:00", written, 1)
+        assert adapt(source.encode(), registry).occurred_at == datetime(2026, 2, 27, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("written", "exact"),
+        [
+            (">2026-02-27T09:30:00+02:00", True),
+            (">2026-02-27T09:30:00Z", True),
+            (' format="205">202602270930+0100', True),
+            (">2026-02-27T09:30:00", False),
+            (">2026-02-27", False),
+            (' format="102">20260227', False),
+            (' format="203">202602270930', False),
+        ],
+    )
+    def test_only_a_time_written_with_its_offset_is_exact(
+        self, registry: ParticipantRegistry, written: str, exact: bool
+    ) -> None:
+        source = text(CERT).replace(
+            "<udt:DateTimeString>2026-02-27T09:30:00+02:00", f"<udt:DateTimeString{written}", 1
+        )
+        assert adapt(source.encode(), registry).occurred_at_exact is exact
+
+    def test_the_writer_writes_dates_as_dates(self, registry: ParticipantRegistry) -> None:
+        """The canonical events carry days: a rendered T00:00:00Z claimed an exact instant,
+        which the clock check would hold against the reception time."""
+        adapted = adapt(fixture(CERT), registry)
+        rendered = ADAPTER.render(adapted.payload, message_id="m", registry=registry)
+        assert b'<udt:DateTimeString format="102">20260227</udt:DateTimeString>' in rendered
+        again = adapt(rendered, registry)
+        assert again.payload == adapted.payload and not again.occurred_at_exact
+
     def test_acknowledgement_countries_are_codes_read_in_either_case(
         self, registry: ParticipantRegistry
     ) -> None:

@@ -204,3 +204,32 @@ def test_translate_indents_by_default_and_reports_failures_on_stderr(
     assert broken in result.stderr
     assert valid not in result.stderr
     assert run("translate", valid, str(Path(valid).with_name("missing.xml"))).exit_code == 2
+
+
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "uncefact" / "certificate_bw_eu_be.xml"
+
+
+@pytest.mark.parametrize(
+    ("received_at", "exit_code"),
+    [
+        ("2026-02-27T07:20:00.000Z", 0),  # issued 07:30Z: a clock 10 minutes fast
+        ("2026-02-27T09:20:00+02:00", 0),
+        ("2026-02-27T07:00:00Z", 1),  # 30 minutes: refused, DATE_IN_FUTURE
+        ("2026-02-27", 1),
+    ],
+)
+def test_received_at_takes_the_time_stamps_the_gateway_writes(
+    received_at: str, exit_code: int
+) -> None:
+    """A time review: only naive forms were accepted, so a dead letter's kpgw-received-at
+    (2026-03-02T10:15:30.123Z) could not be pasted to judge its document again."""
+    result = run("validate", "--json", "--received-at", received_at, str(FIXTURE))
+    assert result.exit_code == exit_code, result.output
+    if exit_code:
+        assert [f["code"] for f in lines(result)[0]["findings"]] == ["DATE_IN_FUTURE"]  # type: ignore[union-attr]
+
+
+def test_received_at_that_is_no_time_stamp_is_a_usage_error() -> None:
+    result = run("validate", "--received-at", "yesterday", str(FIXTURE))
+    assert result.exit_code == 2
+    assert "'yesterday' is not an ISO 8601 date or time" in result.output

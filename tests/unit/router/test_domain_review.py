@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from gateway.events import Party
 from gateway.registry import ParticipantStatus
 from gateway.router import TopicKind
@@ -124,6 +126,22 @@ def test_goods_received_before_the_certificate_was_issued_are_a_discrepancy() ->
     (difference,) = router.outcome("MATCHED_WITH_DISCREPANCIES")["differences"]
     assert difference["field"] == "date_of_receipt"
     assert difference["certificate"] == f"on or after {cert.issue_date.isoformat()} (issued)"
+
+
+@pytest.mark.parametrize(
+    ("days_before", "kind"), [(1, "MATCHED"), (2, "MATCHED_WITH_DISCREPANCIES")]
+)
+def test_a_receipt_dated_the_day_before_the_issue_is_two_calendars(
+    days_before: int, kind: str
+) -> None:
+    """A time review: issued 1 March 00:30 at UTC+2 and received 15 minutes later at UTC+1
+    is dated 28 February by the importer; that was reported as a discrepancy."""
+    cert = certificate()
+    router = Harness()
+    router.feed(event(cert))
+    received = cert.issue_date - timedelta(days=days_before)
+    router.feed(event(confirmation(cert, date_of_receipt=received)))
+    assert router.kinds() == [kind]
 
 
 def test_a_reissue_that_moves_the_importer_shows_the_address() -> None:
