@@ -457,8 +457,12 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
     ):
         message = f"the document ends before its root element is closed (truncated?): {text}"
         return NotXml(message, findings=(Finding(TRUNCATED_DOCUMENT, message, line=line),))
-    if ("char" in lowered and "out of allowed range" in lowered) or "invalid char value" in lowered:
+    if ("char" in lowered and "out of allowed range" in lowered) or (
+        "invalid char value" in lowered or "invalid xmlchar value" in lowered
+    ):
         message = f"the document contains a character XML forbids: {text}"
+        if "charref" in lowered:  # &#x1B; and the like: the reference is as forbidden
+            message += " (as a character reference too: XML 1.0 forbids the character itself)"
         return NotXml(message, findings=(Finding(INVALID_CHARACTER, message, line=line),))
     message = f"the document is not well-formed XML: {text}"
     if "xml declaration allowed only at the start" in lowered:

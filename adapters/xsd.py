@@ -79,14 +79,15 @@ _TYPE_HINTS = {
     "2026-03-02T10:15:00+03:00.",
 }
 _PATTERN_HINTS = {
-    "\\d{10}": "10 digits, such as 7102310000",
-    "\\d{4}-\\d{2}-\\d{2}": "a date as YYYY-MM-DD, such as 2026-03-02 (no time, no offset)",
+    # The profiles' patterns say [0-9], not \d: XSD's \d takes every script's digits.
+    "[0-9]{10}": "10 digits, such as 7102310000",
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}": "a date as YYYY-MM-DD, such as 2026-03-02 (no time, no offset)",
     "[A-Z]{2}|\\*{1,3}|MIXED": (
         "an ISO 3166-1 code in upper case such as RU, or MIXED, or one to three asterisks"
     ),
     "[A-Z]{2}": "two upper-case letters, an ISO 3166-1 code such as RU",
     # UN/CEFACT DateTimeString: libxml2 names only the last of the two alternatives.
-    "\\s*\\d{8}(\\d{4}(\\d{2})?)?([+\\-]\\d{4})?\\s*": (
+    "\\s*[0-9]{8}([0-9]{4}([0-9]{2})?)?([+\\-][0-9]{4})?\\s*": (
         "an ISO 8601 date or date and time such as 2026-03-02 or 2026-03-02T10:15:00Z "
         "(or the compact 20260302)"
     ),

@@ -22,6 +22,7 @@ from gateway.events import (
     Payload,
 )
 from gateway.registry import ParticipantRegistry, ParticipantStatus
+from gateway.text import describe, forbidden_character
 
 KP_HS_CODES = frozenset({"7102.10", "7102.21", "7102.31"})
 MIXED = "MIXED"
@@ -65,6 +66,7 @@ CONFIRMATION_INCOMPLETE = "CONFIRMATION_INCOMPLETE"
 NUMBER_NOT_IN_SERIES = "NUMBER_NOT_IN_SERIES"
 PARTY_COUNTRY_MISMATCH = "PARTY_COUNTRY_MISMATCH"
 TEXT_TOO_LONG = "TEXT_TOO_LONG"
+TEXT_CONTROL_CHARACTER = "TEXT_CONTROL_CHARACTER"
 
 #: The longest free text the canonical event carries, in characters. Generous for real
 #: names and addresses (customs systems keep 150-500), and what keeps every event, the
@@ -97,6 +99,7 @@ RULE_CODES = (
     NUMBER_NOT_IN_SERIES,
     PARTY_COUNTRY_MISMATCH,
     TEXT_TOO_LONG,
+    TEXT_CONTROL_CHARACTER,
 )
 
 
@@ -162,7 +165,7 @@ def findings_for(
         act = "cancelled"
     if document_time is not None and not any(f.code == DATE_IN_FUTURE for f in found):
         _document_time(found, document_time, act)  # one DATE_IN_FUTURE is enough
-    found.extend(_text_lengths(payload))  # last: a KP rule broken is the reason to give
+    found.extend(_text_findings(payload))  # last: a KP rule broken is the reason to give
     return found
 
 
@@ -185,11 +188,31 @@ def _texts(payload: Payload) -> Iterator[tuple[str, str | None, str]]:
             yield f"{role}.address", party.address, "address"
 
 
-def _text_lengths(payload: Payload) -> Iterator[Finding]:
+def _text_findings(payload: Payload) -> Iterator[Finding]:
     for path, text, kind in _texts(payload):
-        finding = text_too_long(path, text, TEXT_LIMITS[kind])
-        if finding is not None:
-            yield finding
+        for finding in (
+            text_too_long(path, text, TEXT_LIMITS[kind]),
+            control_character(path, text),
+        ):
+            if finding is not None:
+                yield finding
+
+
+def control_character(path: str, text: str | None) -> Finding | None:
+    """TEXT_CONTROL_CHARACTER when ``text`` carries a character no canonical text may:
+    it would travel to partners and operators' screens, where a bidirectional override
+    reverses what they read and a C1 control drives their terminal."""
+    found = None if text is None else forbidden_character(text)
+    if found is None:
+        return None
+    index, character = found
+    return Finding(
+        TEXT_CONTROL_CHARACTER,
+        f"{path} contains {describe(character)} at character {index + 1}: control "
+        "characters, bidirectional embeddings, overrides and isolates, and noncharacters "
+        "are not accepted in texts (they hide or reorder what partners and operators read)",
+        path=path,
+    )
 
 
 def text_too_long(path: str, text: str | None, limit: int) -> Finding | None:

@@ -20,6 +20,7 @@ from gateway.events import (
     utc,
 )
 from gateway.registry import ParticipantRegistry
+from gateway.text import describe
 
 UNAUTHORISED_SENDER = "UNAUTHORISED_SENDER"
 
@@ -60,9 +61,26 @@ def _source_texts(adapted: Adapted) -> list[Finding]:
     event carries beside the payload (the payload's texts are ``rules``' to judge)."""
     found = (
         rules.text_too_long("message_id", adapted.message_id, MAX_MESSAGE_ID_CHARS),
+        _message_id_characters(adapted.message_id),
         rules.text_too_long("source.authority", adapted.authority, rules.TEXT_LIMITS["authority"]),
+        rules.control_character("source.authority", adapted.authority),
     )
     return [finding for finding in found if finding is not None]
+
+
+def _message_id_characters(message_id: str) -> Finding | None:
+    """The message id becomes a header and the default idempotency key: no line breaks or
+    tabs either (an envelope's delivery number is any text the hub schema allows)."""
+    forbidden = rules.control_character("message_id", message_id)
+    if forbidden is None and any(c in message_id for c in "\t\n\r"):
+        character = next(c for c in message_id if c in "\t\n\r")
+        at = message_id.index(character) + 1
+        message = (
+            f"message_id contains {describe(character)} at character {at}: a message id is "
+            "one line of text (it becomes a header and the default idempotency key)"
+        )
+        return Finding(rules.TEXT_CONTROL_CHARACTER, message, path="message_id")
+    return forbidden
 
 
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:

@@ -4,13 +4,16 @@ reads back unchanged: HS codes, decimals, instants and the certificate's origin.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
 from adapters.uncefact.profile import MIXED
 from gateway.events import carats, usd
 
-_HS_DIGITS = re.compile(r"^\d{6}(\d{2}){0,2}$")
+#: ASCII digits only (``re.ASCII``): Python's ``\d`` takes Arabic-Indic or full-width ones,
+#: which no HS code is written in.
+_HS_DIGITS = re.compile(r"^\d{6}(\d{2}){0,2}$", re.ASCII)
 
 
 def hs_from_class_code(code: str) -> str | None:
@@ -67,3 +70,41 @@ def canonical_number(text: str) -> str:
     """A certificate number as every adapter writes it: upper case, no whitespace (the
     FTS and envelope adapters read ``ru 0123456`` as ``RU0123456`` too)."""
     return "".join(text.split()).upper()
+
+
+#: Letters that look like K and P in other scripts (Cyrillic KA and ER, Greek KAPPA and
+#: RHO) and the minus sign: a Russian keyboard layout writes Cyrillic "KP-" unseen.
+_LOOK_ALIKES = str.maketrans(
+    {
+        "\u041a": "K",
+        "\u043a": "K",
+        "\u039a": "K",
+        "\u03ba": "K",
+        "\u0420": "P",
+        "\u0440": "P",
+        "\u03a1": "P",
+        "\u03c1": "P",
+        "\u2212": "-",
+    }
+)
+
+
+DISGUISED_PREFIX = (
+    "it starts like a KP profile code, but its 'KP-' is not written in ASCII (Cyrillic or "
+    "Greek letters, full-width letters, a typographic dash or an invisible character); "
+    "write K, P and '-' in ASCII, or it would be read as free text and its value lost"
+)
+
+
+def disguised_kp_prefix(text: str) -> bool:
+    """True when ``text`` starts like a ``KP-`` code or statement only once look-alikes are
+    undone (Cyrillic or Greek letters, full-width letters, a typographic dash, an invisible
+    character before or inside it), but not in ASCII: such a text must be refused, not
+    read as a remark or free note, or its value would be dropped without a word."""
+    head = text.lstrip()[:12]
+    if head[:3].upper() == "KP-":
+        return False
+    visible = "".join(c for c in head if unicodedata.category(c) != "Cf")
+    folded = unicodedata.normalize("NFKC", visible).translate(_LOOK_ALIKES).lstrip()
+    skeleton = "".join("-" if unicodedata.category(c) == "Pd" else c for c in folded[:3])
+    return skeleton.upper() == "KP-"

@@ -14,7 +14,12 @@ from decimal import Decimal
 from lxml import etree
 
 from adapters.contract import Adapted
-from adapters.uncefact.common import canonical_number, hs_from_class_code
+from adapters.uncefact.common import (
+    DISGUISED_PREFIX,
+    canonical_number,
+    disguised_kp_prefix,
+    hs_from_class_code,
+)
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     KP_TYPE_CODE,
@@ -168,7 +173,10 @@ def _statements(reasons: list[etree._Element], reader: DocumentReader) -> _Said:
         text = (element.text or "").strip()
         head = text.split(None, 1)[0] if text else ""
         if head[:3].upper() != "KP-":  # free text: a remark
-            if text:
+            if disguised_kp_prefix(text):
+                shown = text if len(text) <= 80 else text[:77] + "..."
+                reader.invalid(f"statement {shown!r}", element, DISGUISED_PREFIX)
+            elif text:
                 said.remarks.append(text)
             continue
         # Anything that starts like a statement must be one: a typo must not turn the
@@ -305,7 +313,9 @@ def _line(reader: DocumentReader, text: str, element: etree._Element) -> HsLine 
         carats = reader.exact(weight * factor, element, f"the weight in {SAY_LINE}", places=3)
     value = reader.decimal(parts[3], element, f"the value in {SAY_LINE}", places=2)
     origin = parts[5].upper() if len(parts) == 6 else None
-    if origin is not None and not (origin == MIXED or (len(origin) == 2 and origin.isalpha())):
+    if origin is not None and not (
+        origin == MIXED or (len(origin) == 2 and origin.isascii() and origin.isalpha())
+    ):
         reader.invalid(
             f"the origin in {SAY_LINE}",
             element,

@@ -23,7 +23,10 @@ from gateway.errors import Finding, MappingFailed
 from gateway.events import Party, utc
 from gateway.registry import ParticipantRegistry
 
-_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+#: ASCII digits only (``re.ASCII``): ``\d`` and ``Decimal()`` accept any script's digits,
+#: so Arabic-Indic or full-width "12" in a free-text statement read as 12 while a person sees other
+#: signs (a review found Bengali 4, which looks like 8, read as 4).
+_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$", re.ASCII)
 
 #: UNTDID 2379 date/time format codes: the number of digits each is written with, and what
 #: they are, for the message. Any of them may carry a UTC offset (the profile schema's
@@ -39,7 +42,7 @@ _DIGIT_FORMATS = {
 _FORMAT_BY_LENGTH = {8: "102", 12: "203", 14: "204"}
 #: Digits with an optional UTC offset: read explicitly, since Python's ISO reader would
 #: take the "+" for the date-time separator and the offset for a time of day.
-_DIGITS = re.compile(r"^(\d+)(?:([+-])([01]\d|2[0-3])([0-5]\d))?$")
+_DIGITS = re.compile(r"^(\d+)(?:([+-])([01]\d|2[0-3])([0-5]\d))?$", re.ASCII)
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _OUT_OF_RANGE = "{text!r} in UTC falls outside the calendar (years 1 to 9999)"
 #: The widest UTC offsets of any time zone (xs:dateTime's bound too): a date-time string
@@ -52,7 +55,9 @@ MAX_OFFSET = timedelta(hours=14)
 NO_OFFSET_WRITTEN = timezone(timedelta(0), "UTC (no offset written)")
 #: xs:dateTime's end of a day, ``24:00:00``: the next day's midnight, which Python's ISO
 #: reader refuses.
-_END_OF_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})T24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\d{2})?$")
+_END_OF_DAY = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})T24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\d{2})?$", re.ASCII
+)
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 DATE_TIME_STRING = udt("DateTimeString")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from adapters.uncefact.common import hs_from_class_code
+from adapters.uncefact.common import DISGUISED_PREFIX, disguised_kp_prefix, hs_from_class_code
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     LINE_NOTES,
@@ -53,6 +53,8 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
         subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or code[:3].upper() != "KP-":
+            if subject is not None and disguised_kp_prefix(code):
+                reader.invalid(f"note subject code {code!r}", subject, DISGUISED_PREFIX)
             continue
         code = code.upper()  # a KP code in the wrong case is still that code, not free text
         content = None if content_element is None else (content_element.text or "").strip() or None

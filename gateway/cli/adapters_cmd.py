@@ -8,7 +8,6 @@ invalid, 2 for usage or environment problems (an unreadable file, a broken regis
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from gateway.events import (
     to_json,
 )
 from gateway.registry import ParticipantRegistry
+from gateway.text import json_text, printable_line
 
 UNREADABLE_FILE = "UNREADABLE_FILE"
 STDIN = "-"
@@ -242,10 +242,10 @@ def translate_command(
     for result in results:
         if result.event is not None:
             event = to_json(event_to_avro(result.event))
-            click.echo(json.dumps(event, ensure_ascii=False, indent=None if as_json else 2))
+            click.echo(json_text(event, indent=None if as_json else 2))
             continue
         for finding in result.findings:
-            click.echo(f"{result.file}: {finding.describe()}", err=True)
+            click.echo(printable_line(f"{result.file}: {finding.describe()}"), err=True)
     sys.exit(_exit_code(results))
 
 
@@ -263,7 +263,7 @@ def _table(results: list[FileResult]) -> None:
             Text(result.format or "-"),
             Text(result.kind or "-"),
             Text(result.certificate_id or "-"),
-            Text("\n".join(finding.describe() for finding in result.findings) or "-"),
+            Text("\n".join(printable_line(f.describe()) for f in result.findings) or "-"),
         )
     console = Console(highlight=False)
     console.print(table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from gateway.events import to_json
 from gateway.logs import json_line, json_requested
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
+from gateway.text import json_text
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -77,7 +77,7 @@ def registry(path: Path | None = None) -> ParticipantRegistry:
 
 
 def emit_json(record: dict[str, Any]) -> None:
-    click.echo(json.dumps(to_json(record), ensure_ascii=False, sort_keys=False))
+    click.echo(json_text(to_json(record)))  # senders' texts: what a terminal obeys, escaped
 
 
 def registry_option(function: F) -> F:

@@ -26,11 +26,11 @@ from gateway.cli.common import (
     parse_instant,
     settings,
 )
-from gateway.cli.terminal import printable, printable_line
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
+from gateway.text import printable, printable_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 

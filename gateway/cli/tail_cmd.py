@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import click
@@ -16,6 +15,7 @@ from gateway.events import to_json
 from gateway.kafka.clients import committed_consumer
 from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
+from gateway.text import json_text
 
 
 def decode_value(value: bytes | None) -> Any:
@@ -74,11 +74,8 @@ async def _tail(
             for records in batches.values():
                 for record in records:
                     line = to_json(record_json(record))
-                    click.echo(
-                        json.dumps(line, ensure_ascii=False)
-                        if as_json
-                        else json.dumps(line, indent=2, ensure_ascii=False)
-                    )
+                    # Escaped what a terminal would obey: records carry senders' texts.
+                    click.echo(json_text(line) if as_json else json_text(line, indent=2))
                     seen += 1
                     if limit is not None and seen >= limit:
                         return seen

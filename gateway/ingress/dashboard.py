@@ -47,6 +47,7 @@ from gateway.kafka.clients import committed_consumer
 from gateway.kafka.topics import partition_count, partner_participants, partner_topic
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
+from gateway.text import printable_line
 
 log = structlog.get_logger(__name__)
 BUCKET_S = 10
@@ -118,7 +119,7 @@ class DashboardState:
                 "pair": f"{exporter}->{importer}",
                 "kind": kind,
                 "meaning": PLAIN.get(kind, kind.replace("_", " ").lower()),
-                "detail": outcome.get("detail") or "",
+                "detail": printable_line(outcome.get("detail") or ""),
             }
             self._keep(self._recent_signals, RECENT_SIGNALS, at_ms, signal)
         self.throughput("decided", at_ms, now_ms)
@@ -135,7 +136,7 @@ class DashboardState:
             "sender": sender,
             "reason": letter.reason,
             "stage": letter.stage,
-            "message": letter.message[:MESSAGE_CHARS],
+            "message": printable_line(letter.message[:MESSAGE_CHARS]),
         }
         self._keep(self._newest_dead, NEWEST_DEAD_LETTERS, at_ms, record)
 

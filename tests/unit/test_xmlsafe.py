@@ -489,6 +489,11 @@ def test_honest_encodings_and_byte_order_marks_are_read(label: str, raw: bytes) 
         ("NUL byte", b"<r>a\x00b</r>", "INVALID_CHARACTER", 1),
         ("NUL byte on line 3", b"<r>\n<a/>\n\x00</r>", "INVALID_CHARACTER", 3),
         ("control character", b"<r>\x01</r>", "INVALID_CHARACTER", 1),
+        # The same characters as references (a Unicode review: NOT_WELL_FORMED before).
+        ("escape as a reference", b"<r>x&#x1B;</r>", "INVALID_CHARACTER", 1),
+        ("noncharacter reference", b"<r>\n&#xFFFE;</r>", "INVALID_CHARACTER", 2),
+        ("surrogate reference", b"<r>&#xD800;</r>", "INVALID_CHARACTER", 1),
+        ("NUL reference", b"<r>&#0;</r>", "INVALID_CHARACTER", 1),
         ("JSON object", b'{"certificate_number": "RU0123456"}', "NOT_XML", 1),
         ("JSON array", b"  [1, 2, 3]", "NOT_XML", 1),
         ("JSON after a byte order mark", b'\xef\xbb\xbf{"a": 1}', "NOT_XML", 1),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cli.terminal import printable, printable_line
+from gateway.text import printable, printable_line
 
 
 @pytest.mark.parametrize(

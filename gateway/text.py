@@ -1,0 +1,69 @@
+"""Text from senders: what a canonical text may not carry, and how to show any text
+safely. A dead letter's document, a name or a finding's quote is whatever a sender wrote,
+and an escape sequence in it must not move an operator's cursor, rewrite the screen or
+reverse the text around it (Trojan Source)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+#: What a display must escape: C0 controls but tab and newline, DEL, C1 controls, the
+#: bidirectional marks, embeddings, overrides and isolates, the line and paragraph
+#: separators (a line break a terminal does not show as one) and the interlinear
+#: annotation characters.
+_DISPLAY = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufff9-\ufffb"
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f{_DISPLAY}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f{_DISPLAY}]")
+#: In JSON, C0 controls are escaped already and the others only occur inside strings.
+_UNSAFE_IN_JSON = re.compile(f"[{_DISPLAY}]")
+#: What a canonical text (a name, an address, a remark, a message id) may not carry at all:
+#: controls but tab, newline and carriage return; the bidirectional embeddings, overrides
+#: and isolates (the marks LRM, RLM and ALM are kept: right-to-left names need them);
+#: noncharacters; the interlinear annotation characters.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef"
+    "\ufff9-\ufffb\ufffe\uffff"
+    + "".join(f"\\U{plane:04x}fffe\\U{plane:04x}ffff" for plane in range(1, 17))
+    + "]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but tab and newline shown as an escape."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def printable_line(text: str) -> str:
+    """One line of ``text``: newlines and tabs are escaped as well (table cells, headers)."""
+    return _UNSAFE_LINE.sub(_escaped, text)
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """``json.dumps`` for a terminal: non-ASCII text stays readable, and what a display
+    would obey (C1 controls, bidirectional overrides) is written as a JSON escape, which
+    decodes to the same string."""
+    return _UNSAFE_IN_JSON.sub(_json_escaped, json.dumps(value, ensure_ascii=False, indent=indent))
+
+
+def forbidden_character(text: str) -> tuple[int, str] | None:
+    """The first character a canonical text may not carry, with its index, or None."""
+    found = _FORBIDDEN.search(text)
+    return None if found is None else (found.start(), found.group())
+
+
+def describe(character: str) -> str:
+    """``U+202E (RIGHT-TO-LEFT OVERRIDE)``."""
+    name = unicodedata.name(character, "") or unicodedata.category(character)
+    return f"U+{ord(character):04X} ({name})"
