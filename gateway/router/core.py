@@ -118,8 +118,9 @@ def decide(
     """Apply one canonical event from ``kp.events`` to its certificate's state.
 
     ``state`` is None for a certificate id never seen (or retired). An event whose id was
-    already seen returns the state unchanged with no emissions, unless it comes in another
-    message (a new tracking id): that message then shares the original's status; a new event beyond
+    already seen returns the state unchanged with no outcome or notification: in the same
+    message (a duplicate inbound record) its message's status is written again, in another
+    message (a new tracking id) that message shares the original's status; a new event beyond
     ``config.max_events`` raises ``CertificateStateFull``. ``now`` becomes the event's
     first-seen instant (deadlines and orphan windows count from it) and the time stamp of
     the emitted records: pass the input record's timestamp to make a re-run byte-identical,
@@ -137,8 +138,17 @@ def decide(
         )
     if state.has_seen(event.event_id):
         tracking_id = event.source.tracking_id
-        if tracking_id is None or state.knows_tracking_id(tracking_id):
+        if tracking_id is None:
             return Decision(state)
+        if state.knows_tracking_id(tracking_id):
+            # The same message again: a sender's retry, two ingress instances taking one
+            # key at once, a replayed dead letter. Nothing to decide, but the translator
+            # has just written TRANSLATED for the copy, and kp.status keeps the last record
+            # per message: without its status again, the message would read "translated"
+            # for good (a scale-out review).
+            run = _Run(state, moment, registry, config)
+            run.restate(tracking_id)
+            return Decision(state, tuple(run.emissions))
         # The same bytes in another message (a retry under a new Idempotency-Key): nothing
         # to decide, but that message's status follows the one it repeats. Such messages
         # count towards the limits like new documents: re-sending one file under new keys

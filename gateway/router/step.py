@@ -332,6 +332,20 @@ class Step:
         )
         return THIRD_PARTY_KINDS if third_party else None
 
+    def restate(self, tracking_id: str) -> None:
+        """Write the current status of the message ``tracking_id`` once more (no change to
+        the state): a kept event's own, else the one its alias shares."""
+        before = len(self.emissions)
+        for event in self.state.kept_events():
+            if event.source.tracking_id == tracking_id:
+                self._status(event, event.event_id)
+                if len(self.emissions) > before:
+                    return
+        for alias in self.state.aliases:
+            if alias.tracking_id == tracking_id:
+                self._alias_status(alias)
+                return
+
     def _alias_status(self, alias: Alias) -> None:
         """The original's status, for the alias's message; a kept event's own status once
         it has outcomes of its own (a fuller rendering that showed a difference)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,11 +15,12 @@ from aiokafka.admin import NewTopic
 
 from gateway.dlq import headers as h
 from gateway.errors import ConfigurationError
-from gateway.kafka.clients import admin_client
+from gateway.kafka.clients import admin_client, idempotent_producer
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry
 from gateway.router.driver import run_router
 from gateway.settings import Settings
+from gateway.translator.inbound import inbound_headers, inbound_key
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import produce_inbound, registry_copy, render, running
 from tests.kafka.router.support import (
@@ -267,3 +268,55 @@ async def test_a_pair_added_while_running_gets_its_partner_topic_and_blocks_noth
         assert await partner(settings, "JP", 1) == ["SHIPMENT_ANNOUNCED"]
         found = await outcomes(settings, 1)  # the other pair flows beside it
     assert ("RU0700091", "MATCHED") in {(o["certificate_id"], o["outcome"]) for o in found}
+
+
+async def test_a_resent_inbound_record_leaves_its_message_matched(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A scale-out review: a Kafka-native sender's retry of an identical record (or two
+    ingress instances taking one key at once) made the translator write TRANSLATED after
+    MATCHED, and kp.status, which keeps the last record per message, said 'translated'
+    for good. The router now writes the message's status again."""
+    settings = created_topics
+    registry = registry_copy(tmp_path)
+    cert = certificate("RU0700077")
+    cert_tracking, conf_tracking = await produce_inbound(
+        settings,
+        [("RU", "c-77", render(cert, "ru_fts")), ("EU", "a-77", render(confirmation(cert)))],
+    )
+    translator, _ = build_translator(settings, registry_path=registry)
+    async with running(lambda: translator), routing(settings, registry):
+        assert await matched_statuses(settings, {cert_tracking, conf_tracking})
+        await _resend(settings, "EU", "a-77", render(confirmation(cert)), conf_tracking)
+        history: list[str] = []
+        for _ in range(120):
+            statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
+            history = [s["status"] for s in statuses if s["tracking_id"] == conf_tracking]
+            if history.count("MATCHED") >= 2:
+                break
+            await asyncio.sleep(0.5)
+    assert history[-3:] == ["MATCHED", "TRANSLATED", "MATCHED"], history
+    (outcome,) = await outcomes(settings, 1)  # still one outcome, no second notification
+    assert outcome["outcome"] == "MATCHED"
+
+
+async def _resend(
+    settings: Settings, sender: str, message_id: str, body: bytes, tracking_id: str
+) -> None:
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        headers = inbound_headers(
+            sender=sender,
+            message_id=message_id,
+            tracking_id=tracking_id,
+            received_at=datetime.now(UTC),
+        )
+        await producer.send_and_wait(
+            f"{settings.topic_prefix}inbound",
+            body,
+            key=inbound_key(sender, message_id),
+            headers=headers,
+        )
+    finally:
+        await producer.stop()

@@ -257,3 +257,17 @@ class Harness:
             if e.topic is TopicKind.STATUS:
                 last[e.key] = (e.value["status"], e.value["reason"])
         return last
+
+
+def restated_only(decision: Decision, before: dict[str, Any] | None) -> bool:
+    """A decision on a message seen before: no change, no outcome or notification, and at
+    most its status again, the same as ``before`` (the message's last status record) but
+    for its time stamp."""
+    if decision.changed:
+        return False
+    if not decision.emissions:
+        return before is None
+    (only,) = decision.emissions
+    if only.topic is not TopicKind.STATUS or before is None:
+        return False
+    return {**only.value, "updated_at": None} == {**before, "updated_at": None}
