@@ -8,9 +8,16 @@ for every partner (a partner review). So a new registry is checked first: its mi
 partner topics are created (as ``kpgw topics create`` would, with the configured
 durability), and if that fails (no rights, the broker away) the previous registry stays in
 use, ``kpgw_registry_reload_failed`` says why, and the next timer round tries again.
+
+The router looks at the file before every batch, not only at its timer rounds: the
+translator takes an edit within a second, and a certificate it let through for a pair
+just enabled was otherwise gated as PAIR_NOT_ENABLED by a router still on the previous
+registry (a scale-out review). A ``stat`` per batch costs nothing next to the batch.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -31,6 +38,7 @@ class TopicCheckedRegistry:
         self._accepted = watcher.current()
         #: participants whose partner topic is known to exist (the start-up check saw them)
         self._topics = set(partner_participants(self._accepted))
+        self._refreshing = asyncio.Lock()  # batches of several partitions and the timer
 
     def current(self) -> ParticipantRegistry:
         """The newest registry whose partner topics all exist."""
@@ -39,7 +47,12 @@ class TopicCheckedRegistry:
     async def refresh(self) -> bool:
         """Take the file's latest registry if its partner topics exist or can be created;
         True when the registry in use changed."""
-        candidate = self.watcher.current()
+        if self.watcher.current() is self._accepted:
+            return False  # the usual case, without waiting for the lock
+        async with self._refreshing:
+            return await self._take(self.watcher.current())
+
+    async def _take(self, candidate: ParticipantRegistry) -> bool:
         if candidate is self._accepted:
             return False
         missing = sorted(set(partner_participants(candidate)) - self._topics)

@@ -270,6 +270,32 @@ async def test_a_pair_added_while_running_gets_its_partner_topic_and_blocks_noth
     assert ("RU0700091", "MATCHED") in {(o["certificate_id"], o["outcome"]) for o in found}
 
 
+async def test_an_event_right_after_a_pair_is_enabled_is_routed_by_it(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A scale-out review: the translator takes a registry edit within a second, the
+    router took it only at its next timer round, so a certificate sent just after the pair
+    was enabled was gated as PAIR_NOT_ENABLED, never announced nor overdue. The router
+    now looks at the file before every batch."""
+    settings = fast_timer(created_topics, seconds=600)  # no timer round during the test
+    registry = registry_copy(tmp_path)
+    base = certificate("RU0700092")
+    to_japan = replace(
+        base,
+        importing_participant="JP",
+        importing_member_state=None,
+        importer=replace(base.importer, country="JP"),
+    )
+    async with routing(settings, registry):
+        registry.write_text(
+            registry.read_text()
+            + '\n[[pairs]]\nexporter = "RU"\nimporter = "JP"\nconfirmation_deadline_days = 30\n'
+        )
+        await produce_events(settings, [event(to_japan)])
+        assert await partner(settings, "JP", 1) == ["SHIPMENT_ANNOUNCED"]
+        assert [o["outcome"] for o in await outcomes(settings, 0, timeout_s=1)] == []
+
+
 async def test_a_resent_inbound_record_leaves_its_message_matched(
     created_topics: Settings, tmp_path: Path
 ) -> None:
