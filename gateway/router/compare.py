@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Party, carats, usd
 from gateway.router.records import Difference
@@ -66,7 +67,8 @@ SPELLED_OUT_FORMS = (
 #: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them), and
 #: Cyrillic in the ICAO Doc 9303 transliteration that Russian and CIS passports and
 #: customs documents use: an FTS certificate names "«АЛРОСА» (ПАО)", the Antwerp office's
-#: confirmation "ALROSA PJSC", and both are the company "alrosa".
+#: confirmation "ALROSA PJSC", and both are the company "alrosa". Serbian and Macedonian
+#: letters as ICAO writes them, and Kazakh ones (which ICAO leaves out) by their base.
 _TRANSLITERATED = str.maketrans(
     {
         "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
@@ -76,27 +78,86 @@ _TRANSLITERATED = str.maketrans(
         "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",  # noqa: RUF001
         "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "ie", "ы": "y", "ь": "", "э": "e",
         "ю": "iu", "я": "ia", "є": "ie", "і": "i", "ї": "i", "ґ": "g", "ў": "u",  # noqa: RUF001
+        "ђ": "d", "ѓ": "g", "ѕ": "dz", "ј": "j", "љ": "lj", "њ": "nj", "ћ": "c", "ќ": "k",  # noqa: RUF001
+        "џ": "dz",
+        "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u", "ү": "u", "һ": "h",  # noqa: RUF001
     }
 )  # fmt: skip
-_DROPPED = re.compile(r"[.'\u2019`]")
-_SEPARATORS = re.compile(r"[\W_]+")
+#: Cyrillic and Greek letters that look like Latin ones, read by their shape inside a word
+#: that also has Latin letters: "Crystal" typed with a Cyrillic ES for its C is the
+#: company "Crystal", not "Srystal" (a Unicode review); an all-Cyrillic word is
+#: transliterated.
+_SHAPES = str.maketrans(
+    {
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",  # noqa: RUF001
+        "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J",  # noqa: RUF001
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s",  # noqa: RUF001
+        "і": "i", "ј": "j",  # noqa: RUF001
+        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",  # noqa: RUF001
+        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v",  # noqa: RUF001
+    }
+)  # fmt: skip
+#: German and Nordic letters have two Latin spellings (Müller, Mueller; Ørsted, Oersted):
+#: a name is also compared with them written out.
+_WRITTEN_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa"})
+#: Apostrophes of any kind (straight, typographic, modifier letter, acute, prime) and full
+#: stops join what they stand in: every "O'Neill" is one name, "B.V." is "bv".
+_DROPPED = frozenset(".'`\u2018\u2019\u02bc\u00b4\u2032")
+_LATIN = re.compile(r"[A-Za-z]")
+_CYRILLIC_OR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+
+
+def _european(char: str) -> bool:
+    """A letter of the Latin, Greek or Cyrillic scripts: their accents do not make another
+    name. Marks on other scripts' letters do (Japanese voicing: ダイヤ is not タイヤ)."""
+    code = ord(char)
+    return code < 0x0530 or 0x1E00 <= code < 0x2000
+
+
+def _words(name: str) -> str:
+    """Letters, digits and the marks of non-European scripts; anything else a space.
+    Invisible format characters (zero-width spaces, soft hyphens, direction marks) join."""
+    out: list[str] = []
+    base = ""
+    for char in unicodedata.normalize("NFKD", name):
+        category = unicodedata.category(char)
+        if category == "Cf" or char in _DROPPED:
+            continue
+        if category[0] == "M":
+            if base and not _european(base):
+                out.append(char)  # a vowel sign or voicing mark is part of the letter
+            continue
+        if category == "Nd":
+            kept = str(unicodedata.decimal(char))  # Arabic-Indic 12 is 12
+        else:
+            kept = char if category[0] in "LN" else " "
+        base = kept
+        out.append(kept)
+    return "".join(out)
+
+
+def _by_shape(text: str) -> str:
+    """Words that mix Latin with Cyrillic or Greek letters read the latter by shape."""
+    return " ".join(
+        word.translate(_SHAPES) if _LATIN.search(word) and _CYRILLIC_OR_GREEK.search(word) else word
+        for word in text.split()
+    )
 
 
 @lru_cache(maxsize=8192)
-def normalise_name(name: str) -> str:
+def normalise_name(name: str, *, written_out: bool = False) -> str:
     """Case, accents, spacing, punctuation and legal-form words do not make a different
     company: ``"ALROSA, PJSC"``, ``"Alrosa"`` and ``"PJSC  Alrosa."`` all give ``"alrosa"``.
-    A name made only of legal-form words is kept (``"LLC"`` stays ``"llc"``)."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(char for char in text if not unicodedata.combining(char)).casefold()
-    text = (
-        " "
-        + " ".join(_SEPARATORS.sub(" ", _DROPPED.sub("", text.translate(_TRANSLITERATED))).split())
-        + " "
-    )
+    A name made only of legal-form words is kept (``"LLC"`` stays ``"llc"``); one with no
+    letter or digit at all is compared as written. ``written_out``: German and Nordic
+    letters written out (ü as ue) rather than stripped of their marks."""
+    text = _by_shape(_words(name.translate(_WRITTEN_OUT) if written_out else name)).casefold()
+    text = " " + " ".join(text.translate(_TRANSLITERATED).split()) + " "
     for spelled, abbreviation in SPELLED_OUT_FORMS:
         text = text.replace(f" {spelled} ", f" {abbreviation} ")
     tokens = text.split()
+    if not tokens:
+        return " ".join(name.casefold().split())  # "***" and "---" are not one company
     start, end = 0, len(tokens)
     while end > start and tokens[end - 1] in LEGAL_FORMS:
         end -= 1
@@ -106,7 +167,16 @@ def normalise_name(name: str) -> str:
 
 
 def same_party(left: Party, right: Party) -> bool:
-    return normalise_name(left.name) == normalise_name(right.name)
+    names = (left.name, right.name)
+    if normalise_name(names[0]) == normalise_name(names[1]):
+        return True
+    folded = [name.casefold() for name in names]
+    if not any(letter in name for name in folded for letter in "äöüøå"):
+        return False
+    forms = [
+        {normalise_name(name), normalise_name(name.casefold(), written_out=True)} for name in names
+    ]
+    return bool(forms[0] & forms[1])
 
 
 def within(reference: Decimal, observed: Decimal, tolerance_pct: Decimal) -> bool:
@@ -204,13 +274,42 @@ Document = CertificateIssued | ImportConfirmed
 
 
 def canonical(document: Document) -> Document:
-    """``document`` with its HS lines in code order: the order of a certificate's lines
-    means nothing (one line per HS code), so two documents that list the same lines in
-    another order are the same document."""
+    """``document`` with its HS lines in code order and its texts in one Unicode form: the
+    order of a certificate's lines means nothing (one line per HS code), and neither do
+    composed or decomposed accents, a no-break space or an invisible character (a
+    re-send through another system must not read as a CONFLICTING_REISSUE whose two
+    columns look identical: a Unicode review)."""
     lines = document.lines
-    if all(lines[i].hs_code <= lines[i + 1].hs_code for i in range(len(lines) - 1)):
-        return document
-    return replace(document, lines=tuple(sorted(lines, key=lambda line: line.hs_code)))
+    if not all(lines[i].hs_code <= lines[i + 1].hs_code for i in range(len(lines) - 1)):
+        document = replace(document, lines=tuple(sorted(lines, key=lambda line: line.hs_code)))
+    return _plain(document)
+
+
+def _plain(document: Document) -> Document:
+    changes: dict[str, Any] = {}
+    for item in fields(document):
+        value = getattr(document, item.name)
+        if isinstance(value, str):
+            plain: Any = plain_text(value)
+        elif isinstance(value, Party):
+            address = None if value.address is None else plain_text(value.address)
+            plain = replace(value, name=plain_text(value.name), address=address)
+        else:
+            continue
+        if plain != value:
+            changes[item.name] = plain
+    return replace(document, **changes) if changes else document
+
+
+@lru_cache(maxsize=8192)
+def plain_text(text: str) -> str:
+    """``text`` composed (NFC), without invisible format characters, every run of any
+    whitespace (no-break spaces, line separators) one space, trimmed."""
+    if text.isascii() and " ".join(text.split()) == text:
+        return text
+    composed = unicodedata.normalize("NFC", text)
+    visible = "".join(c for c in composed if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
 
 
 def same_document(left: Document, right: Document) -> bool:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from gateway.router.compare import normalise_name, within
+from gateway.events import Party
+from gateway.router.compare import (
+    document_differences,
+    normalise_name,
+    same_document,
+    same_party,
+    within,
+)
+from tests.unit.router.factories import certificate
 
 
 @pytest.mark.parametrize(
@@ -90,3 +99,70 @@ def test_russian_legal_forms_spelled_out_are_the_abbreviation(full: str, short: 
     """An FTS integrator's review: the certificate's full OrganizationName and the
     confirmation's short name of the same company made a MATCHED_WITH_DISCREPANCIES."""
     assert normalise_name(full) == normalise_name(short)
+
+
+# --- a Unicode review ------------------------------------------------------------------------
+
+SAME_DESPITE_UNICODE = [
+    ("Dia\u200bmond Land NV", "Diamond Land NV"),  # zero-width space inside a word
+    ("Antwerp Rough Tra\u00adding BV", "Antwerp Rough Trading BV"),  # soft hyphen
+    ("Diamond\u2060 Land \u200eNV\u200f", "Diamond Land NV"),  # word joiner, direction marks
+    ("O\u2018Neill Diamonds", "O'Neill Diamonds"),
+    ("O\u02bcNeill Diamonds", "O\u2019Neill Diamonds"),
+    ("\u0421rystal Diamonds \u0412V", "Crystal Diamonds BV"),  # Cyrillic look-alikes
+    ("Antwer\u0440 Rough Trading", "Antwerp Rough Trading"),
+    ("\u0408\u0443\u0432\u0435\u043b\u0438\u0440", "Juvelir"),  # Serbian JE (ICAO 9303)
+    ("\u0409\u0443\u0431\u0438\u0446\u0430", "Ljubitsa"),  # ICAO: LJE is LJ, TSE is TS
+    ("M\u00fcller Diamanten GmbH", "Mueller Diamanten"),
+    ("\u00d8rsted Stones AS", "Oersted Stones"),
+    ("\u00d8rsted Stones AS", "Orsted Stones"),
+    ("Diamonds \u0661\u0662 Ltd", "Diamonds 12 Ltd"),  # Arabic-Indic digits
+    ("Ste\u0301phane Gems", "St\u00e9phane Gems"),  # decomposed and composed
+]
+DIFFERENT_DESPITE_LOOKS = [
+    ("\u30c0\u30a4\u30e4\u682a\u5f0f\u4f1a\u793e", "\u30bf\u30a4\u30e4\u682a\u5f0f\u4f1a\u793e"),
+    (
+        "\u091c\u0947\u0935\u0930 \u091f\u094d\u0930\u0947\u0921\u093f\u0902\u0917",
+        "\u091c\u093e\u0935\u0930 \u091f\u094d\u0930\u0947\u0921\u093f\u0902\u0917",
+    ),
+    ("\u0e01\u0e38\u0e25", "\u0e01\u0e39\u0e25"),  # Thai vowel signs
+    ("***", "\u2014"),  # no letter at all: compared as written
+    ("\u0412est Diamonds", "Vest Diamonds"),  # Cyrillic VE looks like B: "Best"
+]
+
+
+@pytest.mark.parametrize(("left", "right"), SAME_DESPITE_UNICODE)
+def test_invisible_characters_look_alikes_and_spellings_are_one_company(
+    left: str, right: str
+) -> None:
+    assert same_party(Party(left), Party(right)), (normalise_name(left), normalise_name(right))
+
+
+@pytest.mark.parametrize(("left", "right"), DIFFERENT_DESPITE_LOOKS)
+def test_marks_of_other_scripts_and_empty_names_still_tell_companies_apart(
+    left: str, right: str
+) -> None:
+    """Dropping every combining mark made Japanese voicing marks and Indic vowel signs
+    vanish ('daiya' was 'taiya'), and names of symbols only all normalised to ''."""
+    assert not same_party(Party(left), Party(right))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Socie\u0301te\u0301 Ge\u0301ne\u0301rale des Diamants SA",  # decomposed
+        "Soci\u00e9t\u00e9\u00a0G\u00e9n\u00e9rale des Diamants SA",  # no-break space
+        "Soci\u00e9t\u00e9 G\u00e9n\u00e9rale des Diamants SA\u200b",  # trailing ZWSP
+        "Soci\u00e9t\u00e9  G\u00e9n\u00e9rale des Diamants SA ",
+    ],
+)
+def test_a_resend_in_another_unicode_form_is_the_same_document(variant: str) -> None:
+    """It was a CONFLICTING_REISSUE whose two columns looked identical."""
+    cert = certificate()
+    original = replace(cert, importer=replace(cert.importer, name=SOCIETE))
+    resent = replace(cert, importer=replace(cert.importer, name=variant))
+    assert same_document(original, resent)
+    assert document_differences(original, resent) == ()
+
+
+SOCIETE = "Soci\u00e9t\u00e9 G\u00e9n\u00e9rale des Diamants SA"
