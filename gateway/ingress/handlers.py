@@ -40,6 +40,8 @@ log = structlog.get_logger(__name__)
 INGRESS = web.AppKey("ingress", Ingress)
 OPENAPI = web.AppKey("openapi", bytes)
 NOT_READY_RETRY_S = 2.0
+#: How long a status lookup that finds nothing waits for the views to reach the topics' end.
+READ_TO_END_S = 1.0
 
 
 def _json(document: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
@@ -239,6 +241,17 @@ async def get_status(request: web.Request) -> web.Response:
         # The gateway's tracking ids are lower-case UUIDs; UUIDs are case-insensitive on
         # input (RFC 9562) and many systems store them in upper case or with braces.
         found = ingress.statuses.lookup(canonical, identity.participant, ingress.accepted)
+    if found is None:
+        # Accepted a moment ago by another instance? Read both views to the topics' end
+        # (bounded) before saying no: behind a load balancer the status URL of a 202 is
+        # often asked of another instance at once.
+        await asyncio.gather(
+            ingress.inbound_mirror.read_to_end(READ_TO_END_S),
+            ingress.status_mirror.read_to_end(READ_TO_END_S),
+        )
+        found = ingress.statuses.lookup(
+            canonical or tracking_id, identity.participant, ingress.accepted
+        )
     if found is None:
         raise Problem("not-found", f"no message {tracking_id} of {identity.participant} is known")
     return _json(found)

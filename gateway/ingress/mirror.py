@@ -2,7 +2,12 @@
 consumer group, every partition assigned) and hand each record to ``apply``, in offset order
 per partition. ``caught_up`` is set once the end offsets seen at start-up are reached, so
 the ingress is ready only when its view is complete. Every ingress instance runs its own
-mirrors; a broker outage pauses them and they resume where they were."""
+mirrors; a broker outage pauses them and they resume where they were.
+
+``read_to_end`` waits (briefly) until what the topic holds now has been applied: behind a
+load balancer, a client that got 202 from one instance asks another for the status a
+moment later, and that instance's view may not have the record yet (a scale-out review
+saw 404 for ~0.2 s)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from gateway.kafka.clients import committed_consumer
 from gateway.kafka.topics import partition_count
@@ -37,6 +43,8 @@ class TopicMirror:
         self.caught_up = asyncio.Event()
         self.applied = 0
         self._next: dict[int, int] = {}  # partition -> next offset to read
+        self._consumer: AIOKafkaConsumer | None = None  # while a session runs
+        self._tps: list[TopicPartition] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: (re)connect, read, apply; errors are logged and retried."""
@@ -71,6 +79,7 @@ class TopicMirror:
             await consumer.start()
             tps = [TopicPartition(self.topic, p) for p in range(count)]
             consumer.assign(tps)
+            self._consumer, self._tps = consumer, tps
             # One ListOffsets request for all (seek_to_beginning resets one by one, slowly).
             beginnings = await consumer.beginning_offsets(tps)
             for tp in tps:
@@ -94,7 +103,33 @@ class TopicMirror:
                             del pending[tp]
                     self._mark(pending)
         finally:
+            self._consumer = None
             await consumer.stop()
+
+    async def read_to_end(self, timeout_s: float) -> bool:
+        """Wait until every record committed on the topic by now has been applied, for at
+        most ``timeout_s``; False when that did not happen (no session, broker trouble).
+        One ListOffsets request per call, sent after the call began: a shared one sent
+        earlier could miss the very record the caller waits for."""
+        if self._consumer is None or not self.caught_up.is_set():
+            return False
+        consumer: AIOKafkaConsumer = self._consumer
+        tps = self._tps
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)
+            while True:
+                # The position, not the last record's offset: it steps over the commit
+                # markers of transactions, which are never handed out as records.
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(position >= ends[tp] for tp, position in zip(tps, positions, strict=True)):
+                    return True
+                if loop.time() >= deadline or self._consumer is not consumer:
+                    return False
+                await asyncio.sleep(0.02)
+        except (TimeoutError, KafkaError, KeyError, AssertionError, IllegalStateError):
+            return False
 
     def _mark(self, pending: dict[TopicPartition, int]) -> None:
         if not pending and not self.caught_up.is_set():

@@ -6,7 +6,8 @@ MATCHED / DISCREPANCY / OVERDUE; the last record of a tracking id wins. A messag
 gateway accepted that ``kp.status`` does not mention yet is ``accepted`` (from the
 idempotency index, itself materialised from ``kp.inbound``). A participant sees only its
 own messages: anyone else's tracking id is 404, exactly like an unknown one, so ids leak
-nothing.
+nothing. Before a 404, both views are read to the topics' current end (at most a second:
+``TopicMirror.read_to_end``), so the status URL of a 202 answers on any instance at once.
 """
 
 from __future__ import annotations

@@ -250,3 +250,21 @@ async def test_a_late_confirmation_reads_overdue_then_matched_late(
         importer_view = await client.wait_status(confirmed.body["tracking_id"], "EU", {"matched"})
     assert late["reason"] == "CONFIRMATION_OVERDUE"
     assert settled["detail"] == importer_view["detail"] == "confirmed after the deadline"
+
+
+async def test_the_status_url_of_a_202_answers_on_another_instance_at_once(
+    created_topics: Settings,
+) -> None:
+    """A scale-out review: behind a load balancer the status URL of a 202 is often asked of
+    another instance at once, which answered 404 for ~0.2 s (its view of kp.inbound lags
+    by a fetch). A lookup that finds nothing first reads the views to the topics' end."""
+    settings = created_topics
+    async with started(settings) as first, started(settings) as second:
+        for n in range(5):
+            accepted = await first.send(render(certificate(f"RU061010{n}")))
+            assert accepted.status == 202
+            found = await second.status(accepted.body["tracking_id"], "RU")
+            assert found.status == 200, found.body
+            assert found.body["status"] in {"accepted", "translated"}
+        unknown = await second.status("8d3c1f0e-0000-4000-8000-000000000000", "RU")
+        unknown.problem(404)  # still a plain 404, after at most a second
