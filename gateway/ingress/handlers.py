@@ -32,6 +32,7 @@ from gateway.ingress.publisher import (
     DeadlineExceeded,
     OutboundRecord,
     RecordTooLarge,
+    TopicPosition,
 )
 from gateway.ingress.service import Ingress
 from gateway.translator.inbound import inbound_headers, inbound_key
@@ -147,7 +148,7 @@ async def post_message(request: web.Request) -> web.Response:
         async with ingress.accepted.lock(tracking_id, deadline):
             replayed = ingress.accepted.replay(tracking_id, participant, digest) is not None
             if not replayed:
-                await _publish(
+                position = await _publish(
                     ingress,
                     participant=participant,
                     key=key,
@@ -157,7 +158,7 @@ async def post_message(request: web.Request) -> web.Response:
                     deadline=deadline,
                 )
                 ingress.accepted.remember(
-                    tracking_id, Accepted(participant, digest, received_at, message_id)
+                    tracking_id, Accepted(participant, digest, received_at, message_id, position)
                 )
     except TimeoutError:
         raise Problem(
@@ -181,7 +182,7 @@ async def _publish(
     tracking_id: str,
     raw: bytes,
     deadline: float,
-) -> None:
+) -> TopicPosition:
     record = OutboundRecord(
         key=inbound_key(participant, message_id or key),
         value=raw,
@@ -193,7 +194,7 @@ async def _publish(
         ),
     )
     try:
-        await ingress.publisher.publish(record, deadline)
+        return await ingress.publisher.publish(record, deadline)
     except RecordTooLarge as exc:
         raise Problem("body-too-large", str(exc)) from None
     except DeadlineExceeded as exc:

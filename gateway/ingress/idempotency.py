@@ -27,6 +27,10 @@ treat as one; with different bodies the 409 is missed and the router sees both d
 (a ``CONFLICTING_REISSUE`` when the certificate numbers match). Within one instance a
 per-key lock serialises requests, so there the rule is exact. An instance answers POST
 only after its mirror has caught up with the topic (503 ``not-ready`` before that).
+Once both records are in every instance's view, every instance takes the earlier one in
+the topic (time stamp, then partition and offset) as the original, so they answer alike
+from then on: the other body is a 409 everywhere (before, each instance kept its own
+acceptance and they disagreed for good: a scale-out review).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 from gateway.errors import Finding
 from gateway.events import raw_sha256, uuid5_text
 from gateway.ingress.problems import Problem
+from gateway.ingress.publisher import TopicPosition
 from gateway.kafka.topics import INBOUND_RETENTION_DAYS
 from gateway.translator.inbound import Inbound
 
@@ -76,6 +81,8 @@ class Accepted:
     sha256: str
     received_at: datetime
     message_id: str | None
+    #: Where the record is in kp.inbound: the earlier of two under one key is the original.
+    position: TopicPosition | None = None
 
 
 class IdempotencyIndex:
@@ -108,14 +115,20 @@ class IdempotencyIndex:
         return entry
 
     def remember(self, tracking_id: str, entry: Accepted) -> None:
-        """The first acceptance under a tracking id is the original; later ones do not
-        replace it, unless it aged past the retention (the key is then new again)."""
+        """The earliest acceptance in the topic under a tracking id is the original; a
+        later one does not replace it (unless it aged past the retention: the key is then
+        new again), an earlier one does (another instance's, seen through the mirror)."""
         self._since_sweep += 1
         if self._since_sweep >= self.SWEEP_EVERY:
             self.sweep()
         if entry.received_at < self.clock() - self.retention:
             return  # Kafka deletes whole segments, so aged records still arrive
-        if self.get(tracking_id, entry.sender) is None:
+        known = self.get(tracking_id, entry.sender)
+        if known is None or (
+            entry.position is not None
+            and known.position is not None
+            and entry.position < known.position
+        ):
             self._entries[(entry.sender, tracking_id)] = entry
 
     def sweep(self) -> int:
@@ -136,13 +149,16 @@ class IdempotencyIndex:
         coordinates = f"{record.topic}/{record.partition}/{record.offset}"
         inbound = Inbound.of(record.key, headers, record.timestamp, coordinates)
         sender = inbound.sender or ""
-        if self.get(inbound.tracking_id, sender) is not None:
-            return  # known already (typically this instance's own record): first one wins
+        position = TopicPosition.of(record)
+        known = self.get(inbound.tracking_id, sender)
+        if known is not None and (known.position is None or known.position <= position):
+            return  # known already (typically this instance's own record)
         entry = Accepted(
             sender=sender,
             sha256=raw_sha256(record.value or b""),
             received_at=inbound.received_at,
             message_id=inbound.message_id,
+            position=position,
         )
         self.remember(inbound.tracking_id, entry)
 

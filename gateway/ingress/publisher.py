@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -77,11 +78,26 @@ class OutboundRecord:
     headers: list[tuple[str, bytes]]
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class TopicPosition:
+    """Where a record is in ``kp.inbound``, ordered as every instance orders two records
+    under one tracking id: its time stamp, then partition and offset."""
+
+    timestamp_ms: int
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, record: Any) -> TopicPosition:
+        """From a produced record's metadata or a consumed record alike."""
+        return cls(int(record.timestamp), int(record.partition), int(record.offset))
+
+
 @dataclass(eq=False, slots=True)
 class _Pending:
     record: OutboundRecord
     deadline: float
-    future: asyncio.Future[None]
+    future: asyncio.Future[TopicPosition]
     taken: bool = False
     abandoned: bool = False
 
@@ -228,7 +244,7 @@ class _Lane:
             return
         deadline = min(item.deadline for item in live)
         try:
-            await self._transact(live, deadline)
+            positions = await self._transact(live, deadline)
         except MessageSizeTooLargeError:
             await self._give_up(
                 live, RecordTooLarge("the broker refuses records this large"), down=False
@@ -247,9 +263,9 @@ class _Lane:
                 _fail(item, BrokerUnavailable("the ingress is shutting down"))
             raise
         else:
-            for item in live:
+            for item, position in zip(live, positions, strict=True):
                 if not item.future.done():
-                    item.future.set_result(None)
+                    item.future.set_result(position)
 
     async def _give_up(self, live: Sequence[_Pending], error: Exception, *, down: bool) -> None:
         """Kill the producer first (nothing it holds can be committed any more), answer the
@@ -262,7 +278,7 @@ class _Lane:
         if producer is not None:
             await reap(producer)
 
-    async def _transact(self, live: Sequence[_Pending], deadline: float) -> None:
+    async def _transact(self, live: Sequence[_Pending], deadline: float) -> list[TopicPosition]:
         """One transaction holding ``live``, committed before ``deadline`` or not at all."""
         producer = self.producer
         if producer is None:
@@ -282,8 +298,7 @@ class _Lane:
             if loop.time() > deadline - self.publisher.commit_margin_s:
                 raise TimeoutError("too little time left to commit")
             await producer.commit_transaction()
-        for future in sent:
-            future.result()
+        return [TopicPosition.of(future.result()) for future in sent]
 
 
 def _fail(item: _Pending, exc: Exception) -> None:
@@ -338,8 +353,8 @@ class InboundPublisher:
     def connected(self) -> bool:
         return any(lane.state is LaneState.CONNECTED for lane in self.lanes)
 
-    async def publish(self, record: OutboundRecord, deadline: float) -> None:
-        """Return once the broker acknowledged the committed record; raise
+    async def publish(self, record: OutboundRecord, deadline: float) -> TopicPosition:
+        """Return where the record is once the broker acknowledged it committed; raise
         ``BrokerUnavailable`` (or ``DeadlineExceeded``, ``RecordTooLarge``) when it is not,
         in which case it never will be."""
         if not self._tasks:
@@ -351,10 +366,11 @@ class InboundPublisher:
         self.queue.put_nowait(item)
         timer = loop.call_at(deadline, _expire, item)
         try:
-            await item.future  # a lane that took the item settles it within the deadline
+            position = await item.future  # a lane that took it settles it within the deadline
         finally:
             timer.cancel()
         self.accepted += 1
+        return position
 
 
 def _expire(item: _Pending) -> None:

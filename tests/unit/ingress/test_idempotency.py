@@ -18,6 +18,7 @@ from gateway.ingress.idempotency import (
     tracking_id_for,
 )
 from gateway.ingress.problems import Problem
+from gateway.ingress.publisher import TopicPosition
 from gateway.translator.inbound import inbound_headers, inbound_key
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -74,7 +75,7 @@ def test_the_index_learns_from_committed_inbound_records() -> None:
     headers = inbound_headers(sender="EU", message_id="m-9", tracking_id="t9", received_at=NOW)
     index.apply(Record(inbound_key("EU", "m-9"), body, headers))
     entry = index.get("t9", "EU")
-    assert entry == Accepted("EU", raw_sha256(body), NOW, "m-9")
+    assert entry == Accepted("EU", raw_sha256(body), NOW, "m-9", TopicPosition(0, 0, 0))
     index.apply(Record(b"RU:x", b"<other/>", [("kpgw-sender", b"RU")]))  # no tracking id
     assert len(index) == 1
 
@@ -89,7 +90,9 @@ def test_a_record_claiming_another_senders_tracking_id_changes_nothing_for_it() 
     assert index.replay("t-bw", "BW", "digest-of-bw-body") is None  # a new key: publish
     index.remember("t-bw", Accepted("BW", "digest-of-bw-body", NOW, "CERT-BW"))
     assert index.replay("t-bw", "BW", "digest-of-bw-body") is not None
-    assert index.get("t-bw", "RU") == Accepted("RU", raw_sha256(b"<forged/>"), NOW, "x")
+    assert index.get("t-bw", "RU") == Accepted(
+        "RU", raw_sha256(b"<forged/>"), NOW, "x", TopicPosition(0, 0, 0)
+    )
 
 
 async def test_the_lock_serialises_one_key_and_times_out() -> None:
@@ -138,3 +141,31 @@ def test_aged_inbound_records_are_not_remembered_and_sweeps_run_by_themselves() 
     for n in range(3):
         index.remember(f"t{n}", Accepted("EU", "y", NOW + timedelta(days=30), None))
     assert ("EU", "t-stale") not in index._entries
+
+
+def test_every_instance_takes_the_earlier_record_in_the_topic_as_the_original() -> None:
+    """A scale-out review: one key sent with two bodies to two instances at once; each kept
+    its own acceptance, so each answered 202 to its body and 409 to the other for good."""
+    early, late = TopicPosition(1_000, 3, 7), TopicPosition(1_002, 0, 4)
+    headers = inbound_headers(sender="RU", message_id="m", tracking_id="t-k", received_at=NOW)
+    first_body, second_body = b"<first/>", b"<second/>"
+    views = []
+    for own_body, own in ((first_body, early), (second_body, late)):  # instance A, then B
+        index = IdempotencyIndex(clock=lambda: NOW)
+        index.remember("t-k", Accepted("RU", raw_sha256(own_body), NOW, "m", own))
+        for body, position in ((first_body, early), (second_body, late)):  # the mirror
+            index.apply(
+                Record(
+                    b"RU:m",
+                    body,
+                    headers,
+                    partition=position.partition,
+                    offset=position.offset,
+                    timestamp=position.timestamp_ms,
+                )
+            )
+        views.append(index)
+    for index in views:
+        assert index.replay("t-k", "RU", raw_sha256(first_body)) is not None
+        with pytest.raises(Problem):
+            index.replay("t-k", "RU", raw_sha256(second_body))
