@@ -329,6 +329,9 @@ class _Utf8Share:
     valid: int  # non-ASCII characters that are valid UTF-8 sequences
     invalid: int  # bytes that are not
     first_invalid_line: int | None
+    #: The first bad sequence is UTF-8 no encoder should write (an overlong form, an
+    #: encoded surrogate as in CESU-8, a code point beyond U+10FFFF), not another code page.
+    broken_encoder: bool = False
 
     @property
     def mostly_utf8(self) -> bool:
@@ -351,16 +354,28 @@ def _libxml2_reads(encoding: str) -> bool:
 
 
 def _utf8_share(raw: bytes) -> _Utf8Share:
-    text = raw.decode("utf-8", errors="replace")  # all of it in C: documents are MBs
-    invalid = text.count("\ufffd")
+    # surrogateescape: one lone surrogate per undecodable byte, so bytes are counted (the
+    # replacement character stood for a whole bad sequence); all of it in C.
+    text = raw.decode("utf-8", errors="surrogateescape")
+    invalid = len(_ESCAPED_BYTE.findall(text))
     valid = len(text) - len(text.encode("ascii", "ignore")) - invalid
-    line = None
+    line, broken = None, False
     if invalid:
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
-    return _Utf8Share(valid, invalid, line)
+            broken = _BROKEN_UTF8.match(raw, exc.start) is not None
+    return _Utf8Share(valid, invalid, line, broken)
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+#: Lead bytes (and second bytes) of sequences only a broken UTF-8 encoder writes: overlong
+#: forms (C0, C1, E0 80-9F, F0 80-8F), surrogates (ED A0-BF: CESU-8, or UTF-16 halves
+#: encoded one by one), and code points beyond U+10FFFF (F4 90-BF, F5-FF).
+_BROKEN_UTF8 = re.compile(
+    rb"[\xc0\xc1\xf5-\xff]|\xe0[\x80-\x9f]|\xed[\xa0-\xbf]|\xf0[\x80-\x8f]|\xf4[\x90-\xbf]"
+)
 
 
 _CYRILLIC = re.compile("[\u0410-\u044f\u0401\u0451]{3}")
@@ -374,11 +389,18 @@ def _code_page_hint(raw: bytes) -> str:
     if declared.replace("_", "-") not in ("utf-8", "utf8"):
         return ""
     utf8 = _utf8_share(raw)
+    if utf8.mostly_utf8 and utf8.broken_encoder:
+        return (
+            f"; the rest of the document is UTF-8: the {utf8.invalid} byte(s) that are not "
+            "(first at the line given) are a malformed UTF-8 sequence (an overlong form, an "
+            "encoded surrogate as CESU-8 writes, or a code point beyond U+10FFFF): the "
+            "producing system's UTF-8 encoder is at fault"
+        )
     if utf8.mostly_utf8:
         return (
             f"; the rest of the document is UTF-8: the {utf8.invalid} byte(s) that are not "
             "(first at the line given) are a character pasted from another encoding "
-            "(windows-1251's '№' is the byte B9); replace them"
+            "(windows-1251's '№' is the byte B9) or a character cut short; replace them"
         )
     if _CYRILLIC.search(raw.decode("cp1251", errors="replace")) is None:
         return ""

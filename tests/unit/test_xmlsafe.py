@@ -448,6 +448,28 @@ def test_utf8_with_a_stray_byte_is_not_taken_for_a_russian_code_page() -> None:
     assert 'declare encoding="windows-1251"' not in finding.message
 
 
+@pytest.mark.parametrize(
+    ("bad", "count", "cause"),
+    [
+        (b"\xe2\x82", 2, "pasted from another encoding"),  # a character cut short
+        (b"\xc0\x80", 2, "malformed UTF-8 sequence"),  # overlong
+        (b"\xed\xa0\x80\xed\xb0\x80", 6, "malformed UTF-8 sequence"),  # CESU-8 surrogates
+        (b"\xf4\x90\x80\x80", 4, "malformed UTF-8 sequence"),  # beyond U+10FFFF
+    ],
+)
+def test_stray_utf8_bytes_are_counted_and_their_cause_named(
+    bad: bytes, count: int, cause: str
+) -> None:
+    """A Unicode review: the hint counted replacement characters, not bytes, and blamed
+    every bad sequence on another code page, also a broken encoder's."""
+    text = " ".join([CYRILLIC] * 4)
+    raw = _declared("UTF-8", f"<r>\n<a>{text}</a>\n<b>§</b>\n</r>").replace("§".encode(), bad)
+    finding = rejected(raw).findings[0]
+    assert finding.code == "INVALID_ENCODING" and finding.line == 3
+    assert f"the {count} byte(s) that are not" in finding.message
+    assert cause in finding.message
+
+
 def test_encoding_findings_point_at_the_offending_line() -> None:
     """Not libxml2's line 1: the line of the first byte that gives the encoding away."""
     mislabelled = _declared("windows-1251", f"\n<r>\n<a>plain</a>\n<b>{CYRILLIC}</b>\n</r>")
