@@ -101,14 +101,17 @@ async def produce_inbound(
     *,
     partition: int | None = None,
     extra_headers: Sequence[tuple[str, bytes]] = (),
+    tracking_ids: Sequence[str] = (),
 ) -> list[str]:
-    """Send (sender, message id, bytes) as the ingress would; returns the tracking ids."""
+    """Send (sender, message id, bytes) as the ingress would; returns the tracking ids
+    (``tracking_ids``: given ones, in order, e.g. to send a record again; else new)."""
     producer = idempotent_producer(settings)
     await producer.start()
+    given = list(tracking_ids)
     tracking_ids = []
     try:
         for sender, message_id, body in documents:
-            tracking_id = str(uuid.uuid4())
+            tracking_id = given.pop(0) if given else str(uuid.uuid4())
             headers = inbound_headers(
                 sender=sender or "",
                 message_id=message_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,12 @@ from aiokafka.admin import NewTopic
 
 from gateway.dlq import headers as h
 from gateway.errors import ConfigurationError
-from gateway.kafka.clients import admin_client, idempotent_producer
+from gateway.events import CertificateIssued
+from gateway.kafka.clients import admin_client
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry
 from gateway.router.driver import run_router
 from gateway.settings import Settings
-from gateway.translator.inbound import inbound_headers, inbound_key
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import produce_inbound, registry_copy, render, running
 from tests.kafka.router.support import (
@@ -38,6 +38,17 @@ from tests.kafka.router.support import (
 from tests.unit.router.factories import event
 
 pytestmark = pytest.mark.kafka
+
+
+def certificate_to_japan(number: str) -> CertificateIssued:
+    """A certificate for RU -> JP, a pair the example registry does not enable."""
+    base = certificate(number)
+    return replace(
+        base,
+        importing_participant="JP",
+        importing_member_state=None,
+        importer=replace(base.importer, country="JP"),
+    )
 
 
 def fast_timer(settings: Settings, seconds: float = 0.1) -> Settings:
@@ -247,13 +258,7 @@ async def test_a_pair_added_while_running_gets_its_partner_topic_and_blocks_noth
     aborted and retried for ever, blocking its partition for every partner."""
     settings = fast_timer(created_topics)
     registry = registry_copy(tmp_path)
-    base = certificate("RU0700090")
-    to_japan = replace(
-        base,
-        importing_participant="JP",
-        importing_member_state=None,
-        importer=replace(base.importer, country="JP"),
-    )
+    to_japan = certificate_to_japan("RU0700090")
     async with routing(settings, registry) as handler:
         registry.write_text(
             registry.read_text()
@@ -279,13 +284,7 @@ async def test_an_event_right_after_a_pair_is_enabled_is_routed_by_it(
     now looks at the file before every batch."""
     settings = fast_timer(created_topics, seconds=600)  # no timer round during the test
     registry = registry_copy(tmp_path)
-    base = certificate("RU0700092")
-    to_japan = replace(
-        base,
-        importing_participant="JP",
-        importing_member_state=None,
-        importer=replace(base.importer, country="JP"),
-    )
+    to_japan = certificate_to_japan("RU0700092")
     async with routing(settings, registry):
         registry.write_text(
             registry.read_text()
@@ -313,7 +312,11 @@ async def test_a_resent_inbound_record_leaves_its_message_matched(
     translator, _ = build_translator(settings, registry_path=registry)
     async with running(lambda: translator), routing(settings, registry):
         assert await matched_statuses(settings, {cert_tracking, conf_tracking})
-        await _resend(settings, "EU", "a-77", render(confirmation(cert)), conf_tracking)
+        await produce_inbound(  # the same record again: a Kafka-native sender's retry
+            settings,
+            [("EU", "a-77", render(confirmation(cert)))],
+            tracking_ids=[conf_tracking],
+        )
         history: list[str] = []
         for _ in range(120):
             statuses = decoded(await read_until(settings, "status", 0), "DeliveryStatus")
@@ -324,25 +327,3 @@ async def test_a_resent_inbound_record_leaves_its_message_matched(
     assert history[-3:] == ["MATCHED", "TRANSLATED", "MATCHED"], history
     (outcome,) = await outcomes(settings, 1)  # still one outcome, no second notification
     assert outcome["outcome"] == "MATCHED"
-
-
-async def _resend(
-    settings: Settings, sender: str, message_id: str, body: bytes, tracking_id: str
-) -> None:
-    producer = idempotent_producer(settings)
-    await producer.start()
-    try:
-        headers = inbound_headers(
-            sender=sender,
-            message_id=message_id,
-            tracking_id=tracking_id,
-            received_at=datetime.now(UTC),
-        )
-        await producer.send_and_wait(
-            f"{settings.topic_prefix}inbound",
-            body,
-            key=inbound_key(sender, message_id),
-            headers=headers,
-        )
-    finally:
-        await producer.stop()
