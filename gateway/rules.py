@@ -67,6 +67,7 @@ NUMBER_NOT_IN_SERIES = "NUMBER_NOT_IN_SERIES"
 PARTY_COUNTRY_MISMATCH = "PARTY_COUNTRY_MISMATCH"
 TEXT_TOO_LONG = "TEXT_TOO_LONG"
 TEXT_CONTROL_CHARACTER = "TEXT_CONTROL_CHARACTER"
+VALIDITY_TOO_LONG = "VALIDITY_TOO_LONG"
 
 #: The longest free text the canonical event carries, in characters. Generous for real
 #: names and addresses (customs systems keep 150-500), and what keeps every event, the
@@ -100,6 +101,7 @@ RULE_CODES = (
     PARTY_COUNTRY_MISMATCH,
     TEXT_TOO_LONG,
     TEXT_CONTROL_CHARACTER,
+    VALIDITY_TOO_LONG,
 )
 
 
@@ -332,6 +334,25 @@ def _participant(
         )
 
 
+def _validity(cert: CertificateIssued, registry: ParticipantRegistry, found: list[Finding]) -> None:
+    """A certificate valid for longer than its issuer's own rules allow (the EU's: two
+    months) is a typing error or a forgery; one valid until 9999 would never let the
+    router see CONFIRMED_AFTER_EXPIRY (a time review)."""
+    issuer = registry.participants.get(cert.issuing_participant)
+    limit = None if issuer is None else issuer.max_validity_days
+    days = (cert.expiry_date - cert.issue_date).days
+    if limit is not None and days > limit:
+        found.append(
+            Finding(
+                VALIDITY_TOO_LONG,
+                f"valid for {days} days ({cert.issue_date} to {cert.expiry_date}); "
+                f"{issuer.name if issuer else cert.issuing_participant} certificates are "
+                f"valid at most {limit} days",
+                path="expiry_date",
+            )
+        )
+
+
 def _origin(
     country: str, what: str, path: str, registry: ParticipantRegistry, found: list[Finding]
 ) -> None:
@@ -530,6 +551,8 @@ def _certificate(
                 path="expiry_date",
             )
         )
+    else:
+        _validity(cert, registry, found)
     if cert.parcels < 1:
         found.append(
             Finding(PARCELS_NOT_POSITIVE, f"{cert.parcels} parcels; at least 1", path="parcels")

@@ -109,6 +109,13 @@ class Participant(BaseModel):
         default=(),
         description="registered certificate number blocks (KP rule NUMBER_NOT_IN_SERIES)",
     )
+    max_validity_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="the longest its certificates may be valid, issue to expiry, where its "
+        "own rules fix one (KP rule VALIDITY_TOO_LONG; the scheme itself fixes none)",
+    )
 
     @model_validator(mode="after")
     def _own_series(self) -> Participant:

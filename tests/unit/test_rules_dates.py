@@ -168,3 +168,26 @@ def test_an_acknowledgement_time_without_an_offset_is_judged_by_its_day() -> Non
     ((code, path, message),) = _translated(ack, ACK_ISSUED, "9999-12-31T00:00:00", received)
     assert (code, path) == (rules.DATE_IN_FUTURE, "occurred_at")
     assert message == "confirmed on 9999-12-31, but the gateway received the document on 2026-03-04"
+
+
+@pytest.mark.parametrize(("days", "refused"), [(62, False), (63, True), (3650, True)])
+def test_a_certificate_valid_longer_than_its_issuers_rules_is_refused(
+    example_registry: ParticipantRegistry, days: int, refused: bool
+) -> None:
+    """A time review: a validity until 9999 was accepted, so CONFIRMED_AFTER_EXPIRY could
+    never fire. The EU's certificates are valid at most two months (62 days at most)."""
+    cert = certificate("BE0700200", exporter="EU", importer="IN", importer_state=None)
+    cert = replace(cert, exporter=replace(cert.exporter, country="BE"), origin="MIXED")
+    cert = replace(cert, provenance="BE", expiry_date=cert.issue_date + timedelta(days=days))
+    codes = [f.code for f in rules.findings_for(cert, example_registry)]
+    assert (rules.VALIDITY_TOO_LONG in codes) is refused, codes
+
+
+def test_an_issuer_without_a_limit_is_not_judged_on_validity(
+    example_registry: ParticipantRegistry,
+) -> None:
+    cert = certificate("RU0700201")
+    cert = replace(cert, expiry_date=date(9999, 12, 31))
+    assert rules.VALIDITY_TOO_LONG not in [
+        f.code for f in rules.findings_for(cert, example_registry)
+    ]
