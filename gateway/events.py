@@ -185,7 +185,10 @@ def uuid5_text(namespace: bytes, name: str) -> str:
 
 def utc(moment: datetime) -> datetime:
     """Aware UTC; naive datetimes are taken as UTC (as the formats we meet intend)."""
-    if moment.tzinfo is None:
+    tzinfo = moment.tzinfo
+    if tzinfo is UTC:
+        return moment
+    if tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from gateway.errors import BusinessRuleViolation, Finding
@@ -20,6 +20,7 @@ from gateway.events import (
     ImportConfirmed,
     Party,
     Payload,
+    utc,
 )
 from gateway.registry import ParticipantRegistry, ParticipantStatus
 from gateway.text import describe, forbidden_character
@@ -192,12 +193,15 @@ def _texts(payload: Payload) -> Iterator[tuple[str, str | None, str]]:
 
 def _text_findings(payload: Payload) -> Iterator[Finding]:
     for path, text, kind in _texts(payload):
-        for finding in (
-            text_too_long(path, text, TEXT_LIMITS[kind]),
-            control_character(path, text),
-        ):
-            if finding is not None:
-                yield finding
+        if text is None:
+            continue
+        too_long = text_too_long(path, text, TEXT_LIMITS[kind])
+        if too_long is not None:
+            yield too_long
+        if not text.isprintable():  # the usual text is: no call below (a hot path)
+            unsafe = control_character(path, text)
+            if unsafe is not None:
+                yield unsafe
 
 
 def control_character(path: str, text: str | None) -> Finding | None:
@@ -257,7 +261,7 @@ def _document_time(found: list[Finding], time: DocumentTime, act: str) -> None:
     """The document's own time stamp (when it was issued, confirmed or cancelled) cannot be
     later than its reception either: an acknowledgement's IssueDateTime in 9999 would
     otherwise pass whenever its date of receipt is plausible."""
-    occurred, received = time.occurred_at.astimezone(UTC), time.received_at.astimezone(UTC)
+    occurred, received = utc(time.occurred_at), utc(time.received_at)
     if time.exact:
         ahead = occurred - received
         if ahead > CLOCK_SKEW_TOLERANCE:

@@ -59,6 +59,8 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
 
 def forbidden_character(text: str) -> tuple[int, str] | None:
     """The first character a canonical text may not carry, with its index, or None."""
+    if text.isprintable():  # every forbidden character is a Cc, Cf or Cn: not printable
+        return None
     found = _FORBIDDEN.search(text)
     return None if found is None else (found.start(), found.group())
 

@@ -397,7 +397,7 @@ def _from_digits(digits: str, sign: str | None, hours: str | None, minutes: str 
 
 def _from_iso(text: str) -> datetime:
     """ISO 8601 as xs:dateTime reads it: ``T24:00:00`` is the next day's midnight."""
-    end_of_day = _END_OF_DAY.match(text)
+    end_of_day = _END_OF_DAY.match(text) if "T24" in text else None
     if end_of_day is None:
         return datetime.fromisoformat(text)
     day, zone = end_of_day.groups()

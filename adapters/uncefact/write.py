@@ -52,10 +52,9 @@ def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Ele
 
 
 def calendar_day(parent: etree._Element, tag: str, day: date) -> None:
-    """A date as a date (format 102): the canonical events carry days, and a time of day
+    """A date as an ISO 8601 date: the canonical events carry days, and a time of day
     written with ``Z`` would claim an instant the gateway holds to its clock."""
-    written = sub(sub(parent, tag), udt("DateTimeString"), f"{day:%Y%m%d}")
-    written.set("format", "102")
+    sub(sub(parent, tag), udt("DateTimeString"), day.isoformat())
 
 
 def serialise(root: etree._Element) -> bytes:

@@ -728,7 +728,7 @@ class TestUncefact(AdapterContract):
         which the clock check would hold against the reception time."""
         adapted = adapt(fixture(CERT), registry)
         rendered = ADAPTER.render(adapted.payload, message_id="m", registry=registry)
-        assert b'<udt:DateTimeString format="102">20260227</udt:DateTimeString>' in rendered
+        assert b"<udt:DateTimeString>2026-02-27</udt:DateTimeString>" in rendered
         again = adapt(rendered, registry)
         assert again.payload == adapted.payload and not again.occurred_at_exact
 
