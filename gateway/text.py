@@ -69,3 +69,32 @@ def describe(character: str) -> str:
     """``U+202E (RIGHT-TO-LEFT OVERRIDE)``."""
     name = unicodedata.name(character, "") or unicodedata.category(character)
     return f"U+{ord(character):04X} ({name})"
+
+
+#: Characters no reader sees, beside the format characters (Cf): the combining grapheme
+#: joiner, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors and the
+#: variation selectors. Format characters that are displayed (the Arabic number signs,
+#: the Syriac abbreviation mark, the Kaithi number sign) are not invisible.
+_INVISIBLE_BEYOND_CF = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u3164\uffa0"
+    + "".join(chr(code) for code in range(0xFE00, 0xFE10))
+    + "".join(chr(code) for code in range(0xE0100, 0xE01F0))
+)
+_DISPLAYED_CF = frozenset(
+    "\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u08e2\U000110bd\U000110cd"
+)
+
+
+def invisible(char: str) -> bool:
+    """A character that changes nothing a reader sees: a zero-width space or joiner, a
+    soft hyphen, a direction mark, a variation selector, a filler."""
+    if char in _INVISIBLE_BEYOND_CF:
+        return True
+    return unicodedata.category(char) == "Cf" and char not in _DISPLAYED_CF
+
+
+def without_invisible(text: str) -> str:
+    """``text`` without the characters :func:`invisible` names."""
+    if text.isascii():
+        return text
+    return "".join(char for char in text if not invisible(char))

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from adapters.uncefact.profile import MIXED
 from gateway.events import carats, usd
+from gateway.text import without_invisible
 
 #: ASCII digits only (``re.ASCII``): Python's ``\d`` takes Arabic-Indic or full-width ones,
 #: which no HS code is written in.
@@ -72,39 +73,55 @@ def canonical_number(text: str) -> str:
     return "".join(text.split()).upper()
 
 
-#: Letters that look like K and P in other scripts (Cyrillic KA and ER, Greek KAPPA and
-#: RHO) and the minus sign: a Russian keyboard layout writes Cyrillic "KP-" unseen.
+#: Letters of other scripts that look like Latin capitals (Cyrillic, Greek, Coptic,
+#: Cherokee, small capitals), and dashes outside the dash category: undone before asking
+#: whether a text is a ``KP-`` code in disguise. A Russian keyboard layout writes
+#: Cyrillic "KP-" unseen.
 _LOOK_ALIKES = str.maketrans(
     {
-        "\u041a": "K",
-        "\u043a": "K",
-        "\u039a": "K",
-        "\u03ba": "K",
-        "\u0420": "P",
-        "\u0440": "P",
-        "\u03a1": "P",
-        "\u03c1": "P",
-        "\u2212": "-",
+        **dict.fromkeys("\u0410\u0430\u0391\u03b1", "A"),
+        **dict.fromkeys("\u0412\u0432\u0392\u03b2", "B"),
+        **dict.fromkeys("\u0421\u0441\u03f9\u03f2", "C"),
+        **dict.fromkeys("\u0415\u0435\u0395\u03b5", "E"),
+        **dict.fromkeys("\u041d\u043d\u0397\u03b7", "H"),
+        **dict.fromkeys("\u0406\u0456\u0399\u03b9", "I"),
+        **dict.fromkeys("\u0408\u0458", "J"),
+        **dict.fromkeys("\u041a\u043a\u039a\u03ba\u2c94\u2c95\u13e6\u1d0b", "K"),
+        **dict.fromkeys("\u041c\u043c\u039c\u03bc", "M"),
+        **dict.fromkeys("\u039d", "N"),
+        **dict.fromkeys("\u041e\u043e\u039f\u03bf", "O"),
+        **dict.fromkeys("\u0420\u0440\u03a1\u03c1\u2ca2\u2ca3\u13e2\u1d18", "P"),
+        **dict.fromkeys("\u0405\u0455", "S"),
+        **dict.fromkeys("\u0422\u0442\u03a4\u03c4", "T"),
+        **dict.fromkeys("\u0423\u0443\u03a5\u03c5", "Y"),
+        **dict.fromkeys("\u0425\u0445\u03a7\u03c7", "X"),
+        **dict.fromkeys("\u2212\u02d7\u2796\u2043", "-"),
     }
 )
-
+#: What a statement (``KP-KEY: value``) or a note's subject code (``KP-KEY``) looks like
+#: once look-alikes are undone: free text that merely begins with "Kr-" (Krasnoyarsk's
+#: abbreviation) or "kp-compliant" is no statement in disguise.
+_DISGUISED = {
+    "statement": re.compile(r"KP-[A-Z0-9-]+\s*:"),
+    "code": re.compile(r"KP-[A-Z0-9-]+\Z"),
+}
 
 DISGUISED_PREFIX = (
-    "it starts like a KP profile code, but its 'KP-' is not written in ASCII (Cyrillic or "
+    "it is written like a KP profile code, but its 'KP-' is not in ASCII (Cyrillic or "
     "Greek letters, full-width letters, a typographic dash or an invisible character); "
     "write K, P and '-' in ASCII, or it would be read as free text and its value lost"
 )
 
 
-def disguised_kp_prefix(text: str) -> bool:
-    """True when ``text`` starts like a ``KP-`` code or statement only once look-alikes are
-    undone (Cyrillic or Greek letters, full-width letters, a typographic dash, an invisible
-    character before or inside it), but not in ASCII: such a text must be refused, not
-    read as a remark or free note, or its value would be dropped without a word."""
-    head = text.lstrip()[:12]
-    if head[:3].upper() == "KP-":
+def disguised_kp_prefix(text: str, kind: str = "statement") -> bool:
+    """True when ``text`` reads as a ``KP-`` statement (``kind`` "statement") or note code
+    ("code") only once look-alikes are undone (other scripts' letters, full-width letters,
+    a dash of another kind, invisible characters before or inside it), but does not start
+    with ASCII "KP-": it must be refused, not read as a remark or free note, or its value
+    would be dropped without a word."""
+    if text.lstrip()[:3].upper() == "KP-":
         return False
-    visible = "".join(c for c in head if unicodedata.category(c) != "Cf")
-    folded = unicodedata.normalize("NFKC", visible).translate(_LOOK_ALIKES).lstrip()
-    skeleton = "".join("-" if unicodedata.category(c) == "Pd" else c for c in folded[:3])
-    return skeleton.upper() == "KP-"
+    visible = without_invisible(text[:400]).lstrip()[:120]
+    folded = unicodedata.normalize("NFKC", visible).translate(_LOOK_ALIKES)
+    skeleton = "".join("-" if unicodedata.category(c) == "Pd" else c for c in folded).upper()
+    return _DISGUISED[kind].match(skeleton) is not None

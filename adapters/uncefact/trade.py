@@ -53,7 +53,7 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
         subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or code[:3].upper() != "KP-":
-            if subject is not None and disguised_kp_prefix(code):
+            if subject is not None and disguised_kp_prefix(code, "code"):
                 reader.invalid(f"note subject code {code!r}", subject, DISGUISED_PREFIX)
             continue
         code = code.upper()  # a KP code in the wrong case is still that code, not free text

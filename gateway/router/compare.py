@@ -8,11 +8,12 @@ import unicodedata
 from dataclasses import fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Party, carats, usd
 from gateway.router.records import Difference
+from gateway.text import without_invisible
 
 MIXED = "MIXED"
 
@@ -32,6 +33,10 @@ LEGAL_FORMS = frozenset(
         "dmcc", "fze", "fzco", "fzc", "fz",
     }
 )  # fmt: skip
+#: Legal forms that also stand before the name ("PAO Alrosa", AO Gokhran): the Russian
+#: and CIS ones. The others are stripped from the end only, so initials at the start of
+#: a name are kept ("S.A. Gems" and "A.S. Gems" are not both "Gems": a property review).
+LEADING_LEGAL_FORMS = frozenset({"ao", "oao", "zao", "pao", "ooo", "jsc", "pjsc", "ojsc", "cjsc"})
 #: Legal forms written out, reduced to the abbreviation before stripping (their inner words,
 #: "joint", "stock", "liability", are not legal-form words on their own). Longest first.
 SPELLED_OUT_FORMS = (
@@ -83,28 +88,36 @@ _TRANSLITERATED = str.maketrans(
         "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u", "ү": "u", "һ": "h",  # noqa: RUF001
     }
 )  # fmt: skip
-#: Cyrillic and Greek letters that look like Latin ones, read by their shape inside a word
-#: that also has Latin letters: "Crystal" typed with a Cyrillic ES for its C is the
-#: company "Crystal", not "Srystal" (a Unicode review); an all-Cyrillic word is
-#: transliterated.
-_SHAPES = str.maketrans(
-    {
-        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",  # noqa: RUF001
-        "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J",  # noqa: RUF001
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s",  # noqa: RUF001
-        "і": "i", "ј": "j",  # noqa: RUF001
-        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",  # noqa: RUF001
-        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v",  # noqa: RUF001
-    }
-)  # fmt: skip
-#: German and Nordic letters have two Latin spellings (Müller, Mueller; Ørsted, Oersted):
-#: a name is also compared with them written out.
-_WRITTEN_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa"})
+#: Look-alike letters, case-folded: a word that mixes Latin with Cyrillic (or Greek)
+#: letters is a typing slip, read in the script most of its letters are in. "Crystal"
+#: with a Cyrillic ES for its C is Crystal; "АЛРОСА" with a Latin A at the end is
+#: АЛРОСА (a Unicode review; read after case folding, so the case does not matter).
+_CYRILLIC_SHAPES = "авекмнорстхуѕіј"
+_LATIN_FOR_CYRILLIC = "abekmhopctxysij"
+_GREEK_SHAPES = "αβεζηικμνορτυχ"
+_LATIN_FOR_GREEK = "abezhikmnoptyx"
+_TO_LATIN = str.maketrans(_CYRILLIC_SHAPES + _GREEK_SHAPES, _LATIN_FOR_CYRILLIC + _LATIN_FOR_GREEK)
+_TO_CYRILLIC = str.maketrans(_LATIN_FOR_CYRILLIC, _CYRILLIC_SHAPES)
+_TO_GREEK = str.maketrans(_LATIN_FOR_GREEK, _GREEK_SHAPES)
+#: German and Nordic letters are written three ways (Müller, Mueller, Muller; Ørsted,
+#: Oersted, Orsted; Åsa, Aasa, Asa): the marks go, and so does the e or a that writes
+#: them out. One canonical form for all three, so the comparison stays transitive (two
+#: forms compared pairwise made the result depend on the order documents arrive in, as
+#: a property-based review showed). Names that differ only there are one company.
+_WRITTEN_OUT = re.compile(r"(?<=[aou])e|(?<=a)a")
+_DOTLESS_I = str.maketrans({"\u0131": "i"})
 #: Apostrophes of any kind (straight, typographic, modifier letter, acute, prime) and full
 #: stops join what they stand in: every "O'Neill" is one name, "B.V." is "bv".
 _DROPPED = frozenset(".'`\u2018\u2019\u02bc\u00b4\u2032")
-_LATIN = re.compile(r"[A-Za-z]")
-_CYRILLIC_OR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+
+
+def _script(char: str) -> str:
+    code = ord(char)
+    if 0x0400 <= code < 0x0530:
+        return "cyrillic"
+    if 0x0370 <= code < 0x0400:
+        return "greek"
+    return "latin" if char.isascii() else "other"
 
 
 def _european(char: str) -> bool:
@@ -115,13 +128,12 @@ def _european(char: str) -> bool:
 
 
 def _words(name: str) -> str:
-    """Letters, digits and the marks of non-European scripts; anything else a space.
-    Invisible format characters (zero-width spaces, soft hyphens, direction marks) join."""
+    """Letters, digits and the marks of non-European scripts; anything else a space."""
     out: list[str] = []
     base = ""
     for char in unicodedata.normalize("NFKD", name):
         category = unicodedata.category(char)
-        if category == "Cf" or char in _DROPPED:
+        if char in _DROPPED:
             continue
         if category[0] == "M":
             if base and not _european(base):
@@ -136,24 +148,48 @@ def _words(name: str) -> str:
     return "".join(out)
 
 
-def _by_shape(text: str) -> str:
-    """Words that mix Latin with Cyrillic or Greek letters read the latter by shape."""
-    return " ".join(
-        word.translate(_SHAPES) if _LATIN.search(word) and _CYRILLIC_OR_GREEK.search(word) else word
-        for word in text.split()
-    )
+def _by_shape(word: str) -> str:
+    """A word mixing Latin with Cyrillic or Greek letters, in its majority script."""
+    counts = {"latin": 0, "cyrillic": 0, "greek": 0}
+    for char in word:
+        script = _script(char)
+        if script in counts:
+            counts[script] += 1
+    mixed = sum(1 for count in counts.values() if count) > 1
+    if not mixed:
+        return word
+    if counts["cyrillic"] > counts["latin"] and counts["cyrillic"] >= counts["greek"]:
+        return word.translate(_TO_CYRILLIC)
+    if counts["greek"] > counts["latin"]:
+        return word.translate(_TO_GREEK)
+    return word.translate(_TO_LATIN)
+
+
+def _unwritten(text: str) -> str:
+    while True:  # "aae" is "ae" after one pass
+        shorter = _WRITTEN_OUT.sub("", text)
+        if shorter == text:
+            return text
+        text = shorter
+
+
+@cache
+def _spelled_out_forms() -> tuple[tuple[str, str], ...]:
+    """SPELLED_OUT_FORMS as names read after ``_unwritten`` ("naamloze" is "namloze")."""
+    return tuple((_unwritten(spelled), abbreviation) for spelled, abbreviation in SPELLED_OUT_FORMS)
 
 
 @lru_cache(maxsize=8192)
-def normalise_name(name: str, *, written_out: bool = False) -> str:
+def normalise_name(name: str) -> str:
     """Case, accents, spacing, punctuation and legal-form words do not make a different
     company: ``"ALROSA, PJSC"``, ``"Alrosa"`` and ``"PJSC  Alrosa."`` all give ``"alrosa"``.
     A name made only of legal-form words is kept (``"LLC"`` stays ``"llc"``); one with no
-    letter or digit at all is compared as written. ``written_out``: German and Nordic
-    letters written out (ü as ue) rather than stripped of their marks."""
-    text = _by_shape(_words(name.translate(_WRITTEN_OUT) if written_out else name)).casefold()
-    text = " " + " ".join(text.translate(_TRANSLITERATED).split()) + " "
-    for spelled, abbreviation in SPELLED_OUT_FORMS:
+    letter or digit at all is compared as written."""
+    visible = unicodedata.normalize("NFC", without_invisible(unicodedata.normalize("NFC", name)))
+    folded = visible.casefold().translate(_DOTLESS_I)
+    words = " ".join(_by_shape(word) for word in _words(folded).split())
+    text = " " + " ".join(_unwritten(words.translate(_TRANSLITERATED)).split()) + " "
+    for spelled, abbreviation in _spelled_out_forms():
         text = text.replace(f" {spelled} ", f" {abbreviation} ")
     tokens = text.split()
     if not tokens:
@@ -161,22 +197,13 @@ def normalise_name(name: str, *, written_out: bool = False) -> str:
     start, end = 0, len(tokens)
     while end > start and tokens[end - 1] in LEGAL_FORMS:
         end -= 1
-    while start < end and tokens[start] in LEGAL_FORMS:
+    while start < end and tokens[start] in LEADING_LEGAL_FORMS:
         start += 1
     return " ".join(tokens[start:end] or tokens)
 
 
 def same_party(left: Party, right: Party) -> bool:
-    names = (left.name, right.name)
-    if normalise_name(names[0]) == normalise_name(names[1]):
-        return True
-    folded = [name.casefold() for name in names]
-    if not any(letter in name for name in folded for letter in "äöüøå"):
-        return False
-    forms = [
-        {normalise_name(name), normalise_name(name.casefold(), written_out=True)} for name in names
-    ]
-    return bool(forms[0] & forms[1])
+    return normalise_name(left.name) == normalise_name(right.name)
 
 
 def within(reference: Decimal, observed: Decimal, tolerance_pct: Decimal) -> bool:
@@ -303,13 +330,13 @@ def _plain(document: Document) -> Document:
 
 @lru_cache(maxsize=8192)
 def plain_text(text: str) -> str:
-    """``text`` composed (NFC), without invisible format characters, every run of any
-    whitespace (no-break spaces, line separators) one space, trimmed."""
+    """``text`` composed (NFC), without invisible characters (``gateway.text.invisible``),
+    every run of any whitespace (no-break spaces, line separators) one space, trimmed."""
     if text.isascii() and " ".join(text.split()) == text:
         return text
-    composed = unicodedata.normalize("NFC", text)
-    visible = "".join(c for c in composed if unicodedata.category(c) != "Cf")
-    return " ".join(visible.split())
+    # Invisible characters first: one between a letter and its accent blocks composing.
+    visible = without_invisible(unicodedata.normalize("NFD", text))
+    return " ".join(unicodedata.normalize("NFC", visible).split())
 
 
 def same_document(left: Document, right: Document) -> bool:

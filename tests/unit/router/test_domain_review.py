@@ -8,6 +8,7 @@ say it was late; an announcement gave a due date for a confirmation already in."
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import timedelta
 
@@ -190,3 +191,22 @@ def test_no_due_date_is_announced_for_a_confirmation_already_in() -> None:
     ]
     assert [item["confirmation_due"] for item in announced] == [None]
     assert router.kinds() == ["MATCHED"]
+
+
+def test_one_receipt_in_three_spellings_gives_the_same_outcomes_in_any_order() -> None:
+    """A property-based review: 18 of the 24 orders of "Müller", "Mueller" and "Muller"
+    confirmations raised a DUPLICATE_CONFIRMATION, 6 did not."""
+    base = certificate()
+    cert = replace(base, importer=replace(base.importer, name="M\u00fcller Diamonds GmbH"))
+    spellings = ("M\u00fcller Diamonds GmbH", "Mueller Diamonds GmbH", "Muller Diamonds GmbH")
+    confirmations = [
+        event(confirmation(cert, importer=replace(cert.importer, name=name)), copy=name)
+        for name in spellings
+    ]
+    seen = set()
+    for order in itertools.permutations([event(cert), *confirmations]):
+        router = Harness()
+        for item in order:
+            router.feed(item)
+        seen.add(tuple(sorted(router.kinds())))
+    assert seen == {("MATCHED",)}
