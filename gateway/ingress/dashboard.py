@@ -329,11 +329,14 @@ class Dashboard:
         if self._task is None and self._stop is not None:
             self._task = asyncio.create_task(self._run(self._stop), name="dashboard-feed")
 
-    def document(self) -> dict[str, Any]:
+    def document(self, *, broker_reachable: bool = True) -> dict[str, Any]:
+        """``ready``: caught up and still reading; ``broker_reachable`` False: the figures
+        are as they were when the broker went away."""
         registry = self.registry()
         codes = {code for pair in self.state.pairs for code in pair}
         return {
-            "ready": self.caught_up.is_set(),
+            "ready": self.caught_up.is_set() and broker_reachable,
+            "broker_reachable": broker_reachable,
             "records_read": self.state.records,
             "topic_prefix": self.settings.topic_prefix,
             "participants": {

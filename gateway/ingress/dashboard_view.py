@@ -200,10 +200,12 @@ SCRIPT = """
     kpis(data); pairs(data); signals(data); deadLetters(data); chart(data);
     $("prefix").textContent = data.topic_prefix;
     const status = $("status");
-    status.className = data.ready ? "live" : "";
+    status.className = data.ready ? "live" : (data.broker_reachable ? "" : "lost");
     status.textContent = data.ready
       ? "Live \\u00b7 updated " + clock(data.generated_at) + " UTC"
-      : "Reading the topics\\u2026 " + data.records_read + " records so far";
+      : !data.broker_reachable
+        ? "Broker unreachable \\u00b7 figures not updating (" + data.records_read + " records read)"
+        : "Reading the topics\\u2026 " + data.records_read + " records so far";
     document.body.dataset.ready = data.ready ? "true" : "false";
   }
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def common_config(settings: Settings) -> dict[str, Any]:
@@ -73,3 +78,24 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
     }
     config.update(overrides)
     return AIOKafkaConsumer(*topics, **config)
+
+
+#: How long stopping one Kafka client may take: a stop within Kubernetes' default 30 s
+#: grace period even when the broker hangs (consumer, then all producers at once).
+CLIENT_STOP_S = 10.0
+
+
+async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> None:
+    """Stop a Kafka client for good, whatever it raises: with the broker gone, aiokafka
+    lets the ``CancelledError`` of its own fetch task escape from ``stop()``, which would
+    end the shutdown there and leave the other clients open. A cancellation of this task
+    itself still propagates."""
+    try:
+        await asyncio.wait_for(stopping, seconds)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.info("client_stop_cancelled_internally", client=what)
+    except Exception as exc:  # noqa: BLE001 - stopping anyway
+        log.info("client_stop_failed", client=what, error=repr(exc))

@@ -38,7 +38,12 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from gateway.errors import TransientFailure
-from gateway.kafka.clients import committed_consumer, transactional_producer
+from gateway.kafka.clients import (
+    CLIENT_STOP_S,
+    committed_consumer,
+    stop_quietly,
+    transactional_producer,
+)
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -74,27 +79,6 @@ async def _within(coroutine: Awaitable[None], seconds: float) -> None:
         if done:
             break
     raise TransactionTimeout(f"the transaction did not commit within {seconds:.0f} s")
-
-
-#: How long stopping one Kafka client may take: a stop within Kubernetes' default 30 s
-#: grace period even when the broker hangs (consumer, then all producers at once).
-CLIENT_STOP_S = 10.0
-
-
-async def _stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> None:
-    """Stop a Kafka client for good, whatever it raises: with the broker gone, aiokafka
-    lets the ``CancelledError`` of its own fetch task escape from ``stop()``, which would
-    end the shutdown there and leave the other clients open. A cancellation of this task
-    itself still propagates."""
-    try:
-        await asyncio.wait_for(stopping, seconds)
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        log.info("client_stop_cancelled_internally", client=what)
-    except Exception as exc:  # noqa: BLE001 - stopping anyway
-        log.info("client_stop_failed", client=what, error=repr(exc))
 
 
 class PartitionHandler(Protocol):
@@ -203,7 +187,7 @@ class TransactionalWorker:
     async def _drop_producer(self, partition: TopicPartition) -> None:
         producer = self._producers.pop(partition, None)
         if producer is not None:
-            await _stop_quietly(
+            await stop_quietly(
                 producer.stop(), CLIENT_STOP_S, what=f"producer of {partition.partition}"
             )
 
@@ -438,5 +422,5 @@ class TransactionalWorker:
         # Bounded even with a hung broker (an SRE review measured 30 s): the producers stop
         # together, and the group notices a consumer that could not leave by its session
         # timeout. Offsets are in the transactions, so nothing is lost by not waiting.
-        await _stop_quietly(self._consumer.stop(), CLIENT_STOP_S, what="consumer")
+        await stop_quietly(self._consumer.stop(), CLIENT_STOP_S, what="consumer")
         await asyncio.gather(*(self._drop_producer(p) for p in list(self._producers)))

@@ -315,3 +315,16 @@ def test_senders_that_are_no_participant_code_share_one_row() -> None:
         state.dead_letter(letter(1, sender=sender))
     (row,) = state.snapshot(NOW_MS)["dead_letters"]["by_reason"]
     assert row["senders"] == {"(not a participant code)": 3, "?": 1, "RU": 1}
+
+
+def test_the_dashboard_is_not_live_while_the_broker_is_away(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """An SRE review: /readyz said 503 (broker down) while the page said "Live" over
+    figures that no longer moved."""
+    board = Dashboard(load_settings(), lambda: example_registry)
+    board.caught_up.set()
+    assert board.document()["ready"] is True
+    away = board.document(broker_reachable=False)
+    assert (away["ready"], away["broker_reachable"]) == (False, False)
+    assert "Broker unreachable" in dashboard_view.page().decode()
