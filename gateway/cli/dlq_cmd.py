@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -24,9 +23,11 @@ from gateway.cli.common import (
     environment_errors,
     fail,
     parse_instant,
+    registry,
     settings,
 )
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
+from gateway.dlq.predict import predict
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
@@ -206,11 +207,10 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     """One dead letter: headers, findings and the raw document pretty-printed. Text from
     the sender is shown with control characters escaped."""
     found = _read(DlqFilter(ids=(dead_letter_id,)))
-    if not found:
-        click.echo(
-            f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", err=True
+    if not found:  # as replay says it, and a JSON line under --log-format json
+        fail(
+            f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", EXIT_INVALID
         )
-        raise SystemExit(EXIT_INVALID)
     letter = found[0]
     if raw:
         sys.stdout.buffer.write(letter.value or b"")
@@ -322,7 +322,19 @@ def replay(
                 f"no dead letter {', '.join(unknown)} (ids look like 0-42: partition-offset)",
                 EXIT_INVALID,
             )
-    with environment_errors(), Progress(transient=True, disable=as_json) as bar:
+    current = registry()  # the registry the translator routes by: what would happen now
+    inbound = f"{config.topic_prefix}inbound"
+
+    def judge(letters: list[DeadLetter]) -> tuple[dict[str, str], str | None]:
+        prediction = predict(letters, current, inbound)
+        warning = prediction.summary()
+        if warning and not as_json:
+            click.echo(f"warning: {warning}", err=True)
+        return prediction.failing_again, warning
+
+    # A progress bar only on a terminal: piped, it left a blank line on stdout.
+    shown = not as_json and sys.stdout.isatty()
+    with environment_errors(), Progress(transient=True, disable=not shown) as bar:
         task = bar.add_task("replaying", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -330,7 +342,13 @@ def replay(
 
         report = asyncio.run(
             run_replay(
-                config, selection, operator=who, dry_run=dry_run, force=force, progress=advance
+                config,
+                selection,
+                operator=who,
+                dry_run=dry_run,
+                force=force,
+                progress=advance,
+                judge=judge,
             )
         )
     if as_json:
@@ -339,14 +357,17 @@ def replay(
     verb = "would replay" if dry_run else "replayed"
     click.echo(
         f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
-        f"{len(report.skipped)} skipped as already replayed; replay id {report.replay_id}"
+        f"{len(report.skipped)} skipped as already replayed"
+        + ("" if dry_run else f"; replay id {report.replay_id}")
     )
     for letter in report.replayed:
-        click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}")
+        again = report.failing_again.get(letter.id)
+        note = f" (would fail again: {again})" if again else ""
+        click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}{note}")
     for letter in report.unreplayable:
         why = report.why_unreplayable.get(letter.id, "")
         click.echo(printable_line(f"  {letter.id} not replayable: {why}"))
     if not dry_run:
-        click.echo(
-            json.dumps({"audit": f"{config.topic_prefix}dlq.audit", "result": report.result})
-        )
+        click.echo(f"audit record on {config.topic_prefix}dlq.audit: {report.result}")
+    if not report.selected and (reason or sender):
+        _read(selection)  # a typo: say which reasons and senders the DLQ does hold

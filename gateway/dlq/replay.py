@@ -36,18 +36,27 @@ class ReplayReport:
     unreplayable: list[DeadLetter] = field(default_factory=list)
     #: Why each unreplayable dead letter (by id) was left out.
     why_unreplayable: dict[str, str] = field(default_factory=dict)
+    #: Dead letters (by id) the translator would dead-letter again now, with the reason
+    #: (``gateway.dlq.predict``): sent anyway, but the operator and the audit say so.
+    failing_again: dict[str, str] = field(default_factory=dict)
+    warning: str | None = None
     result: str = "ok"
 
     def as_dict(self) -> dict[str, Any]:
+        # A dry run replays nothing: its letters are "would_replay", never "replayed".
+        done = 0 if self.dry_run else len(self.replayed)
         return {
             "replay_id": self.replay_id,
             "operator": self.operator,
             "dry_run": self.dry_run,
             "selected": len(self.selected),
-            "replayed": len(self.replayed),
+            "replayed": done,
+            "would_replay": len(self.replayed) if self.dry_run else 0,
             "skipped_already_replayed": len(self.skipped),
             "unreplayable": [x.id for x in self.unreplayable],
             "why_unreplayable": dict(self.why_unreplayable),
+            "would_fail_again": dict(self.failing_again),
+            "warning": self.warning,
             "result": self.result,
             "dead_letters": [x.id for x in self.replayed],
         }
@@ -120,11 +129,15 @@ async def replay(
     dry_run: bool = False,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    judge: Judge | None = None,
 ) -> ReplayReport:
+    """``judge``: what would become of the letters now (``gateway.dlq.predict``), which
+    the report, the audit's result and the operator are told before anything is sent."""
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
     await require_topic(settings, f"{settings.topic_prefix}dlq")  # before any producer
     if dry_run:
         report.replayed, report.skipped = await _partition(settings, selection, force, report)
+        _judge(report, judge)
         report.result = "dry-run"
         return report
     # One transactional id per deployment: starting it fences (and aborts) any other replay
@@ -135,6 +148,8 @@ async def replay(
     sends: list[asyncio.Future[Any]] = []
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)
+        report.replayed = todo
+        _judge(report, judge)
         async with producer.transaction():
             for index, letter in enumerate(todo, start=1):
                 sends.append(
@@ -147,8 +162,9 @@ async def replay(
                 )
                 if progress:
                     progress(index, len(todo))
-            report.replayed = todo
             report.result = "ok" if todo else "nothing to replay"
+            if report.warning:
+                report.result = f"sent; {report.warning}"
             audit = {
                 "replay_id": report.replay_id,
                 "operator": operator,
@@ -195,6 +211,14 @@ async def replay(
     finally:
         await producer.stop()
     return report
+
+
+Judge = Callable[[list[DeadLetter]], tuple[dict[str, str], str | None]]
+
+
+def _judge(report: ReplayReport, judge: Judge | None) -> None:
+    if judge is not None and report.replayed:
+        report.failing_again, report.warning = judge(report.replayed)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -163,6 +163,27 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
             settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED", "--json"
         )
         assert listing.returncode == 0 and '"reason": "PAIR_NOT_ENABLED"' in listing.stdout
+        # Before the fix, a dry run says the letter would come straight back (an operator
+        # review: a replay before the fix read as a successful remediation).
+        early = _kpgw(
+            settings, registry_path, "dlq", "replay", "--reason", "PAIR_NOT_ENABLED", "--dry-run"
+        )
+        assert early.returncode == 0, early.stderr
+        assert "would be dead-lettered again now (PAIR_NOT_ENABLED 1)" in early.stderr
+        assert "(would fail again: PAIR_NOT_ENABLED)" in early.stdout
+        dry = _kpgw(
+            settings,
+            registry_path,
+            "dlq",
+            "replay",
+            "--reason",
+            "PAIR_NOT_ENABLED",
+            "--dry-run",
+            "--json",
+        )
+        planned = json.loads(dry.stdout.splitlines()[-1])
+        assert (planned["would_replay"], planned["replayed"]) == (1, 0)
+        assert list(planned["would_fail_again"].values()) == ["PAIR_NOT_ENABLED"]
 
         registry_copy(tmp_path, enable=("ZA", "AE"))  # the operator enables the pair
         first = _kpgw(
@@ -177,7 +198,7 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
             "--json",
         )
         assert first.returncode == 0, first.stderr
-        assert '"replayed": 1' in first.stdout
+        assert '"replayed": 1' in first.stdout and '"would_fail_again": {}' in first.stdout
         events = await read_until(settings, "events", 1)
         second = _kpgw(
             settings,
