@@ -27,11 +27,11 @@ from gateway.cli.common import (
     settings,
 )
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
-from gateway.dlq.predict import predict
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
 from gateway.text import printable, printable_line
+from gateway.translator.predict import predict
 
 F = TypeVar("F", bound=Callable[..., Any])
 

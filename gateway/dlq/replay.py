@@ -37,7 +37,7 @@ class ReplayReport:
     #: Why each unreplayable dead letter (by id) was left out.
     why_unreplayable: dict[str, str] = field(default_factory=dict)
     #: Dead letters (by id) the translator would dead-letter again now, with the reason
-    #: (``gateway.dlq.predict``): sent anyway, but the operator and the audit say so.
+    #: (``gateway.translator.predict``): sent anyway, but the operator and the audit say so.
     failing_again: dict[str, str] = field(default_factory=dict)
     warning: str | None = None
     result: str = "ok"
@@ -131,7 +131,7 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
     judge: Judge | None = None,
 ) -> ReplayReport:
-    """``judge``: what would become of the letters now (``gateway.dlq.predict``), which
+    """``judge``: what would become of the letters now (``gateway.translator.predict``), which
     the report, the audit's result and the operator are told before anything is sent."""
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
     await require_topic(settings, f"{settings.topic_prefix}dlq")  # before any producer
