@@ -85,6 +85,12 @@ class DashboardState:
     signal_kinds: Counter[str] = field(default_factory=Counter)
     buckets: dict[int, list[int]] = field(default_factory=dict)  # bucket -> counts per SERIES
     records: int = 0
+    #: Each dead letter's reason by its coordinates ("dlq/<partition>/<offset>"), and those
+    #: a replay re-sent (kp.dlq.audit): what is still pending, as ``kpgw dlq stats`` says
+    #: (dead letters are exceptions; one small entry each).
+    dead_reasons: dict[str, str] = field(default_factory=dict)
+    replayed: set[str] = field(default_factory=set)
+    failed_again: int = 0  # dead letters that are a replay failing again
     _newest_dead: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
     _recent_signals: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
@@ -129,6 +135,9 @@ class DashboardState:
         self.dead_by_reason[letter.reason] += 1
         sender = _shown_sender(letter.sender)
         self.dead_senders.setdefault(letter.reason, Counter())[sender] += 1
+        self.dead_reasons[letter.coordinates] = letter.reason
+        if letter.replay_of:
+            self.failed_again += 1
         at_ms = int(letter.timestamp.timestamp() * 1000)
         record = {
             "id": letter.id,
@@ -139,6 +148,17 @@ class DashboardState:
             "message": printable_line(letter.message[:MESSAGE_CHARS]),
         }
         self._keep(self._newest_dead, NEWEST_DEAD_LETTERS, at_ms, record)
+
+    def replay(self, audit: Mapping[str, Any]) -> None:
+        """One kp.dlq.audit record: the dead letters it re-sent are no longer pending."""
+        self.records += 1
+        if not audit.get("dry_run"):
+            self.replayed.update(audit.get("dead_letters") or ())
+
+    def _pending_by_reason(self) -> Counter[str]:
+        return Counter(
+            reason for where, reason in self.dead_reasons.items() if where not in self.replayed
+        )
 
     def _keep(
         self,
@@ -173,6 +193,7 @@ class DashboardState:
             for name in ("announced", "matched", "discrepancies", "overdue", "signals"):
                 setattr(totals, name, getattr(totals, name) + getattr(counts, name))
         current = now_ms // (BUCKET_S * 1000)
+        pending = self._pending_by_reason()
         buckets = [
             {
                 "start": iso_ms(b * BUCKET_S * 1000),
@@ -186,8 +207,15 @@ class DashboardState:
             "totals": _counts(totals),
             "dead_letters": {
                 "total": sum(self.dead_by_reason.values()),
+                "pending": sum(pending.values()),
+                "failed_again_after_replay": self.failed_again,
                 "by_reason": [
-                    {"reason": reason, "count": count, "senders": dict(self.dead_senders[reason])}
+                    {
+                        "reason": reason,
+                        "count": count,
+                        "pending": pending.get(reason, 0),
+                        "senders": dict(self.dead_senders[reason]),
+                    }
                     for reason, count in sorted(self.dead_by_reason.items(), key=_most)
                 ],
                 "newest": _newest(self._newest_dead),
@@ -288,6 +316,7 @@ class Dashboard:
         self.caught_up = asyncio.Event()
         self.outcomes_topic = f"{settings.topic_prefix}outcomes"
         self.dlq_topic = f"{settings.topic_prefix}dlq"
+        self.audit_topic = f"{settings.topic_prefix}dlq.audit"
         self._next: dict[TopicPartition, int] = {}
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -352,7 +381,7 @@ class Dashboard:
     def topics(self, registry: ParticipantRegistry) -> list[str]:
         prefix = self.settings.topic_prefix
         partners = [partner_topic(prefix, code) for code in partner_participants(registry)]
-        return [self.outcomes_topic, self.dlq_topic, *partners]
+        return [self.outcomes_topic, self.dlq_topic, self.audit_topic, *partners]
 
     async def _run(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -413,6 +442,8 @@ class Dashboard:
                 self.state.dead_letter(DeadLetter.of(record))
             elif record.value is None:
                 return
+            elif record.topic == self.audit_topic:
+                self.state.replay(codec.decode(record.value, "DlqAudit"))
             elif record.topic == self.outcomes_topic:
                 outcome = codec.decode(record.value, "Outcome")
                 self.state.outcome(outcome, record.timestamp, now_ms())

@@ -131,7 +131,7 @@ SCRIPT = """
     const tiles = [["Announced", t.announced, ""], ["Matched", t.matched, ""],
       ["With discrepancies", t.discrepancies, "warn"], ["Overdue", t.overdue, "warn"],
       ["Fraud signals", t.fraud_signals, "alert"],
-      ["Dead letters", data.dead_letters.total, "warn"]];
+      ["Dead letters pending", data.dead_letters.pending, "warn"]];
     $("kpis").replaceChildren(...tiles.map(([label, value, level]) =>
       el("div", {"class": "kpi" + (value > 0 && level ? " " + level : "")},
         el("b", {}, value), el("span", {}, label))));
@@ -154,9 +154,10 @@ SCRIPT = """
   function deadLetters(data) {
     const d = data.dead_letters;
     const reasons = $("dlq-reasons").tBodies[0];
-    if (!d.by_reason.length) empty(reasons, 3, "The dead-letter queue is empty.");
+    if (!d.by_reason.length) empty(reasons, 4, "The dead-letter queue is empty.");
     else reasons.replaceChildren(...d.by_reason.map((r) => el("tr", {"data-reason": r.reason},
       el("td", {"class": "mono"}, r.reason), num(r.count, "count", ""),
+      num(r.pending, "pending", r.pending > 0 ? "warn" : ""),
       el("td", {}, Object.entries(r.senders).map(([s, n]) => s + " " + n).join(", ")))));
     const newest = $("dlq-newest").tBodies[0];
     if (!d.newest.length) return empty(newest, 5, "Nothing dead-lettered.");
@@ -262,6 +263,7 @@ BODY = """<header>
     <span class="mono">kpgw dlq show ID</span>, replay after a fix with
     <span class="mono">kpgw dlq replay --reason R</span>.</p>
     <table id="dlq-reasons"><thead><tr><th>Reason</th><th class="num">Records</th>
+      <th class="num" title="not re-sent by any replay yet">Pending</th>
       <th>Senders</th></tr></thead><tbody></tbody></table>
   </section>
   </div>

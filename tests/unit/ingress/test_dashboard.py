@@ -111,8 +111,8 @@ def test_counts_per_pair_equal_the_demo_summary_of_the_same_records() -> None:
     }
     assert data["dead_letters"]["total"] == 3
     assert data["dead_letters"]["by_reason"] == [
-        {"reason": "XSD_VIOLATION", "count": 2, "senders": {"RU": 2}},
-        {"reason": "NOT_KP_GOODS", "count": 1, "senders": {"IN": 1}},
+        {"reason": "XSD_VIOLATION", "count": 2, "pending": 2, "senders": {"RU": 2}},
+        {"reason": "NOT_KP_GOODS", "count": 1, "pending": 1, "senders": {"IN": 1}},
     ]
     assert data["fraud_signals"]["total"] == 2
     kinds = {k["kind"]: k for k in data["fraud_signals"]["by_kind"]}
@@ -328,3 +328,43 @@ def test_the_dashboard_is_not_live_while_the_broker_is_away(
     away = board.document(broker_reachable=False)
     assert (away["ready"], away["broker_reachable"]) == (False, False)
     assert "Broker unreachable" in dashboard_view.page().decode()
+
+
+def test_replayed_dead_letters_are_no_longer_pending(example_registry: ParticipantRegistry) -> None:
+    """An operator review: the tile and the reasons counted the dead letters of a replay
+    that failed again on top of the originals, and never came down once they were fixed;
+    ``kpgw dlq stats`` said 4 pending where the dashboard said 32 dead letters."""
+    state = DashboardState()
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def letter(offset: int, replay_of: bytes | None = None) -> DeadLetter:
+        headers = () if replay_of is None else (("kpgw-replayed-from", replay_of),)
+        return DeadLetter(
+            id=f"0-{offset}",
+            partition=0,
+            offset=offset,
+            timestamp=at,
+            key=None,
+            value=b"<x/>",
+            headers=headers,
+            reason="PAIR_NOT_ENABLED",
+            stage="translator",
+            sender="RU",
+            original_topic="kp.inbound",
+            original_partition=0,
+            original_offset=offset,
+            message="pair RU->AE not enabled",
+        )
+
+    for offset in (0, 1):
+        state.dead_letter(letter(offset))
+    state.replay({"dry_run": True, "dead_letters": ["dlq/0/0", "dlq/0/1"]})  # nothing sent
+    assert state.snapshot(NOW_MS)["dead_letters"]["pending"] == 2
+    state.replay({"dry_run": False, "dead_letters": ["dlq/0/0", "dlq/0/1"]})
+    for offset, original in ((2, b"dlq/0/0"), (3, b"dlq/0/1")):  # before the fix: back again
+        state.dead_letter(letter(offset, original))
+    dead = state.snapshot(NOW_MS)["dead_letters"]
+    assert (dead["total"], dead["pending"], dead["failed_again_after_replay"]) == (4, 2, 2)
+    state.replay({"dry_run": False, "dead_letters": ["dlq/0/2", "dlq/0/3"]})  # after the fix
+    dead = state.snapshot(NOW_MS)["dead_letters"]
+    assert (dead["pending"], dead["by_reason"][0]["pending"]) == (0, 0)
