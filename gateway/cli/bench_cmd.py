@@ -48,7 +48,9 @@ def bench_group() -> None:
     multiple=True,
     help="Format to measure (repeatable); default every installed adapter.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the generated documents."
+)
 @common.registry_option
 def adapters_command(
     *,
@@ -148,7 +150,9 @@ def translator_command(
 @click.option("--requests", type=click.IntRange(min=50), default=2000, show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the generated documents."
+)
 def ingress_command(
     *, as_json: bool, requests: int, concurrency: int, rounds: int, seed: int
 ) -> None:

@@ -58,11 +58,16 @@ def environment_errors() -> Iterator[None]:
         fail(exc.message)
     except GatewayError as exc:
         fail(exc.message, EXIT_INVALID)
+    except FileExistsError as exc:  # says it all (generate's --out); no class name
+        fail(str(exc))
     except (OSError, TimeoutError) as exc:
         fail(f"{type(exc).__name__}: {exc}")
     except Exception as exc:
         if type(exc).__module__.startswith("aiokafka"):
-            fail(f"Kafka is not reachable or refused the request ({type(exc).__name__}: {exc})")
+            # aiokafka's messages often begin with their class name already.
+            name, text = type(exc).__name__, str(exc)
+            said = text if text.startswith(name) else f"{name}: {text}"
+            fail(f"Kafka is not reachable or refused the request ({said})")
         raise
 
 

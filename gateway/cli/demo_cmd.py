@@ -19,7 +19,9 @@ from gateway.cli.common import environment_errors, settings
     show_default=True,
     help="Certificate stories to send.",
 )
-@click.option("--seed", type=int, default=2026, show_default=True)
+@click.option(
+    "--seed", type=int, default=2026, show_default=True, help="Random seed of the traffic."
+)
 @click.option(
     "--faults",
     type=click.FloatRange(0, 1),

@@ -53,7 +53,10 @@ def filters(function: F) -> F:
             ),
             click.option("--sender", multiple=True, help="Sender participant (repeatable)."),
             click.option(
-                "--stage", multiple=True, type=click.Choice(["ingress", "translator", "router"])
+                "--stage",
+                multiple=True,
+                type=click.Choice(["ingress", "translator", "router"]),
+                help="Where it failed: translator or router (repeatable).",
             ),
             click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
             click.option("--until", help="Dead-lettered before (ISO-8601)."),
@@ -197,7 +200,7 @@ def _pretty(value: bytes | None) -> str:
 
 @dlq.command()
 @click.argument("dead_letter_id", callback=lambda _c, _p, value: _checked_ids((value,))[0])
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.option(
     "--raw",
     is_flag=True,
@@ -206,7 +209,7 @@ def _pretty(value: bytes | None) -> str:
 def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     """One dead letter: headers, findings and the raw document pretty-printed. Text from
     the sender is shown with control characters escaped."""
-    found = _read(DlqFilter(ids=(dead_letter_id,)))
+    found, history = _read_with_history(DlqFilter(ids=(dead_letter_id,)), pending=False)
     if not found:  # as replay says it, and a JSON line under --log-format json
         fail(
             f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", EXIT_INVALID
@@ -221,6 +224,7 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
         emit_json(
             {
                 **letter.summary(),
+                "replayed_by": history.get(letter.coordinates),
                 "headers": headers,
                 "findings": letter.findings,
                 "document": (letter.value or b"").decode("utf-8", errors="replace"),
@@ -229,6 +233,13 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
         return
     console = Console()
     console.rule(Text(printable_line(f"dead letter {letter.id}: {letter.reason}")))
+    replayed_by = history.get(letter.coordinates)
+    console.print(
+        f"replayed by {replayed_by}" if replayed_by else "not replayed yet",
+        highlight=False,
+    )
+    if letter.replay_of:
+        console.print(f"a replay of dead letter {letter.replay_of}, failing again", highlight=False)
     for key, value in headers.items():
         line = Text(printable_line(key), style="bold" if key in DLQ_HEADERS else "")
         line.append(": " + printable(str(value)))  # a stack trace keeps its lines
@@ -244,7 +255,7 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
 
 @dlq.command(name="stats")
 @filters
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def stats_(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
@@ -288,7 +299,7 @@ def stats_(
 @click.option(
     "--all", "everything", is_flag=True, help="Replay every dead letter (no filter given)."
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 def replay(
     reason: tuple[str, ...],
     sender: tuple[str, ...],

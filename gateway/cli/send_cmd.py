@@ -86,9 +86,19 @@ async def _send_all(
 @click.command()
 @connection_options
 @click.option("--validate-only", is_flag=True, help="POST /v1/validate: check, send nothing.")
-@click.option("--content-type", default="application/xml", show_default=True)
 @click.option(
-    "--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True
+    "--content-type",
+    default="application/xml",
+    show_default=True,
+    help="The Content-Type header (add '; charset=...' only if it agrees with the document).",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
 )
 @click.option(
     "--retries",

@@ -96,7 +96,8 @@ async def _tail(
     "--idle-timeout",
     type=click.FloatRange(min=0.1),
     default=None,
-    help="Stop when no record arrives for S seconds.",
+    help="Stop when no record arrives for S seconds (without it or --max, tail follows the "
+    "topic until Ctrl-C).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail(

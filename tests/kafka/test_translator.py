@@ -233,6 +233,11 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
     assert [json.loads(line)["replayed_by"] for line in listed.stdout.splitlines()] == [
         story[0]["replay_id"]
     ]
+    letter_id = f"{dlq[0].partition}-{dlq[0].offset}"
+    shown = _kpgw(settings, registry_path, "dlq", "show", letter_id, "--json")
+    assert json.loads(shown.stdout)["replayed_by"] == story[0]["replay_id"]
+    text = _kpgw(settings, registry_path, "dlq", "show", letter_id)
+    assert f"replayed by {story[0]['replay_id']}" in text.stdout
     pending = _kpgw(settings, registry_path, "dlq", "list", "--pending", "--json")
     assert pending.returncode == 0 and pending.stdout == ""
     counts = json.loads(_kpgw(settings, registry_path, "dlq", "stats", "--json").stdout)
