@@ -169,7 +169,8 @@ async def replay(
                 "replay_id": report.replay_id,
                 "operator": operator,
                 "at": datetime.now(UTC),
-                "filter": selection.as_json(),
+                # --force belongs to the selection: it re-sends letters replayed before.
+                "filter": selection.as_json(force=force),
                 "dry_run": False,
                 "selected": len(report.selected),
                 "replayed": len(todo),

@@ -108,18 +108,20 @@ class DlqFilter:
             and (not self.ids or letter.id in self.ids)
         )
 
-    def as_json(self) -> str:
-        return json.dumps(
-            {
-                "reason": list(self.reasons),
-                "sender": list(self.senders),
-                "stage": list(self.stages),
-                "since": self.since.isoformat() if self.since else None,
-                "until": self.until.isoformat() if self.until else None,
-                "id": list(self.ids),
-            },
-            sort_keys=True,
-        )
+    def as_json(self, *, force: bool = False) -> str:
+        """The filter as the audit records it; ``force``: a replay that re-sends letters
+        replayed before says so (an operator review found it indistinguishable)."""
+        selected: dict[str, object] = {
+            "reason": list(self.reasons),
+            "sender": list(self.senders),
+            "stage": list(self.stages),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "id": list(self.ids),
+        }
+        if force:
+            selected["force"] = True
+        return json.dumps(selected, sort_keys=True)
 
 
 async def read_topic_to_end(settings: Settings, topic: str) -> list[Any]:

@@ -5,6 +5,7 @@ passed the date rule on replay, because the replay's timestamp became its recept
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -12,7 +13,7 @@ import pytest
 
 from gateway.dlq import headers as dlq
 from gateway.dlq.replay import replay_headers
-from gateway.dlq.store import DeadLetter
+from gateway.dlq.store import DeadLetter, DlqFilter
 from gateway.translator.inbound import Inbound, inbound_headers
 
 RECEIVED = datetime(2026, 3, 2, 8, 15, 30, 250_000, tzinfo=UTC)
@@ -84,3 +85,10 @@ def test_headers_the_sender_gave_are_sent_back_unchanged() -> None:
     ]
     replayed = as_translator_reads(letter, headers)
     assert (replayed.received_at, replayed.tracking_id) == (datetime(2026, 3, 1, tzinfo=UTC), "t-1")
+
+
+def test_the_audit_filter_says_when_a_replay_was_forced() -> None:
+    """An operator review: a --force replay's audit record read like any other."""
+    selection = DlqFilter(ids=("0-0",))
+    assert "force" not in json.loads(selection.as_json())
+    assert json.loads(selection.as_json(force=True))["force"] is True
