@@ -12,7 +12,12 @@ from gateway.cli.common import environment_errors, settings
 from gateway.dlq.headers import readable_headers
 from gateway.errors import UndecodableEvent
 from gateway.events import to_json
-from gateway.kafka.clients import CLIENT_STOP_S, committed_consumer, stop_quietly
+from gateway.kafka.clients import (
+    ADMIN_REQUEST_TIMEOUT_MS,
+    CLIENT_STOP_S,
+    committed_consumer,
+    stop_quietly,
+)
 from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
 from gateway.text import json_text
@@ -61,7 +66,11 @@ async def _tail(
         else:
             await require_topic(config, topic)
     consumer = committed_consumer(
-        config, topic, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
+        config,
+        topic,
+        group_id=None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        request_timeout_ms=ADMIN_REQUEST_TIMEOUT_MS,
     )
     await consumer.start()
     seen = 0

@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.dlq import headers as h
-from gateway.kafka.clients import committed_consumer
+from gateway.kafka.clients import ADMIN_REQUEST_TIMEOUT_MS, committed_consumer
 from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
 
@@ -147,7 +147,12 @@ async def iter_topic(
     if count == 0:
         return
     tps = [TopicPartition(topic, p) for p in range(count)]
-    consumer = committed_consumer(settings, group_id=None, enable_auto_commit=False)
+    consumer = committed_consumer(
+        settings,
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=ADMIN_REQUEST_TIMEOUT_MS,
+    )
     await consumer.start()
     try:
         consumer.assign(tps)

@@ -35,9 +35,20 @@ def common_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+#: How long an admin request or an operator command's read waits for a broker that does
+#: not answer (aiokafka's default, 40 s, left an operator staring at a silent command for
+#: that long per call when the broker hung: an operator review).
+ADMIN_REQUEST_TIMEOUT_MS = 15_000
+
+
 def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        client_id=f"{settings.client_id}-admin", **{**common_config(settings), **overrides}
+        client_id=f"{settings.client_id}-admin",
+        **{
+            "request_timeout_ms": ADMIN_REQUEST_TIMEOUT_MS,
+            **common_config(settings),
+            **overrides,
+        },
     )
 
 
