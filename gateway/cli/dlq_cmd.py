@@ -112,6 +112,12 @@ def _read(selection: DlqFilter) -> list[DeadLetter]:
     return scan.letters
 
 
+def _console() -> Console:
+    """A terminal's width on a terminal; piped, wide enough that a row stays one line
+    (Rich assumes 80 columns, which split time stamps and reasons across lines)."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
 def _read_with_history(
     selection: DlqFilter, pending: bool
 ) -> tuple[list[DeadLetter], dict[str, str]]:
@@ -172,7 +178,8 @@ def list_(
         table.add_column(column, overflow="fold")
     for letter in letters:
         s = letter.summary()
-        cells = (s["id"], s["reason"], s["stage"], s["sender"], s["original"], s["message"][:80])
+        message = s["message"] if len(s["message"]) <= 80 else s["message"][:79] + "\u2026"
+        cells = (s["id"], s["reason"], s["stage"], s["sender"], s["original"], message)
         safe = [Text(printable_line(cell)) for cell in cells]  # no markup, no escapes
         replayed = history.get(letter.coordinates, "-")[:8]  # a replay id's first block
         table.add_row(
@@ -182,7 +189,7 @@ def list_(
             letter.replay_of or "-",
             replayed,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def _pretty(value: bytes | None) -> str:
@@ -231,7 +238,7 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
             }
         )
         return
-    console = Console()
+    console = _console()
     console.rule(Text(printable_line(f"dead letter {letter.id}: {letter.reason}")))
     replayed_by = history.get(letter.coordinates)
     console.print(

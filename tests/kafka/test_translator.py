@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -163,6 +164,11 @@ async def test_operator_story_pair_not_enabled_then_fixed_and_replayed_once(
             settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED", "--json"
         )
         assert listing.returncode == 0 and '"reason": "PAIR_NOT_ENABLED"' in listing.stdout
+        table = _kpgw(settings, registry_path, "dlq", "list", "--reason", "PAIR_NOT_ENABLED")
+        row = next(line for line in table.stdout.splitlines() if "PAIR_NOT_ENABLED" in line)
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", row), (
+            table.stdout
+        )  # one line, piped
         # Before the fix, a dry run says the letter would come straight back (an operator
         # review: a replay before the fix read as a successful remediation).
         early = _kpgw(
