@@ -99,11 +99,12 @@ _LOOK_ALIKES = str.maketrans(
     }
 )
 #: What a statement (``KP-KEY: value``) or a note's subject code (``KP-KEY``) looks like
-#: once look-alikes are undone: free text that merely begins with "Kr-" (Krasnoyarsk's
-#: abbreviation) or "kp-compliant" is no statement in disguise.
+#: once look-alikes are undone; the key must be one the profile knows, so free text that
+#: merely begins with "Kr-" (Krasnoyarsk's abbreviation, "Kr-sk: cargo received") or
+#: "kp-compliant" is no statement in disguise.
 _DISGUISED = {
-    "statement": re.compile(r"KP-[A-Z0-9-]+\s*:"),
-    "code": re.compile(r"KP-[A-Z0-9-]+\Z"),
+    "statement": re.compile(r"(KP-[A-Z0-9-]+)\s*:"),
+    "code": re.compile(r"(KP-[A-Z0-9-]+)\Z"),
 }
 
 DISGUISED_PREFIX = (
@@ -113,15 +114,16 @@ DISGUISED_PREFIX = (
 )
 
 
-def disguised_kp_prefix(text: str, kind: str = "statement") -> bool:
+def disguised_kp_prefix(text: str, known: frozenset[str], kind: str = "statement") -> bool:
     """True when ``text`` reads as a ``KP-`` statement (``kind`` "statement") or note code
     ("code") only once look-alikes are undone (other scripts' letters, full-width letters,
     a dash of another kind, invisible characters before or inside it), but does not start
     with ASCII "KP-": it must be refused, not read as a remark or free note, or its value
-    would be dropped without a word."""
-    if text.lstrip()[:3].upper() == "KP-":
-        return False
+    would be dropped without a word. ``known``: the keys or codes the profile reads."""
+    if text.isascii() or text.lstrip()[:3].upper() == "KP-":
+        return False  # ASCII holds no look-alike and no invisible character
     visible = without_invisible(text[:400]).lstrip()[:120]
     folded = unicodedata.normalize("NFKC", visible).translate(_LOOK_ALIKES)
     skeleton = "".join("-" if unicodedata.category(c) == "Pd" else c for c in folded).upper()
-    return _DISGUISED[kind].match(skeleton) is not None
+    found = _DISGUISED[kind].match(skeleton)
+    return found is not None and found.group(1) in known

@@ -107,6 +107,8 @@ DOCUMENT_NOTES: Final = frozenset(
     }
 )
 LINE_NOTES: Final = frozenset({NOTE_LINE_VALUE})
+#: Every note code of the profile, wherever it goes (a code in disguise is one of these).
+NOTE_CODES: Final = DOCUMENT_NOTES | LINE_NOTES
 NOT_STATED: Final = "not stated"
 
 # --- acknowledgement statements: ReasonInformation "KP-<KEY>: <value>" -----------------------

@@ -173,7 +173,7 @@ def _statements(reasons: list[etree._Element], reader: DocumentReader) -> _Said:
         text = (element.text or "").strip()
         head = text.split(None, 1)[0] if text else ""
         if head[:3].upper() != "KP-":  # free text: a remark
-            if disguised_kp_prefix(text):
+            if disguised_kp_prefix(text, STATEMENTS):
                 shown = text if len(text) <= 80 else text[:77] + "..."
                 reader.invalid(f"statement {shown!r}", element, DISGUISED_PREFIX)
             elif text:

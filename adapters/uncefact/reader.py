@@ -5,7 +5,7 @@ them."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -53,6 +53,8 @@ MAX_OFFSET = timedelta(hours=14)
 #: but told apart from one written with ``Z`` or ``+00:00``, since only a written offset
 #: makes the instant exact (``gateway.rules``' clock-skew check needs to know).
 NO_OFFSET_WRITTEN = timezone(timedelta(0), "UTC (no offset written)")
+_ZERO = timedelta(0)
+_MIDNIGHT = time(0)
 #: xs:dateTime's end of a day, ``24:00:00``: the next day's midnight, which Python's ISO
 #: reader refuses.
 _END_OF_DAY = re.compile(
@@ -412,5 +414,10 @@ def _valid(moment: datetime) -> datetime:
 
 
 def offset_written(moment: datetime) -> bool:
-    """Whether the document gave ``moment``'s UTC offset (``Z`` counts), i.e. it is exact."""
-    return moment.tzinfo is not NO_OFFSET_WRITTEN
+    """Whether the document gave ``moment``'s UTC offset (``Z`` counts), i.e. it is exact.
+    Midnight UTC is not: it is how systems (this gateway's writer too, before) write a bare
+    date, ``2026-02-28T00:00:00Z``, and a sender a day ahead of UTC would be refused for
+    hours each day (a code review)."""
+    if moment.tzinfo is NO_OFFSET_WRITTEN:
+        return False
+    return not (moment.utcoffset() == _ZERO and moment.time() == _MIDNIGHT)

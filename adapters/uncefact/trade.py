@@ -12,6 +12,7 @@ from adapters.uncefact.common import DISGUISED_PREFIX, disguised_kp_prefix, hs_f
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     LINE_NOTES,
+    NOTE_CODES,
     NOTE_LINE_VALUE,
     UNIT_CARAT,
     UNSUPPORTED_UNIT,
@@ -53,7 +54,7 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
         subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or code[:3].upper() != "KP-":
-            if subject is not None and disguised_kp_prefix(code, "code"):
+            if subject is not None and disguised_kp_prefix(code, NOTE_CODES, "code"):
                 reader.invalid(f"note subject code {code!r}", subject, DISGUISED_PREFIX)
             continue
         code = code.upper()  # a KP code in the wrong case is still that code, not free text

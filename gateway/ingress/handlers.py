@@ -26,13 +26,13 @@ from gateway.ingress.limits import (
     check_content_type,
     read_body,
 )
+from gateway.ingress.position import TopicPosition
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.publisher import (
     BrokerUnavailable,
     DeadlineExceeded,
     OutboundRecord,
     RecordTooLarge,
-    TopicPosition,
 )
 from gateway.ingress.service import Ingress
 from gateway.translator.inbound import inbound_headers, inbound_key
@@ -236,12 +236,7 @@ async def get_status(request: web.Request) -> web.Response:
             "the ingress is still reading kp.status; retry shortly",
             headers=retry_after(NOT_READY_RETRY_S),
         )
-    found = ingress.statuses.lookup(tracking_id, identity.participant, ingress.accepted)
-    canonical = _canonical_uuid(tracking_id)
-    if found is None and canonical not in (None, tracking_id):
-        # The gateway's tracking ids are lower-case UUIDs; UUIDs are case-insensitive on
-        # input (RFC 9562) and many systems store them in upper case or with braces.
-        found = ingress.statuses.lookup(canonical, identity.participant, ingress.accepted)
+    found = _lookup(ingress, tracking_id, identity.participant)
     if found is None:
         # Accepted a moment ago by another instance? Read both views to the topics' end
         # (bounded) before saying no: behind a load balancer the status URL of a 202 is
@@ -250,12 +245,20 @@ async def get_status(request: web.Request) -> web.Response:
             ingress.inbound_mirror.read_to_end(READ_TO_END_S),
             ingress.status_mirror.read_to_end(READ_TO_END_S),
         )
-        found = ingress.statuses.lookup(
-            canonical or tracking_id, identity.participant, ingress.accepted
-        )
+        found = _lookup(ingress, tracking_id, identity.participant)
     if found is None:
         raise Problem("not-found", f"no message {tracking_id} of {identity.participant} is known")
     return _json(found)
+
+
+def _lookup(ingress: Ingress, tracking_id: str, participant: str) -> dict[str, Any] | None:
+    found = ingress.statuses.lookup(tracking_id, participant, ingress.accepted)
+    canonical = _canonical_uuid(tracking_id)
+    if found is None and canonical not in (None, tracking_id):
+        # The gateway's tracking ids are lower-case UUIDs; UUIDs are case-insensitive on
+        # input (RFC 9562) and many systems store them in upper case or with braces.
+        found = ingress.statuses.lookup(canonical, participant, ingress.accepted)
+    return found
 
 
 def _canonical_uuid(text: str) -> str | None:

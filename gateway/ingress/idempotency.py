@@ -45,8 +45,8 @@ from typing import Any
 
 from gateway.errors import Finding
 from gateway.events import raw_sha256, uuid5_text
+from gateway.ingress.position import TopicPosition
 from gateway.ingress.problems import Problem
-from gateway.ingress.publisher import TopicPosition
 from gateway.kafka.topics import INBOUND_RETENTION_DAYS
 from gateway.translator.inbound import Inbound
 
@@ -127,7 +127,7 @@ class IdempotencyIndex:
         if known is None or (
             entry.position is not None
             and known.position is not None
-            and entry.position < known.position
+            and entry.position.before(known.position)
         ):
             self._entries[(entry.sender, tracking_id)] = entry
 
@@ -151,7 +151,7 @@ class IdempotencyIndex:
         sender = inbound.sender or ""
         position = TopicPosition.of(record)
         known = self.get(inbound.tracking_id, sender)
-        if known is not None and (known.position is None or known.position <= position):
+        if known is not None and (known.position is None or not position.before(known.position)):
             return  # known already (typically this instance's own record)
         entry = Accepted(
             sender=sender,

@@ -79,11 +79,13 @@ class TopicMirror:
             await consumer.start()
             tps = [TopicPartition(self.topic, p) for p in range(count)]
             consumer.assign(tps)
-            self._consumer, self._tps = consumer, tps
             # One ListOffsets request for all (seek_to_beginning resets one by one, slowly).
             beginnings = await consumer.beginning_offsets(tps)
             for tp in tps:
                 consumer.seek(tp, max(beginnings[tp], self._next.get(tp.partition, 0)))
+            # Only now: a position asked for before the seek would reset the partition and
+            # could report records read that were not (a code review).
+            self._consumer, self._tps = consumer, tps
             pending: dict[TopicPartition, int] = {}
             if not self.caught_up.is_set():
                 ends = await consumer.end_offsets(tps)  # read_committed: last stable offsets

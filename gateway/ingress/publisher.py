@@ -36,12 +36,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
+from gateway.ingress.position import TopicPosition
 from gateway.kafka.clients import transactional_producer
 from gateway.settings import Settings
 
@@ -76,21 +76,6 @@ class OutboundRecord:
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class TopicPosition:
-    """Where a record is in ``kp.inbound``, ordered as every instance orders two records
-    under one tracking id: its time stamp, then partition and offset."""
-
-    timestamp_ms: int
-    partition: int
-    offset: int
-
-    @classmethod
-    def of(cls, record: Any) -> TopicPosition:
-        """From a produced record's metadata or a consumed record alike."""
-        return cls(int(record.timestamp), int(record.partition), int(record.offset))
 
 
 @dataclass(eq=False, slots=True)

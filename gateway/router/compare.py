@@ -26,7 +26,7 @@ LEGAL_FORMS = frozenset(
         "corporation", "co", "company", "pty", "pvt", "private", "pte",
         # Russian and CIS, transliterated and Cyrillic
         "ao", "oao", "zao", "pao", "ooo", "jsc", "pjsc", "ojsc", "cjsc",
-        "ak",  # aktsionernaya kompaniya (Cyrillic names are transliterated first)
+        "ak", "ak_ru",  # aktsionernaya kompaniya; ak_ru: written in Cyrillic or spelled out
         # Continental Europe
         "bv", "nv", "bvba", "sprl", "sa", "sas", "sarl", "srl", "spa", "ag", "gmbh", "as",
         # UAE free zones
@@ -36,7 +36,11 @@ LEGAL_FORMS = frozenset(
 #: Legal forms that also stand before the name ("PAO Alrosa", AO Gokhran): the Russian
 #: and CIS ones. The others are stripped from the end only, so initials at the start of
 #: a name are kept ("S.A. Gems" and "A.S. Gems" are not both "Gems": a property review).
-LEADING_LEGAL_FORMS = frozenset({"ao", "oao", "zao", "pao", "ooo", "jsc", "pjsc", "ojsc", "cjsc"})
+LEADING_LEGAL_FORMS = frozenset(
+    {"ao", "oao", "zao", "pao", "ooo", "jsc", "pjsc", "ojsc", "cjsc", "ak_ru"}
+)
+#: The Cyrillic abbreviation AK is a legal form before a name; Latin "A.K." is initials.
+_CYRILLIC_AK = "\u0430\u043a"
 #: Legal forms written out, reduced to the abbreviation before stripping (their inner words,
 #: "joint", "stock", "liability", are not legal-form words on their own). Longest first.
 SPELLED_OUT_FORMS = (
@@ -67,7 +71,7 @@ SPELLED_OUT_FORMS = (
     ("zakrytoe aktsionernoe obshchestvo", "zao"),
     ("aktsionernoe obshchestvo", "ao"),
     ("obshchestvo s ogranichennoi otvetstvennostiu", "ooo"),
-    ("aktsionernaia kompaniia", "ak"),
+    ("aktsionernaia kompaniia", "ak_ru"),
 )
 #: Letters Unicode does not decompose into a base letter and a mark (NFKD keeps them), and
 #: Cyrillic in the ICAO Doc 9303 transliteration that Russian and CIS passports and
@@ -187,7 +191,9 @@ def normalise_name(name: str) -> str:
     letter or digit at all is compared as written."""
     visible = unicodedata.normalize("NFC", without_invisible(unicodedata.normalize("NFC", name)))
     folded = visible.casefold().translate(_DOTLESS_I)
-    words = " ".join(_by_shape(word) for word in _words(folded).split())
+    words = " ".join(
+        "ak_ru" if word == _CYRILLIC_AK else _by_shape(word) for word in _words(folded).split()
+    )
     text = " " + " ".join(_unwritten(words.translate(_TRANSLITERATED)).split()) + " "
     for spelled, abbreviation in _spelled_out_forms():
         text = text.replace(f" {spelled} ", f" {abbreviation} ")

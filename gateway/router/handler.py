@@ -198,7 +198,8 @@ class RouterHandler:
         if slot is None or not slot.restored:
             raise TransientFailure(f"partition {partition.partition} is not restored yet")
         slot.in_flight = len(records)
-        await self.registry.refresh()  # the translator may already route by a newer one
+        # The translator may already route by a newer registry; topics are the timer's.
+        await self.registry.refresh(create_topics=False)
         registry = self.registry.current()
         outbox = Outbox(producer)
         for record in records:

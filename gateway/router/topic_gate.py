@@ -12,7 +12,9 @@ use, ``kpgw_registry_reload_failed`` says why, and the next timer round tries ag
 The router looks at the file before every batch, not only at its timer rounds: the
 translator takes an edit within a second, and a certificate it let through for a pair
 just enabled was otherwise gated as PAIR_NOT_ENABLED by a router still on the previous
-registry (a scale-out review). A ``stat`` per batch costs nothing next to the batch.
+registry (a scale-out review). A ``stat`` per batch costs nothing next to the batch. A
+batch takes only a registry whose partner topics are known to exist; creating topics
+(slow, and able to fail) is left to the timer, outside any batch's transaction.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from aiokafka.errors import KafkaError
 
-from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.topics import create_topics, partner_participants
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RELOAD_FAILURES, RegistryWatcher
@@ -44,23 +44,25 @@ class TopicCheckedRegistry:
         """The newest registry whose partner topics all exist."""
         return self._accepted
 
-    async def refresh(self) -> bool:
-        """Take the file's latest registry if its partner topics exist or can be created;
-        True when the registry in use changed."""
+    async def refresh(self, *, create_topics: bool = True) -> bool:
+        """Take the file's latest registry if its partner topics exist or (``create_topics``)
+        can be created; True when the registry in use changed."""
         if self.watcher.current() is self._accepted:
             return False  # the usual case, without waiting for the lock
         async with self._refreshing:
-            return await self._take(self.watcher.current())
+            return await self._take(self.watcher.current(), create=create_topics)
 
-    async def _take(self, candidate: ParticipantRegistry) -> bool:
+    async def _take(self, candidate: ParticipantRegistry, *, create: bool) -> bool:
         if candidate is self._accepted:
             return False
         missing = sorted(set(partner_participants(candidate)) - self._topics)
+        if missing and not create:
+            return False  # the timer creates them and takes it
         if missing:
             names = ", ".join(f"{self.settings.topic_prefix}partner.{code}" for code in missing)
             try:
                 report = await create_topics(self.settings, candidate, wait_s=10)
-            except (KafkaError, EnvironmentProblem, ConfigurationError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - refused creations raise RuntimeError too
                 why = (
                     f"the registry names partners without a topic ({names}) that could not be "
                     f"created ({type(exc).__name__}: {exc}); the previous registry stays in "

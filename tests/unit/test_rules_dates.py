@@ -122,6 +122,7 @@ RECEIVED = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
         ("2026-02-28T23:59:00Z", True),  # a day and a half ahead: its day alone passed
         ("2026-02-28T23:59:00-12:00", True),
         ("2026-02-28T23:59:00", False),  # no offset: a local time, judged by its day
+        ("2026-02-28T00:00:00Z", False),  # midnight UTC: a date as many systems write it
         ("2026-02-28", False),
         ("2026-03-01", True),
     ],
@@ -151,7 +152,7 @@ def test_the_clock_finding_says_how_far_ahead_and_what_to_check() -> None:
     )
 
 
-@pytest.mark.parametrize("written", ["9999-12-31T00:00:00Z", "2030-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize("written", ["9999-12-31T10:00:00Z", "2030-01-01T00:00:00+01:00"])
 def test_an_acknowledgement_dated_in_the_future_is_refused(written: str) -> None:
     """A time review: with KP-RECEIVED-ON given, nothing judged the acknowledgement's own
     IssueDateTime, and one of 9999 reached the exporter as IMPORT_CONFIRMED."""

@@ -281,17 +281,14 @@ async def test_an_event_right_after_a_pair_is_enabled_is_routed_by_it(
     """A scale-out review: the translator takes a registry edit within a second, the
     router took it only at its next timer round, so a certificate sent just after the pair
     was enabled was gated as PAIR_NOT_ENABLED, never announced nor overdue. The router
-    now looks at the file before every batch."""
+    now looks at the file before every batch (partner topics exist: ZA and AE trade)."""
     settings = fast_timer(created_topics, seconds=600)  # no timer round during the test
-    registry = registry_copy(tmp_path)
-    to_japan = certificate_to_japan("RU0700092")
+    registry = registry_copy(tmp_path)  # ZA->AE agreed but not enabled yet
+    cert = certificate("ZA0700092", exporter="ZA", importer="AE", importer_state=None)
     async with routing(settings, registry):
-        registry.write_text(
-            registry.read_text()
-            + '\n[[pairs]]\nexporter = "RU"\nimporter = "JP"\nconfirmation_deadline_days = 30\n'
-        )
-        await produce_events(settings, [event(to_japan)])
-        assert await partner(settings, "JP", 1) == ["SHIPMENT_ANNOUNCED"]
+        registry_copy(tmp_path, enable=("ZA", "AE"))
+        await produce_events(settings, [event(cert)])
+        assert await partner(settings, "AE", 1) == ["SHIPMENT_ANNOUNCED"]
         assert [o["outcome"] for o in await outcomes(settings, 0, timeout_s=1)] == []
 
 

@@ -710,6 +710,8 @@ class TestUncefact(AdapterContract):
             (">2026-02-27T09:30:00Z", True),
             (' format="205">202602270930+0100', True),
             (">2026-02-27T09:30:00", False),
+            (">2026-02-27T00:00:00Z", False),  # midnight UTC: how a bare date is often written
+            (">2026-02-27T00:00:00+02:00", True),
             (">2026-02-27", False),
             (' format="102">20260227', False),
             (' format="203">202602270930', False),

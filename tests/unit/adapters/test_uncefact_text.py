@@ -9,7 +9,7 @@ import pytest
 
 from adapters.pipeline import adapt
 from adapters.uncefact.common import disguised_kp_prefix
-from adapters.uncefact.profile import KP_FIELD_INVALID
+from adapters.uncefact.profile import KP_FIELD_INVALID, STATEMENTS
 from gateway.errors import MessageRejected
 from gateway.registry import ParticipantRegistry, load_registry
 
@@ -141,7 +141,7 @@ def test_a_line_origin_in_another_alphabet_is_refused(registry: ParticipantRegis
 def test_more_disguises_are_seen(text: str) -> None:
     """A property-based review: more than nine invisible characters, other scripts'
     look-alikes and dashes outside the dash category got through."""
-    assert disguised_kp_prefix(text)
+    assert disguised_kp_prefix(text, STATEMENTS)
 
 
 @pytest.mark.parametrize(
@@ -151,9 +151,11 @@ def test_more_disguises_are_seen(text: str) -> None:
         "\u041a\u0420-2 \u043f\u043b\u043e\u043c\u0431\u0430",
         "kp\u2013compliant shipment",
         "\u039a\u03c1-\u03b1\u03c0\u03bf\u03b8\u03ae\u03ba\u03b7",
+        "\u041a\u0440-\u0441\u043a: \u0433\u0440\u0443\u0437 \u043f\u0440\u0438\u043d\u044f\u0442",  # a colon
+        "\u041a\u0440-2: \u0441\u043a\u043b\u0430\u0434",
     ],
 )
 def test_remarks_that_only_begin_alike_stay_remarks(text: str) -> None:
     """The same review: remarks beginning with an abbreviation were refused; a statement
     in disguise reads 'KP-KEY:' once its look-alikes are undone."""
-    assert not disguised_kp_prefix(text)
+    assert not disguised_kp_prefix(text, STATEMENTS)

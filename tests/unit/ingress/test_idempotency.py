@@ -17,8 +17,8 @@ from gateway.ingress.idempotency import (
     idempotency_key,
     tracking_id_for,
 )
+from gateway.ingress.position import TopicPosition
 from gateway.ingress.problems import Problem
-from gateway.ingress.publisher import TopicPosition
 from gateway.translator.inbound import inbound_headers, inbound_key
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -169,3 +169,13 @@ def test_every_instance_takes_the_earlier_record_in_the_topic_as_the_original() 
         assert index.replay("t-k", "RU", raw_sha256(first_body)) is not None
         with pytest.raises(Problem):
             index.replay("t-k", "RU", raw_sha256(second_body))
+
+
+def test_in_one_partition_the_offset_decides_whatever_the_clocks_say() -> None:
+    """A code review: two instances' clocks may disagree; within a partition the record
+    the translator reads first is the one with the lower offset."""
+    earlier_offset_later_clock = TopicPosition(2_000, 1, 5)
+    later_offset_earlier_clock = TopicPosition(1_000, 1, 9)
+    assert earlier_offset_later_clock.before(later_offset_earlier_clock)
+    assert not later_offset_earlier_clock.before(earlier_offset_later_clock)
+    assert TopicPosition(1_000, 0, 9).before(TopicPosition(2_000, 1, 5))  # across: the clock

@@ -203,3 +203,19 @@ def test_plain_text_removes_invisibles_before_composing(variant: str) -> None:
     'same' document was a CONFLICTING_REISSUE and plain_text was not idempotent."""
     assert plain_text(variant) == plain_text(plain_text(variant))
     assert plain_text(variant).replace("Antwerp ", "").startswith("\u00c1pex")
+
+
+def test_alrosas_full_fts_name_is_alrosa_pjsc() -> None:
+    """A code review: leading legal forms narrowed to the Russian ones left the Cyrillic
+    AK in front, so the FTS name was 'ak alrosa' and the Antwerp confirmation's
+    'ALROSA PJSC' a discrepancy; Latin initials "A.K." stay a name."""
+    full = (
+        "\u0410\u043a\u0446\u0438\u043e\u043d\u0435\u0440\u043d\u0430\u044f "
+        "\u043a\u043e\u043c\u043f\u0430\u043d\u0438\u044f \u00ab\u0410\u041b\u0420"
+        "\u041e\u0421\u0410\u00bb (\u043f\u0443\u0431\u043b\u0438\u0447\u043d\u043e"
+        "\u0435 \u0430\u043a\u0446\u0438\u043e\u043d\u0435\u0440\u043d\u043e\u0435 "
+        "\u043e\u0431\u0449\u0435\u0441\u0442\u0432\u043e)"
+    )
+    short = "\u0410\u041a \u00ab\u0410\u041b\u0420\u041e\u0421\u0410\u00bb (\u041f\u0410\u041e)"
+    assert normalise_name(full) == normalise_name(short) == normalise_name("ALROSA PJSC")
+    assert normalise_name("A.K. Gems Pvt Ltd") == "ak gems"

@@ -50,3 +50,29 @@ async def test_a_registry_whose_partner_topic_cannot_be_created_is_not_taken(
     assert str(path) not in RELOAD_FAILURES
     path.write_text(path.read_text() + "\n# a comment\n")
     assert await gate.refresh() and attempts == ["refused", "created"]  # JP known now
+
+
+async def test_a_batch_never_creates_topics_and_a_refused_creation_blocks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code review: refresh() ran in every batch's transaction, and a creation the broker
+    refused inside its response (RuntimeError from topics._created, e.g. no CREATE right)
+    escaped and failed every batch, for ever."""
+    path = tmp_path / "participants.toml"
+    path.write_text(example_registry_path().read_text())
+    gate = topic_gate.TopicCheckedRegistry(load_settings(), RegistryWatcher(path))
+    first = gate.current()
+    attempts: list[str] = []
+
+    async def refused_in_response(settings: Any, registry: Any, *, wait_s: float) -> TopicReport:
+        attempts.append("refused")
+        raise RuntimeError("creating kp.partner.JP failed: Kafka error 29")
+
+    monkeypatch.setattr(topic_gate, "create_topics", refused_in_response)
+    path.write_text(path.read_text() + NEW_PAIR)
+    assert not await gate.refresh(create_topics=False)  # a batch: no creation attempted
+    assert attempts == [] and gate.current() is first
+    assert not await gate.refresh()  # the timer: attempted, refused, kept the previous one
+    assert attempts == ["refused"] and gate.current() is first
+    assert "Kafka error 29" in RELOAD_FAILURES[str(path)]
+    RELOAD_FAILURES.pop(str(path), None)
