@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -24,6 +25,7 @@ from gateway.cli.common import (
     fail,
     parse_instant,
     registry,
+    registry_option,
     settings,
 )
 from gateway.dlq.headers import DLQ_HEADERS, readable_headers
@@ -307,6 +309,7 @@ def stats_(
     "--all", "everything", is_flag=True, help="Replay every dead letter (no filter given)."
 )
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@registry_option
 def replay(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
@@ -320,8 +323,11 @@ def replay(
     operator: str | None,
     everything: bool,
     as_json: bool,
+    registry_path: Path | None,
 ) -> None:
-    """Re-send dead letters' original bytes and headers to their original topic."""
+    """Re-send dead letters' original bytes and headers to their original topic. Translator
+    dead letters are first translated again against the participant registry (--registry,
+    else the configured one, as the translator uses it) to say which would fail again."""
     config = settings()
     who = operator or getpass.getuser()
     selection = _filter(reason, sender, stage, since, until, ids)
@@ -340,14 +346,15 @@ def replay(
                 f"no dead letter {', '.join(unknown)} (ids look like 0-42: partition-offset)",
                 EXIT_INVALID,
             )
-    current = registry()  # the registry the translator routes by: what would happen now
+    current = registry(registry_path)  # the one the translator routes by: what happens now
+    used = registry_path or config.partners_file
     inbound = f"{config.topic_prefix}inbound"
 
     def judge(letters: list[DeadLetter]) -> tuple[dict[str, str], str | None]:
         prediction = predict(letters, current, inbound)
         warning = prediction.summary()
         if warning and not as_json:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {warning} (judged with the registry {used})", err=True)
         return prediction.failing_again, warning
 
     # A progress bar only on a terminal: piped, it left a blank line on stdout.

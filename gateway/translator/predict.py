@@ -5,7 +5,8 @@ still unregistered) would come straight back; an operator should hear that befor
 replay, and the audit trail must not read as a remediation (an operator review).
 
 Only translator-stage letters are predicted (their original topic is ``kp.inbound``): a
-router's dead letter depends on the certificate's state, which only the router holds.
+router's dead letter depends on the certificate's state, which only the router holds. A
+poison pill is not translated either.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def predict(
 ) -> Prediction:
     prediction = Prediction()
     for letter in letters:
-        if letter.original_topic != inbound_topic:
+        if letter.original_topic != inbound_topic or letter.reason == "POISON_PILL":
+            # A record that crashed or killed the translator is not translated here: it
+            # could do the same to the operator's command.
             prediction.not_predicted.append(letter.id)
             continue
         reason = _translator_verdict(letter, registry)
