@@ -250,6 +250,32 @@ class _Gauges:
         for path in sorted(RELOAD_FAILURES):
             invalid.add_metric([path], 1.0)
         yield invalid
+        missing = GaugeMetricFamily(
+            "kpgw_router_state_missing",
+            "1 for a kp.events partition whose changelog partition was empty at restore "
+            "although the router had processed events there (the changelog was deleted or "
+            "recreated): its pending certificates are forgotten",
+            labels=("partition",),
+        )
+        for partition in sorted(ROUTER_STATE_MISSING):
+            missing.add_metric([str(partition)], 1.0)
+        yield missing
+        journal = GaugeMetricFamily(
+            "kpgw_translator_crash_journal_unavailable",
+            "1 while the crash journal directory cannot be used: records that kill the "
+            "translator are retried for ever instead of dead-lettered as POISON_PILL",
+            labels=("directory",),
+        )
+        for directory in sorted(CRASH_JOURNAL_UNAVAILABLE):
+            journal.add_metric([directory], 1.0)
+        yield journal
+
+
+#: kp.events partitions (this process) whose changelog partition was empty although the
+#: router had processed events there: their certificates' state is lost -> the offset.
+ROUTER_STATE_MISSING: dict[int, int] = {}
+#: Crash journal directories that could not be used (path -> why): no poison-pill counting.
+CRASH_JOURNAL_UNAVAILABLE: dict[str, str] = {}
 
 
 @functools.cache

@@ -288,6 +288,15 @@ class TransactionalWorker:
             except (KafkaError, TimeoutError):
                 return None
 
+    async def committed(self, partition: TopicPartition) -> int | None:
+        """The group's committed offset of ``partition`` (None: never committed, or the
+        broker did not say within 5 s)."""
+        try:
+            found = await asyncio.wait_for(self._consumer.committed(partition), 5)
+        except (KafkaError, TimeoutError):
+            return None
+        return None if found is None else int(found)
+
     async def transact(self, partition: TopicPartition, write: Write) -> bool:
         """Run ``write(producer)`` in one transaction of ``partition``'s producer (no input
         offsets), serialised with its batches and retried like them; ``committed`` or

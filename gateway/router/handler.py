@@ -21,7 +21,7 @@ from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
-from gateway.metrics import pipeline_metrics
+from gateway.metrics import ROUTER_STATE_MISSING, pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.router.core import CertificateStateFull, Decision, decide, tick
@@ -102,6 +102,7 @@ class RouterHandler:
         self.max_state_bytes = MAX_STATE_BYTES
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
+        self._checks: set[asyncio.Task[None]] = set()  # state-kept checks after restores
         self.counters = Counters()
         self.metrics = pipeline_metrics()
         self._worker: TransactionalWorker | None = None
@@ -188,6 +189,30 @@ class RouterHandler:
             seconds=round(result.seconds, 3),
         )
         self.worker.release(tp)
+        if result.end_offset == 0:  # a changelog partition that never held a record
+            self._checks.add(asyncio.create_task(self._check_state_kept(tp)))
+            for task in list(self._checks):
+                if task.done():
+                    self._checks.discard(task)
+
+    async def _check_state_kept(self, tp: TopicPartition) -> None:
+        """An empty changelog partition is right for a new deployment, and a loss when the
+        router already processed events there: the changelog was deleted or recreated, and
+        the certificates waiting for a confirmation are forgotten (their confirmations
+        become orphans, their overdue never comes). That must not pass as an info line (a
+        recovery review); docs/router.md says what to do."""
+        processed = await self.worker.committed(tp)
+        if processed:
+            ROUTER_STATE_MISSING[tp.partition] = processed
+            log.error(
+                "router_state_missing",
+                partition=tp.partition,
+                events_processed_up_to=processed,
+                hint="the changelog partition is empty although kp.events was processed: "
+                "its certificates' state is lost; see docs/router.md, 'A lost changelog'",
+            )
+        else:
+            ROUTER_STATE_MISSING.pop(tp.partition, None)
 
     # --- batches ------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import structlog
 
+from gateway.metrics import CRASH_JOURNAL_UNAVAILABLE
+
 log = structlog.get_logger(__name__)
 SLOT_BYTES = 256
 MAX_SLOTS = 64
@@ -126,15 +128,18 @@ def open_journal(directory: Path | None, group_id: str) -> CrashJournal | None:
     then runs without it, as it would without this protection."""
     where = directory or default_directory()
     try:
-        return CrashJournal(where, group_id)
+        journal = CrashJournal(where, group_id)
     except OSError as exc:
-        log.warning(
+        CRASH_JOURNAL_UNAVAILABLE[str(where)] = repr(exc)  # /metrics says so for as long
+        log.error(
             "crash_journal_unavailable",
             directory=str(where),
             error=repr(exc),
             hint="set KPGW_TRANSLATOR__CRASH_JOURNAL_DIR to a writable directory",
         )
         return None
+    CRASH_JOURNAL_UNAVAILABLE.pop(str(where), None)
+    return journal
 
 
 def _close_quietly(fd: int, slot: mmap.mmap) -> None:

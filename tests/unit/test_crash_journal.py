@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.metrics import CRASH_JOURNAL_UNAVAILABLE
 from gateway.translator.crashes import CrashJournal, open_journal
 from gateway.translator.worker import died_translating
 
@@ -75,6 +76,10 @@ def test_a_corrupt_counts_file_is_started_over(tmp_path: Path) -> None:
 def test_an_unusable_directory_runs_without_a_journal(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("", "utf-8")
     assert open_journal(tmp_path / "file", "kp.translator") is None
+    # A recovery review: only a warning said so; /metrics now does for as long as it lasts.
+    assert str(tmp_path / "file") in CRASH_JOURNAL_UNAVAILABLE
+    assert open_journal(tmp_path / "ok", "kp.translator") is not None
+    CRASH_JOURNAL_UNAVAILABLE.pop(str(tmp_path / "file"))
 
 
 def test_the_dead_letter_of_a_killer_record_says_what_happened() -> None:

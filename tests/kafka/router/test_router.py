@@ -18,7 +18,8 @@ from gateway.errors import ConfigurationError
 from gateway.events import CertificateIssued
 from gateway.kafka.clients import admin_client
 from gateway.kafka.topics import create_topics
-from gateway.registry import ParticipantRegistry
+from gateway.metrics import ROUTER_STATE_MISSING
+from gateway.registry import ParticipantRegistry, load_registry
 from gateway.router.driver import run_router
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
@@ -324,3 +325,45 @@ async def test_a_resent_inbound_record_leaves_its_message_matched(
     assert history[-3:] == ["MATCHED", "TRANSLATED", "MATCHED"], history
     (outcome,) = await outcomes(settings, 1)  # still one outcome, no second notification
     assert outcome["outcome"] == "MATCHED"
+
+
+async def test_a_deleted_changelog_is_reported_not_restored_as_nothing(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A recovery review: a changelog deleted and recreated was restored as "no state" at
+    info level; the certificates waiting for confirmations were forgotten without a word.
+    Now each such partition is an error line and kpgw_router_state_missing."""
+    settings = created_topics
+    registry = registry_copy(tmp_path)
+    certs = [pair(f"RU07200{i:02d}")[0] for i in range(12)]
+    await produce_events(settings, certs)
+    ROUTER_STATE_MISSING.clear()
+    async with routing(settings, registry):
+        await partner(settings, "EU", 12)
+    assert ROUTER_STATE_MISSING == {}  # a first start on empty changelogs is no loss
+    changelog = f"{settings.topic_prefix}router.changelog"
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.delete_topics([changelog])
+        for _ in range(100):  # deletion completes in the background
+            if changelog not in await admin.list_topics():
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    for _ in range(50):
+        try:
+            await create_topics(settings, load_registry(registry), wait_s=10)
+            break
+        except Exception:
+            await asyncio.sleep(0.5)
+    async with routing(settings, registry):
+        for _ in range(100):
+            if ROUTER_STATE_MISSING:
+                break
+            await asyncio.sleep(0.1)
+    lost = dict(ROUTER_STATE_MISSING)
+    ROUTER_STATE_MISSING.clear()
+    assert lost, "no partition reported its state missing"
+    assert all(offset > 0 for offset in lost.values())

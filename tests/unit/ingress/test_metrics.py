@@ -12,7 +12,12 @@ from aiokafka import TopicPartition
 from prometheus_client import generate_latest
 
 from gateway.ingress.metrics import IngressMetrics
-from gateway.metrics import PipelineMetrics, pipeline_metrics
+from gateway.metrics import (
+    CRASH_JOURNAL_UNAVAILABLE,
+    ROUTER_STATE_MISSING,
+    PipelineMetrics,
+    pipeline_metrics,
+)
 from gateway.registry.watch import RELOAD_FAILURES
 from tests.conftest import REPO_ROOT
 
@@ -31,6 +36,8 @@ NAMES = {
     "kpgw_consumer_lag_records": "gauge",
     "kpgw_router_pending_certificates": "gauge",
     "kpgw_registry_reload_failed": "gauge",
+    "kpgw_router_state_missing": "gauge",
+    "kpgw_translator_crash_journal_unavailable": "gauge",
 }
 
 
@@ -74,11 +81,15 @@ def _every_metric_used() -> str:
     pipeline.watch_router(router)
     saved, pipeline.lag = pipeline.lag, {("router", tp.topic, 0): 2}
     RELOAD_FAILURES["/etc/kpgw/doc-test.toml"] = "an invalid edit"
+    ROUTER_STATE_MISSING[99] = 1
+    CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
     try:
         return ingress.render().decode()
     finally:
         pipeline.lag = saved
         RELOAD_FAILURES.pop("/etc/kpgw/doc-test.toml")
+        ROUTER_STATE_MISSING.pop(99)
+        CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
 
 
 def test_every_metric_is_documented_with_its_type_and_labels() -> None:
