@@ -103,6 +103,7 @@ class RouterHandler:
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
         self._checks: set[asyncio.Task[None]] = set()  # state-kept checks after restores
+        self._partitions: int | None = None
         self.counters = Counters()
         self.metrics = pipeline_metrics()
         self._worker: TransactionalWorker | None = None
@@ -299,6 +300,12 @@ class RouterHandler:
             self._fingerprint = (registry, timers_fingerprint(registry, self.config))
         return self._fingerprint[1]
 
+    async def _partition_count(self, outbox: Outbox) -> int:
+        """kp.events' partition count (the producer's metadata, cached by it)."""
+        if self._partitions is None:
+            self._partitions = len(await outbox.producer.partitions_for(self.changelog_topic))
+        return self._partitions
+
     async def _write(
         self,
         decision: Decision,
@@ -315,7 +322,9 @@ class RouterHandler:
             if decision.state is not None:
                 value = encoded if encoded is not None else state_to_bytes(decision.state)
                 deadline = next_deadline(decision.state, registry, self.config)
-                headers = state_headers(deadline, self._timers(registry))
+                headers = state_headers(
+                    deadline, self._timers(registry), await self._partition_count(outbox)
+                )
             slot.store.stage(certificate_id, decision.state, (registry, deadline))
             await outbox.send(
                 self.changelog_topic,

@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from gateway.dlq.store import iter_topic
 from gateway.errors import ConfigurationError
 from gateway.kafka.topics import (
     CO_PARTITIONED,
     TopicProblem,
     check_topics_patiently,
+    partition_counts,
     partner_participants,
 )
 from gateway.registry import ParticipantRegistry
+from gateway.router.restore import PARTITIONS_HEADER
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,6 +50,47 @@ def fatal_problems(prefix: str, problems: list[TopicProblem]) -> list[TopicProbl
     return fatal
 
 
+#: How far back from each changelog partition's end to look for the partition count its
+#: states were written with (transaction markers take offsets too).
+_LAST_RECORDS = 50
+
+
+async def _repartitioned(settings: Settings) -> list[TopicProblem]:
+    """The changelog written with another partition count than its topics have now:
+    partitions were added after data existed, which moves certificates to other partitions
+    and splits their state (a recovery review); the three topics still agreed, so
+    co-partitioning alone let the router start."""
+    topic = f"{settings.topic_prefix}{CHANGELOG}"
+    counts = await partition_counts(settings, [topic])
+    now = counts.get(topic, 0)
+    written: set[int] = set()
+
+    async def near_the_end(
+        consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> None:
+        for tp in tps:
+            consumer.seek(tp, max(0, ends[tp] - _LAST_RECORDS))
+
+    async for batch in iter_topic(settings, topic, start=near_the_end):
+        for record in batch:
+            value = dict(record.headers or ()).get(PARTITIONS_HEADER)
+            if value and value.isdigit():
+                written.add(int(value))
+    other = sorted(written - {now})
+    if not other:
+        return []
+    return [
+        TopicProblem(
+            topic,
+            f"its states were written with {other[0]} partitions and the topics now have "
+            f"{now}: partitions were added after data existed, which moves certificates to "
+            "other partitions and splits their state (docs/router.md, 'A lost changelog, "
+            "and other things to avoid'); restore the partition count or start a new "
+            "deployment with its own topic prefix",
+        )
+    ]
+
+
 async def check_router_topics(
     settings: Settings,
     registry: ParticipantRegistry,
@@ -69,6 +114,7 @@ async def check_router_topics(
     for problem in problems:
         if problem not in fatal:
             log.warning("router_topic_note", topic=problem.topic, problem=problem.problem)
+    fatal.extend(await _repartitioned(settings))
     if fatal:
         listing = "; ".join(f"{p.topic}: {p.problem}" for p in fatal)
         raise ConfigurationError(

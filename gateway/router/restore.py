@@ -38,14 +38,21 @@ log = structlog.get_logger(__name__)
 FETCH_BYTES = 16 * 1024 * 1024
 DEADLINE_HEADER = "kpgw-next-deadline"
 TIMERS_HEADER = "kpgw-timers"
+PARTITIONS_HEADER = "kpgw-partitions"
 Headers = Sequence[tuple[str, bytes]]
 
 
-def state_headers(deadline: datetime | None, timers: str) -> list[tuple[str, bytes]]:
+def state_headers(
+    deadline: datetime | None, timers: str, partitions: int | None = None
+) -> list[tuple[str, bytes]]:
     """The headers of a changelog record: the state's next deadline (epoch ms, empty for
-    none) and the timers fingerprint it was computed under."""
+    none), the timers fingerprint it was computed under, and the partition count of the
+    topics it was written with (``preflight`` refuses to start on another one)."""
     millis = b"" if deadline is None else str(int(deadline.timestamp() * 1000)).encode()
-    return [(DEADLINE_HEADER, millis), (TIMERS_HEADER, timers.encode())]
+    headers = [(DEADLINE_HEADER, millis), (TIMERS_HEADER, timers.encode())]
+    if partitions is not None:
+        headers.append((PARTITIONS_HEADER, str(partitions).encode()))
+    return headers
 
 
 def written_deadline(headers: Headers, timers: str | None) -> tuple[bool, datetime | None]:

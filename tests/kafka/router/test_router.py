@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import NewTopic
+from aiokafka.admin import NewPartitions, NewTopic
 
 from gateway.dlq import headers as h
 from gateway.errors import ConfigurationError
@@ -367,3 +367,30 @@ async def test_a_deleted_changelog_is_reported_not_restored_as_nothing(
     ROUTER_STATE_MISSING.clear()
     assert lost, "no partition reported its state missing"
     assert all(offset > 0 for offset in lost.values())
+
+
+async def test_refuses_to_start_on_topics_grown_after_data_existed(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A recovery review: adding partitions to kp.events, the changelog and kp.outcomes
+    together kept them co-partitioned, so the router started, and every certificate's
+    state split across two partitions. Changelog records now carry the partition count
+    they were written with, and the router refuses another one."""
+    settings = created_topics
+    registry = registry_copy(tmp_path)
+    await produce_events(settings, [pair("RU0730001")[0]])
+    async with routing(settings, registry):
+        await partner(settings, "EU", 1)
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.create_partitions(
+            {
+                f"{settings.topic_prefix}{name}": NewPartitions(total_count=16)
+                for name in ("events", "router.changelog", "outcomes")
+            }
+        )
+    finally:
+        await admin.close()
+    with pytest.raises(ConfigurationError, match="written with 12 partitions"):
+        await asyncio.wait_for(run_router(settings, asyncio.Event()), 60)
