@@ -633,7 +633,7 @@ def test_headers_the_translator_writes_on_events_are_documented(doc: dict[str, A
 
 def test_changelog_headers_are_documented(doc: dict[str, Any]) -> None:
     message = deref(doc, doc["channels"]["routerChangelog"]["messages"]["routerState"])
-    written = {name for name, _ in state_headers(datetime(2026, 3, 2, tzinfo=UTC), "fp")}
+    written = {name for name, _ in state_headers(datetime(2026, 3, 2, tzinfo=UTC), "fp", 12)}
     assert written == set(header_properties(doc, message))
 
 
