@@ -23,7 +23,7 @@ from urllib.parse import quote
 import aiohttp
 import click
 
-from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json
+from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json, fail
 from gateway.cli.http_client import (
     TRANSIENT,
     answer_document,
@@ -179,9 +179,16 @@ def status(
     )
     for result in results:
         emit_json(result)
-    if any(
-        r["http_status"] is None or r["http_status"] in TRANSIENT or r.get("timed_out")
+    unsettled = [
+        r
         for r in results
-    ):
-        sys.exit(EXIT_USAGE)  # nothing judged: ask again later
+        if r["http_status"] is None or r["http_status"] in TRANSIENT or r.get("timed_out")
+    ]
+    if unsettled:  # nothing judged: ask again later; say so beside the JSON (stderr)
+        waited = " within --timeout" if any(r.get("timed_out") for r in unsettled) else ""
+        fail(
+            f"{len(unsettled)} of {len(results)} message(s) had no final answer{waited}; "
+            "ask again later",
+            EXIT_USAGE,
+        )
     sys.exit(EXIT_OK if all(r["http_status"] == 200 for r in results) else EXIT_INVALID)

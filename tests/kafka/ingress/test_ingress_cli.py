@@ -101,10 +101,12 @@ async def test_status_reports_and_waits_for_each_message(
         assert found[0]["http_status"] == 200 and found[0]["status"] == "accepted"
         assert token not in text
         # Nothing translates it yet: the wait ends at --timeout, exit 2, last state shown.
-        code, waited, _ = await _kpgw(
+        code, waited, text = await _kpgw(
             *base, "--wait", "--timeout", "1", "--interval", "0.2", tracking_id
         )
         assert code == 2 and waited[0]["timed_out"] and waited[0]["status"] == "accepted"
+        # An operator review: exit 2 said nothing; one line says why.
+        assert "1 of 1 message(s) had no final answer within --timeout" in text
 
         worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
         async with running(lambda: worker):
