@@ -151,6 +151,9 @@ class TransactionalWorker:
         self._held: set[TopicPartition] = set()
         self._unprocessed: dict[TopicPartition, int] = {}
         self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
+        #: The group's committed offset of each partition when it was assigned here (absent:
+        #: not read, the broker did not answer).
+        self.committed_at_assignment: dict[TopicPartition, int] = {}
         self._stop = asyncio.Event()
         self._consumer = committed_consumer(
             settings,
@@ -216,6 +219,9 @@ class TransactionalWorker:
             await asyncio.gather(*(self._producer_for(p) for p in partitions))
             for partition in partitions:
                 committed = await self._consumer.committed(partition)
+                # What the group had processed when this process took the partition
+                # (0: nothing), read after the fence, before any batch of ours commits.
+                self.committed_at_assignment[partition] = int(committed or 0)
                 if committed is not None:
                     self._consumer.seek(partition, committed)
         except Exception as exc:  # noqa: BLE001 - the first batch retries with backoff
@@ -287,15 +293,6 @@ class TransactionalWorker:
                 return int(await asyncio.wait_for(self._consumer.position(partition), 5))
             except (KafkaError, TimeoutError):
                 return None
-
-    async def committed(self, partition: TopicPartition) -> int | None:
-        """The group's committed offset of ``partition`` (None: never committed, or the
-        broker did not say within 5 s)."""
-        try:
-            found = await asyncio.wait_for(self._consumer.committed(partition), 5)
-        except (KafkaError, TimeoutError):
-            return None
-        return None if found is None else int(found)
 
     async def transact(self, partition: TopicPartition, write: Write) -> bool:
         """Run ``write(producer)`` in one transaction of ``partition``'s producer (no input

@@ -102,7 +102,6 @@ class RouterHandler:
         self.max_state_bytes = MAX_STATE_BYTES
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
         self.slots: dict[TopicPartition, Slot] = {}
-        self._checks: set[asyncio.Task[None]] = set()  # state-kept checks after restores
         self._partitions: int | None = None
         self.counters = Counters()
         self.metrics = pipeline_metrics()
@@ -189,28 +188,28 @@ class RouterHandler:
             catch_up_to=result.catch_up_to,
             seconds=round(result.seconds, 3),
         )
+        self._check_state_kept(tp, result)
         self.worker.release(tp)
-        if result.end_offset == 0:  # a changelog partition that never held a record
-            self._checks.add(asyncio.create_task(self._check_state_kept(tp)))
-            for task in list(self._checks):
-                if task.done():
-                    self._checks.discard(task)
 
-    async def _check_state_kept(self, tp: TopicPartition) -> None:
-        """An empty changelog partition is right for a new deployment, and a loss when the
-        router already processed events there: the changelog was deleted or recreated, and
-        the certificates waiting for a confirmation are forgotten (their confirmations
-        become orphans, their overdue never comes). That must not pass as an info line (a
-        recovery review); docs/router.md says what to do."""
-        processed = await self.worker.committed(tp)
+    def _check_state_kept(self, tp: TopicPartition, result: Restored) -> None:
+        """A changelog partition that never held a record is right for a new deployment,
+        and a loss when the router's group had already processed events there: the
+        changelog was deleted or recreated, and the certificates waiting for a confirmation
+        are forgotten (their confirmations become orphans, their overdue never comes). That
+        must not pass as an info line (a recovery review). A partition whose events so far
+        were all dead letters never wrote a state either, hence "or never written"."""
+        processed = self.worker.committed_at_assignment.get(tp)
+        if processed is None or result.end_offset > 0:
+            return  # not known (the broker did not say), or the changelog has records
         if processed:
             ROUTER_STATE_MISSING[tp.partition] = processed
-            log.error(
+            log.warning(
                 "router_state_missing",
                 partition=tp.partition,
                 events_processed_up_to=processed,
-                hint="the changelog partition is empty although kp.events was processed: "
-                "its certificates' state is lost; see docs/router.md, 'A lost changelog'",
+                hint="the changelog partition never held a record although kp.events was "
+                "processed there: its certificates' state is lost (or every event so far "
+                "was dead-lettered); see docs/router.md, 'A lost changelog'",
             )
         else:
             ROUTER_STATE_MISSING.pop(tp.partition, None)

@@ -13,6 +13,7 @@ import asyncio
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from gateway.dlq.store import iter_topic
 from gateway.errors import ConfigurationError
@@ -55,6 +56,20 @@ def fatal_problems(prefix: str, problems: list[TopicProblem]) -> list[TopicProbl
 _LAST_RECORDS = 50
 
 
+#: How long the partition-history check may take before start-up goes on without it.
+_HISTORY_CHECK_S = 20.0
+
+
+async def _repartitioned_or_unknown(settings: Settings) -> list[TopicProblem]:
+    """``_repartitioned``, best effort: a broker that does not answer now (the topic check
+    before waited for it) must not stop the router, and with it the gateway (a review)."""
+    try:
+        return await asyncio.wait_for(_repartitioned(settings), _HISTORY_CHECK_S)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("router_partition_history_unchecked", error=repr(exc))
+        return []
+
+
 async def _repartitioned(settings: Settings) -> list[TopicProblem]:
     """The changelog written with another partition count than its topics have now:
     partitions were added after data existed, which moves certificates to other partitions
@@ -85,7 +100,7 @@ async def _repartitioned(settings: Settings) -> list[TopicProblem]:
             f"its states were written with {other[0]} partitions and the topics now have "
             f"{now}: partitions were added after data existed, which moves certificates to "
             "other partitions and splits their state (docs/router.md, 'A lost changelog, "
-            "and other things to avoid'); restore the partition count or start a new "
+            "and other things to avoid'); Kafka cannot remove partitions: start a new "
             "deployment with its own topic prefix",
         )
     ]
@@ -114,7 +129,7 @@ async def check_router_topics(
     for problem in problems:
         if problem not in fatal:
             log.warning("router_topic_note", topic=problem.topic, problem=problem.problem)
-    fatal.extend(await _repartitioned(settings))
+    fatal.extend(await _repartitioned_or_unknown(settings))
     if fatal:
         listing = "; ".join(f"{p.topic}: {p.problem}" for p in fatal)
         raise ConfigurationError(

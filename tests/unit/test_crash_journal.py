@@ -74,12 +74,18 @@ def test_a_corrupt_counts_file_is_started_over(tmp_path: Path) -> None:
 
 
 def test_an_unusable_directory_runs_without_a_journal(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("", "utf-8")
-    assert open_journal(tmp_path / "file", "kp.translator") is None
-    # A recovery review: only a warning said so; /metrics now does for as long as it lasts.
-    assert str(tmp_path / "file") in CRASH_JOURNAL_UNAVAILABLE
-    assert open_journal(tmp_path / "ok", "kp.translator") is not None
-    CRASH_JOURNAL_UNAVAILABLE.pop(str(tmp_path / "file"))
+    where = tmp_path / "file"
+    where.write_text("", "utf-8")
+    try:
+        assert open_journal(where, "kp.translator") is None
+        # A recovery review: only a warning said so; /metrics now does while it lasts.
+        assert str(where) in CRASH_JOURNAL_UNAVAILABLE
+        where.unlink()  # the operator makes it usable: the next start clears the alarm
+        journal = open_journal(where, "kp.translator")
+        assert journal is not None and str(where) not in CRASH_JOURNAL_UNAVAILABLE
+        journal.close()
+    finally:
+        CRASH_JOURNAL_UNAVAILABLE.pop(str(where), None)
 
 
 def test_the_dead_letter_of_a_killer_record_says_what_happened() -> None:

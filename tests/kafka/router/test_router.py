@@ -381,6 +381,12 @@ async def test_refuses_to_start_on_topics_grown_after_data_existed(
     await produce_events(settings, [pair("RU0730001")[0]])
     async with routing(settings, registry):
         await partner(settings, "EU", 1)
+    stop = asyncio.Event()  # the same count: the start-up check lets it start
+    running_router = asyncio.create_task(run_router(settings, stop))
+    await asyncio.sleep(3)
+    assert not running_router.done()
+    stop.set()
+    await asyncio.wait_for(running_router, 60)
     admin = admin_client(settings)
     await admin.start()
     try:
