@@ -98,12 +98,12 @@ _LOOK_ALIKES = str.maketrans(
         **dict.fromkeys("\u2212\u02d7\u2796\u2043", "-"),
     }
 )
-#: What a statement (``KP-KEY: value``) or a note's subject code (``KP-KEY``) looks like
-#: once look-alikes are undone; the key must be one the profile knows, so free text that
-#: merely begins with "Kr-" (Krasnoyarsk's abbreviation, "Kr-sk: cargo received") or
-#: "kp-compliant" is no statement in disguise.
+#: What a statement (``KP-KEY: value``, its colon forgotten too) or a note's subject code
+#: (``KP-KEY``) looks like once look-alikes are undone; the key must be one the profile
+#: knows, so free text that merely begins with "Kr-" (Krasnoyarsk's abbreviation, "Kr-sk:
+#: cargo received") or "kp-compliant" is no statement in disguise.
 _DISGUISED = {
-    "statement": re.compile(r"(KP-[A-Z0-9-]+)\s*:"),
+    "statement": re.compile(r"(KP-[A-Z0-9-]+)"),  # with or without its colon, as in ASCII
     "code": re.compile(r"(KP-[A-Z0-9-]+)\Z"),
 }
 

@@ -58,7 +58,8 @@ def filters(function: F) -> F:
                 "--stage",
                 multiple=True,
                 type=click.Choice(["ingress", "translator", "router"]),
-                help="Where it failed: translator or router (repeatable).",
+                help="Where it failed (repeatable); the translator and the router write "
+                "dead letters, the ingress answers with a problem instead.",
             ),
             click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
             click.option("--until", help="Dead-lettered before (ISO-8601)."),

@@ -136,6 +136,7 @@ def test_a_line_origin_in_another_alphabet_is_refused(registry: ParticipantRegis
         "KP\u02d7PARCELS: 3",  # modifier minus
         "K\u034fP-PARCELS: 3",  # combining grapheme joiner
         "\u3164KP-PARCELS: 3",  # Hangul filler
+        "\u041a\u0420-PARCELS 4",  # its colon forgotten, as KP-PARCELS 4 is refused in ASCII
     ],
 )
 def test_more_disguises_are_seen(text: str) -> None:
