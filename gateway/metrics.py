@@ -240,39 +240,41 @@ class _Gauges:
         for partition, count in sorted(totals.items()):
             pending.add_metric([str(partition)], float(count))
         yield pending
-        invalid = GaugeMetricFamily(
+        yield _flags(
             "kpgw_registry_reload_failed",
             "1 while the participant registry file's latest edit is invalid, or names a "
             "partner whose topic the router could not create, and the previous registry "
             "is still in use",
-            labels=("path",),
+            "path",
+            RELOAD_FAILURES,
         )
-        for path in sorted(RELOAD_FAILURES):
-            invalid.add_metric([path], 1.0)
-        yield invalid
-        missing = GaugeMetricFamily(
+        yield _flags(
             "kpgw_router_state_missing",
-            "1 for a kp.events partition whose changelog partition was empty at restore "
-            "although the router had processed events there (the changelog was deleted or "
-            "recreated): its pending certificates are forgotten",
-            labels=("partition",),
+            "1 for a kp.events partition whose changelog partition never held a record at "
+            "restore although the router had processed events there (the changelog was "
+            "deleted or recreated): its pending certificates are forgotten",
+            "partition",
+            ROUTER_STATE_MISSING,
         )
-        for partition in sorted(ROUTER_STATE_MISSING):
-            missing.add_metric([str(partition)], 1.0)
-        yield missing
-        journal = GaugeMetricFamily(
+        yield _flags(
             "kpgw_translator_crash_journal_unavailable",
             "1 while the crash journal directory cannot be used: records that kill the "
             "translator are retried for ever instead of dead-lettered as POISON_PILL",
-            labels=("directory",),
+            "directory",
+            CRASH_JOURNAL_UNAVAILABLE,
         )
-        for directory in sorted(CRASH_JOURNAL_UNAVAILABLE):
-            journal.add_metric([directory], 1.0)
-        yield journal
 
 
-#: kp.events partitions (this process) whose changelog partition was empty although the
-#: router had processed events there: their certificates' state is lost -> the offset.
+def _flags(name: str, documentation: str, label: str, present: Iterable[Any]) -> GaugeMetricFamily:
+    """A gauge of 1 per key of ``present`` (no series when it is empty)."""
+    gauge = GaugeMetricFamily(name, documentation, labels=(label,))
+    for key in sorted(present):
+        gauge.add_metric([str(key)], 1.0)
+    return gauge
+
+
+#: kp.events partitions (this process) whose changelog partition never held a record
+#: although the router's group had processed events there -> the committed offset.
 ROUTER_STATE_MISSING: dict[int, int] = {}
 #: Crash journal directories that could not be used (path -> why): no poison-pill counting.
 CRASH_JOURNAL_UNAVAILABLE: dict[str, str] = {}

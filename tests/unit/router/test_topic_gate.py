@@ -17,15 +17,21 @@ from gateway.registry.watch import RELOAD_FAILURES, RegistryWatcher
 from gateway.router import topic_gate
 from gateway.settings import load_settings
 
+
+def _gate(tmp_path: Path) -> tuple[Path, topic_gate.TopicCheckedRegistry]:
+    """A gate on a copy of the example registry that the test may edit."""
+    path = tmp_path / "participants.toml"
+    path.write_text(example_registry_path().read_text())
+    return path, topic_gate.TopicCheckedRegistry(load_settings(), RegistryWatcher(path))
+
+
 NEW_PAIR = '\n[[pairs]]\nexporter = "RU"\nimporter = "JP"\nconfirmation_deadline_days = 30\n'
 
 
 async def test_a_registry_whose_partner_topic_cannot_be_created_is_not_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "participants.toml"
-    path.write_text(example_registry_path().read_text())
-    gate = topic_gate.TopicCheckedRegistry(load_settings(), RegistryWatcher(path))
+    path, gate = _gate(tmp_path)
     first = gate.current()
     attempts: list[str] = []
 
@@ -58,9 +64,7 @@ async def test_a_batch_never_creates_topics_and_a_refused_creation_blocks_nothin
     """A code review: refresh() ran in every batch's transaction, and a creation the broker
     refused inside its response (RuntimeError from topics._created, e.g. no CREATE right)
     escaped and failed every batch, for ever."""
-    path = tmp_path / "participants.toml"
-    path.write_text(example_registry_path().read_text())
-    gate = topic_gate.TopicCheckedRegistry(load_settings(), RegistryWatcher(path))
+    path, gate = _gate(tmp_path)
     first = gate.current()
     attempts: list[str] = []
 
