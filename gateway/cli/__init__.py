@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "send": "gateway.cli.send_cmd:send",
     "status": "gateway.cli.status_cmd:status",
     "demo": "gateway.cli.demo_cmd:demo",
+    "router": "gateway.cli.router_cmd:router",
 }
 
 

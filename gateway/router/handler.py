@@ -56,6 +56,15 @@ class StateTooLarge(MessageRejected):
     code = "STATE_TOO_LARGE"
 
 
+def router_config(settings: Settings) -> RouterConfig:
+    """The pure core's settings from the gateway's."""
+    return replace(
+        RouterConfig.from_days(settings.router.retention_days),
+        max_events=settings.router.max_events_per_certificate,
+        max_events_per_sender=settings.router.max_events_per_sender,
+    )
+
+
 #: The largest state written to the changelog: under the 1 MiB a topic takes by default.
 MAX_STATE_BYTES = 900 * 1024
 
@@ -93,11 +102,7 @@ class RouterHandler:
         self.registry = TopicCheckedRegistry(settings, registry)
         self.clock = clock
         self.group_id = settings.router.group_id
-        self.config = replace(
-            RouterConfig.from_days(settings.router.retention_days),
-            max_events=settings.router.max_events_per_certificate,
-            max_events_per_sender=settings.router.max_events_per_sender,
-        )
+        self.config = router_config(settings)
         self.tick_limit = settings.router.batch_max_records
         self.max_state_bytes = MAX_STATE_BYTES
         self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
@@ -209,7 +214,8 @@ class RouterHandler:
                 events_processed_up_to=processed,
                 hint="the changelog partition never held a record although kp.events was "
                 "processed there: its certificates' state is lost (or every event so far "
-                "was dead-lettered); see docs/router.md, 'A lost changelog'",
+                "was dead-lettered); stop the routers and run `kpgw router rebuild` "
+                "(docs/router.md, 'A lost changelog')",
             )
         else:
             ROUTER_STATE_MISSING.pop(tp.partition, None)

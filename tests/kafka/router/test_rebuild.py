@@ -1,0 +1,155 @@
+"""``kpgw router rebuild`` on the real broker: a deleted and recreated changelog is
+rebuilt from kp.events; the router then knows its certificates again; nothing the topics
+already hold is written twice; a deadline missed while the state was lost is reported
+once; running routers are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import EnvironmentProblem
+from gateway.kafka.clients import admin_client
+from gateway.kafka.topics import create_topics
+from gateway.registry import ParticipantRegistry, load_registry
+from gateway.router.rebuild import RoutersRunning, rebuild_changelog
+from gateway.settings import Settings
+from tests.kafka.helpers import read_until, registry_copy, run_kpgw
+from tests.kafka.router.support import outcomes, pair, partner, produce_events, routing, stamp
+
+pytestmark = pytest.mark.kafka
+
+
+async def lose_changelog(settings: Settings, registry: ParticipantRegistry) -> None:
+    """Delete kp.router.changelog and create it again, empty (what an operator's mistake or
+    a lost volume leaves)."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.delete_topics([f"{settings.topic_prefix}router.changelog"])
+    finally:
+        await admin.close()
+    for _ in range(60):  # deletion is asynchronous: creating may fail for a moment
+        try:
+            report = await create_topics(settings, registry)
+        except Exception:
+            report = None
+        if report is not None and f"{settings.topic_prefix}router.changelog" in report.created:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the changelog could not be created again")
+
+
+async def test_a_lost_changelog_is_rebuilt_and_the_router_knows_its_certificates(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    matched_cert, matched_conf = pair("RU0720001")
+    waiting_cert, waiting_conf = pair("RU0720002")
+    await produce_events(settings, [matched_cert, matched_conf, waiting_cert])
+    async with routing(settings, registry_path):
+        await outcomes(settings, 1)
+        await partner(settings, "EU", 3)  # two announcements and the MATCHED outcome
+    await lose_changelog(settings, registry)
+
+    dry = await rebuild_changelog(settings, registry, dry_run=True)
+    command = run_kpgw(
+        {
+            "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "KPGW_TOPIC_PREFIX": settings.topic_prefix,
+            "KPGW_PARTNERS_FILE": str(registry_path),
+            "KPGW_ROUTER__GROUP_ID": settings.router.group_id,
+        },
+        "router",
+        "rebuild",
+        "--dry-run",
+        "--json",
+    )
+    assert command.returncode == 0, command.stderr
+    lines = [json.loads(line) for line in command.stdout.splitlines()]
+    assert [line["partition"] for line in lines] == [r.partition for r in dry]
+    assert sum(line["states"] for line in lines) == 2
+    assert not any(line["written"] for line in lines)
+    assert sum(r.states for r in dry) == 2
+    assert sum(r.events_taken for r in dry) == 3
+    assert not any(r.written or r.outcomes_missing or r.notifications_missing for r in dry)
+    assert not any(r.statuses_restated for r in dry)  # both messages' statuses are there
+    assert await read_until(settings, "router.changelog", 0) == []
+
+    rebuilt = await rebuild_changelog(settings, registry)
+    assert all(r.written for r in rebuilt)
+    assert sum(r.records_written for r in rebuilt) == 2  # the two states, nothing else
+    again = await rebuild_changelog(settings, registry)
+    assert sum(r.records_written for r in again) == 2
+    assert sum(r.changelog_keys_before for r in again) == 2
+
+    async with routing(settings, registry_path) as router:
+        await produce_events(settings, [waiting_conf])
+        found = await outcomes(settings, 2)
+        restored = router.counters.restored_states
+    assert restored == 2
+    # Without the rebuild the confirmation would wait for a certificate the router forgot.
+    assert sorted((o["certificate_id"], o["outcome"]) for o in found) == [
+        ("RU0720001", "MATCHED"),
+        ("RU0720002", "MATCHED"),
+    ]
+    assert Counter(await partner(settings, "EU", 4)) == {"SHIPMENT_ANNOUNCED": 2, "MATCHED": 2}
+
+
+async def test_a_deadline_that_passed_while_the_state_was_lost_is_reported_once(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    cert, _ = pair("RU0720003")
+    await produce_events(settings, [cert])
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+    await lose_changelog(settings, registry)
+    later = stamp() + timedelta(days=15)  # past the RU -> EU deadline of 14 days
+
+    first = await rebuild_changelog(settings, registry, clock=lambda: later)
+    second = await rebuild_changelog(settings, registry, clock=lambda: later)
+
+    assert sum(sum(r.outcomes_missing.values()) for r in first) == 1
+    assert sum(sum(r.outcomes_missing.values()) for r in second) == 0
+    assert sum(r.outcomes_present for r in second) == 1
+    (overdue,) = await outcomes(settings, 1)
+    assert (overdue["certificate_id"], overdue["outcome"]) == ("RU0720003", "CONFIRMATION_OVERDUE")
+    # The exporter hears of it once, as the live router would have told it.
+    assert Counter(await partner(settings, "RU", 1)) == {"CONFIRMATION_OVERDUE": 1}
+
+
+async def test_running_routers_and_unknown_partitions_are_refused(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    async with routing(settings, registry_path):
+        with pytest.raises(RoutersRunning, match="stop every router"):
+            await rebuild_changelog(settings, registry, dry_run=True)
+        command = await asyncio.to_thread(
+            run_kpgw,
+            {
+                "KPGW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+                "KPGW_TOPIC_PREFIX": settings.topic_prefix,
+                "KPGW_PARTNERS_FILE": str(registry_path),
+                "KPGW_ROUTER__GROUP_ID": settings.router.group_id,
+            },
+            "router",
+            "rebuild",
+        )
+    assert command.returncode == 2
+    assert "stop every router" in command.stderr
+    assert command.stdout == ""
+    with pytest.raises(EnvironmentProblem, match="no partition 99"):
+        await rebuild_changelog(settings, registry, partitions=[99], dry_run=True)
