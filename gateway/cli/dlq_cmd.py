@@ -134,18 +134,34 @@ def _read_with_history(
     return letters, history
 
 
-_DEAD_LETTER_ID = re.compile(r"^[0-9]+-[0-9]+$")
+_DEAD_LETTER_ID = re.compile(r"^([0-9]+)-([0-9]+)$")
+#: ``topic/partition/offset``, as kp.dlq.audit and ``kpgw-replayed-from`` name a record.
+_RECORD_PLACE = re.compile(r"^(.+)/([0-9]+)/([0-9]+)$")
+ID_FORMS = (
+    "ids look like 0-42 (partition-offset, as `kpgw dlq list` shows them) or dlq/0/42 "
+    "(as kp.dlq.audit names them)"
+)
+
+
+def dead_letter_id(text: str) -> str:
+    """The dead letter ``text`` names, as ``partition-offset`` (``0-42``): given so, or as
+    the audit names it (``dlq/0/42``, or with the topic's full name, ``kp.dlq/0/42``).
+    Anything else is a usage error (exit 2), not a dead letter that is not there."""
+    given = text.strip()
+    if match := _DEAD_LETTER_ID.match(given):
+        return f"{int(match[1])}-{int(match[2])}"
+    if match := _RECORD_PLACE.match(given):
+        topic = match[1]
+        if topic in ("dlq", f"{settings().topic_prefix}dlq"):
+            return f"{int(match[2])}-{int(match[3])}"
+        raise click.BadParameter(
+            f"{text!r} names a record of {topic}, not a dead letter ({ID_FORMS})"
+        )
+    raise click.BadParameter(f"{text!r} is no dead letter id; {ID_FORMS}")
 
 
 def _checked_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
-    """A malformed id is a usage error (exit 2), not a dead letter that is not there."""
-    for text in ids:
-        if not _DEAD_LETTER_ID.match(text):
-            raise click.BadParameter(
-                f"{text!r} is no dead letter id; ids look like 0-42 (partition-offset, as "
-                "`kpgw dlq list` shows them)"
-            )
-    return ids
+    return tuple(dead_letter_id(text) for text in ids)
 
 
 @click.group()
@@ -209,7 +225,7 @@ def _pretty(value: bytes | None) -> str:
 
 
 @dlq.command()
-@click.argument("dead_letter_id", callback=lambda _c, _p, value: _checked_ids((value,))[0])
+@click.argument("dead_letter_id", callback=lambda _c, _p, value: dead_letter_id(value))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.option(
     "--raw",
@@ -218,12 +234,13 @@ def _pretty(value: bytes | None) -> str:
 )
 def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     """One dead letter: headers, findings and the raw document pretty-printed. Text from
-    the sender is shown with control characters escaped."""
+    the sender is shown with control characters escaped.
+
+    DEAD_LETTER_ID is 0-42 (partition-offset, as `kpgw dlq list` shows it) or dlq/0/42
+    (as kp.dlq.audit names it)."""
     found, history = _read_with_history(DlqFilter(ids=(dead_letter_id,)), pending=False)
     if not found:  # as replay says it, and a JSON line under --log-format json
-        fail(
-            f"no dead letter {dead_letter_id} (ids look like 0-42: partition-offset)", EXIT_INVALID
-        )
+        fail(f"no dead letter {dead_letter_id} ({ID_FORMS})", EXIT_INVALID)
     letter = found[0]
     if raw:
         sys.stdout.buffer.write(letter.value or b"")
@@ -301,7 +318,8 @@ def stats_(
     "ids",
     multiple=True,
     callback=lambda _c, _p, value: _checked_ids(value),
-    help="Only these dead letters (partition-offset).",
+    help="Only these dead letters (repeatable): 0-42 (partition-offset) or dlq/0/42 (as "
+    "kp.dlq.audit names them).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed; send nothing.")
 @click.option("--force", is_flag=True, help="Replay even dead letters replayed before.")
@@ -343,10 +361,7 @@ def replay(
         found = {letter.id for letter in _read(selection)}
         unknown = [x for x in ids if x not in found]
         if unknown:
-            fail(
-                f"no dead letter {', '.join(unknown)} (ids look like 0-42: partition-offset)",
-                EXIT_INVALID,
-            )
+            fail(f"no dead letter {', '.join(unknown)} ({ID_FORMS})", EXIT_INVALID)
     current = registry(registry_path)  # the one the translator routes by: what happens now
     used = registry_path or config.partners_file
     inbound = f"{config.topic_prefix}inbound"

@@ -77,7 +77,10 @@ def test_a_replay_without_a_filter_asks_for_all() -> None:
 
 @pytest.mark.parametrize(
     "arguments",
-    [["dlq", "show", "foo"], ["dlq", "replay", "--id", "0-4", "--id", "dlq/0/4", "--dry-run"]],
+    [
+        ["dlq", "show", "foo"],
+        ["dlq", "replay", "--id", "0-4", "--id", "kp.inbound/0/4", "--dry-run"],
+    ],
 )
 def test_a_malformed_dead_letter_id_is_a_usage_error(arguments: list[str]) -> None:
     """Exit 2 with the expected shape, before any broker is asked (it exited 1, as for a

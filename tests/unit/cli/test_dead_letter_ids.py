@@ -1,0 +1,79 @@
+"""A dead letter is named ``0-42`` by ``kpgw dlq list`` and ``dlq/0/42`` by its audit
+records (kp.dlq.audit, ``kpgw-replayed-from``): the commands that take an id take both (an
+on-call operator review), and say what an id looks like when given anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import cli, dlq_cmd
+from gateway.dlq.store import DeadLetter, DlqFilter
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0-42", "0-42"), ("dlq/0/42", "0-42"), ("kp.dlq/2/7", "2-7"), (" dlq/1/005 ", "1-5")],
+)
+def test_both_forms_name_the_same_dead_letter(text: str, expected: str) -> None:
+    assert dlq_cmd.dead_letter_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("kp.inbound/0/5", "names a record of kp.inbound, not a dead letter"),
+        ("kp.dlq.audit/0/5", "names a record of kp.dlq.audit"),
+        ("42", "is no dead letter id"),
+        ("0/42", "is no dead letter id"),
+        ("dlq-0-42", "is no dead letter id"),
+    ],
+)
+def test_anything_else_is_refused_with_both_forms_named(text: str, said: str) -> None:
+    with pytest.raises(click.BadParameter) as refused:
+        dlq_cmd.dead_letter_id(text)
+    assert said in refused.value.message
+    assert "0-42" in refused.value.message and "dlq/0/42" in refused.value.message
+
+
+def test_show_takes_the_audit_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[DlqFilter] = []
+
+    def read(selection: DlqFilter, pending: bool) -> tuple[list[DeadLetter], dict[str, str]]:
+        asked.append(selection)
+        return [], {}
+
+    monkeypatch.setattr(dlq_cmd, "_read_with_history", read)
+    result = CliRunner().invoke(cli, ["dlq", "show", "dlq/0/7"])
+    assert result.exit_code == 1, result.output  # not there: judged, not a usage error
+    assert [x.ids for x in asked] == [("0-7",)]
+    assert "no dead letter 0-7" in result.output
+
+    refused = CliRunner().invoke(cli, ["dlq", "show", "kp.inbound/0/7"])
+    assert refused.exit_code == 2
+    assert "names a record of kp.inbound" in refused.output
+
+
+def test_replay_takes_the_audit_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[DlqFilter] = []
+
+    def read(selection: DlqFilter) -> list[Any]:
+        asked.append(selection)
+        return []
+
+    monkeypatch.setattr(dlq_cmd, "_read", read)
+    result = CliRunner().invoke(
+        cli, ["dlq", "replay", "--dry-run", "--id", "dlq/0/7", "--id", "1-3"]
+    )
+    assert result.exit_code == 1, result.output
+    assert asked[0].ids == ("0-7", "1-3")
+    assert "no dead letter 0-7, 1-3" in result.output
+
+
+def test_help_names_both_forms() -> None:
+    for command in (["dlq", "show", "--help"], ["dlq", "replay", "--help"]):
+        text = " ".join(CliRunner().invoke(cli, command).output.split())
+        assert "0-42" in text and "dlq/0/42" in text, command
