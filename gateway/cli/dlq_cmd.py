@@ -23,7 +23,7 @@ from gateway.cli.common import (
     emit_json,
     environment_errors,
     fail,
-    parse_instant,
+    instant_callback,
     registry,
     registry_option,
     settings,
@@ -36,15 +36,6 @@ from gateway.text import printable, printable_line
 from gateway.translator.predict import predict
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or time") from None
 
 
 def filters(function: F) -> F:
@@ -61,8 +52,17 @@ def filters(function: F) -> F:
                 help="Where it failed (repeatable); the translator and the router write "
                 "dead letters, the ingress answers with a problem instead.",
             ),
-            click.option("--since", help="Dead-lettered at or after (ISO-8601)."),
-            click.option("--until", help="Dead-lettered before (ISO-8601)."),
+            click.option(
+                "--since",
+                callback=instant_callback,
+                help="Dead-lettered at or after this instant: ISO 8601, e.g. 2026-03-02 or "
+                "2026-03-02T10:15:30Z (without an offset: UTC).",
+            ),
+            click.option(
+                "--until",
+                callback=instant_callback,
+                help="Dead-lettered before this instant (ISO 8601, as --since).",
+            ),
             click.option(
                 "--pending",
                 is_flag=True,
@@ -78,21 +78,22 @@ def _filter(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
     stage: tuple[str, ...],
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     ids: tuple[str, ...] = (),
 ) -> DlqFilter:
     # Reason and participant codes are upper case everywhere: a lower-case filter would
     # silently match nothing. "(none)" is how ``dlq stats`` labels letters without a sender.
-    start, end = _when(since), _when(until)
-    if start is not None and end is not None and start >= end:
-        raise click.BadParameter(f"--since {since} is not before --until {until}")
+    if since is not None and until is not None and since >= until:
+        raise click.BadParameter(
+            f"--since {since.isoformat()} is not before --until {until.isoformat()}"
+        )
     return DlqFilter(
         reasons=tuple(code.strip().upper() for code in reason),
         senders=tuple("" if code == "(none)" else code.strip().upper() for code in sender),
         stages=stage,
-        since=start,
-        until=end,
+        since=since,
+        until=until,
         ids=ids,
     )
 
@@ -177,8 +178,8 @@ def list_(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
     stage: tuple[str, ...],
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     pending: bool,
     as_json: bool,
     limit: int | None,
@@ -287,8 +288,8 @@ def stats_(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
     stage: tuple[str, ...],
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     pending: bool,
     as_json: bool,
 ) -> None:
@@ -333,8 +334,8 @@ def replay(
     reason: tuple[str, ...],
     sender: tuple[str, ...],
     stage: tuple[str, ...],
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     pending: bool,
     ids: tuple[str, ...],
     dry_run: bool,

@@ -5,7 +5,7 @@ One JSON line per tracking id: the status document (``status``, ``reason``, ``de
 ``certificate_id``, ``differences``, ``updated_at``) with ``http_status`` 200, else
 ``{tracking_id, http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
 ``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
-discrepancy; ``--until`` names others) or ``--timeout`` passes. Exit 0 when every id was
+discrepancy; ``--wait-for`` names others) or ``--timeout`` passes. Exit 0 when every id was
 found (and reached what was waited for), 1 when any is unknown to this participant (404),
 2 on a usage or connection error, a 429/5xx that persisted, or a wait that timed out.
 """
@@ -122,14 +122,22 @@ async def _status_all(
 @click.option(
     "--wait",
     is_flag=True,
-    help="Poll until each message is dead-lettered, matched or a discrepancy (or --until).",
+    help="Poll until each message is dead-lettered, matched or a discrepancy (or --wait-for).",
 )
 @click.option(
-    "--until",
-    "until_states",
+    "--wait-for",
+    "wait_for",
     multiple=True,
     type=click.Choice(STATES),
-    help="With --wait: the states to wait for instead (repeatable).",
+    help="Poll until each message is in one of these states instead (repeatable; implies --wait).",
+)
+@click.option(
+    # The old spelling of --wait-for: in the dlq commands --until is a time.
+    "--until",
+    "old_until",
+    multiple=True,
+    type=click.Choice(STATES),
+    hidden=True,
 )
 @click.option(
     "--timeout",
@@ -156,16 +164,20 @@ def status(
     cert: Path | None,
     key: Path | None,
     wait: bool,
-    until_states: tuple[str, ...],
+    wait_for: tuple[str, ...],
+    old_until: tuple[str, ...],
     timeout_s: float,
     interval_s: float,
     tracking_ids: tuple[str, ...],
 ) -> None:
     """Where sent messages are now, one line per TRACKING_ID."""  # fmt: skip
-    if until_states and not wait:
-        raise click.UsageError("--until needs --wait")
+    if old_until:
+        click.echo(
+            "warning: status --until is now --wait-for (--until is a time elsewhere)", err=True
+        )
+    states = wait_for + old_until
     headers, context = client_setup(url, token, cacert, cert, key)
-    until = frozenset(until_states or SETTLED) if wait else None
+    until = frozenset(states or SETTLED) if wait or states else None
     results = asyncio.run(
         _status_all(
             base_url(url),

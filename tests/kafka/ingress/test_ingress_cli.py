@@ -111,7 +111,7 @@ async def test_status_reports_and_waits_for_each_message(
         worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
         async with running(lambda: worker):
             code, done, text = await _kpgw(
-                *base, "--wait", "--until", "translated", "--timeout", "60", tracking_id
+                *base, "--wait-for", "translated", "--timeout", "60", tracking_id
             )
         assert code == 0, text
         assert done[0]["status"] == "translated" and done[0]["certificate_id"] == "RU0650002"
@@ -122,8 +122,6 @@ async def test_status_reports_and_waits_for_each_message(
             "status", "--url", client.url, "--token", demo_token("EU"), tracking_id, "a/b"
         )
         assert code == 1 and [line["http_status"] for line in other] == [404, 404]
-        code, _, text = await _kpgw(*base, "--until", "matched", tracking_id)
-        assert code == 2 and "--until needs --wait" in text
 
 
 async def test_kpgw_run_only_ingress(created_topics: Settings) -> None:

@@ -5,6 +5,7 @@ named as such."""
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -65,7 +66,7 @@ def test_spring_binary_headers_read_as_numbers_in_tail_and_dlq_show() -> None:
 
 def test_an_inverted_time_window_is_refused() -> None:
     with pytest.raises(click.BadParameter, match="is not before --until"):
-        _filter((), (), (), "2026-11-02", "2026-11-01")
+        _filter((), (), (), datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 
 
 def test_a_replay_without_a_filter_asks_for_all() -> None:
