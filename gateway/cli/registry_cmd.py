@@ -20,24 +20,47 @@ def registry_group() -> None:
 
 @registry_group.command()
 @common.registry_option
-def check(registry_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: ok, the counts, the demo token holders and the problems.",
+)
+def check(registry_path: Path | None, as_json: bool) -> None:
     """Validate the registry; print each problem with its line and key (exit 1)."""
     path = registry_path or common.settings().partners_file
     if path is not None and not path.is_file():
         common.fail(f"no participant registry at {path}")  # environment: exit 2
+    source = str(path or "the example registry")
     try:
         loaded = load_registry(path)
     except ConfigurationError as exc:
         if not exc.findings:
             common.fail(exc.message, common.EXIT_INVALID)
-        click.echo(f"{path or 'the example registry'}: {len(exc.findings)} problem(s)", err=True)
+        if as_json:
+            problems = [finding.as_dict() for finding in exc.findings]
+            common.emit_json({"registry": source, "ok": False, "problems": problems})
+            raise SystemExit(common.EXIT_INVALID) from None
+        click.echo(f"{source}: {len(exc.findings)} problem(s)", err=True)
         for finding in exc.findings:
             where = f"line {finding.line}: " if finding.line else ""
             click.echo(f"  {where}{finding.path}: {finding.message}", err=True)
         raise SystemExit(common.EXIT_INVALID) from None
     enabled = sum(1 for pair in loaded.pairs if pair.enabled)
-    click.echo(f"{len(loaded.participants)} participants, {enabled} enabled pairs: valid")
     demo = loaded.demo_token_holders()
+    if as_json:
+        common.emit_json(
+            {
+                "registry": source,
+                "ok": True,
+                "participants": len(loaded.participants),
+                "enabled_pairs": enabled,
+                "demo_token_holders": demo,
+                "problems": [],
+            }
+        )
+    else:
+        click.echo(f"{len(loaded.participants)} participants, {enabled} enabled pairs: valid")
     if demo:  # valid, but never for production: the ingress refuses it off loopback
         click.echo(
             f"warning: {len(demo)} participant(s) accept the PUBLIC demo tokens "

@@ -1,14 +1,16 @@
 """``kpgw send --url URL --token T FILE...``: the test client a national system would use.
 
-One JSON line per file: ``{file, status, tracking_id, status_url}`` when accepted, else
-``{file, status, problem}`` (the RFC 9457 document; an answer that is not JSON, such as a
-proxy's error page, as ``{detail, not_json: true}``) or ``{file, status: null, error}`` when
-the ingress could not be reached. 429, 502, 503 and 504 are retried (``--retries``) after
-``Retry-After``; the same body carries the same default idempotency key, so a retry is
-never a second message. Exit 0 when every file was accepted, 1 when any was refused (the
-document was judged: 400, 403, 409, 413, 422), 2 on a usage or connection error (no or a
-wrong token, a wrong URL, a content type the ingress does not take: 401, 404, 405, 415)
-or a 429/5xx that persisted. The token is never printed.
+One line per file, for people: accepted with its tracking id, valid, refused with the
+problem and its findings, or not sent and why. With ``--json``, one JSON line per file
+instead: ``{file, status, tracking_id, status_url}`` when accepted, else ``{file, status,
+problem}`` (the RFC 9457 document; an answer that is not JSON, such as a proxy's error
+page, as ``{detail, not_json: true}``) or ``{file, status: null, error}`` when the ingress
+could not be reached. 429, 502, 503 and 504 are retried (``--retries``) after
+``Retry-After`` (a line on stderr each time); the same body carries the same default
+idempotency key, so a retry is never a second message. Exit 0 when every file was
+accepted, 1 when any was refused (the document was judged: 400, 403, 409, 413, 422), 2 on
+a usage or connection error (no or a wrong token, a wrong URL, a content type the ingress
+does not take: 401, 404, 405, 415) or a 429/5xx that persisted. The token is never printed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from gateway.cli.http_client import (
     connection_options,
     retry_after,
 )
+from gateway.text import printable_line
 
 #: Refusals of the call, not of the document: the token, the URL, the content type.
 NOT_A_JUDGEMENT = frozenset({401, 404, 405, 415})
@@ -107,6 +110,7 @@ async def _send_all(
     show_default=True,
     help="Retries of a 429/502/503/504 answer, each after its Retry-After.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file and line.")
 @click.argument(
     "files",
     nargs=-1,
@@ -124,6 +128,7 @@ def send(
     cacert: Path | None,
     cert: Path | None,
     key: Path | None,
+    as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
     """Send XML documents to the ingress, one request per FILE."""  # fmt: skip
@@ -132,7 +137,11 @@ def send(
     target = base_url(url) + ROUTES[1 if validate_only else 0]
     results = asyncio.run(_send_all(target, files, headers, timeout_s, context, retries))
     for result in results:
-        emit_json(result)
+        if as_json:
+            emit_json(result)
+        else:
+            for line in describe(result):
+                click.echo(printable_line(line))  # the answer quotes the document
     if any(
         result["status"] is None or result["status"] in TRANSIENT | NOT_A_JUDGEMENT
         for result in results
@@ -140,3 +149,39 @@ def send(
         sys.exit(EXIT_USAGE)  # not a judgement of the documents: fix the call, send again
     accepted = 200 if validate_only else 202
     sys.exit(EXIT_OK if all(r["status"] == accepted for r in results) else EXIT_INVALID)
+
+
+def describe(result: dict[str, Any]) -> list[str]:
+    """One file's answer for people: a line, then one per finding."""
+    name, status = result["file"], result["status"]
+    if status is None:
+        return [f"{name}: not sent: {result['error']}"]
+    if status in (200, 202):
+        if "tracking_id" in result:
+            first = f"{name}: accepted, tracking id {result['tracking_id']}"
+        else:
+            what = " ".join(str(result[k]) for k in ("kind", "certificate_id") if result.get(k))
+            first = f"{name}: valid" + (f" {what}" if what else "")
+        findings: list[dict[str, Any]] = []
+    else:
+        problem = result.get("problem") or {}
+        said = ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
+        judged = status not in TRANSIENT | NOT_A_JUDGEMENT
+        first = f"{name}: {'refused' if judged else 'not taken'} ({status})" + (
+            f" {said}" if said else ""
+        )
+        findings = [f for f in problem.get("findings") or () if isinstance(f, dict)]
+    if result.get("attempts"):
+        first += f" (after {result['attempts']} attempts)"
+    return [first, *(f"  {_finding(finding)}" for finding in findings)]
+
+
+def _finding(finding: dict[str, Any]) -> str:
+    where = ", ".join(
+        str(part)
+        for part in (f"line {finding['line']}" if finding.get("line") else "", finding.get("path"))
+        if part
+    )
+    return (
+        f"{finding.get('code')}" + (f" ({where})" if where else "") + f": {finding.get('message')}"
+    )

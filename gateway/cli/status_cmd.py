@@ -1,9 +1,11 @@
 """``kpgw status --url URL --token T TRACKING_ID...``: where sent messages are now, as a
 national system asks it (``GET /v1/messages/{tracking_id}``).
 
-One JSON line per tracking id: the status document (``status``, ``reason``, ``detail``,
-``certificate_id``, ``differences``, ``updated_at``) with ``http_status`` 200, else
-``{tracking_id, http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
+For people, one line per tracking id (the state, its reason and certificate), then the
+detail and each difference of a discrepancy. With ``--json``, one JSON line per tracking
+id instead: the status document (``status``, ``reason``, ``detail``, ``certificate_id``,
+``differences``, ``updated_at``) with ``http_status`` 200, else ``{tracking_id,
+http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
 ``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
 discrepancy; ``--wait-for`` names others) or ``--timeout`` passes. Exit 0 when every id was
 found (and reached what was waited for), 1 when any is unknown to this participant (404),
@@ -32,6 +34,7 @@ from gateway.cli.http_client import (
     connection_options,
     retry_after,
 )
+from gateway.text import printable_line
 
 #: The API's words (gateway.ingress.status.STATES).
 STATES = (
@@ -155,6 +158,7 @@ async def _status_all(
     show_default=True,
     help="Seconds between polls with --wait.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per tracking id and line.")
 @click.argument("tracking_ids", nargs=-1, required=True)
 def status(
     *,
@@ -168,6 +172,7 @@ def status(
     old_until: tuple[str, ...],
     timeout_s: float,
     interval_s: float,
+    as_json: bool,
     tracking_ids: tuple[str, ...],
 ) -> None:
     """Where sent messages are now, one line per TRACKING_ID."""  # fmt: skip
@@ -190,7 +195,11 @@ def status(
         )
     )
     for result in results:
-        emit_json(result)
+        if as_json:
+            emit_json(result)
+        else:
+            for line in describe(result):
+                click.echo(printable_line(line))  # the detail quotes what the sender wrote
     unsettled = [
         r
         for r in results
@@ -204,3 +213,34 @@ def status(
             EXIT_USAGE,
         )
     sys.exit(EXIT_OK if all(r["http_status"] == 200 for r in results) else EXIT_INVALID)
+
+
+def describe(result: dict[str, Any]) -> list[str]:
+    """One message's state for people: a line, then its detail and differences."""
+    tracking_id, http_status = result["tracking_id"], result["http_status"]
+    if http_status is None:
+        return [f"{tracking_id}: no answer: {result['error']}"]
+    if http_status != 200:
+        problem = result.get("problem") or {}
+        if http_status == 404:
+            return [f"{tracking_id}: unknown to this participant (404)"]
+        said = ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
+        return [f"{tracking_id}: no status ({http_status})" + (f" {said}" if said else "")]
+    first = f"{tracking_id}: {result.get('status')}"
+    if result.get("reason"):
+        first += f" {result['reason']}"
+    if result.get("certificate_id"):
+        first += f", certificate {result['certificate_id']}"
+    if result.get("updated_at"):
+        first += f", at {result['updated_at']}"
+    if result.get("timed_out"):
+        first += " (still so at --timeout)"
+    lines = [first]
+    if result.get("detail"):
+        lines.append(f"  {result['detail']}")
+    lines.extend(
+        f"  {item.get('field')}: certificate {item.get('certificate')}, confirmation "
+        f"{item.get('confirmation')} ({item.get('outcome')})"
+        for item in result.get("differences") or ()
+    )
+    return lines

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import EXIT_INVALID, environment_errors, registry, registry_option, settings
+from gateway.cli.common import (
+    EXIT_INVALID,
+    emit_json,
+    environment_errors,
+    registry,
+    registry_option,
+    settings,
+)
 from gateway.kafka.topics import check_topics, create_topics
 
 
@@ -30,15 +37,29 @@ def create(registry_path: Path | None) -> None:
 
 @topics.command()
 @registry_option
-def check(registry_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='One JSON object: {"ok": ..., "problems": [{"topic": ..., "problem": ...}]}.',
+)
+def check(registry_path: Path | None, as_json: bool) -> None:
     """Verify partitions, cleanup policies and co-partitioning; exit 1 with the list of what
     is wrong."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
         problems = asyncio.run(check_topics(config, participants))
-    if not problems:
+    if as_json:
+        emit_json(
+            {
+                "ok": not problems,
+                "problems": [{"topic": x.topic, "problem": x.problem} for x in problems],
+            }
+        )
+    elif not problems:
         click.echo("all topics present, configured and co-partitioned")
-        return
-    for problem in problems:
-        click.echo(f"{problem.topic}: {problem.problem}")
-    raise SystemExit(EXIT_INVALID)
+    else:
+        for problem in problems:
+            click.echo(f"{problem.topic}: {problem.problem}")
+    if problems:
+        raise SystemExit(EXIT_INVALID)

@@ -25,9 +25,10 @@ from tests.kafka.ingress.conftest import started
 pytestmark = pytest.mark.kafka
 
 
-async def _kpgw(*args: str) -> tuple[int, list[dict[str, object]], str]:
-    """The real command line in-process (a thread: it runs its own event loop)."""
-    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+async def _kpgw(command: str, *args: str) -> tuple[int, list[dict[str, object]], str]:
+    """The real command line in-process (a thread: it runs its own event loop), its JSON
+    lines (``--json``) read."""
+    result = await asyncio.to_thread(CliRunner().invoke, cli, [command, "--json", *args])
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return result.exit_code, lines, result.output
 

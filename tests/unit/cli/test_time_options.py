@@ -73,7 +73,7 @@ async def test_status_waits_for_the_states_wait_for_names() -> None:
     async with ingress_stub() as stub:
         stub.statuses["t-1"] = [{"status": "accepted"}, {"status": "translated"}]
         base = ("status", "--url", stub.url, "--token", "t", "--interval", "0.1")
-        result = await _kpgw(*base, "--timeout", "10", "--wait-for", "translated", "t-1")
+        result = await _kpgw(*base, "--timeout", "10", "--wait-for", "translated", "--json", "t-1")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "translated"
     assert stub.asked == ["t-1", "t-1"]  # --wait-for is a wait: no --wait needed
@@ -83,8 +83,8 @@ async def test_status_until_is_still_understood_as_wait_for() -> None:
     async with ingress_stub() as stub:
         stub.statuses["t-1"] = [{"status": "accepted"}, {"status": "translated"}]
         base = ("status", "--url", stub.url, "--token", "t", "--interval", "0.1")
-        result = await _kpgw(*base, "--wait", "--until", "translated", "t-1")
-        alone = await _kpgw(*base, "--until", "matched", "--timeout", "0.5", "t-1")
+        result = await _kpgw(*base, "--wait", "--until", "translated", "--json", "t-1")
+        alone = await _kpgw(*base, "--until", "matched", "--timeout", "0.5", "--json", "t-1")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "translated"
     assert "--until is now --wait-for" in result.stderr

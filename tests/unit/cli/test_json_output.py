@@ -1,0 +1,158 @@
+"""``--json`` on every command an operator scripts (an on-call operator review: ``send``,
+``status``, ``topics check`` and ``registry check`` had none): with it, stdout holds JSON
+and nothing else; without it, lines for people; the exit code is the same either way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gateway.cli import cli, topics_cmd
+from gateway.kafka.topics import TopicProblem
+from tests.unit.cli.ingress_stub import ingress_stub
+
+
+def _json_lines(result: Result) -> list[dict[str, Any]]:
+    """stdout as JSON lines; fails on any line that is not one."""
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+async def _kpgw(*args: str) -> Result:
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+_PROBLEM = {
+    "type": "urn:kpgw:problem:invalid-document",
+    "title": "The document is invalid",
+    "status": 422,
+    "detail": "1 finding",
+    "findings": [
+        {"code": "PAIR_NOT_ENABLED", "message": "RU->ZZ is not enabled", "line": 7, "path": "/a"}
+    ],
+}
+
+
+async def test_send_speaks_to_people_or_in_json_with_the_same_exit_code(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    good.write_bytes(b"<good/>")
+    bad.write_bytes(b"<bad/>")
+    async with ingress_stub() as stub:
+        accepted = (202, {"tracking_id": "t-1", "status_url": "/v1/messages/t-1"})
+        base = ("send", "--url", stub.url, "--token", "t")
+        stub.posts = [accepted, (422, _PROBLEM)]
+        human = await _kpgw(*base, str(good), str(bad))
+        stub.posts = [accepted, (422, _PROBLEM)]
+        machine = await _kpgw(*base, "--json", str(good), str(bad))
+        stub.posts = [(401, {"title": "Unauthorized", "status": 401})]
+        refused = await _kpgw(*base, str(good))
+    assert human.exit_code == machine.exit_code == 1, human.output
+    assert human.stdout.splitlines() == [
+        f"{good}: accepted, tracking id t-1",
+        f"{bad}: refused (422) The document is invalid: 1 finding",
+        "  PAIR_NOT_ENABLED (line 7, /a): RU->ZZ is not enabled",
+    ]
+    lines = _json_lines(machine)
+    assert [(x["file"], x["status"]) for x in lines] == [(str(good), 202), (str(bad), 422)]
+    assert lines[1]["problem"]["findings"][0]["code"] == "PAIR_NOT_ENABLED"
+    assert refused.exit_code == 2  # the call, not the document
+    assert refused.stdout == f"{good}: not taken (401) Unauthorized\n"
+
+
+async def test_status_speaks_to_people_or_in_json_with_the_same_exit_code() -> None:
+    async with ingress_stub() as stub:
+        stub.statuses["t-1"] = [
+            {
+                "status": "discrepancy",
+                "reason": "MATCHED_WITH_DISCREPANCIES",
+                "detail": None,
+                "certificate_id": "RU0650001",
+                "differences": [
+                    {
+                        "outcome": "MATCHED_WITH_DISCREPANCIES",
+                        "field": "parcels",
+                        "certificate": "3",
+                        "confirmation": "2",
+                    }
+                ],
+                "updated_at": "2026-03-02T10:15:30Z",
+            }
+        ]
+        base = ("status", "--url", stub.url, "--token", "t")
+        human = await _kpgw(*base, "t-1", "t-2")
+        machine = await _kpgw(*base, "--json", "t-1", "t-2")
+        stub.statuses["t-3"] = [{"status": "accepted"}]
+        waited = await _kpgw(*base, "--json", "--wait", "--timeout", "0.3", "t-3")
+        waited_human = await _kpgw(*base, "--wait", "--timeout", "0.3", "t-3")
+    assert human.exit_code == machine.exit_code == 1, human.output  # t-2 is unknown
+    assert human.stdout.splitlines() == [
+        "t-1: discrepancy MATCHED_WITH_DISCREPANCIES, certificate RU0650001, "
+        "at 2026-03-02T10:15:30Z",
+        "  parcels: certificate 3, confirmation 2 (MATCHED_WITH_DISCREPANCIES)",
+        "t-2: unknown to this participant (404)",
+    ]
+    assert [(x["tracking_id"], x["http_status"]) for x in _json_lines(machine)] == [
+        ("t-1", 200),
+        ("t-2", 404),
+    ]
+    assert waited.exit_code == waited_human.exit_code == 2
+    assert _json_lines(waited)[0]["timed_out"] is True  # the why is on stderr
+    assert "had no final answer within --timeout" in waited.stderr
+    assert waited_human.stdout == "t-3: accepted (still so at --timeout)\n"
+
+
+@pytest.mark.parametrize(
+    ("problems", "code"), [([], 0), ([TopicProblem("kp.events", "12 partitions, wants 6")], 1)]
+)
+def test_topics_check_json(
+    problems: list[TopicProblem], code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def check(*_args: Any, **_kwargs: Any) -> list[TopicProblem]:
+        return problems
+
+    monkeypatch.setattr(topics_cmd, "check_topics", check)
+    machine = CliRunner().invoke(cli, ["topics", "check", "--json"])
+    human = CliRunner().invoke(cli, ["topics", "check"])
+    assert machine.exit_code == human.exit_code == code, machine.output
+    assert _json_lines(machine) == [
+        {
+            "ok": not problems,
+            "problems": [{"topic": x.topic, "problem": x.problem} for x in problems],
+        }
+    ]
+    assert "kp.events: 12 partitions" in human.stdout if problems else "all topics" in human.stdout
+
+
+def test_registry_check_json(tmp_path: Path) -> None:
+    valid = CliRunner().invoke(cli, ["registry", "check", "--json"])  # the shipped example
+    assert valid.exit_code == 0
+    (report,) = _json_lines(valid)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["participants"] > 0 and report["enabled_pairs"] > 0
+    assert "ZA" in report["demo_token_holders"]
+    assert "accept the PUBLIC demo tokens" in valid.stderr  # for people, beside the JSON
+
+    path = tmp_path / "participants.toml"
+    path.write_text(
+        '[participants.RU]\nname = "Russia"\n[[pairs]]\nexporter = "RU"\nimporter = "ZZ"\n'
+    )
+    broken = CliRunner().invoke(cli, ["registry", "check", "--json", "--registry", str(path)])
+    assert broken.exit_code == 1
+    (report,) = _json_lines(broken)
+    assert report["ok"] is False and report["registry"] == str(path)
+    assert report["problems"][0]["line"] == 5
+    assert report["problems"][0]["path"] == "pairs.0.importer"
+    missing = CliRunner().invoke(cli, ["registry", "check", "--json", "--registry", "/nowhere"])
+    assert missing.exit_code == 2 and missing.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["send"], ["status"], ["topics", "check"], ["registry", "check"], ["dlq", "list"]],
+)
+def test_every_json_option_is_in_the_help(command: list[str]) -> None:
+    assert "--json" in CliRunner().invoke(cli, [*command, "--help"]).output
