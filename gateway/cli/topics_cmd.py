@@ -25,11 +25,20 @@ def topics() -> None:
 
 @topics.command()
 @registry_option
-def create(registry_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='One JSON object: {"created": [...], "existing": [...]} (topic names).',
+)
+def create(registry_path: Path | None, as_json: bool) -> None:
     """Create every topic that is missing (idempotent)."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
         report = asyncio.run(create_topics(config, participants))
+    if as_json:
+        emit_json({"created": report.created, "existing": report.existing})
+        return
     for name in report.created:
         click.echo(f"created {name}")
     click.echo(f"{len(report.created)} created, {len(report.existing)} already present")

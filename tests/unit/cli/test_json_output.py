@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli, topics_cmd
-from gateway.kafka.topics import TopicProblem
+from gateway.kafka.topics import TopicProblem, TopicReport
 from tests.unit.cli.ingress_stub import ingress_stub
 
 
@@ -127,6 +127,18 @@ def test_topics_check_json(
     assert "kp.events: 12 partitions" in human.stdout if problems else "all topics" in human.stdout
 
 
+def test_topics_create_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def create(*_args: Any, **_kwargs: Any) -> TopicReport:
+        return TopicReport(created=["kp.partner.ZA"], existing=["kp.events", "kp.inbound"])
+
+    monkeypatch.setattr(topics_cmd, "create_topics", create)
+    machine = CliRunner().invoke(cli, ["topics", "create", "--json"])
+    assert machine.exit_code == 0, machine.output
+    assert _json_lines(machine) == [
+        {"created": ["kp.partner.ZA"], "existing": ["kp.events", "kp.inbound"]}
+    ]
+
+
 def test_registry_check_json(tmp_path: Path) -> None:
     valid = CliRunner().invoke(cli, ["registry", "check", "--json"])  # the shipped example
     assert valid.exit_code == 0
@@ -152,7 +164,14 @@ def test_registry_check_json(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["send"], ["status"], ["topics", "check"], ["registry", "check"], ["dlq", "list"]],
+    [
+        ["send"],
+        ["status"],
+        ["topics", "create"],
+        ["topics", "check"],
+        ["registry", "check"],
+        ["dlq", "list"],
+    ],
 )
 def test_every_json_option_is_in_the_help(command: list[str]) -> None:
     assert "--json" in CliRunner().invoke(cli, [*command, "--help"]).output
