@@ -179,8 +179,12 @@ def _unwritten(text: str) -> str:
 
 @cache
 def _spelled_out_forms() -> tuple[tuple[str, str], ...]:
-    """SPELLED_OUT_FORMS as names read after ``_unwritten`` ("naamloze" is "namloze")."""
-    return tuple((_unwritten(spelled), abbreviation) for spelled, abbreviation in SPELLED_OUT_FORMS)
+    """SPELLED_OUT_FORMS as names read after ``_unwritten`` ("naamloze" is "namloze"), each
+    between spaces."""
+    return tuple(
+        (f" {_unwritten(spelled)} ", f" {abbreviation} ")
+        for spelled, abbreviation in SPELLED_OUT_FORMS
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -196,7 +200,8 @@ def normalise_name(name: str) -> str:
     )
     text = " " + " ".join(_unwritten(words.translate(_TRANSLITERATED)).split()) + " "
     for spelled, abbreviation in _spelled_out_forms():
-        text = text.replace(f" {spelled} ", f" {abbreviation} ")
+        while spelled in text:  # " pty pty ": matches that share a space, one at a time
+            text = text.replace(spelled, abbreviation)
     tokens = text.split()
     if not tokens:
         return " ".join(name.casefold().split())  # "***" and "---" are not one company
@@ -205,7 +210,8 @@ def normalise_name(name: str) -> str:
         end -= 1
     while start < end and tokens[start] in LEADING_LEGAL_FORMS:
         start += 1
-    return " ".join(tokens[start:end] or tokens)
+    # The Cyrillic AK kept (a name of legal forms only, or inside a name) is written "ak".
+    return " ".join("ak" if word == "ak_ru" else word for word in tokens[start:end] or tokens)
 
 
 def same_party(left: Party, right: Party) -> bool:

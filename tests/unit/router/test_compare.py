@@ -219,3 +219,30 @@ def test_alrosas_full_fts_name_is_alrosa_pjsc() -> None:
     short = "\u0410\u041a \u00ab\u0410\u041b\u0420\u041e\u0421\u0410\u00bb (\u041f\u0410\u041e)"
     assert normalise_name(full) == normalise_name(short) == normalise_name("ALROSA PJSC")
     assert normalise_name("A.K. Gems Pvt Ltd") == "ak gems"
+
+
+# --- a property-based review: the normal form is a fixed point --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "form"),
+    [
+        # A legal form written out twice: the second one was left written out.
+        ("Proprietary Proprietary", "pty pty"),
+        ("Gems Proprietary Proprietary Limited", "gems"),
+        # The Cyrillic AK kept as the name (nothing else) or inside one: its internal token
+        # "ak_ru" leaked out, and normalised again it was "ak ru".
+        ("\u0410\u041a", "ak"),
+        ("Diamond \u0410\u041a Trading", "diamond ak trading"),
+    ],
+)
+def test_the_normal_form_of_a_normal_form_is_itself(name: str, form: str) -> None:
+    assert normalise_name(name) == form
+    assert normalise_name(form) == form
+
+
+def test_a_name_of_legal_forms_only_is_kept_whole() -> None:
+    """Stripping would leave nothing, and two companies named only by legal forms would
+    both be "": the words stay, written-out forms abbreviated."""
+    assert normalise_name("Proprietary Limited") == normalise_name("(Pty) Ltd") == "pty ltd"
+    assert normalise_name("Pty Ltd") != normalise_name("LLC")
