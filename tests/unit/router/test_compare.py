@@ -246,3 +246,21 @@ def test_a_name_of_legal_forms_only_is_kept_whole() -> None:
     both be "": the words stay, written-out forms abbreviated."""
     assert normalise_name("Proprietary Limited") == normalise_name("(Pty) Ltd") == "pty ltd"
     assert normalise_name("Pty Ltd") != normalise_name("LLC")
+
+
+@pytest.mark.parametrize(
+    ("name", "form"),
+    [
+        # Compatibility characters that decompose into capitals: folded after decomposing.
+        ("\u210c Diamonds", "h diamonds"),
+        ("\u3392 Gems", "mhz gems"),
+    ],
+)
+def test_case_is_folded_after_compatibility_decomposition(name: str, form: str) -> None:
+    assert normalise_name(name) == form
+    assert normalise_name(form) == form
+
+
+def test_an_acute_accent_as_an_apostrophe_joins_like_any_other() -> None:
+    """Decomposed first, the acute accent (U+00B4) became a space and a mark: "o neill"."""
+    assert normalise_name("O\u00b4Neill Diamonds") == normalise_name("O'Neill Diamonds")
