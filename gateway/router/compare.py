@@ -78,6 +78,7 @@ SPELLED_OUT_FORMS = (
 #: customs documents use: an FTS certificate names "«АЛРОСА» (ПАО)", the Antwerp office's
 #: confirmation "ALROSA PJSC", and both are the company "alrosa". Serbian and Macedonian
 #: letters as ICAO writes them, and Kazakh ones (which ICAO leaves out) by their base.
+#: Greek as Greek passports write it (ELOT 743, letter by letter; omicron upsilon is ou).
 _TRANSLITERATED = str.maketrans(
     {
         "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
@@ -90,8 +91,19 @@ _TRANSLITERATED = str.maketrans(
         "ђ": "d", "ѓ": "g", "ѕ": "dz", "ј": "j", "љ": "lj", "њ": "nj", "ћ": "c", "ќ": "k",  # noqa: RUF001
         "џ": "dz",
         "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u", "ү": "u", "һ": "h",  # noqa: RUF001
+        "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th",  # noqa: RUF001
+        "ι": "i", "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p",  # noqa: RUF001
+        "ρ": "r", "σ": "s", "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps",  # noqa: RUF001
+        "ω": "o",
     }
 )  # fmt: skip
+#: The Cyrillic and Greek letters transliterated above: only they count as letters of
+#: their script when a word's script is decided. A normal form holds none of them, so
+#: reading it again finds a word of one script and changes nothing (a property-based
+#: review: Greek alpha beta and Cyrillic zhe in one word were "\u03b1\u03b2zh", read again
+#: "abzh"). Others (yat, palochka, Coptic) are kept as written and count as no script.
+_CYRILLIC_LETTERS = frozenset(chr(code) for code in _TRANSLITERATED if 0x0400 <= code < 0x0530)
+_GREEK_LETTERS = frozenset(chr(code) for code in _TRANSLITERATED if 0x0370 <= code < 0x0400)
 #: Look-alike letters, case-folded: a word that mixes Latin with Cyrillic (or Greek)
 #: letters is a typing slip, read in the script most of its letters are in. "Crystal"
 #: with a Cyrillic ES for its C is Crystal; "АЛРОСА" with a Latin A at the end is
@@ -125,10 +137,9 @@ _ASCII_WORDS = str.maketrans(
 
 
 def _script(char: str) -> str:
-    code = ord(char)
-    if 0x0400 <= code < 0x0530:
+    if char in _CYRILLIC_LETTERS:
         return "cyrillic"
-    if 0x0370 <= code < 0x0400:
+    if char in _GREEK_LETTERS:
         return "greek"
     return "latin" if char.isascii() else "other"
 
@@ -219,7 +230,10 @@ def normalise_name(name: str) -> str:
         words = " ".join(
             "ak_ru" if word == _CYRILLIC_AK else _by_shape(word)
             for word in _words(_folded(name)).split()
-        ).translate(_TRANSLITERATED)
+        )
+        if "\u03bf\u03c5" in words:  # Greek omicron upsilon
+            words = words.replace("\u03bf\u03c5", "ou")
+        words = words.translate(_TRANSLITERATED)
     text = " " + " ".join(_unwritten(words).split()) + " "
     for spelled, abbreviation in _spelled_out_forms():
         while spelled in text:  # " pty pty ": matches that share a space, one at a time

@@ -264,3 +264,22 @@ def test_case_is_folded_after_compatibility_decomposition(name: str, form: str) 
 def test_an_acute_accent_as_an_apostrophe_joins_like_any_other() -> None:
     """Decomposed first, the acute accent (U+00B4) became a space and a mark: "o neill"."""
     assert normalise_name("O\u00b4Neill Diamonds") == normalise_name("O'Neill Diamonds")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u03b1\u03b2\u0436 Gems",  # Greek and Cyrillic in one word: Greek "ab" + "zh", then "abzh"
+        "Gems \u0463\u0463\u0463c",  # a Cyrillic letter never transliterated (yat): "s", then "dz"
+        "y-s\u0442\u03bc\u0443",  # Cyrillic and Greek: "dzt" Greek "m" "u", then "dztmu"
+    ],
+)
+def test_a_word_mixing_scripts_is_read_once_for_good(name: str) -> None:
+    assert normalise_name(normalise_name(name)) == normalise_name(name)
+
+
+def test_greek_is_transliterated_as_greek_passports_write_it() -> None:
+    """ELOT 743, letter by letter (omicron upsilon is ou): the normal form holds no Greek letter, so a
+    Greek letter left in a Latin word cannot be read as a look-alike the second time."""
+    assert normalise_name("\u039a\u03bf\u03c5\u03c1\u03ae\u03c2 Diamonds") == "kouris diamonds"
+    assert normalise_name("\u03a8\u03b1\u03c7\u03bd\u03ae Gems") == "psachni gems"
