@@ -113,6 +113,7 @@ _LATIN_FOR_CYRILLIC = "abekmhopctxysij"
 _GREEK_SHAPES = "αβεζηικμνορτυχ"
 _LATIN_FOR_GREEK = "abezhikmnoptyx"
 _TO_LATIN = str.maketrans(_CYRILLIC_SHAPES + _GREEK_SHAPES, _LATIN_FOR_CYRILLIC + _LATIN_FOR_GREEK)
+_LATIN_SHAPES = frozenset(_CYRILLIC_SHAPES + _GREEK_SHAPES)
 _TO_CYRILLIC = str.maketrans(_LATIN_FOR_CYRILLIC, _CYRILLIC_SHAPES)
 _TO_GREEK = str.maketrans(_LATIN_FOR_GREEK, _GREEK_SHAPES)
 #: German and Nordic letters are written three ways (Müller, Mueller, Muller; Ørsted,
@@ -200,6 +201,25 @@ def _by_shape(word: str) -> str:
     return word.translate(_TO_LATIN)
 
 
+def _looks_latin(words: list[str]) -> bool:
+    """A name mostly in Latin letters whose Cyrillic and Greek letters all look Latin: its
+    look-alikes are Latin, whole words of them too ("TOP Diamonds" with a Cyrillic TE, O
+    and ER is TOP Diamonds, not "tor"). One letter only Cyrillic or Greek has makes the
+    name's Cyrillic or Greek writing in that script, read by sound (a Russian ES, "with",
+    in a mostly Latin name is no c), and so does a name not mostly Latin (a Cyrillic
+    SAKHA is Sakha)."""
+    latin = shapes = 0
+    for word in words:
+        for char in word:
+            if char in _LATIN_SHAPES:
+                shapes += 1
+            elif char in _CYRILLIC_LETTERS or char in _GREEK_LETTERS:
+                return False
+            elif "a" <= char <= "z":
+                latin += 1
+    return 0 < shapes < latin
+
+
 def _unwritten(text: str) -> str:
     while True:  # "aae" is "ae" after one pass
         shorter = _WRITTEN_OUT.sub("", text)
@@ -227,10 +247,9 @@ def normalise_name(name: str) -> str:
     if name.isascii():
         words = name.translate(_ASCII_WORDS)
     else:
-        words = " ".join(
-            "ak_ru" if word == _CYRILLIC_AK else _by_shape(word)
-            for word in _words(_folded(name)).split()
-        )
+        read = _words(_folded(name)).split()
+        by_shape = (lambda word: word.translate(_TO_LATIN)) if _looks_latin(read) else _by_shape
+        words = " ".join("ak_ru" if word == _CYRILLIC_AK else by_shape(word) for word in read)
         if "\u03bf\u03c5" in words:  # Greek omicron upsilon
             words = words.replace("\u03bf\u03c5", "ou")
         words = words.translate(_TRANSLITERATED)

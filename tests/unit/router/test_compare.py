@@ -283,3 +283,43 @@ def test_greek_is_transliterated_as_greek_passports_write_it() -> None:
     Greek letter left in a Latin word cannot be read as a look-alike the second time."""
     assert normalise_name("\u039a\u03bf\u03c5\u03c1\u03ae\u03c2 Diamonds") == "kouris diamonds"
     assert normalise_name("\u03a8\u03b1\u03c7\u03bd\u03ae Gems") == "psachni gems"
+
+
+# --- look-alikes read in the script of the name ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0422\u041e\u0420 Diamonds",  # Cyrillic TE, O, ER: all look Latin ("tor" by sound)
+        "\u0422\u041ep Diamonds",  # mostly Cyrillic in the word, Latin in the name
+        "\u03a4\u039f\u03a1 Diamonds",  # Greek TAU, OMICRON, RHO
+        "\u0422\u041e\u0420 Diamonds \u041e\u041e\u041e",  # OOO looks Latin too, and is stripped
+    ],
+)
+def test_a_word_of_look_alikes_in_a_latin_name_is_latin(name: str) -> None:
+    assert normalise_name(name) == normalise_name("TOP Diamonds") == "top diamonds"
+
+
+@pytest.mark.parametrize(
+    ("russian", "latin"),
+    [
+        ("\u0410\u041b\u0420\u041e\u0421\u0410", "ALROSA"),
+        (
+            "\u0410\u043b\u043c\u0430\u0437\u044b \u0410\u043d\u0430\u0431\u0430\u0440\u0430",
+            "Almazy Anabara",
+        ),
+        ("\u0421\u0410\u0425\u0410", "Sakha"),  # all look-alikes, but a Cyrillic name: by sound
+        # A letter only Cyrillic has (here in the written-out OOO) makes the name's Cyrillic
+        # Russian, even in a name mostly Latin: its preposition ES ("with") is no Latin c.
+        (
+            "Smart Diamond International Trading Company \u041e\u0431\u0449\u0435\u0441\u0442\u0432"
+            "\u043e \u0441 \u043e\u0433\u0440\u0430\u043d\u0438\u0447\u0435\u043d\u043d\u043e\u0439"
+            " \u043e\u0442\u0432\u0435\u0442\u0441\u0442\u0432\u0435\u043d\u043d\u043e\u0441\u0442"
+            "\u044c\u044e",
+            "Smart Diamond International Trading OOO",
+        ),
+    ],
+)
+def test_russian_keeps_its_reading_by_sound(russian: str, latin: str) -> None:
+    assert normalise_name(russian) == normalise_name(latin)
