@@ -97,4 +97,7 @@ def without_invisible(text: str) -> str:
     """``text`` without the characters :func:`invisible` names."""
     if text.isascii():
         return text
+    # Format characters (Cf) are not printable: most texts are done in two C-speed scans.
+    if text.isprintable() and _INVISIBLE_BEYOND_CF.isdisjoint(text):
+        return text
     return "".join(char for char in text if not invisible(char))

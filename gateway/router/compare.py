@@ -114,6 +114,7 @@ _GREEK_SHAPES = "αβεζηικμνορτυχ"
 _LATIN_FOR_GREEK = "abezhikmnoptyx"
 _TO_LATIN = str.maketrans(_CYRILLIC_SHAPES + _GREEK_SHAPES, _LATIN_FOR_CYRILLIC + _LATIN_FOR_GREEK)
 _LATIN_SHAPES = frozenset(_CYRILLIC_SHAPES + _GREEK_SHAPES)
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _TO_CYRILLIC = str.maketrans(_LATIN_FOR_CYRILLIC, _CYRILLIC_SHAPES)
 _TO_GREEK = str.maketrans(_LATIN_FOR_GREEK, _GREEK_SHAPES)
 #: German and Nordic letters are written three ways (Müller, Mueller, Muller; Ørsted,
@@ -122,11 +123,15 @@ _TO_GREEK = str.maketrans(_LATIN_FOR_GREEK, _GREEK_SHAPES)
 #: forms compared pairwise made the result depend on the order documents arrive in, as
 #: a property-based review showed). Names that differ only there are one company.
 _WRITTEN_OUT = re.compile(r"(?<=[aou])e|(?<=a)a")
-_DOTLESS_I = str.maketrans({"\u0131": "i"})
 #: Apostrophes of any kind (straight, typographic, modifier letter, acute, prime) and full
 #: stops join what they stand in: every "O'Neill" is one name, "B.V." is "bv".
 _DROPPED = frozenset(".'`\u2018\u2019\u02bc\u00b4\u2032")
-_UNDROPPED = str.maketrans(dict.fromkeys(_DROPPED))
+_UNDROPPED = re.compile("[" + "".join(sorted(_DROPPED)) + "]")
+#: What :func:`_words` reads with three regular expressions, once the marks for Latin,
+#: Greek and Cyrillic letters are gone: ASCII, Greek and Cyrillic but its combining marks.
+_EUROPEAN_MARKS = re.compile("[\u0300-\u036f]+")
+_NOT_SIMPLE = re.compile("[^\x00-\x7f\u0370-\u0482\u048a-\u052f]")
+_NOT_WORD = re.compile(r"[\W_]+")
 #: An ASCII name's words in one call: letters lower case, digits, the dropped signs gone,
 #: anything else a space (what the general path gives for ASCII, much faster).
 _ASCII_WORDS = str.maketrans(
@@ -157,14 +162,16 @@ def _folded(name: str) -> str:
     compatibility H) and "\u3392" (MHz) decompose into capitals, which a fold before
     would leave. Invisible characters and apostrophes go first (the acute accent U+00B4
     decomposes into a space and a mark)."""
-    visible = without_invisible(unicodedata.normalize("NFKD", name.translate(_UNDROPPED)))
-    folded = unicodedata.normalize("NFKD", visible.casefold())
-    return folded.translate(_DOTLESS_I)
+    visible = without_invisible(unicodedata.normalize("NFKD", _UNDROPPED.sub("", name)))
+    return unicodedata.normalize("NFKD", visible.casefold()).replace("\u0131", "i")
 
 
 def _words(name: str) -> str:
     """Letters, digits and the marks of non-European scripts of a :func:`_folded` name;
     anything else a space."""
+    plain = _EUROPEAN_MARKS.sub("", name)
+    if not _NOT_SIMPLE.search(plain):  # every mark was on a European letter: all go
+        return _NOT_WORD.sub(" ", _UNDROPPED.sub("", plain))
     out: list[str] = []
     base = ""
     for char in name:
@@ -186,6 +193,11 @@ def _words(name: str) -> str:
 
 def _by_shape(word: str) -> str:
     """A word mixing Latin with Cyrillic or Greek letters, in its majority script."""
+    if word.isascii() or (
+        _GREEK_LETTERS.isdisjoint(word)
+        and (_CYRILLIC_LETTERS.isdisjoint(word) or _ASCII_ALNUM.isdisjoint(word))
+    ):
+        return word
     counts = {"latin": 0, "cyrillic": 0, "greek": 0}
     for char in word:
         script = _script(char)
@@ -247,9 +259,11 @@ def normalise_name(name: str) -> str:
     if name.isascii():
         words = name.translate(_ASCII_WORDS)
     else:
-        read = _words(_folded(name)).split()
-        by_shape = (lambda word: word.translate(_TO_LATIN)) if _looks_latin(read) else _by_shape
-        words = " ".join("ak_ru" if word == _CYRILLIC_AK else by_shape(word) for word in read)
+        words = _words(_folded(name))
+        if not (_CYRILLIC_LETTERS.isdisjoint(words) and _GREEK_LETTERS.isdisjoint(words)):
+            read = words.split()
+            by_shape = (lambda word: word.translate(_TO_LATIN)) if _looks_latin(read) else _by_shape
+            words = " ".join("ak_ru" if word == _CYRILLIC_AK else by_shape(word) for word in read)
         if "\u03bf\u03c5" in words:  # Greek omicron upsilon
             words = words.replace("\u03bf\u03c5", "ou")
         words = words.translate(_TRANSLITERATED)
