@@ -107,7 +107,9 @@ _GREEK_LETTERS = frozenset(chr(code) for code in _TRANSLITERATED if 0x0370 <= co
 #: Look-alike letters, case-folded: a word that mixes Latin with Cyrillic (or Greek)
 #: letters is a typing slip, read in the script most of its letters are in. "Crystal"
 #: with a Cyrillic ES for its C is Crystal; "АЛРОСА" with a Latin A at the end is
-#: АЛРОСА (a Unicode review; read after case folding, so the case does not matter).
+#: АЛРОСА (a Unicode review; read after case folding, so the case does not matter). In a
+#: name mostly Latin whose every Cyrillic and Greek letter is a look-alike, they are all
+#: Latin, whole words too (:func:`_looks_latin`).
 _CYRILLIC_SHAPES = "авекмнорстхуѕіј"
 _LATIN_FOR_CYRILLIC = "abekmhopctxysij"
 _GREEK_SHAPES = "αβεζηικμνορτυχ"
@@ -254,8 +256,12 @@ def _spelled_out_forms() -> tuple[tuple[str, str], ...]:
 def normalise_name(name: str) -> str:
     """Case, accents, spacing, punctuation and legal-form words do not make a different
     company: ``"ALROSA, PJSC"``, ``"Alrosa"`` and ``"PJSC  Alrosa."`` all give ``"alrosa"``.
-    A name made only of legal-form words is kept (``"LLC"`` stays ``"llc"``); one with no
-    letter or digit at all is compared as written."""
+    A name made only of legal-form words is kept whole (``"LLC"`` stays ``"llc"``,
+    ``"Proprietary Limited"`` is ``"pty ltd"``), so two companies named by legal forms
+    only are not both ``""``; one with no letter or digit at all is compared as written.
+    The result is its own normal form (``normalise_name(normalise_name(x)) ==
+    normalise_name(x)``, a property test): equal normal forms are an equivalence however
+    often a name was normalised."""
     if name.isascii():
         words = name.translate(_ASCII_WORDS)
     else:
