@@ -5,7 +5,9 @@ Wire format (Avro specification, "Single object encoding"): the two bytes ``C3 0
 then the Avro binary body. A partner in any language decodes it with the published
 ``.avsc`` files alone. Schemas are parsed once per process; decoding finds the writer
 schema by fingerprint among the current and every released version, then resolves it to
-the reader schema the caller asks for.
+the reader schema the caller asks for. A record written with the current schema of its
+name and read as such is read by the compiled reader (``gateway.avro_reader``, about twice
+as fast), any other with fastavro.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, cast
 import fastavro
 from fastavro.schema import load_schema, to_parsing_canonical_form
 
+from gateway.avro_reader import Read, compile_reader
 from gateway.avro_writer import Encoded, Write, compile_writer
 from gateway.errors import UndecodableEvent
 from gateway.resources import avro_dir
@@ -138,6 +141,15 @@ def _writer(name: str) -> Write:
     return compile_writer(registry().current(name).schema)
 
 
+@cache
+def _reader(name: str) -> Read | None:
+    """The compiled reader of ``name``'s current schema, or None (read with fastavro)."""
+    try:
+        return compile_reader(registry().current(name).schema)
+    except NotImplementedError:
+        return None
+
+
 def encode(name: str, record: Mapping[str, Any] | Encoded) -> bytes:
     """Single-object encode ``record`` with the current schema of ``name``: fastavro's
     bytes, written by the compiled writer (``gateway.avro_writer``), which copies an
@@ -175,6 +187,14 @@ def _read(data: bytes, name: str | None) -> tuple[dict[str, Any], bool]:
     """The record, and whether it was written with the reader's schema and read to its end."""
     writer = writer_of(data)
     reader = registry().current(name or writer.name)
+    compiled = _reader(reader.name) if writer is reader else None
+    if compiled is not None:
+        data = bytes(data)  # a copy only of a bytearray or a memoryview
+        try:
+            record, end = compiled(data, 10)
+        except Exception as exc:
+            raise UndecodableEvent(f"corrupt Avro body for {writer.name}: {exc!r}") from exc
+        return record, end == len(data)
     stream = io.BytesIO(data)
     stream.seek(10)
     try:

@@ -5,8 +5,8 @@ notifications, the changelog) instead of encoding the event again.
 A body is copied only when encoding the decoded event would give the same values: it was
 written with the current ``CertificateEvent`` schema and read to its end, its
 ``event_type`` is the payload's (the router derives it from the payload), and every amount
-was read exactly (fastavro rounds one wider than its decimal's precision, which encoding
-would then write differently).
+was read exactly (the reader, as fastavro's, rounds one wider than its decimal's
+precision, which encoding would then write differently).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _reencodes_alike(record: dict[str, Any], payload: Payload) -> bool:
     for amount, (precision, scale) in amounts:
         if amount is None:
             continue
-        # Read as written: fastavro rounds a value wider than the precision (its exponent
+        # Read as written: the reader rounds a value wider than the precision (its exponent
         # then is above -scale), and the writer refuses more digits than the precision.
         _, digits, exponent = amount.as_tuple()
         if exponent != -scale or len(digits) > precision:
