@@ -97,6 +97,13 @@ class PipelineMetrics:
             ("reason", "stage"),
             registry=self.registry,
         )
+        self.clock_refusals = Counter(
+            "kpgw_clock_refusals",
+            "Writes the broker refused because their time stamps (this host's clock) were "
+            "too far ahead of its own (InvalidTimestampException), by component",
+            ("component",),
+            registry=self.registry,
+        )
         self.registry.register(_Gauges(self))
         self._staged: dict[tuple[str, TopicPartition], list[tuple[Counter, tuple[str, ...]]]] = {}
         self._watched: list[_Watched] = []
@@ -257,6 +264,14 @@ class _Gauges:
             ROUTER_STATE_MISSING,
         )
         yield _flags(
+            "kpgw_clock_ahead_of_broker",
+            "1 while the latest write of a component was refused because this host's clock "
+            "is ahead of the broker's by more than log.message.timestamp.after.max.ms: "
+            "nothing is written until the clock is set right",
+            "component",
+            CLOCK_REFUSED,
+        )
+        yield _flags(
             "kpgw_translator_crash_journal_unavailable",
             "1 while the crash journal directory cannot be used: records that kill the "
             "translator are retried for ever instead of dead-lettered as POISON_PILL",
@@ -276,6 +291,9 @@ def _flags(name: str, documentation: str, label: str, present: Iterable[Any]) ->
 #: kp.events partitions (this process) whose changelog partition never held a record
 #: although the router's group had processed events there -> the committed offset.
 ROUTER_STATE_MISSING: dict[int, int] = {}
+#: Components (this process) whose latest write the broker refused for its time stamps ->
+#: when (time.monotonic()); ``gateway.kafka.clock``.
+CLOCK_REFUSED: dict[str, float] = {}
 #: Crash journal directories that could not be used (path -> why): no poison-pill counting.
 CRASH_JOURNAL_UNAVAILABLE: dict[str, str] = {}
 

@@ -43,6 +43,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from gateway.ingress.position import TopicPosition
 from gateway.kafka.clients import transactional_producer
+from gateway.kafka.clock import clock_accepted, clock_refused, refused_for_clock
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,12 @@ class BrokerUnavailable(Exception):
 
 class DeadlineExceeded(BrokerUnavailable):
     pass
+
+
+class ClockAhead(BrokerUnavailable):
+    """The broker refused the records' time stamps: this host's clock is ahead of the
+    broker's (``gateway.kafka.clock``). Nothing was accepted; a retry elsewhere (another
+    ingress instance) or after the clock is fixed succeeds."""
 
 
 class RecordTooLarge(Exception):
@@ -239,6 +246,16 @@ class _Lane:
             late = DeadlineExceeded("the broker did not acknowledge within the deadline")
             await self._give_up(live, late, down=True)
         except Exception as exc:  # noqa: BLE001 - whatever failed, nothing was committed
+            if refused_for_clock(exc):
+                # The connection is fine: the other lanes need not reconnect (down=False).
+                clock_refused("ingress", lane=self.transactional_id, records=len(live))
+                ahead = ClockAhead(
+                    "the broker refused the gateway's time stamps: the gateway host's clock "
+                    "is ahead of the broker's",
+                    retry_after_s=5.0,
+                )
+                await self._give_up(live, ahead, down=False)
+                return
             log.warning("ingress_batch_failed", lane=self.transactional_id, error=repr(exc))
             error = BrokerUnavailable(f"the broker refused the batch ({type(exc).__name__})")
             await self._give_up(live, error, down=True)
@@ -248,6 +265,7 @@ class _Lane:
                 _fail(item, BrokerUnavailable("the ingress is shutting down"))
             raise
         else:
+            clock_accepted("ingress")
             for item, position in zip(live, positions, strict=True):
                 if not item.future.done():
                     item.future.set_result(position)

@@ -21,6 +21,7 @@ from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
 from gateway.kafka.clients import common_config
+from gateway.kafka.clock import recently_refused
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
@@ -125,6 +126,9 @@ class Ingress:
             "inbound_view": self.inbound_mirror.caught_up.is_set(),
             "status_view": self.status_mirror.caught_up.is_set(),
             "validation": self.validator.ready(),
+            # The broker refused our time stamps lately: this host's clock is ahead of
+            # the broker's, and every request would get 503 (gateway.kafka.clock).
+            "clock": not recently_refused("ingress"),
         }
         return {"ready": all(checks.values()), "checks": checks}
 

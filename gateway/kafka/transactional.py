@@ -44,6 +44,7 @@ from gateway.kafka.clients import (
     stop_quietly,
     transactional_producer,
 )
+from gateway.kafka.clock import clock_accepted, clock_refused, recently_refused, refused_for_clock
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -277,9 +278,16 @@ class TransactionalWorker:
 
     def health(self) -> dict[str, Any]:
         """For readiness probes: whether it joined its group (its first assignment was
-        handled, possibly an empty one) and the partitions held back (a router restoring
-        their state), which it does not process yet."""
-        return {"joined": self.ready.is_set(), "held": sorted(p.partition for p in self._held)}
+        handled, possibly an empty one), the partitions held back (a router restoring
+        their state), which it does not process yet, and ``clock`` while the broker
+        refuses its writes' time stamps (``gateway.kafka.clock``)."""
+        health: dict[str, Any] = {
+            "joined": self.ready.is_set(),
+            "held": sorted(p.partition for p in self._held),
+        }
+        if recently_refused(self.name):
+            health["clock"] = "ahead of the broker's: writes refused (InvalidTimestampException)"
+        return health
 
     async def position(self, partition: TopicPartition) -> int | None:
         """The next offset of ``partition`` this worker will process (records fetched but
@@ -407,21 +415,32 @@ class TransactionalWorker:
                     self.handler.aborted(partition)
                     attempt += 1
                     transient = is_transient(exc)
-                    log.warning(
-                        "batch_aborted_will_retry" if transient else "batch_failed_unexpectedly",
-                        worker=self.name,
-                        partition=partition.partition,
-                        first_offset=first_offset,
-                        attempt=attempt,
-                        error=repr(exc),
-                        exc_info=not transient,
-                    )
+                    if refused_for_clock(exc):  # not unexpected: a precise line, no trace
+                        clock_refused(
+                            self.name,
+                            partition=partition.partition,
+                            first_offset=first_offset,
+                            attempt=attempt,
+                        )
+                    else:
+                        log.warning(
+                            "batch_aborted_will_retry"
+                            if transient
+                            else "batch_failed_unexpectedly",
+                            worker=self.name,
+                            partition=partition.partition,
+                            first_offset=first_offset,
+                            attempt=attempt,
+                            error=repr(exc),
+                            exc_info=not transient,
+                        )
                     await self._drop_producer(partition)  # a failed producer may be unusable
                     if self._stop.is_set():
                         return False
                     await asyncio.sleep(self._backoff(attempt))
                     continue
                 self.handler.committed(partition)
+                clock_accepted(self.name)
                 return True
 
     async def _shutdown(self) -> None:

@@ -9,8 +9,9 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -209,3 +210,25 @@ def run_kpgw(environment: dict[str, str], *args: str) -> subprocess.CompletedPro
         timeout=120,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def host_clock_off(seconds: float) -> Iterator[None]:
+    """Records produced in this block are stamped ``seconds`` off this host's clock, as a
+    host whose clock is that far ahead (or behind, negative) would stamp them. aiokafka's
+    compiled record builder reads ``gettimeofday`` itself, so patching ``time.time`` would
+    not do: the batch builder is given the time stamp instead."""
+    from aiokafka.producer.message_accumulator import BatchBuilder
+
+    original = BatchBuilder.append
+
+    def append(self: Any, *, timestamp: Any, key: Any, value: Any, headers: Any = ()) -> Any:
+        if timestamp is None:
+            timestamp = int((time.time() + seconds) * 1000)
+        return original(self, timestamp=timestamp, key=key, value=value, headers=headers)
+
+    BatchBuilder.append = append  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BatchBuilder.append = original  # type: ignore[method-assign]
