@@ -263,6 +263,16 @@ class _Gauges:
             "partition",
             ROUTER_STATE_MISSING,
         )
+        held = GaugeMetricFamily(
+            "kpgw_router_clock_jump_seconds",
+            "While the router holds its timer's irreversible actions (overdue, orphan, "
+            "retirement) after its wall clock jumped forward against the monotonic clock: "
+            "the jump, in seconds, by consumer group",
+            labels=("group",),
+        )
+        for group, seconds in sorted(ROUTER_CLOCK_JUMP.items()):
+            held.add_metric([group], seconds)
+        yield held
         yield _flags(
             "kpgw_clock_ahead_of_broker",
             "1 while the latest write of a component was refused because this host's clock "
@@ -294,6 +304,9 @@ ROUTER_STATE_MISSING: dict[int, int] = {}
 #: Components (this process) whose latest write the broker refused for its time stamps ->
 #: when (time.monotonic()); ``gateway.kafka.clock``.
 CLOCK_REFUSED: dict[str, float] = {}
+#: Router groups (this process) holding their timer after a forward clock jump -> the jump
+#: in seconds; ``gateway.router.clock_guard``.
+ROUTER_CLOCK_JUMP: dict[str, float] = {}
 #: Crash journal directories that could not be used (path -> why): no poison-pill counting.
 CRASH_JOURNAL_UNAVAILABLE: dict[str, str] = {}
 

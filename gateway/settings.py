@@ -99,6 +99,13 @@ class RouterSettings(BaseModel):
     batch_max_records: int = Field(default=500, ge=1)
     commit_interval_ms: int = Field(default=100, ge=10)
     timer_interval_s: float = Field(default=5.0, gt=0)
+    clock_jump_threshold_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="a forward jump of the wall clock against the monotonic clock larger "
+        "than this holds the timer's overdue, orphan and retirement actions until the "
+        "broker accepted records stamped with the new time (docs/router.md)",
+    )
     retention_days: int = Field(
         default=400,
         ge=1,

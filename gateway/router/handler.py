@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,9 +21,10 @@ from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
-from gateway.metrics import ROUTER_STATE_MISSING, pipeline_metrics
+from gateway.metrics import ROUTER_CLOCK_JUMP, ROUTER_STATE_MISSING, pipeline_metrics
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
+from gateway.router.clock_guard import ClockChange, ClockGuard
 from gateway.router.core import CertificateStateFull, Decision, decide, tick
 from gateway.router.records import DeliveryState, TopicKind, status_record
 from gateway.router.restore import Restored, restore_partitions, state_headers
@@ -79,6 +80,7 @@ class Slot:
     catch_up_to: int | None = None
     caught_up: bool = False
     in_flight: int = 0  # input records of the open transaction
+    started_mono: float = 0.0  # when the open transaction's batch began (time.monotonic)
 
 
 @dataclass(slots=True)
@@ -94,13 +96,22 @@ class Counters:
 
 
 class RouterHandler:
-    def __init__(self, settings: Settings, registry: RegistryWatcher, *, clock: Clock = wall_clock):
+    def __init__(
+        self,
+        settings: Settings,
+        registry: RegistryWatcher,
+        *,
+        clock: Clock = wall_clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.settings = settings
         self.prefix = settings.topic_prefix
         self.events_topic = f"{self.prefix}events"
         self.changelog_topic = f"{self.prefix}router.changelog"
         self.registry = TopicCheckedRegistry(settings, registry)
         self.clock = clock
+        self.monotonic = monotonic
+        self.clock_guard = ClockGuard(timedelta(seconds=settings.router.clock_jump_threshold_s))
         self.group_id = settings.router.group_id
         self.config = router_config(settings)
         self.tick_limit = settings.router.batch_max_records
@@ -229,6 +240,7 @@ class RouterHandler:
         if slot is None or not slot.restored:
             raise TransientFailure(f"partition {partition.partition} is not restored yet")
         slot.in_flight = len(records)
+        slot.started_mono = self.monotonic()
         # The translator may already route by a newer registry; topics are the timer's.
         await self.registry.refresh(create_topics=False)
         registry = self.registry.current()
@@ -377,6 +389,15 @@ class RouterHandler:
             slot.store.commit(self.registry.current())
             self.counters.committed_records += slot.in_flight
             slot.in_flight = 0
+            if self.clock_guard.confirm(slot.started_mono):
+                ROUTER_CLOCK_JUMP.pop(self.group_id, None)
+                log.warning(
+                    "router_clock_confirmed",
+                    partition=partition.partition,
+                    wall=self.clock().isoformat(timespec="seconds"),
+                    detail="the broker accepted records stamped with the new time: the "
+                    "timer's overdue, orphan and retirement actions resume",
+                )
 
     def aborted(self, partition: TopicPartition) -> None:
         self.metrics.aborted(STAGE, partition)
@@ -411,6 +432,8 @@ class RouterHandler:
                 await self._reschedule(registry)  # deadlines depend on the pairs
             self._scheduled_with = registry
         now = self.clock()
+        if not self._clock_trusted(now):
+            return 0
         changed = 0
         for tp, slot in list(self.slots.items()):
             if not slot.restored or not await self._caught_up(slot):
@@ -427,6 +450,35 @@ class RouterHandler:
                     break
                 changed += count[0]
         return changed
+
+    def _clock_trusted(self, now: datetime) -> bool:
+        """Read both clocks into the guard: False while a forward jump of the wall clock
+        is held (``gateway.router.clock_guard``), and the timer then acts on nothing."""
+        guard = self.clock_guard
+        change = guard.observe(now, self.monotonic())
+        if change is ClockChange.JUMPED and guard.jump is not None:
+            log.warning(
+                "router_clock_jumped",
+                jump_s=round(guard.jump.total_seconds(), 1),
+                wall=now.isoformat(timespec="seconds"),
+                hint="the wall clock moved forward that much more than the monotonic clock "
+                "since the last tick: overdue, orphan and retirement are held until the "
+                "broker accepts records stamped with the new time or the clock returns; "
+                "check the host's time (NTP); a restart releases the hold",
+            )
+        elif change is ClockChange.RESTORED:
+            log.warning("router_clock_restored", wall=now.isoformat(timespec="seconds"))
+        elif change is ClockChange.STEPPED_BACK:
+            log.warning(
+                "router_clock_stepped_back",
+                wall=now.isoformat(timespec="seconds"),
+                detail="the wall clock went back: timers fire that much later",
+            )
+        if guard.jump is not None:
+            ROUTER_CLOCK_JUMP[self.group_id] = guard.jump.total_seconds()
+            return False
+        ROUTER_CLOCK_JUMP.pop(self.group_id, None)
+        return True
 
     async def _reschedule(self, registry: ParticipantRegistry) -> None:
         for slot in list(self.slots.values()):

@@ -13,7 +13,9 @@ from prometheus_client import generate_latest
 
 from gateway.ingress.metrics import IngressMetrics
 from gateway.metrics import (
+    CLOCK_REFUSED,
     CRASH_JOURNAL_UNAVAILABLE,
+    ROUTER_CLOCK_JUMP,
     ROUTER_STATE_MISSING,
     PipelineMetrics,
     pipeline_metrics,
@@ -37,6 +39,9 @@ NAMES = {
     "kpgw_router_pending_certificates": "gauge",
     "kpgw_registry_reload_failed": "gauge",
     "kpgw_router_state_missing": "gauge",
+    "kpgw_clock_ahead_of_broker": "gauge",
+    "kpgw_clock_refusals_total": "counter",
+    "kpgw_router_clock_jump_seconds": "gauge",
     "kpgw_translator_crash_journal_unavailable": "gauge",
 }
 
@@ -83,6 +88,9 @@ def _every_metric_used() -> str:
     RELOAD_FAILURES["/etc/kpgw/doc-test.toml"] = "an invalid edit"
     ROUTER_STATE_MISSING[99] = 1
     CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
+    ROUTER_CLOCK_JUMP["doc-test"] = 7200.0
+    CLOCK_REFUSED["doc-test"] = 0.0
+    pipeline.clock_refusals.labels("doc-test").inc()
     try:
         return ingress.render().decode()
     finally:
@@ -90,6 +98,8 @@ def _every_metric_used() -> str:
         RELOAD_FAILURES.pop("/etc/kpgw/doc-test.toml")
         ROUTER_STATE_MISSING.pop(99)
         CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
+        ROUTER_CLOCK_JUMP.pop("doc-test")
+        CLOCK_REFUSED.pop("doc-test")
 
 
 def test_every_metric_is_documented_with_its_type_and_labels() -> None:
