@@ -30,7 +30,7 @@ from gateway.router.records import DeliveryState, TopicKind, status_record
 from gateway.router.restore import Restored, restore_partitions, state_headers
 from gateway.router.state import state_to_bytes
 from gateway.router.store import PartitionStore, timers_fingerprint
-from gateway.router.timers import RouterConfig, next_deadline
+from gateway.router.timers import RouterConfig, is_settled, next_deadline
 from gateway.router.topic_gate import TopicCheckedRegistry
 from gateway.router.wire import decode_event
 from gateway.settings import Settings
@@ -340,13 +340,19 @@ class RouterHandler:
         partition = slot.tp.partition
         if decision.changed:
             value, headers, deadline = None, None, None
+            settled = False
             if decision.state is not None:
                 value = encoded if encoded is not None else state_to_bytes(decision.state)
                 deadline = next_deadline(decision.state, registry, self.config)
                 headers = state_headers(
                     deadline, self._timers(registry), await self._partition_count(outbox)
                 )
-            slot.store.stage(certificate_id, decision.state, (registry, deadline))
+                settled = is_settled(decision.state, registry)
+            # A settled state is rarely read again: kept as its changelog bytes it takes a
+            # fifth of the memory (a soak review saw the heap grow with uptime).
+            slot.store.stage(
+                certificate_id, decision.state, (registry, deadline), value if settled else None
+            )
             await outbox.send(
                 self.changelog_topic,
                 certificate_id.encode(),

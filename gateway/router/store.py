@@ -62,6 +62,7 @@ class PartitionStore:
         self._heap: list[Entry] = []
         self._staged: dict[str, CertificateState | None] = {}
         self._known: dict[str, Known] = {}
+        self._encoded: dict[str, bytes] = {}
         self._taken: list[Entry] = []
 
     def __len__(self) -> int:
@@ -96,11 +97,18 @@ class PartitionStore:
         certificate_id: str,
         state: CertificateState | None,
         deadline: Known | None = None,
+        encoded: bytes | None = None,
     ) -> None:
         """Record a change of the open transaction; None deletes (a changelog tombstone).
         ``deadline``: ``(registry, next_deadline(state, registry))`` when the caller has
-        computed it already (``commit`` reuses it if the registry is still the same)."""
+        computed it already (``commit`` reuses it if the registry is still the same).
+        ``encoded``: the state's changelog bytes, to keep instead of the state once
+        committed (for a state unlikely to be read again soon)."""
         self._staged[certificate_id] = state
+        if encoded is None:
+            self._encoded.pop(certificate_id, None)
+        else:
+            self._encoded[certificate_id] = encoded
         if deadline is None:
             self._known.pop(certificate_id, None)
         else:
@@ -127,12 +135,17 @@ class PartitionStore:
                 self._set_deadline(certificate_id, known[1])
             else:
                 self._schedule(certificate_id, registry)
+        for certificate_id, value in self._encoded.items():
+            if certificate_id in self.states:
+                self.states[certificate_id] = value
         self._known.clear()
+        self._encoded.clear()
 
     def abort(self) -> None:
         """The transaction aborted: forget its changes, put the timers it took back."""
         self._staged.clear()
         self._known.clear()
+        self._encoded.clear()
         for deadline, certificate_id in self._taken:
             if certificate_id not in self._deadlines:
                 self._deadlines[certificate_id] = deadline
@@ -197,6 +210,7 @@ class PartitionStore:
         self.states = {**encoded_values(encoded), **states}
         self._staged.clear()
         self._known.clear()
+        self._encoded.clear()
         self._taken.clear()
         self._deadlines = {cid: d for cid, (_, d) in encoded.items() if d is not None}
         for certificate_id, state in states.items():
