@@ -78,6 +78,15 @@ class RecordTooLarge(Exception):
     pass
 
 
+class RecordsRefused(Exception):
+    """The broker refused some records of a transaction, which is then not committed:
+    ``outcomes`` holds each record's metadata or its error, in the group's order."""
+
+    def __init__(self, outcomes: Sequence[object]) -> None:
+        super().__init__("the broker refused records of the transaction")
+        self.outcomes = outcomes
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundRecord:
     key: bytes
@@ -237,6 +246,8 @@ class _Lane:
         deadline = min(item.deadline for item in live)
         try:
             positions = await self._transact(live, deadline)
+        except RecordsRefused as refused:
+            await self._refused(live, refused)
         except MessageSizeTooLargeError:
             await self._give_up(
                 live, RecordTooLarge("the broker refuses records this large"), down=False
@@ -246,19 +257,7 @@ class _Lane:
             late = DeadlineExceeded("the broker did not acknowledge within the deadline")
             await self._give_up(live, late, down=True)
         except Exception as exc:  # noqa: BLE001 - whatever failed, nothing was committed
-            if refused_for_clock(exc):
-                # The connection is fine: the other lanes need not reconnect (down=False).
-                clock_refused("ingress", lane=self.transactional_id, records=len(live))
-                ahead = ClockAhead(
-                    "the broker refused the gateway's time stamps: the gateway host's clock "
-                    "is ahead of the broker's",
-                    retry_after_s=5.0,
-                )
-                await self._give_up(live, ahead, down=False)
-                return
-            log.warning("ingress_batch_failed", lane=self.transactional_id, error=repr(exc))
-            error = BrokerUnavailable(f"the broker refused the batch ({type(exc).__name__})")
-            await self._give_up(live, error, down=True)
+            await self._failed(live, exc)
         except asyncio.CancelledError:  # shutting down mid-batch: the same as a failure
             self.drop(down=True)
             for item in live:
@@ -269,6 +268,45 @@ class _Lane:
             for item, position in zip(live, positions, strict=True):
                 if not item.future.done():
                     item.future.set_result(position)
+
+    async def _refused(self, live: Sequence[_Pending], refused: RecordsRefused) -> None:
+        """Some records were refused, so the transaction was not committed. When each refusal
+        is a record too large, each request hears about its own record (413, or 503 and
+        "send it again" for a neighbour that was fine); anything else fails the group."""
+        errors = [o for o in refused.outcomes if isinstance(o, BaseException)]
+        if not all(isinstance(error, MessageSizeTooLargeError) for error in errors):
+            await self._failed(live, errors[0])
+            return
+        producer = self.drop(down=False)
+        for item, outcome in zip(live, refused.outcomes, strict=True):
+            _fail(
+                item,
+                RecordTooLarge("the broker refuses records this large")
+                if isinstance(outcome, BaseException)
+                else BrokerUnavailable(
+                    "another request's record in the same transaction was refused, so none "
+                    "was written; send it again",
+                    retry_after_s=1.0,
+                ),
+            )
+        if producer is not None:
+            await reap(producer)
+
+    async def _failed(self, live: Sequence[_Pending], exc: BaseException) -> None:
+        """The group's transaction failed (nothing of it was committed): answer each."""
+        if refused_for_clock(exc):
+            # The connection is fine: the other lanes need not reconnect (down=False).
+            clock_refused("ingress", lane=self.transactional_id, records=len(live))
+            ahead = ClockAhead(
+                "the broker refused the gateway's time stamps: the gateway host's clock "
+                "is ahead of the broker's",
+                retry_after_s=5.0,
+            )
+            await self._give_up(live, ahead, down=False)
+            return
+        log.warning("ingress_batch_failed", lane=self.transactional_id, error=repr(exc))
+        error = BrokerUnavailable(f"the broker refused the batch ({type(exc).__name__})")
+        await self._give_up(live, error, down=True)
 
     async def _give_up(self, live: Sequence[_Pending], error: Exception, *, down: bool) -> None:
         """Kill the producer first (nothing it holds can be committed any more), answer the
@@ -298,10 +336,19 @@ class _Lane:
                 )
                 for item in live
             ]
+            # aiokafka commits a transaction even when the broker refused one of its
+            # batches: every record must be acknowledged first, or the whole group fails
+            # (its producer is dropped, which aborts the transaction) and none is written.
+            outcomes = await asyncio.gather(*sent, return_exceptions=True)
+            if any(isinstance(outcome, BaseException) for outcome in outcomes):
+                raise RecordsRefused(outcomes)
+            acknowledged = [
+                outcome for outcome in outcomes if not isinstance(outcome, BaseException)
+            ]
             if loop.time() > deadline - self.publisher.commit_margin_s:
                 raise TimeoutError("too little time left to commit")
             await producer.commit_transaction()
-        return [TopicPosition.of(future.result()) for future in sent]
+        return [TopicPosition.of(metadata) for metadata in acknowledged]
 
 
 def _fail(item: _Pending, exc: Exception) -> None:
