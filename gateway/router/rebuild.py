@@ -166,12 +166,21 @@ async def rebuild_changelog(
             group_id, partitions=[TopicPartition(topics.events, p) for p in chosen]
         )
         others = [
+            topics.changelog,
+            topics.outcomes,
             topics.status,
             *(partner_topic(topics.prefix, p) for p in partner_participants(registry)),
         ]
         counts = {
             item["topic"]: len(item["partitions"]) for item in await admin.describe_topics(others)
         }
+        for topic in (topics.changelog, topics.outcomes):
+            if counts.get(topic, 0) != count:
+                raise EnvironmentProblem(
+                    f"{topic} has {counts.get(topic, 0)} partition(s), {topics.events} {count}: "
+                    "the router's topics must exist and be co-partitioned (a deleted "
+                    "changelog: `kpgw topics create` makes it again, empty)"
+                )
     finally:
         await stop_quietly(admin.close(), CLIENT_STOP_S, what="admin client")
     config = router_config(settings)

@@ -153,3 +153,27 @@ async def test_running_routers_and_unknown_partitions_are_refused(
     assert command.stdout == ""
     with pytest.raises(EnvironmentProblem, match="no partition 99"):
         await rebuild_changelog(settings, registry, partitions=[99], dry_run=True)
+
+
+async def test_a_missing_changelog_is_named_not_waited_for(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    registry = load_registry(registry_copy(tmp_path))
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.delete_topics([f"{settings.topic_prefix}router.changelog"])
+    finally:
+        await admin.close()
+    error: EnvironmentProblem | None = None
+    for _ in range(60):  # until the deletion shows in the metadata
+        try:
+            await rebuild_changelog(settings, registry, dry_run=True)
+        except EnvironmentProblem as exc:
+            error = exc
+            break
+        await asyncio.sleep(0.5)
+    assert error is not None, "the missing changelog was not named"
+    assert "router.changelog has 0 partition(s)" in error.message
+    assert "kpgw topics create" in error.message
