@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.conn import CloseReason
 
 from gateway.settings import Settings
 
@@ -96,11 +98,12 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
 CLIENT_STOP_S = 10.0
 
 
-async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> None:
-    """Stop a Kafka client for good, whatever it raises: with the broker gone, aiokafka
-    lets the ``CancelledError`` of its own fetch task escape from ``stop()``, which would
-    end the shutdown there and leave the other clients open. A cancellation of this task
-    itself still propagates."""
+async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> bool:
+    """Stop a Kafka client, whatever it raises: with the broker gone, aiokafka lets the
+    ``CancelledError`` of its own fetch task escape from ``stop()``, which would end the
+    shutdown there and leave the other clients open. A cancellation of this task itself
+    still propagates. True when the stop completed; when it did not, aiokafka may have left
+    tasks and connections behind: ``close_for_good`` releases them."""
     try:
         await asyncio.wait_for(stopping, seconds)
     except asyncio.CancelledError:
@@ -110,3 +113,110 @@ async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) 
         log.info("client_stop_cancelled_internally", client=what)
     except Exception as exc:  # noqa: BLE001 - stopping anyway
         log.info("client_stop_failed", client=what, error=repr(exc))
+    else:
+        return True
+    return False
+
+
+#: How long releasing what an unfinished stop left behind may take.
+RELEASE_S = 5.0
+
+KafkaClient: TypeAlias = AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient
+
+
+async def close_for_good(client: KafkaClient, *, what: str, seconds: float = CLIENT_STOP_S) -> None:
+    """Stop ``client`` within ``seconds`` and, when that did not complete (a timeout, an
+    error: a broker outage), ``release`` what aiokafka left running. Never raises but for a
+    cancellation of the calling task, which still releases the client (without waiting)."""
+    stopping = client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop()
+    stopped = False
+    try:
+        stopped = await stop_quietly(stopping, seconds, what=what)
+    except BaseException:
+        abandon(client)
+        raise
+    if not stopped:
+        await release(client, what=what)
+
+
+async def release(client: KafkaClient, *, what: str, seconds: float = RELEASE_S) -> None:
+    """``abandon`` the client, then wait up to ``seconds`` for its tasks to end, cancelling
+    again those still running (aiokafka's sender, cancelled, awaits its in-flight requests).
+    Never raises; a cancellation of the calling task only ends the wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        tasks, connections = abandon(client)
+        while (left := _tasks_of(client)) and (remaining := deadline - loop.time()) > 0:
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=min(1.0, remaining))
+        _close_connections(client)  # any that a task opened before it ended
+    except Exception as exc:  # noqa: BLE001 - best effort, never in the caller's way
+        log.warning("client_release_failed", client=what, error=repr(exc))
+        return
+    if tasks or connections or left:
+        log.info(
+            "client_released",
+            client=what,
+            tasks_cancelled=len(tasks),
+            connections_closed=connections,
+            tasks_left=len(left),
+        )
+
+
+def abandon(client: KafkaClient) -> tuple[list[asyncio.Task[Any]], int]:
+    """Cancel every task aiokafka runs for ``client`` and close its connections, at once
+    (synchronous). Returns the tasks cancelled and the number of connections closed.
+
+    An aiokafka ``stop()`` that times out or fails (the broker is down) has marked the
+    client closed but not reached ``client.close()``: its metadata sync task, its sender
+    (which keeps retrying a pending transactional request, and would later be fenced) and
+    its connections would run forever, more of them after every outage (a soak review).
+    aiokafka has no public way to reach them, so this relies on its internals, every one
+    read with a default so that a future version degrades to a no-op, never an error."""
+    client._closed = True  # stop() set it already; aiokafka warns about unclosed clients
+    tasks = _tasks_of(client)
+    for task in tasks:
+        task.cancel()
+    return tasks, _close_connections(client)
+
+
+def _parts(client: KafkaClient) -> list[object]:
+    """The objects whose methods aiokafka runs as tasks for ``client``: the client, its
+    network client (``client`` of a producer, ``_client`` of a consumer or admin), a
+    producer's sender and accumulator, a consumer's group coordinator and fetcher."""
+    names = ("client", "_client", "_sender", "_message_accumulator", "_coordinator", "_fetcher")
+    return [client, *(part for name in names if (part := getattr(client, name, None)))]
+
+
+def _tasks_of(client: KafkaClient) -> list[asyncio.Task[Any]]:
+    """The live tasks running a method of one of ``client``'s parts, found by the ``self``
+    of their coroutine: the sender's in-flight requests, for one, live only in a local
+    variable of its routine."""
+    parts = {id(part) for part in _parts(client)}
+    current = asyncio.current_task()
+    found = []
+    for task in asyncio.all_tasks():
+        frame = getattr(task.get_coro(), "cr_frame", None)
+        owner = frame.f_locals.get("self") if frame is not None else None
+        if task is not current and not task.done() and owner is not None and id(owner) in parts:
+            found.append(task)
+    return found
+
+
+def _close_connections(client: KafkaClient) -> int:
+    """Close the network client's open connections (their read tasks end, their pending
+    requests fail) and abort their sockets: a graceful close could wait forever to flush
+    to a broker that is gone. Returns how many were open."""
+    network = getattr(client, "client", None) or getattr(client, "_client", None)
+    closed = 0
+    for connection in list(getattr(network, "_conns", {}).values()):
+        writer = getattr(connection, "_writer", None)
+        if writer is None:
+            continue  # closed already
+        with contextlib.suppress(Exception):
+            connection.close(reason=CloseReason.SHUTDOWN)
+        writer.transport.abort()
+        closed += 1
+    return closed

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from gateway.kafka.clients import stop_quietly
+from gateway.kafka.clients import release, stop_quietly
 
 
 async def _stop_leaking_a_cancellation() -> None:
@@ -42,3 +42,57 @@ async def test_cancelling_the_caller_still_cancels_it() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class _Sender:
+    """Like aiokafka's: cancelled, it first waits for its in-flight request."""
+
+    async def routine(self) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)
+
+
+class _Stubborn:
+    """Swallows every cancellation until told to end."""
+
+    done = False
+
+    async def routine(self) -> None:
+        while not self.done:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                continue
+
+
+class _Client:
+    def __init__(self, sender: object) -> None:
+        self._sender = sender
+        self.client = None  # no network client: no connections to close
+
+
+async def test_release_cancels_a_client_s_tasks_until_they_end() -> None:
+    sender = _Sender()
+    task = asyncio.create_task(sender.routine())
+    unrelated = asyncio.create_task(_Sender().routine())
+    await asyncio.sleep(0)
+    await release(_Client(sender), what="producer", seconds=5)
+    assert task.cancelled()
+    assert not unrelated.done()  # another client's task is left alone
+    unrelated.cancel()
+
+
+async def test_release_is_bounded_and_never_raises() -> None:
+    stubborn = _Stubborn()
+    task = asyncio.create_task(stubborn.routine())
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await release(_Client(stubborn), what="producer", seconds=0.5)
+    assert loop.time() - started < 2
+    await release(object(), what="not a client at all", seconds=0.5)  # type: ignore[arg-type]
+    stubborn.done = True
+    task.cancel()
+    await task
