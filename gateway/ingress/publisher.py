@@ -29,7 +29,6 @@ in the background, so the ingress accepts again as soon as the broker is back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -42,7 +41,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 from gateway.ingress.position import TopicPosition
-from gateway.kafka.clients import transactional_producer
+from gateway.kafka.clients import release, transactional_producer
 from gateway.kafka.clock import clock_accepted, clock_refused, refused_for_clock
 from gateway.settings import Settings
 
@@ -129,13 +128,10 @@ def kill(producer: AIOKafkaProducer) -> None:
 
 
 async def reap(producer: AIOKafkaProducer) -> None:
-    """Release what ``kill`` left: the client's connections and the sender task."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.client.close(), REAP_TIMEOUT_S)
-    sender = producer._sender
-    task = sender.sender_task if sender is not None else None
-    if task is not None:
-        await asyncio.wait([task], timeout=REAP_TIMEOUT_S)
+    """Release what ``kill`` left, within ``REAP_TIMEOUT_S``: the sender task, its
+    in-flight requests (a transactional one retries for as long as the broker is down, and
+    the cancelled sender waits for it), the metadata sync task, the connections."""
+    await release(producer, what="ingress producer", seconds=REAP_TIMEOUT_S)
 
 
 async def hard_close(producer: AIOKafkaProducer) -> None:

@@ -40,8 +40,8 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from gateway.errors import TransientFailure
 from gateway.kafka.clients import (
     CLIENT_STOP_S,
+    close_for_good,
     committed_consumer,
-    stop_quietly,
     transactional_producer,
 )
 from gateway.kafka.clock import clock_accepted, clock_refused, recently_refused, refused_for_clock
@@ -181,19 +181,16 @@ class TransactionalWorker:
             )
             try:
                 await producer.start()  # init_transactions: fences any previous owner
-            except BaseException:
-                with contextlib.suppress(Exception):  # a half-started client holds sockets
-                    await asyncio.wait_for(producer.stop(), 10)
+            except BaseException:  # a half-started client holds sockets and tasks
+                await close_for_good(producer, what=f"producer of {partition.partition}")
                 raise
             self._producers[partition] = producer
         return producer
 
     async def _drop_producer(self, partition: TopicPartition) -> None:
         producer = self._producers.pop(partition, None)
-        if producer is not None:
-            await stop_quietly(
-                producer.stop(), CLIENT_STOP_S, what=f"producer of {partition.partition}"
-            )
+        if producer is not None:  # with a transaction pending in an outage stop() hangs
+            await close_for_good(producer, what=f"producer of {partition.partition}")
 
     def _lock(self, partition: TopicPartition) -> asyncio.Lock:
         lock = self._locks.get(partition)
@@ -447,5 +444,5 @@ class TransactionalWorker:
         # Bounded even with a hung broker (an SRE review measured 30 s): the producers stop
         # together, and the group notices a consumer that could not leave by its session
         # timeout. Offsets are in the transactions, so nothing is lost by not waiting.
-        await stop_quietly(self._consumer.stop(), CLIENT_STOP_S, what="consumer")
+        await close_for_good(self._consumer, what="consumer")
         await asyncio.gather(*(self._drop_producer(p) for p in list(self._producers)))
