@@ -25,7 +25,7 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from gateway.kafka.clients import committed_consumer
+from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.registry.watch import RELOAD_FAILURES
 from gateway.settings import Settings
 
@@ -215,8 +215,7 @@ class PipelineMetrics:
                 }
         finally:
             if consumer is not None:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+                await close_for_good(consumer, what="lag consumer")
 
 
 class _Gauges:

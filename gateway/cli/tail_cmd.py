@@ -14,9 +14,8 @@ from gateway.errors import UndecodableEvent
 from gateway.events import to_json
 from gateway.kafka.clients import (
     ADMIN_REQUEST_TIMEOUT_MS,
-    CLIENT_STOP_S,
+    close_for_good,
     committed_consumer,
-    stop_quietly,
 )
 from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
@@ -91,7 +90,7 @@ async def _tail(
     finally:
         # With the broker gone, aiokafka lets its fetch task's CancelledError out of
         # stop(): a traceback and exit 1 instead of the usual line (an SRE review).
-        await stop_quietly(consumer.stop(), CLIENT_STOP_S, what="consumer")
+        await close_for_good(consumer, what="consumer")
     return seen
 
 

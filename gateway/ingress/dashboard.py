@@ -43,7 +43,7 @@ from gateway.dlq.store import DeadLetter
 from gateway.ingress.exposure import LOOPBACK
 from gateway.ingress.mirror import Apply
 from gateway.ingress.problems import Problem
-from gateway.kafka.clients import committed_consumer
+from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.kafka.topics import partition_count, partner_participants, partner_topic
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -432,7 +432,7 @@ class Dashboard:
                     if await consumer.position(tp) >= pending[tp]:
                         del pending[tp]
         finally:
-            await consumer.stop()
+            await close_for_good(consumer, what="dashboard consumer")
 
     def _apply(self, record: Any) -> None:
         try:

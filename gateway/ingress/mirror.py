@@ -20,7 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
-from gateway.kafka.clients import committed_consumer
+from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.kafka.topics import partition_count
 from gateway.settings import Settings
 
@@ -106,7 +106,7 @@ class TopicMirror:
                     self._mark(pending)
         finally:
             self._consumer = None
-            await consumer.stop()
+            await close_for_good(consumer, what="mirror consumer")
 
     async def read_to_end(self, timeout_s: float) -> bool:
         """Wait until every record committed on the topic by now has been applied, for at

@@ -36,10 +36,9 @@ from aiokafka.errors import ProducerFenced
 from gateway import codec
 from gateway.errors import EnvironmentProblem, GatewayError, TransientFailure
 from gateway.kafka.clients import (
-    CLIENT_STOP_S,
     admin_client,
+    close_for_good,
     committed_consumer,
-    stop_quietly,
     transactional_producer,
 )
 from gateway.kafka.outbox import Outbox
@@ -182,7 +181,7 @@ async def rebuild_changelog(
                     "changelog: `kpgw topics create` makes it again, empty)"
                 )
     finally:
-        await stop_quietly(admin.close(), CLIENT_STOP_S, what="admin client")
+        await close_for_good(admin, what="admin client")
     config = router_config(settings)
     consumer = committed_consumer(
         settings,
@@ -218,7 +217,7 @@ async def rebuild_changelog(
             if on_partition is not None:
                 on_partition(report)
     finally:
-        await stop_quietly(consumer.stop(), CLIENT_STOP_S, what="rebuild consumer")
+        await close_for_good(consumer, what="rebuild consumer")
     return [reports[p] for p in chosen]
 
 
@@ -427,7 +426,7 @@ async def _write(
             "router and run the rebuild again (what was written is kept, nothing twice)"
         ) from exc
     finally:
-        await stop_quietly(producer.stop(), CLIENT_STOP_S, what="rebuild producer")
+        await close_for_good(producer, what="rebuild producer")
     return len(records)
 
 

@@ -29,7 +29,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from gateway import codec
-from gateway.kafka.clients import committed_consumer
+from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.router.state import STATE_SCHEMA, CertificateState, state_from_avro
 from gateway.router.store import Encoded
 from gateway.settings import Settings
@@ -187,7 +187,7 @@ async def restore_partitions(
                     pending.discard(tp)
                     await _done(results[tp], started, on_restored, timers)
     finally:
-        await consumer.stop()
+        await close_for_good(consumer, what="restore consumer")
 
 
 async def _done(
