@@ -90,11 +90,16 @@ def _line(report: PartitionRebuild, dry_run: bool) -> str:
         f"{report.notifications_missing:,} notification(s), "
         f"{report.statuses_restated:,} status(es)",
     ]
+    if report.events_waiting and report.timers_until is not None:
+        parts.append(
+            f"{report.events_waiting:,} later event(s) left to the router, and the deadlines "
+            f"after {report.timers_until:%Y-%m-%d %H:%M:%S} UTC (the first one's time)"
+        )
     if refused:
         parts.append(f"{refused:,} event(s) refused as the router did (dead letters)")
     if report.outcomes_unexplained:
         parts.append(
             f"{report.outcomes_unexplained:,} outcome(s) on kp.outcomes the history does not "
-            "give (written without state; they stay)"
+            "give (written without state, or judged under another registry; they stay)"
         )
     return "; ".join(parts)

@@ -7,7 +7,9 @@ group has members):
 1. the group's committed offset on ``kp.events`` says which events the router already
    processed; those are decided again in order (``gateway.router.history``), each at its
    record's timestamp, the timers firing in between at their deadlines, and finally at
-   the wall clock. Events after the committed offset are left to the router;
+   the wall clock. Events after the committed offset are left to the router, and so are
+   the deadlines after the first of them: the router processes that backlog before its
+   first tick, so a confirmation waiting there is a match, not an overdue;
 2. what the topics already hold is read: ``kp.outcomes`` of the partition, the partner
    topics and ``kp.status`` (only keys of this partition's certificates and messages);
 3. in transactions of the partition's own router ``transactional_id`` (which fences a
@@ -34,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
 from gateway import codec
-from gateway.errors import EnvironmentProblem, GatewayError, TransientFailure
+from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import (
     admin_client,
     close_for_good,
@@ -66,7 +68,7 @@ class RoutersRunning(EnvironmentProblem):
     """The router's group has members: a running router would overwrite the rebuild."""
 
 
-class RebuildInterrupted(GatewayError):
+class RebuildInterrupted(EnvironmentProblem):
     """A router took the partition over during the rebuild (the transaction was fenced)."""
 
 
@@ -77,6 +79,11 @@ class PartitionRebuild:
     partition: int
     processed_up_to: int | None  # the group's committed offset; None: never processed
     log_start: int = 0
+    #: Events after the committed offset (up to the end offset), left to the router.
+    events_waiting: int = 0
+    #: The deadlines were fired up to this instant: the wall clock, or the time of the
+    #: first event left to the router (those after it are the router's, once caught up).
+    timers_until: datetime | None = None
     events_read: int = 0
     events_taken: int = 0
     refused: Counter[str] = field(default_factory=Counter)
@@ -99,6 +106,8 @@ class PartitionRebuild:
             "partition": self.partition,
             "processed_up_to": self.processed_up_to,
             "log_start": self.log_start,
+            "events_waiting": self.events_waiting,
+            "timers_until": None if self.timers_until is None else self.timers_until.isoformat(),
             "events_read": self.events_read,
             "events_taken": self.events_taken,
             "refused": dict(self.refused),
@@ -218,7 +227,26 @@ async def rebuild_changelog(
                 on_partition(report)
     finally:
         await close_for_good(consumer, what="rebuild consumer")
+    if not dry_run:
+        await _refuse_routers_joined(settings, group_id)
     return [reports[p] for p in chosen]
+
+
+async def _refuse_routers_joined(settings: Settings, group_id: str) -> None:
+    """A router that joined the group while the rebuild read or wrote restored its
+    partitions from the changelog as it was then (empty, or half written) and keeps that
+    state in memory: the rebuild did not reach it, fencing or not."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await _refuse_running_routers(admin, group_id)
+    except RoutersRunning as exc:
+        raise RoutersRunning(
+            f"a router joined during the rebuild and may hold the state it restored before "
+            f"the rebuild wrote it: {exc}, then run the rebuild again"
+        ) from None
+    finally:
+        await close_for_good(admin, what="admin client")
 
 
 def _processed(offsets: dict[TopicPartition, Any], topic: str, partition: int) -> int | None:
@@ -246,7 +274,9 @@ async def _decide_again(
     histories: dict[int, History],
     now: datetime,
 ) -> None:
-    """Every partition's processed events decided again, then its timers up to ``now``."""
+    """Every partition's processed events decided again, then its timers up to ``now``,
+    or up to the first event the router has not processed yet (the live router ticks a
+    partition only once it has caught up: the backlog may hold the answer to a deadline)."""
     started = time.perf_counter()
     stops: dict[TopicPartition, int] = {}
     for partition, report in reports.items():
@@ -258,8 +288,14 @@ async def _decide_again(
         reports[record.partition].events_read += 1
         histories[record.partition].take(record.key, record.value, _instant(record.timestamp))
     for partition, history in histories.items():
-        history.advance(now)
         report = reports[partition]
+        events = TopicPartition(topics.events, partition)
+        processed = max(report.processed_up_to or 0, report.log_start)
+        end = (await reader.consumer.end_offsets([events]))[events]
+        report.events_waiting = max(0, end - processed)
+        first = await reader.first_timestamp(events, processed, end) if end > processed else None
+        report.timers_until = now if first is None else min(now, _instant(first))
+        history.advance(report.timers_until)
         report.events_taken, report.refused = history.events, history.refused
         report.states = len(history.states)
         report.seconds = time.perf_counter() - started
@@ -465,10 +501,29 @@ class Reader:
                 if await consumer.position(tp) >= stops[tp]:
                     pending.discard(tp)
             if pending and time.monotonic() - progress > STALL_S:
-                raise TransientFailure(
+                raise EnvironmentProblem(
                     f"reading {sorted(tp.topic for tp in pending)[0]} made no progress for "
                     f"{STALL_S:.0f} s; is the broker up?"
                 )
+
+    async def first_timestamp(self, tp: TopicPartition, offset: int, end: int) -> int | None:
+        """The timestamp of the first committed record of ``tp`` at ``offset`` or after
+        (before ``end``); None when there is none (aborted writes, markers)."""
+        consumer = self.consumer
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        progress = time.monotonic()
+        while await consumer.position(tp) < end:
+            batches = await consumer.getmany(tp, timeout_ms=200, max_records=1)
+            for record in batches.get(tp, []):
+                return int(record.timestamp)
+            if batches:
+                progress = time.monotonic()
+            elif time.monotonic() - progress > STALL_S:
+                raise EnvironmentProblem(
+                    f"reading {tp.topic} made no progress for {STALL_S:.0f} s; is the broker up?"
+                )
+        return None
 
     async def to_end(self, tps: list[TopicPartition]) -> AsyncIterator[Any]:
         """Every record of ``tps`` up to their end offsets as the read begins."""

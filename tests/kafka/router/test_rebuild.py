@@ -10,13 +10,15 @@ import json
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.errors import EnvironmentProblem
-from gateway.kafka.clients import admin_client
+from gateway.kafka.clients import admin_client, committed_consumer
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry, load_registry
+from gateway.router import rebuild
 from gateway.router.rebuild import RoutersRunning, rebuild_changelog
 from gateway.settings import Settings
 from tests.kafka.helpers import read_until, registry_copy, run_kpgw
@@ -176,3 +178,67 @@ async def test_a_missing_changelog_is_named_not_waited_for(
     ) as raised:
         await rebuild_changelog(settings, registry, dry_run=True)
     assert "kpgw topics create" in raised.value.message
+
+
+async def test_deadlines_after_the_first_unprocessed_event_are_left_to_the_router(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Events that came while the routers were stopped (after the group's committed offset)
+    are processed by the router before its first tick; the rebuild must not fire a deadline
+    the backlog may answer: a confirmation that came before the deadline is a MATCHED, not
+    a CONFIRMATION_OVERDUE, and a certificate that came is no ORPHAN_CONFIRMATION."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    waiting_cert, waiting_conf = pair("RU0720005")
+    early_cert, early_conf = pair("RU0720006")
+    await produce_events(settings, [waiting_cert, early_conf])
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+    await lose_changelog(settings, registry)
+    await produce_events(settings, [waiting_conf, early_cert])  # during the outage
+    later = stamp() + timedelta(days=15)  # past the deadline and the orphan window
+
+    rebuilt = await rebuild_changelog(settings, registry, clock=lambda: later)
+
+    assert sum(sum(r.outcomes_missing.values()) for r in rebuilt) == 0
+    async with routing(settings, registry_path, clock=lambda: later):
+        await outcomes(settings, 2)
+        await asyncio.sleep(2)  # a few timer ticks
+    found = await outcomes(settings, 2)
+    assert sorted((o["certificate_id"], o["outcome"]) for o in found) == [
+        ("RU0720005", "MATCHED"),
+        ("RU0720006", "MATCHED"),
+    ]
+
+
+async def test_a_router_that_joins_during_the_rebuild_fails_it(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal at the start is not enough: a router started while the rebuild reads
+    restores the empty changelog and keeps that state; the rebuild must not say it is done."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    cert, _ = pair("RU0720007")
+    await produce_events(settings, [cert])
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+    await lose_changelog(settings, registry)
+    member = committed_consumer(
+        settings, f"{settings.topic_prefix}events", group_id=settings.router.group_id
+    )
+    read_again = rebuild._decide_again
+
+    async def a_router_joins(*args: Any) -> None:
+        await read_again(*args)
+        await member.start()
+        while not member.assignment():
+            await member.getmany(timeout_ms=200)
+
+    monkeypatch.setattr(rebuild, "_decide_again", a_router_joins)
+    try:
+        with pytest.raises(RoutersRunning, match="joined during the rebuild"):
+            await rebuild_changelog(settings, registry)
+    finally:
+        await member.stop()
