@@ -27,10 +27,19 @@ def router() -> None:
     help="Only this partition of kp.events (repeat for more; default: all).",
 )
 @click.option("--dry-run", is_flag=True, help="Read and report; write nothing.")
+@click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Write even where retention deleted the first events of kp.events (see --dry-run).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per partition.")
 @registry_option
 def rebuild(
-    partitions: tuple[int, ...], dry_run: bool, as_json: bool, registry_path: Path | None
+    partitions: tuple[int, ...],
+    dry_run: bool,
+    allow_truncated: bool,
+    as_json: bool,
+    registry_path: Path | None,
 ) -> None:
     """Rebuild the router's changelog from kp.events, with every router stopped.
 
@@ -58,6 +67,7 @@ def rebuild(
                 current,
                 partitions=partitions or None,
                 dry_run=dry_run,
+                allow_truncated=allow_truncated,
                 on_partition=show,
             )
         )
@@ -95,11 +105,19 @@ def _line(report: PartitionRebuild, dry_run: bool) -> str:
             f"{report.events_waiting:,} later event(s) left to the router, and the deadlines "
             f"after {report.timers_until:%Y-%m-%d %H:%M:%S} UTC (the first one's time)"
         )
+    if report.kept_unrebuilt:
+        parts.append(
+            f"{report.kept_unrebuilt:,} changelog state(s) the incomplete history does not "
+            "give are kept"
+        )
     if refused:
         parts.append(f"{refused:,} event(s) refused as the router did (dead letters)")
     if report.outcomes_unexplained:
         parts.append(
             f"{report.outcomes_unexplained:,} outcome(s) on kp.outcomes the history does not "
-            "give (written without state, or judged under another registry; they stay)"
+            "give (written without state, or judged under another registry; they stay: "
+            f"{', '.join(report.unexplained_ids[:5])}"
+            + (", ... in --json" if report.outcomes_unexplained > 5 else "")
+            + ")"
         )
     return "; ".join(parts)

@@ -109,6 +109,12 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.worker._assigned(list(assigned))
 
 
+def transactional_id_of(group_id: str, partition: TopicPartition) -> str:
+    """The stable ``transactional_id`` of a group's input partition (``kpgw router
+    rebuild`` writes with the router's, so that it fences a router left running)."""
+    return f"{group_id}-{partition.topic}-{partition.partition}"
+
+
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, TransientFailure | asyncio.TimeoutError | ConnectionError):
         return True
@@ -171,7 +177,7 @@ class TransactionalWorker:
         self.ready = asyncio.Event()
 
     def transactional_id(self, partition: TopicPartition) -> str:
-        return f"{self.group_id}-{partition.topic}-{partition.partition}"
+        return transactional_id_of(self.group_id, partition)
 
     async def _producer_for(self, partition: TopicPartition) -> AIOKafkaProducer:
         producer = self._producers.get(partition)

@@ -22,9 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import UndecodableEvent
+from gateway.events import CertificateEvent
 from gateway.registry import ParticipantRegistry
 from gateway.router.core import CertificateStateFull, Decision, decide, tick
-from gateway.router.records import Emission, TopicKind
+from gateway.router.records import DeliveryState, Emission, TopicKind, status_record
 from gateway.router.state import CertificateState, state_to_bytes
 from gateway.router.timers import RouterConfig, next_deadline
 from gateway.router.wire import decode_event
@@ -32,9 +33,11 @@ from gateway.router.wire import decode_event
 #: Why an event of the history was not taken in (the live router dead-lettered it).
 UNDECODABLE = "UNDECODABLE_EVENT"
 KEY_MISMATCH = "KEY_MISMATCH"
-STATE_FULL = "CERTIFICATE_STATE_FULL"
+STATE_FULL = CertificateStateFull.code
 STATE_TOO_LARGE = "STATE_TOO_LARGE"
 CRASHED = "POISON_PILL"
+#: How many ids of outcomes the history does not give a report lists.
+UNEXPLAINED_IDS = 100
 
 
 @dataclass(slots=True)
@@ -68,8 +71,9 @@ class History:
             decision = decide(
                 self.states.get(certificate_id), event, at, self.registry, self.config, body=body
             )
-        except CertificateStateFull:
+        except CertificateStateFull as exc:
             self.refused[STATE_FULL] += 1
+            self._dead_lettered(event, at, exc.reason, exc.message)
             return
         except Exception:  # noqa: BLE001 - the live router dead-lettered it as a poison pill
             self.refused[CRASHED] += 1
@@ -81,6 +85,9 @@ class History:
             and len(state_to_bytes(state)) > self.max_state_bytes
         ):
             self.refused[STATE_TOO_LARGE] += 1
+            self._dead_lettered(
+                event, at, STATE_TOO_LARGE, "the certificate's state would be too large"
+            )
             return
         self.events += 1
         self._apply(certificate_id, decision)
@@ -101,6 +108,16 @@ class History:
                 self.refused[CRASHED] += 1
                 continue
             self._apply(certificate_id, decision)
+
+    def _dead_lettered(
+        self, event: CertificateEvent, at: datetime, reason: str, detail: str
+    ) -> None:
+        """The status the live router wrote for an event its core refused."""
+        status = status_record(
+            event, DeliveryState.DEAD_LETTERED, at, reason=reason, detail=detail[:500]
+        )
+        if status is not None:
+            self.emissions.append(status)
 
     def _apply(self, certificate_id: str, decision: Decision) -> None:
         self.emissions.extend(decision.emissions)
@@ -137,6 +154,9 @@ class Missing:
     outcomes_present: int = 0
     #: Held outcomes the history does not give: written by a router without its state.
     outcomes_unexplained: int = 0
+    #: Their ids, the first ``UNEXPLAINED_IDS`` in order (for telling partners which to
+    #: disregard).
+    unexplained_ids: list[str] = field(default_factory=list)
     notifications: int = 0
     statuses: int = 0
 
@@ -148,7 +168,9 @@ def missing_records(emissions: Sequence[Emission], held: Held) -> Missing:
     missing = Missing()
     given = {str(e.value["outcome_id"]) for e in emissions if e.topic is TopicKind.OUTCOMES}
     missing.outcomes_present = len(given & held.outcomes)
-    missing.outcomes_unexplained = len(held.outcomes - given)
+    unexplained = sorted(held.outcomes - given)
+    missing.outcomes_unexplained = len(unexplained)
+    missing.unexplained_ids = unexplained[:UNEXPLAINED_IDS]
     last_status = {e.key: e for e in emissions if e.topic is TopicKind.STATUS}
     outcomes, notifications = set(held.outcomes), set(held.notifications)
     for emission in emissions:

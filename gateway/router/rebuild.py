@@ -24,6 +24,7 @@ nothing is written; the report says what would be.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,7 +34,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 
 from gateway import codec
 from gateway.errors import EnvironmentProblem
@@ -43,8 +44,9 @@ from gateway.kafka.clients import (
     committed_consumer,
     transactional_producer,
 )
-from gateway.kafka.outbox import Outbox
+from gateway.kafka.outbox import DeliveryFailed, Outbox
 from gateway.kafka.topics import partner_participants, partner_topic
+from gateway.kafka.transactional import TRANSACTION_TIMEOUT_S, transactional_id_of
 from gateway.registry import ParticipantRegistry
 from gateway.router.handler import MAX_STATE_BYTES, router_config
 from gateway.router.history import Held, History, missing_records
@@ -66,6 +68,10 @@ STALL_S = 60.0
 
 class RoutersRunning(EnvironmentProblem):
     """The router's group has members: a running router would overwrite the rebuild."""
+
+
+class TruncatedEvents(EnvironmentProblem):
+    """Retention deleted the first events of a partition: its history is incomplete."""
 
 
 class RebuildInterrupted(EnvironmentProblem):
@@ -90,11 +96,15 @@ class PartitionRebuild:
     states: int = 0
     changelog_keys_before: int = 0
     tombstones: int = 0
+    #: Changelog states the history does not give but cannot disprove either (the group
+    #: has no committed offset, or retention deleted the first events): kept as they are.
+    kept_unrebuilt: int = 0
     outcomes_missing: Counter[str] = field(default_factory=Counter)
     outcomes_present: int = 0
     #: Outcomes on kp.outcomes about this partition's certificates that the history does
     #: not give: written by a router that had lost its state (they cannot be taken back).
     outcomes_unexplained: int = 0
+    unexplained_ids: list[str] = field(default_factory=list)
     notifications_missing: int = 0
     statuses_restated: int = 0
     records_written: int = 0
@@ -114,9 +124,11 @@ class PartitionRebuild:
             "states": self.states,
             "changelog_keys_before": self.changelog_keys_before,
             "tombstones": self.tombstones,
+            "kept_unrebuilt": self.kept_unrebuilt,
             "outcomes_missing": dict(self.outcomes_missing),
             "outcomes_present": self.outcomes_present,
             "outcomes_unexplained": self.outcomes_unexplained,
+            "unexplained_outcome_ids": self.unexplained_ids,
             "notifications_missing": self.notifications_missing,
             "statuses_restated": self.statuses_restated,
             "records_written": self.records_written,
@@ -150,6 +162,7 @@ async def rebuild_changelog(
     *,
     partitions: Sequence[int] | None = None,
     dry_run: bool = False,
+    allow_truncated: bool = False,
     clock: Clock = lambda: datetime.now(UTC),
     on_partition: Callable[[PartitionRebuild], None] | None = None,
 ) -> list[PartitionRebuild]:
@@ -205,6 +218,16 @@ async def rebuild_changelog(
         reports = {p: PartitionRebuild(p, _processed(offsets, topics.events, p)) for p in chosen}
         histories = {p: History(registry, config, MAX_STATE_BYTES) for p in chosen}
         await _decide_again(reader, topics, reports, histories, clock())
+        truncated = [p for p, r in reports.items() if r.log_start and r.processed_up_to]
+        if truncated and not dry_run and not allow_truncated:
+            raise TruncatedEvents(
+                f"{topics.events} partition(s) {', '.join(map(str, truncated))} no longer "
+                "begin at offset 0 (retention deleted their first events): a certificate "
+                "whose events are gone is unknown to the rebuild, so a confirmation of it "
+                "would be written as an orphan. See what would be written with --dry-run, "
+                "then --allow-truncated to write it anyway (no state the changelog holds is "
+                "deleted then)"
+            )
         holdings = await _holdings(reader, topics, histories)
         for partition in chosen:
             report = reports[partition]
@@ -383,11 +406,17 @@ async def _finish_partition(
     existing = holdings.changelog.get(partition, set())
     report.changelog_keys_before = len(existing)
     stale = sorted(existing - history.states.keys())
+    if report.processed_up_to is None or report.log_start > 0:
+        # An incomplete history (no committed offset: a wrong group id, offsets expired;
+        # or the first events deleted) deletes nothing it cannot rebuild (a code review:
+        # an unknown group id tombstoned the whole changelog).
+        report.kept_unrebuilt, stale = len(stale), []
     report.tombstones = len(stale)
     missing = missing_records(history.emissions, holdings.held(partition))
     report.outcomes_missing = missing.outcomes
     report.outcomes_present = missing.outcomes_present
     report.outcomes_unexplained = missing.outcomes_unexplained
+    report.unexplained_ids = missing.unexplained_ids
     report.notifications_missing = missing.notifications
     report.statuses_restated = missing.statuses
     if not dry_run:
@@ -421,6 +450,20 @@ async def _write(
     """Everything in transactions of the partition's router ``transactional_id``."""
     timers = timers_fingerprint(registry, config)
     records: list[tuple[str, bytes, bytes | None, int | None, list[tuple[str, bytes]] | None]] = []
+    # The missing records first: a rebuild that dies between two transactions leaves
+    # states that say "reported" only for what was written (a router started instead of
+    # a second run would otherwise never write the rest).
+    for emission in missing:
+        on_outcomes = emission.topic is TopicKind.OUTCOMES
+        records.append(
+            (
+                emission.topic_name(topics.prefix),
+                emission.key.encode(),
+                emission.to_bytes(),
+                partition if on_outcomes else None,
+                None,
+            )
+        )
     for certificate_id, state in sorted(history.states.items()):
         deadline = next_deadline(state, registry, config)
         records.append(
@@ -433,25 +476,17 @@ async def _write(
             )
         )
     records.extend((topics.changelog, key.encode(), None, partition, None) for key in stale)
-    for emission in missing:
-        on_outcomes = emission.topic is TopicKind.OUTCOMES
-        records.append(
-            (
-                emission.topic_name(topics.prefix),
-                emission.key.encode(),
-                emission.to_bytes(),
-                partition if on_outcomes else None,
-                None,
-            )
-        )
     if not records:
         return 0
-    transactional_id = f"{settings.router.group_id}-{topics.events}-{partition}"
-    producer = transactional_producer(settings, transactional_id, request_timeout_ms=30_000)
-    await producer.start()  # init_transactions: fences a router left running on it
+    events = TopicPartition(topics.events, partition)
+    producer = transactional_producer(
+        settings, transactional_id_of(settings.router.group_id, events), request_timeout_ms=30_000
+    )
     try:
+        await producer.start()  # init_transactions: fences a router left running on it
         for start in range(0, len(records), CHUNK_RECORDS):
-            async with producer.transaction():
+            # aiokafka waits for the end of a transaction without a deadline of its own.
+            async with asyncio.timeout(TRANSACTION_TIMEOUT_S), producer.transaction():
                 outbox = Outbox(producer)
                 for topic, key, value, where, headers in records[start : start + CHUNK_RECORDS]:
                     await outbox.send(topic, key, value, partition=where, headers=headers)
@@ -460,6 +495,11 @@ async def _write(
         raise RebuildInterrupted(
             f"a router took partition {partition} over during the rebuild; stop every "
             "router and run the rebuild again (what was written is kept, nothing twice)"
+        ) from exc
+    except (TimeoutError, DeliveryFailed, KafkaError) as exc:
+        raise EnvironmentProblem(
+            f"writing partition {partition}'s rebuild failed ({exc!r}); what was committed "
+            "is kept: run the rebuild again once the broker is well"
         ) from exc
     finally:
         await close_for_good(producer, what="rebuild producer")

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import RecordsToDelete
 
 from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import admin_client, committed_consumer
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.router import rebuild
-from gateway.router.rebuild import RoutersRunning, rebuild_changelog
+from gateway.router.rebuild import RoutersRunning, TruncatedEvents, rebuild_changelog
 from gateway.settings import Settings
 from tests.kafka.helpers import read_until, registry_copy, run_kpgw
 from tests.kafka.router.support import outcomes, pair, partner, produce_events, routing, stamp
@@ -242,3 +244,45 @@ async def test_a_router_that_joins_during_the_rebuild_fails_it(
             await rebuild_changelog(settings, registry)
     finally:
         await member.stop()
+
+
+async def test_a_group_without_offsets_or_a_truncated_history_deletes_no_state(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A wrong group id (or offsets expired) gives no history: the changelog's states are
+    kept, not tombstoned (a code review); events deleted by retention refuse the write
+    unless allowed, and then delete nothing either."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    cert, _ = pair("RU0720008")
+    await produce_events(settings, [cert])
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+    other_group = settings.model_copy(
+        update={"router": settings.router.model_copy(update={"group_id": "no-such-group"})}
+    )
+    kept = await rebuild_changelog(other_group, registry)
+    assert sum(r.kept_unrebuilt for r in kept) == 1
+    assert sum(r.tombstones for r in kept) == 0
+    changelog = await read_until(settings, "router.changelog", 1)
+    assert [r.value is not None for r in changelog] == [True]
+
+    (partition,) = [r.partition for r in kept if r.kept_unrebuilt]
+    later, _ = pair("RU0720009")
+    await produce_events(settings, [later], partition=partition)
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 2)
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        events = TopicPartition(f"{settings.topic_prefix}events", partition)
+        await admin.delete_records({events: RecordsToDelete(before_offset=1)}, timeout_ms=10_000)
+    finally:
+        await admin.close()
+    with pytest.raises(TruncatedEvents, match="--allow-truncated"):
+        await rebuild_changelog(settings, registry)
+    allowed = await rebuild_changelog(settings, registry, allow_truncated=True)
+    (truncated,) = [r for r in allowed if r.partition == partition]
+    assert (truncated.log_start, truncated.events_read) == (1, 1)
+    assert (truncated.tombstones, truncated.kept_unrebuilt) == (0, 1)

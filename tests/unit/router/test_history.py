@@ -113,3 +113,20 @@ def test_only_what_the_topics_do_not_hold_is_written_again() -> None:
     assert missing.statuses == len(restated) == len(last) - 1
     assert all(last[e.key] is e for e in restated)  # each message's last status only
     assert missing_records(rebuilt.emissions, Held()).outcomes == {"MATCHED": 1}
+
+
+def test_an_event_the_core_refuses_gets_the_dead_lettered_status_the_router_wrote() -> None:
+    rebuilt = History(registry(), DEFAULT_CONFIG, max_state_bytes=100)  # every state too big
+    take(rebuilt, event(certificate("RU0300007")), T0)
+    assert rebuilt.refused == {"STATE_TOO_LARGE": 1}
+    (status,) = rebuilt.emissions
+    assert status.topic is TopicKind.STATUS
+    assert (status.value["status"], status.value["reason"]) == ("DEAD_LETTERED", "STATE_TOO_LARGE")
+
+
+def test_outcomes_the_history_does_not_give_are_listed_by_id() -> None:
+    rebuilt = history()
+    take(rebuilt, event(certificate("RU0300008")), T0)
+    missing = missing_records(rebuilt.emissions, Held(outcomes={"b-outcome", "a-outcome"}))
+    assert missing.outcomes_unexplained == 2
+    assert missing.unexplained_ids == ["a-outcome", "b-outcome"]
