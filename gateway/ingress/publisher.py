@@ -270,8 +270,9 @@ class _Lane:
         is a record too large, each request hears about its own record (413, or 503 and
         "send it again" for a neighbour that was fine); anything else fails the group."""
         errors = [o for o in refused.outcomes if isinstance(o, BaseException)]
-        if not all(isinstance(error, MessageSizeTooLargeError) for error in errors):
-            await self._failed(live, errors[0])
+        others = [error for error in errors if not isinstance(error, MessageSizeTooLargeError)]
+        if others:  # the cause that concerns every record (a clock, an outage) speaks
+            await self._failed(live, others[0])
             return
         producer = self.drop(down=False)
         for item, outcome in zip(live, refused.outcomes, strict=True):

@@ -25,7 +25,8 @@ log = structlog.get_logger(__name__)
 HINT = (
     "the broker refused records stamped with this host's clock (InvalidTimestampException): "
     "the clock is ahead of the broker's by more than log.message.timestamp.after.max.ms "
-    "(1 hour by default in Kafka 4); nothing was written and the work is retried: "
+    "(1 hour by default in Kafka 4); nothing was written (a worker retries its batch, the "
+    "ingress answers 503): "
     "set the host's time right (NTP)"
 )
 #: A component refused this recently is not ready (``recently_refused``): long enough

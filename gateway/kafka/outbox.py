@@ -72,6 +72,8 @@ class Outbox:
         self._builders: dict[tuple[str, int], Any] = {}
         self._partitions: dict[str, list[int]] = {}
         self._deliveries: list[asyncio.Future[Any]] = []
+        #: Records queued so far (a transaction with none had no time stamp checked).
+        self.sent = 0
 
     def watch(self, delivery: asyncio.Future[Any]) -> None:
         """Check at ``flush`` a record sent with the producer directly (a dead letter)."""
@@ -87,6 +89,7 @@ class Outbox:
         headers: Headers | None = None,
     ) -> None:
         """Queue one record; ``partition`` None: by key, as the default partitioner does."""
+        self.sent += 1
         if partition is None:
             partition = await self._by_key(topic, key)
         where = (topic, partition)

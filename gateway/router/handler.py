@@ -81,6 +81,7 @@ class Slot:
     caught_up: bool = False
     in_flight: int = 0  # input records of the open transaction
     started_mono: float = 0.0  # when the open transaction's batch began (time.monotonic)
+    stamped: bool = False  # the open transaction wrote records (the broker checks their time)
 
 
 @dataclass(slots=True)
@@ -245,6 +246,7 @@ class RouterHandler:
             raise TransientFailure(f"partition {partition.partition} is not restored yet")
         slot.in_flight = len(records)
         slot.started_mono = self.monotonic()
+        slot.stamped = False
         # The translator may already route by a newer registry; topics are the timer's.
         await self.registry.refresh(create_topics=False)
         registry = self.registry.current()
@@ -258,6 +260,7 @@ class RouterHandler:
                 self.metrics.routing_seconds.observe(time.perf_counter() - started)
                 structlog.contextvars.unbind_contextvars("partition", "offset", "certificate_id")
         await outbox.flush()
+        slot.stamped = outbox.sent > 0
 
     async def _route(
         self, record: Any, slot: Slot, registry: ParticipantRegistry, outbox: Outbox
@@ -399,7 +402,8 @@ class RouterHandler:
             slot.store.commit(self.registry.current())
             self.counters.committed_records += slot.in_flight
             slot.in_flight = 0
-            if self.clock_guard.confirm(slot.started_mono):
+            # Only records carry time stamps: a batch that wrote none proves nothing.
+            if slot.stamped and self.clock_guard.confirm(slot.started_mono):
                 ROUTER_CLOCK_JUMP.pop(self.group_id, None)
                 log.warning(
                     "router_clock_confirmed",

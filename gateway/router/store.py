@@ -76,20 +76,23 @@ class PartitionStore:
             return self._staged[certificate_id]
         return self._committed(certificate_id)
 
-    def _committed(self, certificate_id: str) -> CertificateState | None:
+    def _committed(self, certificate_id: str, *, keep: bool = True) -> CertificateState | None:
+        """``keep``: an encoded state read is kept decoded (it is about to change); a
+        look only (a deadline to compute again) leaves it encoded."""
         found = self.states.get(certificate_id)
         if isinstance(found, bytes):
-            return self._decode(certificate_id, found)
+            return self._decode(certificate_id, found, keep=keep)
         return found
 
-    def _decode(self, certificate_id: str, value: bytes) -> CertificateState | None:
+    def _decode(self, certificate_id: str, value: bytes, *, keep: bool) -> CertificateState | None:
         try:
             state = state_from_avro(codec.decode(value, STATE_SCHEMA))
         except Exception as exc:  # noqa: BLE001 - our own record is corrupt: log, start afresh
             log.error("stored_state_undecodable", certificate_id=certificate_id, error=repr(exc))
             del self.states[certificate_id]
             return None
-        self.states[certificate_id] = state
+        if keep:
+            self.states[certificate_id] = state
         return state
 
     def stage(
@@ -186,7 +189,9 @@ class PartitionStore:
         return due
 
     def _schedule(self, certificate_id: str, registry: ParticipantRegistry) -> None:
-        state = self._committed(certificate_id)
+        # A registry change reschedules every state: decoding them all for good would
+        # undo keeping settled ones encoded (a code review).
+        state = self._committed(certificate_id, keep=False)
         deadline = None if state is None else next_deadline(state, registry, self.config)
         self._set_deadline(certificate_id, deadline)
 

@@ -96,3 +96,14 @@ def test_a_state_staged_with_its_bytes_is_kept_encoded_once_committed() -> None:
     store.stage("RU0000005", None)  # deleted later in the same transaction
     store.commit(reg)
     assert "RU0000005" not in store.states
+
+
+def test_rescheduling_leaves_encoded_states_encoded() -> None:
+    store, reg = PartitionStore(0), registry()
+    kept = announced("RU0000007")
+    value = codec.encode(STATE_SCHEMA, state_to_avro(kept))
+    store.stage("RU0000007", kept, encoded=value)
+    store.commit(reg)
+    store.reschedule(["RU0000007"], reg)
+    assert store.states["RU0000007"] == value
+    assert store.next_due() == T0 + timedelta(days=14)

@@ -126,10 +126,15 @@ def test_the_timer_acts_on_nothing_while_a_jump_is_held(handler: RouterHandler) 
         "kpgw_router_clock_jump_seconds", {"group": "clock-g"}
     )
     assert gauge == 2 * 86400.0
-    # A batch begun after the jump commits: the broker accepted the new time stamps.
+    # A batch begun after the jump that wrote no record proves nothing (a code review).
     tp = TopicPartition("clock.events", 0)
     clock["mono"] = 106.0
     handler.slots[tp].started_mono = handler.monotonic()
+    with capture_logs() as logs:
+        handler.committed(tp)
+    assert logs == []
+    # One that wrote records commits: the broker accepted the new time stamps.
+    handler.slots[tp].stamped = True
     with capture_logs() as logs:
         handler.committed(tp)
     assert [e["event"] for e in logs] == ["router_clock_confirmed"]
