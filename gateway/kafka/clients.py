@@ -93,9 +93,10 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
     return AIOKafkaConsumer(*topics, **config)
 
 
-#: How long stopping one Kafka client may take: a stop within Kubernetes' default 30 s
-#: grace period even when the broker hangs (consumer, then all producers at once).
-CLIENT_STOP_S = 10.0
+#: How long stopping one Kafka client may take: a worker's stop (drain, the consumer,
+#: then all producers at once, each stop plus ``RELEASE_S``) stays within Kubernetes'
+#: default 30 s grace period even when the broker hangs.
+CLIENT_STOP_S = 8.0
 
 
 async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> bool:
@@ -119,7 +120,7 @@ async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) 
 
 
 #: How long releasing what an unfinished stop left behind may take.
-RELEASE_S = 5.0
+RELEASE_S = 2.0
 
 KafkaClient: TypeAlias = AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient
 
