@@ -41,7 +41,6 @@ from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import (
     admin_client,
     close_for_good,
-    committed_consumer,
     transactional_producer,
 )
 from gateway.kafka.outbox import DeliveryFailed, Outbox
@@ -51,7 +50,7 @@ from gateway.registry import ParticipantRegistry
 from gateway.router.handler import MAX_STATE_BYTES, router_config
 from gateway.router.history import Held, History, missing_records
 from gateway.router.records import Emission, TopicKind
-from gateway.router.restore import FETCH_BYTES, state_headers
+from gateway.router.restore import state_headers, whole_partition_reader
 from gateway.router.state import state_to_bytes
 from gateway.router.store import timers_fingerprint
 from gateway.router.timers import RouterConfig, next_deadline
@@ -205,13 +204,7 @@ async def rebuild_changelog(
     finally:
         await close_for_good(admin, what="admin client")
     config = router_config(settings)
-    consumer = committed_consumer(
-        settings,
-        group_id=None,
-        client_id=f"{settings.client_id}-router-rebuild",
-        max_partition_fetch_bytes=FETCH_BYTES,
-        fetch_max_bytes=4 * FETCH_BYTES,
-    )
+    consumer = whole_partition_reader(settings, "router-rebuild")
     await consumer.start()
     try:
         reader = Reader(consumer, counts)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway import codec
 from gateway.kafka.clients import close_for_good, committed_consumer
@@ -133,6 +133,18 @@ class Restored:
 OnRestored = Callable[[Restored], None]
 
 
+def whole_partition_reader(settings: Settings, name: str) -> AIOKafkaConsumer:
+    """A consumer without a group, fetching in large chunks: for reading whole partitions
+    (a restore, a rebuild)."""
+    return committed_consumer(
+        settings,
+        group_id=None,
+        client_id=f"{settings.client_id}-{name}",
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=4 * FETCH_BYTES,
+    )
+
+
 async def restore_partitions(
     settings: Settings,
     *,
@@ -145,13 +157,7 @@ async def restore_partitions(
     """Read each changelog partition to its end; call ``on_restored`` as each completes.
     ``timers``: the current ``timers_fingerprint`` (None: decode every state)."""
     started = time.perf_counter()
-    consumer = committed_consumer(
-        settings,
-        group_id=None,
-        client_id=f"{settings.client_id}-router-restore",
-        max_partition_fetch_bytes=FETCH_BYTES,
-        fetch_max_bytes=4 * FETCH_BYTES,
-    )
+    consumer = whole_partition_reader(settings, "router-restore")
     await consumer.start()
     try:
         tps = [TopicPartition(changelog, p) for p in partitions]

@@ -49,6 +49,13 @@ async def lose_changelog(settings: Settings, registry: ParticipantRegistry) -> N
     raise AssertionError("the changelog could not be created again")
 
 
+async def routed(settings: Settings, registry_path: Path, events: list[Any]) -> None:
+    """Produce ``events`` and let a router announce the first certificate to EU."""
+    await produce_events(settings, events)
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+
+
 async def test_a_lost_changelog_is_rebuilt_and_the_router_knows_its_certificates(
     created_topics: Settings, tmp_path: Path
 ) -> None:
@@ -114,9 +121,7 @@ async def test_a_deadline_that_passed_while_the_state_was_lost_is_reported_once(
     registry_path = registry_copy(tmp_path)
     registry = load_registry(registry_path)
     cert, _ = pair("RU0720003")
-    await produce_events(settings, [cert])
-    async with routing(settings, registry_path):
-        await partner(settings, "EU", 1)
+    await routed(settings, registry_path, [cert])
     await lose_changelog(settings, registry)
     later = stamp() + timedelta(days=15)  # past the RU -> EU deadline of 14 days
 
@@ -194,9 +199,7 @@ async def test_deadlines_after_the_first_unprocessed_event_are_left_to_the_route
     registry = load_registry(registry_path)
     waiting_cert, waiting_conf = pair("RU0720005")
     early_cert, early_conf = pair("RU0720006")
-    await produce_events(settings, [waiting_cert, early_conf])
-    async with routing(settings, registry_path):
-        await partner(settings, "EU", 1)
+    await routed(settings, registry_path, [waiting_cert, early_conf])
     await lose_changelog(settings, registry)
     await produce_events(settings, [waiting_conf, early_cert])  # during the outage
     later = stamp() + timedelta(days=15)  # past the deadline and the orphan window
@@ -223,9 +226,7 @@ async def test_a_router_that_joins_during_the_rebuild_fails_it(
     registry_path = registry_copy(tmp_path)
     registry = load_registry(registry_path)
     cert, _ = pair("RU0720007")
-    await produce_events(settings, [cert])
-    async with routing(settings, registry_path):
-        await partner(settings, "EU", 1)
+    await routed(settings, registry_path, [cert])
     await lose_changelog(settings, registry)
     member = committed_consumer(
         settings, f"{settings.topic_prefix}events", group_id=settings.router.group_id
@@ -256,9 +257,7 @@ async def test_a_group_without_offsets_or_a_truncated_history_deletes_no_state(
     registry_path = registry_copy(tmp_path)
     registry = load_registry(registry_path)
     cert, _ = pair("RU0720008")
-    await produce_events(settings, [cert])
-    async with routing(settings, registry_path):
-        await partner(settings, "EU", 1)
+    await routed(settings, registry_path, [cert])
     other_group = settings.model_copy(
         update={"router": settings.router.model_copy(update={"group_id": "no-such-group"})}
     )
