@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import EXIT_INVALID, environment_errors
+from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors
 from gateway.kafka.broker import KAFKA_VERSION, LocalBroker
 
 
@@ -66,10 +66,26 @@ def down(port: int, data_dir: Path | None) -> None:
 @kafka.command()
 @port_option
 @dir_option
-def status(port: int, data_dir: Path | None) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object: running, answers, pid, bootstrap."
+)
+def status(port: int, data_dir: Path | None, as_json: bool) -> None:
     """Say whether the broker runs and answers metadata (exit 1 when it does not)."""
     with environment_errors():
         state = _broker(port, data_dir).status()
+    if as_json:
+        emit_json(
+            {
+                "running": state.running,
+                "answers": state.answers,
+                "pid": state.pid if state.running else None,
+                "bootstrap": state.bootstrap,
+                "data_dir": str(state.data_dir),
+            }
+        )
+        if not (state.running and state.answers):
+            raise SystemExit(EXIT_INVALID)
+        return
     if state.running and state.answers:
         click.echo(f"running (pid {state.pid}) at {state.bootstrap}")
         return

@@ -72,13 +72,22 @@ def check(registry_path: Path | None, as_json: bool) -> None:
 @registry_group.command()
 @click.argument("participant")
 @common.registry_option
-def token(participant: str, registry_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: participant, token (shown once) and token_hash.",
+)
+def token(participant: str, registry_path: Path | None, as_json: bool) -> None:
     """Mint a new bearer token for PARTICIPANT (a participant of the registry): prints the
     token once (give it to the participant) and the hash line to store in the registry."""
     code = participant.strip().upper()
     if code not in common.registry(registry_path).participants:
         common.fail(f"{participant} is not a participant of the registry; no token minted")
     value = f"kpgw_{code.lower()}_{secrets.token_urlsafe(32)}"
+    if as_json:
+        common.emit_json({"participant": code, "token": value, "token_hash": hash_token(value)})
+        return
     click.echo(f"token (shown once): {value}")
     click.echo(f'token_hashes = ["{hash_token(value)}"]')
 

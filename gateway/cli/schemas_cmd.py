@@ -9,7 +9,7 @@ import click
 import fastavro
 
 from gateway.avro_compat import full_transitive_problems
-from gateway.cli.common import EXIT_INVALID
+from gateway.cli.common import EXIT_INVALID, emit_json
 from gateway.codec import NAMESPACE, TOP_LEVEL, expanded_schema, fingerprint, released_paths
 from gateway.resources import avro_dir
 
@@ -44,20 +44,40 @@ def unreleased() -> list[str]:
 
 
 @schemas.command()
-def check() -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: ok, and per schema its verdict, releases and problems.",
+)
+def check(as_json: bool) -> None:
     """Every schema stays FULL_TRANSITIVE-compatible with its released versions, and the
     current one is released (exit 1 otherwise)."""
     report = compatibility_report()
     pending = set(unreleased())
-    for name, found in report.items():
-        releases = len(released_paths(name))
-        verdict = "INCOMPATIBLE" if found else "UNRELEASED" if name in pending else "ok"
-        click.echo(f"{name}: {verdict} ({releases} released)")
-        for problem in found:
-            click.echo(f"  {problem}")
-        if name in pending and not found:
-            click.echo("  changed since its last release: run kpgw schemas release")
-    if pending or any(report.values()):
+    verdicts = {
+        name: "INCOMPATIBLE" if found else "UNRELEASED" if name in pending else "ok"
+        for name, found in report.items()
+    }
+    ok = not pending and not any(report.values())
+    if as_json:
+        schemas = {
+            name: {
+                "verdict": verdicts[name],
+                "released": len(released_paths(name)),
+                "problems": found,
+            }
+            for name, found in report.items()
+        }
+        emit_json({"ok": ok, "schemas": schemas})
+    else:
+        for name, found in report.items():
+            click.echo(f"{name}: {verdicts[name]} ({len(released_paths(name))} released)")
+            for problem in found:
+                click.echo(f"  {problem}")
+            if name in pending and not found:
+                click.echo("  changed since its last release: run kpgw schemas release")
+    if not ok:
         raise SystemExit(EXIT_INVALID)
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from gateway.cli import cli, topics_cmd
 from gateway.kafka.topics import TopicProblem, TopicReport
+from gateway.registry.model import hash_token
 from tests.unit.cli.ingress_stub import ingress_stub
 
 
@@ -162,6 +163,44 @@ def test_registry_check_json(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and missing.stdout == ""
 
 
+def test_registry_token_json() -> None:
+    minted = CliRunner().invoke(cli, ["registry", "token", "za", "--json"])
+    assert minted.exit_code == 0, minted.output
+    (token,) = _json_lines(minted)
+    assert token["participant"] == "ZA"
+    assert token["token"].startswith("kpgw_za_")
+    assert token["token_hash"] == hash_token(token["token"])
+    unknown = CliRunner().invoke(cli, ["registry", "token", "XX", "--json"])
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+
+
+def test_schemas_check_json() -> None:
+    machine = CliRunner().invoke(cli, ["schemas", "check", "--json"])
+    human = CliRunner().invoke(cli, ["schemas", "check"])
+    assert machine.exit_code == human.exit_code == 0, machine.output
+    (report,) = _json_lines(machine)
+    assert report["ok"] is True
+    assert report["schemas"]["CertificateEvent"]["verdict"] == "ok"
+    assert report["schemas"]["CertificateEvent"]["released"] >= 1
+    assert "CertificateEvent: ok" in human.stdout
+
+
+def test_kafka_status_json_when_no_broker_runs(tmp_path: Path) -> None:
+    args = ["kafka", "status", "--port", "1099", "--data-dir", str(tmp_path)]
+    machine = CliRunner().invoke(cli, [*args, "--json"])
+    human = CliRunner().invoke(cli, args)
+    assert machine.exit_code == human.exit_code == 1
+    (state,) = _json_lines(machine)
+    assert state == {
+        "running": False,
+        "answers": False,
+        "pid": None,
+        "bootstrap": "127.0.0.1:1099",
+        "data_dir": str(tmp_path),
+    }
+    assert human.stdout == "not running (port 1099)\n"
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -170,6 +209,9 @@ def test_registry_check_json(tmp_path: Path) -> None:
         ["topics", "create"],
         ["topics", "check"],
         ["registry", "check"],
+        ["registry", "token"],
+        ["schemas", "check"],
+        ["kafka", "status"],
         ["dlq", "list"],
     ],
 )
