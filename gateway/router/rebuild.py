@@ -295,22 +295,32 @@ async def _decide_again(
     partition only once it has caught up: the backlog may hold the answer to a deadline)."""
     started = time.perf_counter()
     stops: dict[TopicPartition, int] = {}
-    for partition, report in reports.items():
-        events = TopicPartition(topics.events, partition)
-        report.log_start = (await reader.consumer.beginning_offsets([events]))[events]
+    partitions = [TopicPartition(topics.events, p) for p in reports]
+    for events, log_start in (await reader.consumer.beginning_offsets(partitions)).items():
+        report = reports[events.partition]
+        report.log_start = log_start
         if report.processed_up_to:
             stops[events] = report.processed_up_to
     async for record in reader.read(stops):
         reports[record.partition].events_read += 1
         histories[record.partition].take(record.key, record.value, _instant(record.timestamp))
+    # The backlog: counted record by record (the offsets also count transaction markers
+    # and aborted writes; a new-user review saw "1 later event" where none was), and the
+    # first one's time bounds the deadlines fired here.
+    processed = {
+        TopicPartition(topics.events, p): max(r.processed_up_to or 0, r.log_start)
+        for p, r in reports.items()
+    }
+    ends = await reader.consumer.end_offsets(list(processed)) if processed else {}
+    backlog = {tp: end for tp, end in ends.items() if end > processed[tp]}
+    first: dict[int, int] = {}
+    async for record in reader.read(backlog, starts=processed):
+        reports[record.partition].events_waiting += 1
+        first.setdefault(record.partition, int(record.timestamp))
     for partition, history in histories.items():
         report = reports[partition]
-        events = TopicPartition(topics.events, partition)
-        processed = max(report.processed_up_to or 0, report.log_start)
-        end = (await reader.consumer.end_offsets([events]))[events]
-        report.events_waiting = max(0, end - processed)
-        first = await reader.first_timestamp(events, processed, end) if end > processed else None
-        report.timers_until = now if first is None else min(now, _instant(first))
+        at = first.get(partition)
+        report.timers_until = now if at is None else min(now, _instant(at))
         history.advance(report.timers_until)
         report.events_taken, report.refused = history.events, history.refused
         report.states = len(history.states)
@@ -512,10 +522,14 @@ class Reader:
     def partitions(self, topic: str) -> list[TopicPartition]:
         return [TopicPartition(topic, p) for p in range(self.counts.get(topic, 0))]
 
-    async def read(self, stops: dict[TopicPartition, int]) -> AsyncIterator[Any]:
-        """The records of each partition from its start up to ``stop`` (exclusive)."""
+    async def read(
+        self, stops: dict[TopicPartition, int], starts: dict[TopicPartition, int] | None = None
+    ) -> AsyncIterator[Any]:
+        """The records of each partition from its start (or ``starts``, when later) up to
+        ``stop`` (exclusive)."""
         consumer = self.consumer
-        starts = await consumer.beginning_offsets(list(stops)) if stops else {}
+        firsts = await consumer.beginning_offsets(list(stops)) if stops else {}
+        starts = {tp: max(first, (starts or {}).get(tp, 0)) for tp, first in firsts.items()}
         pending = {tp for tp, stop in stops.items() if starts[tp] < stop}
         if not pending:
             return
@@ -538,25 +552,6 @@ class Reader:
                     f"reading {sorted(tp.topic for tp in pending)[0]} made no progress for "
                     f"{STALL_S:.0f} s; is the broker up?"
                 )
-
-    async def first_timestamp(self, tp: TopicPartition, offset: int, end: int) -> int | None:
-        """The timestamp of the first committed record of ``tp`` at ``offset`` or after
-        (before ``end``); None when there is none (aborted writes, markers)."""
-        consumer = self.consumer
-        consumer.assign([tp])
-        consumer.seek(tp, offset)
-        progress = time.monotonic()
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=200, max_records=1)
-            for record in batches.get(tp, []):
-                return int(record.timestamp)
-            if batches:
-                progress = time.monotonic()
-            elif time.monotonic() - progress > STALL_S:
-                raise EnvironmentProblem(
-                    f"reading {tp.topic} made no progress for {STALL_S:.0f} s; is the broker up?"
-                )
-        return None
 
     async def to_end(self, tps: list[TopicPartition]) -> AsyncIterator[Any]:
         """Every record of ``tps`` up to their end offsets as the read begins."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
+from gateway import codec
 from gateway.errors import EnvironmentProblem
-from gateway.kafka.clients import admin_client, committed_consumer
+from gateway.events import event_to_avro
+from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.router import rebuild
@@ -215,6 +218,53 @@ async def test_deadlines_after_the_first_unprocessed_event_are_left_to_the_route
         ("RU0720005", "MATCHED"),
         ("RU0720006", "MATCHED"),
     ]
+
+
+async def _in_transaction(settings: Settings, events: list[Any], *, commit: bool) -> None:
+    """``events`` written as the translator writes them: in a transaction, whose marker
+    takes an offset of its own."""
+    producer = transactional_producer(settings, f"{settings.topic_prefix}test-translator")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for event in events:
+            value = codec.encode("CertificateEvent", event_to_avro(event))
+            await producer.send(
+                f"{settings.topic_prefix}events", value, key=event.certificate_id.encode()
+            )
+        await (producer.commit_transaction() if commit else producer.abort_transaction())
+    finally:
+        await producer.stop()
+
+
+async def test_the_backlog_is_counted_in_events_not_offsets(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Transaction markers and aborted writes take offsets but are no events (a new-user
+    review saw "1 later event(s) left to the router" on every partition of an idle
+    pipeline, and the rebuild's own start given as that event's time)."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    cert, conf = pair("RU0720008")
+    await _in_transaction(settings, [cert], commit=True)
+    async with routing(settings, registry_path):
+        await partner(settings, "EU", 1)
+    await lose_changelog(settings, registry)
+    now = stamp() + timedelta(days=1)
+
+    idle = await rebuild_changelog(settings, registry, dry_run=True, clock=lambda: now)
+    await _in_transaction(settings, [replace(conf, event_id="aborted")], commit=False)
+    before = stamp()
+    await _in_transaction(settings, [conf], commit=True)
+    waiting = await rebuild_changelog(settings, registry, dry_run=True, clock=lambda: now)
+
+    assert [r.events_waiting for r in idle] == [0] * len(idle)
+    assert all(r.timers_until == now for r in idle)
+    (late,) = [r for r in waiting if r.events_waiting]
+    assert late.events_waiting == 1  # the aborted write and both markers are not events
+    assert late.timers_until is not None
+    assert before - timedelta(seconds=1) <= late.timers_until <= stamp()
 
 
 async def test_a_router_that_joins_during_the_rebuild_fails_it(
