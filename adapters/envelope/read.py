@@ -130,7 +130,7 @@ def _mismatches(
     if sender != payload.sender:
         yield _finding(
             profile.FROM_MISMATCH,
-            f"From is {_text(header.sender)} ({sender}), but the {_kind(payload)} inside is "
+            f"From is {_as_given(header.sender, sender)}, but the {_kind(payload)} inside is "
             f"sent by {payload.sender}",
             header.sender,
         )
@@ -138,7 +138,7 @@ def _mismatches(
     if expected is not None and recipient != expected:
         yield _finding(
             profile.TO_MISMATCH,
-            f"To is {_text(header.recipient)} ({recipient}), but the {_kind(payload)} inside "
+            f"To is {_as_given(header.recipient, recipient)}, but the {_kind(payload)} inside "
             f"is for {expected}",
             header.recipient,
         )
@@ -207,3 +207,10 @@ def _required(found: dict[object, etree._Element], tag: str) -> etree._Element:
 
 def _text(element: etree._Element) -> str:
     return (element.text or "").strip()
+
+
+def _as_given(element: etree._Element, participant: str) -> str:
+    """The header's text, and the participant it was read as when that differs ("BE (EU)");
+    not "AE (AE)"."""
+    given = _text(element)
+    return given if given == participant else f"{given} ({participant})"

@@ -42,6 +42,30 @@ def test_toml_file_is_read_and_environment_wins(
     assert settings.http_port == 9100
 
 
+def test_the_example_config_file_loads_with_its_password_from_the_environment(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """examples/kpgw.example.toml, its /etc/kpgw files made under tmp_path (the settings
+    check that they are readable)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "kpgw.example.toml"
+    text = example.read_text("utf-8")
+    for name in ("kafka-ca.pem", "participants.toml", "tls/server.pem", "tls/server.key"):
+        assert f"/etc/kpgw/{name}" in text
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    config = tmp_path / "kpgw.toml"
+    config.write_text(text.replace("/etc/kpgw/", f"{tmp_path}/"), "utf-8")
+    clean_env.setenv("KPGW_CONFIG", str(config))
+    clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_PASSWORD", "from-the-environment")
+    settings = load_settings()
+    assert settings.kafka_security.protocol == "SASL_SSL"
+    assert settings.kafka_security.sasl_password is not None
+    assert settings.kafka_security.sasl_password.get_secret_value() == "from-the-environment"
+    assert settings.router.retention_days == 400
+    assert settings.ingress.drain_seconds == 15
+    assert settings.router.group_id == "kp.router"
+
+
 def test_secrets_never_print(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("KPGW_KAFKA_SECURITY__PROTOCOL", "SASL_SSL")
     clean_env.setenv("KPGW_KAFKA_SECURITY__SASL_MECHANISM", "SCRAM-SHA-512")

@@ -399,3 +399,16 @@ def test_validate_reports_the_files_own_format_when_its_inner_document_fails(
     broken = (source[:start] + "1,5" + source[source.index("<", start) :]).encode()
     result = judge("envelope.xml", broken, example_registry)
     assert result.format == "envelope" and result.findings
+
+
+def test_a_header_mismatch_names_the_participant_once(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """A new-user review saw "To is IN (IN)": the code read from the header is added only
+    when it differs from what the header says."""
+    to_india = rejected(edit(CERTIFICATE, ">BE</env:To>", ">IN</env:To>"), example_registry)
+    assert to_india.findings[0].code == profile.TO_MISMATCH
+    assert to_india.findings[0].message.startswith("To is IN, but the certificate inside")
+    from_france = rejected(edit(CERTIFICATE, ">RU</env:From>", ">FR</env:From>"), example_registry)
+    assert from_france.findings[0].code == profile.FROM_MISMATCH
+    assert from_france.findings[0].message.startswith("From is FR (EU), but")
