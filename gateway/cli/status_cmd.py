@@ -9,7 +9,8 @@ http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
 ``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
 discrepancy; ``--wait-for`` names others) or ``--timeout`` passes. Exit 0 when every id was
 found (and reached what was waited for), 1 when any is unknown to this participant (404),
-2 on a usage or connection error, a 429/5xx that persisted, or a wait that timed out.
+2 when the call itself failed (a usage or connection error, no or a wrong token: 401, 403,
+a 5xx), a 429/502/503/504 that persisted, or a wait that timed out: as ``kpgw send``.
 """
 
 from __future__ import annotations
@@ -200,19 +201,37 @@ def status(
         else:
             for line in describe(result):
                 click.echo(printable_line(line))  # the detail quotes what the sender wrote
-    unsettled = [
-        r
-        for r in results
-        if r["http_status"] is None or r["http_status"] in TRANSIENT or r.get("timed_out")
-    ]
+    failed = [r for r in results if _answer(r) == "failed"]
+    unsettled = [r for r in results if _answer(r) == "unsettled"]
+    said: list[str] = []
+    if failed:  # the call, not the message: 401, 403, 5xx, no connection
+        said.append(
+            f"{len(failed)} of {len(results)} request(s) failed (the URL, the token or the "
+            "ingress, not the message); fix the call and ask again"
+        )
     if unsettled:  # nothing judged: ask again later; say so beside the JSON (stderr)
         waited = " within --timeout" if any(r.get("timed_out") for r in unsettled) else ""
-        fail(
+        said.append(
             f"{len(unsettled)} of {len(results)} message(s) had no final answer{waited}; "
-            "ask again later",
-            EXIT_USAGE,
+            "ask again later"
         )
-    sys.exit(EXIT_OK if all(r["http_status"] == 200 for r in results) else EXIT_INVALID)
+    if said:
+        fail("; ".join(said), EXIT_USAGE)
+    sys.exit(EXIT_OK if all(_answer(r) == "found" for r in results) else EXIT_INVALID)
+
+
+def _answer(result: dict[str, Any]) -> str:
+    """What one answer says: ``found`` (a status), ``unknown`` (the id, exit 1),
+    ``unsettled`` (a 429/502/503/504 that persisted, or a wait that timed out: ask again
+    later) or ``failed`` (the call itself: no connection, the token, the ingress)."""
+    http_status = result["http_status"]
+    if http_status == 200:
+        return "unsettled" if result.get("timed_out") else "found"
+    if http_status in TRANSIENT:
+        return "unsettled"
+    if http_status == 404:
+        return "unknown"
+    return "failed"
 
 
 def describe(result: dict[str, Any]) -> list[str]:
