@@ -8,9 +8,10 @@ id instead: the status document (``status``, ``reason``, ``detail``, ``certifica
 http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
 ``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
 discrepancy; ``--wait-for`` names others) or ``--timeout`` passes. Exit 0 when every id was
-found (and reached what was waited for), 1 when any is unknown to this participant (404),
-2 when the call itself failed (a usage or connection error, no or a wrong token: 401, 403,
-a 5xx), a 429/502/503/504 that persisted, or a wait that timed out: as ``kpgw send``.
+found (and reached what was waited for), 1 when any is unknown to this participant (the
+status endpoint's own 404), 2 when the call itself failed (a usage or connection error, no
+or a wrong token: 401, 403, a 5xx, a 404 of no status endpoint: a wrong URL), a
+429/502/503/504 that persisted, or a wait that timed out: as ``kpgw send``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from gateway.cli.http_client import (
     connection_options,
     retry_after,
 )
+from gateway.ingress.problems import TYPE_BASE, UNKNOWN_MESSAGE
 from gateway.text import printable_line
 
 #: The API's words (gateway.ingress.status.STATES).
@@ -199,7 +201,7 @@ def status(
         if as_json:
             emit_json(result)
         else:
-            for line in describe(result):
+            for line in describe(result, base_url(url)):
                 click.echo(printable_line(line))  # the detail quotes what the sender wrote
     failed = [r for r in results if _answer(r) == "failed"]
     unsettled = [r for r in results if _answer(r) == "unsettled"]
@@ -229,22 +231,42 @@ def _answer(result: dict[str, Any]) -> str:
         return "unsettled" if result.get("timed_out") else "found"
     if http_status in TRANSIENT:
         return "unsettled"
-    if http_status == 404:
+    if http_status == 404 and unknown_message(result.get("problem") or {}):
         return "unknown"
-    return "failed"
+    return "failed"  # a 404 of another route too: a wrong --url
 
 
-def describe(result: dict[str, Any]) -> list[str]:
-    """One message's state for people: a line, then its detail and differences."""
+def unknown_message(problem: dict[str, Any]) -> bool:
+    """The status endpoint's own 404 (no such message for this participant), not an
+    unknown route's (a wrong base URL: the ingress's "Not Found", or another server's
+    page)."""
+    detail = problem.get("detail")
+    return (
+        problem.get("type") == TYPE_BASE + "not-found"
+        and isinstance(detail, str)
+        and detail.startswith(UNKNOWN_MESSAGE.split("{", 1)[0])
+    )
+
+
+def describe(result: dict[str, Any], url: str | None = None) -> list[str]:
+    """One message's state for people: a line, then its detail and differences; ``url``:
+    the base URL asked, named when it has no status endpoint."""
     tracking_id, http_status = result["tracking_id"], result["http_status"]
     if http_status is None:
         return [f"{tracking_id}: no answer: {result['error']}"]
     if http_status != 200:
         problem = result.get("problem") or {}
+        texts = [str(problem[k]) for k in ("title", "detail") if problem.get(k)]
+        if len(texts) == 2 and texts[0].casefold() == texts[1].casefold():
+            texts.pop()  # aiohttp's "Not found: Not Found"
+        said = ": ".join(texts)
+        if http_status == 404 and unknown_message(problem):
+            return [f"{tracking_id}: unknown to this participant (404): {problem['detail']}"]
+        first = f"{tracking_id}: no status ({http_status})" + (f" {said}" if said else "")
         if http_status == 404:
-            return [f"{tracking_id}: unknown to this participant (404)"]
-        said = ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
-        return [f"{tracking_id}: no status ({http_status})" + (f" {said}" if said else "")]
+            where = f" at {url}" if url else ""
+            first += f"; no kpgw status endpoint{where}: check --url"
+        return [first]
     first = f"{tracking_id}: {result.get('status')}"
     if result.get("reason"):
         first += f" {result['reason']}"

@@ -27,7 +27,7 @@ from gateway.ingress.limits import (
     read_body,
 )
 from gateway.ingress.position import TopicPosition
-from gateway.ingress.problems import Problem, retry_after
+from gateway.ingress.problems import UNKNOWN_MESSAGE, Problem, retry_after
 from gateway.ingress.publisher import (
     BrokerUnavailable,
     DeadlineExceeded,
@@ -247,7 +247,10 @@ async def get_status(request: web.Request) -> web.Response:
         )
         found = _lookup(ingress, tracking_id, identity.participant)
     if found is None:
-        raise Problem("not-found", f"no message {tracking_id} of {identity.participant} is known")
+        raise Problem(
+            "not-found",
+            UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant=identity.participant),
+        )
     return _json(found)
 
 

@@ -20,6 +20,10 @@ from gateway.errors import Finding
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:kpgw:problem:"
 
+#: The status endpoint's 404 detail: a client tells "no such message" from "no such route"
+#: (aiohttp's 404, detail "Not Found": a wrong base URL) by its beginning (kpgw status).
+UNKNOWN_MESSAGE = "no message {tracking_id} of {participant} is known"
+
 #: slug -> (status, title). The slug is the stable, documented ``type`` suffix.
 KINDS: dict[str, tuple[int, str]] = {
     "not-xml": (400, "The body is not an XML document"),

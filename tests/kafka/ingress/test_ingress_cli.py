@@ -123,6 +123,12 @@ async def test_status_reports_and_waits_for_each_message(
             "status", "--url", client.url, "--token", demo_token("EU"), tracking_id, "a/b"
         )
         assert code == 1 and [line["http_status"] for line in other] == [404, 404]
+        # A wrong base URL is a 404 too, of no route: the call failed, not the id (exit 2).
+        code, lost, text = await _kpgw(
+            "status", "--url", client.url + "/nope", "--token", token, tracking_id
+        )
+        assert code == 2 and lost[0]["http_status"] == 404, text
+        assert "1 of 1 request(s) failed" in text
 
 
 async def test_kpgw_run_only_ingress(created_topics: Settings) -> None:

@@ -1,6 +1,7 @@
 """A stand-in for the ingress's HTTP API, for the command-line clients (``kpgw send`` and
 ``kpgw status``) without a broker: each route gives its answers in turn, the last one for
-ever after. Binds 127.0.0.1 on a free port of 38800-38849."""
+ever after; any other route is aiohttp's plain 404 (a wrong base URL). Binds 127.0.0.1 on
+a free port of 38800-38849."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.ingress.problems import KINDS, TYPE_BASE, UNKNOWN_MESSAGE
 from gateway.kafka.broker import port_free
 
 
@@ -32,8 +34,8 @@ async def ingress_stub() -> AsyncIterator[Stub]:
         tracking_id = request.match_info["tracking_id"]
         stub.asked.append(tracking_id)
         answers = stub.statuses.get(tracking_id)
-        if not answers:
-            return _problem(404, "unknown tracking id")
+        if not answers:  # the ingress's own words (a client tells them from a wrong URL's)
+            return _problem(404, UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant="ZA"))
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, tuple):
             return _problem(*answer)
@@ -62,8 +64,12 @@ async def ingress_stub() -> AsyncIterator[Stub]:
 
 
 def _problem(status: int, detail: str) -> web.Response:
+    """The ingress's problem document of that status (``about:blank`` for a status it
+    never gives)."""
+    slug = next((slug for slug, (code, _) in KINDS.items() if code == status), None)
+    kind = {"type": TYPE_BASE + slug, "title": KINDS[slug][1]} if slug else {"type": "about:blank"}
     return web.json_response(
-        {"type": "about:blank", "status": status, "detail": detail},
+        {**kind, "status": status, "detail": detail},
         status=status,
         content_type="application/problem+json",
     )

@@ -94,7 +94,7 @@ async def test_status_speaks_to_people_or_in_json_with_the_same_exit_code() -> N
         "t-1: discrepancy MATCHED_WITH_DISCREPANCIES, certificate RU0650001, "
         "at 2026-03-02T10:15:30Z",
         "  parcels: certificate 3, confirmation 2 (MATCHED_WITH_DISCREPANCIES)",
-        "t-2: unknown to this participant (404)",
+        "t-2: unknown to this participant (404): no message t-2 of ZA is known",
     ]
     assert [(x["tracking_id"], x["http_status"]) for x in _json_lines(machine)] == [
         ("t-1", 200),

@@ -33,7 +33,8 @@ async def test_a_refused_call_exits_2_like_send(code: int, detail: str) -> None:
         human = await _status(stub.url, "ZA:walk-za-1")
         machine = await _status(stub.url, "--json", "ZA:walk-za-1")
     assert human.exit_code == machine.exit_code == 2, human.output
-    assert human.stdout == f"ZA:walk-za-1: no status ({code}) {detail}\n"
+    assert human.stdout.startswith(f"ZA:walk-za-1: no status ({code}) ")
+    assert human.stdout.endswith(f": {detail}\n")  # the problem's title, then its detail
     assert "1 of 1 request(s) failed" in human.stderr
     assert "ask again later" not in human.stderr
 
@@ -45,3 +46,30 @@ async def test_no_connection_exits_2_and_says_the_call_failed() -> None:
     assert gone.exit_code == 2
     assert gone.stdout.startswith("t-1: no answer: ")
     assert "1 of 1 request(s) failed" in gone.stderr
+
+
+async def test_an_unknown_id_is_told_from_a_wrong_url() -> None:
+    """Both are 404s: the status endpoint's own problem says no such message (exit 1, the
+    answer about that id); any other 404 is a route that does not exist (exit 2)."""
+    async with ingress_stub() as stub:
+        stub.statuses["ZA:real-route"] = [(404, "Not Found")]  # the ingress's unknown route
+        unknown = await _status(stub.url, "ZA:unknown")
+        routed = await _status(stub.url, "ZA:real-route")
+        plain = await _status(stub.url + "/nope", "ZA:unknown")  # not even a problem document
+        machine = await _status(stub.url + "/nope", "--json", "ZA:unknown")
+    assert unknown.exit_code == 1, unknown.output
+    assert unknown.stdout == (
+        "ZA:unknown: unknown to this participant (404): no message ZA:unknown of ZA is known\n"
+    )
+    assert unknown.stderr == ""  # nothing to ask again later
+    assert routed.exit_code == plain.exit_code == machine.exit_code == 2
+    assert routed.stdout == (
+        f"ZA:real-route: no status (404) Not found; no kpgw status endpoint at {stub.url}: "
+        "check --url\n"
+    )
+    assert plain.stdout == (
+        f"ZA:unknown: no status (404) 404: Not Found; no kpgw status endpoint at {stub.url}/nope: "
+        "check --url\n"
+    )
+    assert "ask again later" not in plain.stderr and "request(s) failed" in plain.stderr
+    assert machine.stdout.count("\n") == 1  # the JSON line is as before: http_status, problem
