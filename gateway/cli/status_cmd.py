@@ -2,7 +2,8 @@
 national system asks it (``GET /v1/messages/{tracking_id}``).
 
 For people, one line per tracking id (the state, its reason and certificate), then the
-detail and each difference of a discrepancy. With ``--json``, one JSON line per tracking
+detail (less the reason it repeats) and each difference of a discrepancy, its two values
+named by what they are for its outcome (``LABELS``). With ``--json``, one JSON line per tracking
 id instead: the status document (``status``, ``reason``, ``detail``, ``certificate_id``,
 ``differences``, ``updated_at``) with ``http_status`` 200, else ``{tracking_id,
 http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
@@ -277,11 +278,59 @@ def describe(result: dict[str, Any], url: str | None = None) -> list[str]:
     if result.get("timed_out"):
         first += " (still so at --timeout)"
     lines = [first]
-    if result.get("detail"):
-        lines.append(f"  {result['detail']}")
-    lines.extend(
-        f"  {item.get('field')}: certificate {item.get('certificate')}, confirmation "
-        f"{item.get('confirmation')} ({item.get('outcome')})"
-        for item in result.get("differences") or ()
-    )
+    detail = _detail(result.get("reason"), result.get("detail"))
+    if detail:
+        lines.append(f"  {detail}")
+    lines.extend(f"  {_difference(item)}" for item in result.get("differences") or ())
     return lines
+
+
+def _detail(reason: Any, detail: Any) -> str | None:
+    """The status's detail without the reason the first line gave: a discrepancy's detail
+    lists its outcome kinds, the reason (the most severe) first."""
+    if not detail:
+        return None
+    text = str(detail)
+    if not reason:
+        return text
+    if text == reason:
+        return None
+    if text.startswith(f"{reason}, "):
+        return "also " + text[len(reason) + 2 :]
+    if text.startswith(f"{reason}; "):
+        return text[len(reason) + 2 :]
+    return text
+
+
+#: What a difference's two values are, by the outcome that found it (gateway.router.core
+#: fills ``certificate`` and ``confirmation`` so; docs/router.md): the labels of the first
+#: and the second, None when the second is never given.
+LABELS: dict[str, tuple[str, str | None]] = {
+    "CONFLICTING_REISSUE": ("original certificate", "re-issued certificate"),
+    "DUPLICATE_CONFIRMATION": ("first confirmation", "later confirmation"),
+    "CONFIRMED_AFTER_EXPIRY": ("certificate valid until", "received"),
+    "CONFIRMED_AFTER_VOID": ("voided on", "received"),
+    "VOIDED_AFTER_RECEIPT": ("voided on", "received"),
+    "VALUE_PER_CARAT_OUT_OF_BAND": ("certificate", None),
+}
+#: The certificate against a confirmation (MATCHED_WITH_DISCREPANCIES, WRONG_DESTINATION).
+COMPARED = ("certificate", "confirmation")
+
+
+def _difference(item: dict[str, Any]) -> str:
+    """One difference for people, each value named by what it is; a value a document does
+    not give is said so, never printed as None."""
+    outcome, field = item.get("outcome"), item.get("field")
+    first, second = LABELS.get(str(outcome), COMPARED)
+    if outcome == "WRONG_DESTINATION" and field == "confirming_participant":
+        first, second = "certificate's importer", "confirmed by"
+    parts = [_value(first, item.get("certificate"))]
+    if second is not None:
+        parts.append(_value(second, item.get("confirmation")))
+    elif outcome == "VALUE_PER_CARAT_OUT_OF_BAND":
+        parts.append("out of its origin's band")
+    return f"{field}: {', '.join(parts)} ({outcome})"
+
+
+def _value(label: str, value: Any) -> str:
+    return f"not on the {label}" if value is None else f"{label} {value}"

@@ -5,12 +5,32 @@ about that id, exits 1."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli
+from gateway.cli.status_cmd import describe
+from gateway.events import CertificateEvent, HsLine
+from gateway.ingress.idempotency import IdempotencyIndex
+from gateway.ingress.status import StatusView
+from gateway.router import TopicKind
 from tests.unit.cli.ingress_stub import ingress_stub
+from tests.unit.router.factories import (
+    DUBAI,
+    RU_LINES,
+    T0,
+    Harness,
+    certificate,
+    confirmation,
+    event,
+    issued,
+    void,
+)
 
 
 async def _status(url: str, *args: str) -> Result:
@@ -73,3 +93,137 @@ async def test_an_unknown_id_is_told_from_a_wrong_url() -> None:
     )
     assert "ask again later" not in plain.stderr and "request(s) failed" in plain.stderr
     assert machine.stdout.count("\n") == 1  # the JSON line is as before: http_status, problem
+
+
+def _shown(router: Harness, item: CertificateEvent) -> list[str]:
+    """``kpgw status`` of ``item``'s message as the ingress would serve it: the router's
+    kp.status records through the ingress's status view, then the human lines."""
+    view = StatusView(clock=lambda: T0 + timedelta(days=90))
+    tracking_id = item.source.tracking_id
+    sender = None
+    for emission in router.emissions:
+        if emission.topic is TopicKind.STATUS and emission.key == tracking_id:
+            view.apply(SimpleNamespace(key=emission.key.encode(), value=emission.to_bytes()))
+            sender = emission.value["sender"]
+    assert tracking_id is not None and sender is not None
+    found = view.lookup(tracking_id, sender, cast(IdempotencyIndex, None))
+    assert found is not None
+    return describe({"http_status": 200, **found})[1:]  # the first line: state and time
+
+
+def test_each_difference_says_what_its_values_are() -> None:
+    """The router fills a difference's two values per outcome (the original and the
+    re-issue, two confirmations, a void date and a receipt, a ratio alone): each is named
+    so, never "certificate X, confirmation Y" for all, never "None" (a new-user review)."""
+    cert = event(certificate())
+    first = event(confirmation(issued(cert)))
+    second = event(
+        confirmation(issued(cert), date_of_receipt=issued(cert).issue_date + timedelta(days=30))
+    )
+    twice = Harness()
+    for item in (cert, first, second):
+        twice.feed(item)
+    assert _shown(twice, second) == [
+        "  date_of_receipt: first confirmation 2025-03-12, later confirmation 2025-04-02 "
+        "(DUPLICATE_CONFIRMATION)"
+    ]
+
+    heavier = (
+        HsLine("7102.31", Decimal("1620.350"), Decimal("147474.00")),
+        HsLine("7102.21", Decimal("310.200"), Decimal("12408.00")),
+    )
+    reissue = event(certificate(lines=heavier))
+    reissued = Harness()
+    reissued.feed(cert)
+    reissued.feed(reissue)
+    assert _shown(reissued, reissue) == [
+        "  lines: original certificate 7102.21 310.200 ct 12408.00 USD; 7102.31 1520.350 ct "
+        "147474.00 USD, re-issued certificate 7102.21 310.200 ct 12408.00 USD; 7102.31 "
+        "1620.350 ct 147474.00 USD (CONFLICTING_REISSUE)",
+        "  total_carats: original certificate 1830.550, re-issued certificate 1930.550 "
+        "(CONFLICTING_REISSUE)",
+    ]
+
+    cancelled = event(void(issued(cert)))
+    voided = Harness()
+    voided.feed(cert)
+    voided.feed(cancelled, T0 + timedelta(days=5))
+    voided.feed(first, T0 + timedelta(days=9))
+    assert _shown(voided, first) == [
+        "  date_of_receipt: voided on 2025-03-08, received 2025-03-12 (CONFIRMED_AFTER_VOID)"
+    ]
+
+    early = event(void(issued(cert), voided_on=issued(cert).issue_date + timedelta(days=20)))
+    used = Harness()
+    for item in (cert, early, first):
+        used.feed(item)
+    assert _shown(used, first) == [
+        "  date_of_receipt: voided on 2025-03-23, received 2025-03-12 (VOIDED_AFTER_RECEIPT)"
+    ]
+
+    expired = Harness()
+    expired.feed(cert)
+    late = event(
+        confirmation(issued(cert), date_of_receipt=issued(cert).expiry_date + timedelta(days=1))
+    )
+    expired.feed(late)
+    assert _shown(expired, late) == [
+        "  date_of_receipt: certificate valid until 2025-05-02, received 2025-05-03 "
+        "(CONFIRMED_AFTER_EXPIRY)"
+    ]
+
+    dear = event(certificate(lines=(HsLine("7102.31", Decimal("1000.000"), Decimal("500000.00")),)))
+    band = Harness()
+    band.feed(dear)
+    assert _shown(band, dear) == [
+        "  usd_per_carat: certificate 500.00, out of its origin's band "
+        "(VALUE_PER_CARAT_OUT_OF_BAND)"
+    ]
+
+    diverted = event(
+        confirmation(
+            issued(cert), confirming_participant="AE", confirming_member_state=None, importer=DUBAI
+        )
+    )
+    wrong = Harness()
+    wrong.feed(cert)
+    wrong.feed(diverted)
+    assert _shown(wrong, cert) == [
+        "  confirming_participant: certificate's importer EU, confirmed by AE (WRONG_DESTINATION)",
+        "  importer: certificate Antwerp Rough Trading BV, confirmation Dubai Rough DMCC "
+        "(WRONG_DESTINATION)",
+    ]
+
+    fewer = event(confirmation(issued(cert), lines=RU_LINES[:1]))
+    partly = Harness()
+    partly.feed(cert)
+    partly.feed(fewer)
+    assert _shown(partly, fewer) == [
+        "  lines[7102.21]: certificate 7102.21, not on the confirmation "
+        "(MATCHED_WITH_DISCREPANCIES)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "detail", "shown"),
+    [
+        ("MATCHED_WITH_DISCREPANCIES", "MATCHED_WITH_DISCREPANCIES", []),
+        (
+            "CONFLICTING_REISSUE",
+            "CONFLICTING_REISSUE, MATCHED_WITH_DISCREPANCIES",
+            ["  also MATCHED_WITH_DISCREPANCIES"],
+        ),
+        (
+            "MATCHED_WITH_DISCREPANCIES",
+            "MATCHED_WITH_DISCREPANCIES; confirmed after the deadline",
+            ["  confirmed after the deadline"],
+        ),
+        (None, "cancelled by its issuer", ["  cancelled by its issuer"]),
+        (None, None, []),
+    ],
+)
+def test_the_detail_does_not_repeat_the_reason(
+    reason: str | None, detail: str | None, shown: list[str]
+) -> None:
+    found = {"tracking_id": "t-1", "http_status": 200, "status": "discrepancy"}
+    assert describe({**found, "reason": reason, "detail": detail})[1:] == shown
