@@ -3,9 +3,10 @@
 One line per file, for people: accepted with its tracking id, valid, refused with the
 problem and its findings, or not sent and why. With ``--json``, one JSON line per file
 instead: ``{file, status, tracking_id, status_url}`` when accepted, else ``{file, status,
-problem}`` (the RFC 9457 document; an answer that is not JSON, such as a proxy's error
-page, as ``{detail, not_json: true}``) or ``{file, status: null, error}`` when the ingress
-could not be reached. 429, 502, 503 and 504 are retried (``--retries``) after
+title, problem}`` (``title``: the problem's, or the HTTP reason of an answer that is not a
+problem document; ``problem``: the RFC 9457 document, an answer that is not JSON, such as a
+proxy's error page, as ``{detail, not_json: true}``) or ``{file, status: null, error}``
+when the ingress could not be reached. 429, 502, 503 and 504 are retried (``--retries``) after
 ``Retry-After`` (a line on stderr each time); the same body carries the same default
 idempotency key, so a retry is never a second message. Exit 0 when every file was
 accepted, 1 when any was refused (the document was judged: 400, 403, 409, 413, 422), 2 on
@@ -63,6 +64,7 @@ async def _send_all(
                         status = response.status
                         document = answer_document(await response.read())
                         wait = retry_after(response.headers)
+                        reason = response.reason
                     if status not in TRANSIENT or attempt == retries:
                         break
                     print(
@@ -75,7 +77,8 @@ async def _send_all(
                     result["attempts"] = attempt + 1
                 if status in (200, 202):
                     result.update(document)
-                else:
+                else:  # the title beside file and status, as tracking_id is when accepted
+                    result["title"] = str(document.get("title") or reason or status)
                     result["problem"] = document
             except (aiohttp.ClientError, TimeoutError) as exc:  # before OSError:
                 # aiohttp's connection errors are OSErrors too

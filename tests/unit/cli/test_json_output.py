@@ -60,6 +60,9 @@ async def test_send_speaks_to_people_or_in_json_with_the_same_exit_code(tmp_path
     lines = _json_lines(machine)
     assert [(x["file"], x["status"]) for x in lines] == [(str(good), 202), (str(bad), 422)]
     assert lines[1]["problem"]["findings"][0]["code"] == "PAIR_NOT_ENABLED"
+    # Both shapes share file, status and a top-level word: tracking_id or title.
+    assert lines[0]["tracking_id"] == "t-1" and "title" not in lines[0]
+    assert lines[1]["title"] == "The document is invalid"
     assert refused.exit_code == 2  # the call, not the document
     assert refused.stdout == f"{good}: not taken (401) Unauthorized\n"
 

@@ -92,6 +92,7 @@ async def test_an_answer_that_is_not_json_keeps_its_status_and_text(tmp_path: Pa
         (result,) = await _send_all(url, (document,), {}, 5.0, None, retries=0)
     assert result["status"] == 400
     assert result["problem"] == {"detail": "400, message: Invalid header", "not_json": True}
+    assert result["title"] == "Bad Request"  # the HTTP reason: the page has no title
 
 
 def test_a_token_over_plain_http_beyond_loopback_is_warned_about(
