@@ -32,7 +32,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-kafka-up: $(STAMP) ## Start the local development broker on 127.0.0.1:9092
+kafka-up: $(STAMP) ## Start the local development broker (KPGW_KAFKA_BOOTSTRAP's port, default 9092)
 	$(BIN)/kpgw kafka up
 
 kafka-down: $(STAMP) ## Stop it

@@ -376,6 +376,23 @@ def _alive(pid: int) -> bool:
         return True
 
 
+#: Host names of this machine's loopback, where the local broker listens.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def local_port(bootstrap: str) -> int | None:
+    """The port of ``bootstrap`` when it names a broker on this machine's loopback (every
+    server 127.0.0.1 or localhost, on one port), where a local broker would listen; None
+    for any other address, whose broker no local command may start or stop."""
+    ports = set()
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if host.lower() not in LOOPBACK_HOSTS or not port.isdigit():
+            return None
+        ports.add(int(port))
+    return ports.pop() if len(ports) == 1 else None
+
+
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
