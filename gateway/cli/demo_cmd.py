@@ -53,10 +53,11 @@ from gateway.cli.common import environment_errors, settings
 @click.option(
     "--port",
     "broker_port",
-    type=int,
-    default=9092,
-    show_default=True,
-    help="Port of the local broker started when KPGW_KAFKA_BOOTSTRAP does not answer.",
+    type=click.IntRange(1024, 65534),
+    default=None,
+    help="Use the broker on 127.0.0.1:PORT, started there when none answers. Default: "
+    "KPGW_KAFKA_BOOTSTRAP (started there when it is 127.0.0.1 or localhost), else "
+    "127.0.0.1:9092.",
 )
 def demo(
     pairs: int,
@@ -66,14 +67,16 @@ def demo(
     short: bool,
     serve_seconds: float,
     summary_json: Path | None,
-    broker_port: int,
+    broker_port: int | None,
 ) -> None:
     """The main job: a local broker, the gateway, realistic traffic from real partner pairs
     over HTTP, and a summary per partner pair. Exit 1 when a certificate ends otherwise
     than its generated story predicts.
 
-    Each run uses topics of its own, under demo.<run id>. (KPGW_TOPIC_PREFIX does not
-    apply); a run deletes the demo topics of runs older than a day."""
+    The broker: --port, else KPGW_KAFKA_BOOTSTRAP, else 127.0.0.1:9092; the demo says
+    which it uses. Each run uses topics of its own, under demo.<run id>.
+    (KPGW_TOPIC_PREFIX does not apply); a run deletes the demo topics of runs older than
+    a day on that broker, and only there."""
     from gateway.demo.run import DemoOptions, run_demo
 
     if short:

@@ -23,8 +23,9 @@ from gateway.demo.summary import Summary, render, summarise
 from gateway.demo.traffic import DEMO_PAIRS, SendReport, send_wave, stories, waves
 from gateway.dlq.headers import REASON, SENDER, text_header
 from gateway.dlq.store import read_topic_to_end
+from gateway.errors import EnvironmentProblem
 from gateway.ingress.app import serve
-from gateway.kafka.broker import LocalBroker, answers_metadata, port_free
+from gateway.kafka.broker import LocalBroker, answers_metadata, local_port, port_free
 from gateway.kafka.topics import create_topics, delete_topics, list_topics, partner_topic
 from gateway.registry import load_registry
 from gateway.router.driver import build_router
@@ -42,16 +43,44 @@ class DemoOptions:
     day_seconds: float = 1.0
     serve_seconds: float = 0.0
     timeout_s: float = 300.0
-    broker_port: int = 9092
+    broker_port: int | None = None
     summary_json: Path | None = None
 
 
-async def ensure_broker(settings: Settings, port: int, console: Console) -> Settings:
-    if await asyncio.to_thread(answers_metadata, settings.kafka_bootstrap, timeout_s=3):
-        console.print(f"Using the Kafka broker at {settings.kafka_bootstrap}")
+def choose_broker(settings: Settings, port: int | None) -> tuple[str, str]:
+    """The demo's broker and what chose it: ``--port`` (127.0.0.1:PORT), else the configured
+    KPGW_KAFKA_BOOTSTRAP, else the default 127.0.0.1:9092. Before, any broker answering
+    at the bootstrap (9092 when unset) won over ``--port``, and the demo deleted old demo
+    topics there (found by a new-user review)."""
+    if port is not None:
+        return f"127.0.0.1:{port}", f"--port {port}"
+    if "kafka_bootstrap" in settings.model_fields_set:
+        return settings.kafka_bootstrap, "KPGW_KAFKA_BOOTSTRAP"
+    return settings.kafka_bootstrap, "the default; --port or KPGW_KAFKA_BOOTSTRAP choose another"
+
+
+async def ensure_broker(settings: Settings, port: int | None, console: Console) -> Settings:
+    """``settings`` on the broker :func:`choose_broker` names, started there when it is on
+    this machine and does not answer. Everything the demo does, housekeeping included,
+    uses the settings returned: it never touches another broker."""
+    bootstrap, chosen_by = choose_broker(settings, port)
+    settings = settings.model_copy(update={"kafka_bootstrap": bootstrap})
+    if await asyncio.to_thread(answers_metadata, bootstrap, timeout_s=3):
+        console.print(f"Using the Kafka broker at {bootstrap} ({chosen_by})", markup=False)
         return settings
-    broker = LocalBroker(port=port)
-    console.print(f"Starting a local Kafka broker on 127.0.0.1:{port} (first run downloads it) ...")
+    local = local_port(bootstrap)
+    if local is None:
+        raise EnvironmentProblem(
+            f"no Kafka broker answers at {bootstrap} ({chosen_by}), and the demo starts one "
+            "only on 127.0.0.1; check the address, or run the demo on a local broker with "
+            "--port"
+        )
+    broker = LocalBroker(port=local)
+    console.print(
+        f"No Kafka broker answers at {bootstrap} ({chosen_by}); starting a local one on "
+        f"127.0.0.1:{local} (first run downloads it) ...",
+        markup=False,
+    )
     started = time.monotonic()
     status = await asyncio.to_thread(broker.up)
     console.print(f"Kafka ready at {status.bootstrap} in {time.monotonic() - started:.1f} s")
@@ -81,11 +110,20 @@ def stale_demo_prefixes(topics: Iterable[str], now: datetime) -> list[str]:
     return sorted(stale)
 
 
-async def _forget_old_demo_topics(settings: Settings) -> None:
+async def _forget_old_demo_topics(settings: Settings, console: Console) -> None:
+    """Deletes the topics of demo runs older than a day on the demo's broker, and says so."""
+    deleted = 0
     with contextlib.suppress(Exception):  # housekeeping only: never fail the demo for it
         topics = await list_topics(settings)
         for prefix in stale_demo_prefixes(topics, datetime.now(UTC)):
             await delete_topics(settings.model_copy(update={"topic_prefix": prefix}))
+            deleted += 1
+    if deleted:
+        console.print(
+            f"Deleted the topics of {deleted} demo run(s) older than a day at "
+            f"{settings.kafka_bootstrap}",
+            markup=False,
+        )
 
 
 @contextlib.asynccontextmanager
@@ -146,7 +184,7 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Su
         }
     )
     registry = load_registry(settings.partners_file)
-    await _forget_old_demo_topics(settings)
+    await _forget_old_demo_topics(settings, console)
     report = await create_topics(settings, registry)
     console.print(
         f"Topics ready under prefix {settings.topic_prefix} ({len(report.created)} created)"

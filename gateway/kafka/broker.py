@@ -404,14 +404,21 @@ def port_free(port: int) -> bool:
 
 
 def answers_metadata(bootstrap: str, *, timeout_s: float = 5) -> bool:
-    """True when a Kafka broker at ``bootstrap`` answers a metadata request."""
-    host, _, port = bootstrap.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=min(timeout_s, 2)):
-            pass
-    except OSError:
+    """True when a Kafka broker at ``bootstrap`` (host:port[,host:port...]) answers a
+    metadata request."""
+    if not any(_accepts(server, min(timeout_s, 2)) for server in bootstrap.split(",")):
         return False
     return asyncio.run(_metadata(bootstrap, timeout_s))
+
+
+def _accepts(server: str, timeout_s: float) -> bool:
+    """A TCP connection to ``host:port`` (``[v6]:port``) succeeds: cheap, before a client."""
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 async def _metadata(bootstrap: str, timeout_s: float) -> bool:
