@@ -3,13 +3,38 @@ story must produce (DESIGN.md section 8, DOMAIN.md section 7)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from gateway.cli import common
-from gateway.generate import DEFAULT_BASE_DATE, GenerateOptions, write
+from gateway.generate import DEFAULT_BASE_DATE, GenerateOptions, Summary, write
+from gateway.generate.faults import AFTER_EXPIRY_MAX_DAYS
+from gateway.generate.sampling import EXPIRY_DAYS, ISSUE_SPAN_DAYS, RECEIPT_MAX_DAYS
+
+
+def today() -> date:
+    """Today in UTC: the gateway judges DATE_IN_FUTURE against its reception time."""
+    return datetime.now(UTC).date()
+
+
+def warn_if_future(options: GenerateOptions, summary: Summary) -> None:
+    """Say so when documents are dated after today: the gateway would refuse each one
+    (DATE_IN_FUTURE) rather than play its story. Not clamped: a corpus is reproducible from
+    its options, and tests rely on --base-date (found by a new-user review)."""
+    now = today()
+    if summary.latest is None or summary.latest <= now:
+        return
+    earliest_safe = now - timedelta(days=options.latest_days)
+    click.echo(
+        f"warning: documents are dated up to {summary.latest}, after today ({now}, UTC); "
+        "the gateway refuses a document dated after it receives it (DATE_IN_FUTURE). "
+        f"Dates run up to {options.latest_days} days after --base-date"
+        f"{' with --faults' if options.faults > 0 else ''}: --base-date "
+        f"{earliest_safe.isoformat()} or earlier keeps them all in the past.",
+        err=True,
+    )
 
 
 @click.command()
@@ -52,7 +77,12 @@ from gateway.generate import DEFAULT_BASE_DATE, GenerateOptions, write
     "--base-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help=f"First issue date (YYYY-MM-DD); default {DEFAULT_BASE_DATE.isoformat()}.",
+    help=f"The date the corpus counts from (YYYY-MM-DD; default "
+    f"{DEFAULT_BASE_DATE.isoformat()}): issue dates fall in the {ISSUE_SPAN_DAYS} days from "
+    f"it, receipts up to {RECEIPT_MAX_DAYS} days after issue, and with --faults a "
+    f"confirmation after expiry up to {EXPIRY_DAYS + AFTER_EXPIRY_MAX_DAYS} days after "
+    "issue. Warns when "
+    "a date falls after today: the gateway refuses such documents (DATE_IN_FUTURE).",
 )
 @click.option("--force", is_flag=True, help="Replace a corpus already in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -83,6 +113,7 @@ def generate(
     )
     with common.environment_errors():
         summary = write(options, registry, out, force=force)
+    warn_if_future(options, summary)
     result = summary.as_dict()
     if as_json:
         common.emit_json({"out": str(out), **result})

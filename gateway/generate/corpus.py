@@ -17,13 +17,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway.events import DocumentKind
-from gateway.generate.faults import Fault, Scenario, scenario
+from gateway.events import CertificateIssued, DocumentKind, ImportConfirmed, Payload
+from gateway.generate.faults import AFTER_EXPIRY_MAX_DAYS, Fault, Scenario, scenario
 from gateway.generate.render import Renderer, RendererUnavailable
-from gateway.generate.sampling import Sampler
+from gateway.generate.sampling import EXPIRY_DAYS, ISSUE_SPAN_DAYS, RECEIPT_MAX_DAYS, Sampler
 from gateway.registry import ParticipantRegistry
 
 DEFAULT_BASE_DATE = date(2026, 1, 5)
+#: The latest document date (issue, receipt, cancellation) of a story, in days after the
+#: base date: issue dates fall in the ISSUE_SPAN_DAYS from it, receipts up to
+#: RECEIPT_MAX_DAYS after issue; with faults, a confirmation up to AFTER_EXPIRY_MAX_DAYS
+#: after expiry. The gateway refuses a document dated after its reception
+#: (DATE_IN_FUTURE), so a corpus sent today wants a base date this long ago.
+LATEST_DAYS = ISSUE_SPAN_DAYS - 1 + RECEIPT_MAX_DAYS
+LATEST_DAYS_WITH_FAULTS = ISSUE_SPAN_DAYS - 1 + EXPIRY_DAYS + AFTER_EXPIRY_MAX_DAYS
 #: Broken documents whose defect is in the payload (not the bytes): the format must carry it.
 BROKEN_PAYLOADS = frozenset(
     {
@@ -55,6 +62,21 @@ class GenerateOptions:
             raise ValueError("pairs must be >= 0")
         if not 0.0 <= self.faults <= 1.0:
             raise ValueError("the fault rate is a fraction between 0 and 1")
+
+    @property
+    def latest_days(self) -> int:
+        """How many days after the base date the latest document date can fall."""
+        return LATEST_DAYS_WITH_FAULTS if self.faults > 0 else LATEST_DAYS
+
+
+def document_date(payload: Payload) -> date:
+    """The date a document records its act on (what DATE_IN_FUTURE judges): the issue date,
+    the date of receipt, the cancellation date."""
+    if isinstance(payload, CertificateIssued):
+        return payload.issue_date
+    if isinstance(payload, ImportConfirmed):
+        return payload.date_of_receipt
+    return payload.voided_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +120,17 @@ class Summary:
     files: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     formats: Counter[str] = field(default_factory=Counter)
+    #: The latest document date (see :func:`document_date`); None for an empty corpus.
+    latest: date | None = None
 
     def add(self, item: GeneratedCertificate) -> None:
         self.certificates += 1
         self.files += len(item.files)
         self.faults[str(item.scenario.fault or "none")] += 1
         self.formats.update(f.format for f in item.files)
+        for document in item.scenario.documents:
+            day = document_date(document.payload)
+            self.latest = day if self.latest is None else max(self.latest, day)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -270,9 +270,15 @@ def _orphan(sampler: Sampler) -> Scenario:
     )
 
 
+#: A confirmation after expiry is received up to this many days after it: the latest
+#: document date of any story.
+AFTER_EXPIRY_MAX_DAYS = 30
+
+
 def _after_expiry(sampler: Sampler) -> Scenario:
     cert = sampler.certificate()
-    conf = sampler.confirmation(cert, received=cert.expiry_date + sampler.days(1, 30))
+    received = cert.expiry_date + sampler.days(1, AFTER_EXPIRY_MAX_DAYS)
+    conf = sampler.confirmation(cert, received=received)
     return _story(
         sampler, Fault.CONFIRMED_AFTER_EXPIRY, cert, [cert, conf], MATCHED, CONFIRMED_AFTER_EXPIRY
     )

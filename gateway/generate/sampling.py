@@ -28,6 +28,9 @@ ISSUE_SPAN_DAYS = 28
 #: Draws of a certificate number before giving up (a nearly used-up registered series).
 MAX_NUMBER_DRAWS = 10_000
 EXPIRY_DAYS = 60
+#: A confirmation's date of receipt: at most this many days after issue (and before the
+#: pair's deadline).
+RECEIPT_MAX_DAYS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +227,7 @@ class Sampler:
         """Within the pair's confirmation deadline and well before expiry."""
         pair = self.registry.pair(cert.exporting_participant, cert.importing_participant)
         deadline = pair.confirmation_deadline_days if pair else 30
-        return cert.issue_date + self.days(1, max(1, min(20, deadline - 1)))
+        return cert.issue_date + self.days(1, max(1, min(RECEIPT_MAX_DAYS, deadline - 1)))
 
     def confirmation(
         self,
