@@ -358,6 +358,8 @@ class _Run(Step):
             self.judge(entry)
         elif blocked is not None and self.primary_of(entry) is None:
             self.outcome(blocked.kind, [event], detail=blocked.detail)
+        elif blocked is None and primary is None:
+            self.touched.setdefault(event.event_id, event)  # AWAITING_CERTIFICATE
 
     def judge_again(self, kept: StoredConfirmation) -> None:
         """A confirmation a gate held back (its pair off, a participant suspended) is sent

@@ -79,6 +79,7 @@ class NotificationType(StrEnum):
 class DeliveryState(StrEnum):
     """The ``DeliveryStatus.status`` values the router writes (the others are upstream's)."""
 
+    TRANSLATED = "TRANSLATED"  # with reason AWAITING_CERTIFICATE: a confirmation waits
     ANNOUNCED = "ANNOUNCED"
     MATCHED = "MATCHED"
     DISCREPANCY = "DISCREPANCY"

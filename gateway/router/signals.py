@@ -209,7 +209,9 @@ def delivery_status(
         return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
     if late:
         return Status(DeliveryState.OVERDUE, OutcomeKind.CONFIRMATION_OVERDUE.value)
-    if cert is None or not state.announced:
+    if cert is None:
+        return _awaiting_certificate(state, event_id)
+    if not state.announced:
         return None
     cancelled = [void for void in state.voids if void.event.event_id == event_id]
     if cancelled:  # the importer was told of the cancellation (CERTIFICATE_VOIDED)
@@ -218,6 +220,28 @@ def delivery_status(
         if state.voids:
             return Status(DeliveryState.ANNOUNCED, None, "cancelled by its issuer")
         return Status(DeliveryState.ANNOUNCED)
+    return None
+
+
+#: The reason of a confirmation's TRANSLATED status while it waits for its certificate.
+AWAITING_CERTIFICATE = "AWAITING_CERTIFICATE"
+
+
+def _awaiting_certificate(state: CertificateState, event_id: str) -> Status | None:
+    """A confirmation that came before its certificate: still TRANSLATED, but its sender
+    learns why nothing else happens yet (a new-user review could not tell it from a
+    router that had not reached it)."""
+    if any(
+        item.event.event_id == event_id and item.status is ConfirmationStatus.WAITING
+        for item in state.confirmations
+    ):
+        return Status(
+            DeliveryState.TRANSLATED,
+            AWAITING_CERTIFICATE,
+            f"no certificate {state.certificate_id} has reached the gateway yet: the "
+            "confirmation is compared with it when it comes, and reported as "
+            "ORPHAN_CONFIRMATION if none comes within the orphan window",
+        )
     return None
 
 

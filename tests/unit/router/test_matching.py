@@ -78,12 +78,17 @@ def test_confirmation_before_certificate_waits_then_matches() -> None:
     router = Harness()
 
     waiting = router.feed(conf)
-    assert waiting.emissions == ()
+    # Its sender learns why nothing else happens yet; nobody else hears anything.
+    assert [e.topic for e in waiting.emissions] == [TopicKind.STATUS]
+    assert router.statuses() == {conf.source.tracking_id: ("TRANSLATED", "AWAITING_CERTIFICATE")}
+    detail = waiting.emissions[0].value["detail"]
+    assert detail.startswith("no certificate RU0123456 has reached the gateway yet")
     assert waiting.changed
     assert router.state is not None
     assert [c.status for c in router.state.confirmations] == ["WAITING"]
 
     router.feed(cert, T0 + timedelta(hours=2))
+    assert router.statuses()[conf.source.tracking_id] == ("MATCHED", None)
     assert router.kinds() == ["MATCHED"]
     assert router.partner("EU") == ["SHIPMENT_ANNOUNCED", "MATCHED"]
     assert router.partner("RU") == ["IMPORT_CONFIRMED", "MATCHED"]
