@@ -58,13 +58,15 @@ class KafkaSecurity(BaseModel):
                 ("SASL_USERNAME", self.sasl_username),
                 ("SASL_PASSWORD", self.sasl_password),
             )
-            if value
+            # Blank is not given: a password of spaces would be sent to the broker as set.
+            if value is not None and _text(value).strip()
         ]
         if sasl and len(given) < 3:
             missing = {"SASL_MECHANISM", "SASL_USERNAME", "SASL_PASSWORD"} - set(given)
             raise ValueError(
                 f"protocol {self.protocol} needs KPGW_KAFKA_SECURITY__"
                 + " and KPGW_KAFKA_SECURITY__".join(sorted(missing))
+                + " (not empty)"
             )
         if not sasl and given:
             raise ValueError(
@@ -78,6 +80,10 @@ class KafkaSecurity(BaseModel):
         if self.ssl_cafile is not None and not self.ssl_cafile.is_file():
             raise ValueError(f"SSL_CAFILE {self.ssl_cafile} is not a readable file")
         return self
+
+
+def _text(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 class TranslatorSettings(BaseModel):
@@ -165,6 +171,19 @@ class IngressSettings(BaseModel):
         description="serve off loopback with the public demo tokens or operator pages "
         "without a token (a local trial whose port is bound to loopback, e.g. docker-compose)",
     )
+
+    @field_validator("dashboard_token", "metrics_token")
+    @classmethod
+    def _operator_token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty token is no token: it passed the off-loopback refusal (which asks only
+        whether one is set), and a client presenting an empty password matched it. Found
+        by an operations review (``KPGW_INGRESS__METRICS_TOKEN=`` in an environment file)."""
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "is empty: set a random token (e.g. openssl rand -base64 32), or leave the "
+                "variable unset for no token"
+            )
+        return value
 
 
 class Settings(BaseSettings):

@@ -275,7 +275,9 @@ def check_operator(
     wanted = hashlib.sha256(token.get_secret_value().encode()).digest()
     # surrogatepass: a header with non-UTF-8 bytes must fail the comparison, not the request.
     given = hashlib.sha256((presented or "").encode("utf-8", "surrogatepass")).digest()
-    if presented is None or not hmac.compare_digest(given, wanted):
+    # An empty presented token never passes, whatever is configured (the settings refuse
+    # an empty one, but this is the last line: ``curl -u ':'`` matched an empty token).
+    if not presented or not hmac.compare_digest(given, wanted):
         raise Problem(
             "unauthenticated",
             f"{resource} needs the operator token (as the Basic password or a Bearer token)",

@@ -140,6 +140,15 @@ def test_bootstrap_lists_are_accepted(clean_env: pytest.MonkeyPatch, value: str)
             {"PROTOCOL": "SASL_SSL", "SASL_MECHANISM": "PLAIN", "SASL_USERNAME": "kpgw"},
             "needs KPGW_KAFKA_SECURITY__SASL_PASSWORD",
         ),
+        (  # a blank password is no password (an operations review)
+            {
+                "PROTOCOL": "SASL_SSL",
+                "SASL_MECHANISM": "PLAIN",
+                "SASL_USERNAME": "kpgw",
+                "SASL_PASSWORD": " \t",
+            },
+            "needs KPGW_KAFKA_SECURITY__SASL_PASSWORD",
+        ),
         ({"SASL_USERNAME": "kpgw", "SASL_PASSWORD": "hunter2"}, "does not use them"),
         (
             {
@@ -164,3 +173,21 @@ def test_half_configured_broker_security_is_refused(
         load_settings()
     assert said in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("variable", ["DASHBOARD_TOKEN", "METRICS_TOKEN"])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_operator_token_is_a_configuration_error(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Found by an operations review: ``KPGW_INGRESS__METRICS_TOKEN=`` counted as set, so
+    ``run --only router`` off loopback passed the refusal of open metrics, and an empty
+    Basic password (``curl -u ':'``) was accepted."""
+    clean_env.setenv(f"KPGW_INGRESS__{variable}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert f"KPGW_INGRESS__{variable}: " in caught.value.message
+    assert "is empty" in caught.value.message
+    result = CliRunner().invoke(cli, ["run", "--only", "router"])
+    assert result.exit_code == 2
+    assert f"KPGW_INGRESS__{variable}" in result.output

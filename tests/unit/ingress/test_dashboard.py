@@ -260,6 +260,16 @@ def test_anything_else_is_401_with_a_basic_challenge(authorization: str | None) 
     assert "s3cret" not in caught.value.detail
 
 
+@pytest.mark.parametrize("authorization", [_basic("", ""), _basic("op", ""), "Bearer ", "Basic "])
+def test_an_empty_presented_token_never_passes(authorization: str) -> None:
+    """Found by an operations review: with an empty operator token (which the settings
+    now refuse), ``curl -u ':'`` presented an equal empty password and got in."""
+    for configured in (SecretStr(""), SecretStr("s3cret-operator")):
+        with pytest.raises(Problem) as caught:
+            check_operator(_request(authorization), configured)
+        assert caught.value.status == 401
+
+
 def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
