@@ -172,6 +172,21 @@ class IngressSettings(BaseModel):
         "without a token (a local trial whose port is bound to loopback, e.g. docker-compose)",
     )
 
+    @field_validator("tls_certfile", "tls_keyfile", "tls_client_cafile", mode="before")
+    @classmethod
+    def _tls_file_not_blank(cls, value: Any) -> Any:
+        """An empty variable would be the path '.', the current directory."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name a PEM file, or leave the variable unset")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_whole(self) -> IngressSettings:
+        problem = tls_settings_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
     @field_validator("dashboard_token", "metrics_token")
     @classmethod
     def _operator_token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
@@ -184,6 +199,27 @@ class IngressSettings(BaseModel):
                 "variable unset for no token"
             )
         return value
+
+
+def tls_settings_problem(ingress: IngressSettings) -> str | None:
+    """Why the ingress's TLS files are half configured, or None. A key alone served plain
+    HTTP without a word, a certificate alone failed with "PEM lib" (found by an operations
+    review)."""
+    if (ingress.tls_certfile is None) != (ingress.tls_keyfile is None):
+        given, missing = (
+            ("CERTFILE", "KEYFILE") if ingress.tls_keyfile is None else ("KEYFILE", "CERTFILE")
+        )
+        return (
+            f"KPGW_INGRESS__TLS_{given} is set without KPGW_INGRESS__TLS_{missing}: TLS needs "
+            "both (they may name one PEM file holding the certificate and its key), plain "
+            "HTTP neither"
+        )
+    if ingress.tls_client_cafile is not None and ingress.tls_certfile is None:
+        return (
+            "KPGW_INGRESS__TLS_CLIENT_CAFILE (mutual TLS) needs KPGW_INGRESS__TLS_CERTFILE "
+            "and KPGW_INGRESS__TLS_KEYFILE"
+        )
+    return None
 
 
 class Settings(BaseSettings):

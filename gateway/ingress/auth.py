@@ -26,6 +26,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +35,7 @@ from gateway.errors import ConfigurationError
 from gateway.ingress.problems import Problem
 from gateway.registry import ParticipantRegistry
 from gateway.registry.model import hash_token
-from gateway.settings import IngressSettings
+from gateway.settings import IngressSettings, tls_settings_problem
 
 REALM = "kpgw"
 MAX_TOKEN_CHARS = 512
@@ -152,21 +153,76 @@ class Authenticator:
         return participant
 
 
+class _EncryptedKey(Exception):
+    """The private key asks for a passphrase (OpenSSL would prompt on the terminal)."""
+
+
+def _no_passphrase() -> str:
+    raise _EncryptedKey
+
+
+def _tls_file(variable: str, path: Path) -> str:
+    """``KPGW_INGRESS__<variable>=<path>`` after checking the file can be read: errors name
+    the setting and the path, never only "[Errno 2]"."""
+    named = f"KPGW_INGRESS__{variable}={path}"
+    if not path.exists():
+        raise ConfigurationError(f"{named}: no such file")
+    if not path.is_file():
+        raise ConfigurationError(f"{named}: not a file")
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise ConfigurationError(f"{named}: cannot be read ({exc.strerror})") from None
+    return named
+
+
+def _holds_a_certificate(path: Path) -> bool:
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cafile=str(path))
+    except (OSError, ssl.SSLError):
+        return False
+    return True
+
+
 def server_ssl_context(settings: IngressSettings) -> ssl.SSLContext | None:
-    """TLS for the listener when ``tls_certfile`` is set; client certificates verified
-    against ``tls_client_cafile`` when that is set too."""
-    if settings.tls_certfile is None:
-        if settings.tls_client_cafile is not None:
-            raise ConfigurationError("tls_client_cafile needs tls_certfile (and tls_keyfile)")
+    """TLS for the listener when ``tls_certfile`` and ``tls_keyfile`` are set; client
+    certificates verified against ``tls_client_cafile`` when that is set too. Every
+    error names the setting and its file (``ConfigurationError``: exit 2)."""
+    problem = tls_settings_problem(settings)  # the settings refuse it; this is the last line
+    if problem is not None:
+        raise ConfigurationError(problem)
+    if settings.tls_certfile is None or settings.tls_keyfile is None:
         return None
+    cert = _tls_file("TLS_CERTFILE", settings.tls_certfile)
+    key = _tls_file("TLS_KEYFILE", settings.tls_keyfile)
+    cafile = settings.tls_client_cafile
+    ca = _tls_file("TLS_CLIENT_CAFILE", cafile) if cafile is not None else ""
+    if not _holds_a_certificate(settings.tls_certfile):
+        raise ConfigurationError(f"{cert}: not a PEM certificate")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    keyfile = str(settings.tls_keyfile) if settings.tls_keyfile else None
     try:
-        context.load_cert_chain(str(settings.tls_certfile), keyfile)
-        if settings.tls_client_cafile is not None:
-            context.load_verify_locations(cafile=str(settings.tls_client_cafile))
-            context.verify_mode = ssl.CERT_OPTIONAL
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"cannot load the ingress TLS files: {exc}") from exc
+        context.load_cert_chain(
+            str(settings.tls_certfile), str(settings.tls_keyfile), password=_no_passphrase
+        )
+    except _EncryptedKey:
+        raise ConfigurationError(
+            f"{key}: the private key is encrypted; the ingress needs it without a passphrase "
+            "(readable by its user only)"
+        ) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigurationError(
+                f"{cert}: does not match {key} (the key of another certificate, or the "
+                "server's certificate is not the file's first)"
+            ) from None
+        raise ConfigurationError(f"{key}: not a PEM private key ({exc.reason or exc})") from None
+    if cafile is not None:
+        try:
+            context.load_verify_locations(cafile=str(cafile))
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"{ca}: not PEM CA certificates ({exc.reason or exc})"
+            ) from None
+        context.verify_mode = ssl.CERT_OPTIONAL
     return context
