@@ -19,7 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.ingress import handlers
 from gateway.ingress.auth import server_ssl_context
-from gateway.ingress.exposure import refuse_unsafe_exposure
+from gateway.ingress.exposure import LOOPBACK, refuse_unsafe_exposure
 from gateway.ingress.problems import Problem, from_http_exception
 from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
@@ -155,6 +155,16 @@ async def serve(
         scheme = "https" if ssl_context is not None else "http"
         url = f"{scheme}://{bind_host}:{bound_port}"
         log.info("ingress_listening", url=url, mutual_tls=ingress.auth.mutual_tls)
+        if ssl_context is None and bind_host not in LOOPBACK:
+            # Legitimate behind a TLS-terminating proxy, so not refused; but said, since
+            # otherwise every participant's token crosses the network readable.
+            log.warning(
+                "ingress_plain_http_off_loopback",
+                url=url,
+                detail="participants' bearer tokens and the operator tokens travel in "
+                "clear unless a TLS-terminating proxy is in front; else set "
+                "KPGW_INGRESS__TLS_CERTFILE and KPGW_INGRESS__TLS_KEYFILE",
+            )
         yield RunningIngress(url, ingress)
     finally:
         await runner.cleanup()

@@ -4,8 +4,11 @@ tokens for every participant, and the operator pages were open)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from gateway.errors import ConfigurationError
 from gateway.ingress.app import serve
@@ -52,3 +55,32 @@ async def test_the_server_refuses_to_start_before_binding() -> None:
     with pytest.raises(ConfigurationError, match=r"refusing to serve on 0\.0\.0\.0"):
         async with serve(Settings(), host="0.0.0.0", port=0):
             pytest.fail("the ingress started")
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+async def test_plain_http_off_loopback_starts_with_a_warning(
+    tmp_path: Path, host: str, warned: bool
+) -> None:
+    """Found by an operations review: off loopback without TLS the ingress started without
+    a word. Plain HTTP behind a TLS-terminating proxy is legitimate, so it still starts."""
+    registry = tmp_path / "participants.toml"
+    registry.write_text(
+        f'[participants.RU]\nname = "Russia"\ntoken_hashes = ["{hash_token("own")}"]\n'
+    )
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1",
+        partners_file=registry,
+        ingress=IngressSettings(
+            validation_processes=0,
+            dashboard_token=SecretStr("d" * 32),
+            metrics_token=SecretStr("m" * 32),
+        ),
+    )
+    with capture_logs() as logs:
+        async with serve(settings, host=host, port=39610) as running:
+            assert running.url == f"http://{host}:39610"
+    plain = [line for line in logs if line["event"] == "ingress_plain_http_off_loopback"]
+    assert bool(plain) is warned
+    if warned:
+        assert plain[0]["log_level"] == "warning"
+        assert "TLS-terminating proxy" in plain[0]["detail"]
