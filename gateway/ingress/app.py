@@ -90,8 +90,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except Problem as problem:
+        # remote: the socket's peer (no proxy header is trusted), so that repeated 401s
+        # from one address (token guessing) show in the log; the token never does.
         log.info(
-            "request_refused", status=problem.status, problem=problem.slug, route=_route(request)
+            "request_refused",
+            status=problem.status,
+            problem=problem.slug,
+            route=_route(request),
+            remote=request.remote,
         )
         return problem.response(instance)
     except web.HTTPException as exc:
