@@ -15,7 +15,7 @@ from gateway.cli.common import (
     registry_option,
     settings,
 )
-from gateway.kafka.topics import check_topics, create_topics
+from gateway.kafka.topics import TopicProblem, check_topics, create_topics
 
 
 @click.group()
@@ -44,27 +44,40 @@ def create(registry_path: Path | None, as_json: bool) -> None:
     click.echo(f"{len(report.created)} created, {len(report.existing)} already present")
 
 
+def problem_json(problem: TopicProblem) -> dict[str, str | None]:
+    """A problem as ``--json`` gives it: topic and problem; for a config, also its name,
+    the value found, the value wanted, why, and what ``--fix-configs`` would set (null:
+    left alone)."""
+    shown: dict[str, str | None] = {"topic": problem.topic, "problem": problem.problem}
+    if problem.config is not None:
+        shown |= {
+            "config": problem.config,
+            "found": problem.found,
+            "wanted": problem.wanted,
+            "why": problem.why,
+            "fix": problem.fix,
+        }
+    return shown
+
+
 @topics.command()
 @registry_option
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help='One JSON object: {"ok": ..., "problems": [{"topic": ..., "problem": ...}]}.',
+    help='One JSON object: {"ok": ..., "problems": [{"topic": ..., "problem": ...}]}; a '
+    "config's problem also has config, found, wanted, why and fix.",
 )
 def check(registry_path: Path | None, as_json: bool) -> None:
-    """Verify partitions, cleanup policies and co-partitioning; exit 1 with the list of what
+    """Verify partitions, copies, configs (cleanup policy, retention, record size, in-sync
+    replicas: what `topics create` sets) and co-partitioning; exit 1 with the list of what
     is wrong."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
         problems = asyncio.run(check_topics(config, participants))
     if as_json:
-        emit_json(
-            {
-                "ok": not problems,
-                "problems": [{"topic": x.topic, "problem": x.problem} for x in problems],
-            }
-        )
+        emit_json({"ok": not problems, "problems": [problem_json(x) for x in problems]})
     elif not problems:
         click.echo("all topics present, configured and co-partitioned")
     else:

@@ -34,10 +34,25 @@ CO_PARTITIONED = ("events", "router.changelog", "outcomes")
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """The shortest retention a topic may have (DESIGN.md section 2), and why: a shorter
+    one deletes what the gateway or KP record keeping still needs. Longer, or infinite
+    (-1), is fine."""
+
+    days: int
+    label: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSpec:
     suffix: str
     partitions: int
     configs: dict[str, str] = field(default_factory=dict)
+    #: The shortest retention.ms accepted (None: no time-based deletion, or no minimum).
+    retention: Retention | None = None
+    #: Why the topic needs ``max.message.bytes`` of at least its configured value.
+    large_records_why: str | None = None
 
     def name(self, prefix: str) -> str:
         return f"{prefix}{self.suffix}"
@@ -47,25 +62,63 @@ def _delete(days: int) -> dict[str, str]:
     return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
 
 
+MIB = 1024 * 1024
 #: Raw documents may be up to the ingress's body limit (2 MiB) plus headers; DLQ records
 #: carry them again with more headers. The broker's default (~1 MiB) would refuse them.
-LARGE_RECORDS = {"max.message.bytes": str(4 * 1024 * 1024)}
+LARGE_RECORD_BYTES = 4 * MIB
+LARGE_RECORDS = {"max.message.bytes": str(LARGE_RECORD_BYTES)}
+#: What a raw document carries besides its body (the ingress's producer allows as much).
+RECORD_OVERHEAD_BYTES = 64 * 1024
+KP_RECORD_KEEPING = Retention(3 * 366, "3 years", "KP record keeping")
 
 CORE_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("inbound", 6, {**_delete(INBOUND_RETENTION_DAYS), **LARGE_RECORDS}),
-    TopicSpec("events", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),  # KP record keeping >= 3 years
+    TopicSpec(
+        "inbound",
+        6,
+        {**_delete(INBOUND_RETENTION_DAYS), **LARGE_RECORDS},
+        Retention(
+            INBOUND_RETENTION_DAYS,
+            f"{INBOUND_RETENTION_DAYS} days",
+            "documents not yet translated when a translator outage outlasts it are lost, "
+            "and an Idempotency-Key is forgotten with its document (a resend is accepted twice)",
+        ),
+        "raw documents up to the ingress's body limit (KPGW_INGRESS__MAX_BODY_BYTES) plus headers",
+    ),
+    TopicSpec(
+        "events", EVENTS_PARTITIONS, _delete(3 * 366 + 30), KP_RECORD_KEEPING
+    ),  # KP record keeping >= 3 years
     TopicSpec("router.changelog", EVENTS_PARTITIONS, {"cleanup.policy": "compact"}),
-    TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30)),
+    TopicSpec("outcomes", EVENTS_PARTITIONS, _delete(3 * 366 + 30), KP_RECORD_KEEPING),
     TopicSpec(
         "status",
         6,
         {"cleanup.policy": "compact,delete", "retention.ms": str(STATUS_RETENTION_DAYS * DAY_MS)},
+        Retention(
+            STATUS_RETENTION_DAYS,
+            f"{STATUS_RETENTION_DAYS} days",
+            "a sender's tracking id is answered as long as the router keeps a settled certificate",
+        ),
     ),
-    TopicSpec("dlq", 3, {**_delete(365), **LARGE_RECORDS}),
-    TopicSpec("dlq.audit", 1, _delete(5 * 366)),
+    TopicSpec(
+        "dlq",
+        3,
+        {**_delete(365), **LARGE_RECORDS},
+        Retention(365, "1 year", "dead letters are kept to be replayed after a fix"),
+        "dead letters carry the original document and its headers plus the DLQ's own "
+        "(up to 4 MiB; a larger one would stop its partition)",
+    ),
+    TopicSpec(
+        "dlq.audit",
+        1,
+        _delete(5 * 366),
+        Retention(5 * 366, "5 years", "the audit trail of who replayed which dead letter"),
+    ),
 )
 PARTNER_PARTITIONS = 3
 PARTNER_CONFIG = _delete(365)
+PARTNER_RETENTION = Retention(
+    365, "1 year", "notifications a partner has not fetched yet are lost after it"
+)
 
 
 def partner_participants(registry: ParticipantRegistry) -> list[str]:
@@ -80,7 +133,7 @@ def partner_topic(prefix: str, participant: str) -> str:
 
 def all_specs(registry: ParticipantRegistry) -> list[TopicSpec]:
     partners = [
-        TopicSpec(f"partner.{code}", PARTNER_PARTITIONS, PARTNER_CONFIG)
+        TopicSpec(f"partner.{code}", PARTNER_PARTITIONS, PARTNER_CONFIG, PARTNER_RETENTION)
         for code in partner_participants(registry)
     ]
     return [*CORE_TOPICS, *partners]
@@ -111,10 +164,7 @@ async def create_topics(
                     name=spec.name(settings.topic_prefix),
                     num_partitions=spec.partitions,
                     replication_factor=wanted_durability.replication_factor,
-                    topic_configs={
-                        **spec.configs,
-                        "min.insync.replicas": str(wanted_durability.min_insync_replicas),
-                    },
+                    topic_configs=wanted_configs(spec, settings, wanted_durability),
                 )
                 for spec in missing
             ]
@@ -234,13 +284,150 @@ def _created(response: object, requested: list[str]) -> list[str]:
 class TopicProblem:
     topic: str
     problem: str
+    #: For a topic config that differs from what ``topics create`` sets: its name, the
+    #: value found, the value wanted (a minimum for retention.ms, max.message.bytes and
+    #: min.insync.replicas), and why it matters.
+    config: str | None = None
+    found: str | None = None
+    wanted: str | None = None
+    why: str | None = None
+    #: What ``kpgw topics create --fix-configs`` would set; None when it leaves it alone.
+    fix: str | None = None
+
+
+#: The topic configs compared with what ``topics create`` sets.
+CHECKED_CONFIGS = ("cleanup.policy", "retention.ms", "max.message.bytes", "min.insync.replicas")
+
+
+def needed_record_bytes(spec: TopicSpec, settings: Settings) -> int | None:
+    """The ``max.message.bytes`` the gateway needs on the topic of ``spec`` (None: the
+    broker's default is enough)."""
+    if spec.large_records_why is None:
+        return None
+    if spec.suffix == "inbound":
+        return settings.ingress.max_body_bytes + RECORD_OVERHEAD_BYTES
+    return LARGE_RECORD_BYTES
+
+
+def wanted_configs(spec: TopicSpec, settings: Settings, durability: Durability) -> dict[str, str]:
+    """The configs ``topics create`` gives the topic of ``spec``."""
+    configs = {**spec.configs, "min.insync.replicas": str(durability.min_insync_replicas)}
+    needed = needed_record_bytes(spec, settings)
+    if needed is not None:
+        configs["max.message.bytes"] = str(max(int(configs["max.message.bytes"]), needed))
+    return configs
+
+
+def duration(ms: int) -> str:
+    """``3600000`` as ``1 h``; -1 as ``infinite``."""
+    if ms < 0:
+        return "infinite"
+    for unit, size in (("day", DAY_MS), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            count = ms // size
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{ms} ms"
+
+
+def size(count: int) -> str:
+    """``4194304`` as ``4 MiB``; ``1048588`` as ``1.00 MiB``."""
+    return f"{count // MIB} MiB" if count % MIB == 0 else f"{count / MIB:.2f} MiB"
+
+
+def config_problems(
+    spec: TopicSpec,
+    name: str,
+    found: dict[str, str],
+    *,
+    settings: Settings,
+    durability: Durability,
+    copies: int,
+) -> list[TopicProblem]:
+    """Where the topic's effective configs ``found`` fall short of what ``topics create``
+    sets: a different cleanup policy; a retention shorter than the design's minimum; a
+    record size limit below what the gateway writes; fewer in-sync replicas than wanted."""
+    problems: list[TopicProblem] = []
+    wanted = wanted_configs(spec, settings, durability)
+    wanted_policy = spec.configs.get("cleanup.policy", "delete")
+    policy = found.get("cleanup.policy")
+    if _policies(policy) != _policies(wanted_policy):
+        problems.append(
+            TopicProblem(
+                name,
+                f"cleanup.policy is {policy}, expected {wanted_policy}",
+                "cleanup.policy",
+                policy,
+                wanted_policy,
+                "another policy deletes records the gateway still needs, or keeps ones it "
+                "means to delete",
+            )
+        )
+    retention = found.get("retention.ms")
+    deletes = "delete" in _policies(policy)
+    if spec.retention is not None and deletes and retention is not None:
+        least = spec.retention.days * DAY_MS
+        if 0 <= int(retention) < least:
+            problems.append(
+                TopicProblem(
+                    name,
+                    f"retention.ms {retention} ({duration(int(retention))}) is shorter than "
+                    f"{spec.retention.label}: {spec.retention.why}",
+                    "retention.ms",
+                    retention,
+                    str(least),
+                    spec.retention.why,
+                    wanted["retention.ms"],
+                )
+            )
+    needed = needed_record_bytes(spec, settings)
+    limit = found.get("max.message.bytes")
+    if needed is not None and limit is not None and int(limit) < needed:
+        problems.append(
+            TopicProblem(
+                name,
+                f"max.message.bytes {limit} ({size(int(limit))}) is below {needed} "
+                f"({size(needed)}): {spec.large_records_why}",
+                "max.message.bytes",
+                limit,
+                str(needed),
+                spec.large_records_why,
+                wanted["max.message.bytes"],
+            )
+        )
+    in_sync = found.get("min.insync.replicas")
+    if int(in_sync or 1) < durability.min_insync_replicas:
+        raisable = copies >= durability.min_insync_replicas
+        problems.append(
+            TopicProblem(
+                name,
+                f"min.insync.replicas is {in_sync}, expected "
+                f"{durability.min_insync_replicas} (KPGW_TOPIC_MIN_INSYNC_REPLICAS)",
+                "min.insync.replicas",
+                in_sync,
+                str(durability.min_insync_replicas),
+                "an acks=all write is acknowledged with fewer copies on disk than configured"
+                + (
+                    ""
+                    if raisable
+                    else f" (not raised: the topic has {copies} cop"
+                    f"{'y' if copies == 1 else 'ies'}, so no write could be acknowledged)"
+                ),
+                str(durability.min_insync_replicas) if raisable else None,
+            )
+        )
+    return problems
+
+
+def _policies(policy: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (policy or "").split(",") if part.strip())
 
 
 async def check_topics(
     settings: Settings, registry: ParticipantRegistry, *, only: tuple[str, ...] | None = None
 ) -> list[TopicProblem]:
-    """Every topic exists with its partition count and cleanup policy, and the router's
-    topics are co-partitioned. Returns the problems (empty when all is well)."""
+    """Every topic exists with its partition count, copies and the configs ``topics
+    create`` sets (cleanup policy, retention, record size, in-sync replicas), and the
+    router's topics are co-partitioned. Returns the problems (empty when all is well)."""
     prefix = settings.topic_prefix
     specs = [s for s in all_specs(registry) if only is None or s.suffix in only]
     admin = admin_client(settings)
@@ -251,7 +438,7 @@ async def check_topics(
         problems = [TopicProblem(s.name(prefix), "missing") for s in specs if s not in present]
         names = [s.name(prefix) for s in present]
         partitions, copies = await _partitions_and_copies(admin, names)
-        configs = await _topic_configs(admin, names, ("cleanup.policy", "min.insync.replicas"))
+        configs = await _topic_configs(admin, names, CHECKED_CONFIGS)
         wanted = await _durability(admin, settings)
     finally:
         await admin.close()
@@ -263,12 +450,6 @@ async def check_topics(
                     name, f"has {partitions.get(name)} partitions, expected {spec.partitions}"
                 )
             )
-        wanted_policy = spec.configs.get("cleanup.policy", "delete")
-        policy = configs.get(name, {}).get("cleanup.policy")
-        if policy != wanted_policy:
-            problems.append(
-                TopicProblem(name, f"cleanup.policy is {policy}, expected {wanted_policy}")
-            )
         if copies.get(name, 0) < wanted.replication_factor:
             problems.append(
                 TopicProblem(
@@ -278,15 +459,16 @@ async def check_topics(
                     "(KPGW_TOPIC_REPLICATION_FACTOR; kafka-reassign-partitions adds copies)",
                 )
             )
-        in_sync = configs.get(name, {}).get("min.insync.replicas")
-        if int(in_sync or 1) < wanted.min_insync_replicas:
-            problems.append(
-                TopicProblem(
-                    name,
-                    f"min.insync.replicas is {in_sync}, expected "
-                    f"{wanted.min_insync_replicas} (KPGW_TOPIC_MIN_INSYNC_REPLICAS)",
-                )
+        problems.extend(
+            config_problems(
+                spec,
+                name,
+                configs.get(name, {}),
+                settings=settings,
+                durability=wanted,
+                copies=copies.get(name, 0),
             )
+        )
     problems.extend(copartition_problems(prefix, partitions))
     return problems
 

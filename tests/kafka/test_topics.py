@@ -4,7 +4,13 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from gateway.kafka.clients import admin_client
-from gateway.kafka.topics import CORE_TOPICS, check_topics, create_topics, delete_topics
+from gateway.kafka.topics import (
+    CORE_TOPICS,
+    DAY_MS,
+    check_topics,
+    create_topics,
+    delete_topics,
+)
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 
@@ -76,5 +82,65 @@ async def test_topics_get_and_check_their_copies(
             "has 1 copy of each partition",
             "min.insync.replicas is 1",
         ]
+    finally:
+        await delete_topics(kafka_settings)
+
+
+#: What an operations review found on a prefix: events kept an hour, inbound a day, and
+#: the broker's default record size (1 MiB) on inbound and dlq.
+WEAKENED = {
+    "events": {"retention.ms": "3600000"},
+    "inbound": {"retention.ms": str(DAY_MS), "max.message.bytes": "1048588"},
+    "dlq": {"max.message.bytes": "1048588"},
+}
+
+
+async def _create_weakened(settings: Settings) -> None:
+    specs = {spec.suffix: spec for spec in CORE_TOPICS}
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    f"{settings.topic_prefix}{suffix}",
+                    specs[suffix].partitions,
+                    1,
+                    topic_configs={**specs[suffix].configs, **weaker},
+                )
+                for suffix, weaker in WEAKENED.items()
+            ]
+        )
+    finally:
+        await admin.close()
+
+
+async def test_check_names_retention_and_record_size_too_weak(
+    kafka_settings: Settings, example_registry: ParticipantRegistry
+) -> None:
+    """Retention shorter than designed and a record size below what the gateway writes
+    were passed by the check: KP record keeping and 2 MiB documents broken unnoticed."""
+    prefix = kafka_settings.topic_prefix
+    await _create_weakened(kafka_settings)
+    try:
+        await create_topics(kafka_settings, example_registry)
+        problems = await check_topics(kafka_settings, example_registry)
+        found = {(p.topic, p.config): p for p in problems}
+        assert sorted(found) == [
+            (f"{prefix}dlq", "max.message.bytes"),
+            (f"{prefix}events", "retention.ms"),
+            (f"{prefix}inbound", "max.message.bytes"),
+            (f"{prefix}inbound", "retention.ms"),
+        ], problems
+        events = found[f"{prefix}events", "retention.ms"]
+        assert events.problem == (
+            "retention.ms 3600000 (1 h) is shorter than 3 years: KP record keeping"
+        )
+        assert (events.found, events.wanted) == ("3600000", str(3 * 366 * DAY_MS))
+        dlq = found[f"{prefix}dlq", "max.message.bytes"]
+        assert (dlq.found, dlq.wanted) == ("1048588", str(4 * 1024 * 1024))
+        assert found[f"{prefix}inbound", "retention.ms"].problem.startswith(
+            "retention.ms 86400000 (1 day) is shorter than 30 days: "
+        )
     finally:
         await delete_topics(kafka_settings)

@@ -220,3 +220,35 @@ def test_kafka_status_json_when_no_broker_runs(tmp_path: Path) -> None:
 )
 def test_every_json_option_is_in_the_help(command: list[str]) -> None:
     assert "--json" in CliRunner().invoke(cli, [*command, "--help"]).output
+
+
+def test_topics_check_json_names_a_config_found_and_wanted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = TopicProblem(
+        "opsx.events",
+        "retention.ms 3600000 (1 h) is shorter than 3 years: KP record keeping",
+        config="retention.ms",
+        found="3600000",
+        wanted="94867200000",
+        why="KP record keeping",
+        fix="97459200000",
+    )
+
+    async def check(*_args: Any, **_kwargs: Any) -> list[TopicProblem]:
+        return [problem]
+
+    monkeypatch.setattr(topics_cmd, "check_topics", check)
+    machine = CliRunner().invoke(cli, ["topics", "check", "--json"])
+    assert machine.exit_code == 1
+    assert _json_lines(machine)[0]["problems"] == [
+        {
+            "topic": "opsx.events",
+            "problem": problem.problem,
+            "config": "retention.ms",
+            "found": "3600000",
+            "wanted": "94867200000",
+            "why": "KP record keeping",
+            "fix": "97459200000",
+        }
+    ]
