@@ -9,13 +9,14 @@ import click
 
 from gateway.cli.common import (
     EXIT_INVALID,
+    EXIT_USAGE,
     emit_json,
     environment_errors,
     registry,
     registry_option,
     settings,
 )
-from gateway.kafka.topics import TopicProblem, check_topics, create_topics
+from gateway.kafka.topics import TopicProblem, check_topics, create_topics, duration, size
 
 
 @click.group()
@@ -26,22 +27,103 @@ def topics() -> None:
 @topics.command()
 @registry_option
 @click.option(
+    "--fix-configs",
+    is_flag=True,
+    help="Also raise the configs of existing topics that are too weak to what creation sets: "
+    "retention.ms, max.message.bytes, and min.insync.replicas where the topic has copies "
+    "enough. Only those keys are set; nothing is lowered, partitions are never touched, "
+    "cleanup.policy is only reported.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help='One JSON object: {"created": [...], "existing": [...]} (topic names).',
+    help='One JSON object: {"created": [...], "existing": [...], "config_problems": [...], '
+    '"changed": [...]} (config_problems as `topics check --json` gives them; changed: topic, '
+    "config, from, to, error).",
 )
-def create(registry_path: Path | None, as_json: bool) -> None:
-    """Create every topic that is missing (idempotent)."""
+def create(registry_path: Path | None, fix_configs: bool, as_json: bool) -> None:
+    """Create every topic that is missing (idempotent), and warn of existing topics whose
+    configs are weaker than creation sets (retention, record size, in-sync replicas,
+    cleanup policy); --fix-configs raises them."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
-        report = asyncio.run(create_topics(config, participants))
+        report = asyncio.run(
+            create_topics(config, participants, review_configs=True, fix_configs=fix_configs)
+        )
+    failed = [change for change in report.changed if change.error]
+    for change in failed:
+        click.echo(
+            f"could not change {change.topic} {change.config} to {change.after}: {change.error}",
+            err=True,
+        )
+    for problem in report.config_problems:
+        click.echo(f"warning: {problem.topic}: {problem.problem}", err=True)
+    fixable = [problem for problem in report.config_problems if problem.fix is not None]
+    if fixable and not fix_configs:
+        click.echo(
+            f"kpgw topics create --fix-configs raises {len(fixable)} of these to what creation "
+            "sets (only those keys; nothing is lowered)",
+            err=True,
+        )
+    kept = sorted({str(p.config) for p in report.config_problems if p.fix is None})
+    if kept:
+        reasons = "; ".join(_LEFT_ALONE.get(name, name) for name in kept)
+        click.echo(f"left to you (kafka-configs --alter): {', '.join(kept)}: {reasons}", err=True)
     if as_json:
-        emit_json({"created": report.created, "existing": report.existing})
-        return
-    for name in report.created:
-        click.echo(f"created {name}")
-    click.echo(f"{len(report.created)} created, {len(report.existing)} already present")
+        emit_json(
+            {
+                "created": report.created,
+                "existing": report.existing,
+                "config_problems": [problem_json(x) for x in report.config_problems],
+                "changed": [
+                    {
+                        "topic": x.topic,
+                        "config": x.config,
+                        "from": x.before,
+                        "to": x.after,
+                        "error": x.error,
+                    }
+                    for x in report.changed
+                ],
+            }
+        )
+    else:
+        for name in report.created:
+            click.echo(f"created {name}")
+        for change in report.changed:
+            if not change.error:
+                click.echo(
+                    f"changed {change.topic}: {change.config} "
+                    f"{_shown(change.config, change.before)} -> "
+                    f"{_shown(change.config, change.after)}"
+                )
+        summary = f"{len(report.created)} created, {len(report.existing)} already present"
+        if fix_configs:
+            done = len(report.changed) - len(failed)
+            summary += f", {done} config{'' if done == 1 else 's'} changed"
+        click.echo(summary)
+    if failed:
+        raise SystemExit(EXIT_USAGE)
+
+
+#: Why ``--fix-configs`` leaves a config alone.
+_LEFT_ALONE = {
+    "cleanup.policy": "another cleanup policy changes what is deleted, not just how long it "
+    "is kept",
+    "min.insync.replicas": "more in-sync replicas than the topic has copies would refuse "
+    "every write (kafka-reassign-partitions adds copies)",
+}
+
+
+def _shown(config: str, value: str | None) -> str:
+    if value is None or not value.lstrip("-").isdigit():
+        return str(value)
+    if config == "retention.ms":
+        return f"{value} ({duration(int(value))})"
+    if config == "max.message.bytes":
+        return f"{value} ({size(int(value))})"
+    return value
 
 
 def problem_json(problem: TopicProblem) -> dict[str, str | None]:

@@ -12,6 +12,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gateway.errors import ConfigurationError, EnvironmentProblem
+from gateway.kafka.alter_configs import set_topic_configs
 from gateway.kafka.clients import admin_client
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -140,16 +141,42 @@ def all_specs(registry: ParticipantRegistry) -> list[TopicSpec]:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """A config ``topics create --fix-configs`` set: from ``before`` to ``after``, or
+    not, with the broker's ``error``."""
+
+    topic: str
+    config: str
+    before: str | None
+    after: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TopicReport:
     created: list[str]
     existing: list[str]
+    #: The existing topics' configs that differ from what creation would set (after the
+    #: changes, when fixing): reviewed only when asked (``review_configs``).
+    config_problems: list[TopicProblem] = field(default_factory=list)
+    changed: list[ConfigChange] = field(default_factory=list)
 
 
 async def create_topics(
-    settings: Settings, registry: ParticipantRegistry, *, wait_s: float = 30
+    settings: Settings,
+    registry: ParticipantRegistry,
+    *,
+    wait_s: float = 30,
+    review_configs: bool = False,
+    fix_configs: bool = False,
 ) -> TopicReport:
-    """Create every topic that does not exist yet (existing ones are left alone) and wait
-    until the broker's metadata shows them all."""
+    """Create every topic that does not exist yet and wait until the broker's metadata
+    shows them all. Existing topics keep their partitions; with ``review_configs`` their
+    configs are compared with what creation would set (``config_problems``), and with
+    ``fix_configs`` the ones too weak are raised to it: retention.ms,
+    max.message.bytes, and min.insync.replicas where the topic has copies enough. Only
+    those keys are set (IncrementalAlterConfigs); nothing is ever lowered, and
+    cleanup.policy is only reported."""
     admin = admin_client(settings)
     await admin.start()
     try:
@@ -176,9 +203,81 @@ async def create_topics(
         names = {spec.name(settings.topic_prefix) for spec in wanted}
         await _wait_visible(admin, names, wait_s)
         present = sorted(names - set(created))
-        return TopicReport(created=created, existing=present)
+        if not (review_configs or fix_configs):
+            return TopicReport(created=created, existing=present)
+        reviewed = [spec for spec in wanted if spec.name(settings.topic_prefix) in present]
+        problems = await _existing_config_problems(admin, settings, reviewed)
+        changed: list[ConfigChange] = []
+        if fix_configs and any(problem.fix is not None for problem in problems):
+            changed = await _raise_configs(admin, problems)
+            problems = await _after_changes(admin, settings, reviewed, changed, wait_s)
+        return TopicReport(
+            created=created, existing=present, config_problems=problems, changed=changed
+        )
     finally:
         await admin.close()
+
+
+async def _existing_config_problems(
+    admin: object, settings: Settings, specs: list[TopicSpec]
+) -> list[TopicProblem]:
+    names = [spec.name(settings.topic_prefix) for spec in specs]
+    if not names:
+        return []
+    _, copies = await _partitions_and_copies(admin, names)
+    configs = await _topic_configs(admin, names, CHECKED_CONFIGS)
+    wanted = await _durability(admin, settings)
+    return [
+        problem
+        for spec in specs
+        for problem in config_problems(
+            spec,
+            spec.name(settings.topic_prefix),
+            configs.get(spec.name(settings.topic_prefix), {}),
+            settings=settings,
+            durability=wanted,
+            copies=copies.get(spec.name(settings.topic_prefix), 0),
+        )
+    ]
+
+
+async def _after_changes(
+    admin: object,
+    settings: Settings,
+    specs: list[TopicSpec],
+    changed: list[ConfigChange],
+    wait_s: float,
+) -> list[TopicProblem]:
+    """The config problems once the brokers show the changes made (a change is applied by
+    the controller; a broker describes it a moment later)."""
+    done = {(change.topic, change.config) for change in changed if not change.error}
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        problems = await _existing_config_problems(admin, settings, specs)
+        pending = done & {(problem.topic, problem.config) for problem in problems}
+        if not pending or asyncio.get_running_loop().time() > deadline:
+            return problems
+        await asyncio.sleep(0.2)
+
+
+async def _raise_configs(admin: object, problems: list[TopicProblem]) -> list[ConfigChange]:
+    """Set each problem's ``fix`` (never a lower value: a fix exists only for a config
+    below its minimum)."""
+    fixes = [p for p in problems if p.fix is not None and p.config is not None]
+    changes: dict[str, dict[str, str]] = {}
+    for problem in fixes:
+        changes.setdefault(problem.topic, {})[problem.config or ""] = problem.fix or ""
+    errors = await set_topic_configs(admin, changes)
+    return [
+        ConfigChange(
+            problem.topic,
+            problem.config or "",
+            problem.found,
+            problem.fix or "",
+            errors.get(problem.topic, "no answer from the broker"),
+        )
+        for problem in fixes
+    ]
 
 
 async def _wait_visible(admin: object, names: set[str], wait_s: float) -> None:

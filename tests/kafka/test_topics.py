@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.admin import NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from gateway.kafka.clients import admin_client
 from gateway.kafka.topics import (
@@ -15,6 +16,7 @@ from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.kafka
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a topic's own setting
 
 
 async def test_create_is_idempotent_and_check_passes(
@@ -142,5 +144,114 @@ async def test_check_names_retention_and_record_size_too_weak(
         assert found[f"{prefix}inbound", "retention.ms"].problem.startswith(
             "retention.ms 86400000 (1 day) is shorter than 30 days: "
         )
+    finally:
+        await delete_topics(kafka_settings)
+
+
+async def _overrides(settings: Settings, suffix: str) -> dict[str, str]:
+    """The topic's own configs (not the broker's defaults)."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        name = f"{settings.topic_prefix}{suffix}"
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        await admin.close()
+    (resource,) = response.resources
+    return {entry[0]: entry[1] for entry in resource[4] if entry[3] == DYNAMIC_TOPIC_CONFIG}
+
+
+async def test_create_reports_weak_configs_and_fix_configs_raises_only_them(
+    kafka_settings: Settings, example_registry: ParticipantRegistry
+) -> None:
+    """``topics create`` said "0 created, 22 already present" over topics kept an hour and
+    too small for a document; now it names them, and ``fix_configs`` raises those keys
+    alone: other overrides stay, a longer retention is not lowered, partitions unchanged."""
+    prefix = kafka_settings.topic_prefix
+    await _create_weakened(kafka_settings)
+    specs = {spec.suffix: spec for spec in CORE_TOPICS}
+    admin = admin_client(kafka_settings)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    f"{prefix}events",
+                    {
+                        **specs["events"].configs,
+                        "retention.ms": "3600000",
+                        "segment.bytes": "10485760",
+                    },
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    try:
+        await create_topics(kafka_settings, example_registry)  # the others, untouched
+        report = await create_topics(kafka_settings, example_registry, review_configs=True)
+        assert report.created == [] and report.changed == []
+        weak = sorted((p.topic, p.config) for p in report.config_problems)
+        assert weak == [
+            (f"{prefix}dlq", "max.message.bytes"),
+            (f"{prefix}events", "retention.ms"),
+            (f"{prefix}inbound", "max.message.bytes"),
+            (f"{prefix}inbound", "retention.ms"),
+        ]
+        assert (await _overrides(kafka_settings, "events"))["retention.ms"] == "3600000"
+
+        fixed = await create_topics(kafka_settings, example_registry, fix_configs=True)
+        assert fixed.config_problems == []
+        assert sorted((c.topic, c.config, c.before, c.after, c.error) for c in fixed.changed) == [
+            (f"{prefix}dlq", "max.message.bytes", "1048588", str(4 * 1024 * 1024), None),
+            (
+                f"{prefix}events",
+                "retention.ms",
+                "3600000",
+                specs["events"].configs["retention.ms"],
+                None,
+            ),
+            (f"{prefix}inbound", "max.message.bytes", "1048588", str(4 * 1024 * 1024), None),
+            (f"{prefix}inbound", "retention.ms", str(DAY_MS), str(30 * DAY_MS), None),
+        ]
+        events = await _overrides(kafka_settings, "events")
+        assert events["segment.bytes"] == "10485760"  # another override, kept
+        assert events["retention.ms"] == specs["events"].configs["retention.ms"]
+        assert await check_topics(kafka_settings, example_registry) == []
+        assert (
+            await create_topics(kafka_settings, example_registry, fix_configs=True)
+        ).changed == []
+    finally:
+        await delete_topics(kafka_settings)
+
+
+async def test_fix_configs_never_lowers_retention_nor_touches_a_policy(
+    kafka_settings: Settings, example_registry: ParticipantRegistry
+) -> None:
+    prefix = kafka_settings.topic_prefix
+    admin = admin_client(kafka_settings)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(f"{prefix}outcomes", 12, 1, topic_configs={"retention.ms": "-1"}),
+                NewTopic(f"{prefix}status", 6, 1, topic_configs={"cleanup.policy": "compact"}),
+            ]
+        )
+    finally:
+        await admin.close()
+    try:
+        report = await create_topics(kafka_settings, example_registry, fix_configs=True)
+        assert report.changed == []
+        (policy,) = report.config_problems
+        assert (policy.topic, policy.config, policy.found, policy.fix) == (
+            f"{prefix}status",
+            "cleanup.policy",
+            "compact",
+            None,
+        )
+        assert (await _overrides(kafka_settings, "outcomes"))["retention.ms"] == "-1"
+        assert (await _overrides(kafka_settings, "status"))["cleanup.policy"] == "compact"
     finally:
         await delete_topics(kafka_settings)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli, topics_cmd
-from gateway.kafka.topics import TopicProblem, TopicReport
+from gateway.kafka.topics import ConfigChange, TopicProblem, TopicReport
 from gateway.registry.model import hash_token
 from tests.unit.cli.ingress_stub import ingress_stub
 
@@ -139,8 +139,102 @@ def test_topics_create_json(monkeypatch: pytest.MonkeyPatch) -> None:
     machine = CliRunner().invoke(cli, ["topics", "create", "--json"])
     assert machine.exit_code == 0, machine.output
     assert _json_lines(machine) == [
-        {"created": ["kp.partner.ZA"], "existing": ["kp.events", "kp.inbound"]}
+        {
+            "created": ["kp.partner.ZA"],
+            "existing": ["kp.events", "kp.inbound"],
+            "config_problems": [],
+            "changed": [],
+        }
     ]
+
+
+WEAK_EVENTS = TopicProblem(
+    "opsx.events",
+    "retention.ms 3600000 (1 h) is shorter than 3 years: KP record keeping",
+    config="retention.ms",
+    found="3600000",
+    wanted="94867200000",
+    why="KP record keeping",
+    fix="97459200000",
+)
+POLICY = TopicProblem(
+    "opsx.status",
+    "cleanup.policy is compact, expected compact,delete",
+    config="cleanup.policy",
+    found="compact",
+    wanted="compact,delete",
+    why="...",
+)
+
+
+def test_topics_create_warns_of_weak_configs_and_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It said "0 created, 22 already present" and exit 0 over topics kept an hour: now
+    each weak config is a warning (exit code unchanged) and --fix-configs is offered."""
+    asked: dict[str, Any] = {}
+
+    async def create(*_args: Any, **kwargs: Any) -> TopicReport:
+        asked.update(kwargs)
+        return TopicReport(
+            created=[],
+            existing=["opsx.events", "opsx.status"],
+            config_problems=[WEAK_EVENTS, POLICY],
+        )
+
+    monkeypatch.setattr(topics_cmd, "create_topics", create)
+    human = CliRunner().invoke(cli, ["topics", "create"])
+    assert human.exit_code == 0, human.output
+    assert asked == {"review_configs": True, "fix_configs": False}
+    assert human.stdout == "0 created, 2 already present\n"
+    assert f"warning: opsx.events: {WEAK_EVENTS.problem}" in human.stderr
+    assert "kpgw topics create --fix-configs raises 1 of these" in human.stderr
+    assert "left to you (kafka-configs --alter): cleanup.policy" in human.stderr
+    machine = CliRunner().invoke(cli, ["topics", "create", "--json"])
+    (report,) = _json_lines(machine)
+    assert [(p["topic"], p["config"], p["fix"]) for p in report["config_problems"]] == [
+        ("opsx.events", "retention.ms", "97459200000"),
+        ("opsx.status", "cleanup.policy", None),
+    ]
+
+
+def test_topics_create_fix_configs_says_what_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def create(*_args: Any, **kwargs: Any) -> TopicReport:
+        assert kwargs["fix_configs"] is True
+        return TopicReport(
+            created=[],
+            existing=["opsx.dlq", "opsx.events"],
+            changed=[
+                ConfigChange("opsx.events", "retention.ms", "3600000", "97459200000"),
+                ConfigChange(
+                    "opsx.dlq",
+                    "max.message.bytes",
+                    "1048588",
+                    "4194304",
+                    "PolicyViolationError: no",
+                ),
+            ],
+        )
+
+    monkeypatch.setattr(topics_cmd, "create_topics", create)
+    human = CliRunner().invoke(cli, ["topics", "create", "--fix-configs"])
+    assert human.stdout.splitlines() == [
+        "changed opsx.events: retention.ms 3600000 (1 h) -> 97459200000 (1128 days)",
+        "0 created, 2 already present, 1 config changed",
+    ]
+    assert "could not change opsx.dlq max.message.bytes to 4194304: PolicyViolationError" in (
+        human.stderr
+    )
+    assert human.exit_code == 2  # asked to fix, and a fix did not happen
+    machine = CliRunner().invoke(cli, ["topics", "create", "--fix-configs", "--json"])
+    assert machine.exit_code == 2
+    assert _json_lines(machine)[0]["changed"][1] == {
+        "topic": "opsx.dlq",
+        "config": "max.message.bytes",
+        "from": "1048588",
+        "to": "4194304",
+        "error": "PolicyViolationError: no",
+    }
 
 
 def test_registry_check_json(tmp_path: Path) -> None:
