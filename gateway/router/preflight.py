@@ -135,7 +135,28 @@ async def check_router_topics(
     if fatal:
         listing = "; ".join(f"{p.topic}: {p.problem}" for p in fatal)
         raise ConfigurationError(
-            f"the router refuses to start: {listing} (create them with `kpgw topics create`; "
-            f"{', '.join(CO_PARTITIONED)} must have the same partition count)"
+            f"the router refuses to start: {listing} ({remedies(settings.topic_prefix, fatal)})"
         )
     return True
+
+
+def remedies(prefix: str, fatal: list[TopicProblem]) -> str:
+    """What mends each kind of fatal problem. ``kpgw topics create`` only creates missing
+    topics: it changes neither an existing topic's partitions nor its cleanup policy, and
+    the refusal once sent operators to it for all three."""
+    said: list[str] = []
+    if any(p.problem == "missing" for p in fatal):
+        said.append("`kpgw topics create` creates the missing topics")
+    if any(p.config == "cleanup.policy" for p in fatal):
+        said.append(
+            f"set cleanup.policy=compact on {prefix}{CHANGELOG} with kafka-configs --alter "
+            "(`kpgw topics create` leaves an existing topic's policy alone)"
+        )
+    if any("not co-partitioned" in p.problem for p in fatal):
+        said.append(
+            f"{', '.join(CO_PARTITIONED)} must have the same partition count; "
+            "`kpgw topics create` never changes an existing topic's partitions and Kafka "
+            "cannot remove any: while the topics hold no data, delete the odd one and run "
+            "`kpgw topics create`; else start a new deployment with its own topic prefix"
+        )
+    return "; ".join(said) or "see docs/router.md, 'Start-up check'"
