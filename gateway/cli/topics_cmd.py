@@ -121,8 +121,10 @@ def _shown(config: str, value: str | None) -> str:
         return str(value)
     if config == "retention.ms":
         return f"{value} ({duration(int(value))})"
-    if config == "max.message.bytes":
+    if config == "max.message.bytes" or (config == "retention.bytes" and int(value) >= 0):
         return f"{value} ({size(int(value))})"
+    if config == "retention.bytes":
+        return f"{value} (no size limit)"
     return value
 
 

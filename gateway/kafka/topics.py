@@ -395,7 +395,13 @@ class TopicProblem:
 
 
 #: The topic configs compared with what ``topics create`` sets.
-CHECKED_CONFIGS = ("cleanup.policy", "retention.ms", "max.message.bytes", "min.insync.replicas")
+CHECKED_CONFIGS = (
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "max.message.bytes",
+    "min.insync.replicas",
+)
 
 
 def needed_record_bytes(spec: TopicSpec, settings: Settings) -> int | None:
@@ -478,6 +484,22 @@ def config_problems(
                     wanted["retention.ms"],
                 )
             )
+    kept_bytes = found.get("retention.bytes")
+    if spec.retention is not None and deletes and kept_bytes is not None and int(kept_bytes) >= 0:
+        # A size limit deletes the oldest segments whatever their age.
+        problems.append(
+            TopicProblem(
+                name,
+                f"retention.bytes {kept_bytes} ({size(int(kept_bytes))}) per partition deletes "
+                f"the oldest records whatever their age, before {spec.retention.label}: "
+                f"{spec.retention.why}",
+                "retention.bytes",
+                kept_bytes,
+                "-1",
+                spec.retention.why,
+                "-1",
+            )
+        )
     needed = needed_record_bytes(spec, settings)
     limit = found.get("max.message.bytes")
     if needed is not None and limit is not None and int(limit) < needed:

@@ -51,6 +51,17 @@ def test_events_kept_an_hour_breaks_kp_record_keeping() -> None:
     assert problem.fix == SPECS["events"].configs["retention.ms"]  # what topics create sets
 
 
+def test_a_size_limit_on_kept_records_breaks_record_keeping() -> None:
+    (problem,) = _problems(
+        "events",
+        {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "1073741824"},
+    )
+    assert problem.config == "retention.bytes"
+    assert problem.problem.startswith("retention.bytes 1073741824 (1024 MiB) per partition")
+    assert problem.fix == "-1"
+    assert _problems("events", {"cleanup.policy": "delete", "retention.bytes": "-1"}) == []
+
+
 @pytest.mark.parametrize("retention", ["-1", str(10 * 366 * DAY_MS), str(3 * 366 * DAY_MS)])
 def test_longer_or_infinite_retention_is_fine(retention: str) -> None:
     assert _problems("events", {"cleanup.policy": "delete", "retention.ms": retention}) == []
