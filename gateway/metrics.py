@@ -248,9 +248,9 @@ class _Gauges:
         yield pending
         yield _flags(
             "kpgw_registry_reload_failed",
-            "1 while the participant registry file's latest edit is invalid, or names a "
-            "partner whose topic the router could not create, and the previous registry "
-            "is still in use",
+            "1 while the participant registry file's latest edit is invalid (or the file "
+            "is missing or unreadable), or names a partner whose topic the router could "
+            "not create, and the previous registry is still in use",
             "path",
             RELOAD_FAILURES,
         )

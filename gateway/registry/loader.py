@@ -28,6 +28,10 @@ def load_registry(path: Path | None = None) -> ParticipantRegistry:
         raise ConfigurationError(
             f"cannot read participant registry {path}: {exc.strerror}"
         ) from exc
+    except UnicodeDecodeError as exc:  # a reload would otherwise fail the request with it
+        raise ConfigurationError(
+            f"cannot read participant registry {path}: not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from exc
     return load_registry_text(text, source=str(path))
 
 

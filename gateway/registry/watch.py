@@ -21,22 +21,29 @@ REGISTRY_CHECK_S = 1.0
 RELOAD_FAILURES: dict[str, str] = {}
 
 
+#: What ``RegistryWatcher`` compares to tell a change: the inode (a file replaced by a
+#: rename, a ConfigMap's symlink swapped), the modification and change times (``chmod``
+#: changes only the latter) and the size; None while the file cannot be ``stat``-ed.
+Stamp = tuple[int, int, int, int] | None
+
+
 class RegistryWatcher:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or example_registry_path()
         self._registry = load_registry(self.path)  # a missing file: a ConfigurationError
         self._stamp = self._mtime()
 
-    def _mtime(self) -> tuple[int, int]:
-        stat = self.path.stat()
-        return (stat.st_mtime_ns, stat.st_size)
+    def _mtime(self) -> Stamp:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None  # deleted, or its directory unreadable: a failed reload
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
 
     def current(self) -> ParticipantRegistry:
-        """The registry as the file says now; an invalid edit keeps the last good one."""
-        try:
-            stamp = self._mtime()
-        except OSError:
-            return self._registry
+        """The registry as the file says now; an invalid edit, or a file deleted or made
+        unreadable, keeps the last good one (and says so, once per change)."""
+        stamp = self._mtime()
         if stamp != self._stamp:
             self._stamp = stamp
             try:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from prometheus_client import generate_latest
+from structlog.testing import capture_logs
 
 from gateway.metrics import pipeline_metrics
 from gateway.registry.watch import RegistryWatcher
@@ -37,5 +39,59 @@ def test_an_invalid_edit_is_exposed_until_a_good_one_loads(tmp_path: Path) -> No
     assert _failed_series(path)
 
     _edit(path, good, 2)
+    assert watcher.current() is not before
+    assert not _failed_series(path)
+
+
+def test_a_deleted_file_is_a_failed_reload_said_once_until_it_is_back(tmp_path: Path) -> None:
+    """Deleting the file was silent: ``current`` swallowed the ``stat`` error, nothing was
+    logged or exposed, and the next restart exited 2 (an operations review)."""
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watcher = RegistryWatcher(path)
+    before = watcher.current()
+
+    path.unlink()
+    with capture_logs() as logs:
+        assert watcher.current() is before
+        assert watcher.current() is before  # still missing: no second line
+    failed = [e for e in logs if e["event"] == "registry_reload_failed_keeping_previous"]
+    assert len(failed) == 1 and failed[0]["log_level"] == "error"
+    assert "cannot read participant registry" in failed[0]["error"]
+    assert _failed_series(path)
+
+    path.write_text(good)
+    with capture_logs() as logs:
+        assert watcher.current() is not before
+    assert [e["event"] for e in logs] == ["registry_reloaded"]
+    assert not _failed_series(path)
+
+
+def test_a_file_that_cannot_be_decoded_is_a_failed_reload(tmp_path: Path) -> None:
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watcher = RegistryWatcher(path)
+    before = watcher.current()
+
+    path.write_bytes(b"\xff\xfe not the registry")
+    assert watcher.current() is before  # before, UnicodeDecodeError reached the caller
+    assert _failed_series(path)
+    _edit(path, good, 1)
+    assert watcher.current() is not before
+    assert not _failed_series(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_a_file_made_unreadable_is_a_failed_reload(tmp_path: Path) -> None:
+    path = registry_copy(tmp_path)
+    watcher = RegistryWatcher(path)
+    before = watcher.current()
+
+    path.chmod(0)  # changes the change time only: the stamp must include it
+    try:
+        assert watcher.current() is before
+        assert _failed_series(path)
+    finally:
+        path.chmod(0o644)
     assert watcher.current() is not before
     assert not _failed_series(path)
