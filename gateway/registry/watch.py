@@ -4,6 +4,8 @@ enabled, a participant reinstated) takes effect without a restart, e.g. before a
 from __future__ import annotations
 
 import time
+import weakref
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import structlog
@@ -15,10 +17,48 @@ from gateway.registry.model import ParticipantRegistry
 log = structlog.get_logger(__name__)
 #: How often a ``RegistrySnapshot`` looks at the file.
 REGISTRY_CHECK_S = 1.0
-#: Registry files whose latest edit could not be loaded (path -> why): the process keeps
-#: the previous registry, which is right but must not go unnoticed; /metrics exposes it
-#: (``kpgw_registry_reload_failed``) until a good edit loads.
-RELOAD_FAILURES: dict[str, str] = {}
+
+
+class ReloadFailures(Mapping[str, str]):
+    """Registry files whose latest edit could not be taken in this process (path -> why):
+    the process keeps the previous registry, which is right but must not go unnoticed;
+    /metrics exposes it (``kpgw_registry_reload_failed``) until a good edit is taken.
+
+    Each reporter (a ``RegistryWatcher``, the router's topic gate) reports its own state,
+    and a path is listed while any of them still fails on it. One process can hold several
+    watchers of one file (``kpgw run`` without ``--only``, the operations endpoints): one
+    watcher's good reload clears only its own report, never another's that has not read the
+    good file yet (each does on its next look), nor the topic gate's, which
+    fails on a file every watcher loads. A reporter that is gone takes its report along,
+    so nothing keeps the series up once no one in the process is on the failed edit."""
+
+    def __init__(self) -> None:
+        self._reports: weakref.WeakKeyDictionary[object, tuple[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def report(self, reporter: object, path: str, why: str | None) -> None:
+        """``reporter``'s latest attempt on ``path``: failed (``why``) or taken (None)."""
+        if why is None:
+            self._reports.pop(reporter, None)
+        else:
+            self._reports.pop(reporter, None)  # the newest report names the path's why
+            self._reports[reporter] = (path, why)
+
+    def _failing(self) -> dict[str, str]:
+        return dict(list(self._reports.values()))  # a copy: reporters may go meanwhile
+
+    def __getitem__(self, path: str) -> str:
+        return self._failing()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._failing())
+
+    def __len__(self) -> int:
+        return len(self._failing())
+
+
+RELOAD_FAILURES = ReloadFailures()
 
 
 #: What ``RegistryWatcher`` compares to tell a change: the inode (a file replaced by a
@@ -49,14 +89,14 @@ class RegistryWatcher:
             try:
                 self._registry = load_registry(self.path)
             except ConfigurationError as exc:
-                RELOAD_FAILURES[str(self.path)] = exc.message
+                RELOAD_FAILURES.report(self, str(self.path), exc.message)
                 log.error(
                     "registry_reload_failed_keeping_previous",
                     path=str(self.path),
                     error=exc.message,
                 )
             else:
-                RELOAD_FAILURES.pop(str(self.path), None)
+                RELOAD_FAILURES.report(self, str(self.path), None)
                 log.info("registry_reloaded", path=str(self.path))
         return self._registry
 

@@ -68,12 +68,12 @@ class TopicCheckedRegistry:
                     f"created ({type(exc).__name__}: {exc}); the previous registry stays in "
                     "use: run `kpgw topics create`"
                 )
-                RELOAD_FAILURES[str(self.watcher.path)] = why
+                RELOAD_FAILURES.report(self, str(self.watcher.path), why)
                 log.error("registry_partner_topics_missing", topics=names, error=repr(exc))
                 return False
             self._topics.update(missing)
             log.info("partner_topics_created", topics=report.created)
-        RELOAD_FAILURES.pop(str(self.watcher.path), None)
+        RELOAD_FAILURES.report(self, str(self.watcher.path), None)
         self._accepted = candidate
         log.info("router_registry_updated", partners=len(self._topics))
         return True

@@ -4,6 +4,7 @@ with nothing to alert on)."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -94,4 +95,45 @@ def test_a_file_made_unreadable_is_a_failed_reload(tmp_path: Path) -> None:
     finally:
         path.chmod(0o644)
     assert watcher.current() is not before
+    assert not _failed_series(path)
+
+
+BROKEN = "\n[[participants]]\ncode = \n"
+
+
+def test_one_watchers_good_reload_does_not_hide_anothers_failure(tmp_path: Path) -> None:
+    """``kpgw run`` holds several watchers of one file. The series was one dict entry per
+    path: the first watcher to load the good file cleared it while another still ran on
+    the previous registry after failing, and a failure reported by a watcher no longer in
+    use stayed for ever."""
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    ingress, translator = RegistryWatcher(path), RegistryWatcher(path)
+
+    _edit(path, good + BROKEN, 1)
+    ingress.current()
+    _edit(path, good, 2)
+    translator.current()  # never saw the broken edit: nothing of its own to clear
+    assert _failed_series(path)  # the ingress has not taken the good file yet
+    ingress.current()
+    assert not _failed_series(path)
+
+    _edit(path, good + BROKEN, 3)
+    ingress.current(), translator.current()
+    _edit(path, good, 4)
+    ingress.current()
+    assert _failed_series(path)  # the translator still fails
+    translator.current()
+    assert not _failed_series(path)
+
+
+def test_a_failure_goes_with_the_watcher_that_reported_it(tmp_path: Path) -> None:
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watcher = RegistryWatcher(path)
+    _edit(path, good + BROKEN, 1)
+    watcher.current()
+    assert _failed_series(path)
+    del watcher
+    gc.collect()
     assert not _failed_series(path)

@@ -68,6 +68,10 @@ def test_one_scrape_shows_the_ingress_and_the_workers_of_the_process() -> None:
     assert all(name.startswith("kpgw_") for name in types)
 
 
+class _Reporter:
+    """Reports a registry reload failure (``ReloadFailures`` keeps a weak reference)."""
+
+
 def _every_metric_used() -> str:
     """One sample of every metric: an ingress's and this process's pipeline metrics."""
     ingress = IngressMetrics()
@@ -85,7 +89,8 @@ def _every_metric_used() -> str:
     router = Router(Worker({tp: 1}), {tp: Slot(["RU1"])})
     pipeline.watch_router(router)
     saved, pipeline.lag = pipeline.lag, {("router", tp.topic, 0): 2}
-    RELOAD_FAILURES["/etc/kpgw/doc-test.toml"] = "an invalid edit"
+    reporter = _Reporter()
+    RELOAD_FAILURES.report(reporter, "/etc/kpgw/doc-test.toml", "an invalid edit")
     ROUTER_STATE_MISSING[99] = 1
     CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
     ROUTER_CLOCK_JUMP["doc-test"] = 7200.0
@@ -95,7 +100,7 @@ def _every_metric_used() -> str:
         return ingress.render().decode()
     finally:
         pipeline.lag = saved
-        RELOAD_FAILURES.pop("/etc/kpgw/doc-test.toml")
+        RELOAD_FAILURES.report(reporter, "/etc/kpgw/doc-test.toml", None)
         ROUTER_STATE_MISSING.pop(99)
         CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
         ROUTER_CLOCK_JUMP.pop("doc-test")

@@ -79,4 +79,21 @@ async def test_a_batch_never_creates_topics_and_a_refused_creation_blocks_nothin
     assert not await gate.refresh()  # the timer: attempted, refused, kept the previous one
     assert attempts == ["refused"] and gate.current() is first
     assert "Kafka error 29" in RELOAD_FAILURES[str(path)]
-    RELOAD_FAILURES.pop(str(path), None)
+
+
+async def test_a_watchers_good_reload_does_not_hide_the_gates_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All in one process, the translator's watcher loads the file the router's gate could
+    not take (its partner topic not created): that must not clear the gate's failure."""
+    path, gate = _gate(tmp_path)
+    translator = RegistryWatcher(path)
+
+    async def refused(settings: Any, registry: Any, *, wait_s: float) -> TopicReport:
+        raise TopicAuthorizationFailedError()
+
+    monkeypatch.setattr(topic_gate, "create_topics", refused)
+    path.write_text(path.read_text() + NEW_PAIR)
+    assert not await gate.refresh()
+    assert translator.current().pair("RU", "JP") is not None
+    assert "kp.partner.JP" in RELOAD_FAILURES[str(path)]
