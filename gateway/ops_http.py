@@ -34,7 +34,7 @@ from gateway.ingress.exposure import open_metrics_problems
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistryWatcher, polled
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,8 +43,10 @@ STOP_GRACE_S = 2.0
 TopicsOf = Callable[[str], tuple[str, ...]]
 
 
-def component_topics(settings: Settings) -> TopicsOf:
-    registry = RegistryWatcher(settings.partners_file)  # re-read only when the file changes
+def component_topics(settings: Settings, registry: RegistryWatcher | None = None) -> TopicsOf:
+    """``registry``: the router's topics depend on it (re-read only when the file changes;
+    ``serve_operations`` polls it, or a failure it met stayed on /metrics until a probe)."""
+    registry = registry or RegistryWatcher(settings.partners_file)
 
     def topics(component: str) -> tuple[str, ...]:
         if component == "translator":
@@ -150,27 +152,29 @@ def refuse_open_metrics(settings: Settings, host: str) -> None:
 
 @contextlib.asynccontextmanager
 async def serve_operations(settings: Settings, components: Sequence[str]) -> AsyncIterator[str]:
-    """Serve the endpoints and sample the consumer lag until the block ends; yields the
-    base URL."""
+    """Serve the endpoints, sample the consumer lag and poll the registry file (the
+    readiness of a router reads it) until the block ends; yields the base URL."""
     refuse_open_metrics(settings, settings.http_host)
-    operations = Operations(settings, tuple(components), component_topics(settings))
+    registry = RegistryWatcher(settings.partners_file)
+    operations = Operations(settings, tuple(components), component_topics(settings, registry))
     runner = web.AppRunner(create_app(operations), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     stop = asyncio.Event()
     lag = asyncio.create_task(pipeline_metrics().sample_lag(settings, stop), name="lag")
     try:
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot serve the operations endpoints on {settings.http_host}:"
-                f"{settings.http_port} ({exc.strerror}): choose "
-                "another KPGW_HTTP_PORT (0 picks a free one)"
-            ) from exc
-        url = f"http://{settings.http_host}:{runner.addresses[0][1]}"
-        log.info("operations_listening", url=url, components=list(components))
-        yield url
+        async with polled(registry):
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot serve the operations endpoints on {settings.http_host}:"
+                    f"{settings.http_port} ({exc.strerror}): choose "
+                    "another KPGW_HTTP_PORT (0 picks a free one)"
+                ) from exc
+            url = f"http://{settings.http_host}:{runner.addresses[0][1]}"
+            log.info("operations_listening", url=url, components=list(components))
+            yield url
     finally:
         stop.set()
         with contextlib.suppress(Exception):

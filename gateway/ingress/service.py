@@ -24,7 +24,7 @@ from gateway.kafka.clients import common_config
 from gateway.kafka.clock import recently_refused
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
-from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
+from gateway.registry.watch import RegistrySnapshot, RegistryWatcher, polled
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -92,7 +92,8 @@ class Ingress:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """The background work: producer lanes, the two mirrors, the dashboard (its feed
-        starts on the first request) and the consumer-lag sampler of this process."""
+        starts on the first request), the consumer-lag sampler of this process and the
+        registry file's polling."""
         stop = asyncio.Event()
         await self.validator.start()
         await self.publisher.start()
@@ -102,7 +103,7 @@ class Ingress:
             asyncio.create_task(pipeline_metrics().sample_lag(self.settings, stop), name="lag"),
         ]
         try:
-            async with self.dashboard.running():
+            async with polled(self.registry.watcher), self.dashboard.running():
                 yield
         finally:
             stop.set()  # the mirrors finish their poll and close their consumers

@@ -1,11 +1,17 @@
 """Reload the participant registry when its file changes, so an operator's fix (a pair
-enabled, a participant reinstated) takes effect without a restart, e.g. before a replay."""
+enabled, a participant reinstated) takes effect without a restart, e.g. before a replay.
+
+Every component that runs with a ``RegistryWatcher`` also has it ``polled``: a request or
+a record looked at the file only when it came, so a broken edit on a quiet gateway went
+unlogged and unexposed for as long as none came (an operations review found 18 s)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import structlog
@@ -15,7 +21,7 @@ from gateway.registry.loader import example_registry_path, load_registry
 from gateway.registry.model import ParticipantRegistry
 
 log = structlog.get_logger(__name__)
-#: How often a ``RegistrySnapshot`` looks at the file.
+#: How often a ``RegistrySnapshot`` looks at the file, and ``polled`` in the background.
 REGISTRY_CHECK_S = 1.0
 
 
@@ -28,7 +34,7 @@ class ReloadFailures(Mapping[str, str]):
     and a path is listed while any of them still fails on it. One process can hold several
     watchers of one file (``kpgw run`` without ``--only``, the operations endpoints): one
     watcher's good reload clears only its own report, never another's that has not read the
-    good file yet (each does on its next look), nor the topic gate's, which
+    good file yet (each does within a second: ``polled``), nor the topic gate's, which
     fails on a file every watcher loads. A reporter that is gone takes its report along,
     so nothing keeps the series up once no one in the process is on the failed edit."""
 
@@ -37,13 +43,18 @@ class ReloadFailures(Mapping[str, str]):
             weakref.WeakKeyDictionary()
         )
 
-    def report(self, reporter: object, path: str, why: str | None) -> None:
-        """``reporter``'s latest attempt on ``path``: failed (``why``) or taken (None)."""
-        if why is None:
-            self._reports.pop(reporter, None)
-        else:
-            self._reports.pop(reporter, None)  # the newest report names the path's why
+    def report(self, reporter: object, path: str, why: str | None) -> bool:
+        """``reporter``'s latest attempt on ``path``: failed (``why``) or taken (None).
+        True for a failure no other reporter of the process had reported already (several
+        watchers of one file: the first says it in the log, the others need not)."""
+        known = any(
+            other is not reporter and state == (path, why)
+            for other, state in list(self._reports.items())
+        )
+        self._reports.pop(reporter, None)  # the newest report names the path's why
+        if why is not None:
             self._reports[reporter] = (path, why)
+        return why is not None and not known
 
     def _failing(self) -> dict[str, str]:
         return dict(list(self._reports.values()))  # a copy: reporters may go meanwhile
@@ -89,8 +100,8 @@ class RegistryWatcher:
             try:
                 self._registry = load_registry(self.path)
             except ConfigurationError as exc:
-                RELOAD_FAILURES.report(self, str(self.path), exc.message)
-                log.error(
+                new = RELOAD_FAILURES.report(self, str(self.path), exc.message)
+                (log.error if new else log.debug)(
                     "registry_reload_failed_keeping_previous",
                     path=str(self.path),
                     error=exc.message,
@@ -116,3 +127,28 @@ class RegistrySnapshot:
             self._registry = self.watcher.current()
             self._checked = now
         return self._registry
+
+
+@contextlib.asynccontextmanager
+async def polled(
+    watcher: RegistryWatcher, every_s: float = REGISTRY_CHECK_S
+) -> AsyncIterator[RegistryWatcher]:
+    """Look at ``watcher``'s file every ``every_s`` while the block runs (a ``stat``; the
+    file is read only when it changed), so an edit is taken, or its failure logged and
+    exposed, within a second or two even when no request or record comes to look."""
+    task = asyncio.create_task(_poll(watcher, every_s), name="registry-poll")
+    try:
+        yield watcher
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _poll(watcher: RegistryWatcher, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            watcher.current()
+        except Exception as exc:  # noqa: BLE001 - the polling must outlive any surprise
+            log.error("registry_poll_failed", path=str(watcher.path), error=repr(exc))

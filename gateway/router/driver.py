@@ -23,7 +23,7 @@ from pathlib import Path
 import structlog
 
 from gateway.kafka.transactional import TransactionalWorker
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistryWatcher, polled
 from gateway.router.handler import Clock, RouterHandler, wall_clock
 from gateway.router.preflight import check_router_topics
 from gateway.settings import Settings
@@ -68,7 +68,10 @@ async def run_router(settings: Settings, stop: asyncio.Event) -> None:
         seconds=round(time.monotonic() - started, 2),
     )
     try:
-        await worker.run(stop)
+        # A broken edit is said within a second; a good one is taken at the next batch or
+        # timer round (after its partner topics are created: ``topic_gate``).
+        async with polled(handler.registry.watcher):
+            await worker.run(stop)
     finally:
         timer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -34,7 +34,7 @@ from gateway.kafka.topics import check_topics_patiently
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry, load_registry
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistryWatcher, polled
 from gateway.settings import Settings
 from gateway.translation import UNAUTHORISED_SENDER, InboundMeta, translate
 from gateway.translator.crashes import open_journal
@@ -391,6 +391,7 @@ async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
         return
     worker, handler = build_translator(settings)
     try:
-        await worker.run(stop)
+        async with polled(handler.registry):  # a broken edit is said without a record
+            await worker.run(stop)
     finally:
         handler.close()

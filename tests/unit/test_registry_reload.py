@@ -4,6 +4,7 @@ with nothing to alert on)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
 from gateway.metrics import pipeline_metrics
-from gateway.registry.watch import RegistryWatcher
+from gateway.registry.watch import RegistryWatcher, polled
 from tests.kafka.helpers import registry_copy
 
 
@@ -137,3 +138,48 @@ def test_a_failure_goes_with_the_watcher_that_reported_it(tmp_path: Path) -> Non
     del watcher
     gc.collect()
     assert not _failed_series(path)
+
+
+async def test_a_polled_watcher_says_a_broken_edit_without_anyone_asking(
+    tmp_path: Path,
+) -> None:
+    """A request or a record looked at the file only when it came: with none, a broken
+    edit went unlogged and off /metrics (18 s in an operations review)."""
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watcher = RegistryWatcher(path)
+
+    async def settled(failed: bool) -> None:
+        for _ in range(100):
+            if _failed_series(path) is failed:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"kpgw_registry_reload_failed never became {failed}")
+
+    with capture_logs() as logs:
+        async with polled(watcher, every_s=0.02):
+            _edit(path, good + BROKEN, 1)
+            await settled(True)
+            path.unlink()
+            await asyncio.sleep(0.2)  # several rounds while the file is away
+            _edit(path, good, 2)
+            await settled(False)
+    events = [e["event"] for e in logs]
+    assert events == [
+        "registry_reload_failed_keeping_previous",  # the broken edit
+        "registry_reload_failed_keeping_previous",  # the file deleted: once
+        "registry_reloaded",
+    ]
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "registry-poll"]
+
+
+def test_several_watchers_of_a_file_log_its_failure_once(tmp_path: Path) -> None:
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watchers = [RegistryWatcher(path) for _ in range(3)]  # kpgw run: one per component
+    _edit(path, good + BROKEN, 1)
+    with capture_logs() as logs:
+        for watcher in watchers:
+            watcher.current()
+    levels = [e["log_level"] for e in logs if e["event"].startswith("registry_reload_failed")]
+    assert levels == ["error", "debug", "debug"]
