@@ -6,7 +6,8 @@ serves the HTTP API. When the ingress runs in the process it serves these itself
 - ``GET /healthz``: the process and its event loop answer.
 - ``GET /readyz``: the broker answers, the component's topics exist, and each component's
   worker joined its consumer group with no partition held back (a router restoring its
-  state is not ready yet); 503 otherwise, with the checks that failed.
+  state is not ready yet); 503 otherwise, with the checks that failed. A registry file
+  this process could not reload is listed (``registry_reload_failed``) without failing it.
 - ``GET /metrics``: the pipeline metrics of the process (``gateway.metrics``), with the
   consumer lag sampled here; behind ``KPGW_INGRESS__METRICS_TOKEN`` when set.
 
@@ -34,7 +35,7 @@ from gateway.ingress.exposure import open_metrics_problems
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
-from gateway.registry.watch import RegistryWatcher, polled
+from gateway.registry.watch import RegistryWatcher, polled, readiness_note
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -105,7 +106,7 @@ class Operations:
         for component in self.components:
             checks.update(worker_checks(component, pipeline_metrics().health(component)))
         ready = all(value for value in checks.values() if isinstance(value, bool))
-        return {"ready": ready, "checks": checks}
+        return {"ready": ready, "checks": checks, **readiness_note()}
 
 
 OPERATIONS = web.AppKey("operations", Operations)

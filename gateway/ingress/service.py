@@ -24,7 +24,7 @@ from gateway.kafka.clients import common_config
 from gateway.kafka.clock import recently_refused
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
-from gateway.registry.watch import RegistrySnapshot, RegistryWatcher, polled
+from gateway.registry.watch import RegistrySnapshot, RegistryWatcher, polled, readiness_note
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -131,7 +131,7 @@ class Ingress:
             # the broker's, and every request would get 503 (gateway.kafka.clock).
             "clock": not recently_refused("ingress"),
         }
-        return {"ready": all(checks.values()), "checks": checks}
+        return {"ready": all(checks.values()), "checks": checks, **readiness_note()}
 
 
 async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None:

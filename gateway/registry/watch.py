@@ -72,6 +72,15 @@ class ReloadFailures(Mapping[str, str]):
 RELOAD_FAILURES = ReloadFailures()
 
 
+def readiness_note() -> dict[str, list[str]]:
+    """For a /readyz report: the registry files this process could not reload. Not a
+    failed check: the previous registry keeps serving, and an instance taken out of a
+    load balancer for an operator's typo would help no one. The why stays in the log and
+    on /metrics (behind its token); /readyz answers anyone."""
+    failing = sorted(RELOAD_FAILURES)
+    return {"registry_reload_failed": failing} if failing else {}
+
+
 #: What ``RegistryWatcher`` compares to tell a change: the inode (a file replaced by a
 #: rename, a ConfigMap's symlink swapped), the modification and change times (``chmod``
 #: changes only the latter) and the size; None while the file cannot be ``stat``-ed.

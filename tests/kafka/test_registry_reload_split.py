@@ -2,7 +2,7 @@
 registry edit within a second or two, with no traffic at all, and each clears it when the
 file is good again (an operations review: the router said it at once, the ingress and the
 translator only when a request or record came, 18 s later, and kept the series after the
-fix; a deleted file was said by none)."""
+fix; a deleted file was said by none, and /readyz did not show it)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,11 @@ async def test_every_split_process_says_a_broken_registry_without_traffic(
 
             registry.unlink()
             await _all_become(http, urls, registry, True, within_s=3)
+            for name, url in urls.items():  # still ready: the previous registry serves
+                async with http.get(url + "/readyz") as response:
+                    report = await response.json()
+                assert response.status == 200, (name, report)
+                assert report["registry_reload_failed"] == [str(registry)], (name, report)
             registry.write_text(good)
             await _all_become(http, urls, registry, False, within_s=3)
     finally:

@@ -3,12 +3,16 @@ and the refusal to expose open metrics off loopback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 
 from gateway.errors import ConfigurationError
 from gateway.ops_http import Operations, refuse_open_metrics, worker_checks
+from gateway.registry.watch import RegistryWatcher
 from gateway.settings import Settings
+from tests.kafka.helpers import registry_copy
 
 
 def test_a_component_is_ready_when_its_workers_joined_and_hold_nothing() -> None:
@@ -37,3 +41,21 @@ def test_open_metrics_are_refused_off_loopback() -> None:
     settings = Settings()
     settings.ingress.metrics_token = SecretStr("t")
     refuse_open_metrics(settings, "0.0.0.0")
+
+
+async def test_a_failed_registry_reload_is_listed_without_failing_readiness(
+    tmp_path: Path,
+) -> None:
+    """A deleted registry file left /readyz as it was: nothing said it (operations review).
+    It does not fail readiness, since the previous registry keeps working."""
+    path = registry_copy(tmp_path)
+    watcher = RegistryWatcher(path)
+    settings = Settings(kafka_bootstrap="127.0.0.1:1")
+    operations = Operations(settings, ("translator",), lambda component: ("inbound",))
+    assert "registry_reload_failed" not in await operations._check()
+
+    path.unlink()
+    watcher.current()
+    report = await operations._check()
+    assert report["registry_reload_failed"] == [str(path)]
+    assert report["checks"] == {"broker": False, "topics": False, "translator": False}

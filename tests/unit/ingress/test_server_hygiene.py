@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from gateway.ingress.app import RedactMalformedRequests, redact_server_log
 from gateway.ingress.handlers import AUDIT_TEXT_CHARS, _audit_text
 from gateway.ingress.service import Ingress
 from gateway.settings import load_settings
+from tests.kafka.helpers import registry_copy
 
 TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
 
@@ -91,3 +93,20 @@ def test_document_text_in_an_audit_line_is_bounded_and_escaped() -> None:
     text = _audit_text("ZZ may not send\n\x1b[31m" + "X" * 10_000)
     assert "\n" not in text and "\x1b" not in text and "\\x1b[31m" in text
     assert len(text) < AUDIT_TEXT_CHARS + 20
+
+
+async def test_readiness_lists_a_registry_file_that_could_not_be_reloaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def broker_topics(settings: Any, timeout_s: float) -> set[str] | None:
+        return None
+
+    monkeypatch.setattr(service, "broker_topics", broker_topics)
+    path = registry_copy(tmp_path)
+    ingress = Ingress.build(load_settings(kafka_bootstrap="127.0.0.1:1", partners_file=path))
+    assert "registry_reload_failed" not in await ingress._check_readiness()
+    path.unlink()
+    ingress.registry.watcher.current()
+    report = await ingress._check_readiness()
+    assert report["registry_reload_failed"] == [str(path)]
+    assert all(isinstance(value, bool) for value in report["checks"].values())
