@@ -6,16 +6,40 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 from prometheus_client import generate_latest
-from structlog.testing import capture_logs
+from structlog.testing import LogCapture
 
 from gateway.metrics import pipeline_metrics
+from gateway.registry import watch
 from gateway.registry.watch import RegistryWatcher, polled
 from tests.kafka.helpers import registry_copy
+
+
+@contextmanager
+def captured() -> Iterator[list[MutableMapping[str, Any]]]:
+    """What gateway.registry.watch logs in the block, at every level. Its module logger may
+    be cached with an earlier test's configuration (cache_logger_on_first_use), which
+    ``capture_logs`` cannot reach: a capturing logger stands in for it."""
+    capture = LogCapture()
+    saved = watch.log
+    watch.log = structlog.wrap_logger(
+        None,
+        processors=[structlog.processors.add_log_level, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+    )
+    try:
+        yield capture.entries
+    finally:
+        watch.log = saved
 
 
 def _edit(path: Path, text: str, tick: int) -> None:
@@ -54,7 +78,7 @@ def test_a_deleted_file_is_a_failed_reload_said_once_until_it_is_back(tmp_path: 
     before = watcher.current()
 
     path.unlink()
-    with capture_logs() as logs:
+    with captured() as logs:
         assert watcher.current() is before
         assert watcher.current() is before  # still missing: no second line
     failed = [e for e in logs if e["event"] == "registry_reload_failed_keeping_previous"]
@@ -63,7 +87,7 @@ def test_a_deleted_file_is_a_failed_reload_said_once_until_it_is_back(tmp_path: 
     assert _failed_series(path)
 
     path.write_text(good)
-    with capture_logs() as logs:
+    with captured() as logs:
         assert watcher.current() is not before
     assert [e["event"] for e in logs] == ["registry_reloaded"]
     assert not _failed_series(path)
@@ -156,7 +180,7 @@ async def test_a_polled_watcher_says_a_broken_edit_without_anyone_asking(
             await asyncio.sleep(0.02)
         raise AssertionError(f"kpgw_registry_reload_failed never became {failed}")
 
-    with capture_logs() as logs:
+    with captured() as logs:
         async with polled(watcher, every_s=0.02):
             _edit(path, good + BROKEN, 1)
             await settled(True)
@@ -178,7 +202,7 @@ def test_several_watchers_of_a_file_log_its_failure_once(tmp_path: Path) -> None
     good = path.read_text()
     watchers = [RegistryWatcher(path) for _ in range(3)]  # kpgw run: one per component
     _edit(path, good + BROKEN, 1)
-    with capture_logs() as logs:
+    with captured() as logs:
         for watcher in watchers:
             watcher.current()
     levels = [e["log_level"] for e in logs if e["event"].startswith("registry_reload_failed")]
