@@ -46,6 +46,21 @@ def printable_line(text: str) -> str:
     return _UNSAFE_LINE.sub(_escaped, text)
 
 
+#: The longest document-derived text a log or audit line quotes (README, "Security model").
+AUDIT_TEXT_CHARS = 160
+
+
+def audit_text(text: object) -> str:
+    """Document-derived text (a field's value, a finding, an error quoting the document) as
+    a log or audit line may quote it: cut to ``AUDIT_TEXT_CHARS`` and escaped (newlines, ANSI
+    escapes, bidirectional overrides and other controls as ``\\n``, ``\\x1b``, ``\\u202e``),
+    so a sender can neither flood nor forge log lines, nor have a secret it put in a
+    document copied whole into the logs."""
+    value = str(text)
+    cut = value if len(value) <= AUDIT_TEXT_CHARS else value[:AUDIT_TEXT_CHARS] + "..."
+    return repr(cut)[1:-1]
+
+
 def _json_escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 

@@ -32,7 +32,7 @@ from gateway.dlq.headers import DLQ_HEADERS, readable_headers
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
-from gateway.text import printable, printable_line
+from gateway.text import audit_text, printable, printable_line
 from gateway.translator.predict import predict
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -405,10 +405,12 @@ def replay(
     for letter in report.replayed:
         again = report.failing_again.get(letter.id)
         note = f" (would fail again: {again})" if again else ""
-        click.echo(f"  {letter.id} {letter.reason} -> {letter.original_topic}{note}")
+        why_failed, topic = audit_text(letter.reason), audit_text(letter.original_topic)
+        click.echo(f"  {letter.id} {why_failed} -> {topic}{note}")
     for letter in report.unreplayable:
         why = report.why_unreplayable.get(letter.id, "")
-        click.echo(printable_line(f"  {letter.id} not replayable: {why}"))
+        # The reason quotes the dead letter's headers: bounded and escaped.
+        click.echo(f"  {letter.id} not replayable: {audit_text(why)}")
     if not dry_run:
         click.echo(f"audit record on {config.topic_prefix}dlq.audit: {report.result}")
     if not report.selected and (reason or sender):

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import structlog
 
 from gateway.dlq.headers import MAX_DEAD_LETTER_BYTES, Failure, Origin, dlq_headers, fitted
+from gateway.text import audit_text
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +54,7 @@ class DeadLetterPublisher:
             original_topic=origin.topic,
             original_partition=origin.partition,
             original_offset=origin.offset,
-            message=failure.message[:300],
+            # The message may quote the document (a field's value): bounded, escaped.
+            message=audit_text(failure.message),
         )
         return delivery

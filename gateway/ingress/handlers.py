@@ -35,6 +35,7 @@ from gateway.ingress.publisher import (
     RecordTooLarge,
 )
 from gateway.ingress.service import Ingress
+from gateway.text import audit_text
 from gateway.translator.inbound import inbound_headers, inbound_key
 
 log = structlog.get_logger(__name__)
@@ -83,15 +84,6 @@ async def _document(request: web.Request, ingress: Ingress, deadline: float) -> 
     return identity.participant, raw
 
 
-#: The longest document-derived text an audit line carries.
-AUDIT_TEXT_CHARS = 160
-
-
-def _audit_text(text: str) -> str:
-    cut = text if len(text) <= AUDIT_TEXT_CHARS else text[:AUDIT_TEXT_CHARS] + "..."
-    return repr(cut)[1:-1]  # newlines, ANSI escapes and other controls as \n, \x1b
-
-
 async def _judge(
     request: web.Request,
     ingress: Ingress,
@@ -117,7 +109,7 @@ async def _judge(
                 reason=problem.findings[0].code if problem.findings else problem.slug,
                 # The message quotes the document's certificate number and issuer: bounded
                 # and escaped (repr), so a sender cannot flood or forge log lines.
-                finding=_audit_text(
+                finding=audit_text(
                     problem.findings[0].message if problem.findings else problem.detail
                 ),
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from gateway.router.timers import RouterConfig, is_settled, next_deadline
 from gateway.router.topic_gate import TopicCheckedRegistry
 from gateway.router.wire import decode_event
 from gateway.settings import Settings
+from gateway.text import audit_text
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -271,7 +273,8 @@ class RouterHandler:
             await self._dead_letter(record, outbox, Failure.of(exc, stage=STAGE))
             return
         certificate_id = event.certificate_id
-        structlog.contextvars.bind_contextvars(certificate_id=certificate_id)
+        # On every line about the event: the document's text, bounded and escaped.
+        structlog.contextvars.bind_contextvars(certificate_id=audit_text(certificate_id))
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         if key != certificate_id:
             error = MisroutedEvent(
@@ -297,8 +300,15 @@ class RouterHandler:
             emissions = () if status is None else (status,)
             await self._write(Decision(state, emissions), certificate_id, slot, registry, outbox)
             return
-        except Exception as exc:
-            log.exception("decide_crashed", event_id=event.event_id)
+        except Exception as exc:  # noqa: BLE001 - a bug in the core: a poison pill
+            # Not log.exception: the error's text may quote the document. Bounded and
+            # escaped here, the frames only; the dead letter keeps the whole trace.
+            log.error(
+                "decide_crashed",
+                event_id=event.event_id,
+                error=audit_text(repr(exc)),
+                trace="".join(traceback.format_tb(exc.__traceback__))[-2000:],
+            )
             failure = Failure.of(exc, stage=STAGE, reason="POISON_PILL")
             await self._dead_letter(record, outbox, failure)
             return

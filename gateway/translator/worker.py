@@ -36,6 +36,7 @@ from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.registry.watch import RegistryWatcher, polled
 from gateway.settings import Settings
+from gateway.text import audit_text
 from gateway.translation import UNAUTHORISED_SENDER, InboundMeta, translate
 from gateway.translator.crashes import open_journal
 from gateway.translator.inbound import Inbound
@@ -110,11 +111,13 @@ def translate_record(
         except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
             first_failed = first_failed or datetime.now(UTC)
             last = exc
+            # The error's text may quote the document: bounded and escaped, and the trace
+            # is the frames only (the dead letter keeps the whole of it).
             log.error(
                 "translate_crashed",
                 attempt=attempt,
-                error=repr(exc),
-                trace="".join(traceback.format_exception(exc))[-2000:],
+                error=audit_text(repr(exc)),
+                trace="".join(traceback.format_tb(exc.__traceback__))[-2000:],
             )
             continue
         return Translated(event, None, encoded)

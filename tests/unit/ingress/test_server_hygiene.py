@@ -14,9 +14,9 @@ from aiohttp.http_exceptions import BadHttpMessage, InvalidHeader
 
 from gateway.ingress import service
 from gateway.ingress.app import RedactMalformedRequests, redact_server_log
-from gateway.ingress.handlers import AUDIT_TEXT_CHARS, _audit_text
 from gateway.ingress.service import Ingress
 from gateway.settings import load_settings
+from gateway.text import AUDIT_TEXT_CHARS, audit_text
 from tests.kafka.helpers import registry_copy
 
 TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
@@ -90,7 +90,7 @@ async def test_concurrent_readiness_probes_share_one_broker_check(
 def test_document_text_in_an_audit_line_is_bounded_and_escaped() -> None:
     """Found by a security review: an 8 KB issuer code became an 8 KB audit line, with its
     newlines raw in console logs."""
-    text = _audit_text("ZZ may not send\n\x1b[31m" + "X" * 10_000)
+    text = audit_text("ZZ may not send\n\x1b[31m" + "X" * 10_000)
     assert "\n" not in text and "\x1b" not in text and "\\x1b[31m" in text
     assert len(text) < AUDIT_TEXT_CHARS + 20
 
