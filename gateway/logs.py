@@ -67,7 +67,7 @@ def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    _route_standard_logging(json_lines, max(numeric, logging.WARNING))
+    _route_standard_logging(json_lines, max(numeric, logging.WARNING), numeric)
 
 
 _HANDLER_NAME = "gateway.logs.stderr"
@@ -99,7 +99,67 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-def _route_standard_logging(json_lines: bool, level: int) -> None:
+#: How the ingress words a request aiohttp could not parse (``gateway.ingress.app``
+#: redacts aiohttp's own line, which quotes the offending header, into this one).
+MALFORMED_REQUEST = "refused a malformed HTTP request (%s, status %s)"
+
+#: (logger, start of the message template) of the Kafka client's error lines about
+#: conditions it retries itself: no coordinator yet on a fresh start, a broker restarting
+#: or out of reach. They are expected, and last as long as the broker is away; at error,
+#: every fresh start and every broker restart paged (an operations review). Only these,
+#: and only when the error they quote (if any) is one Kafka calls retriable.
+TRANSIENT_CLIENT_ERRORS: tuple[tuple[str, str], ...] = (
+    ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed"),
+    ("aiokafka.consumer.group_coordinator", "Heartbeat session expired"),
+    ("aiokafka.consumer.group_coordinator", "Heartbeat send request failed"),
+    ("aiokafka.consumer.group_coordinator", "Error sending %s to node %s [%s] -- marking"),
+    ("aiokafka.client", "Unable to update metadata from"),
+    ("aiokafka.client", "Unable connect to"),
+    ("aiokafka.producer.sender", "FindCoordinator Request failed"),
+)
+
+
+def _retriable(args: Any) -> bool:
+    """No error among the line's arguments but retriable ones (a connection refused, a
+    timeout, a Kafka error with ``retriable``)."""
+    errors = [arg for arg in args if isinstance(arg, BaseException)] if args else []
+    return all(
+        getattr(error, "retriable", False) or isinstance(error, (OSError, TimeoutError))
+        for error in errors
+    )
+
+
+class ExpectedConditions(logging.Filter):
+    """Libraries' error lines about expected conditions, at the level they deserve: the
+    Kafka client's transient ones (``TRANSIENT_CLIENT_ERRORS``) at warning, aiohttp's
+    malformed request (a client's mistake, not the gateway's) at info, then shown only
+    when ``level`` (the configured one) lets info through. Every other line unchanged."""
+
+    def __init__(self, level: int = logging.INFO) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.ERROR:
+            return True
+        template = str(record.msg)
+        if record.name == "aiohttp.server" and template == MALFORMED_REQUEST:
+            _relevel(record, logging.INFO)
+            return record.levelno >= self.level
+        if any(
+            record.name == name and template.startswith(start)
+            for name, start in TRANSIENT_CLIENT_ERRORS
+        ) and _retriable(record.args):
+            _relevel(record, logging.WARNING)
+        return True
+
+
+def _relevel(record: logging.LogRecord, level: int) -> None:
+    record.levelno = level
+    record.levelname = logging.getLevelName(level)
+
+
+def _route_standard_logging(json_lines: bool, level: int, configured: int) -> None:
     """aiokafka and asyncio log through the standard library: render their lines like
     ours (JSON with level, time and logger), not as ``WARNING:aiokafka:...`` text in the
     middle of a JSON stream; quiet below warning unless debugging."""
@@ -119,6 +179,7 @@ def _route_standard_logging(json_lines: bool, level: int) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(ExpectedConditions(configured))
     handler.addFilter(RepeatFilter())
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()

@@ -23,7 +23,7 @@ CLIENT_LOGGERS = ("aiokafka",)
 def configure_demo_logging() -> None:
     """The demo's own output is the story: logs only on error, and none of the Kafka
     client's below critical. With KPGW_LOG_LEVEL set, the logs asked for, all of them.
-    ``kpgw run`` keeps the client's errors: operators want them in the logs."""
+    ``kpgw run`` keeps the client's lines (its transient errors at warning, gateway.logs)."""
     if "KPGW_LOG_LEVEL" in os.environ:
         return
     configure_logging(fmt="console", level="error")

@@ -23,6 +23,7 @@ from gateway.ingress.exposure import LOOPBACK, refuse_unsafe_exposure
 from gateway.ingress.problems import Problem, from_http_exception
 from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
+from gateway.logs import MALFORMED_REQUEST
 from gateway.runtime import StopRequest
 from gateway.settings import Settings
 
@@ -41,7 +42,7 @@ class RedactMalformedRequests(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg = "refused a malformed HTTP request (%s, status %s)"
+            record.msg = MALFORMED_REQUEST  # logged at info (gateway.logs)
             record.args = (type(error).__name__, error.code)
             record.exc_info = None
             record.exc_text = None

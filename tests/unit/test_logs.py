@@ -4,6 +4,7 @@ values the fast encoder refuses."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,9 +13,16 @@ from decimal import Decimal
 
 import pytest
 import structlog
+from aiokafka.errors import GroupAuthorizationFailedError
 
 from gateway.kafka.broker import port_free
-from gateway.logs import configure_logging, json_line
+from gateway.logs import (
+    MALFORMED_REQUEST,
+    TRANSIENT_CLIENT_ERRORS,
+    ExpectedConditions,
+    configure_logging,
+    json_line,
+)
 
 
 @pytest.fixture
@@ -157,3 +165,71 @@ def test_without_json_logs_a_usage_error_stays_click_text() -> None:
     )
     assert done.returncode == 2
     assert b"Error: No such option '--bogus'." in done.stderr and b"{" not in done.stderr
+
+
+def _library_line(name: str, msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, "", 0, msg, args, None)
+
+
+def test_expected_library_errors_are_logged_at_their_level(
+    json_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by an operations review: every fresh start logged aiokafka's "Group
+    Coordinator Request failed" at error, a 20 s broker outage 12-18 error lines per
+    process, and a client's malformed request came out as a gateway error."""
+    from aiokafka.errors import GroupCoordinatorNotAvailableError, KafkaConnectionError
+
+    configure_logging(fmt="json", level="info")
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    coordinator.error("Heartbeat session expired - marking coordinator dead")
+    client = logging.getLogger("aiokafka.client")
+    client.error("Unable to update metadata from %s", [1])
+    client.error("Unable connect to node with id %s: %s", 1, KafkaConnectionError())
+    logging.getLogger("aiohttp.server").error(MALFORMED_REQUEST, "BadHttpMessage", 400)
+    # Not transient: unchanged.
+    coordinator.error("OffsetCommit failed for unauthorized topics %s", ["kp.inbound"])
+    logging.getLogger("gateway.other").error("Unable to update metadata from %s", [1])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(e["logger"], e["level"]) for e in lines] == [
+        ("aiokafka.consumer.group_coordinator", "warning"),
+        ("aiokafka.consumer.group_coordinator", "warning"),
+        ("aiokafka.client", "warning"),
+        ("aiokafka.client", "warning"),
+        ("aiohttp.server", "info"),
+        ("aiokafka.consumer.group_coordinator", "error"),
+        ("gateway.other", "error"),
+    ]
+    assert lines[0]["event"].startswith("Group Coordinator Request failed: [Error 15]")
+    # A template on the list, quoting an error that is not retriable: still an error.
+    denied = _library_line(
+        "aiokafka.consumer.group_coordinator",
+        "Group Coordinator Request failed: %s",
+        GroupAuthorizationFailedError(),
+    )
+    assert ExpectedConditions().filter(denied) and denied.levelno == logging.ERROR
+
+
+def test_a_malformed_request_line_follows_the_configured_level() -> None:
+    quiet = ExpectedConditions(logging.WARNING)
+    assert not quiet.filter(_library_line("aiohttp.server", MALFORMED_REQUEST, "X", 400))
+    loud = ExpectedConditions(logging.INFO)
+    line = _library_line("aiohttp.server", MALFORMED_REQUEST, "X", 400)
+    assert loud.filter(line) and line.levelname == "INFO"
+
+
+@pytest.mark.parametrize(("name", "start"), TRANSIENT_CLIENT_ERRORS)
+def test_each_transient_template_is_still_one_the_client_logs_at_error(
+    name: str, start: str
+) -> None:
+    """The list names aiokafka's own templates: an upgrade that rewords one is caught
+    here, not by an error line that pages again."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin is not None
+    source = Path(spec.origin).read_text("utf-8")
+    assert start in source
+    line = _library_line(name, start + " %s", TimeoutError())
+    assert ExpectedConditions().filter(line) and line.levelno == logging.WARNING
