@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
 
 from gateway.errors import TransientFailure
 from gateway.kafka.clients import (
@@ -121,6 +121,14 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, KafkaError)
 
 
+def broker_unreachable(error: BaseException) -> bool:
+    """A failure that says the broker (or the partition's leader or coordinator) is not
+    answering now, as opposed to one the handler or the data caused."""
+    if isinstance(error, TransactionTimeout | ConnectionError | TimeoutError | KafkaTimeoutError):
+        return True
+    return isinstance(error, KafkaError) and bool(error.retriable)
+
+
 async def _transact(producer: AIOKafkaProducer, write: Write) -> None:
     async with producer.transaction():
         await write(producer)
@@ -175,6 +183,9 @@ class TransactionalWorker:
             },
         )
         self.ready = asyncio.Event()
+        #: Since when (event-loop time) its transactions fail for want of the broker: one
+        #: warning when that starts, one info when a transaction commits again.
+        self.broker_lost_at: float | None = None
 
     def transactional_id(self, partition: TopicPartition) -> str:
         return transactional_id_of(self.group_id, partition)
@@ -437,6 +448,8 @@ class TransactionalWorker:
                             error=repr(exc),
                             exc_info=not transient,
                         )
+                    if broker_unreachable(exc):
+                        self._broker_lost(exc)
                     await self._drop_producer(partition)  # a failed producer may be unusable
                     if self._stop.is_set():
                         return False
@@ -444,7 +457,26 @@ class TransactionalWorker:
                     continue
                 self.handler.committed(partition)
                 clock_accepted(self.name)
+                self._broker_back()
                 return True
+
+    def _broker_lost(self, error: BaseException) -> None:
+        """The worker's own line about an outage (aiokafka's are warnings about
+        connections): once, however many partitions' transactions fail meanwhile."""
+        if self.broker_lost_at is None:
+            self.broker_lost_at = asyncio.get_running_loop().time()
+            log.warning(
+                "broker_unavailable",
+                worker=self.name,
+                error=repr(error),
+                detail="transactions fail and are retried with backoff; nothing is lost",
+            )
+
+    def _broker_back(self) -> None:
+        if self.broker_lost_at is not None:
+            lost_s = asyncio.get_running_loop().time() - self.broker_lost_at
+            self.broker_lost_at = None
+            log.info("broker_available_again", worker=self.name, unavailable_s=round(lost_s, 1))
 
     async def _shutdown(self) -> None:
         # Bounded even with a hung broker (an SRE review measured 30 s): the producers stop

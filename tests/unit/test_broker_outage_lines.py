@@ -1,0 +1,109 @@
+"""A worker says in its own words when it loses the broker and when it has it back (an
+operations review: during a 20 s outage only aiokafka's lines spoke of it). One warning
+however many partitions fail meanwhile, one info at the first commit after. No broker is
+needed: the transactions are made to fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError
+from structlog.testing import capture_logs
+
+from gateway.errors import TransientFailure
+from gateway.kafka import transactional
+from gateway.kafka.transactional import TransactionalWorker, broker_unreachable
+from gateway.settings import Settings
+
+TPS = [TopicPartition("t.inbound", 0), TopicPartition("t.inbound", 1)]
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.commits = 0
+
+    def committed(self, partition: TopicPartition) -> None:
+        self.commits += 1
+
+    def aborted(self, partition: TopicPartition) -> None:
+        pass
+
+
+class _Consumer:
+    def assignment(self) -> set[TopicPartition]:
+        return set(TPS)
+
+
+@pytest.fixture
+async def worker(monkeypatch: pytest.MonkeyPatch) -> TransactionalWorker:
+    monkeypatch.setattr(transactional, "committed_consumer", lambda *_, **__: _Consumer())
+    built = TransactionalWorker(
+        Settings(kafka_bootstrap="127.0.0.1:1", http_port=0),
+        name="translator",
+        topic="t.inbound",
+        group_id="g",
+        handler=_Handler(),  # type: ignore[arg-type]
+        backoff_ms=1,
+        backoff_max_ms=2,
+    )
+    built._owned.update(TPS)
+
+    async def producer_for(partition: TopicPartition) -> Any:
+        return object()
+
+    async def drop(partition: TopicPartition) -> None:
+        pass
+
+    monkeypatch.setattr(built, "_producer_for", producer_for)
+    monkeypatch.setattr(built, "_drop_producer", drop)
+    return built
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, error: BaseException, times: int) -> None:
+    left = [times]
+
+    async def transact(producer: Any, write: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise error
+
+    monkeypatch.setattr(transactional, "_transact", transact)
+
+
+async def _write(producer: Any) -> None:
+    pass
+
+
+async def test_one_warning_when_the_broker_goes_and_one_info_when_it_is_back(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing(monkeypatch, KafkaConnectionError("no broker"), times=6)
+    with capture_logs() as logs:
+        for partition in TPS:
+            assert await worker.transact(partition, _write)
+        assert await worker.transact(TPS[0], _write)
+    lost = [e for e in logs if e["event"] == "broker_unavailable"]
+    back = [e for e in logs if e["event"] == "broker_available_again"]
+    assert len(lost) == 1 and lost[0]["log_level"] == "warning"
+    assert lost[0]["worker"] == "translator" and "KafkaConnectionError" in lost[0]["error"]
+    assert len(back) == 1 and back[0]["log_level"] == "info" and back[0]["unavailable_s"] >= 0
+    assert worker.broker_lost_at is None
+
+
+async def test_a_handler_s_transient_failure_is_no_outage(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's "not restored yet" is retried like an outage but is none."""
+    _failing(monkeypatch, TransientFailure("partition 0 is not restored yet"), times=2)
+    with capture_logs() as logs:
+        assert await worker.transact(TPS[0], _write)
+    assert not [e for e in logs if e["event"].startswith("broker_")]
+
+
+def test_what_counts_as_the_broker_gone() -> None:
+    assert broker_unreachable(KafkaConnectionError())
+    assert broker_unreachable(transactional.TransactionTimeout("no commit within 30 s"))
+    assert not broker_unreachable(TransientFailure("not restored yet"))
+    assert not broker_unreachable(ValueError("a bug"))
