@@ -65,15 +65,21 @@ def component_topics(settings: Settings, registry: RegistryWatcher | None = None
 
 def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
     """Readiness of one component from its workers' ``health()``: at least one worker, all
-    in their group, none holding partitions back, none whose writes the broker refuses for
-    their time stamps (``{component}_clock`` says so: the host's clock is ahead)."""
+    in their group (``{component}_waiting`` says why one is not yet: after a crash the group
+    waits for the dead member's session to time out), none holding partitions back, none
+    whose writes the broker refuses for their time stamps (``{component}_clock`` says so:
+    the host's clock is ahead)."""
     held = sorted({p for health in healths for p in health.get("held", ())})
     clock = next((h["clock"] for h in healths if h.get("clock")), None)
+    waiting = next(
+        (h["waiting"] for h in healths if not h.get("joined") and h.get("waiting")), None
+    )
     return {
         component: bool(healths)
         and all(h.get("joined") for h in healths)
         and not held
         and clock is None,
+        **({f"{component}_waiting": waiting} if waiting else {}),
         **({f"{component}_restoring_partitions": held} if held else {}),
         **({f"{component}_clock": clock} if clock else {}),
     }

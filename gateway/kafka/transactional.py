@@ -56,6 +56,9 @@ REVOKE_WAIT_S = 30.0
 #: EndTxn response without a deadline, and a broker that went away at that moment would
 #: otherwise hold the partition forever. Well under the brokers' 60 s transaction timeout.
 TRANSACTION_TIMEOUT_S = 30.0
+#: A worker still without its first assignment after this long says why it waits.
+ASSIGNMENT_NOTE_S = 5.0
+SESSION_TIMEOUT_MS = 20_000
 
 
 class TransactionTimeout(TransientFailure):
@@ -170,19 +173,25 @@ class TransactionalWorker:
         #: not read, the broker did not answer).
         self.committed_at_assignment: dict[TopicPartition, int] = {}
         self._stop = asyncio.Event()
+        options: dict[str, Any] = {
+            "session_timeout_ms": SESSION_TIMEOUT_MS,
+            "heartbeat_interval_ms": 3_000,
+            "rebalance_timeout_ms": 60_000,
+            **consumer_options,  # e.g. fetch sizes; may override the above
+        }
+        #: How long a member that died keeps its partitions: a restarted worker waits up to
+        #: that long for its first assignment.
+        self.session_timeout_s = options["session_timeout_ms"] / 1000
         self._consumer = committed_consumer(
             settings,
             group_id=group_id,
             client_id=f"{settings.client_id}-{name}",
             max_poll_records=max_records,
-            **{
-                "session_timeout_ms": 20_000,
-                "heartbeat_interval_ms": 3_000,
-                "rebalance_timeout_ms": 60_000,
-                **consumer_options,  # e.g. fetch sizes; may override the above
-            },
+            **options,
         )
         self.ready = asyncio.Event()
+        #: When (event-loop time) it subscribed: since then it waits for an assignment.
+        self._subscribed_at: float | None = None
         #: Since when (event-loop time) its transactions fail for want of the broker: one
         #: warning when that starts, one info when a transaction commits again.
         self.broker_lost_at: float | None = None
@@ -299,9 +308,35 @@ class TransactionalWorker:
             "joined": self.ready.is_set(),
             "held": sorted(p.partition for p in self._held),
         }
+        if not self.ready.is_set():
+            health["waiting"] = self.waiting_for()
         if recently_refused(self.name):
             health["clock"] = "ahead of the broker's: writes refused (InvalidTimestampException)"
         return health
+
+    def waiting_for(self) -> str:
+        """Why the worker is not in its group yet, for readiness and the log."""
+        if self._subscribed_at is None:
+            return "its consumer has not started yet (is the broker answering?)"
+        waited = asyncio.get_running_loop().time() - self._subscribed_at
+        return (
+            "waiting for the consumer group to assign partitions (a member that died holds "
+            f"them until its session times out, up to {self.session_timeout_s:.0f} s); "
+            f"waiting {waited:.0f} s"
+        )
+
+    async def _note_slow_assignment(self, stop: asyncio.Event) -> None:
+        """One line when the first assignment takes longer than ``ASSIGNMENT_NOTE_S``:
+        after a crash the group waits for the dead member's session to time out, and
+        nothing else is logged between the revocation and the assignment meanwhile."""
+        waits = [asyncio.ensure_future(self.ready.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=ASSIGNMENT_NOTE_S, return_when="FIRST_COMPLETED")
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not self.ready.is_set() and not stop.is_set():
+            log.info("waiting_for_assignment", worker=self.name, detail=self.waiting_for())
 
     async def position(self, partition: TopicPartition) -> int | None:
         """The next offset of ``partition`` this worker will process (records fetched but
@@ -326,6 +361,7 @@ class TransactionalWorker:
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
         await self._start_consumer(stop)
+        note = asyncio.create_task(self._note_slow_assignment(stop), name=f"{self.name}-note")
         try:
             while not stop.is_set():
                 try:
@@ -340,6 +376,7 @@ class TransactionalWorker:
                     if records and not stop.is_set():
                         self._dispatch(partition, records)
         finally:
+            note.cancel()
             await self._drain()
             await self._shutdown()
 
@@ -383,6 +420,7 @@ class TransactionalWorker:
             try:
                 await self._consumer.start()
                 self._consumer.subscribe([self.topic], listener=_Listener(self))
+                self._subscribed_at = asyncio.get_running_loop().time()
                 return
             except KafkaError as exc:
                 attempt += 1

@@ -1,0 +1,76 @@
+"""A worker restarted after a crash waits for the dead member's session to time out
+before the group assigns it anything (~17 s measured, an operations review): readiness
+said only ``{"router": false}`` and no line was logged between ``partitions_revoked``
+and ``partitions_assigned``. Now both say why."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from gateway.kafka import transactional
+from gateway.kafka.transactional import TransactionalWorker
+from gateway.ops_http import worker_checks
+from gateway.settings import Settings
+
+
+class _Consumer:
+    def assignment(self) -> set[Any]:
+        return set()
+
+
+@pytest.fixture
+async def worker(monkeypatch: pytest.MonkeyPatch) -> TransactionalWorker:
+    monkeypatch.setattr(transactional, "committed_consumer", lambda *_, **__: _Consumer())
+    return TransactionalWorker(
+        Settings(kafka_bootstrap="127.0.0.1:1", http_port=0),
+        name="router",
+        topic="t.events",
+        group_id="g",
+        handler=object(),  # type: ignore[arg-type]
+    )
+
+
+async def test_readiness_says_why_a_worker_has_no_assignment_yet(
+    worker: TransactionalWorker,
+) -> None:
+    assert "has not started" in worker.health()["waiting"]
+    worker._subscribed_at = asyncio.get_running_loop().time() - 7
+    health = worker.health()
+    assert health["joined"] is False
+    checks = worker_checks("router", [health])
+    assert checks["router"] is False
+    assert checks["router_waiting"] == (
+        "waiting for the consumer group to assign partitions (a member that died holds "
+        "them until its session times out, up to 20 s); waiting 7 s"
+    )
+    worker.ready.set()
+    assert "waiting" not in worker.health()
+    assert worker_checks("router", [worker.health()]) == {"router": True}
+
+
+async def test_one_line_when_the_assignment_is_slow(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transactional, "ASSIGNMENT_NOTE_S", 0.05)
+    worker._subscribed_at = asyncio.get_running_loop().time()
+    with capture_logs() as logs:
+        await worker._note_slow_assignment(asyncio.Event())
+    assert [(e["event"], e["log_level"]) for e in logs] == [("waiting_for_assignment", "info")]
+    assert "session times out, up to 20 s" in logs[0]["detail"]
+
+
+async def test_no_line_when_assigned_or_stopped_in_time(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transactional, "ASSIGNMENT_NOTE_S", 0.05)
+    stop = asyncio.Event()
+    stop.set()
+    with capture_logs() as logs:
+        await worker._note_slow_assignment(stop)
+        worker.ready.set()
+        await worker._note_slow_assignment(asyncio.Event())
+    assert logs == []
