@@ -33,6 +33,7 @@ from gateway.ingress.app import problems
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.exposure import open_metrics_problems
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
+from gateway.listen import start_site
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistryWatcher, polled, readiness_note
@@ -171,14 +172,9 @@ async def serve_operations(settings: Settings, components: Sequence[str]) -> Asy
     try:
         async with polled(registry):
             site = web.TCPSite(runner, settings.http_host, settings.http_port)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot serve the operations endpoints on {settings.http_host}:"
-                    f"{settings.http_port} ({exc.strerror}): choose "
-                    "another KPGW_HTTP_PORT (0 picks a free one)"
-                ) from exc
+            await start_site(
+                site, settings.http_host, settings.http_port, "the operations endpoints"
+            )
             url = f"http://{settings.http_host}:{runner.addresses[0][1]}"
             log.info("operations_listening", url=url, components=list(components))
             yield url

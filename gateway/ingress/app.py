@@ -23,6 +23,7 @@ from gateway.ingress.exposure import LOOPBACK, refuse_unsafe_exposure
 from gateway.ingress.problems import Problem, from_http_exception
 from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import Ingress
+from gateway.listen import start_site
 from gateway.logs import MALFORMED_REQUEST
 from gateway.runtime import StopRequest
 from gateway.settings import Settings
@@ -151,13 +152,9 @@ async def serve(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(
-            runner,
-            bind_host,
-            settings.http_port if port is None else port,
-            ssl_context=ssl_context,
-        )
-        await site.start()
+        bind_port = settings.http_port if port is None else port
+        site = web.TCPSite(runner, bind_host, bind_port, ssl_context=ssl_context)
+        await start_site(site, bind_host, bind_port, "the ingress")
         bound_port = runner.addresses[0][1]
         scheme = "https" if ssl_context is not None else "http"
         url = f"{scheme}://{bind_host}:{bound_port}"
