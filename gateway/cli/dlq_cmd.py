@@ -364,14 +364,16 @@ def replay(
         if unknown:
             fail(f"no dead letter {', '.join(unknown)} ({ID_FORMS})", EXIT_INVALID)
     current = registry(registry_path)  # the one the translator routes by: what happens now
-    used = registry_path or config.partners_file
+    # Unset, the translator routes by the shipped example registry (as `registry check`).
+    used = registry_path or config.partners_file or "the example registry"
     inbound = f"{config.topic_prefix}inbound"
 
     def judge(letters: list[DeadLetter]) -> tuple[dict[str, str], str | None]:
         prediction = predict(letters, current, inbound)
         warning = prediction.summary()
         if warning and not as_json:
-            click.echo(f"warning: {warning} (judged with the registry {used})", err=True)
+            judged = used if isinstance(used, str) else f"the registry {used}"
+            click.echo(f"warning: {warning} (judged with {judged})", err=True)
         return prediction.failing_again, warning
 
     # A progress bar only on a terminal: piped, it left a blank line on stdout.
