@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from gateway import __version__
 from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.registry.watch import RELOAD_FAILURES
 from gateway.settings import Settings
@@ -225,6 +226,13 @@ class _Gauges:
         self.metrics = metrics
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        build = GaugeMetricFamily(
+            "kpgw_build_info",
+            "1, labelled with the version of kpgw this process runs",
+            labels=("version",),
+        )
+        build.add_metric([__version__], 1.0)
+        yield build
         lag = GaugeMetricFamily(
             "kpgw_consumer_lag_records",
             "Records not yet processed: last stable offset minus the worker's position",

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from gateway import __version__
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -76,6 +77,7 @@ async def run(
         loop.add_signal_handler(signum, on_signal)
     log.info(
         "gateway_starting",
+        version=__version__,
         components=list(chosen),
         bootstrap=settings.kafka_bootstrap,
         topic_prefix=settings.topic_prefix,

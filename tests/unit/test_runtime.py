@@ -68,3 +68,17 @@ def test_a_second_stop_signal_is_urgent() -> None:
     assert stop.is_set() and not stop.urgent.is_set()
     stop.signal()
     assert stop.urgent.is_set()
+
+
+async def test_the_starting_line_says_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from structlog.testing import capture_logs
+
+    import gateway
+
+    monkeypatch.setattr(runtime, "components", lambda: {"a": _stops_cleanly})
+    stop = asyncio.Event()
+    stop.set()
+    with capture_logs() as logs:
+        await asyncio.wait_for(runtime.run(Settings(http_port=0), stop=stop), 5)
+    [starting] = [e for e in logs if e["event"] == "gateway_starting"]
+    assert starting["version"] == gateway.__version__

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiokafka import TopicPartition
 from prometheus_client import generate_latest
 
+import gateway
 from gateway.ingress.metrics import IngressMetrics
 from gateway.metrics import (
     CLOCK_REFUSED,
@@ -43,6 +44,7 @@ NAMES = {
     "kpgw_clock_refusals_total": "counter",
     "kpgw_router_clock_jump_seconds": "gauge",
     "kpgw_translator_crash_journal_unavailable": "gauge",
+    "kpgw_build_info": "gauge",
 }
 
 
@@ -210,3 +212,10 @@ def test_request_and_acceptance_counts_through_the_cached_children() -> None:
     )
     assert 'kpgw_ingress_request_seconds_count{method="POST",route="/v1/messages"} 3.0' in text
     assert 'kpgw_ingress_accepted_messages_total{participant="RU"} 2.0' in text
+
+
+def test_the_version_is_a_metric() -> None:
+    """Found by an operations review: neither the metrics nor the logs said which version
+    a process runs."""
+    text = _text(pipeline_metrics())
+    assert _value(text, f'kpgw_build_info{{version="{gateway.__version__}"}}') == 1.0
