@@ -5,9 +5,10 @@ ingress of the process registers into its own registry, so under ``kpgw run`` on
 ``GET /metrics`` shows all components.
 
 Outcomes and dead letters are counted when their transaction commits (an aborted batch is
-processed again and must not count twice). Consumer lag is sampled every few seconds by
-the ingress (``sample_lag``): the last stable offset (read_committed) minus the position of
-each assigned partition of every worker in this process.
+processed again and must not count twice). Consumer lag is sampled every few seconds in
+each process (``sample_lag``, run by the ingress, or by ``gateway.ops_http`` in a
+worker-only process): the last stable offset (read_committed) minus the position of each
+assigned partition of every worker in this process.
 """
 
 from __future__ import annotations
