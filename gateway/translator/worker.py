@@ -398,3 +398,8 @@ async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
             await worker.run(stop)
     finally:
         handler.close()
+        # Its last words, with what it did (as router_stopped's): processed in this
+        # process, a batch retried after an abort counted again.
+        log.info(
+            "translator_stopped", translated=handler.translated, dead_lettered=handler.dead_lettered
+        )

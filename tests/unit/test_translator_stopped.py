@@ -1,0 +1,36 @@
+"""The translator's last line says what it did, as ``router_stopped`` does (an operations
+review: it carried no counts)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from gateway.settings import Settings
+from gateway.translator import worker as translator
+
+
+async def test_the_last_line_carries_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def topics_exist(*_: Any, **__: Any) -> bool:
+        return True
+
+    async def run(stop: asyncio.Event) -> None:
+        handler.translated, handler.dead_lettered = 41, 2
+
+    handler = SimpleNamespace(translated=0, dead_lettered=0, close=lambda: None)
+    monkeypatch.setattr(translator, "check_translator_topics", topics_exist)
+    monkeypatch.setattr(
+        translator, "build_translator", lambda settings: (SimpleNamespace(run=run), handler)
+    )
+    with capture_logs() as logs:
+        await translator.run_translator(Settings(), asyncio.Event())
+    assert logs[-1] == {
+        "event": "translator_stopped",
+        "log_level": "info",
+        "translated": 41,
+        "dead_lettered": 2,
+    }
