@@ -113,8 +113,9 @@ TRANSIENT_CLIENT_ERRORS: tuple[tuple[str, str], ...] = (
     ("aiokafka.consumer.group_coordinator", "Heartbeat session expired"),
     ("aiokafka.consumer.group_coordinator", "Heartbeat send request failed"),
     ("aiokafka.consumer.group_coordinator", "Error sending %s to node %s [%s] -- marking"),
-    ("aiokafka.client", "Unable to update metadata from"),
-    ("aiokafka.client", "Unable connect to"),
+    ("aiokafka", "Unable to update metadata from"),  # aiokafka/client.py logs as "aiokafka"
+    ("aiokafka", "Unable connect to"),
+    ("aiokafka.consumer.fetcher", "Failed fetch messages from"),
     ("aiokafka.producer.sender", "FindCoordinator Request failed"),
 )
 
