@@ -6,6 +6,7 @@ port's (an operations review: the message said to choose another port)."""
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 from aiohttp import web
@@ -16,7 +17,11 @@ from gateway.errors import ConfigurationError
 def bind_problem(error: OSError, host: str, port: int, what: str) -> ConfigurationError:
     """``error`` from binding ``host``:``port`` as one sentence naming the setting."""
     where = f"cannot serve {what} on {host}:{port}"
-    reason = (error.strerror or str(error)).lower()
+    # The plain reason: asyncio's strerror repeats the address ("error while attempting
+    # to bind on address (...): cannot assign requested address").
+    code = error.errno
+    plain = os.strerror(code) if code is not None and code > 0 else None
+    reason = (plain or error.strerror or str(error)).lower()
     if isinstance(error, socket.gaierror):
         return ConfigurationError(
             f"{where}: KPGW_HTTP_HOST={host} does not resolve ({reason}); set it to an "

@@ -52,7 +52,11 @@ async def test_operations_endpoints_on_an_address_not_ours() -> None:
         async with serve_operations(settings, ("router",)):
             pass
     message = refused.value.message
-    assert "192.0.2.1 is not an address of this host" in message
+    assert message == (
+        "cannot serve the operations endpoints on 192.0.2.1:0: 192.0.2.1 is not an address "
+        "of this host (cannot assign requested address); set KPGW_HTTP_HOST to one of its "
+        "addresses (0.0.0.0 for all of them, 127.0.0.1 for loopback only)"
+    )
     assert "KPGW_HTTP_HOST" in message and "KPGW_HTTP_PORT" not in message
 
 
