@@ -9,12 +9,23 @@ import asyncio
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from gateway.kafka import transactional
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.ops_http import worker_checks
 from gateway.settings import Settings
+
+MODULES = ("gateway.kafka.transactional",)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loggers another test used are cached with its configuration: capture_logs sees
+    only fresh ones."""
+    for module in MODULES:
+        monkeypatch.setattr(f"{module}.log", structlog.get_logger(module))
 
 
 class _Consumer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import structlog
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from structlog.testing import capture_logs
@@ -16,6 +17,17 @@ from gateway.errors import TransientFailure
 from gateway.kafka import transactional
 from gateway.kafka.transactional import TransactionalWorker, broker_unreachable
 from gateway.settings import Settings
+
+MODULES = ("gateway.kafka.transactional",)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loggers another test used are cached with its configuration: capture_logs sees
+    only fresh ones."""
+    for module in MODULES:
+        monkeypatch.setattr(f"{module}.log", structlog.get_logger(module))
+
 
 TPS = [TopicPartition("t.inbound", 0), TopicPartition("t.inbound", 1)]
 

@@ -35,6 +35,17 @@ from gateway.translator.inbound import Inbound
 from gateway.translator.worker import translate_record
 from tests.unit.router.factories import certificate, event, registry
 
+MODULES = ("gateway.dlq.publisher", "gateway.translator.worker", "gateway.router.handler")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loggers another test used are cached with its configuration: capture_logs sees
+    only fresh ones."""
+    for module in MODULES:
+        monkeypatch.setattr(f"{module}.log", structlog.get_logger(module))
+
+
 SECRET = "SECRETPAYLOAD-passw0rd-1234567"
 #: A document's text as an error quotes it: a secret past the first 160 characters, a
 #: forged line and an ANSI escape.
@@ -90,7 +101,6 @@ def test_a_translator_crash_line_quotes_the_error_bounded() -> None:
 def test_a_router_crash_line_quotes_the_error_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.router.handler.log", structlog.get_logger("router-test"))
     partners = tmp_path / "partners.toml"
     partners.write_text(example_registry_path().read_text())
     settings = load_settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="t.")

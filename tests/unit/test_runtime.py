@@ -71,10 +71,12 @@ def test_a_second_stop_signal_is_urgent() -> None:
 
 
 async def test_the_starting_line_says_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import structlog
     from structlog.testing import capture_logs
 
     import gateway
 
+    monkeypatch.setattr(runtime, "log", structlog.get_logger("gateway.runtime"))  # uncached
     monkeypatch.setattr(runtime, "components", lambda: {"a": _stops_cleanly})
     stop = asyncio.Event()
     stop.set()

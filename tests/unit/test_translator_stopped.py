@@ -8,10 +8,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from gateway.settings import Settings
 from gateway.translator import worker as translator
+
+MODULES = ("gateway.translator.worker",)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loggers another test used are cached with its configuration: capture_logs sees
+    only fresh ones."""
+    for module in MODULES:
+        monkeypatch.setattr(f"{module}.log", structlog.get_logger(module))
 
 
 async def test_the_last_line_carries_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
