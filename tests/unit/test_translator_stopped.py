@@ -32,7 +32,8 @@ async def test_the_last_line_carries_the_counts(monkeypatch: pytest.MonkeyPatch)
     async def run(stop: asyncio.Event) -> None:
         handler.translated, handler.dead_lettered = 41, 2
 
-    handler = SimpleNamespace(translated=0, dead_lettered=0, close=lambda: None)
+    registry = SimpleNamespace(current=lambda: None)  # polled while the worker runs
+    handler = SimpleNamespace(translated=0, dead_lettered=0, close=lambda: None, registry=registry)
     monkeypatch.setattr(translator, "check_translator_topics", topics_exist)
     monkeypatch.setattr(
         translator, "build_translator", lambda settings: (SimpleNamespace(run=run), handler)
