@@ -6,40 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from prometheus_client import generate_latest
-from structlog.testing import LogCapture
 
 from gateway.metrics import pipeline_metrics
 from gateway.registry import watch
 from gateway.registry.watch import RegistryWatcher, polled
+from tests import log_capture
 from tests.kafka.helpers import registry_copy
 
 
-@contextmanager
-def captured() -> Iterator[list[MutableMapping[str, Any]]]:
-    """What gateway.registry.watch logs in the block, at every level. Its module logger may
-    be cached with an earlier test's configuration (cache_logger_on_first_use), which
-    ``capture_logs`` cannot reach: a capturing logger stands in for it."""
-    capture = LogCapture()
-    saved = watch.log
-    watch.log = structlog.wrap_logger(
-        None,
-        processors=[structlog.processors.add_log_level, capture],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-    )
-    try:
-        yield capture.entries
-    finally:
-        watch.log = saved
+def captured() -> AbstractContextManager[list[MutableMapping[str, Any]]]:
+    return log_capture.captured(watch.__name__)
 
 
 def _edit(path: Path, text: str, tick: int) -> None:

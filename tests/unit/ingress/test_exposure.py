@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from structlog.testing import capture_logs
 
 from gateway.errors import ConfigurationError
 from gateway.ingress.app import serve
@@ -16,6 +15,7 @@ from gateway.ingress.exposure import exposure_problems
 from gateway.registry import ParticipantRegistry, load_registry_text
 from gateway.registry.model import hash_token
 from gateway.settings import IngressSettings, Settings
+from tests.log_capture import captured
 
 OWN = load_registry_text(
     f'[participants.RU]\nname = "Russia"\ntoken_hashes = ["{hash_token("own")}"]\n'
@@ -76,9 +76,9 @@ async def test_plain_http_off_loopback_starts_with_a_warning(
             metrics_token=SecretStr("m" * 32),
         ),
     )
-    with capture_logs() as logs:
-        async with serve(settings, host=host, port=39610) as running:
-            assert running.url == f"http://{host}:39610"
+    with captured("gateway.ingress.app") as logs:
+        async with serve(settings, host=host, port=0) as running:
+            assert running.url.startswith(f"http://{host}:")
     plain = [line for line in logs if line["event"] == "ingress_plain_http_off_loopback"]
     assert bool(plain) is warned
     if warned:

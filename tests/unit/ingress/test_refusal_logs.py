@@ -9,13 +9,11 @@ from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
-from structlog.testing import capture_logs
 
 from gateway.ingress.app import serve
 from gateway.registry.model import hash_token
 from gateway.settings import IngressSettings, Settings
-
-PORT = 39612
+from tests.log_capture import captured
 
 
 async def _status(url: str, authorization: str, method: str = "POST") -> int:
@@ -47,8 +45,8 @@ async def test_401_403_and_429_lines_carry_the_peer_address(tmp_path: Path) -> N
             metrics_token=SecretStr("scrape-token"),
         ),
     )
-    with capture_logs() as logs:
-        async with serve(settings, host="127.0.0.1", port=PORT) as running:
+    with captured("gateway.ingress.app") as logs:
+        async with serve(settings, host="127.0.0.1", port=0) as running:
             messages = running.url + "/v1/messages"
             assert await _status(messages, "Bearer guessed-token") == 401
             assert await _status(messages, "Bearer bw-own") == 403
