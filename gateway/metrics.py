@@ -81,12 +81,15 @@ class PipelineMetrics:
             buckets=WORK_BUCKETS,
             registry=self.registry,
         )
-        self.routing_seconds = Histogram(
+        # Registered on first use: a translator-only or ingress-only process exports no
+        # router series (an operations review saw an always-empty histogram there).
+        self._routing_seconds = Histogram(
             "kpgw_router_routing_seconds",
             "Routing of one kp.events record (decode, decide, stage the writes)",
             buckets=WORK_BUCKETS,
-            registry=self.registry,
+            registry=None,
         )
+        self._routing_registered = False
         self.outcomes = Counter(
             "kpgw_outcomes",
             "Outcomes written to kp.outcomes (committed), by kind and partner pair",
@@ -110,6 +113,13 @@ class PipelineMetrics:
         self._staged: dict[tuple[str, TopicPartition], list[tuple[Counter, tuple[str, ...]]]] = {}
         self._watched: list[_Watched] = []
         self.lag: dict[tuple[str, str, int], int] = {}
+
+    @property
+    def routing_seconds(self) -> Histogram:
+        if not self._routing_registered:
+            self.registry.register(self._routing_seconds)
+            self._routing_registered = True
+        return self._routing_seconds
 
     # --- counted on commit --------------------------------------------------------------
 

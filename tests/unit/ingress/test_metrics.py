@@ -63,6 +63,7 @@ def test_one_scrape_shows_the_ingress_and_the_workers_of_the_process() -> None:
     metrics = IngressMetrics()
     metrics.observe("/dashboard", "GET", 200, 0.01)
     pipeline_metrics().translation_seconds.labels("translated").observe(0.001)
+    assert pipeline_metrics().routing_seconds is not None  # a router in this process
     text = metrics.render().decode()
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
     assert {name: types.get(name) for name in NAMES} == NAMES
@@ -72,6 +73,15 @@ def test_one_scrape_shows_the_ingress_and_the_workers_of_the_process() -> None:
 
 class _Reporter:
     """Reports a registry reload failure (``ReloadFailures`` keeps a weak reference)."""
+
+
+def test_a_process_without_a_router_exports_no_router_histogram() -> None:
+    metrics = PipelineMetrics()
+    metrics.translation_seconds.labels("translated").observe(0.001)
+    assert "kpgw_router_routing_seconds" not in _text(metrics)
+    metrics.routing_seconds.observe(0.001)
+    metrics.routing_seconds.observe(0.002)  # registered once
+    assert "kpgw_router_routing_seconds_count 2.0" in _text(metrics)
 
 
 def _every_metric_used() -> str:
