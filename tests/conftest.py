@@ -15,6 +15,9 @@ import tests.startup  # noqa: F401 - a CPython 3.11 work-around (see that module
 from gateway.registry import ParticipantRegistry, load_registry
 from gateway.settings import Settings, load_settings
 
+#: Stacks and a failure instead of a silent hang when a test runs too long (KPGW_TEST_HANG_S).
+pytest_plugins = ("tests.hang_watchdog",)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
