@@ -41,7 +41,7 @@ from gateway.events import (
     event_to_avro,
     raw_sha256,
 )
-from gateway.kafka.clients import committed_consumer, idempotent_producer
+from gateway.kafka.clients import committed_consumer, idempotent_producer, wait_bounded
 from gateway.kafka.topics import CORE_TOPICS, create_topics, delete_topics
 from gateway.registry import load_registry
 from gateway.router.driver import build_router
@@ -214,7 +214,10 @@ async def through_router(
         return time.perf_counter() - started, time.process_time() - cpu
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        if not await wait_bounded(task, 60):  # a worker that does not stop: said, not hung
+            raise RuntimeError("the worker did not stop within 60 s")
+        if not task.cancelled():
+            task.result()
         await handler.close()
 
 

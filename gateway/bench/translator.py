@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.bench.adapters import Document, corpus, rate
 from gateway.dlq.store import read_topic_to_end
-from gateway.kafka.clients import idempotent_producer
+from gateway.kafka.clients import idempotent_producer, wait_bounded
 from gateway.kafka.topics import create_topics, delete_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -84,7 +84,10 @@ async def _worker_rate(
         translate_s = _histogram_sum(timings) - translate_before
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        if not await wait_bounded(task, 60):  # a worker that does not stop: said, not hung
+            raise RuntimeError("the worker did not stop within 60 s")
+        if not task.cancelled():
+            task.result()
     done = handler.translated + handler.dead_lettered
     return WorkerRun(
         records_per_s=done / elapsed,

@@ -18,7 +18,7 @@ from gateway import codec
 from gateway.dlq import headers as h
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
-from gateway.kafka.clients import transactional_producer
+from gateway.kafka.clients import close_for_good, transactional_producer
 from gateway.kafka.topics import partition_counts, require_topic
 from gateway.settings import Settings
 
@@ -210,7 +210,7 @@ async def replay(
             "re-sent nothing. Run it again (or --dry-run) once the other has finished."
         ) from None
     finally:
-        await producer.stop()
+        await close_for_good(producer, what="replay producer")
     return report
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.dlq import headers as h
-from gateway.kafka.clients import ADMIN_REQUEST_TIMEOUT_MS, committed_consumer
+from gateway.kafka.clients import ADMIN_REQUEST_TIMEOUT_MS, close_for_good, committed_consumer
 from gateway.kafka.topics import partition_count, require_topic
 from gateway.settings import Settings
 
@@ -172,7 +172,7 @@ async def iter_topic(
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
     finally:
-        await consumer.stop()
+        await close_for_good(consumer, what="topic reader")
 
 
 @dataclass(slots=True)

@@ -99,24 +99,64 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
 CLIENT_STOP_S = 8.0
 
 
+#: How long a task cancelled after its time was up (a client's stop, a worker's batch) is
+#: still waited for before it is left running (``release`` cancels a stop's again).
+CANCEL_GRACE_S = 0.5
+
+
+async def wait_bounded(
+    task: asyncio.Future[Any], seconds: float, *, grace: float = CANCEL_GRACE_S
+) -> bool:
+    """Wait up to ``seconds`` for ``task``, then cancel it and wait up to ``grace`` more; True
+    when it has ended. Never waits longer: ``asyncio.wait_for`` (Python 3.11), once its
+    timeout is up, waits for the cancelled task however long it takes, and aiokafka's
+    ``stop()`` swallows a cancellation wherever it awaits one of its own tasks (heartbeat,
+    fetch, commit refresh) and goes on to its next step: a stop that timed out could then
+    hang its caller for good. A cancellation of the caller cancels ``task`` and propagates
+    at once."""
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=grace)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    return bool(done)
+
+
 async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) -> bool:
     """Stop a Kafka client, whatever it raises: with the broker gone, aiokafka lets the
     ``CancelledError`` of its own fetch task escape from ``stop()``, which would end the
     shutdown there and leave the other clients open. A cancellation of this task itself
-    still propagates. True when the stop completed; when it did not, aiokafka may have left
-    tasks and connections behind: ``close_for_good`` releases them."""
+    still propagates. Bounded (``wait_bounded``): a stop that did not end within
+    ``seconds`` is cancelled, and left running if it swallows that. True when the stop
+    completed; when it did not, aiokafka may have left tasks and connections behind (and
+    the stop itself): ``close_for_good`` releases them."""
+    task = asyncio.ensure_future(stopping)
+    task.add_done_callback(_retrieve)  # a stop left running may fail later, unheard
     try:
-        await asyncio.wait_for(stopping, seconds)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
+            log.info("client_stop_timed_out", client=what, left_running=not task.done())
+            return False
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
+        task.cancel()
+        raise
+    if task.cancelled():
         log.info("client_stop_cancelled_internally", client=what)
-    except Exception as exc:  # noqa: BLE001 - stopping anyway
-        log.info("client_stop_failed", client=what, error=repr(exc))
+    elif (error := task.exception()) is not None:
+        log.info("client_stop_failed", client=what, error=repr(error))
     else:
         return True
     return False
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 #: How long releasing what an unfinished stop left behind may take.

@@ -39,6 +39,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
 
 from gateway.errors import TransientFailure
 from gateway.kafka.clients import (
+    CANCEL_GRACE_S,
     CLIENT_STOP_S,
     close_for_good,
     committed_consumer,
@@ -412,7 +413,10 @@ class TransactionalWorker:
             _, pending = await asyncio.wait(tasks, timeout=CLIENT_STOP_S)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if pending:  # bounded: a batch that swallows its cancellation is left behind
+                _, left = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+                if left:
+                    log.warning("batches_left_running", worker=self.name, batches=len(left))
 
     async def _start_consumer(self, stop: asyncio.Event) -> None:
         attempt = 0

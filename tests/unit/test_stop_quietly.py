@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from gateway.kafka.clients import release, stop_quietly
+from gateway.kafka.clients import CLIENT_STOP_S, close_for_good, release, stop_quietly, wait_bounded
 
 
 async def _stop_leaking_a_cancellation() -> None:
@@ -96,3 +96,71 @@ async def test_release_is_bounded_and_never_raises() -> None:
     stubborn.done = True
     task.cancel()
     await task
+
+
+class _SwallowingStop:
+    """Like aiokafka's ``consumer.stop()`` when it times out: cancelled while it awaits one
+    of its own tasks that swallows the cancellation (the heartbeat, the fetch task), it
+    goes on to its next step, which here never ends."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.steps: list[str] = []
+
+    async def _own_task(self) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.steps.append("swallowed")
+
+    async def stop(self) -> None:
+        await asyncio.create_task(self._own_task())  # our cancel ends here, swallowed
+        self.steps.append("next step")
+        await self.release.wait()
+
+
+async def test_a_stop_that_swallows_its_cancellation_is_still_bounded() -> None:
+    """``asyncio.wait_for``, once its timeout is up, waits for the cancelled stop however
+    long it then takes: the prime suspect of two full test runs that hung for good."""
+    stopping = _SwallowingStop()
+    caller = asyncio.create_task(stop_quietly(stopping.stop(), 0.2, what="consumer"))
+    try:
+        done, _ = await asyncio.wait({caller}, timeout=5)
+        assert caller in done, "stop_quietly waited for a stop that swallowed its cancel"
+        assert caller.result() is False
+        assert stopping.steps == ["swallowed", "next step"]
+    finally:
+        stopping.release.set()
+        await asyncio.wait({caller}, timeout=1)
+
+
+async def test_close_for_good_releases_a_stop_left_running() -> None:
+    """The stop left running is one of the client's tasks: ``release`` cancels it again."""
+    stopping = _SwallowingStop()
+
+    class _Consumer(_Client):
+        async def stop(self) -> None:
+            await stopping.stop()
+
+    client = _Consumer(sender=None)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    caller = asyncio.create_task(close_for_good(client, what="consumer", seconds=0.2))  # type: ignore[arg-type]
+    try:
+        done, _ = await asyncio.wait({caller}, timeout=10)
+        assert caller in done, "close_for_good waited for a stop that swallowed its cancel"
+        assert loop.time() - started < CLIENT_STOP_S
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    finally:
+        stopping.release.set()
+
+
+async def test_wait_bounded_gives_up_on_a_task_that_swallows_its_cancellation() -> None:
+    stopping = _SwallowingStop()
+    task = asyncio.create_task(stopping.stop())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await wait_bounded(task, 0.1, grace=0.1) is False
+    assert loop.time() - started < 2
+    stopping.release.set()
+    assert await wait_bounded(task, 1) is True
