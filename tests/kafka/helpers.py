@@ -24,10 +24,11 @@ from adapters import registry as adapter_registry
 from gateway import codec
 from gateway.dlq.store import read_topic_to_end
 from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Party
-from gateway.kafka.clients import idempotent_producer
+from gateway.kafka.clients import idempotent_producer, wait_bounded
 from gateway.registry import load_registry
 from gateway.settings import Settings
 from gateway.translator.inbound import inbound_headers, inbound_key
+from tests.hang_watchdog import await_chain
 
 
 def certificate(
@@ -150,6 +151,20 @@ def decoded(records: Sequence[Any], schema: str) -> list[dict[str, Any]]:
     return [codec.decode(r.value, schema) for r in records]
 
 
+async def stopped(*tasks: asyncio.Task[Any], seconds: float = 60) -> None:
+    """Wait for a worker's tasks to end once told to stop, and raise what one raised.
+    Bounded, unlike ``asyncio.wait_for``, which once its timeout is up waits for the
+    cancelled task however long it takes (Python 3.11): a worker that does not stop fails
+    the test, with where its tasks wait."""
+    together = asyncio.gather(*tasks)
+    if not await wait_bounded(together, seconds, grace=5) or together.cancelled():
+        if together.done() and not together.cancelled():
+            together.exception()
+        where = "\n".join(line for task in tasks for line in [repr(task), *await_chain(task)])
+        raise AssertionError(f"the worker did not stop within {seconds:.0f} s:\n{where}")
+    together.result()
+
+
 @contextlib.asynccontextmanager
 async def running(worker_factory: Callable[[], Any]) -> AsyncIterator[Any]:
     """Run ``worker.run(stop)`` in a task; stop it gracefully on exit."""
@@ -161,7 +176,7 @@ async def running(worker_factory: Callable[[], Any]) -> AsyncIterator[Any]:
         yield worker
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        await stopped(task)
 
 
 def registry_copy(tmp_path: Path, *, enable: tuple[str, str] | None = None) -> Path:

@@ -26,6 +26,7 @@ from tests.kafka.helpers import (
     read_until,
     registry_copy,
     render,
+    stopped,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -69,7 +70,7 @@ async def test_broker_stop_and_start_loses_nothing_and_doubles_nothing(
         events = await read_until(settings, "events", RECORDS, timeout_s=5)
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        await stopped(task)
     ids = [e["certificate_id"] for e in decoded(events, "CertificateEvent")]
     if len(ids) != RECORDS:  # rare, seen twice: say why, for the CI log
         why = await _diagnosis(settings, own_broker, handler.translated)

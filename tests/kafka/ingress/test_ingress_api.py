@@ -27,6 +27,7 @@ from tests.kafka.helpers import (
     registry_copy,
     render,
     running,
+    stopped,
 )
 from tests.kafka.ingress.conftest import started
 from tests.kafka.router.support import routing
@@ -49,7 +50,7 @@ async def router(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        await stopped(task)
 
 
 async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(

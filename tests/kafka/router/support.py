@@ -24,7 +24,7 @@ from gateway.events import CertificateEvent, CertificateIssued, ImportConfirmed,
 from gateway.kafka.clients import idempotent_producer
 from gateway.router.driver import Clock, RouterHandler, build_router, wall_clock
 from gateway.settings import Settings
-from tests.kafka.helpers import certificate, confirmation, decoded, read_until
+from tests.kafka.helpers import certificate, confirmation, decoded, read_until, stopped
 from tests.unit.router.factories import event
 
 __all__ = ["certificate", "confirmation", "decoded", "event", "read_until"]
@@ -88,7 +88,7 @@ async def routing(
         yield handler
     finally:
         stop.set()
-        await asyncio.wait_for(asyncio.gather(task, timer), 60)
+        await stopped(task, timer)
         await handler.close()
 
 
