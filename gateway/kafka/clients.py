@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeAlias
 
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import CloseReason
 
+from gateway.errors import EnvironmentProblem
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -97,6 +99,27 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
 #: then all producers at once, each stop plus ``RELEASE_S``) stays within Kubernetes'
 #: default 30 s grace period even when the broker hangs.
 CLIENT_STOP_S = 8.0
+
+#: A read to known end offsets that gets no record for this long while records are due
+#: has lost its broker: it says so (exit 2) instead of polling for ever.
+READ_STALL_S = 60.0
+
+
+class ReadProgress:
+    """The stall guard of a read of whole partitions (a rebuild, ``kpgw dlq ...``)."""
+
+    def __init__(self) -> None:
+        self._since = time.monotonic()
+
+    def advanced(self) -> None:
+        self._since = time.monotonic()
+
+    def check(self, topic: str) -> None:
+        """``EnvironmentProblem`` once nothing came for ``READ_STALL_S``."""
+        if time.monotonic() - self._since > READ_STALL_S:
+            raise EnvironmentProblem(
+                f"reading {topic} made no progress for {READ_STALL_S:.0f} s; is the broker up?"
+            )
 
 
 #: How long a task cancelled after its time was up (a client's stop, a worker's batch) is

@@ -12,6 +12,7 @@ from aiokafka import TopicPartition
 
 from gateway.dlq import store
 from gateway.errors import EnvironmentProblem
+from gateway.kafka import clients
 from gateway.settings import Settings
 
 
@@ -56,7 +57,7 @@ async def test_a_read_that_makes_no_progress_is_an_environment_problem(
     monkeypatch.setattr(store, "partition_count", one_partition)
     monkeypatch.setattr(store, "committed_consumer", lambda *_, **__: consumer)
     monkeypatch.setattr(store, "close_for_good", closed)
-    monkeypatch.setattr(store, "READ_STALL_S", 0.1)
+    monkeypatch.setattr(clients, "READ_STALL_S", 0.1)
 
     async def read_all() -> None:
         async with asyncio.timeout(5):  # a hang fails here, not the whole run

@@ -4,12 +4,16 @@ environment, not the input), with one sentence and no stack trace."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from click.testing import CliRunner
 
 from gateway.cli import cli, router_cmd
+from gateway.errors import EnvironmentProblem
+from gateway.kafka import clients
 from gateway.router import rebuild
 
 
@@ -32,8 +36,33 @@ def test_an_environment_failure_mid_rebuild_exits_2(
     assert "Traceback" not in result.output
 
 
-def test_a_stalled_read_is_an_environment_problem() -> None:
+async def test_a_stalled_read_is_an_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     """``Reader`` raises this when the broker stops answering (exit 2, not 1)."""
-    source = rebuild.Reader.read.__code__.co_names
-    assert "EnvironmentProblem" in source
-    assert "TransientFailure" not in source
+
+    class SilentBroker:
+        async def beginning_offsets(self, tps: list[Any]) -> dict[Any, int]:
+            return dict.fromkeys(tps, 0)
+
+        def assign(self, tps: list[Any]) -> None:
+            return None
+
+        def seek(self, tp: Any, offset: int) -> None:
+            return None
+
+        async def getmany(self, *tps: Any, **_: Any) -> dict[Any, list[Any]]:
+            await asyncio.sleep(0.01)
+            return {}
+
+        async def position(self, tp: Any) -> int:
+            return 0
+
+    monkeypatch.setattr(clients, "READ_STALL_S", 0.1)
+    reader = rebuild.Reader(SilentBroker(), {})  # type: ignore[arg-type]
+
+    async def read_all() -> None:
+        async with asyncio.timeout(5):
+            async for _ in reader.read({TopicPartition("kp.events", 0): 5}):
+                pass
+
+    with pytest.raises(EnvironmentProblem, match="made no progress"):
+        await read_all()
