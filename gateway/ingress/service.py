@@ -84,7 +84,6 @@ class Ingress:
             dashboard=dashboard,
             validator=validator_for(
                 settings.ingress.validation_processes if settings.ingress.validate_sync else 0,
-                settings.partners_file,
                 registry,
             ),
         )

@@ -1,12 +1,19 @@
-"""A validation worker process: ``python -m gateway.ingress.validation_worker [PARTNERS]``.
+"""A validation worker process: ``python -m gateway.ingress.validation_worker``.
 
 Reads requests from stdin and writes verdicts to stdout, each a frame: a 4-byte big-endian
 length, then a pickle. The parent (``gateway.ingress.validator``) is the only peer, and
 both ends are this code base: the pickles never come from a sender. A request is
 ``(request_id, raw, participant, received_at)``; the answer ``(request_id, outcome)``
 where outcome is a ``Verdict``, a refusal ``(slug, detail, findings)`` or, for an
-unexpected error, ``("error", repr)``. The worker first compiles every adapter's schemas
-and answers ``(0, "ready")``. It ends when stdin closes.
+unexpected error, ``("error", repr)``.
+
+The participant registry comes from the parent too, never from the file: a
+``ParticipantRegistry`` frame first, then one each time the parent's watcher takes an edit,
+judging every later request. So a worker judges with the registry the ingress has, from
+the moment it has it: no request pays a reload, a worker never lags behind, and an edit
+that cannot be taken (already on the ingress's /readyz and /metrics) cannot make a worker
+fail differently, nor keep a new one from starting. On its first registry the worker
+compiles every adapter's schemas and answers ``(0, "ready")``. It ends when stdin closes.
 """
 
 from __future__ import annotations
@@ -17,14 +24,12 @@ import signal
 import struct
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.ingress.problems import Problem
 from gateway.ingress.validation import judge
 from gateway.logs import configure_logging
 from gateway.registry import ParticipantRegistry
-from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 
 HEADER = struct.Struct(">I")
 READY = "ready"
@@ -77,19 +82,23 @@ def warm_up(registry: ParticipantRegistry) -> None:
             continue
 
 
-def serve(partners_file: Path | None, requests: BinaryIO, answers: BinaryIO) -> None:
-    registry = RegistrySnapshot(RegistryWatcher(partners_file))
-    warm_up(registry())
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    registry = read_frame(requests)
+    if not isinstance(registry, ParticipantRegistry):
+        return  # the parent went before sending the registry, or is not the ingress
+    warm_up(registry)
     answers.write(frame((0, READY)))
     answers.flush()
     while (request := read_frame(requests)) is not None:
+        if isinstance(request, ParticipantRegistry):
+            registry = request  # the ingress took an edit: every later request uses it
+            continue
         request_id, raw, participant, received_at = request
-        answers.write(frame((request_id, outcome_of(raw, participant, received_at, registry()))))
+        answers.write(frame((request_id, outcome_of(raw, participant, received_at, registry))))
         answers.flush()
 
 
 def main() -> None:
-    partners = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else None
     # Frames own the real stdout; whatever else would print there (a log line, a library's
     # warning) goes to stderr, which the parent's log shares.
     answers = os.fdopen(os.dup(1), "wb")
@@ -99,7 +108,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the ingress decides when it ends
     try:
         with answers:
-            serve(partners, sys.stdin.buffer, answers)
+            serve(sys.stdin.buffer, answers)
     except BrokenPipeError:  # the ingress is gone: nobody to answer
         os._exit(0)
 

@@ -18,6 +18,11 @@ had with 503 and ``Retry-After`` (``not-ready``: nothing was accepted, a retry i
 as do requests while no worker is up, and is started again. A worker still on a
 document when that request's deadline passes is taken for stuck and replaced the same way.
 
+The workers do not read the participant registry file: the ingress hands each its
+registry when it starts and again whenever the ingress's ``RegistryWatcher`` takes an edit
+(polled every second), ahead of any later request on the same pipe. A worker thus judges
+with the ingress's registry, never an older one, and no request pays a reload in a worker.
+
 The document a worker was on when it died or got stuck (the oldest it had: it takes them
 in order) is remembered by digest. One death may be bad luck; a document that takes down
 ``CRASHES_TO_REFUSE`` workers is refused with 422 ``DOCUMENT_CRASHES_VALIDATOR``, at once
@@ -37,7 +42,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -47,6 +51,7 @@ from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.validation import Verdict, judge
 from gateway.ingress.validation_worker import HEADER, READY, frame, unframe
 from gateway.registry import ParticipantRegistry
+from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 
 log = structlog.get_logger(__name__)
 
@@ -146,8 +151,11 @@ class Suspects:
 class _Worker:
     """One worker process and the requests it has in flight."""
 
-    def __init__(self, partners_file: Path | None, index: int, suspects: Suspects) -> None:
-        self.partners_file = partners_file
+    def __init__(
+        self, registry: Callable[[], ParticipantRegistry], index: int, suspects: Suspects
+    ) -> None:
+        #: The ingress's registry as it is now: what a (re)started worker gets first.
+        self.registry = registry
         self.index = index
         self.suspects = suspects
         self.process: asyncio.subprocess.Process | None = None
@@ -167,7 +175,6 @@ class _Worker:
             sys.executable,
             "-m",
             "gateway.ingress.validation_worker",
-            "" if self.partners_file is None else str(self.partners_file),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             # Its own session: a Ctrl-C or a service manager's signal to the whole process
@@ -176,6 +183,7 @@ class _Worker:
             # is killed outright: its input closes.
             start_new_session=True,
         )
+        self.send_registry(self.registry())  # before anything else: it warms up with it
         self.reader = asyncio.create_task(self._read(self.process), name=f"validator-{self.index}")
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
@@ -246,6 +254,16 @@ class _Worker:
                 continue
             log.info("validation_worker_restarted", worker=self.index)
             return
+
+    def send_registry(self, registry: ParticipantRegistry) -> None:
+        """Have the worker judge every request sent after this with ``registry``. Written
+        even before it is ready: it reads its input in order once warm. A worker whose input
+        is closed is gone, or going, and its successor starts with ``self.registry()``."""
+        process = self.process
+        if process is None or process.stdin is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            process.stdin.write(frame(registry))
 
     def submit(self, request_id: int, request: bytes, digest: bytes) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -347,11 +365,15 @@ class _ByteTurns:
 class WorkerValidator:
     """Validates in ``processes`` worker processes; the event loop stays free meanwhile."""
 
-    def __init__(self, partners_file: Path | None, processes: int) -> None:
+    def __init__(self, registry: RegistryWatcher, processes: int) -> None:
         if processes < 1:
             raise ValueError("at least one validation worker")
+        self.registry = registry
         self.suspects = Suspects()
-        self.workers = [_Worker(partners_file, index, self.suspects) for index in range(processes)]
+        self.workers = [
+            _Worker(registry.latest, index, self.suspects) for index in range(processes)
+        ]
+        self._unsubscribe: Callable[[], None] | None = None
         self._ids = itertools.count(1)
         #: Each participant's documents in the workers' queues, bounded in bytes (the cost
         #: of validating follows the size): the rest wait here, so a participant sending
@@ -360,8 +382,15 @@ class WorkerValidator:
         #: the usual small documents still flow many at a time.
         self._turns: dict[str, _ByteTurns] = {}
 
+    def _registry_taken(self, registry: ParticipantRegistry) -> None:
+        for worker in self.workers:
+            worker.send_registry(registry)
+
     async def start(self) -> None:
         started = time.monotonic()
+        # Before the workers start: an edit taken meanwhile reaches the ones spawned already,
+        # and the others start with it.
+        self._unsubscribe = self.registry.on_reload(self._registry_taken)
         await asyncio.gather(*(worker.start() for worker in self.workers))
         log.info(
             "validation_workers_started",
@@ -431,15 +460,16 @@ class WorkerValidator:
         raise Problem(slug, detail, findings)
 
     async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await asyncio.gather(*(worker.stop() for worker in self.workers))
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self.workers if w.process is not None]
 
 
-def validator_for(
-    processes: int, partners_file: Path | None, registry: Callable[[], ParticipantRegistry]
-) -> Validator:
+def validator_for(processes: int, registry: RegistrySnapshot) -> Validator:
     if processes == 0:
         return InLoopValidator(registry)
-    return WorkerValidator(partners_file, processes)
+    return WorkerValidator(registry.watcher, processes)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
 import structlog
@@ -92,6 +92,19 @@ class RegistryWatcher:
         self.path = path or example_registry_path()
         self._registry = load_registry(self.path)  # a missing file: a ConfigurationError
         self._stamp = self._mtime()
+        #: Called with each registry taken (``on_reload``), in the taking call.
+        self._listeners: list[Callable[[ParticipantRegistry], None]] = []
+
+    def on_reload(self, listener: Callable[[ParticipantRegistry], None]) -> Callable[[], None]:
+        """Have ``listener`` called with every registry this watcher takes from now on, at
+        once in the call that took it (e.g. to hand it to the ingress's validation worker
+        processes); returns what undoes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def latest(self) -> ParticipantRegistry:
+        """The registry last taken, without looking at the file."""
+        return self._registry
 
     def _mtime(self) -> Stamp:
         try:
@@ -118,6 +131,8 @@ class RegistryWatcher:
             else:
                 RELOAD_FAILURES.report(self, str(self.path), None)
                 log.info("registry_reloaded", path=str(self.path))
+                for listener in list(self._listeners):
+                    listener(self._registry)
         return self._registry
 
 

@@ -191,3 +191,25 @@ def test_several_watchers_of_a_file_log_its_failure_once(tmp_path: Path) -> None
             watcher.current()
     levels = [e["log_level"] for e in logs if e["event"].startswith("registry_reload_failed")]
     assert levels == ["error", "debug", "debug"]
+
+
+def test_reload_listeners_get_each_registry_taken_and_only_those(tmp_path: Path) -> None:
+    """What hands the ingress's validation workers each edit it takes (the ingress's
+    ``WorkerValidator``): called in the call that took it, never for a refused edit."""
+    path = registry_copy(tmp_path)
+    good = path.read_text()
+    watcher = RegistryWatcher(path)
+    taken: list[object] = []
+    undo = watcher.on_reload(taken.append)
+
+    _edit(path, good + "\n[[participants]]\ncode = \n", 1)
+    watcher.current()
+    assert taken == []  # refused: the previous registry stays, nobody is told
+
+    _edit(path, good, 2)
+    assert taken == [watcher.current()] == [watcher.latest()]
+
+    undo()
+    _edit(path, good, 3)  # taken again, but no longer told
+    watcher.current()
+    assert len(taken) == 1

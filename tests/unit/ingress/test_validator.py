@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from gateway.ingress.validator import (
     _ByteTurns,
 )
 from gateway.registry import ParticipantRegistry, load_registry
+from gateway.registry.watch import RELOAD_FAILURES, RegistryWatcher, polled
 from tests.kafka.helpers import certificate, confirmation, registry_copy, render, with_hs
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)  # after the documents judged here
@@ -40,7 +41,7 @@ def _heavy_document() -> bytes:
 
 @pytest.fixture
 async def workers(tmp_path: Path) -> AsyncIterator[WorkerValidator]:
-    validator = WorkerValidator(registry_copy(tmp_path), processes=2)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=2)
     await validator.start()
     try:
         yield validator
@@ -111,7 +112,7 @@ async def test_the_event_loop_runs_while_a_worker_validates(workers: WorkerValid
 
 
 async def test_a_worker_that_dies_fails_its_requests_and_is_replaced(tmp_path: Path) -> None:
-    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=1)
     await validator.start()
     try:
         (pid,) = validator.worker_pids()
@@ -142,7 +143,7 @@ async def test_a_worker_that_dies_fails_its_requests_and_is_replaced(tmp_path: P
 async def test_a_document_past_the_deadline_stops_its_worker(tmp_path: Path) -> None:
     """A worker still on a document when the request's deadline passes is taken for stuck
     (libxml2 cannot be interrupted) and replaced; the request gets 503, nothing accepted."""
-    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=1)
     await validator.start()
     try:
         (pid,) = validator.worker_pids()
@@ -160,36 +161,80 @@ async def test_a_document_past_the_deadline_stops_its_worker(tmp_path: Path) -> 
         await validator.close()
 
 
-async def test_registry_edits_reach_the_workers(
+def _suspend_ru(path: Path) -> None:
+    text = path.read_text()
+    path.write_text(
+        text.replace("[participants.RU]\n", '[participants.RU]\nstatus = "suspended"\n')
+    )
+
+
+async def _until(condition: Callable[[], bool], within_s: float, what: str) -> float:
+    """Seconds until ``condition`` held, failing the test after ``within_s``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within_s, what
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def test_workers_judge_with_the_registry_the_ingress_took_without_reloading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KPGW_LOG_LEVEL", "info")  # the reload's log line must not garble frames
+    """An edit the ingress's watcher takes (polled every second) is the workers' at once:
+    handed to them ahead of any later request. Proven by breaking the file right after
+    the edit was taken: a worker that looked at the file on the request (as they did)
+    could not take it, and kept judging with the registry from before the edit."""
+    monkeypatch.setenv("KPGW_LOG_LEVEL", "info")  # a log line must not garble frames
     path = registry_copy(tmp_path)
-    validator = WorkerValidator(path, processes=1)
+    watcher = RegistryWatcher(path)
+    validator = WorkerValidator(watcher, processes=2)
     await validator.start()
     try:
-        document = render(certificate("RU0710005"))
-        assert (await validator.judge(document, "RU", NOW)).certificate_id == "RU0710005"
-        text = path.read_text()
-        path.write_text(
-            text.replace("[participants.RU]\n", '[participants.RU]\nstatus = "suspended"\n')
+        async with polled(watcher):
+            document = render(certificate("RU0710005"))
+            assert (await validator.judge(document, "RU", NOW)).certificate_id == "RU0710005"
+            before = watcher.latest()
+            _suspend_ru(path)
+            taken_s = await _until(lambda: watcher.latest() is not before, 5, "edit not taken")
+            assert taken_s < 2.0  # the poll's second, and some slack on a busy machine
+            path.write_text("[participants.RU\n")  # broken: no one can take this one
+            await _until(lambda: str(path) in RELOAD_FAILURES, 5, "broken edit not noticed")
+            outcomes = await asyncio.gather(  # on both workers: 2 at a time each
+                *(_outcome(validator, document, "RU") for _ in range(4)),
+            )
+        for outcome in outcomes:
+            assert isinstance(outcome, tuple) and outcome[0] == 422, outcome
+            assert any("SUSPENDED" in finding.code for finding in outcome[3]), outcome
+    finally:
+        await validator.close()
+
+
+async def test_a_worker_started_while_the_registry_file_is_broken_takes_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    """A worker used to load the file itself when it started: after a crash while the file
+    held a broken edit, no new worker could start, and every request got 503."""
+    path = registry_copy(tmp_path)
+    watcher = RegistryWatcher(path)
+    validator = WorkerValidator(watcher, processes=1)
+    await validator.start()
+    try:
+        path.write_text("[participants.RU\n")
+        watcher.current()  # the ingress's poll: the edit is refused, the registry kept
+        assert str(path) in RELOAD_FAILURES
+        (pid,) = validator.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        await _until(
+            lambda: validator.worker_pids() != [pid] and validator.ready(), 60, "not replaced"
         )
-        deadline = time.monotonic() + 30
-        refusal: Problem | None = None
-        while refusal is None:
-            try:
-                await validator.judge(document, "RU", NOW)
-            except Problem as problem:
-                refusal = problem
-            assert time.monotonic() < deadline, "the workers kept the old registry"
-            await asyncio.sleep(0.3)
-        assert any("SUSPENDED" in f.code for f in refusal.findings), refusal.findings
+        verdict = await validator.judge(render(certificate("RU0710007")), "RU", NOW)
+        assert verdict.certificate_id == "RU0710007"
     finally:
         await validator.close()
 
 
 async def test_close_ends_the_worker_processes(tmp_path: Path) -> None:
-    validator = WorkerValidator(registry_copy(tmp_path), processes=2)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=2)
     await validator.start()
     pids = validator.worker_pids()
     # Their own session: a signal to the ingress's process group (Ctrl-C, a service
@@ -205,7 +250,7 @@ async def test_a_document_that_stops_workers_twice_is_refused_for_good(tmp_path:
     """Found by a security review: a document that kills or wedges its worker got 503, so
     the sender retried it for ever and each retry took a worker down. The second time it
     is a 422 with its own code, and later copies never reach a worker."""
-    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=1)
     await validator.start()
     loop = asyncio.get_running_loop()
     heavy = _heavy_document()
@@ -251,7 +296,7 @@ async def test_one_participants_backlog_does_not_queue_the_others_behind_it(
     """A security review made an EU confirmation wait 6 s behind a dozen costly ZA
     documents in the one worker's queue. A participant now has at most one document per
     worker in the queue: the others' wait for one of its documents, not all of them."""
-    validator = WorkerValidator(registry_copy(tmp_path), processes=1)
+    validator = WorkerValidator(RegistryWatcher(registry_copy(tmp_path)), processes=1)
     await validator.start()
     finished: list[str] = []
 
