@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from gateway.cli.common import environment_errors, settings
@@ -22,14 +22,25 @@ CLIENT_LOGGERS = ("aiokafka",)
 
 def configure_demo_logging() -> None:
     """The demo's own output is the story: logs only on error, and none of the Kafka
-    client's below critical. With KPGW_LOG_LEVEL set, the logs asked for, all of them.
+    client's below critical. With a log level asked for (``kpgw --log-level``, or
+    KPGW_LOG_LEVEL), the logs asked for, all of them; a log format asked for is kept.
     ``kpgw run`` keeps the client's lines (its transient errors at warning, gateway.logs)."""
-    if "KPGW_LOG_LEVEL" in os.environ:
+    if _asked("log_level"):
         return
-    configure_logging(fmt="console", level="error")
+    root = click.get_current_context().find_root()
+    fmt = str(root.params["log_format"]) if _asked("log_format") else "console"
+    configure_logging(fmt=fmt, level="error")
     logging.getLogger().setLevel(logging.ERROR)
     for name in CLIENT_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _asked(option: str) -> bool:
+    """Whether the command group's ``option`` was given, on the command line or by its
+    environment variable: only the environment variable counted, so ``kpgw --log-level
+    info demo`` still got the demo's quiet logs."""
+    source = click.get_current_context().find_root().get_parameter_source(option)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 @click.command()

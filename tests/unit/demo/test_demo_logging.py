@@ -3,6 +3,7 @@ errors of a fresh broker; ``kpgw run``'s logs keep them."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
@@ -61,16 +62,50 @@ def test_the_demo_hides_the_clients_transient_errors_not_ours(
     assert logging.getLogger("aiokafka.consumer.fetcher").isEnabledFor(logging.CRITICAL)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "environment"),
+    [
+        (["--log-level", "info"], {}),  # was quiet: only the environment variable counted
+        ([], {"KPGW_LOG_LEVEL": "info"}),
+        (["--log-level=INFO", "--log-format", "json"], {}),
+    ],
+)
 def test_with_a_log_level_asked_for_the_demo_shows_them(
-    clean_env: pytest.MonkeyPatch, restored_logging: None, capsys: pytest.CaptureFixture[str]
+    clean_env: pytest.MonkeyPatch,
+    restored_logging: None,
+    arguments: list[str],
+    environment: dict[str, str],
 ) -> None:
-    clean_env.setenv("KPGW_LOG_LEVEL", "warning")
-    from gateway.cli.demo_cmd import configure_demo_logging
+    async def fake_run_demo(settings: Settings, options: DemoOptions, console: Console) -> Summary:
+        log_like_a_fresh_broker()
+        structlog.get_logger("gateway.demo.run").info("our_info_line")
+        return Summary()
 
-    configure_logging(fmt="console", level="warning")
-    configure_demo_logging()
-    log_like_a_fresh_broker()
-    assert "GroupCoordinatorNotAvailableError" in capsys.readouterr().err
+    clean_env.setattr(run, "run_demo", fake_run_demo)
+    for name, value in environment.items():
+        clean_env.setenv(name, value)
+    result = CliRunner().invoke(cli, [*arguments, "demo", "--short"])
+    assert result.exit_code == 0, result.output
+    assert "our_info_line" in result.stderr
+    assert "GroupCoordinatorNotAvailableError" in result.stderr
+    if "json" in arguments:  # the format asked for is kept too
+        lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+        assert any(line["event"] == "our_info_line" for line in lines)
+
+
+def test_a_log_format_alone_keeps_the_demo_quiet_in_that_format(
+    clean_env: pytest.MonkeyPatch, restored_logging: None
+) -> None:
+    async def fake_run_demo(settings: Settings, options: DemoOptions, console: Console) -> Summary:
+        structlog.get_logger("gateway.demo.run").info("our_info_line")
+        structlog.get_logger("gateway.router.driver").error("our_own_error")
+        return Summary()
+
+    clean_env.setattr(run, "run_demo", fake_run_demo)
+    result = CliRunner().invoke(cli, ["--log-format", "json", "demo", "--short"])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert line["event"] == "our_own_error"
 
 
 def test_kpgw_run_logs_keep_the_clients_errors(
