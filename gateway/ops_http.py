@@ -12,7 +12,10 @@ serves the HTTP API. When the ingress runs in the process it serves these itself
   consumer lag sampled here; behind ``KPGW_INGRESS__METRICS_TOKEN`` when set.
 
 Bound to ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` (``0`` picks a free port, logged); off
-loopback it refuses to start without a metrics token, as the ingress does.
+loopback it refuses to start without a metrics token, as the ingress does. It takes the
+ingress's TLS files too (``KPGW_INGRESS__TLS_CERTFILE``, ``..._KEYFILE``): set, it serves
+HTTPS with them, so the metrics token does not cross the network in clear where the
+ingress's does not; unset, plain HTTP, with a warning off loopback as the ingress's.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import ConfigurationError
 from gateway.ingress.app import problems
+from gateway.ingress.auth import server_ssl_context
 from gateway.ingress.dashboard import check_operator
-from gateway.ingress.exposure import open_metrics_problems
+from gateway.ingress.exposure import LOOPBACK, open_metrics_problems
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
 from gateway.listen import start_site
 from gateway.metrics import pipeline_metrics
@@ -161,8 +165,11 @@ def refuse_open_metrics(settings: Settings, host: str) -> None:
 @contextlib.asynccontextmanager
 async def serve_operations(settings: Settings, components: Sequence[str]) -> AsyncIterator[str]:
     """Serve the endpoints, sample the consumer lag and poll the registry file (the
-    readiness of a router reads it) until the block ends; yields the base URL."""
+    readiness of a router reads it) until the block ends; yields the base URL. HTTPS
+    with the ingress's TLS files when they are set (a file that cannot be loaded is a
+    ``ConfigurationError`` naming its setting, before anything starts)."""
     refuse_open_metrics(settings, settings.http_host)
+    ssl_context = server_ssl_context(settings.ingress)
     registry = RegistryWatcher(settings.partners_file)
     operations = Operations(settings, tuple(components), component_topics(settings, registry))
     runner = web.AppRunner(create_app(operations), access_log=None, shutdown_timeout=2.0)
@@ -171,12 +178,23 @@ async def serve_operations(settings: Settings, components: Sequence[str]) -> Asy
     lag = asyncio.create_task(pipeline_metrics().sample_lag(settings, stop), name="lag")
     try:
         async with polled(registry):
-            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            site = web.TCPSite(
+                runner, settings.http_host, settings.http_port, ssl_context=ssl_context
+            )
             await start_site(
                 site, settings.http_host, settings.http_port, "the operations endpoints"
             )
-            url = f"http://{settings.http_host}:{runner.addresses[0][1]}"
+            scheme = "https" if ssl_context is not None else "http"
+            url = f"{scheme}://{settings.http_host}:{runner.addresses[0][1]}"
             log.info("operations_listening", url=url, components=list(components))
+            if ssl_context is None and settings.http_host not in LOOPBACK:
+                log.warning(  # as the ingress says it: legitimate behind a TLS proxy
+                    "operations_plain_http_off_loopback",
+                    url=url,
+                    detail="the metrics token travels in clear unless a TLS-terminating "
+                    "proxy is in front; else set KPGW_INGRESS__TLS_CERTFILE and "
+                    "KPGW_INGRESS__TLS_KEYFILE",
+                )
             yield url
     finally:
         stop.set()

@@ -6,7 +6,8 @@ served, so a load balancer stops routing before the listener closes); a second s
 the drain at once.
 
 A process without the ingress serves its own ``/healthz``, ``/readyz`` and ``/metrics``
-(``gateway.ops_http``) on KPGW_HTTP_HOST:KPGW_HTTP_PORT; the ingress serves them otherwise."""
+(``gateway.ops_http``) on KPGW_HTTP_HOST:KPGW_HTTP_PORT, over HTTPS with the ingress's TLS
+files when they are set; the ingress serves them otherwise."""
 
 from __future__ import annotations
 

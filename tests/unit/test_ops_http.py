@@ -1,18 +1,24 @@
 """The operations endpoints of a worker-only process: readiness from the workers' health,
-and the refusal to expose open metrics off loopback."""
+the refusal to expose open metrics off loopback, and HTTPS with the ingress's TLS files."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from gateway import ops_http
 from gateway.errors import ConfigurationError
-from gateway.ops_http import Operations, refuse_open_metrics, worker_checks
+from gateway.ops_http import Operations, refuse_open_metrics, serve_operations, worker_checks
 from gateway.registry.watch import RegistryWatcher
-from gateway.settings import Settings
+from gateway.settings import IngressSettings, Settings
 from tests.kafka.helpers import registry_copy
+from tests.log_capture import captured
 
 
 def test_a_component_is_ready_when_its_workers_joined_and_hold_nothing() -> None:
@@ -59,3 +65,84 @@ async def test_a_failed_registry_reload_is_listed_without_failing_readiness(
     report = await operations._check()
     assert report["registry_reload_failed"] == [str(path)]
     assert report["checks"] == {"broker": False, "topics": False, "translator": False}
+
+
+@pytest.fixture(scope="module")
+def pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed server.pem/.key for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    folder = tmp_path_factory.mktemp("pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        cwd=folder, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return folder
+
+
+def _tls_settings(pem: Path, cert: str = "server.pem") -> Settings:
+    return Settings(
+        kafka_bootstrap="127.0.0.1:1",
+        http_port=0,
+        ingress=IngressSettings(
+            tls_certfile=pem / cert,
+            tls_keyfile=pem / "server.key",
+            metrics_token=SecretStr("m" * 32),
+        ),
+    )
+
+
+async def test_with_the_ingress_tls_files_the_endpoints_serve_https_only(pem: Path) -> None:
+    """They were plain HTTP whatever the TLS settings: a worker-only process sent its
+    metrics token in clear where the ingress's went over TLS."""
+    trusted = ssl.create_default_context(cafile=str(pem / "server.pem"))
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        serve_operations(_tls_settings(pem), ("translator",)) as url,
+        aiohttp.ClientSession(timeout=timeout) as session,
+    ):
+        assert url.startswith("https://127.0.0.1:")
+        async with session.get(f"{url}/healthz", ssl=trusted) as answer:
+            assert answer.status == 200
+        bearer = {"Authorization": "Bearer " + "m" * 32}
+        async with session.get(f"{url}/metrics", ssl=trusted, headers=bearer) as answer:
+            assert answer.status == 200
+            assert "kpgw_build_info" in await answer.text()
+        async with session.get(f"{url}/readyz", ssl=trusted) as answer:
+            assert answer.status == 503  # no broker: answered, over TLS
+        with pytest.raises(aiohttp.ClientError):  # plain HTTP is not served beside it
+            async with session.get(url.replace("https://", "http://") + "/healthz") as answer:
+                pytest.fail(f"plain HTTP answered {answer.status}")
+
+
+async def test_a_tls_file_that_cannot_be_loaded_is_named_before_anything_starts(
+    pem: Path,
+) -> None:
+    with (
+        captured("gateway.ops_http") as logs,
+        pytest.raises(ConfigurationError, match=r"KPGW_INGRESS__TLS_CERTFILE=.*missing\.pem"),
+    ):
+        async with serve_operations(_tls_settings(pem, "missing.pem"), ("router",)):
+            pytest.fail("the endpoints started")
+    assert not [line for line in logs if line["event"] == "operations_listening"]
+
+
+@pytest.mark.parametrize("tls", [False, True])
+async def test_plain_http_off_loopback_is_warned_of(
+    pem: Path, monkeypatch: pytest.MonkeyPatch, tls: bool
+) -> None:
+    """As the ingress's: legitimate behind a TLS-terminating proxy, so not refused, but said.
+    (127.0.0.1 taken for an address off loopback: tests bind nothing else.)"""
+    monkeypatch.setattr(ops_http, "LOOPBACK", frozenset())
+    settings = _tls_settings(pem)
+    if not tls:
+        settings.ingress.tls_certfile = settings.ingress.tls_keyfile = None
+    with captured("gateway.ops_http") as logs:
+        async with serve_operations(settings, ("translator",)) as url:
+            assert url.startswith("https://" if tls else "http://")
+    plain = [line for line in logs if line["event"] == "operations_plain_http_off_loopback"]
+    assert bool(plain) is not tls
+    if plain:
+        assert plain[0]["log_level"] == "warning" and "metrics token" in plain[0]["detail"]
