@@ -37,7 +37,7 @@ from gateway.cli.http_client import (
     connection_options,
     retry_after,
 )
-from gateway.ingress.problems import TYPE_BASE, UNKNOWN_MESSAGE
+from gateway.ingress.problems import TYPE_BASE, UNKNOWN_MESSAGE, UNKNOWN_MESSAGE_TYPE
 from gateway.text import printable_line
 
 #: The API's words (gateway.ingress.status.STATES).
@@ -240,7 +240,10 @@ def _answer(result: dict[str, Any]) -> str:
 def unknown_message(problem: dict[str, Any]) -> bool:
     """The status endpoint's own 404 (no such message for this participant), not an
     unknown route's (a wrong base URL: the ingress's "Not Found", or another server's
-    page)."""
+    page): its own problem type, or from a server older than that type, the generic
+    not-found type with the endpoint's wording."""
+    if problem.get("type") == UNKNOWN_MESSAGE_TYPE:
+        return True
     detail = problem.get("detail")
     return (
         problem.get("type") == TYPE_BASE + "not-found"
@@ -262,7 +265,8 @@ def describe(result: dict[str, Any], url: str | None = None) -> list[str]:
             texts.pop()  # aiohttp's "Not found: Not Found"
         said = ": ".join(texts)
         if http_status == 404 and unknown_message(problem):
-            return [f"{tracking_id}: unknown to this participant (404): {problem['detail']}"]
+            said = f": {problem['detail']}" if problem.get("detail") else ""
+            return [f"{tracking_id}: unknown to this participant (404){said}"]
         first = f"{tracking_id}: no status ({http_status})" + (f" {said}" if said else "")
         if http_status == 404:
             where = f" at {url}" if url else ""

@@ -240,7 +240,7 @@ async def get_status(request: web.Request) -> web.Response:
         found = _lookup(ingress, tracking_id, identity.participant)
     if found is None:
         raise Problem(
-            "not-found",
+            "unknown-message",
             UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant=identity.participant),
         )
     return _json(found)

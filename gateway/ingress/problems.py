@@ -20,8 +20,10 @@ from gateway.errors import Finding
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:kpgw:problem:"
 
-#: The status endpoint's 404 detail: a client tells "no such message" from "no such route"
-#: (aiohttp's 404, detail "Not Found": a wrong base URL) by its beginning (kpgw status).
+#: The status endpoint's 404 detail. A client tells "no such message" from "no such route"
+#: (aiohttp's 404, type not-found: a wrong base URL) by the type ``UNKNOWN_MESSAGE_TYPE``;
+#: servers before that type said it with not-found and this wording, which ``kpgw status``
+#: still recognises by its beginning.
 UNKNOWN_MESSAGE = "no message {tracking_id} of {participant} is known"
 
 #: slug -> (status, title). The slug is the stable, documented ``type`` suffix.
@@ -32,6 +34,9 @@ KINDS: dict[str, tuple[int, str]] = {
     "forbidden-sender": (403, "This participant may not send this document"),
     "participant-suspended": (403, "The participant is suspended"),
     "not-found": (404, "Not found"),
+    # The status endpoint's own 404: no message of this participant has the tracking id.
+    # Its title stays the generic 404's, as before it had a type of its own.
+    "unknown-message": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "idempotency-conflict": (409, "Idempotency-Key reused with a different body"),
     "body-too-large": (413, "The body is too large"),
@@ -43,6 +48,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "deadline-exceeded": (503, "The request deadline passed; nothing was accepted"),
     "not-ready": (503, "The ingress is not ready yet"),
 }
+UNKNOWN_MESSAGE_TYPE = TYPE_BASE + "unknown-message"
 
 
 @dataclass(eq=False, slots=True)

@@ -77,9 +77,15 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
 
         early = await client.status(cert_id, "RU")
         assert early.status == 200 and early.body["status"] in {"accepted", "translated"}
-        (await client.status(cert_id, "EU")).problem(404)  # someone else's: as if unknown
-        (await client.status(conf_id, "RU")).problem(404)
-        (await client.status("no-such-id", "RU")).problem(404)
+        # Someone else's message is as unknown as an id never given, with its own type.
+        for unknown, asker in ((cert_id, "EU"), (conf_id, "RU"), ("no-such-id", "RU")):
+            problem = (await client.status(unknown, asker)).problem(404)
+            assert (problem["type"], problem["title"]) == (
+                "urn:kpgw:problem:unknown-message",
+                "Not found",
+            )
+        wrong_route = await client.request("GET", "/v1/message/no-such-id", participant="RU")
+        assert wrong_route.problem(404)["type"] == "urn:kpgw:problem:not-found"
 
         worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
         async with running(lambda: worker), router(settings):

@@ -19,7 +19,8 @@ from gateway.kafka.broker import port_free
 @dataclass
 class Stub:
     url: str
-    #: tracking id -> the status documents (or (http status, problem) pairs) to give in turn.
+    #: tracking id -> the status documents (or (http status, detail[, problem type slug])
+    #: tuples) to give in turn.
     statuses: dict[str, list[Any]] = field(default_factory=dict)
     #: the answers to POST /v1/messages in turn: (http status, document).
     posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -34,8 +35,9 @@ async def ingress_stub() -> AsyncIterator[Stub]:
         tracking_id = request.match_info["tracking_id"]
         stub.asked.append(tracking_id)
         answers = stub.statuses.get(tracking_id)
-        if not answers:  # the ingress's own words (a client tells them from a wrong URL's)
-            return _problem(404, UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant="ZA"))
+        if not answers:  # the ingress's own problem (a client tells it from a wrong URL's)
+            detail = UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant="ZA")
+            return _problem(404, detail, "unknown-message")
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, tuple):
             return _problem(*answer)
@@ -63,10 +65,10 @@ async def ingress_stub() -> AsyncIterator[Stub]:
         await runner.cleanup()
 
 
-def _problem(status: int, detail: str) -> web.Response:
-    """The ingress's problem document of that status (``about:blank`` for a status it
-    never gives)."""
-    slug = next((slug for slug, (code, _) in KINDS.items() if code == status), None)
+def _problem(status: int, detail: str, slug: str | None = None) -> web.Response:
+    """The ingress's problem document of that status, of type ``slug`` (default: the first
+    of that status; ``about:blank`` for a status the ingress never gives)."""
+    slug = slug or next((slug for slug, (code, _) in KINDS.items() if code == status), None)
     kind = {"type": TYPE_BASE + slug, "title": KINDS[slug][1]} if slug else {"type": "about:blank"}
     return web.json_response(
         {**kind, "status": status, "detail": detail},

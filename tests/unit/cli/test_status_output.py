@@ -5,6 +5,7 @@ about that id, exits 1."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ from gateway.cli import cli
 from gateway.cli.status_cmd import describe
 from gateway.events import CertificateEvent, HsLine
 from gateway.ingress.idempotency import IdempotencyIndex
+from gateway.ingress.problems import UNKNOWN_MESSAGE
 from gateway.ingress.status import StatusView
 from gateway.router import TopicKind
 from tests.unit.cli.ingress_stub import ingress_stub
@@ -93,6 +95,29 @@ async def test_an_unknown_id_is_told_from_a_wrong_url() -> None:
     )
     assert "ask again later" not in plain.stderr and "request(s) failed" in plain.stderr
     assert machine.stdout.count("\n") == 1  # the JSON line is as before: http_status, problem
+
+
+async def test_the_unknown_message_problem_is_told_by_its_type_or_an_older_servers_words() -> None:
+    """The status endpoint's 404 has its own problem type; a server from before it said so
+    with the generic not-found type and its wording, still understood."""
+    older = UNKNOWN_MESSAGE.format(tracking_id="ZA:old", participant="ZA")
+    async with ingress_stub() as stub:
+        stub.statuses["ZA:old"] = [(404, older)]  # type not-found, the endpoint's words
+        stub.statuses["ZA:reworded"] = [(404, "nothing of ZA here", "unknown-message")]
+        old = await _status(stub.url, "ZA:old")
+        reworded = await _status(stub.url, "ZA:reworded")
+        typed = await _status(stub.url, "--json", "ZA:new")
+    assert old.exit_code == reworded.exit_code == typed.exit_code == 1, old.output
+    assert old.stdout == f"ZA:old: unknown to this participant (404): {older}\n"
+    assert reworded.stdout == (
+        "ZA:reworded: unknown to this participant (404): nothing of ZA here\n"
+    )
+    problem = json.loads(typed.stdout)["problem"]
+    assert (problem["type"], problem["title"], problem["status"]) == (
+        "urn:kpgw:problem:unknown-message",
+        "Not found",
+        404,
+    )
 
 
 def _shown(router: Harness, item: CertificateEvent) -> list[str]:
