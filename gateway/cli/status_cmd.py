@@ -2,11 +2,13 @@
 national system asks it (``GET /v1/messages/{tracking_id}``).
 
 For people, one line per tracking id (the state, its reason and certificate), then the
-detail (less the reason it repeats) and each difference of a discrepancy, its two values
-named by what they are for its outcome (``LABELS``). With ``--json``, one JSON line per tracking
-id instead: the status document (``status``, ``reason``, ``detail``, ``certificate_id``,
-``differences``, ``updated_at``) with ``http_status`` 200, else ``{tracking_id,
-http_status, problem}`` or ``{tracking_id, http_status: null, error}``.
+detail (less the reason it repeats), each outcome's sentence ("WRONG_DESTINATION:
+certificate for EU confirmed by IN") and each difference of a discrepancy, its two values
+named by what they are for its outcome (``LABELS``), a value per carat with the band it
+lies outside. With ``--json``, one JSON line per tracking id instead: the status document
+(``status``, ``reason``, ``detail``, ``certificate_id``, ``differences``, ``outcomes``,
+``updated_at``) with ``http_status`` 200, else ``{tracking_id, http_status, problem}`` or
+``{tracking_id, http_status: null, error}``.
 ``--wait`` polls each id until it reaches a settled state (dead-lettered, matched or
 discrepancy; ``--wait-for`` names others) or ``--timeout`` passes. Exit 0 when every id was
 found (and reached what was waited for), 1 when any is unknown to this participant (the
@@ -285,7 +287,12 @@ def describe(result: dict[str, Any], url: str | None = None) -> list[str]:
     detail = _detail(result.get("reason"), result.get("detail"))
     if detail:
         lines.append(f"  {detail}")
-    lines.extend(f"  {_difference(item)}" for item in result.get("differences") or ())
+    outcomes = [item for item in result.get("outcomes") or () if isinstance(item, dict)]
+    lines.extend(
+        f"  {item.get('outcome')}: {item['detail']}" for item in outcomes if item.get("detail")
+    )
+    band = next((item["value_band"] for item in outcomes if item.get("value_band")), None)
+    lines.extend(f"  {_difference(item, band)}" for item in result.get("differences") or ())
     return lines
 
 
@@ -321,9 +328,11 @@ LABELS: dict[str, tuple[str, str | None]] = {
 COMPARED = ("certificate", "confirmation")
 
 
-def _difference(item: dict[str, Any]) -> str:
+def _difference(item: dict[str, Any], band: dict[str, Any] | None = None) -> str:
     """One difference for people, each value named by what it is; a value a document does
-    not give is said so, never printed as None."""
+    not give is said so, never printed as None. ``band``: the value band of the status's
+    VALUE_PER_CARAT_OUT_OF_BAND outcome, named beside its value (none from an older
+    server)."""
     outcome, field = item.get("outcome"), item.get("field")
     first, second = LABELS.get(str(outcome), COMPARED)
     if outcome == "WRONG_DESTINATION" and field == "confirming_participant":
@@ -332,8 +341,18 @@ def _difference(item: dict[str, Any]) -> str:
     if second is not None:
         parts.append(_value(second, item.get("confirmation")))
     elif outcome == "VALUE_PER_CARAT_OUT_OF_BAND":
-        parts.append("out of its origin's band")
+        parts.append(_band(band))
     return f"{field}: {', '.join(parts)} ({outcome})"
+
+
+def _band(band: dict[str, Any] | None) -> str:
+    """Where a value per carat should have been: its origin's band, or only the upper end
+    an industrial line is held to."""
+    if not band or not band.get("high"):
+        return "out of its origin's band"
+    if band.get("low") is None:
+        return f"above its origin's {band['high']} USD/ct"
+    return f"outside its origin's band {band['low']}-{band['high']} USD/ct"
 
 
 def _value(label: str, value: Any) -> str:

@@ -44,6 +44,8 @@ class StatusEntry:
     updated_at: datetime
     #: For a discrepancy: {outcome, field, certificate, confirmation} per difference.
     differences: tuple[dict[str, str | None], ...] = ()
+    #: For a discrepancy or an overdue: {outcome, detail, value_band} per outcome.
+    outcomes: tuple[dict[str, Any], ...] = ()
 
 
 def iso(moment: datetime) -> str:
@@ -104,6 +106,7 @@ class StatusView:
                 }
                 for item in value.get("differences", [])
             ),
+            outcomes=tuple(_outcome(item) for item in value.get("outcomes", [])),
         )
 
     def sweep(self) -> int:
@@ -133,6 +136,9 @@ class StatusView:
                 "detail": entry.detail,
                 "certificate_id": entry.certificate_id,
                 "differences": [dict(item) for item in entry.differences],
+                "outcomes": [
+                    {**item, "value_band": _copy(item["value_band"])} for item in entry.outcomes
+                ],
                 "updated_at": iso(entry.updated_at),
             }
         original = accepted.get(tracking_id, participant)
@@ -145,5 +151,27 @@ class StatusView:
             "detail": None,
             "certificate_id": None,
             "differences": [],
+            "outcomes": [],
             "updated_at": iso(original.received_at),
         }
+
+
+def _outcome(item: dict[str, Any]) -> dict[str, Any]:
+    """One ``StatusOutcome`` as the API shows it."""
+    band = item.get("value_band")
+    return {
+        "outcome": item["outcome"],
+        "detail": item.get("detail"),
+        "value_band": None
+        if band is None
+        else {
+            "usd_per_carat": band["usd_per_carat"],
+            "low": band.get("low"),
+            "high": band["high"],
+            "hs_code": band.get("hs_code"),
+        },
+    }
+
+
+def _copy(band: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if band is None else dict(band)

@@ -33,6 +33,7 @@ from gateway.router.records import (
     Difference,
     NotificationType,
     OutcomeKind,
+    ValueBand,
 )
 from gateway.router.signals import gate, value_out_of_band
 from gateway.router.state import (
@@ -619,6 +620,12 @@ class _Run(Step):
                 OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,
                 [event],
                 differences=(Difference("usd_per_carat", ratio, None),),
+                value_band=ValueBand(
+                    ratio,
+                    None if found.hs_code else str(found.low),
+                    str(found.high),
+                    found.hs_code,
+                ),
                 detail=(
                     f"its {found.hs_code} line at {ratio} USD/ct is above {found.high} USD/ct, "
                     "the most its origin's rough of any kind is worth"

@@ -157,6 +157,58 @@ class Difference:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ValueBand:
+    """The USD per carat a VALUE_PER_CARAT_OUT_OF_BAND outcome found and the band of its
+    origin it lies outside, decimals as text with their scale; ``low`` None: the band has
+    no lower end (an industrial line judged against its origin's upper end only)."""
+
+    usd_per_carat: str
+    low: str | None
+    high: str
+    #: the HS code of the one line judged alone, else None (the whole certificate)
+    hs_code: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "usd_per_carat": self.usd_per_carat,
+            "low": self.low,
+            "high": self.high,
+            "hs_code": self.hs_code,
+        }
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> ValueBand:
+        return cls(value["usd_per_carat"], value.get("low"), value["high"], value.get("hs_code"))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutcome:
+    """One outcome behind a delivery status, as the message's sender may learn of it: its
+    kind, its sentence and, for the value band, the value and the band."""
+
+    kind: OutcomeKind
+    detail: str | None = None
+    value_band: ValueBand | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "outcome": self.kind.value,
+            "detail": self.detail,
+            "value_band": None if self.value_band is None else self.value_band.to_avro(),
+        }
+
+
+def third_party_detail(certificate_id: str, participant: str) -> str:
+    """The sentence a participant that is not party to a certificate is told with its
+    WRONG_DESTINATION: nothing of the certificate but that it is not addressed to it."""
+    return (
+        f"certificate {certificate_id} is not addressed to {participant}; "
+        "the confirmation does not count as its receipt, and the issuing "
+        "participant has been told"
+    )
+
+
 def outcome_id(certificate_id: str, kind: OutcomeKind | str, evidence: Iterable[str]) -> str:
     """uuid5 of the certificate, the kind and the evidence ids (sorted: arrival order does
     not change the id)."""
@@ -297,6 +349,7 @@ def status_record(
     reason: str | None = None,
     detail: str | None = None,
     differences: Sequence[tuple[OutcomeKind, Difference]] = (),
+    outcomes: Sequence[StatusOutcome] = (),
 ) -> Emission | None:
     """The ``kp.status`` record of ``event``'s inbound message, or None without a tracking
     id (a record that did not come through the ingress)."""
@@ -313,6 +366,7 @@ def status_record(
         reason=reason,
         detail=detail,
         differences=differences,
+        outcomes=outcomes,
     )
 
 
@@ -327,9 +381,11 @@ def message_status_record(
     reason: str | None = None,
     detail: str | None = None,
     differences: Sequence[tuple[OutcomeKind, Difference]] = (),
+    outcomes: Sequence[StatusOutcome] = (),
 ) -> Emission:
     """The ``kp.status`` record of one inbound message (an event's own, or a re-send's
-    that shares its status); ``differences``: each with the outcome that found it."""
+    that shares its status); ``differences``: each with the outcome that found it;
+    ``outcomes``: the outcomes behind it, with their sentences."""
     value = {
         "tracking_id": tracking_id,
         "sender": sender,
@@ -341,6 +397,7 @@ def message_status_record(
         "differences": [
             {"outcome": kind.value, **difference.to_avro()} for kind, difference in differences
         ],
+        "outcomes": [outcome.to_avro() for outcome in outcomes],
         "updated_at": updated_at,
     }
     return Emission(TopicKind.STATUS, tracking_id, value)

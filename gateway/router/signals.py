@@ -11,7 +11,16 @@ from decimal import Decimal
 from gateway.events import CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.router.compare import MIXED
-from gateway.router.records import GATE_KINDS, SEVERITY, DeliveryState, Difference, OutcomeKind
+from gateway.router.records import (
+    GATE_KINDS,
+    SEVERITY,
+    THIRD_PARTY_KINDS,
+    DeliveryState,
+    Difference,
+    OutcomeKind,
+    StatusOutcome,
+    third_party_detail,
+)
 from gateway.router.state import CertificateState, ConfirmationStatus, EmittedOutcome
 
 
@@ -138,10 +147,12 @@ class Status:
     detail: str | None = None
     #: For DISCREPANCY: each field that differs, with the outcome that found it.
     differences: tuple[tuple[OutcomeKind, Difference], ...] = ()
+    #: For DISCREPANCY and OVERDUE: the outcomes behind it, with their sentences.
+    outcomes: tuple[StatusOutcome, ...] = ()
 
 
 def delivery_status(
-    state: CertificateState, event_id: str, visible: frozenset[OutcomeKind] | None = None
+    state: CertificateState, event_id: str, third_party: str | None = None
 ) -> Status | None:
     """Where the message that carried ``event_id`` stands, from every outcome that has it
     as evidence: DISCREPANCY (reason: the most severe kind, detail: all of them, with
@@ -150,9 +161,13 @@ def delivery_status(
     own gate at arrival has lifted) > MATCHED
     > OVERDUE > ANNOUNCED (an announced certificate without outcomes, with the detail
     "cancelled by its issuer" once voided; a void once the importer was told of it); None
-    otherwise. A DISCREPANCY lists the differences of its outcomes, most severe first.
-    ``visible``: the only outcome kinds its sender may learn of (a third party's); such a
-    sender learns no differences either: they would show the certificate's side."""
+    otherwise. A DISCREPANCY lists the differences of its outcomes, most severe first; a
+    DISCREPANCY and an OVERDUE list the outcomes themselves, with what its sender was told
+    of each (``_told``). ``third_party``: the sender, when
+    it is not party to the certificate: it learns only of THIRD_PARTY_KINDS, no
+    differences (they would show the certificate's side) and the sentences of its redacted
+    outcomes."""
+    visible = None if third_party is None else THIRD_PARTY_KINDS
     found = [
         item
         for item in state.emitted
@@ -202,13 +217,20 @@ def delivery_status(
             # Still unconfirmed by its importer: a diversion's or a band's DISCREPANCY must
             # not hide that from the issuer (a partner review).
             detail += f", {OutcomeKind.CONFIRMATION_OVERDUE.value}"
+            bad.append(OutcomeKind.CONFIRMATION_OVERDUE)
         elif late:
             detail += "; confirmed after the deadline"
-        return Status(DeliveryState.DISCREPANCY, bad[0].value, detail, differences)
+        told = _told(state, found, bad, third_party)
+        return Status(DeliveryState.DISCREPANCY, bad[0].value, detail, differences, told)
     if OutcomeKind.MATCHED in kinds:
         return Status(DeliveryState.MATCHED, None, "confirmed after the deadline" if late else None)
     if late:
-        return Status(DeliveryState.OVERDUE, OutcomeKind.CONFIRMATION_OVERDUE.value)
+        overdue = [OutcomeKind.CONFIRMATION_OVERDUE]
+        return Status(
+            DeliveryState.OVERDUE,
+            OutcomeKind.CONFIRMATION_OVERDUE.value,
+            outcomes=_told(state, found, overdue, third_party),
+        )
     if cert is None:
         return _awaiting_certificate(state, event_id)
     if not state.announced:
@@ -221,6 +243,32 @@ def delivery_status(
             return Status(DeliveryState.ANNOUNCED, None, "cancelled by its issuer")
         return Status(DeliveryState.ANNOUNCED)
     return None
+
+
+def _told(
+    state: CertificateState,
+    found: list[EmittedOutcome],
+    kinds: list[OutcomeKind],
+    third_party: str | None,
+) -> tuple[StatusOutcome, ...]:
+    """Each outcome of ``kinds`` among ``found``, in that order, as its sender was told of
+    it: the outcome's own sentence and value band, or for a third party the redacted
+    sentence of its WRONG_DESTINATION (the outcome's own names the certificate's importer).
+    An ORPHAN_CONFIRMATION's sentence stays: it was decided before any certificate came."""
+    told = []
+    for kind in kinds:
+        for item in found:
+            if item.kind is not kind:
+                continue
+            if third_party is None:
+                told.append(StatusOutcome(kind, item.detail, item.value_band))
+            elif kind is OutcomeKind.WRONG_DESTINATION:
+                told.append(
+                    StatusOutcome(kind, third_party_detail(state.certificate_id, third_party))
+                )
+            else:
+                told.append(StatusOutcome(kind, item.detail))
+    return tuple(told)
 
 
 #: The reason of a confirmation's TRANSLATED status while it waits for its certificate.

@@ -28,7 +28,7 @@ from gateway.events import (
     event_to_avro,
     utc,
 )
-from gateway.router.records import Difference, OutcomeKind, event_body
+from gateway.router.records import Difference, OutcomeKind, ValueBand, event_body
 
 #: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
 STATE_SCHEMA = "RouterState"
@@ -81,12 +81,16 @@ class StoredConfirmation:
 @dataclass(frozen=True, slots=True)
 class EmittedOutcome:
     """An outcome already emitted: its kind, id and evidence (for "once" and for status),
-    and its differences (the evidence's status lists them)."""
+    and what the evidence's status tells of it: its differences, its sentence and, for
+    VALUE_PER_CARAT_OUT_OF_BAND, the value and the band (None in a state from before
+    RouterState v5)."""
 
     kind: OutcomeKind
     outcome_id: str
     evidence: tuple[str, ...]
     differences: tuple[Difference, ...] = ()
+    detail: str | None = None
+    value_band: ValueBand | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +303,8 @@ def _state_record(state: CertificateState, event_value: Callable[[Kept], Any]) -
                 "outcome_id": item.outcome_id,
                 "evidence_event_ids": list(item.evidence),
                 "differences": [difference.to_avro() for difference in item.differences],
+                "detail": item.detail,
+                "value_band": None if item.value_band is None else item.value_band.to_avro(),
             }
             for item in state.emitted
         ],
@@ -344,6 +350,8 @@ def state_from_avro(record: dict[str, Any]) -> CertificateState:
                     Difference(d["field"], d.get("certificate"), d.get("confirmation"))
                     for d in item.get("differences", [])
                 ),
+                item.get("detail"),
+                None if item.get("value_band") is None else ValueBand.from_avro(item["value_band"]),
             )
             for item in record.get("emitted", [])
         ),

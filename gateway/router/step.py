@@ -21,6 +21,7 @@ from gateway.router.records import (
     NotificationType,
     OutcomeKind,
     TopicKind,
+    ValueBand,
     event_notification,
     message_status_record,
     outcome_body,
@@ -28,6 +29,7 @@ from gateway.router.records import (
     outcome_notification,
     outcome_record,
     status_record,
+    third_party_detail,
 )
 from gateway.router.signals import delivery_status
 from gateway.router.state import (
@@ -217,10 +219,12 @@ class Step:
         differences: Sequence[Difference] = (),
         detail: str | None = None,
         importer_view: str | None = None,
+        value_band: ValueBand | None = None,
     ) -> None:
         """Emit one outcome (kp.outcomes + recipients' partner topics) unless its id was
         emitted before. ``importer_view``: the certificate's importer gets the outcome
-        without differences and with this detail (the differences are another shipment's)."""
+        without differences and with this detail (the differences are another shipment's).
+        ``value_band``: what VALUE_PER_CARAT_OUT_OF_BAND found, kept for the status."""
         ids = tuple(event.event_id for event in evidence)
         certificate_id = self.state.certificate_id
         known_id = outcome_id(certificate_id, kind, ids)
@@ -253,7 +257,7 @@ class Step:
                     outcome_notification(recipient, redacted, outcome_body(redacted))
                 )
         kept = tuple(differences[:MAX_STATUS_DIFFERENCES])
-        emitted = EmittedOutcome(kind, record["outcome_id"], ids, kept)
+        emitted = EmittedOutcome(kind, record["outcome_id"], ids, kept, detail, value_band)
         self.update(emitted=(*self.state.emitted, emitted))
         for event in evidence:
             self.touched.setdefault(event.event_id, event)
@@ -298,11 +302,7 @@ class Step:
             "pair": {"exporter": record["pair"]["exporter"], "importer": recipient},
             "differences": [],
             "evidence_event_ids": own,
-            "detail": (
-                f"certificate {record['certificate_id']} is not addressed to {recipient}; "
-                "the confirmation does not count as its receipt, and the issuing "
-                "participant has been told"
-            ),
+            "detail": third_party_detail(record["certificate_id"], recipient),
         }
 
     def recipients(self, kind: OutcomeKind, evidence: Sequence[CertificateEvent]) -> list[str]:
@@ -324,13 +324,15 @@ class Step:
         )
         return [code for code in dict.fromkeys(candidates) if self.reachable(code)]
 
-    def _visible(self, event: CertificateEvent) -> frozenset[OutcomeKind] | None:
-        """The outcome kinds ``event``'s sender may learn of in its status."""
+    def _third_party(self, event: CertificateEvent) -> str | None:
+        """``event``'s sender when it is not party to the certificate (its status then tells
+        only what its redacted outcomes tell), else None."""
         payload = event.payload
-        third_party = isinstance(payload, ImportConfirmed) and not self.party_to_certificate(
+        if isinstance(payload, ImportConfirmed) and not self.party_to_certificate(
             payload.confirming_participant
-        )
-        return THIRD_PARTY_KINDS if third_party else None
+        ):
+            return payload.confirming_participant
+        return None
 
     def restate(self, tracking_id: str) -> None:
         """Write the current status of the message ``tracking_id`` once more (no change to
@@ -352,9 +354,9 @@ class Step:
         original = next(
             (e for e in self.state.kept_events() if e.event_id == alias.original_event_id), None
         )
-        visible = None if original is None else self._visible(original)
-        status = delivery_status(self.state, alias.event_id, visible) or delivery_status(
-            self.state, alias.original_event_id, visible
+        third_party = None if original is None else self._third_party(original)
+        status = delivery_status(self.state, alias.event_id, third_party) or delivery_status(
+            self.state, alias.original_event_id, third_party
         )
         if status is not None:
             self.emissions.append(
@@ -368,11 +370,12 @@ class Step:
                     reason=status.reason,
                     detail=status.detail,
                     differences=status.differences,
+                    outcomes=status.outcomes,
                 )
             )
 
     def _status(self, event: CertificateEvent, about: str) -> None:
-        status = delivery_status(self.state, about, self._visible(event))
+        status = delivery_status(self.state, about, self._third_party(event))
         if status is not None:
             record = status_record(
                 event,
@@ -381,6 +384,7 @@ class Step:
                 reason=status.reason,
                 detail=status.detail,
                 differences=status.differences,
+                outcomes=status.outcomes,
             )
             if record is not None:
                 self.emissions.append(record)

@@ -23,6 +23,7 @@ from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
     certificate,
     confirmation,
+    decoded,
     read_until,
     registry_copy,
     render,
@@ -58,7 +59,8 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
 ) -> None:
     settings = created_topics
     cert = certificate("RU0610001")
-    counted = certificate("RU0610002")  # its importer counts one parcel more
+    # 500 USD/ct, far above Russia's band of 38.8-242.5; its importer counts one parcel more
+    counted = certificate("RU0610002", carats="1000.000", value="500000.00")
     recounted = replace(confirmation(counted), parcels=counted.parcels + 1)
     broken = b"<KPCertificate><Number>RU0610009</Number>"  # truncated: the translator judges
     async with started(settings) as client, started(settings, validate_sync=False) as lenient:
@@ -94,6 +96,9 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
             importer_view = await client.wait_status(conf_id, "EU", wanted)
             dead = await client.wait_status(unchecked.body["tracking_id"], "RU", {"dead-lettered"})
             told = await client.wait_status(differing[1].body["tracking_id"], "EU", {"discrepancy"})
+            flagged = await client.wait_status(
+                differing[0].body["tracking_id"], "RU", {"discrepancy"}
+            )
         # A tracking id is a UUID: any case finds it, as RFC 9562 reads UUIDs.
         shouted = await client.status(cert_id.upper(), "RU")
         assert shouted.status == 200 and shouted.body["tracking_id"] == cert_id
@@ -109,6 +114,22 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
             "confirmation": str(counted.parcels + 1),
         }
     ]
+    assert told["outcomes"] == [
+        {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None}
+    ]
+    # The exporter hears why its certificate is flagged: the sentence, the value and the
+    # band, as kp.outcomes has them (the importer's status above has none of it: the band
+    # outcome's evidence is the certificate alone).
+    band = {
+        "outcome": "VALUE_PER_CARAT_OUT_OF_BAND",
+        "detail": "500.00 USD/ct is outside 38.8-242.5 USD/ct for origin RU",
+        "value_band": {"usd_per_carat": "500.00", "low": "38.8", "high": "242.5", "hs_code": None},
+    }
+    assert flagged["reason"] == "VALUE_PER_CARAT_OUT_OF_BAND"
+    assert flagged["outcomes"][0] == band
+    outcomes = decoded(await read_until(settings, "outcomes", 2), "Outcome")
+    (decided,) = [o for o in outcomes if o["outcome"] == "VALUE_PER_CARAT_OUT_OF_BAND"]
+    assert decided["detail"] == band["detail"]
 
     inbound = await read_until(settings, "inbound", 5)
     assert len(inbound) == 5

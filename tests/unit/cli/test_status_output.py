@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -120,6 +121,35 @@ async def test_the_unknown_message_problem_is_told_by_its_type_or_an_older_serve
     )
 
 
+async def test_json_carries_each_outcome_with_its_sentence_and_band() -> None:
+    outcomes = [
+        {
+            "outcome": "VALUE_PER_CARAT_OUT_OF_BAND",
+            "detail": "500.00 USD/ct is outside 38.8-242.5 USD/ct for origin RU",
+            "value_band": {
+                "usd_per_carat": "500.00",
+                "low": "38.8",
+                "high": "242.5",
+                "hs_code": None,
+            },
+        }
+    ]
+    found = {
+        "status": "discrepancy",
+        "reason": "VALUE_PER_CARAT_OUT_OF_BAND",
+        "detail": "VALUE_PER_CARAT_OUT_OF_BAND",
+        "certificate_id": "RU0123456",
+        "differences": [],
+        "outcomes": outcomes,
+        "updated_at": "2026-03-02T10:00:00.000Z",
+    }
+    async with ingress_stub() as stub:
+        stub.statuses["RU:t-1"] = [found]
+        machine = await _status(stub.url, "--json", "RU:t-1")
+    assert machine.exit_code == 0, machine.output
+    assert json.loads(machine.stdout)["outcomes"] == outcomes
+
+
 def _shown(router: Harness, item: CertificateEvent) -> list[str]:
     """``kpgw status`` of ``item``'s message as the ingress would serve it: the router's
     kp.status records through the ingress's status view, then the human lines."""
@@ -149,8 +179,9 @@ def test_each_difference_says_what_its_values_are() -> None:
     for item in (cert, first, second):
         twice.feed(item)
     assert _shown(twice, second) == [
+        f"  DUPLICATE_CONFIRMATION: already confirmed by event {first.event_id}",
         "  date_of_receipt: first confirmation 2025-03-12, later confirmation 2025-04-02 "
-        "(DUPLICATE_CONFIRMATION)"
+        "(DUPLICATE_CONFIRMATION)",
     ]
 
     heavier = (
@@ -162,6 +193,7 @@ def test_each_difference_says_what_its_values_are() -> None:
     reissued.feed(cert)
     reissued.feed(reissue)
     assert _shown(reissued, reissue) == [
+        "  CONFLICTING_REISSUE: RU0123456 issued again with different content",
         "  lines: original certificate 7102.21 310.200 ct 12408.00 USD; 7102.31 1520.350 ct "
         "147474.00 USD, re-issued certificate 7102.21 310.200 ct 12408.00 USD; 7102.31 "
         "1620.350 ct 147474.00 USD (CONFLICTING_REISSUE)",
@@ -175,7 +207,9 @@ def test_each_difference_says_what_its_values_are() -> None:
     voided.feed(cancelled, T0 + timedelta(days=5))
     voided.feed(first, T0 + timedelta(days=9))
     assert _shown(voided, first) == [
-        "  date_of_receipt: voided on 2025-03-08, received 2025-03-12 (CONFIRMED_AFTER_VOID)"
+        "  CONFIRMED_AFTER_VOID: received 2025-03-12, certificate voided 2025-03-08: "
+        "Shipment cancelled by exporter",
+        "  date_of_receipt: voided on 2025-03-08, received 2025-03-12 (CONFIRMED_AFTER_VOID)",
     ]
 
     early = event(void(issued(cert), voided_on=issued(cert).issue_date + timedelta(days=20)))
@@ -183,7 +217,9 @@ def test_each_difference_says_what_its_values_are() -> None:
     for item in (cert, early, first):
         used.feed(item)
     assert _shown(used, first) == [
-        "  date_of_receipt: voided on 2025-03-23, received 2025-03-12 (VOIDED_AFTER_RECEIPT)"
+        "  VOIDED_AFTER_RECEIPT: voided 2025-03-23 (Shipment cancelled by exporter), after EU "
+        "confirmed receiving the goods on 2025-03-12",
+        "  date_of_receipt: voided on 2025-03-23, received 2025-03-12 (VOIDED_AFTER_RECEIPT)",
     ]
 
     expired = Harness()
@@ -193,16 +229,18 @@ def test_each_difference_says_what_its_values_are() -> None:
     )
     expired.feed(late)
     assert _shown(expired, late) == [
+        "  CONFIRMED_AFTER_EXPIRY: received 2025-05-03, certificate expired 2025-05-02",
         "  date_of_receipt: certificate valid until 2025-05-02, received 2025-05-03 "
-        "(CONFIRMED_AFTER_EXPIRY)"
+        "(CONFIRMED_AFTER_EXPIRY)",
     ]
 
     dear = event(certificate(lines=(HsLine("7102.31", Decimal("1000.000"), Decimal("500000.00")),)))
     band = Harness()
     band.feed(dear)
     assert _shown(band, dear) == [
-        "  usd_per_carat: certificate 500.00, out of its origin's band "
-        "(VALUE_PER_CARAT_OUT_OF_BAND)"
+        "  VALUE_PER_CARAT_OUT_OF_BAND: 500.00 USD/ct is outside 38.8-242.5 USD/ct for origin RU",
+        "  usd_per_carat: certificate 500.00, outside its origin's band 38.8-242.5 USD/ct "
+        "(VALUE_PER_CARAT_OUT_OF_BAND)",
     ]
 
     diverted = event(
@@ -214,10 +252,30 @@ def test_each_difference_says_what_its_values_are() -> None:
     wrong.feed(cert)
     wrong.feed(diverted)
     assert _shown(wrong, cert) == [
+        "  WRONG_DESTINATION: certificate for EU confirmed by AE",
         "  confirming_participant: certificate's importer EU, confirmed by AE (WRONG_DESTINATION)",
         "  importer: certificate Antwerp Rough Trading BV, confirmation Dubai Rough DMCC "
         "(WRONG_DESTINATION)",
     ]
+
+    industrial = HsLine("7102.21", Decimal("0.500"), Decimal("25000000.00"))
+    gem = HsLine("7102.31", Decimal("100.000"), Decimal("15000.00"))
+    inflated = event(
+        replace(
+            certificate(
+                "BW1234567", issuing_participant="BW", exporting_participant="BW", origin="BW"
+            ),
+            lines=(gem, industrial),
+            total_carats=gem.carats + industrial.carats,
+            total_value_usd=gem.value_usd + industrial.value_usd,
+        )
+    )
+    alone = Harness()
+    alone.feed(inflated)
+    assert _shown(alone, inflated)[1] == (
+        "  usd_per_carat: certificate 50000000.00, above its origin's 327.5 USD/ct "
+        "(VALUE_PER_CARAT_OUT_OF_BAND)"
+    )
 
     fewer = event(confirmation(issued(cert), lines=RU_LINES[:1]))
     partly = Harness()
@@ -226,6 +284,45 @@ def test_each_difference_says_what_its_values_are() -> None:
     assert _shown(partly, fewer) == [
         "  lines[7102.21]: certificate 7102.21, not on the confirmation "
         "(MATCHED_WITH_DISCREPANCIES)"
+    ]
+
+
+def test_a_third_party_is_shown_only_what_it_was_told() -> None:
+    cert = event(certificate())
+    probe = event(
+        confirmation(
+            issued(cert), confirming_participant="AE", confirming_member_state=None, importer=DUBAI
+        )
+    )
+    router = Harness()
+    router.feed(cert)
+    router.feed(probe)
+    assert _shown(router, probe) == [
+        "  WRONG_DESTINATION: certificate RU0123456 is not addressed to AE; the confirmation "
+        "does not count as its receipt, and the issuing participant has been told"
+    ]
+
+
+def test_a_status_from_an_older_server_is_shown_as_before() -> None:
+    """No ``outcomes`` (a server before DeliveryStatus v3): the differences alone."""
+    older = {
+        "tracking_id": "t-1",
+        "http_status": 200,
+        "status": "discrepancy",
+        "reason": "VALUE_PER_CARAT_OUT_OF_BAND",
+        "detail": "VALUE_PER_CARAT_OUT_OF_BAND",
+        "differences": [
+            {
+                "outcome": "VALUE_PER_CARAT_OUT_OF_BAND",
+                "field": "usd_per_carat",
+                "certificate": "500.00",
+                "confirmation": None,
+            }
+        ],
+    }
+    assert describe(older)[1:] == [
+        "  usd_per_carat: certificate 500.00, out of its origin's band "
+        "(VALUE_PER_CARAT_OUT_OF_BAND)"
     ]
 
 

@@ -49,6 +49,7 @@ def test_latest_status_wins_and_reads_as_the_api_words() -> None:
         "detail": None,
         "certificate_id": "RU0100001",
         "differences": [],
+        "outcomes": [],
         "updated_at": "2026-03-02T10:00:00.000Z",
     }
     difference = {
@@ -71,6 +72,7 @@ def test_latest_status_wins_and_reads_as_the_api_words() -> None:
         "MATCHED_WITH_DISCREPANCIES",
     )
     assert found["differences"] == [difference]
+    assert found["outcomes"] == []
     view.apply(status("t2", "DEAD_LETTERED", reason="XSD_VIOLATION"))
     dead = view.lookup("t2", "RU", accepted)
     assert dead is not None and dead["status"] == "dead-lettered"
@@ -132,6 +134,64 @@ def test_a_status_written_before_differences_existed_reads_with_none() -> None:
     found = view.lookup("t9", "RU", IdempotencyIndex())
     assert found is not None
     assert (found["reason"], found["differences"]) == ("CONFIRMED_AFTER_EXPIRY", [])
+
+
+def test_a_discrepancy_shows_each_outcomes_sentence_and_the_band() -> None:
+    view = StatusView(clock=lambda: AT)
+    outcomes = [
+        {
+            "outcome": "VALUE_PER_CARAT_OUT_OF_BAND",
+            "detail": "500.00 USD/ct is outside 38.8-242.5 USD/ct for origin RU",
+            "value_band": {
+                "usd_per_carat": "500.00",
+                "low": "38.8",
+                "high": "242.5",
+                "hs_code": None,
+            },
+        },
+        {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None},
+    ]
+    view.apply(
+        status(
+            "t1",
+            "DISCREPANCY",
+            reason="VALUE_PER_CARAT_OUT_OF_BAND",
+            detail="VALUE_PER_CARAT_OUT_OF_BAND, MATCHED_WITH_DISCREPANCIES",
+            outcomes=outcomes,
+        )
+    )
+    found = view.lookup("t1", "RU", IdempotencyIndex())
+    assert found is not None and found["outcomes"] == outcomes
+    found["outcomes"][0]["value_band"]["low"] = "0"  # the caller's copy, not the view's
+    again = view.lookup("t1", "RU", IdempotencyIndex())
+    assert again is not None and again["outcomes"] == outcomes
+    assert view.lookup("t1", "EU", IdempotencyIndex()) is None
+
+
+def test_a_status_written_before_outcomes_existed_reads_with_none() -> None:
+    """DeliveryStatus v2 records (differences, no outcomes) stay on the compacted topic."""
+    v2_schema = fastavro.parse_schema(
+        json.loads(codec.released_paths("DeliveryStatus")[1].read_text())
+    )
+    v2 = codec.registry().by_fingerprint(codec.fingerprint(v2_schema))
+    assert v2 is not None and v2.version == "2"
+    body = io.BytesIO()
+    value = {
+        "tracking_id": "t8",
+        "sender": "RU",
+        "certificate_id": "RU0100008",
+        "status": "DISCREPANCY",
+        "reason": "WRONG_DESTINATION",
+        "detail": "WRONG_DESTINATION",
+        "differences": [],
+        "updated_at": AT,
+    }
+    fastavro.schemaless_writer(body, v2.schema, value)
+    view = StatusView(clock=lambda: AT)
+    view.apply(Record(b"t8", codec.MAGIC + v2.fingerprint + body.getvalue()))
+    found = view.lookup("t8", "RU", IdempotencyIndex())
+    assert found is not None
+    assert (found["reason"], found["outcomes"]) == ("WRONG_DESTINATION", [])
 
 
 def test_statuses_older_than_the_retention_are_forgotten() -> None:
