@@ -9,7 +9,7 @@ DIR`` writes)::
     pip install aiokafka fastavro
     python examples/partner_consumer.py SCHEMA_DIR --participant EU \\
         [--bootstrap 127.0.0.1:9092] [--topic-prefix kp.] [--group kp.partner.EU.my-app] \\
-        [--from-beginning] [--max N] [--idle-timeout SECONDS]
+        [--from-beginning] [--max N] [--idle-timeout SECONDS] [--text]
 
 What it shows:
 
@@ -25,7 +25,9 @@ What it shows:
 stdout: one JSON object per notification, with ``topic``, ``partition``, ``offset``,
 ``key``, ``timestamp``, ``schema``, ``fingerprint`` and ``notification`` (the decoded record:
 decimals as strings with their exact scale, timestamps ISO-8601 UTC, dates ISO-8601, a union
-branch that is a record as ``{"<full record name>": {...}}``, as in Avro's JSON encoding).
+branch that is a record as ``{"<full record name>": {...}}``, as in Avro's JSON encoding);
+with ``--text``, one line for people instead (``describe``: the certificate, the route, the
+parties, parcels, carats and dollars, dates, the due time, the outcome and its differences).
 stderr: diagnostics. Exit status: 0 done, 1 a record could not be decoded (reported on stderr;
 the consumer stops before it and does not commit it, so the next run with the newer schema
 files resumes there), 2 usage or environment error (no schemas, no broker, no such topic).
@@ -175,6 +177,86 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# --- one line for people (--text) -------------------------------------------------------
+
+
+def _branch(payload: Any) -> tuple[str, dict[str, Any]]:
+    """The payload union's record name (short) and fields: fastavro gives ``(name, record)``
+    with ``return_record_name``; ``event.event_type`` says the same."""
+    if isinstance(payload, tuple):
+        name, fields = payload
+        return str(name).rsplit(".", 1)[-1], dict(fields)
+    return "", dict(payload or {})
+
+
+def _participant(code: Any, member_state: Any) -> str:
+    return f"{code}/{member_state}" if member_state else str(code)
+
+
+def _goods(fields: Mapping[str, Any]) -> str:
+    """Parcels, carats and US dollars: the totals, else the lines (a confirmation may give
+    lines only); decimals exactly as written."""
+    parts = [] if fields.get("parcels") is None else [f"{fields['parcels']} parcel(s)"]
+    if fields.get("total_carats") is not None:
+        parts.append(f"{jsonable(fields['total_carats'])} ct")
+    if fields.get("total_value_usd") is not None:
+        parts.append(f"USD {jsonable(fields['total_value_usd'])}")
+    if fields.get("total_carats") is None:
+        parts += [
+            f"{line['hs_code']} {jsonable(line['carats'])} ct"
+            + ("" if line.get("value_usd") is None else f" USD {jsonable(line['value_usd'])}")
+            for line in fields.get("lines") or ()
+        ]
+    return ", ".join(parts)
+
+
+def describe(notification: Mapping[str, Any]) -> str:
+    """What a customs officer reads first: the certificate, who, what, when, and what the
+    gateway decided. Dates are the documents' own calendar days; times are UTC."""
+    kind = notification.get("notification_type")
+    certificate = notification.get("certificate_id")
+    head = f"{certificate} {kind}"
+    event = notification.get("event") or {}
+    name, fields = _branch(event.get("payload"))
+    if kind == "SHIPMENT_ANNOUNCED" and name == "CertificateIssued":
+        exporter, importer = fields["exporter"], fields["importer"]
+        source = _participant(fields["exporting_participant"], fields["exporting_member_state"])
+        target = _participant(fields["importing_participant"], fields["importing_member_state"])
+        due = notification.get("confirmation_due")
+        return (
+            f"{head}: {source} -> {target}; "
+            f"exporter {exporter['name']!r}, importer {importer['name']!r}; "
+            f"{_goods(fields)}; origin {fields['origin']}; "
+            f"issued {jsonable(fields['issue_date'])}, "
+            f"valid to {jsonable(fields['expiry_date'])}; "
+            + (f"confirm receipt by {jsonable(due)}" if due else "no confirmation awaited")
+        )
+    if kind == "CERTIFICATE_VOIDED" and name == "CertificateVoided":
+        return (
+            f"{head}: voided on {jsonable(fields['voided_on'])} by "
+            f"{fields['voiding_participant']}: {fields['reason']}; do not release goods under it"
+        )
+    if kind == "IMPORT_CONFIRMED" and name == "ImportConfirmed":
+        confirming = _participant(
+            fields["confirming_participant"], fields.get("confirming_member_state")
+        )
+        return (
+            f"{head}: {confirming} received it on {jsonable(fields['date_of_receipt'])}; "
+            f"{_goods(fields)}; wait for the OUTCOME"
+        )
+    outcome = notification.get("outcome")
+    if kind == "OUTCOME" and outcome:
+        pair = outcome["pair"]
+        text = f"{head} {outcome['outcome']} ({pair['exporter']} -> {pair['importer']})"
+        differences = "; ".join(
+            f"{d['field']}: certificate {d['certificate']}, confirmation {d['confirmation']}"
+            for d in outcome.get("differences") or ()
+        )
+        details = [part for part in (differences, outcome.get("detail")) if part]
+        return text + (f": {' | '.join(details)}" if details else "")
+    return f"{head}: a notification this program does not know; update the schema files"
+
+
 # --- Kafka --------------------------------------------------------------------------------
 
 
@@ -229,10 +311,15 @@ def output_line(record: Any, writer: WriterSchema, notification: Any) -> str:
 
 
 def handle(
-    record: Any, schemas: Mapping[bytes, WriterSchema], seen: set[str], progress: Progress
+    record: Any,
+    schemas: Mapping[bytes, WriterSchema],
+    seen: set[str],
+    progress: Progress,
+    text: bool = False,
 ) -> bool:
-    """Print one notification once: a redelivered notification_id is skipped. False when
-    the record cannot be decoded: it is not handled, so its offset must not be committed."""
+    """Print one notification once (a JSON line, or with ``text`` a line for people): a
+    redelivered notification_id is skipped. False when the record cannot be decoded: it is
+    not handled, so its offset must not be committed."""
     try:
         writer, notification = decode(record.value, schemas)
     except UndecodableRecord as exc:
@@ -250,7 +337,8 @@ def handle(
     if notification_id is not None and notification_id in seen:
         progress.duplicates += 1
         return True
-    print(output_line(record, writer, notification), flush=True)
+    line = describe(notification) if text else output_line(record, writer, notification)
+    print(line, flush=True)
     if notification_id is not None:
         seen.add(str(notification_id))
     progress.printed += 1
@@ -272,7 +360,12 @@ async def consume(args: argparse.Namespace, schemas: Mapping[bytes, WriterSchema
     try:
         await consumer.start()
     except KafkaError as exc:
-        print(f"partner_consumer: no broker at {args.bootstrap}: {exc!r}", file=sys.stderr)
+        await consumer.stop()  # what start() opened before it failed
+        print(
+            f"partner_consumer: cannot connect to {args.bootstrap} (no broker there, or "
+            f"--security-protocol does not match its listener): {exc!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -281,7 +374,11 @@ async def consume(args: argparse.Namespace, schemas: Mapping[bytes, WriterSchema
     progress = Progress()
     try:
         if topic not in await consumer.topics():  # checked first: never auto-create it
-            print(f"partner_consumer: topic {topic} does not exist", file=sys.stderr)
+            print(
+                f"partner_consumer: topic {topic} does not exist (or your principal has no "
+                "Describe right on it)",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         if args.from_beginning:
             consumer.subscribe([topic], listener=RewindOnce(consumer))
@@ -325,7 +422,7 @@ async def read(
             for record in records:
                 if args.max is not None and progress.printed >= args.max:
                     break
-                if not handle(record, schemas, seen, progress):
+                if not handle(record, schemas, seen, progress, args.text):
                     # Never skip a notification: stop before it, so a run with the newer
                     # schema files resumes here, in the certificate's order.
                     undecodable = True
@@ -383,11 +480,26 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--sasl-username", help=f"SASL user; the password is read from ${PASSWORD_ENV}"
     )
     parser.add_argument("--ssl-cafile", help="CA bundle that signed the broker's certificate")
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="one line for people per notification instead of JSON",
+    )
     args = parser.parse_args(argv)
     if not args.participant.isalnum():
         parser.error("--participant is a participant code such as EU or RU")
     if args.max is not None and args.max < 1:
         parser.error("--max must be at least 1")
+    # Refused here rather than by the broker, whose refusal reads like "no broker".
+    if args.security_protocol.startswith("SASL_"):
+        if not args.sasl_username:
+            parser.error(f"--security-protocol {args.security_protocol} needs --sasl-username")
+        if not os.environ.get(PASSWORD_ENV, "").strip():
+            parser.error(f"--security-protocol {args.security_protocol} needs ${PASSWORD_ENV}")
+    elif args.sasl_username:
+        parser.error("--sasl-username needs --security-protocol SASL_SSL or SASL_PLAINTEXT")
+    if args.ssl_cafile and args.security_protocol not in {"SSL", "SASL_SSL"}:
+        parser.error("--ssl-cafile needs --security-protocol SSL or SASL_SSL")
     return args
 
 

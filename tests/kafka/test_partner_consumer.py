@@ -63,7 +63,8 @@ def as_json(value: Any) -> Any:
 
 async def run_example(
     settings: Settings, schemas: Path, participant: str, *options: str, cwd: Path
-) -> tuple[int, list[dict[str, Any]], str]:
+) -> tuple[int, list[Any], str]:
+    """Exit status, stdout's lines (JSON-decoded unless ``--text``) and stderr."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLE),
@@ -87,8 +88,10 @@ async def run_example(
         await process.wait()
         raise
     assert process.returncode is not None
-    lines = [json.loads(line) for line in out.decode().splitlines()]
-    return process.returncode, lines, err.decode()
+    lines = out.decode().splitlines()
+    if "--text" in options:
+        return process.returncode, lines, err.decode()
+    return process.returncode, [json.loads(line) for line in lines], err.decode()
 
 
 def check_equal_to_what_was_written(printed: list[dict[str, Any]], records: list[Any]) -> None:
@@ -173,6 +176,22 @@ async def test_prints_every_notification_the_pipeline_wrote_decimals_exact(
     assert {
         (d["field"], d["certificate"], d["confirmation"]) for d in discrepancy["differences"]
     } >= {("lines[7102.31].carats", "100.000", "99.999")}
+
+    # --text: a line for people per notification, from the same records.
+    code, text, err = await run_example(
+        settings, RELEASED, "EU", "--group", f"{group}-text", "--max", "4", "--text", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert len(text) == 4
+    (announced_first,) = [line for line in text if line.startswith("RU0701001 SHIPMENT_ANNOUNCED")]
+    assert "RU -> EU" in announced_first
+    assert "1234.567 ct, USD 98765.43" in announced_first
+    assert "confirm receipt by " in announced_first
+    assert any(
+        line.startswith("RU0701002 OUTCOME MATCHED_WITH_DISCREPANCIES (RU -> EU): ")
+        and "lines[7102.31].carats: certificate 100.000, confirmation 99.999" in line
+        for line in text
+    )
 
     # The exporter, with the files `kpgw schemas export` wrote, idle-timeout instead of --max.
     code, printed, err = await run_example(

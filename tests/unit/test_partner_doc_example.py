@@ -8,11 +8,19 @@ import importlib.util
 import json
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 
-from gateway.router.records import Difference, OutcomeKind, outcome_notification, outcome_record
+from gateway.router.records import (
+    Difference,
+    NotificationType,
+    OutcomeKind,
+    event_notification,
+    outcome_notification,
+    outcome_record,
+)
 from tests.conftest import REPO_ROOT
+from tests.unit.router.factories import certificate, event
 
 
 def _example() -> ModuleType:
@@ -53,3 +61,32 @@ def test_the_documented_sample_is_what_the_example_prints_today() -> None:
         topic="kp.partner.EU", partition=0, offset=0, key=b"RU0702000", timestamp=1772445600360
     )
     assert json.loads(example.output_line(record, writer, decoded)) == documented
+
+
+def test_the_documented_text_lines_are_what_the_example_prints_today() -> None:
+    text = (REPO_ROOT / "docs" / "partners.md").read_text("utf-8")
+    (sample,) = re.findall(r"```text\n(RU0702000 SHIPMENT_ANNOUNCED.*?)```", text, re.S)
+    at = datetime(2026, 3, 2, 10, 0, 0, 123000, tzinfo=UTC)
+    cert = certificate("RU0702000", issue_date=date(2026, 3, 2), expiry_date=date(2026, 5, 1))
+    announcement = event_notification(
+        NotificationType.SHIPMENT_ANNOUNCED,
+        "EU",
+        event(cert, at=at),
+        at,
+        confirmation_due=at + timedelta(days=14),
+    )
+    outcome = outcome_record(
+        certificate_id="RU0702000",
+        kind=OutcomeKind.MATCHED_WITH_DISCREPANCIES,
+        pair=("RU", "EU"),
+        evidence=["e-1", "e-2"],
+        decided_at=at,
+        differences=[Difference("parcels", "3", "4")],
+    )
+    example = _example()
+    schemas, _ = example.load_schemas(REPO_ROOT / "schemas" / "avro" / "released")
+    printed = [
+        example.describe(example.decode(emission.to_bytes(), schemas)[1])
+        for emission in (announcement, outcome_notification("EU", outcome))
+    ]
+    assert printed == sample.splitlines()
