@@ -210,6 +210,34 @@ def _goods(fields: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+#: What a difference's two values are, by the outcome that found it (docs/partners.md,
+#: "Reading differences"): the columns are named certificate and confirmation, but a
+#: duplicate compares two confirmations, a re-issue two certificates, a void its date.
+DIFFERENCE_LABELS: dict[str, tuple[str, str | None]] = {
+    "CONFLICTING_REISSUE": ("original certificate", "re-issued certificate"),
+    "DUPLICATE_CONFIRMATION": ("first confirmation", "later confirmation"),
+    "CONFIRMED_AFTER_EXPIRY": ("certificate valid until", "received"),
+    "CONFIRMED_AFTER_VOID": ("voided on", "received"),
+    "VOIDED_AFTER_RECEIPT": ("voided on", "received"),
+    "VALUE_PER_CARAT_OUT_OF_BAND": ("certificate", None),
+}
+
+
+def _difference(kind: str, difference: Mapping[str, Any]) -> str:
+    """One difference, each value named by what it is; a value a document does not give is
+    said so."""
+    first, second = DIFFERENCE_LABELS.get(kind, ("certificate", "confirmation"))
+    if kind == "WRONG_DESTINATION" and difference["field"] == "confirming_participant":
+        first, second = "certificate's importer", "confirmed by"
+    labelled = [(first, difference["certificate"])]
+    if second is not None:
+        labelled.append((second, difference["confirmation"]))
+    values = [
+        f"not on the {label}" if value is None else f"{label} {value}" for label, value in labelled
+    ]
+    return f"{difference['field']}: {', '.join(values)}"
+
+
 def describe(notification: Mapping[str, Any]) -> str:
     """What a customs officer reads first: the certificate, who, what, when, and what the
     gateway decided. Dates are the documents' own calendar days; times are UTC."""
@@ -249,8 +277,7 @@ def describe(notification: Mapping[str, Any]) -> str:
         pair = outcome["pair"]
         text = f"{head} {outcome['outcome']} ({pair['exporter']} -> {pair['importer']})"
         differences = "; ".join(
-            f"{d['field']}: certificate {d['certificate']}, confirmation {d['confirmation']}"
-            for d in outcome.get("differences") or ()
+            _difference(str(outcome["outcome"]), d) for d in outcome.get("differences") or ()
         )
         details = [part for part in (differences, outcome.get("detail")) if part]
         return text + (f": {' | '.join(details)}" if details else "")

@@ -105,7 +105,7 @@ def test_an_outcome_names_its_kind_pair_differences_and_detail() -> None:
     )
     assert described(outcome_notification("EU", outcome).to_bytes()) == (
         "RU0123456 OUTCOME MATCHED_WITH_DISCREPANCIES (RU -> EU): parcels: certificate 3, "
-        "confirmation 4; total_value_usd: certificate 159882.00, confirmation None | "
+        "confirmation 4; total_value_usd: certificate 159882.00, not on the confirmation | "
         "checked against the pair's tolerance"
     )
     matched = outcome_record(
@@ -118,6 +118,56 @@ def test_an_outcome_names_its_kind_pair_differences_and_detail() -> None:
     assert described(outcome_notification("RU", matched).to_bytes()) == (
         "RU0123456 OUTCOME MATCHED (RU -> EU)"
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "difference", "line"),
+    [
+        (
+            OutcomeKind.DUPLICATE_CONFIRMATION,
+            Difference("date_of_receipt", "2025-03-12", "2025-03-20"),
+            "date_of_receipt: first confirmation 2025-03-12, later confirmation 2025-03-20",
+        ),
+        (
+            OutcomeKind.CONFLICTING_REISSUE,
+            Difference("total_carats", "1830.550", "1900.000"),
+            "total_carats: original certificate 1830.550, re-issued certificate 1900.000",
+        ),
+        (
+            OutcomeKind.CONFIRMED_AFTER_VOID,
+            Difference("date_of_receipt", "2025-03-08", "2025-03-12"),
+            "date_of_receipt: voided on 2025-03-08, received 2025-03-12",
+        ),
+        (
+            OutcomeKind.CONFIRMED_AFTER_EXPIRY,
+            Difference("date_of_receipt", "2025-05-02", "2025-05-09"),
+            "date_of_receipt: certificate valid until 2025-05-02, received 2025-05-09",
+        ),
+        (
+            OutcomeKind.WRONG_DESTINATION,
+            Difference("confirming_participant", "EU", "AE"),
+            "confirming_participant: certificate's importer EU, confirmed by AE",
+        ),
+        (
+            OutcomeKind.VALUE_PER_CARAT_OUT_OF_BAND,
+            Difference("usd_per_carat", "812.44", None),
+            "usd_per_carat: certificate 812.44",
+        ),
+    ],
+)
+def test_each_difference_names_its_two_values_by_what_they_are(
+    kind: OutcomeKind, difference: Difference, line: str
+) -> None:
+    outcome = outcome_record(
+        certificate_id="RU0123456",
+        kind=kind,
+        pair=("RU", "EU"),
+        evidence=["e-1", "e-2"],
+        decided_at=AT,
+        differences=[difference],
+    )
+    text = described(outcome_notification("RU", outcome).to_bytes())
+    assert text == f"RU0123456 OUTCOME {kind} (RU -> EU): {line}"
 
 
 def test_a_type_newer_than_the_program_is_named_not_guessed() -> None:
