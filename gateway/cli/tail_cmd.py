@@ -23,13 +23,19 @@ from gateway.text import json_text
 
 
 def decode_value(value: bytes | None) -> Any:
-    """Avro single-object records decode by fingerprint; anything else shows as text."""
+    """Avro single-object records decode by fingerprint, which is shown too: a partner's
+    consumer names the fingerprint it lacks, and ``kpgw schemas export`` the file that has
+    it. Anything else shows as text."""
     if value is None:
         return None  # a tombstone
     if value[:2] == codec.MAGIC:
         try:
             writer = codec.writer_of(value)
-            return {"schema": writer.name, "record": codec.decode(value)}
+            return {
+                "schema": writer.name,
+                "fingerprint": writer.fingerprint.hex(),
+                "record": codec.decode(value),
+            }
         except UndecodableEvent as exc:
             return {"undecodable": exc.message, "hex": value[:64].hex()}
     return value.decode("utf-8", errors="replace")

@@ -118,6 +118,11 @@ async def test_event_round_trips_through_a_real_topic(created_topics: Settings) 
     )
     assert json.loads(short.stdout.strip())["topic"] == topic
     assert line["value"]["schema"] == "CertificateEvent"
+    # The fingerprint a partner's consumer names when it lacks the file; schemas export
+    # prints it beside each file.
+    assert line["value"]["fingerprint"] == (
+        codec.registry().current("CertificateEvent").fingerprint.hex()
+    )
     payload = line["value"]["record"]["payload"]
     assert payload["type"] == "CertificateIssued"
     assert payload["total_carats"] == "1520.360" and payload["lines"][0]["value_usd"] == "147474.44"

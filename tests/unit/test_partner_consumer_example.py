@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gateway.cli.tail_cmd import decode_value
 from gateway.router.records import (
     Difference,
     NotificationType,
@@ -249,3 +250,18 @@ def test_no_broker_is_exit_2_with_a_hint_and_no_unclosed_consumer() -> None:
 def test_the_text_option_is_documented() -> None:
     text = (REPO_ROOT / "docs" / "partners.md").read_text("utf-8")
     assert "`--text`" in text
+
+
+def test_kpgw_tail_shows_the_fingerprint_a_partner_computes_from_the_published_file() -> None:
+    """A partner reports "unknown writer schema fingerprint ..."; the operator finds the
+    same hex beside the record in ``kpgw tail`` (and beside the file in schemas export)."""
+    value = event_notification(
+        NotificationType.SHIPMENT_ANNOUNCED, "EU", event(certificate()), AT
+    ).to_bytes()
+    example = _example()
+    schemas, _ = example.load_schemas(RELEASED)
+    writer, _ = example.decode(value, schemas)
+    shown = decode_value(value)
+    assert shown["schema"] == "PartnerNotification"
+    assert shown["fingerprint"] == writer.fingerprint.hex() == value[2:10].hex()
+    assert writer.path.parent.name == "PartnerNotification"
