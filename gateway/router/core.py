@@ -15,7 +15,7 @@ docs/router.md describes every outcome and who receives what.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from gateway.codec import Encoded
 from gateway.errors import MessageRejected
@@ -185,6 +185,13 @@ def decide(
     return run.finish()
 
 
+def _instant(moment: datetime) -> str:
+    """An instant in a detail as the partners' documents write instants: ISO 8601 UTC to
+    the millisecond, ``2026-03-16T10:00:00.123Z`` (isoformat gave microseconds and
+    ``+00:00``)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def tick(
     state: CertificateState,
     now: datetime,
@@ -217,7 +224,7 @@ def tick(
         run.outcome(
             OutcomeKind.CONFIRMATION_OVERDUE,
             [cert.event],
-            detail=f"no confirmation since {cert.first_seen.isoformat()}, due {due.isoformat()}",
+            detail=f"no confirmation since {_instant(cert.first_seen)}, due {_instant(due)}",
         )
     if run.changed:
         return run.finish()

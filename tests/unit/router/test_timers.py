@@ -39,6 +39,11 @@ def test_deadline_exactly_reached_is_overdue_and_emitted_once() -> None:
     assert due.changed
     assert router.kinds() == ["CONFIRMATION_OVERDUE"]
     assert router.outcome("CONFIRMATION_OVERDUE")["evidence_event_ids"] == [cert.event_id]
+    # Instants as partners read them elsewhere (UTC, milliseconds, Z), not Python's repr.
+    due_at = (T0 + RU_EU_DEADLINE).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert router.outcome("CONFIRMATION_OVERDUE")["detail"] == (
+        f"no confirmation since 2025-03-03T09:30:00.000Z, due {due_at}"
+    )
     # The exporter learns it, and the importer is reminded.
     assert router.partner("RU") == ["CONFIRMATION_OVERDUE"]
     assert router.partner("EU") == ["SHIPMENT_ANNOUNCED", "CONFIRMATION_OVERDUE"]
