@@ -251,13 +251,19 @@ def describe(notification: Mapping[str, Any]) -> str:
         source = _participant(fields["exporting_participant"], fields["exporting_member_state"])
         target = _participant(fields["importing_participant"], fields["importing_member_state"])
         due = notification.get("confirmation_due")
+        if due is not None:
+            awaited = f"confirm receipt by {jsonable(due)}"
+        elif "confirmation_due" in notification:
+            awaited = "no confirmation awaited"
+        else:  # written with PartnerNotification v1, before the field existed
+            awaited = "due time not in this record"
         return (
             f"{head}: {source} -> {target}; "
             f"exporter {exporter['name']!r}, importer {importer['name']!r}; "
             f"{_goods(fields)}; origin {fields['origin']}; "
             f"issued {jsonable(fields['issue_date'])}, "
             f"valid to {jsonable(fields['expiry_date'])}; "
-            + (f"confirm receipt by {jsonable(due)}" if due else "no confirmation awaited")
+            f"{awaited}"
         )
     if kind == "CERTIFICATE_VOIDED" and name == "CertificateVoided":
         return (

@@ -5,6 +5,8 @@ without a password read as "no broker", and the failed start left an unclosed co
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import fastavro
 import pytest
 
 from gateway.cli.tail_cmd import decode_value
@@ -265,3 +268,24 @@ def test_kpgw_tail_shows_the_fingerprint_a_partner_computes_from_the_published_f
     assert shown["schema"] == "PartnerNotification"
     assert shown["fingerprint"] == writer.fingerprint.hex() == value[2:10].hex()
     assert writer.path.parent.name == "PartnerNotification"
+
+
+def test_an_announcement_written_before_due_times_existed_does_not_claim_none_is_awaited() -> None:
+    """PartnerNotification v1 records (still on a topic until retention) have no
+    ``confirmation_due`` at all: that is not "nothing awaited"."""
+    current = event_notification(
+        NotificationType.SHIPMENT_ANNOUNCED, "EU", event(certificate()), AT
+    ).to_bytes()
+    example = _example()
+    schemas, _ = example.load_schemas(RELEASED)
+    _, notification = example.decode(current, schemas)
+    v1 = fastavro.parse_schema(
+        json.loads((RELEASED / "PartnerNotification" / "v1.avsc").read_text("utf-8")),
+        named_schemas={},
+    )
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, v1, {**notification, "confirmation_due": None})
+    old = b"\xc3\x01" + example.fingerprint(v1) + body.getvalue()
+    writer, decoded = example.decode(old, schemas)
+    assert writer.path.name == "v1.avsc"
+    assert example.describe(decoded).endswith("; due time not in this record")
