@@ -161,7 +161,7 @@ def test_any_server_of_a_bootstrap_list_may_accept_the_probe(
 
     monkeypatch.setattr(broker, "_metadata", metadata)
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 39462))
+        listener.bind(("127.0.0.1", 0))  # a free port: other test runs share the host
         listener.listen()
         port = listener.getsockname()[1]
         assert broker.answers_metadata(f"127.0.0.1:1,127.0.0.1:{port}", timeout_s=1)
