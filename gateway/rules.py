@@ -76,6 +76,11 @@ VALIDITY_TOO_LONG = "VALIDITY_TOO_LONG"
 #: megabyte of address was an event the broker refused.
 TEXT_LIMITS = {"name": 512, "address": 1024, "authority": 512, "free_text": 2000}
 
+#: Findings a refusal lists, as for schema violations and mapping problems (the rest are
+#: counted in its message): a 2 MB confirmation of 19,000 copies of one HS line gave 19,000
+#: DUPLICATE_HS_LINE findings, a problem response and a dead-letter header of megabytes.
+MAX_FINDINGS = 50
+
 RULE_CODES = (
     NOT_KP_GOODS,
     NON_PARTICIPANT,
@@ -137,9 +142,11 @@ def check(
         *also,
     ]
     if findings:
+        omitted = len(findings) - MAX_FINDINGS
+        more = f" ({omitted} more not listed)" if omitted > 0 else ""
         raise BusinessRuleViolation(
-            f"{len(findings)} Kimberley Process rule(s) broken; first: {findings[0].message}",
-            findings=tuple(findings),
+            f"{len(findings)} Kimberley Process rule(s) broken{more}; first: {findings[0].message}",
+            findings=tuple(findings[:MAX_FINDINGS]),
         )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import rules
 from gateway.errors import BusinessRuleViolation, UnauthorisedSender
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta, translate
@@ -32,3 +33,21 @@ def test_a_broken_kp_rule_names_the_adapter(example_registry: ParticipantRegistr
     with pytest.raises(BusinessRuleViolation) as caught:
         translate(broken, InboundMeta(sender="BW", received_at=MOMENT), example_registry)
     assert caught.value.adapter == "uncefact"
+
+
+def test_a_refusal_lists_at_most_fifty_rule_findings(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """Found by fuzzing (one trade line duplicated): each copy is a DUPLICATE_HS_LINE, and a
+    2 MB document of copies gave 19,000 findings; docs/findings.md promises up to 50, the
+    rest counted in the message, as schema and mapping refusals do."""
+    raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
+    start = raw.index(b"<ram:IncludedSPSTradeLineItem>")
+    end = raw.index(b"</ram:IncludedSPSTradeLineItem>") + len(b"</ram:IncludedSPSTradeLineItem>")
+    copies = raw[:end] + raw[start:end] * 60 + raw[end:]
+    with pytest.raises(BusinessRuleViolation) as caught:
+        translate(copies, InboundMeta(sender="BW", received_at=MOMENT), example_registry)
+    findings = caught.value.findings
+    assert len(findings) == rules.MAX_FINDINGS
+    assert {finding.code for finding in findings} == {rules.DUPLICATE_HS_LINE}
+    assert "more not listed" in caught.value.message
