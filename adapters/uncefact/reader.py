@@ -61,6 +61,8 @@ _END_OF_DAY = re.compile(
     r"^(\d{4}-\d{2}-\d{2})T24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\d{2})?$", re.ASCII
 )
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
+#: The digits the decimal context holds (28): a count written with more is no count.
+_INTEGER_DIGITS = 28
 
 DATE_TIME_STRING = udt("DateTimeString")
 DATE_TIME = udt("DateTime")
@@ -338,7 +340,10 @@ class DocumentReader:
         return rounded
 
     def integer(self, text: str, where: etree._Element, what: str) -> int | None:
-        if text.isascii() and text.isdigit():  # the usual case: what ``decimal`` would say
+        # The usual case, what ``decimal`` would say. A longer text goes the decimal way,
+        # which calls it more digits than any amount: ``int()`` refuses more than 4,300
+        # digits with a ValueError that escaped as an internal error (found by fuzzing).
+        if text.isascii() and text.isdigit() and len(text) <= _INTEGER_DIGITS:
             return int(text)
         value = self.decimal(text, where, what, places=0)
         return None if value is None else int(value)

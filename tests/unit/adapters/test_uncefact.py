@@ -556,6 +556,25 @@ class TestUncefact(AdapterContract):
         assert f"{huge}.000 has more digits than any weight or amount" in finding.message
         assert finding.line == 104
 
+    @pytest.mark.parametrize(
+        ("name", "old", "new"),
+        [
+            (CERT, "<ram:ItemQuantity>3<", "<ram:ItemQuantity>{digits}<"),
+            (ACK, "KP-PARCELS: 4<", "KP-PARCELS: {digits}<"),
+        ],
+        ids=["item-quantity", "parcels-statement"],
+    )
+    def test_a_count_of_thousands_of_digits_is_a_finding(
+        self, registry: ParticipantRegistry, name: str, old: str, new: str
+    ) -> None:
+        """Found by fuzzing: Python refuses to convert a text of more than 4,300 digits to
+        an int (ValueError), which escaped as an internal error (a poison pill)."""
+        document = edited(name, old, new.format(digits="9" * 5000))
+        finding = rejected(document, registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "has more digits than any" in finding.message
+        assert finding.line is not None and finding.path is not None
+
     def test_weights_beyond_the_canonical_range_break_a_rule(
         self, registry: ParticipantRegistry
     ) -> None:
