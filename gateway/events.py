@@ -193,6 +193,15 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def to_millis(moment: datetime) -> datetime:
+    """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
+    ``moment`` itself when it already is."""
+    if moment.tzinfo is UTC and not moment.microsecond % 1000:
+        return moment
+    moment = utc(moment)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 # --- Avro mapping ------------------------------------------------------------------------
 
 _PAYLOAD_NAMES: dict[type[Any], str] = {

@@ -17,6 +17,7 @@ from gateway.events import (
     deterministic_event_id,
     kind_of,
     raw_sha256,
+    to_millis,
     utc,
 )
 from gateway.registry import ParticipantRegistry
@@ -112,8 +113,10 @@ def to_event(raw: bytes, adapted: Adapted, meta: InboundMeta) -> CertificateEven
     return CertificateEvent(
         event_id=deterministic_event_id(sender, digest, adapted.payload),
         certificate_id=adapted.payload.certificate_number,
-        occurred_at=utc(adapted.occurred_at),
-        received_at=utc(meta.received_at),
+        # Whole milliseconds, as kp.events holds them (Avro timestamp-millis): a document
+        # time of 10:00:00.123456 made an event other than the one the router decodes.
+        occurred_at=to_millis(adapted.occurred_at),
+        received_at=to_millis(meta.received_at),
         source=EventSource(
             participant=sender,
             authority=adapted.authority,

@@ -24,6 +24,7 @@ from gateway.events import (
     CertificateIssued,
     CertificateVoided,
     ImportConfirmed,
+    to_millis,
 )
 from gateway.registry import ParticipantRegistry
 from gateway.router import compare
@@ -41,7 +42,6 @@ from gateway.router.state import (
     ConfirmationStatus,
     StoredConfirmation,
     StoredEvent,
-    to_millis,
 )
 from gateway.router.step import Decision, Step
 from gateway.router.timers import (

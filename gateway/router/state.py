@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -26,21 +26,13 @@ from gateway.events import (
     ImportConfirmed,
     event_from_avro,
     event_to_avro,
+    to_millis,
     utc,
 )
 from gateway.router.records import Difference, OutcomeKind, ValueBand, event_body
 
 #: The codec name of the changelog value schema (``kpgw.events.RouterState.avsc``).
 STATE_SCHEMA = "RouterState"
-
-
-def to_millis(moment: datetime) -> datetime:
-    """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
-    ``moment`` itself when it already is."""
-    if moment.tzinfo is UTC and not moment.microsecond % 1000:
-        return moment
-    moment = utc(moment)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class ConfirmationStatus(StrEnum):

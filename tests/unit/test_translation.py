@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import rules
+from gateway import codec, rules
 from gateway.errors import BusinessRuleViolation, UnauthorisedSender
+from gateway.events import event_from_avro, event_to_avro
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta, translate
 
@@ -51,3 +52,19 @@ def test_a_refusal_lists_at_most_fifty_rule_findings(
     assert len(findings) == rules.MAX_FINDINGS
     assert {finding.code for finding in findings} == {rules.DUPLICATE_HS_LINE}
     assert "more not listed" in caught.value.message
+
+
+def test_the_event_is_the_one_kp_events_holds(example_registry: ParticipantRegistry) -> None:
+    """Found by fuzzing (a document time with microseconds): kp.events keeps whole
+    milliseconds (Avro timestamp-millis), so the translated event differed from the one the
+    router decodes; its times are now truncated as the encoding would."""
+    raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
+    precise = raw.replace(b"2026-02-27T09:30:00+02:00", b"2026-02-27T09:30:00.123456+02:00")
+    assert precise != raw
+    received = MOMENT.replace(microsecond=987654)
+    event = translate(precise, InboundMeta(sender="BW", received_at=received), example_registry)
+    assert event.occurred_at == datetime(2026, 2, 27, 7, 30, 0, 123000, tzinfo=UTC)
+    assert event.received_at == MOMENT.replace(microsecond=987000)
+    encoded = codec.encode("CertificateEvent", event_to_avro(event))
+    decoded = event_from_avro(codec.decode(encoded, "CertificateEvent"))
+    assert decoded == event

@@ -16,10 +16,11 @@ from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic, RecordsToDelete
 
 from gateway import codec
+from gateway.events import to_millis
 from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
 from gateway.router import STATE_SCHEMA, CertificateState, state_to_avro
 from gateway.router.restore import Restored, restore_partitions
-from gateway.router.state import StoredEvent, to_millis
+from gateway.router.state import StoredEvent
 from gateway.settings import Settings
 from tests.kafka.helpers import registry_copy
 from tests.kafka.router.support import (
