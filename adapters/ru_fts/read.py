@@ -66,6 +66,13 @@ def _text(element: etree._Element | None) -> str | None:
     return element.text.strip() or None
 
 
+def _count(text: str) -> int:
+    """A schema-valid count (``Count6Type``: a non-negative integer of six significant
+    digits, so with any number of leading zeros and a ``+``): ``int()`` refuses a text of
+    more than 4,300 digits with a ValueError (found by fuzzing)."""
+    return int(text.lstrip("+").lstrip("0") or "0")
+
+
 class _Reader:
     """Reads one document, collecting findings so the sender hears about all of them."""
 
@@ -139,7 +146,7 @@ class _Reader:
             provenance=self.optional_text("ProvenanceCountry"),
             issue_date=self.date("IssueDate"),
             expiry_date=self.date("ValidityDateEnd"),
-            parcels=int(self.required_text("PackageNumber")),
+            parcels=_count(self.required_text("PackageNumber")),
             lines=lines,
             total_carats=total_carats,
             total_value_usd=total_value,
@@ -167,7 +174,7 @@ class _Reader:
             date_of_receipt=self.date("ReceiptDate"),
             importer=self.party(self.child("Importer")),
             exporter=None if exporter_el is None else self.party(exporter_el),
-            parcels=None if parcels is None else int(parcels),
+            parcels=None if parcels is None else _count(parcels),
             lines=self.lines(),
             total_carats=None if weight is None else carats(weight),
             total_value_usd=None if cost is None else usd(cost),

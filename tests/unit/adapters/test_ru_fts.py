@@ -531,3 +531,21 @@ def test_greece_written_el_is_gr_in_the_party_too(example_registry: ParticipantR
     payload = adapt(document, example_registry).payload
     assert isinstance(payload, CertificateIssued)
     assert (payload.importing_member_state, payload.importer.country) == ("GR", "GR")
+
+
+@pytest.mark.parametrize(
+    ("document", "written"),
+    [(CERTIFICATE, "<kpc:PackageNumber>3<"), (CONFIRMATION, "<kpic:PackageNumber>1<")],
+    ids=["certificate", "confirmation"],
+)
+def test_a_parcel_count_with_thousands_of_leading_zeros_is_its_value(
+    example_registry: ParticipantRegistry, document: bytes, written: str
+) -> None:
+    """Found by fuzzing: the schema's six digits are significant ones, so it accepts any
+    number of leading zeros, and Python's int() refused a text of more than 4,300 digits
+    with a ValueError that escaped as an internal error (a poison pill)."""
+    tag = written.split(">", maxsplit=1)[0]  # "<kpc:PackageNumber"
+    padded = edit(document, written, f"{tag}>+{'0' * 5000}7<")
+    payload = adapt(padded, example_registry).payload
+    assert isinstance(payload, CertificateIssued | ImportConfirmed)
+    assert payload.parcels == 7
