@@ -94,7 +94,9 @@ def check_charset(content_type: str | None, body: bytes) -> None:
     found = _CHARSET.search(content_type or "")
     if found is None:
         return
-    given = found.group(1)
+    # aiohttp reads a header's non-UTF-8 bytes as lone surrogates, which neither the codec
+    # lookup nor the problem document can take: shown as \xff escapes instead.
+    given = found.group(1).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     own, how = own_encoding(body)
     if _codec_name(given) == _codec_name(own):
         return
@@ -114,7 +116,7 @@ def check_charset(content_type: str | None, body: bytes) -> None:
 def _codec_name(label: str) -> str:
     try:
         name = codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return label.lower()
     if name == "ascii":  # US-ASCII is read as its UTF-8 subset
         return "utf-8"

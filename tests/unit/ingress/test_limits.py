@@ -178,3 +178,15 @@ def test_a_charset_only_the_header_gives_is_refused(
     declared_nothing = "declares no encoding" in says
     assert ("declare the encoding in it" in caught.value.detail) == declared_nothing
     assert ("send charset=" in caught.value.detail) != declared_nothing
+
+
+def test_a_charset_of_bytes_that_are_not_utf8_is_415_not_500() -> None:
+    """Found by fuzzing the headers: aiohttp reads a header's non-UTF-8 bytes as lone
+    surrogates, which failed the charset lookup (an internal error, 500) and could not be
+    written into the problem document either."""
+    content_type = b"application/xml; charset=x-bogus-\xff".decode("utf-8", "surrogateescape")
+    with pytest.raises(Problem) as caught:
+        check_charset(content_type, b"<doc/>")
+    assert caught.value.status == 415
+    assert "charset=x-bogus-\\xff" in caught.value.detail
+    assert caught.value.response("urn:uuid:0").status == 415  # it renders
