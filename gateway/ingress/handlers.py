@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.web_urldispatcher import _default_expect_handler as _aiohttp_expect_handler
 
 from gateway.events import raw_sha256
 from gateway.ingress import dashboard_view, validation
@@ -320,9 +321,22 @@ def openapi_document() -> bytes:
     return resources.files("gateway.ingress").joinpath("openapi.yaml").read_bytes()
 
 
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """``Expect: 100-continue`` as aiohttp answers it; any other expectation is a problem
+    document. aiohttp's own answer is a plain-text 417 quoting the header, given before
+    any middleware runs, so ``gateway.ingress.app.problems`` never saw it."""
+    if request.headers.get("Expect", "").strip().lower() == "100-continue":
+        await _aiohttp_expect_handler(request)  # writes "100 Continue"
+        return None
+    problem = Problem(
+        "bad-request", "the Expect header may only be 100-continue; send the request without it"
+    )
+    return problem.response(f"urn:uuid:{uuid.uuid4()}")
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/messages", post_message)
-    app.router.add_post("/v1/validate", post_validate)
+    app.router.add_post("/v1/messages", post_message, expect_handler=expect_continue)
+    app.router.add_post("/v1/validate", post_validate, expect_handler=expect_continue)
     app.router.add_get("/v1/messages/{tracking_id}", get_status, allow_head=False)
     app.router.add_get("/v1/openapi.yaml", openapi, allow_head=False)
     app.router.add_get("/healthz", healthz, allow_head=False)

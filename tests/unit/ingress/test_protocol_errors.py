@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from gateway.ingress import handlers
 from gateway.ingress.protocol import ProblemAppRunner
 
 TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
@@ -79,3 +80,38 @@ async def test_a_well_formed_request_is_served_as_usual(port: int) -> None:
         port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert (status, body) == (200, b"hello")
+
+
+@pytest.fixture
+async def ingress_routes_port() -> AsyncIterator[int]:
+    """The ingress's routes without an ingress behind them: enough for what aiohttp
+    answers before any handler or middleware runs."""
+    app = web.Application()
+    handlers.add_routes(app)
+    runner = ProblemAppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("path", [b"/v1/messages", b"/v1/validate"])
+async def test_an_unknown_expectation_is_a_problem_not_aiohttp_plain_text(
+    ingress_routes_port: int, path: bytes
+) -> None:
+    """Found by sending odd headers: aiohttp answers an Expect other than 100-continue
+    before any middleware, with a plain-text 417 quoting the header."""
+    status, headers, body = await _exchange(
+        ingress_routes_port,
+        b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Expect: teapot\r\nContent-Type: application/xml\r\nContent-Length: 6\r\n\r\n<doc/>",
+    )
+    assert status == 400
+    assert headers["content-type"].startswith("application/problem+json")
+    problem = json.loads(body)
+    assert problem["type"] == "urn:kpgw:problem:bad-request"
+    assert "100-continue" in problem["detail"]
+    assert b"teapot" not in body
