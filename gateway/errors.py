@@ -11,6 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+#: A finding or an error may quote what the document holds (a TypeCode, an HS code, a
+#: sender's value): a document built for it made a 100 KB value a 100 KB message in
+#: ``kpgw validate``'s output and the DLQ's headers (a fuzzing review). Cut in the middle,
+#: so the advice at the end of a message survives.
+MAX_MESSAGE_CHARS = 1000
+_KEPT_HEAD = 700
+
+
+def bounded_message(message: str) -> str:
+    """``message`` as a finding or an error may carry it: at most about
+    ``MAX_MESSAGE_CHARS`` characters, its middle left out when longer, and saying so."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    tail = MAX_MESSAGE_CHARS - _KEPT_HEAD
+    left_out = len(message) - MAX_MESSAGE_CHARS
+    return f"{message[:_KEPT_HEAD]}[... {left_out:,} characters left out ...]{message[-tail:]}"
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -20,6 +37,10 @@ class Finding:
     message: str
     line: int | None = None
     path: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_MESSAGE_CHARS:
+            object.__setattr__(self, "message", bounded_message(self.message))
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "line": self.line, "path": self.path}
@@ -40,6 +61,7 @@ class GatewayError(Exception):
     retriable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, findings: tuple[Finding, ...] = ()) -> None:
+        message = bounded_message(message)
         super().__init__(message)
         self.message = message
         self.findings = findings

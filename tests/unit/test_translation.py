@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from gateway import codec, rules
-from gateway.errors import BusinessRuleViolation, UnauthorisedSender
+from gateway.errors import (
+    MAX_MESSAGE_CHARS,
+    BusinessRuleViolation,
+    Finding,
+    MessageRejected,
+    UnauthorisedSender,
+    bounded_message,
+)
 from gateway.events import event_from_avro, event_to_avro
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta, translate
@@ -68,3 +75,30 @@ def test_the_event_is_the_one_kp_events_holds(example_registry: ParticipantRegis
     encoded = codec.encode("CertificateEvent", event_to_avro(event))
     decoded = event_from_avro(codec.decode(encoded, "CertificateEvent"))
     assert decoded == event
+
+
+def test_a_finding_quoting_a_huge_value_is_bounded_and_keeps_its_advice(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """Found by fuzzing: a finding quotes the sender's value (here a 100,000-character
+    TypeCode) whole, into ``kpgw validate``'s output and the dead letter's headers. It is
+    cut in the middle now, so what to do about it, at the end of the message, survives."""
+    raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
+    huge = raw.replace(b'name="Certificate of conformity">2<', b'name="x">' + b"9" * 100_000 + b"<")
+    assert huge != raw
+    with pytest.raises(MessageRejected) as caught:
+        translate(huge, InboundMeta(sender="BW", received_at=MOMENT), example_registry)
+    (finding,) = caught.value.findings
+    assert finding.code == "NOT_KP_DOCUMENT"
+    for message in (finding.message, caught.value.message, str(caught.value)):
+        assert len(message) <= MAX_MESSAGE_CHARS + 60
+        assert "characters left out" in message
+        assert message.startswith("this SPS certificate has TypeCode 999")
+        assert message.endswith(")")  # the advice: which TypeCode and where it is documented
+        assert "Kimberley Process documents only" in message
+
+
+def test_a_short_message_is_kept_whole() -> None:
+    message = "x" * MAX_MESSAGE_CHARS
+    assert Finding("CODE", message).message == message
+    assert bounded_message(message + "y") != message + "y"
