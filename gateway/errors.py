@@ -156,6 +156,14 @@ class TransientFailure(GatewayError):
     retriable = True
 
 
+class DeadLetterTooLarge(TransientFailure):
+    """The dead-letter topic refused a dead letter as too large (a ``max.message.bytes``
+    below what the gateway creates it with): the transaction is retried with the letter cut
+    to what the refusal taught (``gateway.dlq.publisher``)."""
+
+    code = "DEAD_LETTER_TOO_LARGE"
+
+
 @dataclass(slots=True)
 class Findings:
     """A collector used by parsers and rules to gather every finding before failing once."""

@@ -28,7 +28,7 @@ from gateway.cli.common import (
     registry_option,
     settings,
 )
-from gateway.dlq.headers import DLQ_HEADERS, readable_headers
+from gateway.dlq.headers import DLQ_HEADERS, VALUE_OMITTED, readable_headers, text_header
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
@@ -243,6 +243,13 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     if not found:  # as replay says it, and a JSON line under --log-format json
         fail(f"no dead letter {dead_letter_id} ({ID_FORMS})", EXIT_INVALID)
     letter = found[0]
+    omitted = text_header(letter.headers, VALUE_OMITTED)
+    if raw and omitted is not None:
+        fail(
+            f"dead letter {letter.id} does not hold the document: {omitted} (for that "
+            "topic's retention)",
+            EXIT_INVALID,
+        )
     if raw:
         sys.stdout.buffer.write(letter.value or b"")
         sys.stdout.buffer.flush()
@@ -256,6 +263,7 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
                 "headers": headers,
                 "findings": letter.findings,
                 "document": (letter.value or b"").decode("utf-8", errors="replace"),
+                "document_omitted": omitted,
             }
         )
         return
@@ -277,6 +285,17 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
         where = f"line {finding.get('line')} " if finding.get("line") else ""
         text = f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}"
         console.print(Text(printable_line(text)), highlight=False)
+    if omitted is not None:  # the bare "(empty)" would hide where the document is
+        console.rule("document: left out of the dead letter")
+        console.print(
+            Text(
+                printable_line(
+                    f"{omitted} (for that topic's retention); this dead letter cannot be replayed"
+                )
+            ),
+            highlight=False,
+        )
+        return
     console.rule("document (pretty-printed; --raw for the stored bytes)")
     console.print(Text(printable(_pretty(letter.value))), highlight=False)
 

@@ -37,6 +37,9 @@ REPLAYED_FROM = "kpgw-replayed-from"
 #: Set when a dead letter had to leave the failed record's bytes out (too large for
 #: kp.dlq): where the original is, on its topic, for that topic's retention.
 VALUE_OMITTED = "kpgw-value-omitted"
+#: Set when a dead letter was cut to fit kp.dlq: what was left out (the stack trace, how
+#: many findings, ...); the reason code and the coordinates never are.
+LEFT_OUT = "kpgw-left-out"
 #: Inbound headers a replay pins when the original record left them to its own metadata
 #: (a Kafka-native sender): the translator's defaults would otherwise change on replay.
 RECEIVED_AT = "kpgw-received-at"
@@ -62,6 +65,7 @@ DLQ_HEADERS = frozenset(
         FINDINGS,
         DEAD_LETTERED_AT,
         VALUE_OMITTED,
+        LEFT_OUT,
     }
 )
 MAX_MESSAGE_BYTES = 4096
@@ -158,37 +162,47 @@ def dlq_headers(
 
 #: The largest dead letter written: kp.dlq takes 4 MiB records; the rest is the batch's
 #: own overhead. A dead letter that does not fit would fail its transaction at every
-#: retry and stop its partition for good.
+#: retry and stop its partition for good. A kp.dlq created with a smaller
+#: ``max.message.bytes`` is learnt from the broker's refusal (``DeadLetterPublisher``).
 MAX_DEAD_LETTER_BYTES = 4 * 1024 * 1024 - 64 * 1024
 FOREIGN_HEADER_BYTES = 4096
 FINDINGS_KEPT_WHEN_CUT = 10
+#: The exception message and findings of a letter cut to its last resort (a kp.dlq of a
+#: few kilobytes): the reason code and the coordinates are never left out.
+MESSAGE_BYTES_AT_LAST = 256
+FINDINGS_KEPT_AT_LAST = 1
+#: Room kept for ``LEFT_OUT`` itself in a letter that had to be cut.
+LEFT_OUT_RESERVE = 512
+
+
+def letter_size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
+    """What a dead letter weighs against the topic's limit, near enough (the record's and
+    the batch's framing aside)."""
+    return len(key or b"") + len(value or b"") + sum(len(name) + len(x) for name, x in headers)
 
 
 def fitted(
     key: bytes | None, value: bytes | None, headers: Headers, origin: Origin, limit: int
 ) -> tuple[bytes | None, bytes | None, Headers]:
-    """A dead letter the broker will take, whatever the failed record carried. Left out,
-    in this order, until it fits: the stack trace; the findings beyond the first ten;
+    """A dead letter of at most ``limit`` bytes, whatever the failed record carried. Left
+    out, in this order, until it fits: the stack trace; the findings beyond the first ten;
     the bulk of every header value over 4 KiB that dead-lettering did not write
     (``kpgw-sender`` included); the value (``VALUE_OMITTED`` says where the original is);
-    the headers dead-lettering did not write; the key."""
-
-    def size(k: bytes | None, v: bytes | None, hs: Headers) -> int:
-        return len(k or b"") + len(v or b"") + sum(len(name) + len(x) for name, x in hs)
-
+    the headers dead-lettering did not write; the key; at last all but the first finding
+    and 256 bytes of the exception message. ``LEFT_OUT`` says what was left out."""
+    size = letter_size
     if size(key, value, headers) <= limit:
         return key, value, headers
-    headers = [(k, v) for k, v in headers if k != EXCEPTION_STACKTRACE]
-    findings = header(headers, FINDINGS)
-    if findings is not None and size(key, value, headers) > limit:
-        cut = json.loads(findings)[:FINDINGS_KEPT_WHEN_CUT]
-        for item in cut:
-            item["message"] = str(item.get("message", ""))[:300]
-            item["path"] = str(item.get("path") or "")[:300] or None
-        headers = [(k, v) for k, v in headers if k != FINDINGS]
-        headers.append((FINDINGS, json.dumps(cut, ensure_ascii=False).encode()))
+    limit -= LEFT_OUT_RESERVE
+    left: list[str] = []
+    total = _finding_count(headers)
+    if header(headers, EXCEPTION_STACKTRACE) is not None:
+        headers = [(k, v) for k, v in headers if k != EXCEPTION_STACKTRACE]
+        left.append("the stack trace")
     if size(key, value, headers) > limit:
-        headers = [
+        headers = _findings_cut(headers, FINDINGS_KEPT_WHEN_CUT)
+    if size(key, value, headers) > limit:
+        cut = [
             (
                 k,
                 v
@@ -197,6 +211,12 @@ def fitted(
             )
             for k, v in headers
         ]
+        bulky = sum(
+            1 for (_, before), (_, after) in zip(headers, cut, strict=True) if before != after
+        )
+        if bulky:
+            left.append(f"all but {FOREIGN_HEADER_BYTES:,} bytes of {bulky} header value(s)")
+        headers = cut
     if size(key, value, headers) > limit:
         where = f"{origin.topic}/{origin.partition}/{origin.offset}"
         note = f"{len(value or b''):,} bytes left out (too large for the dead-letter topic)"
@@ -208,7 +228,39 @@ def fitted(
             note += f", and its {len(key or b''):,}-byte key"
             key = None
         headers.append((VALUE_OMITTED, f"{note}; the original record is {where}".encode()))
+    if size(key, value, headers) > limit:
+        headers = _findings_cut(headers, FINDINGS_KEPT_AT_LAST)
+        message = header(headers, EXCEPTION_MESSAGE) or b""
+        if len(message) > MESSAGE_BYTES_AT_LAST:
+            headers = [(k, v) for k, v in headers if k != EXCEPTION_MESSAGE]
+            headers.append((EXCEPTION_MESSAGE, message[:MESSAGE_BYTES_AT_LAST]))
+            left.append(f"all but {MESSAGE_BYTES_AT_LAST} bytes of the exception message")
+    kept = _finding_count(headers)
+    if kept < total:
+        left.append(f"{total - kept} of {total} findings (the first {kept} kept)")
+    if left:
+        headers.append((LEFT_OUT, "; ".join(left).encode()))
     return key, value, headers
+
+
+def _finding_count(headers: Headers) -> int:
+    findings = header(headers, FINDINGS)
+    return 0 if findings is None else len(json.loads(findings))
+
+
+def _findings_cut(headers: Headers, kept: int) -> Headers:
+    """``headers`` with the findings beyond the first ``kept`` left out, and the bulk of
+    the kept ones' long messages and paths."""
+    findings = header(headers, FINDINGS)
+    if findings is None:
+        return headers
+    cut = json.loads(findings)[:kept]
+    for item in cut:
+        item["message"] = str(item.get("message", ""))[:300]
+        item["path"] = str(item.get("path") or "")[:300] or None
+    return [(k, v) for k, v in headers if k != FINDINGS] + [
+        (FINDINGS, json.dumps(cut, ensure_ascii=False).encode())
+    ]
 
 
 def header(headers: Iterable[tuple[str, bytes]], name: str) -> bytes | None:

@@ -46,6 +46,7 @@ from gateway.kafka.clients import (
     transactional_producer,
 )
 from gateway.kafka.clock import clock_accepted, clock_refused, recently_refused, refused_for_clock
+from gateway.kafka.outbox import DeliveryFailed
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -122,6 +123,8 @@ def transactional_id_of(group_id: str, partition: TopicPartition) -> str:
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, TransientFailure | asyncio.TimeoutError | ConnectionError):
         return True
+    if isinstance(error, DeliveryFailed) and isinstance(error.__cause__, TransientFailure):
+        return True  # a dead letter kp.dlq refused as too large: cut smaller at the retry
     return isinstance(error, KafkaError)
 
 
