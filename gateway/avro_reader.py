@@ -26,7 +26,10 @@ Malformed input raises as fastavro's reader would (the caller turns every except
   fastavro's), beyond the list an ``IndexError``;
 - a negative block count is followed by the block's size in bytes (ignored);
 - decimals through a context of the schema's precision (a value wider than the precision
-  is rounded, as fastavro rounds it), instants and dates through the same arithmetic.
+  is rounded, as fastavro rounds it), instants and dates through the same arithmetic;
+- a decimal longer than ``decimal_bytes_limit`` (at least 64 bytes): a ``ValueError``
+  (fastavro's reader is given the same bound by ``codec``: unbounded, a megabyte of
+  decimal took over a minute to convert, in either reader).
 
 Trailing bytes are not an error: the reader returns where it stopped.
 """
@@ -39,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Context
 from typing import Any
 
-__all__ = ["Read", "compile_reader"]
+__all__ = ["Read", "compile_reader", "decimal_bytes_limit", "decimal_too_long"]
 
 #: ``read(data, pos)`` -> (the value at ``pos``, the position after it).
 Read = Callable[[bytes, int], tuple[Any, int]]
@@ -49,6 +52,21 @@ _DAYS_SHIFT = date(1970, 1, 1).toordinal()
 _MASK64 = (1 << 64) - 1
 _PRIMITIVES = frozenset(("null", "boolean", "int", "long", "float", "double", "string", "bytes"))
 _AVRO_TYPES = _PRIMITIVES | {"record", "enum", "fixed", "array", "map", "union", "error"}
+
+
+def decimal_bytes_limit(precision: int) -> int:
+    """The most bytes a bytes-decimal of ``precision`` digits is read from: more than any
+    of its values needs (a digit takes under half a byte), and at least 64. Turning an
+    integer into a ``Decimal`` takes time quadratic in its length (a megabyte: over a
+    minute), so one hostile record on kp.events would stall a router for that long."""
+    return max(64, precision)
+
+
+def decimal_too_long(size: int, precision: int) -> ValueError:
+    return ValueError(
+        f"a decimal of {size:,} bytes; a decimal of precision {precision} is read from at most "
+        f"{decimal_bytes_limit(precision)} bytes"
+    )
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -134,6 +152,7 @@ class _Compiler:
             "timedelta": timedelta,
             "fromordinal": date.fromordinal,
             "from_bytes": int.from_bytes,
+            "decimal_too_long": decimal_too_long,
         }
         self.counter = 0
         self.open: list[str] = []  # the records being generated (recursion: refused)
@@ -258,9 +277,12 @@ class _Compiler:
             create = self.constant("create", context.create_decimal)
             ctx = self.constant("context", context)
             scale = int(schema.get("scale", 0))
+            precision = int(schema["precision"])
             self.raw(indent)
             self.emit(
                 indent,
+                f"if end - pos > {decimal_bytes_limit(precision)}:",
+                f"    raise decimal_too_long(end - pos, {precision})",
                 f"{target} = {create}(from_bytes(data[pos:end], 'big', signed=True))"
                 f".scaleb({-scale}, {ctx})",
                 "pos = end",
