@@ -42,6 +42,11 @@ COUNTRY_CODE_MISSING = "COUNTRY_CODE_MISSING"
 ORGANIZATION_NAME_MISSING = "ORGANIZATION_NAME_MISSING"
 INVALID_DATE = "INVALID_DATE"
 TEXT_MISSING = "TEXT_MISSING"
+TOO_MANY_NOTES = "TOO_MANY_NOTES"
+
+#: Note elements per document (each at most 1000 characters by the schema): a confirmation's
+#: become its remarks, a certificate's and a cancellation's are not mapped.
+MAX_NOTES = 30
 
 _LOCALS = (
     "CertificateNumber",

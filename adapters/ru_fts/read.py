@@ -103,6 +103,7 @@ class _Reader:
             payload, day = void, void.voided_on
             org = self.child("CertificateOrg")
             authority = self.organisation_name(org, _index(org), required=True)
+        self.notes_bounded()
         if self.findings:
             items = self.findings.as_tuple()
             raise MappingFailed(
@@ -278,6 +279,19 @@ class _Reader:
                 self.child(local),
             )
             return date.min
+
+    def notes_bounded(self) -> None:
+        note_tag = self.names["Note"]
+        notes = [child for child in self.document if child.tag == note_tag]
+        if len(notes) > profile.MAX_NOTES:
+            self.found(
+                profile.TOO_MANY_NOTES,
+                f"{len(notes):,} Note elements where at most {profile.MAX_NOTES} are accepted: "
+                "give remarks in a few notes (a confirmation's become its remarks, of at most "
+                "2,000 characters; a certificate's are not carried to the importing "
+                "participant)",
+                notes[profile.MAX_NOTES],
+            )
 
     def found(self, code: str, message: str, element: etree._Element) -> None:
         self.findings.add(

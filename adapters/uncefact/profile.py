@@ -150,12 +150,24 @@ UNSUPPORTED_STATUS: Final = "UNSUPPORTED_STATUS"
 UNSUPPORTED_UNIT: Final = "UNSUPPORTED_UNIT"
 KP_FIELD_MISSING: Final = "KP_FIELD_MISSING"
 KP_FIELD_INVALID: Final = "KP_FIELD_INVALID"
+TOO_MANY_NOTES: Final = "TOO_MANY_NOTES"
+NOTE_TOO_LONG: Final = "NOTE_TOO_LONG"
 FINDING_CODES: Final = (
     NOT_KP_DOCUMENT,
     UNSUPPORTED_STATUS,
     UNSUPPORTED_UNIT,
     KP_FIELD_MISSING,
     KP_FIELD_INVALID,
+    TOO_MANY_NOTES,
+    NOTE_TOO_LONG,
 )
+
+# --- bounds on notes (free text is not mapped, but a document may not carry it unbounded) --
+#: ram:IncludedSPSNote per document: the profile's own are at most six.
+MAX_DOCUMENT_NOTES: Final = 30
+#: ram:AdditionalInformationSPSNote per trade line: the profile's own is one.
+MAX_LINE_NOTES: Final = 10
+#: Characters of one note's content (all its ram:Content), as the canonical free texts.
+MAX_NOTE_CHARS: Final = 2000
 
 DOCS: Final = "docs/formats/uncefact-kp.md"

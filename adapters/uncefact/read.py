@@ -14,6 +14,7 @@ from adapters.contract import Adapted
 from adapters.uncefact.common import canonical_number, origin_of_lines
 from adapters.uncefact.profile import (
     DOCUMENT_NOTES,
+    MAX_DOCUMENT_NOTES,
     MIXED,
     NAME,
     NOT_STATED,
@@ -125,7 +126,11 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
         "the issue date (ram:IssueDateTime)",
     )
     issued_at = None if issued_written is None else utc(issued_written)
-    notes = read_notes(reader, document.notes, DOCUMENT_NOTES) if document.notes else {}
+    notes = (
+        read_notes(reader, document.notes, DOCUMENT_NOTES, MAX_DOCUMENT_NOTES)
+        if document.notes
+        else {}
+    )
     issuer = document.need(document.issuer, ISSUER)
     authority = kid_text(issuer, RAM_NAME)
     issuer_country = kid_text(kid(issuer, ADDRESS), COUNTRY_ID)

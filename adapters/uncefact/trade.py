@@ -12,18 +12,22 @@ from adapters.uncefact.common import DISGUISED_PREFIX, disguised_kp_prefix, hs_f
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     LINE_NOTES,
+    MAX_LINE_NOTES,
+    MAX_NOTE_CHARS,
     NOTE_CODES,
     NOTE_LINE_VALUE,
+    NOTE_TOO_LONG,
+    TOO_MANY_NOTES,
     UNIT_CARAT,
     UNSUPPORTED_UNIT,
     ram,
 )
 from adapters.uncefact.reader import (
     DocumentReader,
-    first_children,
     index_children,
     kid,
     kid_text,
+    path_of,
 )
 
 ID = ram("ID")
@@ -45,13 +49,43 @@ Notes = dict[str, tuple[str, etree._Element]]
 Line = tuple[str, Decimal, Decimal, str | None]
 
 
-def read_notes(reader: DocumentReader, notes: list[etree._Element], known: frozenset[str]) -> Notes:
-    """KP notes by SubjectCode. Notes without a ``KP-`` subject code are free text and ignored.
-    A KP note with empty content is reported here and kept with content "" so that callers
-    do not report it missing a second time."""
+def read_notes(
+    reader: DocumentReader, notes: list[etree._Element], known: frozenset[str], most: int
+) -> Notes:
+    """KP notes by SubjectCode. Notes without a ``KP-`` subject code are free text and ignored,
+    within bounds: at most ``most`` notes, each of at most ``MAX_NOTE_CHARS`` characters
+    (``TOO_MANY_NOTES``, ``NOTE_TOO_LONG``). A KP note with empty content is reported here
+    and kept with content "" so that callers do not report it missing a second time; one
+    with its value in several ram:Content elements is refused (only one would be read)."""
     found: Notes = {}
+    if len(notes) > most:
+        reader.add(
+            TOO_MANY_NOTES,
+            f"{len(notes):,} notes ({_name(notes[0])}) where at most {most} are accepted: "
+            f"the KP profile's own notes are at most {len(known)} and free-text notes are not "
+            "carried to the importing participant; give remarks in one note",
+            notes[most],
+        )
     for note in notes:
-        subject, content_element = first_children(note, SUBJECT_CODE, CONTENT)
+        subject = content_element = None
+        contents = chars = 0
+        for child in note:
+            tag = child.tag
+            if tag == CONTENT:
+                contents += 1
+                chars += len(child.text or "")
+                if content_element is None:
+                    content_element = child
+            elif tag == SUBJECT_CODE and subject is None:
+                subject = child
+        if chars > MAX_NOTE_CHARS:
+            reader.add(
+                NOTE_TOO_LONG,
+                f"a note ({_name(note)}) of {chars:,} characters where at most "
+                f"{MAX_NOTE_CHARS:,} are accepted (free-text notes are not carried to the "
+                "importing participant; shorten it)",
+                note,
+            )
         code = (subject.text or "").strip() if subject is not None else ""
         if subject is None or code[:3].upper() != "KP-":
             if subject is not None and disguised_kp_prefix(code, NOTE_CODES, "code"):
@@ -68,8 +102,19 @@ def read_notes(reader: DocumentReader, notes: list[etree._Element], known: froze
         else:
             if content is None:
                 reader.missing(f"the content of note {code}", note)
+            elif contents > 1:
+                reader.invalid(
+                    f"note {code}",
+                    note,
+                    f"its value is given in {contents} ram:Content elements; give it in one",
+                )
             found[code] = (content or "", note)
     return found
+
+
+def _name(element: etree._Element) -> str:
+    """``ram:IncludedSPSNote``: the element's name as findings write it."""
+    return path_of(element).rsplit("/", 1)[-1].split("[", 1)[0]
 
 
 def read_lines(
@@ -139,7 +184,7 @@ def _line(
             reader.invalid("the HS code (ram:ClassCode)", class_code, f"{code!r} is not an HS code")
     carats = _carats(reader, element, weight)
     value = None
-    found = read_notes(reader, notes, LINE_NOTES) if notes else {}
+    found = read_notes(reader, notes, LINE_NOTES, MAX_LINE_NOTES) if notes else {}
     if NOTE_LINE_VALUE in found:
         text, note = found[NOTE_LINE_VALUE]
         value = reader.decimal(text, note, _LINE_VALUE_WHAT, places=2) if text else None
