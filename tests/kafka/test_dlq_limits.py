@@ -32,7 +32,7 @@ pytestmark = pytest.mark.kafka
 SMALL_DLQ_BYTES = 20_000
 
 
-async def _create_with_small_dlq(settings: Settings, registry: ParticipantRegistry) -> None:
+async def create_with_small_dlq(settings: Settings, registry: ParticipantRegistry) -> None:
     spec = next(spec for spec in CORE_TOPICS if spec.suffix == "dlq")
     admin = admin_client(settings)
     await admin.start()
@@ -52,7 +52,7 @@ async def test_a_dead_letter_over_the_dlq_topics_limit_is_written_smaller(
     """Before, the broker refused the 80 kB dead letter (MessageSizeTooLarge), the
     transaction was retried for ever and the certificate behind it never translated."""
     settings = kafka_settings
-    await _create_with_small_dlq(settings, example_registry)
+    await create_with_small_dlq(settings, example_registry)
     try:
         big = b"not xml " * 10_000  # 80 kB: NOT_XML, its dead letter over 20 kB
         small = b"not xml " * 1_000  # 8 kB: its dead letter fits as it is
