@@ -4,6 +4,7 @@ that keeps the reason and the coordinates, so the partition keeps flowing."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,8 @@ async def test_a_dead_letter_over_the_dlq_topics_limit_is_written_smaller(
         assert shown.returncode == 0, shown.stderr
         document = shown.stdout.split("document: left out of the dead letter")[1]
         assert f"the original record is {settings.topic_prefix}inbound/0/0" in document
+        as_json = run_kpgw(env, "dlq", "show", "--json", f"{cut.partition}-{cut.offset}")
+        assert json.loads(as_json.stdout)["document_omitted"] == omitted
         raw = run_kpgw(env, "dlq", "show", "--raw", f"{cut.partition}-{cut.offset}")
         assert raw.returncode != 0 and raw.stdout == ""
         assert "does not hold the document: 80,000 bytes left out" in raw.stderr
