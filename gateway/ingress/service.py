@@ -20,7 +20,7 @@ from gateway.ingress.mirror import TopicMirror
 from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
-from gateway.kafka.clients import common_config
+from gateway.kafka.clients import common_config, stop_quietly
 from gateway.kafka.clock import recently_refused
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
@@ -149,5 +149,5 @@ async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         log.info("readiness_broker_unreachable", error=repr(exc))
         return None
-    finally:
-        await client.close()
+    finally:  # bounded: with the broker hung a close may never end, and every probe waits
+        await stop_quietly(client.close(), STOP_GRACE_S, what="readiness client")

@@ -424,17 +424,18 @@ def _accepts(server: str, timeout_s: float) -> bool:
 async def _metadata(bootstrap: str, timeout_s: float) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from gateway.kafka.clients import broker_answer, close_for_good
+
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    try:  # bounded even where aiokafka swallows the cancellation of a timed-out step
+        await broker_answer(admin.start(), "a connection", seconds=timeout_s)
+        await broker_answer(admin.describe_cluster(), "a metadata request", seconds=timeout_s)
     except Exception:  # noqa: BLE001 - any failure means "not answering yet"
         return False
-    finally:
-        with contextlib.suppress(Exception):  # closing a half-started client may fail
-            await admin.close()
+    finally:  # never raises; a half-started client is released all the same
+        await close_for_good(admin, what="metadata probe", seconds=timeout_s)
     return True
 
 

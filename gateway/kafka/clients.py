@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import CloseReason
+from aiokafka.errors import KafkaTimeoutError
 
-from gateway.errors import EnvironmentProblem
+from gateway.errors import EnvironmentProblem, GatewayError
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -177,6 +178,36 @@ async def stop_quietly(stopping: Awaitable[None], seconds: float, *, what: str) 
     return False
 
 
+T = TypeVar("T")
+
+#: How long a consumer's answer about offsets (``position``, ``end_offsets``...) is
+#: waited for: as long as an admin request (``ADMIN_REQUEST_TIMEOUT_MS``).
+ANSWER_WAIT_S = ADMIN_REQUEST_TIMEOUT_MS / 1000
+
+
+async def broker_answer(
+    request: Awaitable[T],
+    what: str,
+    *,
+    seconds: float = ANSWER_WAIT_S,
+    error: type[GatewayError] = EnvironmentProblem,
+) -> T:
+    """The result of ``request`` (a consumer's ``position(...)``, ``end_offsets(...)``,
+    ``beginning_offsets(...)``, an admin client's ``start()``), or ``error`` naming
+    ``what`` was waited for once the broker has not answered for ``seconds`` (a
+    ``KafkaTimeoutError`` of aiokafka's own counts as that). aiokafka's ``position`` waits
+    for ever for a position a seek (to the beginning, after a reset) has not settled while
+    the broker is gone, and its offset lookups retry for their whole ``request_timeout_ms``.
+    Bounded (``wait_bounded``); a cancellation of the caller cancels the request and
+    propagates."""
+    task = asyncio.ensure_future(request)
+    task.add_done_callback(_retrieve)  # left running (it swallowed its cancel): unheard
+    ended = await wait_bounded(task, seconds)
+    if ended and not task.cancelled() and not isinstance(task.exception(), KafkaTimeoutError):
+        return task.result()  # or raises what the request raised
+    raise error(f"the broker did not answer {what} within {seconds:.0f} s; is it up?")
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
@@ -188,14 +219,15 @@ RELEASE_S = 2.0
 KafkaClient: TypeAlias = AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient
 
 
-async def close_for_good(client: KafkaClient, *, what: str, seconds: float = CLIENT_STOP_S) -> None:
-    """Stop ``client`` within ``seconds`` and, when that did not complete (a timeout, an
-    error: a broker outage), ``release`` what aiokafka left running. Never raises but for a
-    cancellation of the calling task, which still releases the client (without waiting)."""
+async def close_for_good(client: KafkaClient, *, what: str, seconds: float | None = None) -> None:
+    """Stop ``client`` within ``seconds`` (``CLIENT_STOP_S``) and, when that did not
+    complete (a timeout, an error: a broker outage), ``release`` what aiokafka left running.
+    Never raises but for a cancellation of the calling task, which still releases the
+    client (without waiting)."""
     stopping = client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop()
     stopped = False
     try:
-        stopped = await stop_quietly(stopping, seconds, what=what)
+        stopped = await stop_quietly(stopping, seconds or CLIENT_STOP_S, what=what)
     except BaseException:
         abandon(client)
         raise

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.alter_configs import set_topic_configs
-from gateway.kafka.clients import admin_client
+from gateway.kafka.clients import admin_client, close_for_good
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 
@@ -215,7 +215,7 @@ async def create_topics(
             created=created, existing=present, config_problems=problems, changed=changed
         )
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
 
 
 async def _existing_config_problems(
@@ -311,7 +311,7 @@ async def partition_count(settings: Settings, topic: str) -> int:
     try:
         return (await _partition_counts(admin, [topic])).get(topic, 0)
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
 
 
 async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
@@ -321,7 +321,7 @@ async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, i
     try:
         return await _partition_counts(admin, sorted(set(topics)))
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
 
 
 async def require_topic(settings: Settings, topic: str) -> int:
@@ -562,7 +562,7 @@ async def check_topics(
         configs = await _topic_configs(admin, names, CHECKED_CONFIGS)
         wanted = await _durability(admin, settings)
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
     for spec in present:
         name = spec.name(prefix)
         if partitions.get(name) != spec.partitions:
@@ -649,7 +649,7 @@ async def list_topics(settings: Settings) -> list[str]:
     try:
         return sorted(await admin.list_topics())
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
 
 
 async def delete_topics(settings: Settings) -> list[str]:
@@ -664,7 +664,7 @@ async def delete_topics(settings: Settings) -> list[str]:
             await admin.delete_topics(names)
         return names
     finally:
-        await admin.close()
+        await close_for_good(admin, what="admin client")
 
 
 async def check_topics_patiently(
