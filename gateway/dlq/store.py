@@ -16,6 +16,8 @@ from gateway.dlq import headers as h
 from gateway.kafka.clients import (
     ADMIN_REQUEST_TIMEOUT_MS,
     ReadProgress,
+    bounded_end_offsets,
+    bounded_position,
     close_for_good,
     committed_consumer,
 )
@@ -162,11 +164,11 @@ async def iter_topic(
     try:
         consumer.assign(tps)
         # read_committed: end_offsets is the last stable offset.
-        ends = await consumer.end_offsets(tps)
+        ends = await bounded_end_offsets(consumer, tps)
         await consumer.seek_to_beginning(*tps)
         if start is not None:
             await start(consumer, tps, ends)
-        pending = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
+        pending = {tp for tp in tps if ends[tp] > await bounded_position(consumer, tp)}
         progress = ReadProgress()  # a broker gone mid-read is said, not polled for ever
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=1000)
@@ -177,7 +179,7 @@ async def iter_topic(
                 if batch:
                     yield batch
             for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
+                if await bounded_position(consumer, tp) >= ends[tp]:
                     pending.discard(tp)
             if pending:
                 progress.check(topic)
@@ -229,7 +231,7 @@ def _start_for(selection: DlqFilter) -> Start | None:
             else {}
         )
         for tp in tps:
-            offset = await consumer.position(tp)
+            offset = await bounded_position(consumer, tp)
             if wanted is not None:
                 first, stop = wanted.get(tp.partition, (ends[tp], ends[tp]))
                 offset = max(offset, first)

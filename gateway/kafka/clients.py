@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeAlias, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import CloseReason
 from aiokafka.errors import KafkaTimeoutError
@@ -107,18 +107,20 @@ READ_STALL_S = 60.0
 
 
 class ReadProgress:
-    """The stall guard of a read of whole partitions (a rebuild, ``kpgw dlq ...``)."""
+    """The stall guard of a read of whole partitions (a rebuild, ``kpgw dlq ...``; a
+    router's restore, which is retried, with ``error=TransientFailure``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: type[GatewayError] = EnvironmentProblem) -> None:
         self._since = time.monotonic()
+        self._error = error
 
     def advanced(self) -> None:
         self._since = time.monotonic()
 
     def check(self, topic: str) -> None:
-        """``EnvironmentProblem`` once nothing came for ``READ_STALL_S``."""
+        """The error (``EnvironmentProblem``) once nothing came for ``READ_STALL_S``."""
         if time.monotonic() - self._since > READ_STALL_S:
-            raise EnvironmentProblem(
+            raise self._error(
                 f"reading {topic} made no progress for {READ_STALL_S:.0f} s; is the broker up?"
             )
 
@@ -189,23 +191,66 @@ async def broker_answer(
     request: Awaitable[T],
     what: str,
     *,
-    seconds: float = ANSWER_WAIT_S,
+    seconds: float | None = None,
     error: type[GatewayError] = EnvironmentProblem,
 ) -> T:
     """The result of ``request`` (a consumer's ``position(...)``, ``end_offsets(...)``,
     ``beginning_offsets(...)``, an admin client's ``start()``), or ``error`` naming
-    ``what`` was waited for once the broker has not answered for ``seconds`` (a
-    ``KafkaTimeoutError`` of aiokafka's own counts as that). aiokafka's ``position`` waits
-    for ever for a position a seek (to the beginning, after a reset) has not settled while
-    the broker is gone, and its offset lookups retry for their whole ``request_timeout_ms``.
-    Bounded (``wait_bounded``); a cancellation of the caller cancels the request and
-    propagates."""
+    ``what`` was waited for once the broker has not answered for ``seconds``
+    (``ANSWER_WAIT_S``; a ``KafkaTimeoutError`` of aiokafka's own counts as that).
+    aiokafka's ``position`` waits for ever for a position a seek (to the beginning, after
+    a reset) has not settled while the broker is gone, and its offset lookups retry for
+    their whole ``request_timeout_ms``. Bounded (``wait_bounded``); a cancellation of the
+    caller cancels the request and propagates."""
+    seconds = seconds or ANSWER_WAIT_S
     task = asyncio.ensure_future(request)
     task.add_done_callback(_retrieve)  # left running (it swallowed its cancel): unheard
     ended = await wait_bounded(task, seconds)
     if ended and not task.cancelled() and not isinstance(task.exception(), KafkaTimeoutError):
         return task.result()  # or raises what the request raised
-    raise error(f"the broker did not answer {what} within {seconds:.0f} s; is it up?")
+    raise error(f"the broker did not answer {what} within {seconds:g} s; is it up?")
+
+
+Offsets: TypeAlias = dict[TopicPartition, int]
+
+
+async def bounded_position(
+    consumer: AIOKafkaConsumer,
+    tp: TopicPartition,
+    *,
+    error: type[GatewayError] = EnvironmentProblem,
+) -> int:
+    """``consumer.position(tp)``, bounded (``broker_answer``)."""
+    what = f"the position of {tp.topic}-{tp.partition}"
+    return int(await broker_answer(consumer.position(tp), what, error=error))
+
+
+async def bounded_end_offsets(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    *,
+    error: type[GatewayError] = EnvironmentProblem,
+) -> Offsets:
+    """``consumer.end_offsets(tps)``, bounded (``broker_answer``)."""
+    what = f"the end offsets of {_topics(tps)}"
+    ends: Offsets = await broker_answer(consumer.end_offsets(tps), what, error=error)
+    return ends
+
+
+async def bounded_first_offsets(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    *,
+    error: type[GatewayError] = EnvironmentProblem,
+) -> Offsets:
+    """``consumer.beginning_offsets(tps)``, bounded (``broker_answer``)."""
+    what = f"the first offsets of {_topics(tps)}"
+    firsts: Offsets = await broker_answer(consumer.beginning_offsets(tps), what, error=error)
+    return firsts
+
+
+def _topics(tps: list[TopicPartition]) -> str:
+    return ", ".join(sorted({tp.topic for tp in tps}))
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

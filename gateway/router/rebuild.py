@@ -41,6 +41,9 @@ from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import (
     ReadProgress,
     admin_client,
+    bounded_end_offsets,
+    bounded_first_offsets,
+    bounded_position,
     close_for_good,
     transactional_producer,
 )
@@ -295,7 +298,7 @@ async def _decide_again(
     started = time.perf_counter()
     stops: dict[TopicPartition, int] = {}
     partitions = [TopicPartition(topics.events, p) for p in reports]
-    for events, log_start in (await reader.consumer.beginning_offsets(partitions)).items():
+    for events, log_start in (await bounded_first_offsets(reader.consumer, partitions)).items():
         report = reports[events.partition]
         report.log_start = log_start
         if report.processed_up_to:
@@ -310,7 +313,7 @@ async def _decide_again(
         TopicPartition(topics.events, p): max(r.processed_up_to or 0, r.log_start)
         for p, r in reports.items()
     }
-    ends = await reader.consumer.end_offsets(list(processed)) if processed else {}
+    ends = await bounded_end_offsets(reader.consumer, list(processed)) if processed else {}
     backlog = {tp: end for tp, end in ends.items() if end > processed[tp]}
     first: dict[int, int] = {}
     async for record in reader.read(backlog, starts=processed):
@@ -527,7 +530,7 @@ class Reader:
         """The records of each partition from its start (or ``starts``, when later) up to
         ``stop`` (exclusive)."""
         consumer = self.consumer
-        firsts = await consumer.beginning_offsets(list(stops)) if stops else {}
+        firsts = await bounded_first_offsets(consumer, list(stops)) if stops else {}
         starts = {tp: max(first, (starts or {}).get(tp, 0)) for tp, first in firsts.items()}
         pending = {tp for tp, stop in stops.items() if starts[tp] < stop}
         if not pending:
@@ -544,7 +547,7 @@ class Reader:
                     if record.offset < stops[tp]:
                         yield record
             for tp in list(pending):
-                if await consumer.position(tp) >= stops[tp]:
+                if await bounded_position(consumer, tp) >= stops[tp]:
                     pending.discard(tp)
             if pending:
                 progress.check(sorted(tp.topic for tp in pending)[0])
@@ -552,7 +555,7 @@ class Reader:
     async def to_end(self, tps: list[TopicPartition]) -> AsyncIterator[Any]:
         """Every record of ``tps`` up to their end offsets as the read begins."""
         if tps:
-            async for record in self.read(await self.consumer.end_offsets(tps)):
+            async for record in self.read(await bounded_end_offsets(self.consumer, tps)):
                 yield record
 
 

@@ -29,7 +29,15 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway import codec
-from gateway.kafka.clients import close_for_good, committed_consumer
+from gateway.errors import TransientFailure
+from gateway.kafka.clients import (
+    ReadProgress,
+    bounded_end_offsets,
+    bounded_first_offsets,
+    bounded_position,
+    close_for_good,
+    committed_consumer,
+)
 from gateway.router.state import STATE_SCHEMA, CertificateState, state_from_avro
 from gateway.router.store import Encoded
 from gateway.settings import Settings
@@ -165,11 +173,15 @@ async def restore_partitions(
     await consumer.start()
     try:
         tps = [TopicPartition(changelog, p) for p in partitions]
-        catch_up = await consumer.end_offsets([TopicPartition(events, p) for p in partitions])
+        # A restore that lost its broker fails (the router retries it with backoff, saying
+        # what it waited for) instead of waiting silently for as long as the outage lasts.
+        catch_up = await bounded_end_offsets(
+            consumer, [TopicPartition(events, p) for p in partitions], error=TransientFailure
+        )
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
+        starts = await bounded_first_offsets(consumer, tps, error=TransientFailure)
+        ends = await bounded_end_offsets(consumer, tps, error=TransientFailure)
         results = {
             tp: Restored(
                 tp.partition,
@@ -185,17 +197,21 @@ async def restore_partitions(
                 pending.add(tp)
             else:
                 await _done(results[tp], started, on_restored, timers)
+        progress = ReadProgress(TransientFailure)  # the broker gone mid-read: retried
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
             for tp, records in batches.items():
+                progress.advanced()
                 result = results[tp]
                 for record in records:
                     if record.offset < result.end_offset:
                         result.apply(record)
             for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
+                if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
                     pending.discard(tp)
                     await _done(results[tp], started, on_restored, timers)
+            if pending:
+                progress.check(changelog)
     finally:
         await close_for_good(consumer, what="restore consumer")
 

@@ -1,0 +1,126 @@
+"""The broker stopped or frozen under reads that wait for it: each gives up in bounded
+time with an error that says what it waited for (a retriable one for a router's restore,
+which the router retries with backoff; an environment problem for an operator's command),
+where aiokafka alone waits for as long as the outage lasts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+
+from gateway.errors import EnvironmentProblem, TransientFailure
+from gateway.kafka import clients
+from gateway.kafka.broker import LocalBroker
+from gateway.kafka.clients import (
+    bounded_end_offsets,
+    bounded_position,
+    close_for_good,
+    committed_consumer,
+    idempotent_producer,
+)
+from gateway.kafka.topics import create_topics
+from gateway.registry import ParticipantRegistry
+from gateway.router import restore
+from gateway.settings import Settings, load_settings
+from tests.kafka.helpers import free_port_pair
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+@pytest.fixture
+def outage_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
+    """A broker of this test's own, on KPGW_TEST_OUTAGE_BROKER_PORT when given: stopping
+    or freezing it disturbs no other test."""
+    port = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
+    broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
+    broker.up(timeout_s=120)
+    try:
+        yield broker
+    finally:
+        pid = broker.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)  # never leave it frozen
+        broker.down()
+
+
+async def _settings(broker: LocalBroker, registry: ParticipantRegistry) -> Settings:
+    settings = load_settings(kafka_bootstrap=broker.bootstrap, topic_prefix="bounds.")
+    await create_topics(settings, registry)
+    return settings
+
+
+async def test_a_position_the_stopped_broker_never_gives_is_an_error_naming_it(
+    outage_broker: LocalBroker,
+    example_registry: ParticipantRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = await _settings(outage_broker, example_registry)
+    monkeypatch.setattr(clients, "ANSWER_WAIT_S", 3.0)
+    tp = TopicPartition(f"{settings.topic_prefix}dlq", 0)
+    consumer = committed_consumer(settings, group_id=None, request_timeout_ms=2_000)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await asyncio.to_thread(outage_broker.down)
+        assert not await consumer.seek_to_beginning(tp)  # gave up: the position is unset
+        waiting = asyncio.ensure_future(consumer.position(tp))
+        done, _ = await asyncio.wait({waiting}, timeout=6)
+        assert not done, "aiokafka's own position() should wait for the broker"
+        waiting.cancel()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(EnvironmentProblem, match=r"did not answer the position of bounds\."):
+            await bounded_position(consumer, tp)
+        with pytest.raises(TransientFailure, match=r"did not answer the end offsets of bounds\."):
+            await bounded_end_offsets(consumer, [tp], error=TransientFailure)
+        assert loop.time() - started < 15
+    finally:
+        await close_for_good(consumer, what="test consumer")
+
+
+async def test_a_restore_whose_broker_freezes_mid_read_fails_to_be_retried(
+    outage_broker: LocalBroker,
+    example_registry: ParticipantRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partition 0 of the changelog is empty, partition 1 holds a hundred batches, read a
+    batch per fetch: the broker freezes once partition 0 is restored."""
+    settings = await _settings(outage_broker, example_registry)
+    changelog = f"{settings.topic_prefix}router.changelog"
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        for n in range(100):  # one batch each
+            await producer.send_and_wait(changelog, b"x" * 64, key=f"c{n}".encode(), partition=1)
+    finally:
+        await close_for_good(producer, what="test producer")
+    monkeypatch.setattr(restore, "FETCH_BYTES", 64)
+    monkeypatch.setattr(clients, "READ_STALL_S", 3.0)
+    pid = outage_broker.pid()
+    assert pid is not None
+    restored: list[int] = []
+
+    def on_restored(result: restore.Restored) -> None:
+        restored.append(result.partition)
+        if result.partition == 0:
+            os.kill(pid, signal.SIGSTOP)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TransientFailure, match="made no progress") as caught:
+        async with asyncio.timeout(60):
+            await restore.restore_partitions(
+                settings,
+                changelog=changelog,
+                events=f"{settings.topic_prefix}events",
+                partitions=[0, 1],
+                on_restored=on_restored,
+            )
+    assert restored == [0] and caught.value.retriable
+    assert loop.time() - started < 30  # the stall guard, then a bounded close
