@@ -323,6 +323,17 @@ def abandon(client: KafkaClient) -> tuple[list[asyncio.Task[Any]], int]:
     return tasks, _close_connections(client)
 
 
+def coordinator_known(consumer: AIOKafkaConsumer) -> bool | None:
+    """Whether the group coordinator of ``consumer`` is known: aiokafka forgets it as soon
+    as a heartbeat or a commit gets no answer (the broker gone) and looks it up until the
+    broker answers again. None without a group, or where a future aiokafka keeps it
+    elsewhere (an internal, read with a default like ``abandon``'s)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or not hasattr(coordinator, "coordinator_id"):
+        return None
+    return coordinator.coordinator_id is not None
+
+
 def _parts(client: KafkaClient) -> list[object]:
     """The objects whose methods aiokafka runs as tasks for ``client``: the client, its
     network client (``client`` of a producer, ``_client`` of a consumer or admin), a

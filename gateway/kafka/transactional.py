@@ -43,6 +43,7 @@ from gateway.kafka.clients import (
     CLIENT_STOP_S,
     close_for_good,
     committed_consumer,
+    coordinator_known,
     transactional_producer,
 )
 from gateway.kafka.clock import clock_accepted, clock_refused, recently_refused, refused_for_clock
@@ -60,6 +61,9 @@ REVOKE_WAIT_S = 30.0
 TRANSACTION_TIMEOUT_S = 30.0
 #: A worker still without its first assignment after this long says why it waits.
 ASSIGNMENT_NOTE_S = 5.0
+#: A worker whose consumer has known no group coordinator for this long has lost its
+#: broker (a coordinator moving to another broker takes a moment, and is no outage).
+COORDINATOR_LOST_S = 10.0
 SESSION_TIMEOUT_MS = 20_000
 
 
@@ -196,9 +200,13 @@ class TransactionalWorker:
         self.ready = asyncio.Event()
         #: When (event-loop time) it subscribed: since then it waits for an assignment.
         self._subscribed_at: float | None = None
-        #: Since when (event-loop time) its transactions fail for want of the broker: one
-        #: warning when that starts, one info when a transaction commits again.
+        #: Since when (event-loop time) its transactions fail for want of the broker, or its
+        #: consumer has no group coordinator: one warning when that starts, one info when a
+        #: transaction commits again, or the coordinator is back with none failing.
         self.broker_lost_at: float | None = None
+        self._coordinator_lost_at: float | None = None
+        #: The partitions whose transaction is failing for want of the broker meanwhile.
+        self._failing: set[TopicPartition] = set()
 
     def transactional_id(self, partition: TopicPartition) -> str:
         return transactional_id_of(self.group_id, partition)
@@ -368,6 +376,7 @@ class TransactionalWorker:
         note = asyncio.create_task(self._note_slow_assignment(stop), name=f"{self.name}-note")
         try:
             while not stop.is_set():
+                self._watch_broker()
                 try:
                     batches = await self._consumer.getmany(
                         timeout_ms=self.poll_timeout_ms, max_records=self.max_records
@@ -454,6 +463,14 @@ class TransactionalWorker:
     async def _transaction(
         self, partition: TopicPartition, write: Write, *, first_offset: int | None
     ) -> bool:
+        try:
+            return await self._attempts(partition, write, first_offset=first_offset)
+        finally:
+            self._failing.discard(partition)
+
+    async def _attempts(
+        self, partition: TopicPartition, write: Write, *, first_offset: int | None
+    ) -> bool:
         attempt = 0
         async with self._lock(partition):
             while True:
@@ -494,7 +511,8 @@ class TransactionalWorker:
                             exc_info=not transient,
                         )
                     if broker_unreachable(exc):
-                        self._broker_lost(exc)
+                        self._failing.add(partition)
+                        self._broker_lost(repr(exc))
                     await self._drop_producer(partition)  # a failed producer may be unusable
                     if self._stop.is_set():
                         return False
@@ -505,17 +523,37 @@ class TransactionalWorker:
                 self._broker_back()
                 return True
 
-    def _broker_lost(self, error: BaseException) -> None:
+    def _broker_lost(
+        self,
+        error: str,
+        detail: str = "transactions fail and are retried with backoff; nothing is lost",
+        since: float | None = None,
+    ) -> None:
         """The worker's own line about an outage (aiokafka's are warnings about
         connections): once, however many partitions' transactions fail meanwhile."""
         if self.broker_lost_at is None:
-            self.broker_lost_at = asyncio.get_running_loop().time()
-            log.warning(
-                "broker_unavailable",
-                worker=self.name,
-                error=repr(error),
-                detail="transactions fail and are retried with backoff; nothing is lost",
-            )
+            self.broker_lost_at = since or asyncio.get_running_loop().time()
+            log.warning("broker_unavailable", worker=self.name, error=error, detail=detail)
+
+    def _watch_broker(self) -> None:
+        """The outage line of a worker with nothing to process (no transaction fails to
+        say it): its consumer has known no group coordinator for ``COORDINATOR_LOST_S``.
+        The coordinator known again, and no transaction failing (that one says it when it
+        commits), the broker is back."""
+        known = coordinator_known(self._consumer)
+        now = asyncio.get_running_loop().time()
+        if known is False:
+            lost_at = self._coordinator_lost_at = self._coordinator_lost_at or now
+            if now - lost_at >= COORDINATOR_LOST_S:
+                self._broker_lost(
+                    f"no group coordinator for {now - lost_at:.0f} s",
+                    "the worker waits for the broker; nothing is lost",
+                    since=lost_at,
+                )
+        elif known:
+            self._coordinator_lost_at = None
+            if not self._failing:
+                self._broker_back()
 
     def _broker_back(self) -> None:
         if self.broker_lost_at is not None:

@@ -1,21 +1,25 @@
 """The broker stopped or frozen under reads that wait for it: each gives up in bounded
 time with an error that says what it waited for (a retriable one for a router's restore,
 which the router retries with backoff; an environment problem for an operator's command),
-where aiokafka alone waits for as long as the outage lasts."""
+where aiokafka alone waits for as long as the outage lasts. And a worker with nothing to
+process says when the broker goes and when it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+from structlog.testing import capture_logs
 
 from gateway.errors import EnvironmentProblem, TransientFailure
-from gateway.kafka import clients
+from gateway.kafka import clients, transactional
 from gateway.kafka.broker import LocalBroker
 from gateway.kafka.clients import (
     bounded_end_offsets,
@@ -25,10 +29,11 @@ from gateway.kafka.clients import (
     idempotent_producer,
 )
 from gateway.kafka.topics import create_topics
+from gateway.kafka.transactional import COORDINATOR_LOST_S, TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.router import restore
 from gateway.settings import Settings, load_settings
-from tests.kafka.helpers import free_port_pair
+from tests.kafka.helpers import free_port_pair, stopped
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -124,3 +129,68 @@ async def test_a_restore_whose_broker_freezes_mid_read_fails_to_be_retried(
             )
     assert restored == [0] and caught.value.retriable
     assert loop.time() - started < 30  # the stall guard, then a bounded close
+
+
+class _Idle:
+    """A handler that is never given a record: the topic stays empty."""
+
+    async def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        return None
+
+    async def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        return None
+
+    async def process(
+        self, partition: TopicPartition, records: Sequence[Any], producer: AIOKafkaProducer
+    ) -> None:
+        return None
+
+    def committed(self, partition: TopicPartition) -> None:
+        return None
+
+    def aborted(self, partition: TopicPartition) -> None:
+        return None
+
+
+async def _logged(logs: list[dict[str, Any]], event: str, seconds: float) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not (found := [e for e in logs if e["event"] == event]):
+        assert asyncio.get_running_loop().time() < deadline, f"no {event} within {seconds} s"
+        await asyncio.sleep(0.5)
+    return found[0]
+
+
+async def test_an_idle_worker_says_when_the_broker_goes_and_when_it_is_back(
+    outage_broker: LocalBroker,
+    example_registry: ParticipantRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = await _settings(outage_broker, example_registry)
+    # capture_logs sees only loggers not cached with another test's configuration
+    monkeypatch.setattr(transactional, "log", structlog.get_logger(transactional.__name__))
+    worker = TransactionalWorker(
+        settings,
+        name="idle",
+        topic=f"{settings.topic_prefix}events",
+        group_id=f"{settings.topic_prefix}idle",
+        handler=_Idle(),
+    )
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await asyncio.wait_for(worker.ready.wait(), 60)
+            await asyncio.to_thread(outage_broker.down)
+            lost = await _logged(logs, "broker_unavailable", COORDINATOR_LOST_S + 30)
+            await asyncio.sleep(3)  # said once, not every poll
+            await asyncio.to_thread(outage_broker.up)
+            back = await _logged(logs, "broker_available_again", 60)
+        finally:
+            stop.set()
+            await stopped(task)
+    assert lost["log_level"] == "warning" and "no group coordinator" in lost["error"]
+    assert back["log_level"] == "info" and back["unavailable_s"] >= COORDINATOR_LOST_S
+    assert [e["event"] for e in logs if e["event"].startswith("broker_")] == [
+        "broker_unavailable",
+        "broker_available_again",
+    ]

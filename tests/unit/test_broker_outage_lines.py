@@ -1,10 +1,12 @@
 """A worker says in its own words when it loses the broker and when it has it back (an
 operations review: during a 20 s outage only aiokafka's lines spoke of it). One warning
-however many partitions fail meanwhile, one info at the first commit after. No broker is
-needed: the transactions are made to fail."""
+however many partitions fail meanwhile, one info at the first commit after; an idle
+worker, whose consumer lost its group coordinator, says it too. No broker is needed: the
+transactions are made to fail, the coordinator to be unknown."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -43,7 +45,14 @@ class _Handler:
         pass
 
 
+class _Coordinator:
+    coordinator_id: int | None = 1
+
+
 class _Consumer:
+    def __init__(self) -> None:
+        self._coordinator = _Coordinator()
+
     def assignment(self) -> set[TopicPartition]:
         return set(TPS)
 
@@ -119,3 +128,61 @@ def test_what_counts_as_the_broker_gone() -> None:
     assert broker_unreachable(transactional.TransactionTimeout("no commit within 30 s"))
     assert not broker_unreachable(TransientFailure("not restored yet"))
     assert not broker_unreachable(ValueError("a bug"))
+
+
+def _lines(logs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return (
+        [e for e in logs if e["event"] == "broker_unavailable"],
+        [e for e in logs if e["event"] == "broker_available_again"],
+    )
+
+
+async def test_an_idle_worker_says_it_once_its_coordinator_is_gone_a_while(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transaction fails when there is nothing to process: the consumer's group
+    coordinator, unknown while the broker does not answer, tells."""
+    coordinator = worker._consumer._coordinator
+    coordinator.coordinator_id = None
+    with capture_logs() as logs:
+        worker._watch_broker()  # a coordinator moving to another broker: not yet
+        assert _lines(logs) == ([], [])
+        monkeypatch.setattr(transactional, "COORDINATOR_LOST_S", 0.0)
+        for _ in range(3):
+            worker._watch_broker()
+        coordinator.coordinator_id = 1
+        for _ in range(3):
+            worker._watch_broker()
+    lost, back = _lines(logs)
+    assert len(lost) == 1 and lost[0]["log_level"] == "warning"
+    assert "no group coordinator" in lost[0]["error"]
+    assert len(back) == 1 and back[0]["log_level"] == "info"
+    assert worker.broker_lost_at is None
+
+
+async def test_a_failing_transaction_keeps_the_outage_until_it_commits(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coordinator back does not end an outage a transaction still meets (a broker
+    that answers heartbeats but refuses writes): its commit does, once."""
+    retry = asyncio.Event()
+    calls = [0]
+
+    async def transact(producer: Any, write: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KafkaConnectionError("no broker")
+        await retry.wait()
+
+    monkeypatch.setattr(transactional, "_transact", transact)
+    with capture_logs() as logs:
+        task = asyncio.create_task(worker.transact(TPS[0], _write))
+        while calls[0] < 2:
+            await asyncio.sleep(0.01)
+        worker._watch_broker()  # the coordinator is known: the transaction says otherwise
+        assert _lines(logs)[1] == []
+        retry.set()
+        assert await task
+        worker._watch_broker()
+    lost, back = _lines(logs)
+    assert len(lost) == 1 and len(back) == 1
