@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from gateway.dlq.headers import Failure, Origin
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import MessageRejected, TransientFailure, UndecodableEvent
+from gateway.kafka.clients import wait_bounded
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import ROUTER_CLOCK_JUMP, ROUTER_STATE_MISSING, pipeline_metrics
@@ -70,6 +71,9 @@ def router_config(settings: Settings) -> RouterConfig:
 
 #: The largest state written to the changelog: under the 1 MiB a topic takes by default.
 MAX_STATE_BYTES = 900 * 1024
+#: How long a cancelled restore (its partitions revoked, the router stopping) is waited
+#: for; one that does not end by then (a client that swallows its cancellation) is left.
+RESTORE_STOP_S = 30.0
 
 
 @dataclass(eq=False, slots=True)
@@ -159,8 +163,7 @@ class RouterHandler:
         for task, covered in list(self._restores.items()):
             if covered & revoked:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, 30)
+                await wait_bounded(task, RESTORE_STOP_S)
                 rest = frozenset(tp for tp in covered - revoked if tp in self.slots)
                 if rest:
                     self._start_restore(rest)
@@ -553,5 +556,4 @@ class RouterHandler:
     async def close(self) -> None:
         for task in list(self._restores):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 30)
+            await wait_bounded(task, RESTORE_STOP_S)
