@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from gateway.dlq.store import iter_topic
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.topics import (
     CO_PARTITIONED,
     TopicProblem,
@@ -67,7 +67,7 @@ async def _repartitioned_or_unknown(settings: Settings) -> list[TopicProblem]:
     before waited for it) must not stop the router, and with it the gateway (a review)."""
     try:
         return await asyncio.wait_for(_repartitioned(settings), _HISTORY_CHECK_S)
-    except (KafkaError, OSError, TimeoutError) as exc:
+    except (KafkaError, OSError, TimeoutError, EnvironmentProblem) as exc:
         log.warning("router_partition_history_unchecked", error=repr(exc))
         return []
 
