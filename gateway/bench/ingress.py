@@ -32,7 +32,7 @@ from aiohttp import web
 from gateway.bench.adapters import Document, corpus
 from gateway.demo_tokens import demo_token
 from gateway.ingress.app import serve
-from gateway.kafka.clients import idempotent_producer
+from gateway.kafka.clients import close_for_good, idempotent_producer
 from gateway.kafka.topics import create_topics, delete_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -123,7 +123,7 @@ def bare_app(settings: Settings) -> web.Application:
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await producer.start()
         yield
-        await producer.stop()
+        await close_for_good(producer, what="bench ingress baseline producer")
 
     app = web.Application(client_max_size=settings.ingress.max_body_bytes + 1)
     app.router.add_post("/v1/messages", handler)

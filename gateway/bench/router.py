@@ -41,7 +41,12 @@ from gateway.events import (
     event_to_avro,
     raw_sha256,
 )
-from gateway.kafka.clients import committed_consumer, idempotent_producer, wait_bounded
+from gateway.kafka.clients import (
+    close_for_good,
+    committed_consumer,
+    idempotent_producer,
+    wait_bounded,
+)
 from gateway.kafka.topics import CORE_TOPICS, create_topics, delete_topics
 from gateway.registry import load_registry
 from gateway.router.driver import build_router
@@ -125,7 +130,7 @@ async def _produce(
         futures = [await producer.send(topic, v, key=k, **kw) for k, v in records]
         await asyncio.gather(*futures)
     finally:
-        await producer.stop()
+        await close_for_good(producer, what="bench router producer")
 
 
 async def _produce_states(
@@ -157,7 +162,7 @@ async def _produce_states(
             )
         await asyncio.gather(*futures)
     finally:
-        await producer.stop()
+        await close_for_good(producer, what="bench router producer")
 
 
 async def passthrough(settings: Settings, total: int, batch: int) -> tuple[float, float]:
@@ -190,8 +195,8 @@ async def passthrough(settings: Settings, total: int, batch: int) -> tuple[float
         assert started is not None
         return time.perf_counter() - started, time.process_time() - cpu
     finally:
-        await consumer.stop()
-        await producer.stop()
+        await close_for_good(consumer, what="bench router consumer")
+        await close_for_good(producer, what="bench router producer")
 
 
 async def through_router(

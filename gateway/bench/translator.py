@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.bench.adapters import Document, corpus, rate
 from gateway.dlq.store import read_topic_to_end
-from gateway.kafka.clients import idempotent_producer, wait_bounded
+from gateway.kafka.clients import close_for_good, idempotent_producer, wait_bounded
 from gateway.kafka.topics import create_topics, delete_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
@@ -50,7 +50,7 @@ async def _produce(settings: Settings, documents: list[Document]) -> None:
             )
         await asyncio.gather(*sends)
     finally:
-        await producer.stop()
+        await close_for_good(producer, what="bench translator feeder")
 
 
 @dataclass(frozen=True, slots=True)

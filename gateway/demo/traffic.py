@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from gateway.demo_tokens import demo_token
 from gateway.generate import GenerateOptions, generate
 from gateway.generate.corpus import GeneratedCertificate
-from gateway.kafka.clients import idempotent_producer
+from gateway.kafka.clients import close_for_good, idempotent_producer
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 from gateway.translator.inbound import inbound_headers, inbound_key
@@ -103,7 +103,7 @@ async def send_wave(
 
             await asyncio.gather(*(one(sender, body) for sender, body in documents))
     finally:
-        await producer.stop()
+        await close_for_good(producer, what="demo traffic producer")
 
 
 async def produce(producer: AIOKafkaProducer, settings: Settings, sender: str, body: bytes) -> None:
