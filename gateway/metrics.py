@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -209,10 +209,7 @@ class PipelineMetrics:
                     continue
                 try:
                     if consumer is None:
-                        consumer = committed_consumer(
-                            settings, group_id=None, request_timeout_ms=10_000
-                        )
-                        await consumer.start()
+                        consumer = await _started_lag_consumer(settings)
                     ends = await consumer.end_offsets(list({tp for _, tp in positions}))
                 except Exception as exc:  # noqa: BLE001 - a missed sample, not a failure
                     log.info("lag_sample_failed", error=repr(exc))
@@ -228,6 +225,18 @@ class PipelineMetrics:
         finally:
             if consumer is not None:
                 await close_for_good(consumer, what="lag consumer")
+
+
+async def _started_lag_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """A started consumer for end offsets; one that failed to start is closed, not kept:
+    reused, it failed every later sample, long after the broker was back."""
+    consumer = committed_consumer(settings, group_id=None, request_timeout_ms=10_000)
+    try:
+        await consumer.start()
+    except BaseException:
+        await close_for_good(consumer, what="lag consumer")
+        raise
+    return consumer
 
 
 class _Gauges:

@@ -7,11 +7,15 @@ import asyncio
 import gc
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import generate_latest
 
 import gateway
+import gateway.metrics as metrics_module
 from gateway.ingress.metrics import IngressMetrics
 from gateway.metrics import (
     CLOCK_REFUSED,
@@ -22,6 +26,7 @@ from gateway.metrics import (
     pipeline_metrics,
 )
 from gateway.registry.watch import RELOAD_FAILURES
+from gateway.settings import Settings
 from tests.conftest import REPO_ROOT
 
 EVENTS = TopicPartition("kp.events", 3)
@@ -229,3 +234,56 @@ def test_the_version_is_a_metric() -> None:
     a process runs."""
     text = _text(pipeline_metrics())
     assert _value(text, f'kpgw_build_info{{version="{gateway.__version__}"}}') == 1.0
+
+
+class LagConsumer:
+    """Stands in for the lag sampler's Kafka consumer (pure sampling logic, no broker): the
+    first one fails to start, as during a broker outage."""
+
+    made: ClassVar[list[LagConsumer]] = []
+
+    def __init__(self) -> None:
+        self.started = False
+        self.stopped = False
+        LagConsumer.made.append(self)
+
+    async def start(self) -> None:
+        if len(LagConsumer.made) == 1:
+            raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 1)]")
+        self.started = True
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        assert self.started, "end offsets asked of a consumer that never started"
+        return dict.fromkeys(partitions, 12)
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+def test_lag_is_sampled_again_after_the_consumer_failed_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lag consumer that failed to start (the broker not up yet) was kept, and every later
+    sample failed on it, long after the broker was back; it is closed and made anew now."""
+    LagConsumer.made = []
+    monkeypatch.setattr(metrics_module, "LAG_INTERVAL_S", 0.01)
+    monkeypatch.setattr(metrics_module, "committed_consumer", lambda *a, **k: LagConsumer())
+    metrics = PipelineMetrics()
+    router = Router(Worker({EVENTS: 7}), {EVENTS: Slot(["RU1"])})
+    metrics.watch_router(router)
+
+    async def sample() -> dict[tuple[str, str, int], int]:
+        stop = asyncio.Event()
+        sampling = asyncio.create_task(metrics.sample_lag(Settings(), stop))
+        async with asyncio.timeout(10):
+            while not metrics.lag:
+                await asyncio.sleep(0.01)
+        sampled = metrics.lag
+        stop.set()
+        await sampling
+        return sampled
+
+    assert asyncio.run(sample()) == {("router", EVENTS.topic, EVENTS.partition): 5}
+    first, *later = LagConsumer.made
+    assert first.stopped and not first.started
+    assert len(later) == 1 and later[0].stopped
