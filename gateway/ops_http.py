@@ -37,6 +37,7 @@ from gateway.ingress.auth import server_ssl_context
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.exposure import LOOPBACK, open_metrics_problems
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
+from gateway.kafka.clients import wait_bounded
 from gateway.listen import start_site
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
@@ -198,8 +199,7 @@ async def serve_operations(settings: Settings, components: Sequence[str]) -> Asy
             yield url
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(lag, STOP_GRACE_S)
-        if not lag.done():
-            lag.cancel()
+        # Bounded: the sampler's consumer close runs inside it, and wait_for would wait for
+        # that close after cancelling (up to CLIENT_STOP_S more).
+        await wait_bounded(lag, STOP_GRACE_S)
         await runner.cleanup()

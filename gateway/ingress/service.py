@@ -20,7 +20,7 @@ from gateway.ingress.mirror import TopicMirror
 from gateway.ingress.publisher import InboundPublisher
 from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
-from gateway.kafka.clients import common_config, stop_quietly
+from gateway.kafka.clients import common_config, stop_quietly, wait_bounded
 from gateway.kafka.clock import recently_refused
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
@@ -106,11 +106,7 @@ class Ingress:
                 yield
         finally:
             stop.set()  # the mirrors finish their poll and close their consumers
-            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            await asyncio.gather(*(wait_bounded(task, STOP_GRACE_S) for task in tasks))
             await self.publisher.close()
             await self.validator.close()
 

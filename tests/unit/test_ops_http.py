@@ -3,9 +3,12 @@ the refusal to expose open metrics off loopback, and HTTPS with the ingress's TL
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import aiohttp
@@ -146,3 +149,26 @@ async def test_plain_http_off_loopback_is_warned_of(
     assert bool(plain) is not tls
     if plain:
         assert plain[0]["log_level"] == "warning" and "metrics token" in plain[0]["detail"]
+
+
+async def test_the_endpoints_stop_within_their_grace_whatever_the_lag_sampler_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lag sampler closes its consumer inside its task; ``wait_for`` waited for that
+    close after cancelling it (up to the client stop bound, 10 s more). A sampler that
+    ignores its stop and swallows a cancellation (as aiokafka's close can) no longer holds
+    the process's shutdown beyond the grace."""
+
+    async def stubborn_sampler(settings: Settings, stop: asyncio.Event) -> None:
+        for _ in range(2):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3)
+
+    metrics = ops_http.pipeline_metrics()
+    monkeypatch.setattr(metrics, "sample_lag", stubborn_sampler)
+    monkeypatch.setattr(ops_http, "STOP_GRACE_S", 0.2)
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", http_port=0)
+    started = time.monotonic()
+    async with serve_operations(settings, ("translator",)):
+        pass
+    assert time.monotonic() - started < 2.5
