@@ -3,18 +3,22 @@ topics that would break its guarantees, rather than fail later or silently.
 
 Fatal: a topic it reads or writes is missing (a send to a missing partner topic would
 block its partition), ``kp.events``/``kp.router.changelog``/``kp.outcomes`` are not
-co-partitioned, or the changelog is not compacted. A partition count other than the
+co-partitioned, the changelog is not compacted, or its latest records show partitions
+added after data existed or states a newer router wrote. A partition count other than the
 default is fine as long as the three agree (more partitions, more router instances).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from gateway import codec
 from gateway.dlq.store import iter_topic
 from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.topics import (
@@ -30,6 +34,8 @@ from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 CHANGELOG = "router.changelog"
+#: How the refusal names a changelog whose states a newer router wrote.
+NEWER_STATES = "its latest states were written with a RouterState schema this router does not know"
 
 
 def router_topic_suffixes(registry: ParticipantRegistry) -> tuple[str, ...]:
@@ -73,14 +79,10 @@ async def _repartitioned_or_unknown(settings: Settings) -> list[TopicProblem]:
 
 
 async def _repartitioned(settings: Settings) -> list[TopicProblem]:
-    """The changelog written with another partition count than its topics have now:
-    partitions were added after data existed, which moves certificates to other partitions
-    and splits their state (a recovery review); the three topics still agreed, so
-    co-partitioning alone let the router start."""
+    """What the last records of each changelog partition tell (``changelog_problems``):
+    a partition count changed since they were written, or a newer router wrote them."""
     topic = f"{settings.topic_prefix}{CHANGELOG}"
     counts = await partition_counts(settings, [topic])
-    now = counts.get(topic, 0)
-    written: set[int] = set()
 
     async def near_the_end(
         consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
@@ -88,24 +90,66 @@ async def _repartitioned(settings: Settings) -> list[TopicProblem]:
         for tp in tps:
             consumer.seek(tp, max(0, ends[tp] - _LAST_RECORDS))
 
+    records: list[Any] = []
     async for batch in iter_topic(settings, topic, start=near_the_end):
-        for record in batch:
-            value = dict(record.headers or ()).get(PARTITIONS_HEADER)
-            if value and value.isdigit():
-                written.add(int(value))
-    other = sorted(written - {now})
-    if not other:
-        return []
-    return [
-        TopicProblem(
-            topic,
-            f"its states were written with {other[0]} partitions and the topics now have "
-            f"{now}: partitions were added after data existed, which moves certificates to "
-            "other partitions and splits their state (docs/router.md, 'A lost changelog, "
-            "and other things to avoid'); Kafka cannot remove partitions: start a new "
-            "deployment with its own topic prefix",
+        records.extend(batch)
+    return changelog_problems(topic, counts.get(topic, 0), records)
+
+
+def changelog_problems(
+    topic: str, partitions_now: int, records: Iterable[Any]
+) -> list[TopicProblem]:
+    """The problems the changelog's latest records show.
+
+    Written with another partition count than its topics have now: partitions were added
+    after data existed, which moves certificates to other partitions and splits their state
+    (a recovery review); the three topics still agreed, so co-partitioning alone let the
+    router start.
+
+    Written with a ``RouterState`` schema this version does not know: a newer router ran
+    (a rollback, or a rolling restart that mixes versions). This router cannot decode those
+    states and would start their certificates afresh (``stored_state_undecodable``): a
+    confirmation then waits as an orphan for a certificate already announced (an upgrade
+    review). Tombstones and values without the single-object marker are the restore's to
+    judge, not this check's."""
+    written: set[int] = set()
+    unknown: set[str] = set()
+    for record in records:
+        value = dict(record.headers or ()).get(PARTITIONS_HEADER)
+        if value and value.isdigit():
+            written.add(int(value))
+        data = record.value
+        newer = (
+            data is not None
+            and len(data) >= 10
+            and data[:2] == codec.MAGIC
+            and codec.registry().by_fingerprint(data[2:10]) is None
         )
-    ]
+        if newer:
+            unknown.add(data[2:10].hex())
+    problems = []
+    other = sorted(written - {partitions_now})
+    if other:
+        problems.append(
+            TopicProblem(
+                topic,
+                f"its states were written with {other[0]} partitions and the topics now have "
+                f"{partitions_now}: partitions were added after data existed, which moves "
+                "certificates to other partitions and splits their state (docs/router.md, "
+                "'A lost changelog, and other things to avoid'); Kafka cannot remove "
+                "partitions: start a new deployment with its own topic prefix",
+            )
+        )
+    if unknown:
+        problems.append(
+            TopicProblem(
+                topic,
+                f"{NEWER_STATES} (writer fingerprint {', '.join(sorted(unknown))}): a newer "
+                "router wrote them, and this one would not decode them and would start "
+                "those certificates afresh (README, 'Upgrading')",
+            )
+        )
+    return problems
 
 
 async def check_router_topics(
@@ -158,5 +202,10 @@ def remedies(prefix: str, fatal: list[TopicProblem]) -> str:
             "`kpgw topics create` never changes an existing topic's partitions and Kafka "
             "cannot remove any: while the topics hold no data, delete the odd one and run "
             "`kpgw topics create`; else start a new deployment with its own topic prefix"
+        )
+    if any(p.problem.startswith(NEWER_STATES) for p in fatal):
+        said.append(
+            "run the router version that wrote those states, or a newer one, and stop every "
+            "older router of the group (README, 'Upgrading')"
         )
     return "; ".join(said) or "see docs/router.md, 'Start-up check'"
