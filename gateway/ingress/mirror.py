@@ -20,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
+from gateway import codec
 from gateway.kafka.clients import close_for_good, committed_consumer
 from gateway.kafka.topics import partition_count
 from gateway.settings import Settings
@@ -33,6 +34,8 @@ RETRY_S = 1.0
 #: view then lags by at most this much more (the idempotency window across instances).
 FETCH_WAIT_MS = 200
 FETCH_MIN_BYTES = 256 * 1024
+#: A record of a schema this version does not know is said once, then every this many.
+NEWER_SCHEMA_EVERY = 1000
 
 
 class TopicMirror:
@@ -45,6 +48,8 @@ class TopicMirror:
         self._next: dict[int, int] = {}  # partition -> next offset to read
         self._consumer: AIOKafkaConsumer | None = None  # while a session runs
         self._tps: list[TopicPartition] = []
+        #: Records skipped as written with a schema this version does not know, by writer.
+        self.skipped_newer: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: (re)connect, read, apply; errors are logged and retried."""
@@ -142,12 +147,45 @@ class TopicMirror:
         try:
             self.apply(record)
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the view
+            newer = newer_writer(record.value)
+            if newer is None:
+                log.warning(
+                    "mirror_record_skipped",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=repr(exc),
+                )
+            else:
+                self._skipped_newer(record, newer)
+        else:
+            self.applied += 1
+
+    def _skipped_newer(self, record: Any, fingerprint: str) -> None:
+        """A record a newer gateway wrote (this process is older than the translator or
+        router writing the topic: upgraded out of order): every such record is skipped,
+        about three a message, so it is said once per schema and then every
+        ``NEWER_SCHEMA_EVERY`` records, not once per record as before (an upgrade review)."""
+        seen = self.skipped_newer.get(fingerprint, 0) + 1
+        self.skipped_newer[fingerprint] = seen
+        if seen == 1 or seen % NEWER_SCHEMA_EVERY == 0:
             log.warning(
-                "mirror_record_skipped",
+                "mirror_records_of_newer_schema_skipped",
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                error=repr(exc),
+                fingerprint=fingerprint,
+                skipped=seen,
+                advice="a newer translator or router writes this topic: upgrade this "
+                "process (README, 'Upgrading'); its view misses those records until then",
             )
-        else:
-            self.applied += 1
+
+
+def newer_writer(value: bytes | None) -> str | None:
+    """The writer fingerprint (hex) of a single-object encoded value whose schema this
+    version does not know, else None."""
+    if value is None or len(value) < 10 or value[:2] != codec.MAGIC:
+        return None
+    if codec.registry().by_fingerprint(value[2:10]) is not None:
+        return None
+    return value[2:10].hex()
