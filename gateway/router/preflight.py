@@ -146,7 +146,7 @@ def changelog_problems(
                 topic,
                 f"{NEWER_STATES} (writer fingerprint {', '.join(sorted(unknown))}): a newer "
                 "router wrote them, and this one would not decode them and would start "
-                "those certificates afresh (README, 'Upgrading')",
+                "those certificates afresh",
             )
         )
     return problems
