@@ -127,11 +127,18 @@ def iso_bytes(moment: datetime) -> bytes:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()
 
 
+def non_null(headers: Iterable[tuple[str, bytes | None]]) -> Headers:
+    """Kafka allows a null header value (Java's ``headers.add(name, null)``, librdkafka's
+    NULL): kept as an empty value, which every tool can measure, show and replay."""
+    return [(k, b"" if v is None else v) for k, v in headers]
+
+
 def dlq_headers(
-    original: Sequence[tuple[str, bytes]], origin: Origin, failure: Failure, now: datetime
+    original: Sequence[tuple[str, bytes | None]], origin: Origin, failure: Failure, now: datetime
 ) -> Headers:
-    """The original headers (minus any stale DLQ headers) followed by the DLQ headers."""
-    kept = [(k, v) for k, v in original if k not in DLQ_HEADERS]
+    """The original headers (minus any stale DLQ headers, null values made empty) followed
+    by the DLQ headers."""
+    kept = [(k, v) for k, v in non_null(original) if k not in DLQ_HEADERS]
     headers: Headers = [
         (ORIGINAL_TOPIC, origin.topic.encode()),
         (ORIGINAL_PARTITION, struct.pack(">i", origin.partition)),
@@ -294,11 +301,11 @@ def int_header(headers: Iterable[tuple[str, bytes]], name: str) -> int | None:
 _BINARY_NUMBERS = (ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP)
 
 
-def readable_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str | int]:
+def readable_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str | int]:
     """Headers for people (``dlq show``, ``tail``): Spring's binary numbers as numbers,
-    everything else as UTF-8 text."""
+    everything else as UTF-8 text (a null value as empty text)."""
     readable: dict[str, str | int] = {}
-    for key, raw in headers:
+    for key, raw in non_null(headers):
         number = int_header([(key, raw)], key) if key in _BINARY_NUMBERS else None
         readable[key] = number if number is not None else raw.decode("utf-8", errors="replace")
     return readable

@@ -56,7 +56,7 @@ class DeadLetterPublisher:
         *,
         key: bytes | None,
         value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
+        headers: Sequence[tuple[str, bytes | None]],
         origin: Origin,
         failure: Failure,
         now: datetime | None = None,

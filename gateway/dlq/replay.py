@@ -85,9 +85,13 @@ def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]
         for k, v in letter.headers
         if k not in h.DLQ_HEADERS and k not in {h.REPLAY_ID, h.REPLAYED_FROM}
     ]
+    pinned = _pinned_metadata(letter, kept)
+    # A pinned header replaces the original's (an empty or unreadable one): the translator
+    # refuses a header given twice with different values.
+    replaced = {name for name, _ in pinned}
     return [
-        *kept,
-        *_pinned_metadata(letter, kept),
+        *[(k, v) for k, v in kept if k not in replaced],
+        *pinned,
         (h.REPLAY_ID, replay_id.encode()),
         (h.REPLAYED_FROM, letter.coordinates.encode()),
     ]

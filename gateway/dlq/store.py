@@ -45,7 +45,7 @@ class DeadLetter:
 
     @classmethod
     def of(cls, record: Any) -> DeadLetter:
-        headers = tuple(record.headers or ())
+        headers = tuple(h.non_null(record.headers or ()))
         try:
             findings = json.loads(h.text_header(headers, h.FINDINGS) or "[]")
         except ValueError:

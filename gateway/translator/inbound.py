@@ -16,12 +16,52 @@ CONTENT_TYPE = "content-type"
 FORMAT = "kpgw-format"
 
 
-def _get(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
-    value = None
+#: The headers the translator reads; each may be given once (or repeated with one value).
+READ_HEADERS = (SENDER, MESSAGE_ID, RECEIVED_AT, TRACKING_ID, FORMAT)
+
+
+def _read(
+    headers: Sequence[tuple[str, bytes | None]], name: str, problems: list[str]
+) -> str | None:
+    """The header's text, None when absent, empty or null (Kafka allows a null header
+    value: Java's ``headers.add(name, null)``). Bytes that are not UTF-8, or the header
+    repeated with different values, are problems: guessing would put the status under an
+    id the sender does not know, or judge the document as another sender's."""
+    values: list[str] = []
     for key, raw in headers:
-        if key == name:
-            value = raw.decode("utf-8", errors="replace").strip() or None
-    return value
+        if key != name or raw is None:
+            continue
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            problems.append(
+                f"the {name} header is not UTF-8 text (byte {exc.start + 1} of {len(raw):,} is "
+                f"0x{raw[exc.start]:02X}); header values are UTF-8"
+            )
+            return None
+        if text and text not in values:
+            values.append(text)
+    if len(values) > 1:
+        shown = ", ".join(repr(value[:40]) for value in values[:3])
+        problems.append(
+            f"the {name} header is given {len(values)} times with different values ({shown}); "
+            "give it once"
+        )
+        return None
+    return values[0] if values else None
+
+
+def _key_text(key: bytes | None, problems: list[str]) -> str | None:
+    if not key:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(
+            f"the record key is not UTF-8 text and no {TRACKING_ID} header names the message; "
+            f"the key is `<sender>:<message id>` in UTF-8, or set {TRACKING_ID}"
+        )
+        return None
 
 
 #: Longest tracking id or message id taken from a record: they key kp.status and go into
@@ -92,17 +132,25 @@ class Inbound:
     def of(
         cls,
         key: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
+        headers: Sequence[tuple[str, bytes | None]],
         timestamp_ms: int,
         coordinates: str,
     ) -> Inbound:
-        text_key = key.decode("utf-8", errors="replace") if key else None
+        unusable: list[str] = []
+        tracking_header = _read(headers, TRACKING_ID, unusable)
+        message_id = _read(headers, MESSAGE_ID, unusable)
+        received_at = _read(headers, RECEIVED_AT, unusable)
+        sender, format_hint = _read(headers, SENDER, unusable), _read(headers, FORMAT, unusable)
         # A Kafka-native sender may omit a tracking id: the record key, else its coordinates.
-        tracking_id = _get(headers, TRACKING_ID) or text_key
-        message_id = _get(headers, MESSAGE_ID)
-        received_at = _get(headers, RECEIVED_AT)
-        sender, format_hint = _get(headers, SENDER), _get(headers, FORMAT)
-        problems = _header_problems(tracking_id, message_id, received_at, sender, format_hint)
+        if tracking_header is None:
+            text_key = _key_text(key, unusable)
+        else:  # the key is then kept as it is, for the record
+            text_key = key.decode("utf-8", errors="replace") if key else None
+        tracking_id = tracking_header or text_key
+        problems = (
+            *unusable,
+            *_header_problems(tracking_id, message_id, received_at, sender, format_hint),
+        )
         if problems:  # nothing of the headers is used: the record is dead-lettered as it is
             return cls(
                 key=text_key,

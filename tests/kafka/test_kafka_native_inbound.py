@@ -1,0 +1,69 @@
+"""Records a Kafka-native sender produces into kp.inbound with headers the ingress never
+writes, on the real broker: each ends as a translated event or a precise dead letter with a
+status, and the partition keeps flowing (a null header value stopped it for good)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.dlq import headers as h
+from gateway.kafka.clients import idempotent_producer
+from gateway.settings import Settings
+from gateway.translator.worker import build_translator
+from tests.kafka.helpers import certificate, decoded, read_until, registry_copy, render, running
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_null_unreadable_and_repeated_headers_end_precisely_and_the_partition_flows(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    settings = created_topics
+    records: list[tuple[bytes, list[tuple[str, bytes | None]]]] = [
+        # Java's headers.add("kpgw-tracking-id", null): the key names the message.
+        (b"RU:null-tracking", [("kpgw-sender", b"RU"), ("kpgw-tracking-id", None)]),
+        # A null value on a header of its own, on a record that is dead-lettered.
+        (b"ZA:null-other", [("kpgw-sender", b"ZA"), ("x-null", None)]),
+        (b"RU:latin1", [("kpgw-sender", b"RU"), ("kpgw-tracking-id", b"t-\xe9t\xe9")]),
+        (b"RU:twice", [("kpgw-sender", b"ZA"), ("kpgw-sender", b"RU")]),
+        (b"RU:after", [("kpgw-sender", b"RU")]),
+    ]
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        for n, (key, headers) in enumerate(records):
+            body = render(certificate(f"RU07700{n:02d}"))
+            await producer.send_and_wait(
+                f"{settings.topic_prefix}inbound", body, key=key, headers=headers, partition=0
+            )
+    finally:
+        await producer.stop()
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        events = await read_until(settings, "events", 2)
+        dlq = await read_until(settings, "dlq", 3)
+        statuses = await read_until(settings, "status", len(records))
+    assert sorted(e["certificate_id"] for e in decoded(events, "CertificateEvent")) == [
+        "RU0770000",
+        "RU0770004",
+    ]
+    reasons = {r.key: h.text_header(r.headers, h.REASON) for r in dlq}
+    assert reasons == {
+        b"ZA:null-other": "UNAUTHORISED_SENDER",
+        b"RU:latin1": "INVALID_INBOUND_HEADER",
+        b"RU:twice": "INVALID_INBOUND_HEADER",
+    }
+    null_other = next(r for r in dlq if r.key == b"ZA:null-other")
+    assert ("x-null", b"") in null_other.headers
+    latin1 = next(r for r in dlq if r.key == b"RU:latin1")
+    assert "kpgw-tracking-id header is not UTF-8" in (
+        h.text_header(latin1.headers, h.EXCEPTION_MESSAGE) or ""
+    )
+    kept = {s["tracking_id"]: s for s in decoded(statuses, "DeliveryStatus")}
+    assert kept["RU:null-tracking"]["status"] == "TRANSLATED"
+    assert kept["RU:after"]["status"] == "TRANSLATED"
+    inbound = f"{settings.topic_prefix}inbound"
+    assert kept[f"{inbound}/0/2"]["reason"] == "INVALID_INBOUND_HEADER"
+    assert "given 2 times with different values" in kept[f"{inbound}/0/3"]["detail"]
