@@ -15,6 +15,7 @@ from aiokafka.conn import CloseReason
 from aiokafka.errors import KafkaTimeoutError
 
 from gateway.errors import EnvironmentProblem, GatewayError
+from gateway.kafka import lenient_headers
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -84,7 +85,9 @@ def transactional_producer(
 
 
 def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-    """read_committed: never sees records of aborted or open transactions."""
+    """read_committed: never sees records of aborted or open transactions. A header name
+    that is not UTF-8 does not stop it (``gateway.kafka.lenient_headers``)."""
+    lenient_headers.install()
     config: dict[str, Any] = {
         "client_id": f"{settings.client_id}-consumer",
         "isolation_level": "read_committed",

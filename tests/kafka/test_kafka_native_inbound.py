@@ -67,3 +67,66 @@ async def test_null_unreadable_and_repeated_headers_end_precisely_and_the_partit
     inbound = f"{settings.topic_prefix}inbound"
     assert kept[f"{inbound}/0/2"]["reason"] == "INVALID_INBOUND_HEADER"
     assert "given 2 times with different values" in kept[f"{inbound}/0/3"]["detail"]
+
+
+class RawName(str):
+    """A header name written as the bytes it was given, as librdkafka writes it."""
+
+    raw = b""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return self.raw
+
+
+async def test_a_header_name_that_is_not_utf8_does_not_stop_the_translator(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka decodes header names strictly: the translator's getmany raised at every
+    start and `kpgw run` exited. The record is read on; its dead letter keeps the name."""
+    from aiokafka import producer as producer_module
+    from aiokafka.producer import message_accumulator
+    from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+
+    # The compiled builder refuses such a name; librdkafka (confluent-kafka, Go) does not.
+    for module in (message_accumulator, producer_module.producer):
+        monkeypatch.setattr(module, "DefaultRecordBatchBuilder", _DefaultRecordBatchBuilderPy)
+    settings = created_topics
+    name = RawName("trace")
+    name.raw = "трасса".encode("cp1251")
+    records: list[tuple[bytes, list[tuple[str, bytes | None]]]] = [
+        (b"RU:before", [("kpgw-sender", b"RU")]),
+        (b"ZA:odd-name", [("kpgw-sender", b"ZA"), (name, b"1")]),  # refused: not ZA's
+        (b"RU:odd-name", [("kpgw-sender", b"RU"), (name, b"2")]),
+        (b"RU:after", [("kpgw-sender", b"RU")]),
+    ]
+    producer = idempotent_producer(settings, linger_ms=200)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(
+                f"{settings.topic_prefix}inbound",
+                render(certificate(f"RU07710{n:02d}")),
+                key=key,
+                headers=headers,
+                partition=0,
+            )
+            for n, (key, headers) in enumerate(records)
+        ]
+        offsets = [(await delivery).offset for delivery in sent]
+    finally:
+        await producer.stop()
+    assert offsets == [0, 1, 2, 3]
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        events = await read_until(settings, "events", 3)
+        dlq = await read_until(settings, "dlq", 1)
+        await read_until(settings, "status", len(records))
+    assert sorted(e["certificate_id"] for e in decoded(events, "CertificateEvent")) == [
+        "RU0771000",
+        "RU0771002",
+        "RU0771003",
+    ]
+    (letter,) = dlq
+    assert letter.key == b"ZA:odd-name"
+    assert h.text_header(letter.headers, h.REASON) == "UNAUTHORISED_SENDER"
+    assert ("\ufffd" * 6, b"1") in list(letter.headers)
