@@ -142,6 +142,16 @@ def _doctype_in_prolog(raw: bytes) -> int | None:
             return None  # the root element's start tag
 
 
+#: Compressed or archived data a sender may send in place of the document (a Kafka-native
+#: one that gzips the value itself): named, rather than "NUL bytes".
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"\x04\x22\x4d\x18", "LZ4-compressed"),
+    (b"PK\x03\x04", "a ZIP archive's"),
+)
+
+
 def _refuse_obvious_non_xml(raw: bytes) -> None:
     if raw[:2] in (b"<\x00", b"\x00<"):
         order = "little" if raw[:1] == b"<" else "big"
@@ -166,6 +176,13 @@ def _refuse_obvious_non_xml(raw: bytes) -> None:
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"[") and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         message = "the body looks like JSON; send the XML document itself (application/xml)"
+        raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
+    packed = next((name for magic, name in _COMPRESSED if raw.startswith(magic)), None)
+    if packed:
+        message = (
+            f"the body is {packed} data, not XML; send the document itself (a Kafka "
+            "producer compresses with its own compression.type, which consumers undo)"
+        )
         raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
     if b"\x00" in body and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         message = "the body contains NUL bytes, which XML 1.0 forbids"

@@ -25,6 +25,7 @@ from gateway.errors import (
     Finding,
     GatewayError,
     InvalidInboundHeader,
+    NotXml,
     PoisonPill,
     UnauthorisedSender,
 )
@@ -96,11 +97,18 @@ def translate_record(
         message = "the inbound record has no kpgw-sender header; every sender must be authenticated"
         error = UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
         return Translated(None, Failure.of(error, stage="translator", reason=UNAUTHORISED_SENDER))
+    if value is None:  # "the body is empty" would leave a Kafka-native sender guessing
+        message = (
+            "the record's value is null (a tombstone), not a document; kp.inbound is not "
+            "compacted: send the XML document as the value"
+        )
+        tombstone = NotXml(message, findings=(Finding("EMPTY_DOCUMENT", message),))
+        return Translated(None, Failure.of(tombstone, stage="translator"))
     first_failed: datetime | None = None
     last: BaseException | None = None
     for attempt in range(1, max_attempts + 1):
         try:
-            event = translate_fn(value or b"", inbound.meta(), registry)
+            event = translate_fn(value, inbound.meta(), registry)
             encoded = _encoded(event)
         except GatewayError as exc:
             if exc.retriable:

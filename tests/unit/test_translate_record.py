@@ -101,3 +101,17 @@ def test_a_long_list_of_findings_is_cut_with_a_count() -> None:
     detail = status_detail(failure)
     assert detail.count("\n") == 10
     assert detail.endswith("... and 4 more")
+
+
+def test_a_tombstone_is_named_as_such(example_registry: ParticipantRegistry) -> None:
+    """A Kafka-native sender's review: a null value (a tombstone, as a compacting producer
+    sends to delete a key) was refused as "the body is empty"."""
+
+    def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
+        raise AssertionError("not translated")
+
+    result = translate_record(None, INBOUND, example_registry, translate_fn=translate)
+    assert result.failure is not None and result.failure.reason == "EMPTY_DOCUMENT"
+    assert "the record's value is null (a tombstone)" in result.failure.message
+    empty = translate_record(b"", INBOUND, example_registry)
+    assert empty.failure is not None and empty.failure.message == "the body is empty"

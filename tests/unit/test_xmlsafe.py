@@ -10,12 +10,15 @@ network canary is a real socket on 127.0.0.1 accepting in a thread.
 from __future__ import annotations
 
 import ctypes
+import gzip
+import io
 import os
 import select
 import socket
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -649,3 +652,29 @@ def test_xinclude_and_doctype_are_refused_however_written(raw: bytes, code: str)
     with pytest.raises(UnsafeXml) as caught:
         parse(raw)
     assert caught.value.findings[0].code == code
+
+
+def _gzipped(raw: bytes) -> bytes:
+    return gzip.compress(raw)
+
+
+def _zipped(raw: bytes) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("certificate.xml", raw)
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("pack", "named"), [(_gzipped, "gzip-compressed"), (_zipped, "a ZIP archive's")]
+)
+def test_a_compressed_body_is_named_not_taken_for_nul_bytes(
+    pack: Callable[[bytes], bytes], named: str
+) -> None:
+    """A Kafka-native sender's review: a gzipped value was refused as INVALID_CHARACTER
+    ("the body contains NUL bytes"), which sent its developers looking for NULs."""
+    with pytest.raises(NotXml) as caught:
+        parse(pack(b"<a>" + b"x" * 500 + b"</a>"))
+    (finding,) = caught.value.findings
+    assert finding.code == "NOT_XML"
+    assert f"the body is {named} data, not XML" in finding.message
