@@ -170,11 +170,14 @@ def status_record(
     reason: str | None,
     detail: str | None,
     now: datetime,
+    message_id: str | None = None,
 ) -> dict[str, Any]:
+    """``message_id``: the document's own, once read (a Kafka-native sender need not give
+    it in ``kpgw-message-id``; the router's statuses carry it from the event)."""
     return {
         "tracking_id": inbound.tracking_id,
         "sender": inbound.sender or "",
-        "message_id": inbound.message_id,
+        "message_id": message_id or inbound.message_id,
         "certificate_id": certificate_id,
         "status": state,
         "reason": reason,
@@ -301,6 +304,7 @@ class TranslatorHandler:
                 reason=None,
                 detail=str(event.event_type),
                 now=now,
+                message_id=event.source.message_id,
             )
             self.translated += 1
             log.debug(

@@ -64,6 +64,11 @@ async def test_null_unreadable_and_repeated_headers_end_precisely_and_the_partit
     kept = {s["tracking_id"]: s for s in decoded(statuses, "DeliveryStatus")}
     assert kept["RU:null-tracking"]["status"] == "TRANSLATED"
     assert kept["RU:after"]["status"] == "TRANSLATED"
+    # No kpgw-message-id header: the status still names the document's own message id.
+    after = next(
+        e for e in decoded(events, "CertificateEvent") if e["certificate_id"] == "RU0770004"
+    )
+    assert kept["RU:after"]["message_id"] == after["source"]["message_id"] is not None
     inbound = f"{settings.topic_prefix}inbound"
     assert kept[f"{inbound}/0/2"]["reason"] == "INVALID_INBOUND_HEADER"
     assert "given 2 times with different values" in kept[f"{inbound}/0/3"]["detail"]
