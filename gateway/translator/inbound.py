@@ -51,6 +51,20 @@ def _read(
     return values[0] if values else None
 
 
+def _misspelt(headers: Sequence[tuple[str, bytes | None]]) -> list[str]:
+    """Header names are case-sensitive: ``KPGW-Sender`` or ``kpgw_tracking_id`` (a bridge
+    that turns hyphens into underscores) would be ignored without a word, and the status
+    kept under an id the sender does not look for."""
+    problems = []
+    for name in dict.fromkeys(key for key, _ in headers):
+        meant = name.lower().replace("_", "-")
+        if meant in READ_HEADERS and name != meant:
+            problems.append(
+                f"the header {name[:40]!r} is not read: its name is {meant} (lower case, hyphens)"
+            )
+    return problems
+
+
 def _key_text(key: bytes | None, problems: list[str]) -> str | None:
     if not key:
         return None
@@ -136,7 +150,7 @@ class Inbound:
         timestamp_ms: int,
         coordinates: str,
     ) -> Inbound:
-        unusable: list[str] = []
+        unusable = _misspelt(headers)
         tracking_header = _read(headers, TRACKING_ID, unusable)
         message_id = _read(headers, MESSAGE_ID, unusable)
         received_at = _read(headers, RECEIVED_AT, unusable)

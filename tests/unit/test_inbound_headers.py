@@ -117,3 +117,16 @@ def test_a_replay_replaces_the_header_it_pins_rather_than_repeating_it() -> None
     replayed = replay_headers(DeadLetter.of(record), "r-1")
     assert [v for k, v in replayed if k == "kpgw-received-at"] == [b"2026-03-02T00:00:00.000Z"]
     assert Inbound.of(b"RU:1", replayed, MOMENT_MS + 1, "kp.inbound/0/9").header_problems == ()
+
+
+@pytest.mark.parametrize("name", ["KPGW-Sender", "kpgw_tracking_id", "Kpgw-Received-At"])
+def test_a_kpgw_header_in_another_spelling_is_named_not_ignored(name: str) -> None:
+    inbound = read([("kpgw-sender", b"RU"), (name, b"t-1")])
+    assert inbound.tracking_id == COORDINATES
+    (problem,) = inbound.header_problems
+    assert problem.startswith(f"the header {name!r} is not read: its name is kpgw-")
+
+
+def test_other_headers_in_any_spelling_are_ignored() -> None:
+    inbound = read([("kpgw-sender", b"RU"), ("Content-Type", b"application/xml"), ("X", b"")])
+    assert inbound.header_problems == ()
