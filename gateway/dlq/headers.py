@@ -127,6 +127,14 @@ def iso_bytes(moment: datetime) -> bytes:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()
 
 
+def utf8_prefix(text: bytes, size: int) -> bytes:
+    """At most ``size`` bytes of UTF-8 ``text``, never ending in part of a character: a
+    header cut at a byte count is no longer UTF-8 text for a strict reader."""
+    if len(text) <= size:
+        return text
+    return text[:size].decode("utf-8", "ignore").encode()
+
+
 def non_null(headers: Iterable[tuple[str, bytes | None]]) -> Headers:
     """Kafka allows a null header value (Java's ``headers.add(name, null)``, librdkafka's
     NULL): kept as an empty value, which every tool can measure, show and replay."""
@@ -147,7 +155,7 @@ def dlq_headers(
         (ORIGINAL_TIMESTAMP_TYPE, b"CreateTime"),
         (ORIGINAL_GROUP, origin.consumer_group.encode()),
         (EXCEPTION_FQCN, failure.exception_fqcn.encode()),
-        (EXCEPTION_MESSAGE, failure.message.encode()[:MAX_MESSAGE_BYTES]),
+        (EXCEPTION_MESSAGE, utf8_prefix(failure.message.encode(), MAX_MESSAGE_BYTES)),
         (STAGE, failure.stage.encode()),
         (REASON, failure.reason.encode()),
         (ATTEMPTS, str(failure.attempts).encode()),
@@ -159,7 +167,7 @@ def dlq_headers(
         ),
     ]
     if failure.stacktrace:
-        headers.append((EXCEPTION_STACKTRACE, failure.stacktrace.encode()[: 16 * 1024]))
+        headers.append((EXCEPTION_STACKTRACE, utf8_prefix(failure.stacktrace.encode(), 16 * 1024)))
     if failure.adapter:
         headers.append((ADAPTER, failure.adapter.encode()))
     if not any(k == SENDER for k, _ in kept):
@@ -240,7 +248,7 @@ def fitted(
         message = header(headers, EXCEPTION_MESSAGE) or b""
         if len(message) > MESSAGE_BYTES_AT_LAST:
             headers = [(k, v) for k, v in headers if k != EXCEPTION_MESSAGE]
-            headers.append((EXCEPTION_MESSAGE, message[:MESSAGE_BYTES_AT_LAST]))
+            headers.append((EXCEPTION_MESSAGE, utf8_prefix(message, MESSAGE_BYTES_AT_LAST)))
             left.append(f"all but {MESSAGE_BYTES_AT_LAST} bytes of the exception message")
     kept = _finding_count(headers)
     if kept < total:

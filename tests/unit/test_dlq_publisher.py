@@ -146,3 +146,21 @@ def test_a_cut_letter_says_what_was_left_out() -> None:
     assert h.text_header(cut, h.REASON) == "POISON_PILL"
     assert (h.text_header(cut, h.LEFT_OUT) or "").endswith("49 of 50 findings (the first 1 kept)")
     assert h.header(fitted(b"k", b"v", full, ORIGIN, 10**9)[2], h.LEFT_OUT) is None
+
+
+def test_a_message_cut_in_a_letter_stays_utf8_text() -> None:
+    """A message quoting a Russian document is Cyrillic, two bytes a letter: cut at a byte
+    count, the header ended in half a character, and a strict reader (a Java consumer's
+    ``new String(..., UTF_8)`` aside) failed on it."""
+    failure = Failure.of(SchemaViolation("x" + "Ж" * 900), stage="translator")
+    full = dlq_headers([("kpgw-sender", b"RU")], ORIGIN, failure, NOW)
+    _, _, cut = fitted(b"k", b"<x/>" * 1000, full, ORIGIN, 1_500)
+    message = h.header(cut, h.EXCEPTION_MESSAGE) or b""
+    assert 250 <= len(message) <= 256
+    assert message.decode("utf-8") == ("x" + "Ж" * 900).encode()[: len(message)].decode()
+    trace = "Ж" * 9_000  # over the 16 KiB kept of a stack trace, at an odd byte
+    failure = Failure(
+        **{**{s: getattr(failure, s) for s in Failure.__slots__}, "stacktrace": "x" + trace}
+    )
+    kept = h.header(dlq_headers([], ORIGIN, failure, NOW), h.EXCEPTION_STACKTRACE) or b""
+    assert kept.decode("utf-8").startswith("xЖ") and len(kept) <= 16 * 1024
