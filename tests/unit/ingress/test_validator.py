@@ -196,7 +196,7 @@ async def test_workers_judge_with_the_registry_the_ingress_took_without_reloadin
             before = watcher.latest()
             _suspend_ru(path)
             taken_s = await _until(lambda: watcher.latest() is not before, 5, "edit not taken")
-            assert taken_s < 2.0  # the poll's second, and some slack on a busy machine
+            assert taken_s < 4.0  # the poll's second, and slack for a loaded 2-core CI machine
             path.write_text("[participants.RU\n")  # broken: no one can take this one
             await _until(lambda: str(path) in RELOAD_FAILURES, 5, "broken edit not noticed")
             outcomes = await asyncio.gather(  # on both workers: 2 at a time each
