@@ -195,6 +195,17 @@ def writer_of(data: bytes) -> SchemaVersion:
     return version
 
 
+def newer_writer(value: bytes | None) -> str | None:
+    """The writer fingerprint (hex) of a single-object encoded value whose schema this
+    version does not know (a newer gateway wrote it), else None (a known schema, or no
+    single-object marker at all: not a newer writer's, corrupt if anything)."""
+    if value is None or len(value) < 10 or value[:2] != MAGIC:
+        return None
+    if registry().by_fingerprint(value[2:10]) is not None:
+        return None
+    return value[2:10].hex()
+
+
 def decode(data: bytes, name: str | None = None) -> dict[str, Any]:
     """Decode with the writer schema found by fingerprint, resolved to ``name``'s current
     schema (default: the writer's own name)."""

@@ -147,7 +147,7 @@ class TopicMirror:
         try:
             self.apply(record)
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the view
-            newer = newer_writer(record.value)
+            newer = codec.newer_writer(record.value)
             if newer is None:
                 log.warning(
                     "mirror_record_skipped",
@@ -179,13 +179,3 @@ class TopicMirror:
                 advice="a newer translator or router writes this topic: upgrade this "
                 "process (README, 'Upgrading'); its view misses those records until then",
             )
-
-
-def newer_writer(value: bytes | None) -> str | None:
-    """The writer fingerprint (hex) of a single-object encoded value whose schema this
-    version does not know, else None."""
-    if value is None or len(value) < 10 or value[:2] != codec.MAGIC:
-        return None
-    if codec.registry().by_fingerprint(value[2:10]) is not None:
-        return None
-    return value[2:10].hex()
