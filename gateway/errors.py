@@ -164,6 +164,15 @@ class DeadLetterTooLarge(TransientFailure):
     code = "DEAD_LETTER_TOO_LARGE"
 
 
+class NewerRouterStates(TransientFailure):
+    """A changelog partition holds states a newer router wrote (a ``RouterState`` schema
+    this version does not know): its restore is refused and retried, the partition held,
+    rather than those certificates started afresh and their outcomes lost (an upgrade
+    review). It passes once the newer router owns the partition again."""
+
+    code = "NEWER_ROUTER_STATES"
+
+
 @dataclass(slots=True)
 class Findings:
     """A collector used by parsers and rules to gather every finding before failing once."""

@@ -186,7 +186,7 @@ class RouterHandler:
                     on_restored=self._restored,
                     timers=self._timers(self.registry.current()),
                 )
-            except Exception as exc:  # noqa: BLE001 - broker trouble: retry with backoff
+            except Exception as exc:  # noqa: BLE001 - broker trouble, newer states: retry, held
                 attempt += 1
                 log.warning("restore_failed_will_retry", attempt=attempt, error=repr(exc))
                 await asyncio.sleep(min(10.0, 0.2 * 2**attempt))

@@ -108,10 +108,10 @@ def changelog_problems(
 
     Written with a ``RouterState`` schema this version does not know: a newer router ran
     (a rollback, or a rolling restart that mixes versions). This router cannot decode those
-    states and would start their certificates afresh (``stored_state_undecodable``): a
-    confirmation then waits as an orphan for a certificate already announced (an upgrade
-    review). Tombstones and values without the single-object marker are the restore's to
-    judge, not this check's."""
+    states: routers before the restore refused them started their certificates afresh, a
+    confirmation then waiting as an orphan (an upgrade review); now their partitions would
+    stay held, so starting is refused, loudly, instead. Tombstones and values without the
+    single-object marker are the restore's to judge, not this check's."""
     written: set[int] = set()
     unknown: set[str] = set()
     for record in records:

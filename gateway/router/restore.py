@@ -6,6 +6,10 @@ before, so no transaction of ours is still open on it). Later records win, a tom
 deletes, gaps are normal: a compacted, truncated (log start > 0) or empty changelog all
 restore the same way. A record that cannot be decoded is logged and skipped: the
 changelog is our own topic, so that is a bug to see, not a reason to stop the partition.
+A state a newer router wrote (the single-object marker, a writer schema this version does
+not know) is not corrupt: skipping it would start its certificate afresh and lose its
+outcomes, so the partition's restore is refused (``NewerRouterStates``, retried with the
+partition held) until a router that knows the schema owns it (README, "Upgrading").
 
 The driver writes each state with its next deadline and a fingerprint of what deadlines
 depend on (``kpgw-next-deadline``, ``kpgw-timers`` headers). When the fingerprint still
@@ -29,7 +33,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway import codec
-from gateway.errors import TransientFailure
+from gateway.errors import NewerRouterStates, TransientFailure
 from gateway.kafka.clients import (
     ReadProgress,
     bounded_end_offsets,
@@ -93,6 +97,8 @@ class Restored:
     corrupt: int = 0
     seconds: float = 0.0
     encoded: dict[str, Encoded] = field(default_factory=dict)
+    #: Writer fingerprint (hex) -> how many latest states a newer router wrote with it.
+    newer: dict[str, int] = field(default_factory=dict)
     _latest: dict[str, tuple[int, bytes | None, Headers]] = field(default_factory=dict)
 
     def apply(self, record: Any) -> None:
@@ -115,6 +121,12 @@ class Restored:
             if value is None:
                 self.tombstones += 1
                 continue
+            # Before the encoded shortcut: a state kept encoded would fail later, at its
+            # first use (``stored_state_undecodable``), and start afresh all the same.
+            fingerprint = codec.newer_writer(value)
+            if fingerprint is not None:
+                self.newer[fingerprint] = self.newer.get(fingerprint, 0) + 1
+                continue
             usable, deadline = written_deadline(headers, timers)
             if usable:
                 self.encoded[key] = (value, deadline)
@@ -133,12 +145,34 @@ class Restored:
                     error=repr(exc),
                 )
         self._latest.clear()
+        if self.newer:
+            self.states.clear()
+            self.encoded.clear()
+            raise newer_states_refused({self.partition: self.newer})
 
     def __len__(self) -> int:
         return len(self.states) + len(self.encoded)
 
 
 OnRestored = Callable[[Restored], None]
+
+
+def newer_states_refused(refused: dict[int, dict[str, int]]) -> NewerRouterStates:
+    """The refusal of the partitions (partition -> writer fingerprint -> states) whose
+    latest states include some a newer router wrote."""
+    merged: dict[str, int] = {}
+    for newer in refused.values():
+        for fingerprint, count in newer.items():
+            merged[fingerprint] = merged.get(fingerprint, 0) + count
+    partitions = ", ".join(str(p) for p in sorted(refused))
+    schemas = ", ".join(f"{fp} ({count} states)" for fp, count in sorted(merged.items()))
+    return NewerRouterStates(
+        f"the changelog (partition {partitions}) holds states a newer router wrote (RouterState "
+        f"writer fingerprint {schemas}) that this router cannot decode: it holds the "
+        "partition and retries instead of starting those certificates afresh; stop this "
+        "older router, or finish the upgrade so that every router runs the newer version "
+        "(README, 'Upgrading')"
+    )
 
 
 def whole_partition_reader(settings: Settings, name: str) -> AIOKafkaConsumer:
@@ -192,11 +226,12 @@ async def restore_partitions(
             for tp in tps
         }
         pending: set[TopicPartition] = set()
+        refused: dict[int, dict[str, int]] = {}  # partition -> newer writer fingerprints
         for tp in tps:
             if ends[tp] > starts[tp]:
                 pending.add(tp)
             else:
-                await _done(results[tp], started, on_restored, timers)
+                await _done(results[tp], started, on_restored, timers, refused)
         progress = ReadProgress(TransientFailure)  # the broker gone mid-read: retried
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
@@ -209,16 +244,28 @@ async def restore_partitions(
             for tp in list(pending):
                 if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
                     pending.discard(tp)
-                    await _done(results[tp], started, on_restored, timers)
+                    await _done(results[tp], started, on_restored, timers, refused)
             if pending:
                 progress.check(changelog)
+        if refused:
+            raise newer_states_refused(refused)
     finally:
         await close_for_good(consumer, what="restore consumer")
 
 
 async def _done(
-    result: Restored, started: float, on_restored: OnRestored, timers: str | None
+    result: Restored,
+    started: float,
+    on_restored: OnRestored,
+    timers: str | None,
+    refused: dict[int, dict[str, int]],
 ) -> None:
-    await result.finish(timers)
+    """Finish one partition; one holding a newer router's states is only noted in
+    ``refused``, so that the other partitions of the read are still restored."""
+    try:
+        await result.finish(timers)
+    except NewerRouterStates:
+        refused[result.partition] = result.newer
+        return
     result.seconds = time.perf_counter() - started
     on_restored(result)

@@ -85,6 +85,8 @@ class PartitionStore:
         return found
 
     def _decode(self, certificate_id: str, value: bytes, *, keep: bool) -> CertificateState | None:
+        """A failure here is a corrupt record: a state a newer router wrote never gets
+        here, the restore refuses its partition (``NewerRouterStates``)."""
         try:
             state = state_from_avro(codec.decode(value, STATE_SCHEMA))
         except Exception as exc:  # noqa: BLE001 - our own record is corrupt: log, start afresh

@@ -16,6 +16,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic, RecordsToDelete
 
 from gateway import codec
+from gateway.errors import NewerRouterStates
 from gateway.events import to_millis
 from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
 from gateway.router import STATE_SCHEMA, CertificateState, state_to_avro
@@ -34,6 +35,7 @@ from tests.kafka.router.support import (
     stamp,
 )
 from tests.unit.router.factories import certificate
+from tests.unit.router.test_preflight_changelog import _from_a_newer_router
 
 pytestmark = pytest.mark.kafka
 T = to_millis(stamp())
@@ -112,7 +114,9 @@ async def test_latest_wins_tombstones_delete_aborted_is_invisible_truncated_and_
         async with producer.transaction():
             await producer.send(topic, encoded(a2), key=b"RU0800001", partition=0)
             await producer.send(topic, None, key=b"RU0800002", partition=0)
-            await producer.send(topic, b"\xc3\x01garbage!", key=b"RU0800004", partition=0)
+            # Corrupt: a known writer schema, its body cut short (marker and an unknown
+            # fingerprint would be a newer router's state: see below).
+            await producer.send(topic, encoded(b)[:12], key=b"RU0800004", partition=0)
     finally:
         await producer.stop()
     admin = admin_client(settings)
@@ -126,6 +130,40 @@ async def test_latest_wins_tombstones_delete_aborted_is_invisible_truncated_and_
     assert found[0].states == {"RU0800001": a2}
     assert (found[0].tombstones, found[0].corrupt) == (1, 1)
     assert found[1].states == {} and found[1].end_offset == 0  # empty
+
+
+async def test_a_newer_routers_state_refuses_its_partition_and_corrupt_is_still_skipped(
+    changelog: Settings,
+) -> None:
+    """An older router taking over a partition a newer router wrote states in (a rollback,
+    a rolling restart that mixes versions) must not start those certificates afresh (an
+    upgrade review): that partition's restore fails retriably; the other one restores."""
+    settings = changelog
+    topic = f"{settings.topic_prefix}router.changelog"
+    kept, newer = state("RU0800021"), _from_a_newer_router()
+    producer = transactional_producer(settings, f"restore-test-{uuid.uuid4().hex[:6]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, encoded(kept), key=b"RU0800021", partition=0)
+            await producer.send(topic, newer, key=b"RU0800022", partition=0)
+            await producer.send(topic, encoded(kept), key=b"RU0800021", partition=1)
+            await producer.send(topic, encoded(kept)[:12], key=b"RU0800023", partition=1)
+    finally:
+        await producer.stop()
+    found: dict[int, Restored] = {}
+    with pytest.raises(NewerRouterStates) as refused:
+        await restore_partitions(
+            settings,
+            changelog=topic,
+            events=f"{settings.topic_prefix}events",
+            partitions=[0, 1],
+            on_restored=lambda r: found.__setitem__(r.partition, r),
+        )
+    assert refused.value.retriable
+    assert "partition 0)" in refused.value.message and newer[2:10].hex() in refused.value.message
+    assert list(found) == [1]  # the other partition is restored, its corrupt record skipped
+    assert found[1].states == {"RU0800021": kept} and found[1].corrupt == 1
 
 
 @pytest.mark.slow
@@ -198,3 +236,31 @@ async def test_timer_waits_until_the_backlog_is_read_after_a_restart(
     assert [(o["certificate_id"], o["outcome"]) for o in found] == [("RU0800020", "MATCHED")]
     assert second.counters.restored_states == 1
     assert issued(cert).certificate_number == "RU0800020"
+
+
+async def test_a_running_router_holds_a_partition_a_newer_router_wrote_states_in(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """What the restore's refusal does in a running router (a rebalance gives it the
+    partition; the start-up check is not run): the partition stays held and retried, listed
+    as restoring (/readyz), instead of its states being skipped; the others are served."""
+    settings = created_topics
+    topic = f"{settings.topic_prefix}router.changelog"
+    producer = transactional_producer(settings, f"restore-test-{uuid.uuid4().hex[:6]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, _from_a_newer_router(), key=b"RU0800030", partition=0)
+    finally:
+        await producer.stop()
+    async with routing(settings, registry_copy(tmp_path)) as handler:
+        for _ in range(100):
+            if all(slot.restored for tp, slot in handler.slots.items() if tp.partition):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # retried with backoff meanwhile, never restored
+        restored = {tp.partition: slot.restored for tp, slot in handler.slots.items()}
+        held = handler.worker.health()["held"]
+    assert len(restored) > 1 and not restored[0]
+    assert all(restored[p] for p in restored if p)
+    assert held == [0]
