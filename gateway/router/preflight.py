@@ -118,15 +118,9 @@ def changelog_problems(
         value = dict(record.headers or ()).get(PARTITIONS_HEADER)
         if value and value.isdigit():
             written.add(int(value))
-        data = record.value
-        newer = (
-            data is not None
-            and len(data) >= 10
-            and data[:2] == codec.MAGIC
-            and codec.registry().by_fingerprint(data[2:10]) is None
-        )
-        if newer:
-            unknown.add(data[2:10].hex())
+        newer = codec.newer_writer(record.value)
+        if newer is not None:
+            unknown.add(newer)
     problems = []
     other = sorted(written - {partitions_now})
     if other:
