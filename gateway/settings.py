@@ -133,8 +133,20 @@ class RouterSettings(BaseModel):
     )
 
 
+#: The largest document the gateway parses (``adapters.xmlsafe.DEFAULT_MAX_BYTES``, whose
+#: equality a test checks: settings do not import the adapters).
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+
+
 class IngressSettings(BaseModel):
-    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        default=MAX_DOCUMENT_BYTES,
+        ge=1024,
+        le=MAX_DOCUMENT_BYTES,
+        description="the largest request body the ingress reads (413 above it); at most "
+        "2 MiB, the largest document the translator parses (DOCUMENT_TOO_LARGE): a larger "
+        "limit would accept documents only to dead-letter them",
+    )
     request_deadline_s: float = Field(default=10.0, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     validate_sync: bool = True

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from adapters.xmlsafe import DEFAULT_MAX_BYTES
 from gateway.cli import cli
 from gateway.errors import ConfigurationError
-from gateway.settings import load_settings
+from gateway.settings import MAX_DOCUMENT_BYTES, load_settings
 
 
 def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
@@ -191,3 +192,18 @@ def test_an_empty_operator_token_is_a_configuration_error(
     result = CliRunner().invoke(cli, ["run", "--only", "router"])
     assert result.exit_code == 2
     assert f"KPGW_INGRESS__{variable}" in result.output
+
+
+def test_the_body_limit_cannot_exceed_what_the_translator_parses(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """A review: KPGW_INGRESS__MAX_BODY_BYTES above 2 MiB was taken, yet the parser kept its
+    own 2 MiB limit: with synchronous validation the ingress still answered 413, without
+    it, it accepted documents that the translator then dead-lettered (DOCUMENT_TOO_LARGE).
+    It is a configuration error now, naming the setting."""
+    assert MAX_DOCUMENT_BYTES == DEFAULT_MAX_BYTES
+    clean_env.setenv("KPGW_INGRESS__MAX_BODY_BYTES", str(MAX_DOCUMENT_BYTES))
+    assert load_settings().ingress.max_body_bytes == MAX_DOCUMENT_BYTES
+    clean_env.setenv("KPGW_INGRESS__MAX_BODY_BYTES", str(MAX_DOCUMENT_BYTES + 1))
+    with pytest.raises(ConfigurationError, match=r"KPGW_INGRESS__MAX_BODY_BYTES.*2097152"):
+        load_settings()
