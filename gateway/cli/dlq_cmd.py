@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,13 @@ from gateway.cli.common import (
     registry_option,
     settings,
 )
-from gateway.dlq.headers import DLQ_HEADERS, VALUE_OMITTED, readable_headers, text_header
+from gateway.dlq.headers import (
+    DLQ_HEADERS,
+    VALUE_OMITTED,
+    readable_header_list,
+    readable_headers,
+    text_header,
+)
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
@@ -254,13 +261,16 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
         sys.stdout.buffer.write(letter.value or b"")
         sys.stdout.buffer.flush()
         return
-    headers = readable_headers(letter.headers)
+    in_order = readable_header_list(letter.headers)
     if as_json:
         emit_json(
             {
                 **letter.summary(),
                 "replayed_by": history.get(letter.coordinates),
-                "headers": headers,
+                # By name (a repeated name: the list of its values), and every header in
+                # order, as Kafka holds them.
+                "headers": readable_headers(letter.headers),
+                "header_list": [[key, value] for key, value in in_order],
                 "findings": letter.findings,
                 "document": (letter.value or b"").decode("utf-8", errors="replace"),
                 "document_omitted": omitted,
@@ -276,10 +286,16 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     )
     if letter.replay_of:
         console.print(f"a replay of dead letter {letter.replay_of}, failing again", highlight=False)
-    for key, value in headers.items():
+    for key, value in in_order:  # every one, in order: a name may be given more than once
         line = Text(printable_line(key), style="bold" if key in DLQ_HEADERS else "")
         line.append(": " + printable(str(value)))  # a stack trace keeps its lines
         console.print(line, highlight=False)
+    for key, count in Counter(key for key, _ in in_order).items():
+        if count > 1:
+            console.print(
+                Text(printable_line(f"({key} is given {count} times, each shown above)")),
+                highlight=False,
+            )
     console.rule("findings")
     for finding in letter.findings:
         where = f"line {finding.get('line')} " if finding.get("line") else ""
@@ -328,7 +344,13 @@ def stats_(
     for group in ("by_reason", "by_sender", "by_stage", "by_age"):
         click.echo(f"{group.removeprefix('by_')}:")
         for name, count in report[group].items():
-            click.echo(f"  {name:<32} {count}")
+            # Reasons and senders are the headers' text, whoever wrote them: escaped.
+            click.echo(f"  {printable_line(name):<32} {count}")
+        if group == "by_sender" and report["conflicting_senders"]:
+            click.echo(
+                f"  ({report['conflicting_senders']} dead letter(s) name conflicting senders "
+                "and are counted under each)"
+            )
 
 
 @dlq.command()

@@ -286,6 +286,26 @@ def header(headers: Iterable[tuple[str, bytes]], name: str) -> bytes | None:
     return found
 
 
+def header_values(headers: Iterable[tuple[str, bytes]], name: str) -> list[bytes]:
+    """Every value of header ``name``, in order: Kafka headers are a list, and a name may
+    be given more than once (a Kafka-native sender's conflicting ``kpgw-sender``, Spring's
+    ``kafka_dlt-*`` of a letter dead-lettered, replayed and dead-lettered again)."""
+    return [value for key, value in headers if key == name]
+
+
+def sender_values(headers: Iterable[tuple[str, bytes]]) -> tuple[str, ...]:
+    """The senders a record's ``kpgw-sender`` headers name, as the translator reads them:
+    stripped text, a blank value as none, a value repeated as one; in order. More than one
+    is a conflict (the translator dead-letters it as INVALID_INBOUND_HEADER); bytes that
+    are not UTF-8 are shown with replacement characters."""
+    values: list[str] = []
+    for raw in header_values(headers, SENDER):
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text and text not in values:
+            values.append(text)
+    return tuple(values)
+
+
 def text_header(headers: Iterable[tuple[str, bytes]], name: str) -> str | None:
     value = header(headers, name)
     return None if value is None else value.decode("utf-8", errors="replace")
@@ -309,11 +329,28 @@ def int_header(headers: Iterable[tuple[str, bytes]], name: str) -> int | None:
 _BINARY_NUMBERS = (ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP)
 
 
-def readable_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str | int]:
-    """Headers for people (``dlq show``, ``tail``): Spring's binary numbers as numbers,
-    everything else as UTF-8 text (a null value as empty text)."""
-    readable: dict[str, str | int] = {}
-    for key, raw in non_null(headers):
-        number = int_header([(key, raw)], key) if key in _BINARY_NUMBERS else None
-        readable[key] = number if number is not None else raw.decode("utf-8", errors="replace")
-    return readable
+Readable = str | int
+
+
+def _readable(key: str, raw: bytes) -> Readable:
+    number = int_header([(key, raw)], key) if key in _BINARY_NUMBERS else None
+    return number if number is not None else raw.decode("utf-8", errors="replace")
+
+
+def readable_header_list(headers: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, Readable]]:
+    """Every header for people, in order, a repeated name as often as it is given: Spring's
+    binary numbers as numbers, everything else as UTF-8 text (a null value as empty text,
+    bytes that are not UTF-8 with replacement characters)."""
+    return [(key, _readable(key, raw)) for key, raw in non_null(headers)]
+
+
+def readable_headers(
+    headers: Iterable[tuple[str, bytes | None]],
+) -> dict[str, Readable | list[Readable]]:
+    """Headers for people by name (``dlq show --json``, ``tail --json``): a name given once
+    has its value, as it always had; a name given more than once has the list of its
+    values in order, so no value is hidden behind another."""
+    grouped: dict[str, list[Readable]] = {}
+    for key, value in readable_header_list(headers):
+        grouped.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}

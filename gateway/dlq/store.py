@@ -42,6 +42,14 @@ class DeadLetter:
     original_offset: int | None
     message: str
     findings: list[dict[str, Any]] = field(default_factory=list)
+    #: Every sender its ``kpgw-sender`` headers name (``headers.sender_values``): more than
+    #: one when a Kafka-native sender gave conflicting ones. ``sender`` is them joined by
+    #: ", ", for people; filters and counts go by each of them.
+    senders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.senders and self.sender:  # built with its one sender only
+            object.__setattr__(self, "senders", (self.sender,))
 
     @classmethod
     def of(cls, record: Any) -> DeadLetter:
@@ -50,6 +58,7 @@ class DeadLetter:
             findings = json.loads(h.text_header(headers, h.FINDINGS) or "[]")
         except ValueError:
             findings = []
+        senders = h.sender_values(headers)
         return cls(
             id=f"{record.partition}-{record.offset}",
             partition=record.partition,
@@ -60,7 +69,8 @@ class DeadLetter:
             headers=headers,
             reason=h.text_header(headers, h.REASON) or "UNKNOWN",
             stage=h.text_header(headers, h.STAGE) or "unknown",
-            sender=h.text_header(headers, h.SENDER) or "",
+            sender=", ".join(senders),
+            senders=senders,
             original_topic=h.text_header(headers, h.ORIGINAL_TOPIC) or "",
             original_partition=h.int_header(headers, h.ORIGINAL_PARTITION),
             original_offset=h.int_header(headers, h.ORIGINAL_OFFSET),
@@ -89,6 +99,7 @@ class DeadLetter:
             "reason": self.reason,
             "stage": self.stage,
             "sender": self.sender,
+            "senders": list(self.senders),
             "key": self.key.decode("utf-8", "replace") if self.key else None,
             "original": f"{self.original_topic}/{self.original_partition}/{self.original_offset}",
             "message": self.message,
@@ -108,7 +119,9 @@ class DlqFilter:
     def matches(self, letter: DeadLetter) -> bool:
         return (
             (not self.reasons or letter.reason in self.reasons)
-            and (not self.senders or letter.sender in self.senders)
+            # A letter naming several senders is each one's: a conflicting kpgw-sender must
+            # not hide it from the filter of either sender. "" selects letters with none.
+            and (not self.senders or any(x in self.senders for x in letter.senders or ("",)))
             and (not self.stages or letter.stage in self.stages)
             and (self.since is None or letter.timestamp >= self.since)
             and (self.until is None or letter.timestamp < self.until)
@@ -255,7 +268,7 @@ async def scan_dead_letters(settings: Settings, selection: DlqFilter = DlqFilter
             letter = DeadLetter.of(record)
             scan.scanned += 1
             scan.reasons.add(letter.reason)
-            scan.senders.add(letter.sender or "(none)")
+            scan.senders.update(letter.senders or ("(none)",))
             if selection.matches(letter):
                 scan.letters.append(letter)
     scan.letters.sort(key=lambda x: (x.timestamp, x.id))
@@ -284,7 +297,13 @@ def stats(letters: Iterable[DeadLetter], now: datetime) -> dict[str, Any]:
     return {
         "total": len(items),
         "by_reason": dict(Counter(x.reason for x in items).most_common()),
-        "by_sender": dict(Counter(x.sender or "(none)" for x in items).most_common()),
+        # Under each sender it names, as `--sender` selects it: a letter with conflicting
+        # kpgw-sender headers is counted under each (so these may add up to more than
+        # the total; "conflicting_senders" says by how many letters).
+        "by_sender": dict(
+            Counter(name for x in items for name in x.senders or ("(none)",)).most_common()
+        ),
+        "conflicting_senders": sum(1 for x in items if len(x.senders) > 1),
         "by_stage": dict(Counter(x.stage for x in items).most_common()),
         "by_age": dict(Counter(age_bucket(x) for x in items).most_common()),
     }
