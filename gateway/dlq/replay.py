@@ -79,12 +79,25 @@ async def replay_history(settings: Settings) -> dict[str, str]:
     return first
 
 
+def original_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """The failed record's own headers, every one in order, a repeated name as often as it
+    was given: the letter's headers without those dead-lettering (or a replay) added. The
+    empty ``kpgw-sender`` dead-lettering adds after its own headers when the record had
+    none is its, not the record's."""
+    kept: list[tuple[str, bytes]] = []
+    after_dead_lettering = False
+    for name, value in letter.headers:
+        if name in h.DLQ_HEADERS:
+            after_dead_lettering = True
+        elif name in {h.REPLAY_ID, h.REPLAYED_FROM}:
+            continue
+        elif not (name == h.SENDER and not value and after_dead_lettering):
+            kept.append((name, value))
+    return kept
+
+
 def replay_headers(letter: DeadLetter, replay_id: str) -> list[tuple[str, bytes]]:
-    kept = [
-        (k, v)
-        for k, v in letter.headers
-        if k not in h.DLQ_HEADERS and k not in {h.REPLAY_ID, h.REPLAYED_FROM}
-    ]
+    kept = original_headers(letter)
     pinned = _pinned_metadata(letter, kept)
     # A pinned header replaces the original's (an empty or unreadable one): the translator
     # refuses a header given twice with different values.
@@ -101,17 +114,24 @@ def _pinned_metadata(letter: DeadLetter, kept: list[tuple[str, bytes]]) -> list[
     """A Kafka-native sender may leave out the reception time and the tracking id: the
     translator then takes the record's timestamp and key or coordinates, which a replay
     would change (a certificate dated "in the future" would pass the date rule on replay,
-    and its status would move to a tracking id nobody knows). Pin the original ones."""
+    and its status would move to a tracking id nobody knows). Pin the original ones.
+    Judged on every value of a header given more than once, as the translator reads them:
+    one usable value is the sender's, whatever blank or unreadable one comes after it."""
     pinned: list[tuple[str, bytes]] = []
     original_ms = h.int_header(letter.headers, h.ORIGINAL_TIMESTAMP)
-    if original_ms is not None and not _is_instant(h.text_header(kept, h.RECEIVED_AT)):
+    received = h.header_values(kept, h.RECEIVED_AT)
+    if original_ms is not None and not any(_is_instant(_text(x)) for x in received):
         moment = datetime.fromtimestamp(original_ms / 1000, tz=UTC)
         pinned.append((h.RECEIVED_AT, h.iso_bytes(moment)))
-    tracking = (h.text_header(kept, h.TRACKING_ID) or "").strip()
+    tracking = any(_text(x).strip() for x in h.header_values(kept, h.TRACKING_ID))
     if not tracking and not letter.key and letter.original_offset is not None:
         original = f"{letter.original_topic}/{letter.original_partition}/{letter.original_offset}"
         pinned.append((h.TRACKING_ID, original.encode()))
     return pinned
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
 
 
 def _is_instant(text: str | None) -> bool:

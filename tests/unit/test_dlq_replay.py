@@ -87,6 +87,72 @@ def test_headers_the_sender_gave_are_sent_back_unchanged() -> None:
     assert (replayed.received_at, replayed.tracking_id) == (datetime(2026, 3, 1, tzinfo=UTC), "t-1")
 
 
+def test_a_replay_sends_back_every_original_header_in_order() -> None:
+    original = [
+        (dlq.SENDER, b"RU"),
+        ("x-trace", b"first"),
+        (dlq.SENDER, b"BW"),
+        ("x-trace", b"second"),
+        ("x-binary", b"\xff\xfe\x00RU"),
+        (dlq.RECEIVED_AT, b"2026-03-02T08:15:30Z"),
+    ]
+    letter = dead_letter(original, key=b"RU:1")
+    headers = replay_headers(letter, "r-1")
+    assert headers == [
+        *original,
+        (dlq.REPLAY_ID, b"r-1"),
+        (dlq.REPLAYED_FROM, b"dlq/0/42"),
+    ]
+
+
+def test_a_replay_adds_no_sender_the_record_did_not_have() -> None:
+    """Dead-lettering writes an empty kpgw-sender when the record had none (so every
+    letter has one); a replay sent it back as if the sender had written it."""
+    original = [("x-trace", b"a"), (dlq.RECEIVED_AT, b"2026-03-02T08:15:30Z")]
+    letter = dead_letter(original, key=b"RU:1")
+    assert dlq.header_values(letter.headers, dlq.SENDER) == [b""]
+    headers = replay_headers(letter, "r-1")
+    assert headers[:-2] == original
+    assert [name for name, _ in headers[-2:]] == [dlq.REPLAY_ID, dlq.REPLAYED_FROM]
+    # An empty one the sender wrote itself is the record's, and goes back.
+    own = replay_headers(dead_letter([(dlq.SENDER, b""), *original], key=b"RU:1"), "r-1")
+    assert own[:-2] == [(dlq.SENDER, b""), *original]
+
+
+def test_a_reception_time_followed_by_a_blank_one_is_kept_on_replay() -> None:
+    """The translator reads the sender's time stamp (a blank value counts as none); the
+    replay looked at the last value only and replaced both with the record's timestamp."""
+    given = b"2026-03-01T10:00:00Z"
+    original = [(dlq.SENDER, b"RU"), (dlq.RECEIVED_AT, given), (dlq.RECEIVED_AT, b"")]
+    letter = dead_letter(original, key=b"RU:1")
+    headers = replay_headers(letter, "r-1")
+    assert headers[:3] == original
+    replayed = as_translator_reads(letter, headers)
+    assert replayed.received_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+def test_a_tracking_id_followed_by_a_blank_one_is_kept_on_replay() -> None:
+    original = [(dlq.SENDER, b"RU"), (dlq.TRACKING_ID, b"t-7"), (dlq.TRACKING_ID, b" ")]
+    letter = dead_letter(original, key=None)
+    headers = replay_headers(letter, "r-1")
+    assert dlq.header_values(headers, dlq.TRACKING_ID) == [b"t-7", b" "]
+    assert as_translator_reads(letter, headers).tracking_id == "t-7"
+
+
+def test_conflicting_reception_times_go_back_as_they_were() -> None:
+    """Not one of them chosen: the translator refuses the conflict again, as the sender
+    must give one time stamp (the replay prediction says so before anything is sent)."""
+    original = [
+        (dlq.SENDER, b"RU"),
+        (dlq.RECEIVED_AT, b"2026-03-01T10:00:00Z"),
+        (dlq.RECEIVED_AT, b"yesterday"),
+    ]
+    letter = dead_letter(original, key=b"RU:1")
+    headers = replay_headers(letter, "r-1")
+    assert headers[:3] == original
+    assert as_translator_reads(letter, headers).header_problems
+
+
 def test_the_audit_filter_says_when_a_replay_was_forced() -> None:
     """An operator review: a --force replay's audit record read like any other."""
     selection = DlqFilter(ids=("0-0",))
