@@ -133,8 +133,9 @@ class DashboardState:
     def dead_letter(self, letter: DeadLetter) -> None:
         self.records += 1
         self.dead_by_reason[letter.reason] += 1
-        sender = _shown_sender(letter.sender)
-        self.dead_senders.setdefault(letter.reason, Counter())[sender] += 1
+        # A letter naming conflicting senders counts for each, as `kpgw dlq stats` does.
+        senders = tuple(dict.fromkeys(_shown_sender(x) for x in letter.senders)) or ("?",)
+        self.dead_senders.setdefault(letter.reason, Counter()).update(senders)
         self.dead_reasons[letter.coordinates] = letter.reason
         if letter.replay_of:
             self.failed_again += 1
@@ -142,7 +143,7 @@ class DashboardState:
         record = {
             "id": letter.id,
             "at": iso_ms(at_ms),
-            "sender": sender,
+            "sender": ", ".join(senders),
             "reason": letter.reason,
             "stage": letter.stage,
             "message": printable_line(letter.message[:MESSAGE_CHARS]),

@@ -327,6 +327,29 @@ def test_senders_that_are_no_participant_code_share_one_row() -> None:
     assert row["senders"] == {"(not a participant code)": 3, "?": 1, "RU": 1}
 
 
+def test_a_letter_naming_conflicting_senders_counts_for_each_as_dlq_stats_does() -> None:
+    """It counted for its last kpgw-sender only, and the other sender's row missed it."""
+    record = SimpleNamespace(
+        partition=0,
+        offset=3,
+        timestamp=NOW_MS,
+        key=None,
+        value=b"<x/>",
+        headers=[
+            ("kpgw-reason", b"INVALID_INBOUND_HEADER"),
+            ("kpgw-sender", b"RU"),
+            ("kpgw-sender", b"BW"),
+            ("kpgw-sender", b"Q" * 100),
+        ],
+    )
+    state = DashboardState()
+    state.dead_letter(DeadLetter.of(record))
+    (row,) = state.snapshot(NOW_MS)["dead_letters"]["by_reason"]
+    assert row["senders"] == {"RU": 1, "BW": 1, "(not a participant code)": 1}
+    (newest,) = state.snapshot(NOW_MS)["dead_letters"]["newest"]
+    assert newest["sender"] == "RU, BW, (not a participant code)"
+
+
 def test_the_dashboard_is_not_live_while_the_broker_is_away(
     example_registry: ParticipantRegistry,
 ) -> None:
