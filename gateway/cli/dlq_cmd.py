@@ -51,7 +51,12 @@ def filters(function: F) -> F:
             click.option(
                 "--reason", multiple=True, help="Reason code, e.g. XSD_VIOLATION (repeatable)."
             ),
-            click.option("--sender", multiple=True, help="Sender participant (repeatable)."),
+            click.option(
+                "--sender",
+                multiple=True,
+                help="Sender participant (repeatable); a letter whose kpgw-sender is given "
+                'with several values matches each. "(none)": letters without one.',
+            ),
             click.option(
                 "--stage",
                 multiple=True,
@@ -328,7 +333,9 @@ def stats_(
     pending: bool,
     as_json: bool,
 ) -> None:
-    """Counts by reason, sender, stage and age, and how many still wait for a replay."""
+    """Counts by reason, sender, stage and age, and how many still wait for a replay. A
+    letter naming conflicting senders counts under each (the line under the senders, and
+    conflicting_senders in --json, say how many)."""
     letters, history = _read_with_history(_filter(reason, sender, stage, since, until), pending)
     report = stats(letters, datetime.now(UTC))
     report["pending"] = sum(1 for x in letters if x.coordinates not in history)
@@ -337,20 +344,27 @@ def stats_(
     if as_json:
         emit_json(report)
         return
-    click.echo(
+    for line in stats_lines(report):
+        click.echo(line)
+
+
+def stats_lines(report: dict[str, Any]) -> list[str]:
+    """``dlq stats`` for people."""
+    lines = [
         f"{report['total']} dead letter(s), {report['pending']} not replayed yet (--pending), "
         f"{report['failed_again_after_replay']} from replays that failed again"
-    )
+    ]
     for group in ("by_reason", "by_sender", "by_stage", "by_age"):
-        click.echo(f"{group.removeprefix('by_')}:")
+        lines.append(f"{group.removeprefix('by_')}:")
         for name, count in report[group].items():
             # Reasons and senders are the headers' text, whoever wrote them: escaped.
-            click.echo(f"  {printable_line(name):<32} {count}")
+            lines.append(f"  {printable_line(name):<32} {count}")
         if group == "by_sender" and report["conflicting_senders"]:
-            click.echo(
+            lines.append(
                 f"  ({report['conflicting_senders']} dead letter(s) name conflicting senders "
                 "and are counted under each)"
             )
+    return lines
 
 
 @dlq.command()

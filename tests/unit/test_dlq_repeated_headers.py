@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from gateway.cli.dlq_cmd import stats_lines
 from gateway.cli.tail_cmd import record_json
 from gateway.dlq import headers as dlq
 from gateway.dlq.store import DeadLetter, DlqFilter, stats
@@ -137,3 +138,17 @@ def test_tail_json_keeps_a_repeated_header() -> None:
         headers=CONFLICTING,
     )  # fmt: skip
     assert record_json(record)["headers"][dlq.SENDER] == ["RU", "BW"]
+
+
+def test_stats_for_people_say_how_many_letters_name_conflicting_senders() -> None:
+    letters = [dead_letter(CONFLICTING), dead_letter([(dlq.SENDER, b"\x1b[2JZA")])]
+    report = {**stats(letters, RECEIVED), "pending": 2, "failed_again_after_replay": 0}
+    lines = stats_lines(report)
+    senders = lines[lines.index("sender:") + 1 : lines.index("stage:")]
+    assert [line.split() for line in senders] == [
+        ["RU", "1"],
+        ["BW", "1"],
+        ["\\x1b[2JZA", "1"],  # what a sender wrote, escaped: no terminal control
+        ["(1", "dead", "letter(s)", "name", "conflicting", "senders", "and", "are", "counted",
+         "under", "each)"],
+    ]  # fmt: skip
