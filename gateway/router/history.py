@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -136,15 +136,42 @@ class History:
             heapq.heappush(self._due, (deadline, certificate_id))
 
 
+#: What a ``kp.status`` record says, as far as a rebuild compares it (``status_gist``).
+StatusGist = tuple[Any, ...]
+
+
+def status_gist(value: Mapping[str, Any]) -> StatusGist:
+    """What a status says that a rebuild restates when the topic's last record for the
+    message says otherwise: its status, reason and differences, and its outcomes' kinds
+    and whether each has its sentence and value band. A status an older version wrote
+    (before ``DeliveryStatus`` v3, or by a router whose states kept no sentences) lacks
+    those and is restated with them; a sentence already there is kept as written (it is
+    what the sender was told with the outcome, which a rebuild does not write again, and
+    an overdue's sentence names the instant the live router first saw the certificate,
+    which the rebuild only approaches by the record's time stamp)."""
+    return (
+        value["status"],
+        value["reason"],
+        tuple(
+            (d["outcome"], d["field"], d["certificate"], d["confirmation"])
+            for d in value.get("differences") or ()
+        ),
+        tuple(
+            (o["outcome"], o.get("detail") is not None, o.get("value_band") is not None)
+            for o in value.get("outcomes") or ()
+        ),
+    )
+
+
 @dataclass(slots=True)
 class Held:
     """What the topics already hold of a partition's records: outcome ids on
-    ``kp.outcomes``, notification ids on the partner topics, each message's last
-    (status, reason) on ``kp.status``."""
+    ``kp.outcomes``, notification ids on the partner topics, the gist of each message's
+    last status on ``kp.status``."""
 
     outcomes: set[str] = field(default_factory=set)
     notifications: set[str] = field(default_factory=set)
-    statuses: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    statuses: dict[str, StatusGist] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -164,7 +191,7 @@ class Missing:
 def missing_records(emissions: Sequence[Emission], held: Held) -> Missing:
     """Of the records a history emitted, those the topics do not hold, in order: each
     outcome and notification once (by id), and each message's last status when the topic's
-    last one for it says otherwise."""
+    last one for it says otherwise or less (``status_gist``)."""
     missing = Missing()
     given = {str(e.value["outcome_id"]) for e in emissions if e.topic is TopicKind.OUTCOMES}
     missing.outcomes_present = len(given & held.outcomes)
@@ -187,10 +214,9 @@ def missing_records(emissions: Sequence[Emission], held: Held) -> Missing:
             notifications.add(known)
             missing.notifications += 1
         else:
-            value = emission.value
             if last_status[emission.key] is not emission:
                 continue
-            if held.statuses.get(emission.key) == (value["status"], value["reason"]):
+            if held.statuses.get(emission.key) == status_gist(emission.value):
                 continue
             missing.statuses += 1
         missing.records.append(emission)

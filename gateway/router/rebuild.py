@@ -16,7 +16,8 @@ group has members):
    router that was left running anyway), every rebuilt state is written to the
    changelog (keys it no longer has get a tombstone), and of the records the history
    emitted only those missing: outcomes and notifications by their deterministic ids, a
-   message's status when its last one differs.
+   message's status when its last one says otherwise or less (``history.status_gist``:
+   a status an older version wrote without the outcomes and sentences is restated).
 
 Running it twice writes the same states again and no record twice. With ``dry_run``
 nothing is written; the report says what would be.
@@ -52,7 +53,7 @@ from gateway.kafka.topics import partner_participants, partner_topic
 from gateway.kafka.transactional import TRANSACTION_TIMEOUT_S, transactional_id_of
 from gateway.registry import ParticipantRegistry
 from gateway.router.handler import MAX_STATE_BYTES, router_config
-from gateway.router.history import Held, History, missing_records
+from gateway.router.history import Held, History, missing_records, status_gist
 from gateway.router.records import Emission, TopicKind
 from gateway.router.restore import state_headers, whole_partition_reader
 from gateway.router.state import state_to_bytes
@@ -390,7 +391,7 @@ async def _holdings(reader: Reader, topics: Topics, histories: dict[int, History
                 shared.statuses.pop(key, None)
             else:
                 value = codec.decode(record.value, "DeliveryStatus")
-                shared.statuses[key] = (value["status"], value["reason"])
+                shared.statuses[key] = status_gist(value)
     return holdings
 
 

@@ -28,6 +28,7 @@ from gateway.router.rebuild import RoutersRunning, TruncatedEvents, rebuild_chan
 from gateway.settings import Settings
 from tests.kafka.helpers import read_until, registry_copy, run_kpgw
 from tests.kafka.router.support import outcomes, pair, partner, produce_events, routing, stamp
+from tests.unit.router.test_preflight_changelog import RELEASED, _single_object
 
 pytestmark = pytest.mark.kafka
 
@@ -335,3 +336,54 @@ async def test_a_group_without_offsets_or_a_truncated_history_deletes_no_state(
     (truncated,) = [r for r in allowed if r.partition == partition]
     assert (truncated.log_start, truncated.events_read) == (1, 1)
     assert (truncated.tombstones, truncated.kept_unrebuilt) == (0, 1)
+
+
+async def test_a_status_an_older_version_wrote_gets_its_outcomes_from_a_rebuild(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """An OVERDUE written as DeliveryStatus v2 (before the outcomes were listed) is written
+    again with its outcome and sentence, in the rebuild's transaction; a second rebuild
+    finds nothing more to say."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)
+    registry = load_registry(registry_path)
+    cert, _ = pair("RU0720009")
+    await routed(settings, registry_path, [cert])
+    later = stamp() + timedelta(days=15)  # past the RU -> EU deadline of 14 days
+    await rebuild_changelog(settings, registry, clock=lambda: later)  # the overdue, v3
+    current = (await _statuses(settings, cert.source.tracking_id))[-1]
+    assert current["status"] == "OVERDUE" and current["outcomes"]
+    older = _single_object(
+        json.loads((RELEASED / "DeliveryStatus" / "v2.avsc").read_text()), current
+    )
+    producer = transactional_producer(settings, f"older-router-{cert.certificate_id}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(
+                f"{settings.topic_prefix}status", older, key=cert.source.tracking_id.encode()
+            )
+    finally:
+        await producer.stop()
+    assert (await _statuses(settings, cert.source.tracking_id))[-1]["outcomes"] == []
+
+    mended = await rebuild_changelog(settings, registry, clock=lambda: later)
+    again = await rebuild_changelog(settings, registry, clock=lambda: later)
+
+    assert sum(r.statuses_restated for r in mended) == 1
+    assert sum(r.statuses_restated for r in again) == 0
+    last = (await _statuses(settings, cert.source.tracking_id))[-1]
+    assert (last["status"], last["reason"]) == ("OVERDUE", "CONFIRMATION_OVERDUE")
+    assert [(o["outcome"], o["detail"]) for o in last["outcomes"]] == [
+        (o["outcome"], o["detail"]) for o in current["outcomes"]
+    ]
+    assert last["outcomes"][0]["detail"].startswith("no confirmation since")
+
+
+async def _statuses(settings: Settings, tracking_id: str | None) -> list[dict[str, Any]]:
+    records = await read_until(settings, "status", 1)
+    return [
+        codec.decode(r.value, "DeliveryStatus")
+        for r in records
+        if r.key == (tracking_id or "").encode() and r.value is not None
+    ]

@@ -14,6 +14,7 @@ from gateway.router.history import (
     Held,
     History,
     missing_records,
+    status_gist,
 )
 from gateway.router.state import state_to_bytes
 from tests.unit.router.factories import T0, certificate, confirmation, event, registry
@@ -100,7 +101,7 @@ def test_only_what_the_topics_do_not_hold_is_written_again() -> None:
     held = Held(
         outcomes={matched.value["outcome_id"], "an-outcome-of-a-router-without-state"},
         notifications={first_notification.value["notification_id"]},
-        statuses={key: (e.value["status"], e.value["reason"]) for key, e in list(last.items())[:1]},
+        statuses={key: status_gist(e.value) for key, e in list(last.items())[:1]},
     )
 
     missing = missing_records(rebuilt.emissions, held)
@@ -130,3 +131,30 @@ def test_outcomes_the_history_does_not_give_are_listed_by_id() -> None:
     missing = missing_records(rebuilt.emissions, Held(outcomes={"b-outcome", "a-outcome"}))
     assert missing.outcomes_unexplained == 2
     assert missing.unexplained_ids == ["a-outcome", "b-outcome"]
+
+
+def test_a_status_an_older_version_wrote_without_outcomes_is_restated_with_them() -> None:
+    """A DeliveryStatus written before v3 (or from a state that kept no sentences) has the
+    same status and reason as the rebuilt one but no outcomes: a rebuild, which re-derives
+    them from the events, writes the status again with them; once only."""
+    rebuilt = history()
+    take(rebuilt, event(certificate("RU0300009")), T0)
+    rebuilt.advance(T0 + 15 * DAY)
+    overdue = [e for e in rebuilt.emissions if e.topic is TopicKind.STATUS][-1]
+    assert (overdue.value["status"], overdue.value["reason"]) == ("OVERDUE", "CONFIRMATION_OVERDUE")
+    ((kind, sentence),) = [(o["outcome"], o["detail"]) for o in overdue.value["outcomes"]]
+    assert kind == "CONFIRMATION_OVERDUE" and sentence
+
+    def restated(held_value: dict[str, object]) -> list[str]:
+        held = Held(statuses={overdue.key: status_gist(held_value)})
+        missing = missing_records(rebuilt.emissions, held)
+        return [e.key for e in missing.records if e.topic is TopicKind.STATUS]
+
+    older = {**overdue.value, "outcomes": []}  # as decoded from a v2 record
+    assert restated(older) == [overdue.key]
+    unsaid = {**overdue.value, "outcomes": [{"outcome": kind, "detail": None, "value_band": None}]}
+    assert restated(unsaid) == [overdue.key]  # decided by a router whose state kept none
+    assert restated(overdue.value) == []
+    # A sentence already there is what the sender was told: kept, even worded otherwise.
+    told = {**overdue.value, "outcomes": [{"outcome": kind, "detail": "x", "value_band": None}]}
+    assert restated(told) == []
