@@ -58,6 +58,8 @@ class RouterLike(Protocol):
     @property
     def worker(self) -> _Worker: ...
 
+    def health(self) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Watched:
@@ -167,7 +169,7 @@ class PipelineMetrics:
             lambda h: list(h.slots),
             lambda h, tp: h.worker.position(tp),
             pending=lambda h: {tp.partition: len(slot.store) for tp, slot in list(h.slots.items())},
-            health=lambda h: h.worker.health(),
+            health=lambda h: h.health(),
         )
 
     def health(self, component: str) -> list[Mapping[str, Any]]:
@@ -290,6 +292,16 @@ class _Gauges:
             "partition",
             ROUTER_STATE_MISSING,
         )
+        newer = GaugeMetricFamily(
+            "kpgw_router_newer_states_held",
+            "While a kp.events partition is held (not processed) because its changelog's "
+            "latest states include some a newer router wrote that this one cannot decode: "
+            "how many, by partition",
+            labels=("partition",),
+        )
+        for partition, count in sorted(ROUTER_NEWER_STATES_HELD.items()):
+            newer.add_metric([str(partition)], float(count))
+        yield newer
         held = GaugeMetricFamily(
             "kpgw_router_clock_jump_seconds",
             "While the router holds its timer's irreversible actions (overdue, orphan, "
@@ -328,6 +340,9 @@ def _flags(name: str, documentation: str, label: str, present: Iterable[Any]) ->
 #: kp.events partitions (this process) whose changelog partition never held a record
 #: although the router's group had processed events there -> the committed offset.
 ROUTER_STATE_MISSING: dict[int, int] = {}
+#: kp.events partitions (this process) held because their changelog's latest states
+#: include some a newer router wrote -> how many; ``gateway.router.handler``.
+ROUTER_NEWER_STATES_HELD: dict[int, int] = {}
 #: Components (this process) whose latest write the broker refused for its time stamps ->
 #: when (time.monotonic()); ``gateway.kafka.clock``.
 CLOCK_REFUSED: dict[str, float] = {}

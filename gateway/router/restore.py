@@ -9,7 +9,10 @@ changelog is our own topic, so that is a bug to see, not a reason to stop the pa
 A state a newer router wrote (the single-object marker, a writer schema this version does
 not know) is not corrupt: skipping it would start its certificate afresh and lose its
 outcomes, so the partition's restore is refused (``NewerRouterStates``, retried with the
-partition held) until a router that knows the schema owns it (README, "Upgrading").
+partition held) until a router that knows the schema owns it (README, "Upgrading"), or
+until those states are superseded. While it is held, ``recheck_held`` reads only what
+was written after the last read (a ``NewerStatesHold`` remembers the newer states' keys
+and offsets and where the read stopped), not the whole partition again.
 
 The driver writes each state with its next deadline and a fingerprint of what deadlines
 depend on (``kpgw-next-deadline``, ``kpgw-timers`` headers). When the fingerprint still
@@ -99,6 +102,8 @@ class Restored:
     encoded: dict[str, Encoded] = field(default_factory=dict)
     #: Writer fingerprint (hex) -> how many latest states a newer router wrote with it.
     newer: dict[str, int] = field(default_factory=dict)
+    #: Key -> (offset, writer fingerprint) of each latest state a newer router wrote.
+    newer_keys: dict[str, tuple[int, str]] = field(default_factory=dict)
     _latest: dict[str, tuple[int, bytes | None, Headers]] = field(default_factory=dict)
 
     def apply(self, record: Any) -> None:
@@ -116,16 +121,21 @@ class Restored:
 
     async def finish(self, timers: str | None) -> None:
         """Keep each state encoded when its written deadline is usable, else decode it
-        (yielding to the event loop now and then: heartbeats go on)."""
-        for count, (key, (offset, value, headers)) in enumerate(self._latest.items()):
-            if value is None:
-                self.tombstones += 1
-                continue
-            # Before the encoded shortcut: a state kept encoded would fail later, at its
-            # first use (``stored_state_undecodable``), and start afresh all the same.
+        (yielding to the event loop now and then: heartbeats go on). A newer router's
+        states refuse the partition before anything is decoded."""
+        # Before the encoded shortcut: a state kept encoded would fail later, at its first
+        # use (``stored_state_undecodable``), and start afresh all the same.
+        for key, (offset, value, _) in self._latest.items():
             fingerprint = codec.newer_writer(value)
             if fingerprint is not None:
                 self.newer[fingerprint] = self.newer.get(fingerprint, 0) + 1
+                self.newer_keys[key] = (offset, fingerprint)
+        if self.newer:
+            self._latest.clear()
+            raise newer_states_refused({self.partition: self.newer})
+        for count, (key, (offset, value, headers)) in enumerate(self._latest.items()):
+            if value is None:
+                self.tombstones += 1
                 continue
             usable, deadline = written_deadline(headers, timers)
             if usable:
@@ -145,16 +155,77 @@ class Restored:
                     error=repr(exc),
                 )
         self._latest.clear()
-        if self.newer:
-            self.states.clear()
-            self.encoded.clear()
-            raise newer_states_refused({self.partition: self.newer})
 
     def __len__(self) -> int:
         return len(self.states) + len(self.encoded)
 
+    def hold(self) -> NewerStatesHold:
+        """What a refused partition's later rechecks start from."""
+        return NewerStatesHold(self.partition, dict(self.newer_keys), self.end_offset)
+
+
+#: Past this long without a recheck, a hold reads its partition again from the start: the
+#: log cleaner removes a tombstone ``delete.retention.ms`` (24 h by default) after it
+#: compacted the state it deleted, so a tombstone written after the last read could be
+#: gone, with the newer state it superseded, before the next one.
+FULL_RECHECK_AFTER_S = 12 * 3600.0
+
+
+@dataclass(slots=True)
+class NewerStatesHold:
+    """A changelog partition held because some of its latest states are a newer router's:
+    those keys with their offsets and writer fingerprints, and the end offset the reads
+    reached. The partition can be restored once no such state is latest any more: each
+    was superseded by a later record of its key (a state this version knows, a tombstone:
+    an operator's producer), or deleted from the log (retention, ``kafka-delete-records``).
+    A compaction removes a record only behind a later one of its key, which a recheck
+    reads. The other way out, a newer router taking the partition, is a revocation."""
+
+    partition: int
+    newer: dict[str, tuple[int, str]]
+    end_offset: int
+    #: Records read by the rechecks so far (the first, refused restore not counted).
+    records_read: int = 0
+    rechecks: int = 0
+    since: float = field(default_factory=time.monotonic)
+    read_at: float = field(default_factory=time.monotonic)  # the last read's end
+
+    def fingerprints(self) -> dict[str, int]:
+        """Writer fingerprint (hex) -> how many of the latest states a newer router wrote."""
+        found: dict[str, int] = {}
+        for _, fingerprint in self.newer.values():
+            found[fingerprint] = found.get(fingerprint, 0) + 1
+        return found
+
+    def apply(self, record: Any) -> None:
+        """A record written after the last read: a newer router's state is held, anything
+        else of that key (a known state, a tombstone, a corrupt record, which the restore
+        skips) supersedes it."""
+        self.records_read += 1
+        if not record.key:
+            return
+        key = record.key.decode("utf-8", "replace")
+        fingerprint = codec.newer_writer(record.value)
+        if fingerprint is not None:
+            self.newer[key] = (record.offset, fingerprint)
+        else:
+            self.newer.pop(key, None)
+
+    def begin(self, start: int, end: int, now: float) -> int:
+        """Prepare a recheck of the log as it is now (``start``, ``end``); returns the
+        offset to read from. States the log no longer holds are forgotten; a log that
+        ends before the last read did (deleted and recreated) or that has not been read
+        for ``FULL_RECHECK_AFTER_S`` is read again from its start."""
+        self.rechecks += 1
+        if end < self.end_offset or now - self.read_at > FULL_RECHECK_AFTER_S:
+            self.newer.clear()
+            self.end_offset = start
+        self.newer = {k: (o, fp) for k, (o, fp) in self.newer.items() if o >= start}
+        return max(start, self.end_offset)
+
 
 OnRestored = Callable[[Restored], None]
+OnHeld = Callable[[NewerStatesHold], None]
 
 
 def newer_states_refused(refused: dict[int, dict[str, int]]) -> NewerRouterStates:
@@ -199,9 +270,12 @@ async def restore_partitions(
     partitions: Sequence[int],
     on_restored: OnRestored,
     timers: str | None = None,
+    on_held: OnHeld | None = None,
 ) -> None:
     """Read each changelog partition to its end; call ``on_restored`` as each completes.
-    ``timers``: the current ``timers_fingerprint`` (None: decode every state)."""
+    ``timers``: the current ``timers_fingerprint`` (None: decode every state). A partition
+    refused for a newer router's states is given to ``on_held`` (to recheck it cheaply,
+    ``recheck_held``), and the refusal raised once the others are restored."""
     started = time.perf_counter()
     consumer = whole_partition_reader(settings, "router-restore")
     await consumer.start()
@@ -231,7 +305,14 @@ async def restore_partitions(
             if ends[tp] > starts[tp]:
                 pending.add(tp)
             else:
-                await _done(results[tp], started, on_restored, timers, refused)
+                await _done(
+                    results[tp],
+                    started=started,
+                    on_restored=on_restored,
+                    on_held=on_held,
+                    timers=timers,
+                    refused=refused,
+                )
         progress = ReadProgress(TransientFailure)  # the broker gone mid-read: retried
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
@@ -244,7 +325,14 @@ async def restore_partitions(
             for tp in list(pending):
                 if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
                     pending.discard(tp)
-                    await _done(results[tp], started, on_restored, timers, refused)
+                    await _done(
+                        results[tp],
+                        started=started,
+                        on_restored=on_restored,
+                        on_held=on_held,
+                        timers=timers,
+                        refused=refused,
+                    )
             if pending:
                 progress.check(changelog)
         if refused:
@@ -255,17 +343,67 @@ async def restore_partitions(
 
 async def _done(
     result: Restored,
+    *,
     started: float,
     on_restored: OnRestored,
+    on_held: OnHeld | None,
     timers: str | None,
     refused: dict[int, dict[str, int]],
 ) -> None:
     """Finish one partition; one holding a newer router's states is only noted in
-    ``refused``, so that the other partitions of the read are still restored."""
+    ``refused`` (and given to ``on_held``), so that the other partitions of the read are
+    still restored."""
     try:
         await result.finish(timers)
     except NewerRouterStates:
         refused[result.partition] = result.newer
+        if on_held is not None:
+            on_held(result.hold())
         return
     result.seconds = time.perf_counter() - started
     on_restored(result)
+
+
+async def recheck_held(
+    settings: Settings, *, changelog: str, holds: Sequence[NewerStatesHold]
+) -> None:
+    """Read each held partition's changelog from where its last read stopped to its end
+    now, and update which of its latest states are still a newer router's (an empty
+    ``newer``: the partition can be restored). Reads only the records written since,
+    where a restore reads the whole partition."""
+    if not holds:
+        return
+    consumer = whole_partition_reader(settings, "router-recheck")
+    await consumer.start()
+    try:
+        by_tp = {TopicPartition(changelog, hold.partition): hold for hold in holds}
+        tps = list(by_tp)
+        consumer.assign(tps)
+        starts = await bounded_first_offsets(consumer, tps, error=TransientFailure)
+        ends = await bounded_end_offsets(consumer, tps, error=TransientFailure)
+        now = time.monotonic()
+        pending: set[TopicPartition] = set()
+        for tp, hold in by_tp.items():
+            begin = hold.begin(starts[tp], ends[tp], now)
+            if begin < ends[tp]:
+                consumer.seek(tp, begin)
+                pending.add(tp)
+        progress = ReadProgress(TransientFailure)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+            for tp, records in batches.items():
+                progress.advanced()
+                hold = by_tp[tp]
+                for record in records:
+                    if record.offset < ends[tp]:
+                        hold.apply(record)
+            for tp in list(pending):
+                if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
+                    pending.discard(tp)
+            if pending:
+                progress.check(changelog)
+        read_at = time.monotonic()
+        for tp, hold in by_tp.items():
+            hold.end_offset, hold.read_at = ends[tp], read_at
+    finally:
+        await close_for_good(consumer, what="recheck consumer")

@@ -30,6 +30,13 @@ def test_a_component_is_ready_when_its_workers_joined_and_hold_nothing() -> None
     assert worker_checks("router", [{"joined": True, "held": []}]) == {"router": True}
     restoring = worker_checks("router", [{"joined": True, "held": [3, 1]}])
     assert restoring == {"router": False, "router_restoring_partitions": [1, 3]}
+    why = "partition(s) 3 (2 states): the changelog holds states a newer router wrote; ..."
+    newer = worker_checks("router", [{"joined": True, "held": [3], "newer_states": why}])
+    assert newer == {
+        "router": False,
+        "router_restoring_partitions": [3],
+        "router_newer_states": why,
+    }
 
 
 async def test_without_a_broker_nothing_is_ready() -> None:

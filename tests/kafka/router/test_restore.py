@@ -19,8 +19,10 @@ from gateway import codec
 from gateway.errors import NewerRouterStates
 from gateway.events import to_millis
 from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
+from gateway.metrics import ROUTER_NEWER_STATES_HELD, pipeline_metrics
+from gateway.ops_http import worker_checks
 from gateway.router import STATE_SCHEMA, CertificateState, state_to_avro
-from gateway.router.restore import Restored, restore_partitions
+from gateway.router.restore import NewerStatesHold, Restored, recheck_held, restore_partitions
 from gateway.router.state import StoredEvent
 from gateway.settings import Settings
 from tests.kafka.helpers import registry_copy
@@ -34,6 +36,7 @@ from tests.kafka.router.support import (
     routing,
     stamp,
 )
+from tests.log_capture import captured
 from tests.unit.router.factories import certificate
 from tests.unit.router.test_preflight_changelog import _from_a_newer_router
 
@@ -264,3 +267,117 @@ async def test_a_running_router_holds_a_partition_a_newer_router_wrote_states_in
     assert len(restored) > 1 and not restored[0]
     assert all(restored[p] for p in restored if p)
     assert held == [0]
+
+
+async def _write_changelog(
+    settings: Settings, records: list[tuple[bytes, bytes | None]], partition: int = 0
+) -> None:
+    topic = f"{settings.topic_prefix}router.changelog"
+    producer = transactional_producer(settings, f"restore-test-{uuid.uuid4().hex[:6]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            sent = [
+                await producer.send(topic, value, key=key, partition=partition)
+                for key, value in records
+            ]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def _big_changelog(count: int, newer_every: int) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+    """``count`` pending certificates' states, every ``newer_every``-th written by a newer
+    router; and the keys of those."""
+    known, newer = encoded(state("RU0900000")), _from_a_newer_router()
+    records = [
+        (f"RU09{i:05d}".encode(), newer if i % newer_every == 0 else known) for i in range(count)
+    ]
+    return records, [key for key, value in records if value is newer]
+
+
+async def test_a_held_partition_is_rechecked_by_reading_only_what_came_since(
+    changelog: Settings,
+) -> None:
+    """A partition of 5,000 states, 50 of them a newer router's: the refused restore reads
+    them all once; each recheck then reads only the records written since (none, then
+    the few that supersede some newer states), and once every newer state is superseded
+    the partition restores."""
+    settings = changelog
+    topic = f"{settings.topic_prefix}router.changelog"
+    records, newer_keys = _big_changelog(5_000, newer_every=100)
+    await _write_changelog(settings, records)
+    holds: list[NewerStatesHold] = []
+    with pytest.raises(NewerRouterStates):
+        await restore_partitions(
+            settings,
+            changelog=topic,
+            events=f"{settings.topic_prefix}events",
+            partitions=[0],
+            on_restored=lambda r: None,
+            on_held=holds.append,
+        )
+    (hold,) = holds
+    assert len(hold.newer) == 50 and hold.end_offset >= 5_000
+
+    await recheck_held(settings, changelog=topic, holds=[hold])  # nothing written since
+    assert (hold.records_read, len(hold.newer)) == (0, 50)
+
+    known = encoded(state("RU0900000"))
+    # An operator's producer overwrites 20 of them with states this version knows, deletes
+    # 10, and writes 5 states of other certificates.
+    later = [(key, known) for key in newer_keys[:20]] + [(key, None) for key in newer_keys[20:30]]
+    later += [(f"RU09{i:05d}".encode(), known) for i in range(5_001, 5_006)]
+    await _write_changelog(settings, later)
+    await recheck_held(settings, changelog=topic, holds=[hold])
+    assert hold.records_read == 35  # not the 5,035 a restore reads
+    assert sorted(hold.newer) == sorted(k.decode() for k in newer_keys[30:])
+
+    await _write_changelog(settings, [(key, known) for key in newer_keys[30:]])
+    await recheck_held(settings, changelog=topic, holds=[hold])
+    assert (hold.records_read, hold.newer, hold.rechecks) == (55, {}, 3)
+    found = await restore(settings)
+    assert len(found[0]) == 5_000 - 10 + 5
+
+
+async def test_a_running_router_resumes_a_held_partition_once_its_newer_states_are_superseded(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """The running router holds the partition (one warning, the gauge, /readyz's reason),
+    its rechecks read only what came since, not the 2,000 states again and again, and it
+    restores and processes the partition once the newer states are overwritten."""
+    settings = created_topics
+    records, newer_keys = _big_changelog(2_000, newer_every=200)
+    await _write_changelog(settings, records)
+    with captured("gateway.router.handler") as logs:
+        async with routing(settings, registry_copy(tmp_path)) as handler:
+            handler.held_retry_s = (0.1, 0.4)
+            tp = TopicPartition(f"{settings.topic_prefix}events", 0)
+            for _ in range(200):
+                hold = handler.holds.get(tp)
+                if hold is not None and hold.rechecks >= 5:
+                    break
+                await asyncio.sleep(0.1)
+            assert hold is not None and hold.rechecks >= 5
+            assert hold.records_read == 0
+            assert ROUTER_NEWER_STATES_HELD[0] == 10
+            assert "partition(s) 0 (10 states)" in handler.health()["newer_states"]
+            readiness = worker_checks("router", pipeline_metrics().health("router"))
+            assert readiness["router_newer_states"] == handler.health()["newer_states"]
+            assert handler.worker.health()["held"] == [0]
+            await _write_changelog(
+                settings, [(key, encoded(state("RU0900000"))) for key in newer_keys]
+            )
+            for _ in range(100):
+                if handler.slots[tp].restored:
+                    break
+                await asyncio.sleep(0.1)
+            restored = handler.slots[tp].restored
+            held = handler.worker.health()["held"]
+            pending = len(handler.slots[tp].store)
+    assert restored and held == [] and pending == 2_000
+    assert hold.records_read == 10 and 0 not in ROUTER_NEWER_STATES_HELD
+    said = [e["event"] for e in logs if e.get("partition") == 0]
+    assert said.count("router_partition_held_for_newer_states") == 1
+    assert said.count("router_partition_hold_lifted") == 1
+    assert "restore_failed_will_retry" not in [e["event"] for e in logs]

@@ -21,6 +21,7 @@ from gateway.metrics import (
     CLOCK_REFUSED,
     CRASH_JOURNAL_UNAVAILABLE,
     ROUTER_CLOCK_JUMP,
+    ROUTER_NEWER_STATES_HELD,
     ROUTER_STATE_MISSING,
     PipelineMetrics,
     pipeline_metrics,
@@ -45,6 +46,7 @@ NAMES = {
     "kpgw_router_pending_certificates": "gauge",
     "kpgw_registry_reload_failed": "gauge",
     "kpgw_router_state_missing": "gauge",
+    "kpgw_router_newer_states_held": "gauge",
     "kpgw_clock_ahead_of_broker": "gauge",
     "kpgw_clock_refusals_total": "counter",
     "kpgw_router_clock_jump_seconds": "gauge",
@@ -109,6 +111,7 @@ def _every_metric_used() -> str:
     reporter = _Reporter()
     RELOAD_FAILURES.report(reporter, "/etc/kpgw/doc-test.toml", "an invalid edit")
     ROUTER_STATE_MISSING[99] = 1
+    ROUTER_NEWER_STATES_HELD[99] = 3
     CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
     ROUTER_CLOCK_JUMP["doc-test"] = 7200.0
     CLOCK_REFUSED["doc-test"] = 0.0
@@ -119,6 +122,7 @@ def _every_metric_used() -> str:
         pipeline.lag = saved
         RELOAD_FAILURES.report(reporter, "/etc/kpgw/doc-test.toml", None)
         ROUTER_STATE_MISSING.pop(99)
+        ROUTER_NEWER_STATES_HELD.pop(99)
         CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
         ROUTER_CLOCK_JUMP.pop("doc-test")
         CLOCK_REFUSED.pop("doc-test")
@@ -182,6 +186,9 @@ class Worker:
 class Router:
     worker: Worker
     slots: dict[TopicPartition, Slot] = field(default_factory=dict)
+
+    def health(self) -> dict[str, object]:
+        return {"joined": True, "held": []}
 
 
 def test_pending_certificates_and_positions_come_from_live_workers_only() -> None:
