@@ -21,6 +21,7 @@ from gateway.errors import EnvironmentProblem
 from gateway.kafka.clients import close_for_good, transactional_producer
 from gateway.kafka.topics import partition_counts, require_topic
 from gateway.settings import Settings
+from gateway.translator.inbound import read_instant
 
 
 @dataclass(slots=True)
@@ -135,14 +136,8 @@ def _text(value: bytes) -> str:
 
 
 def _is_instant(text: str | None) -> bool:
-    """Whether the translator reads ``text`` as the reception time (else it falls back)."""
-    if not text or not text.strip():
-        return False
-    try:
-        datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
+    """Whether the translator reads ``text`` as the reception time (else it refuses it)."""
+    return bool(text and text.strip()) and read_instant(text.strip()) is not None
 
 
 async def replay(

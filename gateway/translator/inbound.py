@@ -83,7 +83,7 @@ def _key_text(key: bytes | None, problems: list[str]) -> str | None:
 MAX_ID_CHARS = MAX_MESSAGE_ID_CHARS
 
 
-def _moment(text: str) -> datetime | None:
+def read_instant(text: str) -> datetime | None:
     """``text`` as a UTC-comparable instant, or None when it is no ISO 8601 time stamp or
     falls outside the calendar once in UTC."""
     try:
@@ -96,7 +96,7 @@ def _moment(text: str) -> datetime | None:
 
 
 def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
-    moment = _moment(text) if text else None
+    moment = read_instant(text) if text else None
     return moment or datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
 
 
@@ -122,7 +122,7 @@ def _header_problems(
         )
         if value is not None and len(value) > limit
     ]
-    if received_at is not None and _moment(received_at) is None:
+    if received_at is not None and read_instant(received_at) is None:
         problems.append(
             f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
             "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
