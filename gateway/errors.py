@@ -164,6 +164,14 @@ class DeadLetterTooLarge(TransientFailure):
     code = "DEAD_LETTER_TOO_LARGE"
 
 
+class DeadLetterTopicTooSmall(TransientFailure):
+    """The dead-letter topic's ``max.message.bytes`` is below the smallest dead letter the
+    gateway can cut this one to: the transaction is retried (the record is never lost)
+    until the topic's limit is raised (``gateway.dlq.publisher``)."""
+
+    code = "DEAD_LETTER_TOPIC_TOO_SMALL"
+
+
 class NewerRouterStates(TransientFailure):
     """A changelog partition holds states a newer router wrote (a ``RouterState`` schema
     this version does not know): its restore is refused and retried, the partition held,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
@@ -321,6 +322,14 @@ class _Gauges:
             CLOCK_REFUSED,
         )
         yield _flags(
+            "kpgw_dlq_topic_too_small",
+            "1 while a dead letter does not fit the dead-letter topic even cut to its "
+            "smallest (its max.message.bytes is too low): the record's partition is held "
+            "and retried until the limit is raised",
+            "topic",
+            {topic for _, topic in dead_letter_topics_held()},
+        )
+        yield _flags(
             "kpgw_translator_crash_journal_unavailable",
             "1 while the crash journal directory cannot be used: records that kill the "
             "translator are retried for ever instead of dead-lettered as POISON_PILL",
@@ -349,8 +358,37 @@ CLOCK_REFUSED: dict[str, float] = {}
 #: Router groups (this process) holding their timer after a forward clock jump -> the jump
 #: in seconds; ``gateway.router.clock_guard``.
 ROUTER_CLOCK_JUMP: dict[str, float] = {}
+#: (component, dead-letter topic) whose max.message.bytes is below a dead letter it must
+#: write -> when it was last found so (time.monotonic()) and what to do: that partition is
+#: held; ``gateway.dlq.publisher``.
+DEAD_LETTER_TOPIC_TOO_SMALL: dict[tuple[str, str], tuple[float, str]] = {}
+#: A held partition's batch is retried every few seconds (10 s at most by default): a flag
+#: not renewed for this long is stale (the partition went to another process, or was
+#: fixed there), so it does not hold a process's /readyz for ever.
+DEAD_LETTER_HOLD_S = 120.0
+
+
+def dead_letter_topics_held(component: str | None = None) -> dict[tuple[str, str], str]:
+    """The (component, topic) pairs (of ``component``) found too small lately -> what to
+    do."""
+    now = time.monotonic()
+    return {
+        key: detail
+        for key, (at, detail) in sorted(DEAD_LETTER_TOPIC_TOO_SMALL.items())
+        if now - at < DEAD_LETTER_HOLD_S and component in (None, key[0])
+    }
+
+
 #: Crash journal directories that could not be used (path -> why): no poison-pill counting.
 CRASH_JOURNAL_UNAVAILABLE: dict[str, str] = {}
+
+
+def dead_letter_note() -> dict[str, list[str]]:
+    """For the ingress's /readyz (under ``kpgw run`` the workers share its process): the
+    dead-letter topics a worker here cannot write a letter to, its partition held. Not a
+    failed check: the ingress still accepts documents, which wait on kp.inbound."""
+    topics = sorted({topic for _, topic in dead_letter_topics_held()})
+    return {"dead_letter_topic_too_small": topics} if topics else {}
 
 
 @functools.cache

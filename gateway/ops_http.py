@@ -74,11 +74,14 @@ def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
     in their group (``{component}_waiting`` says why one is not yet: after a crash the group
     waits for the dead member's session to time out), none holding partitions back, none
     whose writes the broker refuses for their time stamps (``{component}_clock`` says so:
-    the host's clock is ahead). A router's partitions held for states a newer router wrote
-    are said as ``router_newer_states``."""
+    the host's clock is ahead), none holding a partition because a dead letter does not fit
+    kp.dlq (``{component}_dead_letter_topic``: its limit, the size needed, the fix). A
+    router's partitions held for states a newer router wrote are said as
+    ``router_newer_states``."""
     held = sorted({p for health in healths for p in health.get("held", ())})
     clock = next((h["clock"] for h in healths if h.get("clock")), None)
     newer = next((h["newer_states"] for h in healths if h.get("newer_states")), None)
+    too_small = next((h["dead_letter_topic"] for h in healths if h.get("dead_letter_topic")), None)
     waiting = next(
         (h["waiting"] for h in healths if not h.get("joined") and h.get("waiting")), None
     )
@@ -86,11 +89,13 @@ def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
         component: bool(healths)
         and all(h.get("joined") for h in healths)
         and not held
-        and clock is None,
+        and clock is None
+        and too_small is None,
         **({f"{component}_waiting": waiting} if waiting else {}),
         **({f"{component}_restoring_partitions": held} if held else {}),
         **({f"{component}_newer_states": newer} if newer else {}),
         **({f"{component}_clock": clock} if clock else {}),
+        **({f"{component}_dead_letter_topic": too_small} if too_small else {}),
     }
 
 

@@ -175,10 +175,11 @@ def dlq_headers(
     return kept + headers
 
 
-#: The largest dead letter written: kp.dlq takes 4 MiB records; the rest is the batch's
-#: own overhead. A dead letter that does not fit would fail its transaction at every
-#: retry and stop its partition for good. A kp.dlq created with a smaller
-#: ``max.message.bytes`` is learnt from the broker's refusal (``DeadLetterPublisher``).
+#: The largest dead letter written: kp.dlq takes 4 MiB records, and the producer sends
+#: requests of at most 4 MiB + 64 KiB (``MAX_REQUEST_SIZE``). A dead letter that does not
+#: fit would fail its transaction at every retry and stop its partition for good. A kp.dlq
+#: created with a smaller ``max.message.bytes`` is read from its config
+#: (``gateway.dlq.limit``), or learnt from the broker's refusal (``DeadLetterPublisher``).
 MAX_DEAD_LETTER_BYTES = 4 * 1024 * 1024 - 64 * 1024
 FOREIGN_HEADER_BYTES = 4096
 FINDINGS_KEPT_WHEN_CUT = 10
@@ -188,12 +189,34 @@ MESSAGE_BYTES_AT_LAST = 256
 FINDINGS_KEPT_AT_LAST = 1
 #: Room kept for ``LEFT_OUT`` itself in a letter that had to be cut.
 LEFT_OUT_RESERVE = 512
+#: A record batch's own header (magic 2: base offset, length, epoch, magic, CRC,
+#: attributes, offset delta, time stamps, producer id, epoch, sequence, count).
+BATCH_HEADER_BYTES = 61
+
+
+def _varint_bytes(number: int) -> int:
+    """The length of Kafka's zigzag varint of ``number``."""
+    encoded = (number << 1) ^ (number >> 63)
+    length = 1
+    while encoded > 0x7F:
+        encoded >>= 7
+        length += 1
+    return length
+
+
+def _sized(data: bytes | None) -> int:
+    """A length-prefixed field of a record: its varint length (-1 for null) and bytes."""
+    return _varint_bytes(-1) if data is None else _varint_bytes(len(data)) + len(data)
 
 
 def letter_size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
-    """What a dead letter weighs against the topic's limit, near enough (the record's and
-    the batch's framing aside)."""
-    return len(key or b"") + len(value or b"") + sum(len(name) + len(x) for name, x in headers)
+    """What a dead letter weighs against the topic's ``max.message.bytes``, which the
+    broker compares with the whole record batch: a batch of this letter alone (the
+    publisher sends each letter in a batch of its own), uncompressed, as the producer
+    frames it (a record of format 2, its time stamp and offset the batch's first)."""
+    body = 1 + 1 + 1 + _sized(key) + _sized(value) + _varint_bytes(len(headers))
+    body += sum(_sized(name.encode()) + _sized(x) for name, x in headers)
+    return BATCH_HEADER_BYTES + _varint_bytes(body) + body
 
 
 def fitted(
@@ -354,3 +377,38 @@ def readable_headers(
     for key, value in readable_header_list(headers):
         grouped.setdefault(key, []).append(value)
     return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+
+
+#: The worst failure ``smallest_dead_letter_bytes`` sizes a letter for: the longest
+#: exception class name, finding code, adapter name and attempt count the gateway writes,
+#: with room to spare, and text of three-byte characters.
+_WORST_NAME = "x" * 200
+_WORST_TEXT = "\u20ac" * 1000
+
+
+def smallest_dead_letter_bytes(topics: Iterable[str], groups: Iterable[str]) -> int:
+    """How large the dead-letter topic's ``max.message.bytes`` must be for every dead
+    letter to fit once cut to its last resort (the reason code and the coordinates, one
+    finding, 256 bytes of the message, ``kpgw-value-omitted`` and ``kpgw-left-out``):
+    the size of that letter for the worst failure of a record read from any of ``topics``
+    by any of the consumer ``groups``. A topic below it may hold a partition for good."""
+    finding = Finding(_WORST_NAME[:64], _WORST_TEXT, line=2**31 - 1, path=_WORST_TEXT)
+    moment = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+    sizes = [0]
+    for topic in topics:
+        for group in groups:
+            origin = Origin(topic, 2**31 - 1, 2**63 - 1, 2**63 - 1, group)
+            failure = Failure(
+                stage="translator",
+                reason=_WORST_NAME[:64],
+                exception_fqcn=_WORST_NAME,
+                message=_WORST_TEXT,
+                findings=(finding,) * 50,
+                stacktrace=_WORST_TEXT,
+                attempts=2**31 - 1,
+                first_failed_at=moment,
+                adapter=_WORST_NAME[:64],
+            )
+            full = dlq_headers([("x", b"x" * 5000)] * 2, origin, failure, moment)
+            sizes.append(letter_size(*fitted(b"k" * 10**6, b"v" * 10**7, full, origin, 0)))
+    return max(sizes)

@@ -22,7 +22,7 @@ from gateway.ingress.status import StatusView
 from gateway.ingress.validator import Validator, validator_for
 from gateway.kafka.clients import common_config, stop_quietly, wait_bounded
 from gateway.kafka.clock import recently_refused
-from gateway.metrics import pipeline_metrics
+from gateway.metrics import dead_letter_note, pipeline_metrics
 from gateway.probe import SharedCheck
 from gateway.registry.watch import RegistrySnapshot, RegistryWatcher, polled, readiness_note
 from gateway.settings import Settings
@@ -126,7 +126,8 @@ class Ingress:
             # the broker's, and every request would get 503 (gateway.kafka.clock).
             "clock": not recently_refused("ingress"),
         }
-        return {"ready": all(checks.values()), "checks": checks, **readiness_note()}
+        note = {**readiness_note(), **dead_letter_note()}
+        return {"ready": all(checks.values()), "checks": checks, **note}
 
 
 async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None:

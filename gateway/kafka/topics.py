@@ -11,6 +11,8 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from gateway.dlq.headers import smallest_dead_letter_bytes
+from gateway.dlq.publisher import raise_command
 from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.alter_configs import set_topic_configs
 from gateway.kafka.clients import admin_client, close_for_good
@@ -106,7 +108,8 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
         {**_delete(365), **LARGE_RECORDS},
         Retention(365, "1 year", "dead letters are kept to be replayed after a fix"),
         "dead letters carry the original document and its headers plus the DLQ's own "
-        "(up to 4 MiB; a larger one would stop its partition)",
+        "(up to 4 MiB); below that they are cut to fit, the document left out first "
+        "(kpgw-left-out says what was)",
     ),
     TopicSpec(
         "dlq.audit",
@@ -502,7 +505,23 @@ def config_problems(
         )
     needed = needed_record_bytes(spec, settings)
     limit = found.get("max.message.bytes")
-    if needed is not None and limit is not None and int(limit) < needed:
+    smallest = smallest_dead_letter(settings) if spec.suffix == "dlq" else 0
+    if limit is not None and int(limit) < smallest:
+        problems.append(
+            TopicProblem(
+                name,
+                f"max.message.bytes {limit} is below {smallest}, {DLQ_TOO_SMALL}: such a "
+                "letter is retried, its partition held, until the limit is raised "
+                f"({raise_command(name)})",
+                "max.message.bytes",
+                limit,
+                str(smallest),
+                "the smallest dead letter keeps the reason code, the coordinates, one "
+                "finding and 256 bytes of the message",
+                wanted["max.message.bytes"],
+            )
+        )
+    elif needed is not None and limit is not None and int(limit) < needed:
         problems.append(
             TopicProblem(
                 name,
@@ -537,6 +556,49 @@ def config_problems(
             )
         )
     return problems
+
+
+#: How a kp.dlq too small for the smallest dead letter is named (the preflights refuse it).
+DLQ_TOO_SMALL = "the smallest dead letter the gateway writes"
+
+
+def smallest_dead_letter(settings: Settings) -> int:
+    """The ``max.message.bytes`` kp.dlq needs for the smallest dead letter of the
+    translator (records of kp.inbound) and the router (of kp.events)."""
+    prefix = settings.topic_prefix
+    return smallest_dead_letter_bytes(
+        [f"{prefix}inbound", f"{prefix}events"],
+        [settings.translator.group_id, settings.router.group_id],
+    )
+
+
+def dead_letter_topic_too_small(problem: TopicProblem) -> bool:
+    return DLQ_TOO_SMALL in problem.problem
+
+
+def dead_letter_problems(prefix: str, configs: dict[str, dict[str, str]]) -> list[TopicProblem]:
+    """kp.dlq takes smaller records than kp.inbound (its ``max.message.bytes`` raised by
+    hand above what ``topics create`` sets): the dead letters of the largest records are
+    cut. (Below what ``topics create`` sets, ``config_problems`` says so already.)"""
+    dlq, inbound = f"{prefix}dlq", f"{prefix}inbound"
+    letters = configs.get(dlq, {}).get("max.message.bytes")
+    records = configs.get(inbound, {}).get("max.message.bytes")
+    if letters is None or records is None or int(letters) >= int(records):
+        return []
+    if int(letters) < LARGE_RECORD_BYTES:
+        return []  # named by config_problems
+    return [
+        TopicProblem(
+            dlq,
+            f"max.message.bytes {letters} ({size(int(letters))}) is below {inbound}'s "
+            f"{records} ({size(int(records))}): the dead letters of its largest records are "
+            "cut to fit, the document left out (kpgw-left-out says what was)",
+            "max.message.bytes",
+            letters,
+            records,
+            f"a dead letter carries the original record of {inbound} and headers",
+        )
+    ]
 
 
 def _policies(policy: str | None) -> frozenset[str]:
@@ -591,6 +653,8 @@ async def check_topics(
             )
         )
     problems.extend(copartition_problems(prefix, partitions))
+    if only is None or {"inbound", "dlq"} <= set(only):
+        problems.extend(dead_letter_problems(prefix, configs))
     return problems
 
 

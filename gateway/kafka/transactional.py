@@ -48,6 +48,7 @@ from gateway.kafka.clients import (
 )
 from gateway.kafka.clock import clock_accepted, clock_refused, recently_refused, refused_for_clock
 from gateway.kafka.outbox import DeliveryFailed
+from gateway.metrics import dead_letter_topics_held
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -315,7 +316,8 @@ class TransactionalWorker:
         """For readiness probes: whether it joined its group (its first assignment was
         handled, possibly an empty one), the partitions held back (a router restoring
         their state), which it does not process yet, and ``clock`` while the broker
-        refuses its writes' time stamps (``gateway.kafka.clock``)."""
+        refuses its writes' time stamps (``gateway.kafka.clock``), ``dead_letter_topic``
+        while a dead letter does not fit kp.dlq (``gateway.dlq.publisher``)."""
         health: dict[str, Any] = {
             "joined": self.ready.is_set(),
             "held": sorted(p.partition for p in self._held),
@@ -324,6 +326,9 @@ class TransactionalWorker:
             health["waiting"] = self.waiting_for()
         if recently_refused(self.name):
             health["clock"] = "ahead of the broker's: writes refused (InvalidTimestampException)"
+        held_by = list(dead_letter_topics_held(self.name).values())
+        if held_by:
+            health["dead_letter_topic"] = held_by[0]
         return health
 
     def waiting_for(self) -> str:

@@ -61,6 +61,7 @@ async def run_router(settings: Settings, stop: asyncio.Event) -> None:
     if not await check_router_topics(settings, registry, stop):
         return
     worker, handler = build_router(settings)
+    await handler.dead_letters.start()  # dead letters cut to fit kp.dlq at the first try
     timer = asyncio.create_task(handler.run_timer(stop), name="router-timer")
     log.info(
         "router_started",

@@ -18,6 +18,7 @@ import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from gateway.dlq.headers import Failure, Origin
+from gateway.dlq.limit import RecordLimitReader
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import (
     MessageRejected,
@@ -154,7 +155,11 @@ class RouterHandler:
         self.config = router_config(settings)
         self.tick_limit = settings.router.batch_max_records
         self.max_state_bytes = MAX_STATE_BYTES
-        self.dead_letters = DeadLetterPublisher(f"{self.prefix}dlq")
+        self.dead_letters = DeadLetterPublisher(
+            f"{self.prefix}dlq",
+            component=STAGE,
+            read_limit=RecordLimitReader(settings, f"{self.prefix}dlq"),
+        )
         self.slots: dict[TopicPartition, Slot] = {}
         self._partitions: int | None = None
         self.counters = Counters()

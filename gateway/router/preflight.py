@@ -3,9 +3,11 @@ topics that would break its guarantees, rather than fail later or silently.
 
 Fatal: a topic it reads or writes is missing (a send to a missing partner topic would
 block its partition), ``kp.events``/``kp.router.changelog``/``kp.outcomes`` are not
-co-partitioned, the changelog is not compacted, or its latest records show partitions
-added after data existed or states a newer router wrote. A partition count other than the
-default is fine as long as the three agree (more partitions, more router instances).
+co-partitioned, the changelog is not compacted, kp.dlq's ``max.message.bytes`` is below
+the smallest dead letter (its first dead letter would hold its partition), or its latest
+records show partitions added after data existed or states a newer router wrote. A
+partition count other than the default is fine as long as the three agree (more
+partitions, more router instances).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from gateway.kafka.topics import (
     CO_PARTITIONED,
     TopicProblem,
     check_topics_patiently,
+    dead_letter_topic_too_small,
     partition_counts,
     partner_participants,
 )
@@ -53,7 +56,9 @@ def fatal_problems(prefix: str, problems: list[TopicProblem]) -> list[TopicProbl
             continue  # retention is the operator's choice, except for the changelog
         if " cop" in problem.problem or problem.config == "min.insync.replicas":
             continue  # durability below the wanted: said, but the operator's to fix
-        if problem.config in {"retention.ms", "max.message.bytes"}:
+        if problem.config in {"retention.ms", "max.message.bytes"} and not (
+            dead_letter_topic_too_small(problem)
+        ):
             continue  # said (router_topic_note), but the operator's to fix
         fatal.append(problem)
     return fatal
@@ -196,6 +201,11 @@ def remedies(prefix: str, fatal: list[TopicProblem]) -> str:
             "`kpgw topics create` never changes an existing topic's partitions and Kafka "
             "cannot remove any: while the topics hold no data, delete the odd one and run "
             "`kpgw topics create`; else start a new deployment with its own topic prefix"
+        )
+    if any(dead_letter_topic_too_small(p) for p in fatal):
+        said.append(
+            f"raise {prefix}dlq's max.message.bytes, as the problem says (dead letters are "
+            "cut to fit any larger limit)"
         )
     if any(p.problem.startswith(NEWER_STATES) for p in fatal):
         said.append(

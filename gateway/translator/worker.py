@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from gateway import codec
 from gateway.dlq.headers import Failure, Origin
+from gateway.dlq.limit import RecordLimitReader
 from gateway.dlq.publisher import DeadLetterPublisher
 from gateway.errors import (
     ConfigurationError,
@@ -31,7 +32,7 @@ from gateway.errors import (
 )
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.kafka.outbox import Outbox
-from gateway.kafka.topics import check_topics_patiently
+from gateway.kafka.topics import check_topics_patiently, dead_letter_topic_too_small
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry, load_registry
@@ -201,7 +202,11 @@ class TranslatorHandler:
         self.translate_fn = translate_fn
         self.max_attempts = settings.translator.max_attempts
         self.group_id = settings.translator.group_id
-        self.dead_letters = DeadLetterPublisher(f"{prefix}dlq")
+        self.dead_letters = DeadLetterPublisher(
+            f"{prefix}dlq",
+            component="translator",
+            read_limit=RecordLimitReader(settings, f"{prefix}dlq"),
+        )
         self.translated = 0
         self.dead_lettered = 0
         self.assigned: set[TopicPartition] = set()  # for the consumer-lag metric
@@ -390,13 +395,19 @@ async def check_translator_topics(
     if problems is None:
         return False  # stopped while the broker did not answer
     missing = [p.topic for p in problems if p.problem == "missing"]
+    too_small = [p for p in problems if dead_letter_topic_too_small(p)]
     for problem in problems:
-        if problem.problem != "missing":
+        if problem.problem != "missing" and problem not in too_small:
             log.warning("translator_topic_note", topic=problem.topic, problem=problem.problem)
     if missing:
         raise ConfigurationError(
             f"the translator refuses to start: {', '.join(missing)} missing (create them with "
             f"`kpgw topics create`; is KPGW_TOPIC_PREFIX={settings.topic_prefix!r} right?)"
+        )
+    if too_small:
+        # Its first dead letter would hold its partition until the limit is raised.
+        raise ConfigurationError(
+            f"the translator refuses to start: {too_small[0].topic}: {too_small[0].problem}"
         )
     return True
 
@@ -405,6 +416,7 @@ async def run_translator(settings: Settings, stop: asyncio.Event) -> None:
     if not await check_translator_topics(settings, stop):
         return
     worker, handler = build_translator(settings)
+    await handler.dead_letters.start()  # dead letters cut to fit kp.dlq at the first try
     try:
         async with polled(handler.registry):  # a broken edit is said without a record
             await worker.run(stop)

@@ -11,9 +11,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.producer.message_accumulator import BatchBuilder
+from structlog.testing import capture_logs
 
 from gateway.dlq import headers as h
+from gateway.dlq import publisher as publisher_module
 from gateway.dlq.headers import (
     MAX_DEAD_LETTER_BYTES,
     Failure,
@@ -21,11 +25,13 @@ from gateway.dlq.headers import (
     dlq_headers,
     fitted,
     letter_size,
+    smallest_dead_letter_bytes,
 )
 from gateway.dlq.publisher import DeadLetterPublisher
-from gateway.errors import DeadLetterTooLarge, Finding, SchemaViolation
+from gateway.errors import DeadLetterTooLarge, DeadLetterTopicTooSmall, Finding, SchemaViolation
 from gateway.kafka.outbox import DeliveryFailed
 from gateway.kafka.transactional import is_transient
+from gateway.metrics import DEAD_LETTER_TOPIC_TOO_SMALL
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 ORIGIN = Origin("kp.inbound", 3, 99, 0, "kpgw-translator")
@@ -38,18 +44,35 @@ MANY = SchemaViolation(
 )
 
 
+class _Batch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+
+    def append(self, *, timestamp: None, key: Any, value: Any, headers: Any) -> object:
+        self.records.append((key, value, headers))
+        return object()
+
+
 class _Broker:
     """A producer in front of a topic whose limit is ``max_bytes`` (as the broker judges
-    a record: here, its key, value and headers)."""
+    a record batch: here, ``letter_size``, which is exact; the unit test below checks it)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.taken: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self.refused = 0
 
-    async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        letter = (record["key"], record["value"], record["headers"])
+        [letter] = batch.records  # a letter alone in its batch
         if letter_size(*letter) > self.max_bytes:
+            self.refused += 1
             future.set_exception(MessageSizeTooLargeError())
         else:
             self.taken.append(letter)
@@ -98,12 +121,15 @@ def test_a_refused_dead_letter_teaches_the_publisher_to_cut_smaller() -> None:
     assert asyncio.run(_publish_until_taken(publisher, broker)) == 1
 
 
-def test_a_dead_letter_with_nothing_left_to_cut_fails_as_refused() -> None:
-    """A kp.dlq of a few hundred bytes: the broker's own error, not a loop of halvings."""
+def test_a_dead_letter_with_nothing_left_to_cut_holds_its_partition_said_precisely() -> None:
+    """A kp.dlq of a few hundred bytes, its config unreadable: not a loop of halvings but
+    ``DeadLetterTopicTooSmall`` (transient: the record is never lost), said with the size
+    needed and the command that fixes it, and flagged for /metrics and /readyz. Before,
+    the broker's own MessageSizeTooLargeError was retried with a line that named neither."""
     broker = _Broker(max_bytes=300)
-    publisher = DeadLetterPublisher("kp.dlq", limit=10_000)
+    publisher = DeadLetterPublisher("kp.dlq", limit=10_000, component="translator")
 
-    async def until_given_up() -> list[str]:
+    async def until_held() -> tuple[list[str], BaseException]:
         outcomes = []
         for _ in range(10):
             delivery = await publisher.publish(
@@ -117,14 +143,26 @@ def test_a_dead_letter_with_nothing_left_to_cut_fails_as_refused() -> None:
             )
             try:
                 await delivery
-            except (DeadLetterTooLarge, MessageSizeTooLargeError) as exc:
+            except (DeadLetterTooLarge, DeadLetterTopicTooSmall) as exc:
                 outcomes.append(type(exc).__name__)
-                if isinstance(exc, MessageSizeTooLargeError):
-                    return outcomes
+                if isinstance(exc, DeadLetterTopicTooSmall):
+                    return outcomes, exc
         raise AssertionError(f"the halvings did not end: {outcomes}")
 
-    outcomes = asyncio.run(until_given_up())
-    assert outcomes[0] == "DeadLetterTooLarge" and outcomes[-1] == "MessageSizeTooLargeError"
+    with capture_logs() as logs:
+        outcomes, held = asyncio.run(until_held())
+    assert outcomes[0] == "DeadLetterTooLarge" and outcomes[-1] == "DeadLetterTopicTooSmall"
+    wrapped = DeliveryFailed("1 of 2 batches were not written")
+    wrapped.__cause__ = held
+    assert is_transient(wrapped)
+    [line] = [e for e in logs if e["event"] == "dead_letter_topic_too_small"]
+    assert line["needed_bytes"] > 300 and line["topic"] == "kp.dlq"
+    assert "--entity-name kp.dlq --add-config max.message.bytes=4194304" in line["fix"]
+    assert ("translator", "kp.dlq") in DEAD_LETTER_TOPIC_TOO_SMALL
+    # The limit raised by the operator: the next retry is written, the flag goes.
+    broker.max_bytes = 4 * 1024 * 1024
+    assert asyncio.run(_publish_until_taken(publisher, broker)) <= 2
+    assert ("translator", "kp.dlq") not in DEAD_LETTER_TOPIC_TOO_SMALL
 
 
 def test_a_cut_letter_says_what_was_left_out() -> None:
@@ -164,3 +202,126 @@ def test_a_message_cut_in_a_letter_stays_utf8_text() -> None:
     )
     kept = h.header(dlq_headers([], ORIGIN, failure, NOW), h.EXCEPTION_STACKTRACE) or b""
     assert kept.decode("utf-8").startswith("xЖ") and len(kept) <= 16 * 1024
+
+
+def test_a_letters_size_is_its_record_batch_as_the_producer_frames_it() -> None:
+    """The broker compares ``max.message.bytes`` with the record batch: the letter's key,
+    value and headers plus their framing and the batch's header. Before, only the bytes
+    themselves were counted: a letter cut to a topic's limit exactly was still refused."""
+    cases = [
+        (None, None, []),
+        (b"k", b"v" * 300, [("a", b"b"), ("\u00e9t\u00e9", b"x" * 200)]),
+        (b"k" * 200, None, [("h", b"")] * 130),
+        (b"x", b"y" * 70_000, [("n", b"z" * 20_000)]),
+    ]
+    for key, value, headers in cases:
+        batch = BatchBuilder(16_384, 0, is_transactional=True)
+        assert batch.append(timestamp=None, key=key, value=value, headers=headers) is not None
+        assert letter_size(key, value, headers) == len(batch._build())
+
+
+class _Config:
+    """kp.dlq's max.message.bytes as DescribeConfigs answers it (None: unreadable)."""
+
+    def __init__(self, broker: _Broker | None) -> None:
+        self.broker = broker
+        self.reads = 0
+
+    async def __call__(self) -> int | None:
+        self.reads += 1
+        return None if self.broker is None else self.broker.max_bytes
+
+
+def test_the_limit_read_from_the_topic_cuts_the_first_letter_to_fit() -> None:
+    """Before, every process learnt a small kp.dlq by refusals (and a retry of the batch
+    each) after every restart; now it reads the topic's limit and the first letter fits."""
+    broker = _Broker(max_bytes=20_000)
+    config = _Config(broker)
+    publisher = DeadLetterPublisher("kp.dlq", read_limit=config)
+    asyncio.run(publisher.start())
+    assert (publisher.limit, publisher.limit_source) == (20_000, "config")
+    assert asyncio.run(_publish_until_taken(publisher, broker)) == 1
+    assert broker.refused == 0 and letter_size(*broker.taken[0]) <= 20_000
+    # A publisher not started reads it before its first letter all the same.
+    late = DeadLetterPublisher("kp.dlq", read_limit=_Config(broker))
+    assert asyncio.run(_publish_until_taken(late, broker)) == 1
+    assert broker.refused == 0
+
+
+def test_a_limit_lowered_at_run_time_is_read_again_after_the_refusal() -> None:
+    broker = _Broker(max_bytes=50_000)
+    config = _Config(broker)
+    publisher = DeadLetterPublisher("kp.dlq", read_limit=config)
+    asyncio.run(publisher.start())
+    broker.max_bytes = 3_000  # kafka-configs --alter, while the gateway runs
+    assert asyncio.run(_publish_until_taken(publisher, broker)) == 2  # one refusal, no more
+    assert (publisher.limit, publisher.limit_source) == (3_000, "config")  # not halved
+
+
+def test_a_limit_raised_at_run_time_stops_the_cutting(monkeypatch: pytest.MonkeyPatch) -> None:
+    broker = _Broker(max_bytes=20_000)
+    publisher = DeadLetterPublisher("kp.dlq", read_limit=_Config(broker))
+    asyncio.run(publisher.start())
+    broker.max_bytes = 1_000_000
+    monkeypatch.setattr(publisher_module, "REREAD_S", 0.0)  # a minute later
+    asyncio.run(_publish_until_taken(publisher, broker))
+    assert publisher.limit == 1_000_000
+    (_, value, _), *_ = broker.taken
+    assert value is not None  # the document kept
+
+
+def test_without_the_describe_configs_right_the_limit_is_learnt_by_halving() -> None:
+    broker = _Broker(max_bytes=30_000)
+    publisher = DeadLetterPublisher("kp.dlq", read_limit=_Config(None))
+    asyncio.run(publisher.start())
+    assert publisher.limit_source == "default"
+    assert asyncio.run(_publish_until_taken(publisher, broker)) <= 4
+    assert publisher.limit_source == "refusal"
+
+
+def test_a_topic_read_as_too_small_holds_the_letter_without_sending_it() -> None:
+    """No letter sent to be refused: the config says it cannot fit. The batch is retried
+    (transient), the config read again at each retry, until it is raised."""
+    broker = _Broker(max_bytes=900)
+    config = _Config(broker)
+    publisher = DeadLetterPublisher("kp.dlq", component="router", read_limit=config)
+    asyncio.run(publisher.start())
+
+    async def once() -> Any:
+        delivery = await publisher.publish(
+            broker,
+            key=b"k",
+            value=b"v",
+            headers=[],
+            origin=ORIGIN,
+            failure=Failure.of(MANY, stage="router"),
+            now=NOW,
+        )
+        return await delivery
+
+    with capture_logs() as logs:
+        for _ in range(3):
+            with pytest.raises(DeadLetterTopicTooSmall, match="at most 900 bytes") as held:
+                asyncio.run(once())
+    assert broker.refused == 0 and broker.taken == []
+    assert config.reads == 4  # at start-up, then at each retry
+    lines = [e for e in logs if e["event"] == "dead_letter_topic_too_small"]
+    assert len(lines) == 1  # once a minute, not at every retry
+    assert lines[0]["max_message_bytes"] == 900 and lines[0]["needed_bytes"] > 900
+    assert "kafka-configs" in str(held.value)
+    assert "router" in {component for component, _ in DEAD_LETTER_TOPIC_TOO_SMALL}
+    broker.max_bytes = 10_000
+    asyncio.run(once())
+    assert len(broker.taken) == 1 and ("router", "kp.dlq") not in DEAD_LETTER_TOPIC_TOO_SMALL
+
+
+def test_every_letter_fits_a_topic_of_the_smallest_dead_letter() -> None:
+    limit = smallest_dead_letter_bytes(["kp.inbound", "kp.events"], ["kp.translator"])
+    assert 2_000 < limit < 8_000
+    failure = Failure.of(ValueError("Ж" * 5_000), stage="translator")
+    failure = Failure(
+        **{**{s: getattr(failure, s) for s in Failure.__slots__}, "findings": MANY.findings}
+    )
+    origin = Origin("kp.inbound", 5, 10**12, 0, "kp.translator")
+    full = dlq_headers([("kpgw-sender", b"RU" * 5000)], origin, failure, NOW)
+    assert letter_size(*fitted(b"k" * 500, b"v" * 10**6, full, origin, limit)) <= limit

@@ -64,8 +64,19 @@ def test_the_helper_cuts_and_escapes() -> None:
     assert audit_text("RU0123456") == "RU0123456"  # usual text is unchanged
 
 
+class _Batch:
+    def append(self, **_: Any) -> object:
+        return object()
+
+
 class _Producer:
-    async def send(self, topic: str, **_: Any) -> asyncio.Future[Any]:
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    async def send_batch(self, batch: _Batch, topic: str, **_: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future

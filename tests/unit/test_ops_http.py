@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from gateway import ops_http
 from gateway.errors import ConfigurationError
+from gateway.metrics import DEAD_LETTER_TOPIC_TOO_SMALL, dead_letter_note
 from gateway.ops_http import Operations, refuse_open_metrics, serve_operations, worker_checks
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import IngressSettings, Settings
@@ -37,6 +38,13 @@ def test_a_component_is_ready_when_its_workers_joined_and_hold_nothing() -> None
         "router_restoring_partitions": [3],
         "router_newer_states": why,
     }
+
+
+def test_a_worker_whose_dead_letter_does_not_fit_kp_dlq_is_not_ready() -> None:
+    """Before, only repeated retry lines in the log said a partition was held on it."""
+    detail = "kp.dlq takes records of at most 900 bytes ... max.message.bytes=4194304"
+    held = worker_checks("translator", [{"joined": True, "held": [], "dead_letter_topic": detail}])
+    assert held == {"translator": False, "translator_dead_letter_topic": detail}
 
 
 async def test_without_a_broker_nothing_is_ready() -> None:
@@ -179,3 +187,17 @@ async def test_the_endpoints_stop_within_their_grace_whatever_the_lag_sampler_do
     async with serve_operations(settings, ("translator",)):
         pass
     assert time.monotonic() - started < 2.5
+
+
+def test_the_ingress_notes_a_held_dead_letter_topic_without_failing() -> None:
+    """Under ``kpgw run`` the ingress's /readyz is the process's: it names the topic (the
+    ingress still accepts documents, which wait on kp.inbound)."""
+    assert dead_letter_note() == {}
+    DEAD_LETTER_TOPIC_TOO_SMALL[("translator", "kp.dlq")] = (time.monotonic(), "too small")
+    try:
+        assert dead_letter_note() == {"dead_letter_topic_too_small": ["kp.dlq"]}
+        # Not renewed by a retry for two minutes (the partition went elsewhere): stale.
+        DEAD_LETTER_TOPIC_TOO_SMALL[("translator", "kp.dlq")] = (time.monotonic() - 121, "")
+        assert dead_letter_note() == {}
+    finally:
+        DEAD_LETTER_TOPIC_TOO_SMALL.pop(("translator", "kp.dlq"))

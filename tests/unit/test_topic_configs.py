@@ -4,19 +4,26 @@ fewer in-sync replicas than wanted; longer or infinite retention is fine."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from gateway.errors import ConfigurationError
 from gateway.kafka.topics import (
     CORE_TOPICS,
     DAY_MS,
     Durability,
     TopicProblem,
     config_problems,
+    dead_letter_problems,
+    dead_letter_topic_too_small,
     duration,
     size,
+    smallest_dead_letter,
 )
-from gateway.router.preflight import fatal_problems
+from gateway.router.preflight import fatal_problems, remedies
 from gateway.settings import Settings
+from gateway.translator import worker as translator_worker
 
 SPECS = {spec.suffix: spec for spec in CORE_TOPICS}
 ONE = Durability(1, 1)
@@ -138,3 +145,52 @@ def test_the_router_starts_with_weak_retention_or_record_size_and_says_so() -> N
     ]
     assert [p.config for p in weak] == ["retention.ms", "max.message.bytes"]
     assert fatal_problems("opsx.", weak) == []
+
+
+def test_a_dlq_below_the_smallest_dead_letter_is_named_and_refused_at_start_up() -> None:
+    """Before, a kp.dlq of 1,000 bytes was named as any kp.dlq below 4 MiB, and the router
+    and the translator started: their first dead letter then held its partition for ever."""
+    smallest = smallest_dead_letter(Settings())
+    (tiny,) = _problems("dlq", {"cleanup.policy": "delete", "max.message.bytes": "1000"})
+    assert dead_letter_topic_too_small(tiny)
+    assert (tiny.config, tiny.found, tiny.wanted) == ("max.message.bytes", "1000", str(smallest))
+    assert "--entity-name opsx.dlq --add-config max.message.bytes=4194304" in tiny.problem
+    assert fatal_problems("opsx.", [tiny]) == [tiny]
+    assert "raise opsx.dlq's max.message.bytes" in remedies("opsx.", [tiny])
+    # At the smallest letter's size it only cuts (said, not refused).
+    (cut,) = _problems("dlq", {"cleanup.policy": "delete", "max.message.bytes": str(smallest)})
+    assert not dead_letter_topic_too_small(cut) and "cut to fit" in cut.problem
+    assert fatal_problems("opsx.", [cut]) == []
+
+
+def test_a_dlq_smaller_than_inbound_says_the_largest_dead_letters_are_cut() -> None:
+    """kp.inbound raised above 4 MiB by hand, kp.dlq left at it: nothing was said."""
+    configs = {
+        "opsx.inbound": {"max.message.bytes": str(8 * 1024 * 1024)},
+        "opsx.dlq": {"max.message.bytes": str(4 * 1024 * 1024)},
+    }
+    (problem,) = dead_letter_problems("opsx.", configs)
+    assert problem.topic == "opsx.dlq" and (problem.found, problem.wanted) == (
+        str(4 * 1024 * 1024),
+        str(8 * 1024 * 1024),
+    )
+    assert "below opsx.inbound's 8388608 (8 MiB)" in problem.problem
+    configs["opsx.dlq"]["max.message.bytes"] = str(8 * 1024 * 1024)
+    assert dead_letter_problems("opsx.", configs) == []
+    configs["opsx.dlq"]["max.message.bytes"] = "1048588"  # config_problems names it
+    assert dead_letter_problems("opsx.", configs) == []
+
+
+async def test_the_translator_refuses_to_start_on_a_dlq_too_small(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tiny,) = _problems("dlq", {"cleanup.policy": "delete", "max.message.bytes": "1000"})
+
+    async def checked(*_: Any, **__: Any) -> list[TopicProblem]:
+        return [tiny]
+
+    monkeypatch.setattr(translator_worker, "check_topics_patiently", checked)
+    with pytest.raises(
+        ConfigurationError, match=r"refuses to start: opsx\.dlq: max\.message\.bytes"
+    ):
+        await translator_worker.check_translator_topics(Settings())

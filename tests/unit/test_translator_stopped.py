@@ -33,7 +33,14 @@ async def test_the_last_line_carries_the_counts(monkeypatch: pytest.MonkeyPatch)
         handler.translated, handler.dead_lettered = 41, 2
 
     registry = SimpleNamespace(current=lambda: None)  # polled while the worker runs
-    handler = SimpleNamespace(translated=0, dead_lettered=0, close=lambda: None, registry=registry)
+
+    async def read() -> None:
+        return None
+
+    letters = SimpleNamespace(start=read)  # reads kp.dlq's limit at start-up
+    handler = SimpleNamespace(
+        translated=0, dead_lettered=0, close=lambda: None, registry=registry, dead_letters=letters
+    )
     monkeypatch.setattr(translator, "check_translator_topics", topics_exist)
     monkeypatch.setattr(
         translator, "build_translator", lambda settings: (SimpleNamespace(run=run), handler)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ from gateway.ingress.metrics import IngressMetrics
 from gateway.metrics import (
     CLOCK_REFUSED,
     CRASH_JOURNAL_UNAVAILABLE,
+    DEAD_LETTER_TOPIC_TOO_SMALL,
     ROUTER_CLOCK_JUMP,
     ROUTER_NEWER_STATES_HELD,
     ROUTER_STATE_MISSING,
@@ -51,6 +53,7 @@ NAMES = {
     "kpgw_clock_refusals_total": "counter",
     "kpgw_router_clock_jump_seconds": "gauge",
     "kpgw_translator_crash_journal_unavailable": "gauge",
+    "kpgw_dlq_topic_too_small": "gauge",
     "kpgw_build_info": "gauge",
 }
 
@@ -115,6 +118,7 @@ def _every_metric_used() -> str:
     CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
     ROUTER_CLOCK_JUMP["doc-test"] = 7200.0
     CLOCK_REFUSED["doc-test"] = 0.0
+    DEAD_LETTER_TOPIC_TOO_SMALL[("router", "kp.dlq.doc-test")] = (time.monotonic(), "too small")
     pipeline.clock_refusals.labels("doc-test").inc()
     try:
         return ingress.render().decode()
@@ -126,6 +130,7 @@ def _every_metric_used() -> str:
         CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
         ROUTER_CLOCK_JUMP.pop("doc-test")
         CLOCK_REFUSED.pop("doc-test")
+        DEAD_LETTER_TOPIC_TOO_SMALL.pop(("router", "kp.dlq.doc-test"))
 
 
 def test_every_metric_is_documented_with_its_type_and_labels() -> None:
