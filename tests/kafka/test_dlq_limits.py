@@ -42,7 +42,10 @@ SMALL_DLQ_BYTES = 20_000
 
 
 async def create_with_small_dlq(
-    settings: Settings, registry: ParticipantRegistry, limit: int = SMALL_DLQ_BYTES
+    settings: Settings,
+    registry: ParticipantRegistry,
+    limit: int = SMALL_DLQ_BYTES,
+    partitions: int | None = None,
 ) -> None:
     spec = next(spec for spec in CORE_TOPICS if spec.suffix == "dlq")
     admin = admin_client(settings)
@@ -50,7 +53,14 @@ async def create_with_small_dlq(
     try:
         configs = {**spec.configs, "max.message.bytes": str(limit)}
         await admin.create_topics(
-            [NewTopic(spec.name(settings.topic_prefix), spec.partitions, 1, topic_configs=configs)]
+            [
+                NewTopic(
+                    spec.name(settings.topic_prefix),
+                    partitions or spec.partitions,
+                    1,
+                    topic_configs=configs,
+                )
+            ]
         )
     finally:
         await admin.close()
@@ -219,5 +229,28 @@ async def test_a_dlq_too_small_for_any_dead_letter_holds_the_partition_and_says_
         assert key not in DEAD_LETTER_TOPIC_TOO_SMALL
         assert "dead_letter_topic" not in worker.health()
         assert handler.dead_letters.limit_source == "config"
+    finally:
+        await delete_topics(settings)
+
+
+async def test_dead_letters_of_one_batch_each_fit_on_their_own(
+    kafka_settings: Settings, example_registry: ParticipantRegistry, tmp_path: Path
+) -> None:
+    """Two dead letters of one transaction for the same kp.dlq partition, each under its
+    limit: the producer packed them into one batch, which the broker refused as a whole
+    (then the limit was halved, and the documents left out). Each goes in a batch of its
+    own now, both whole, with no refusal."""
+    settings = kafka_settings
+    await create_with_small_dlq(settings, example_registry, limit=5_000, partitions=1)
+    try:
+        bad = b"not xml " * 300  # 2.4 kB: its dead letter, about 3.2 kB, fits 5 kB whole
+        await produce_inbound(settings, [("RU", "m-1", bad), ("RU", "m-2", bad)], partition=0)
+        worker, handler = build_translator(settings, registry_path=registry_copy(tmp_path))
+        with captured("gateway.dlq.publisher") as logs:
+            async with running(lambda: worker):
+                dlq = await read_until(settings, "dlq", 2, timeout_s=30)
+        assert [r.value for r in dlq] == [bad, bad]
+        assert [e["event"] for e in logs if "too_large" in e["event"]] == []
+        assert handler.dead_letters.limit == 5_000
     finally:
         await delete_topics(settings)
