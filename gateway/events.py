@@ -193,6 +193,18 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def read_instant(text: str) -> datetime | None:
+    """``text`` as a UTC-comparable instant, or None when it is no ISO 8601 time stamp or
+    falls outside the calendar once in UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return moment
+
+
 def to_millis(moment: datetime) -> datetime:
     """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
     ``moment`` itself when it already is."""

@@ -18,10 +18,10 @@ from gateway import codec
 from gateway.dlq import headers as h
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
+from gateway.events import read_instant
 from gateway.kafka.clients import close_for_good, transactional_producer
 from gateway.kafka.topics import partition_counts, require_topic
 from gateway.settings import Settings
-from gateway.translator.inbound import read_instant
 
 
 @dataclass(slots=True)
@@ -137,7 +137,7 @@ def _text(value: bytes) -> str:
 
 def _is_instant(text: str | None) -> bool:
     """Whether the translator reads ``text`` as the reception time (else it refuses it)."""
-    return bool(text and text.strip()) and read_instant(text.strip()) is not None
+    return text is not None and bool(text.strip()) and read_instant(text.strip()) is not None
 
 
 async def replay(

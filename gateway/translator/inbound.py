@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gateway.events import read_instant
 from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
 
 SENDER = "kpgw-sender"
@@ -81,18 +82,6 @@ def _key_text(key: bytes | None, problems: list[str]) -> str | None:
 #: Longest tracking id or message id taken from a record: they key kp.status and go into
 #: every event and status record (the ingress's are UUIDs and document ids).
 MAX_ID_CHARS = MAX_MESSAGE_ID_CHARS
-
-
-def read_instant(text: str) -> datetime | None:
-    """``text`` as a UTC-comparable instant, or None when it is no ISO 8601 time stamp or
-    falls outside the calendar once in UTC."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    return moment
 
 
 def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
