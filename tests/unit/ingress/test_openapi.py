@@ -1,5 +1,6 @@
-"""The OpenAPI document ships inside the package, is valid OpenAPI 3.1 and documents every
-problem the handlers can raise."""
+"""The OpenAPI document ships inside the package, is valid OpenAPI 3.1, documents every
+problem the handlers can raise, and gives client generators what they need (a customs IT
+team generates its client from it with OpenAPI Generator: docs/generated-clients.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +17,15 @@ from gateway.demo_tokens import demo_token
 from gateway.ingress.handlers import openapi_document
 from gateway.registry import ParticipantRegistry
 from tests.conftest import REPO_ROOT
+from tests.openapi_shapes import resolve, spec
+
+SPEC = spec()
+SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
+OPERATIONS = [
+    (path, method, operation)
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+]
 
 
 def test_the_document_is_valid_openapi_3_1() -> None:
@@ -30,6 +41,31 @@ def test_demo_tokens_match_the_example_registry(example_registry: ParticipantReg
     for code in holders:
         assert example_registry.participant_for_token(demo_token(code)) == code
     assert demo_token("ru") == demo_token("RU")
+
+
+def test_every_operation_has_a_unique_operation_id() -> None:
+    """Generators name methods after it (else after the path: ``v1MessagesPost``)."""
+    ids = [operation.get("operationId") for _, _, operation in OPERATIONS]
+    assert None not in ids
+    assert len(set(ids)) == len(ids)
+
+
+def test_xml_request_bodies_are_bytes_not_text() -> None:
+    """Found generating a Java client: with ``{type: string}`` the method took a String, the
+    client sent it as UTF-8 with ``charset=utf-8``, and a UTF-16 or windows-1251 document
+    (which the gateway reads by its own declaration) was refused with 415, with no way to
+    send its bytes; the Python client refused bytes outright. ``format: binary`` gives a
+    File (Java), bytes (Python), a Blob (TypeScript)."""
+    bodies = [
+        resolve(operation["requestBody"], SPEC)
+        for _, _, operation in OPERATIONS
+        if "requestBody" in operation
+    ]
+    assert bodies
+    for body in bodies:
+        assert set(body["content"]) == {"application/xml", "text/xml"}
+        for media in body["content"].values():
+            assert media["schema"] == {"type": "string", "format": "binary"}
 
 
 @pytest.mark.slow
