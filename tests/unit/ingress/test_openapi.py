@@ -68,6 +68,27 @@ def test_xml_request_bodies_are_bytes_not_text() -> None:
             assert media["schema"] == {"type": "string", "format": "binary"}
 
 
+def test_one_bearer_scheme_serves_participants_and_operators() -> None:
+    """Found generating a Java client: with two ``http bearer`` schemes (participant and
+    operator), ``ApiClient.setBearerToken`` filled whichever its HashMap gave first, the
+    operator's, and every participant call went out without a token (401)."""
+    schemes = SPEC["components"]["securitySchemes"]
+    bearer = [
+        name
+        for name, scheme in schemes.items()
+        if scheme["type"] == "http" and scheme["scheme"].lower() == "bearer"
+    ]
+    assert bearer == ["bearerAuth"]
+    used = {
+        name
+        for requirements in [SPEC["security"]]
+        + [operation.get("security", []) for _, _, operation in OPERATIONS]
+        for requirement in requirements
+        for name in requirement
+    }
+    assert used == set(schemes)
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_the_openapi_document(tmp_path: Path) -> None:
     subprocess.run(
