@@ -32,6 +32,7 @@ from gateway.ingress.dashboard import (
 from gateway.ingress.problems import Problem
 from gateway.registry import ParticipantRegistry
 from gateway.settings import load_settings
+from tests.openapi_shapes import component, spec, undocumented
 
 NOW = datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -401,3 +402,30 @@ def test_replayed_dead_letters_are_no_longer_pending(example_registry: Participa
     state.replay({"dry_run": False, "dead_letters": ["dlq/0/2", "dlq/0/3"]})  # after the fix
     dead = state.snapshot(NOW_MS)["dead_letters"]
     assert (dead["pending"], dead["by_reason"][0]["pending"]) == (0, 0)
+
+
+def test_the_data_document_has_exactly_the_fields_the_openapi_document_names(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """Found generating a Java client from the OpenAPI document: ``participants`` was not
+    in DashboardData, and the generated client refused every answer of
+    /dashboard/data.json ("The field `participants` in the JSON string is not defined in
+    the `DashboardData` properties")."""
+    board = Dashboard(load_settings(), lambda: example_registry)
+    board.state.announcement(announced("RU0000001"))
+    board.state.outcome(outcome("RU0000001", "MATCHED"), NOW_MS, NOW_MS)
+    board.state.outcome(outcome("BW0000001", "WRONG_DESTINATION", "BW", "AE"), NOW_MS, NOW_MS)
+    board.state.dead_letter(letter(1))
+    board.state.throughput("accepted", NOW_MS, NOW_MS)
+    document = board.document()
+    assert document["participants"] == {
+        "AE": "United Arab Emirates",
+        "BW": "Botswana",
+        "EU": "European Union",
+        "RU": "Russian Federation",
+    }
+    assert all(document[key] for key in ("pairs", "participants"))
+    assert document["dead_letters"]["newest"] and document["fraud_signals"]["recent"]
+    openapi = spec()
+    assert set(document) == set(openapi["components"]["schemas"]["DashboardData"]["required"])
+    assert undocumented(document, component("DashboardData"), openapi) == []

@@ -13,6 +13,7 @@ import fastavro
 from gateway import codec
 from gateway.ingress.idempotency import Accepted, IdempotencyIndex
 from gateway.ingress.status import StatusView
+from tests.openapi_shapes import component, spec, undocumented
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -222,3 +223,38 @@ def test_a_sweep_runs_by_itself_every_so_many_records() -> None:
     assert len(view) == 2
     view.apply(status("t3", "MATCHED", **fresh))  # the third record sweeps t1 away
     assert len(view) == 2 and view.lookup("t1", "RU", IdempotencyIndex()) is None
+
+
+def test_every_status_document_has_exactly_the_fields_the_openapi_document_names() -> None:
+    """A generated client's model knows only what MessageStatus names, and treats what it
+    does not require as optional: ``detail`` is always sent (null or not), so required."""
+    document = spec()
+    schema = document["components"]["schemas"]["MessageStatus"]
+    view = StatusView(clock=lambda: AT)
+    accepted = IdempotencyIndex(clock=lambda: AT)
+    accepted.remember("t0", Accepted("RU", "abc", AT, "m-0"))
+    band = {"usd_per_carat": "15.80", "low": "62.8", "high": "392.5", "hs_code": "7102.10"}
+    view.apply(
+        status(
+            "t1",
+            "DISCREPANCY",
+            reason="VALUE_PER_CARAT_OUT_OF_BAND",
+            differences=[
+                {
+                    "outcome": "VALUE_PER_CARAT_OUT_OF_BAND",
+                    "field": "usd_per_carat",
+                    "certificate": "15.80",
+                    "confirmation": None,
+                }
+            ],
+            outcomes=[
+                {"outcome": "VALUE_PER_CARAT_OUT_OF_BAND", "detail": "low", "value_band": band},
+                {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None},
+            ],
+        )
+    )
+    for tracking_id in ("t0", "t1"):
+        found = view.lookup(tracking_id, "RU", accepted)
+        assert found is not None
+        assert set(found) == set(schema["required"]) == set(schema["properties"])
+        assert undocumented(found, component("MessageStatus"), document) == []
