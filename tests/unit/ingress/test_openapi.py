@@ -8,16 +8,21 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
 from gateway.demo_tokens import demo_token
+from gateway.errors import Finding
+from gateway.events import DocumentKind
+from gateway.ingress.dashboard import SERIES
 from gateway.ingress.handlers import openapi_document
+from gateway.ingress.problems import KINDS, TYPE_BASE, Problem
+from gateway.ingress.status import STATES
 from gateway.registry import ParticipantRegistry
 from tests.conftest import REPO_ROOT
-from tests.openapi_shapes import resolve, spec
+from tests.openapi_shapes import component, inline_object_schemas, resolve, spec, undocumented
 
 SPEC = spec()
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
@@ -87,6 +92,36 @@ def test_one_bearer_scheme_serves_participants_and_operators() -> None:
         for name in requirement
     }
     assert used == set(schemes)
+
+
+def test_no_model_is_named_after_where_it_sits() -> None:
+    """Found generating a Java client: inline object schemas became models named
+    ``MessageStatus404Response`` (with ``type`` and ``status`` typed Object, from an allOf
+    of consts), ``Healthz200Response``, ``DashboardDataDeadLettersNewestInner``."""
+    assert inline_object_schemas(SPEC) == []
+
+
+def test_the_enums_list_every_value_the_server_sends() -> None:
+    """A generated enum refuses a value it does not list (Java's ``fromValue`` throws)."""
+    status = SCHEMAS["MessageStatus"]["properties"]["status"]["enum"]
+    assert set(status) == set(STATES.values())
+    assert SCHEMAS["ValidationResult"]["properties"]["kind"]["enum"] == list(get_args(DocumentKind))
+    series = SCHEMAS["Throughput"]["properties"]["series"]["items"]["enum"]
+    assert series == list(SERIES)
+
+
+def test_the_problem_type_names_every_kind_and_the_document_matches_the_schema() -> None:
+    schema = SCHEMAS["Problem"]
+    assert "enum" not in schema["properties"]["type"]  # a later kind must still read
+    description = schema["properties"]["type"]["description"]
+    assert TYPE_BASE in description
+    assert [slug for slug in KINDS if slug not in description] == []
+    document = Problem("invalid-document", "1 finding", (Finding("X", "y", 3, "/a"),)).document(
+        "urn:uuid:00000000-0000-0000-0000-000000000000"
+    )
+    assert set(document) == set(schema["required"])
+    assert set(document["findings"][0]) == set(SCHEMAS["Finding"]["required"])
+    assert undocumented(document, component("Problem"), SPEC) == []
 
 
 @pytest.mark.slow
