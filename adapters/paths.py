@@ -23,9 +23,11 @@ def path_of(element: etree._Element, prefixes: Mapping[str, str] | None = None) 
         step = f"{prefix}:{qname.localname}" if prefix else qname.localname
         parent = node.getparent()
         if parent is not None:
-            same = list(parent.iterchildren(node.tag))
-            if len(same) > 1:
-                step += f"[{same.index(node) + 1}]"
+            # Counted from the element back, not by listing every sibling: the first of
+            # 150,000 copies too many is the 11th (TOO_MANY_ELEMENTS), found at once.
+            position = 1 + sum(1 for _ in node.itersiblings(node.tag, preceding=True))
+            if position > 1 or next(node.itersiblings(node.tag), None) is not None:
+                step += f"[{position}]"
         steps.append(step)
         node = parent
     return "/" + "/".join(reversed(steps))
