@@ -7,7 +7,7 @@ from functools import cache
 
 from lxml import etree
 
-from adapters import paths
+from adapters import bounds, paths
 from adapters.xsd import compile_schema
 from gateway.events import CertificateIssued, CertificateVoided, ImportConfirmed, Payload
 from gateway.resources import xsd_dir
@@ -37,6 +37,7 @@ NUMBER_MISMATCH = "ENVELOPE_NUMBER_MISMATCH"
 TYPE_MISMATCH = "ENVELOPE_TYPE_MISMATCH"
 STATUS_MISMATCH = "ENVELOPE_STATUS_MISMATCH"
 UNKNOWN_FORMAT = "UNKNOWN_FORMAT"
+TOO_MANY_ELEMENTS = bounds.TOO_MANY_ELEMENTS
 
 
 def q(local: str) -> str:
@@ -51,6 +52,13 @@ CERTIFICATE_STATUS_TAG = q("CertificateStatus")
 NUMBER = q("NPPOCertificateNumber")
 DELIVERY_NUMBER = q("hubDeliveryNumber")
 CONTENT = q("Content")
+FORWARDING = q("Forwarding")
+
+#: Forwarding entries of one envelope (the header schema leaves them unbounded; not mapped):
+#: a copy goes to a box or two (the EU's TRACES, a ministry), not to thousands.
+FORWARDINGS = bounds.Bound(
+    20, "copies go to a few other boxes; forwardings are not mapped, so give the few you need"
+)
 
 
 @cache

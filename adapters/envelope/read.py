@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from adapters.bounds import excesses
 from adapters.contract import Adapted, AdapterContext, EnvelopeInfo
 from adapters.envelope import profile
-from gateway.errors import Finding, MessageRejected, UnknownFormat
+from gateway.errors import Finding, MappingFailed, MessageRejected, UnknownFormat
 from gateway.events import CertificateIssued, ImportConfirmed, Payload
 from gateway.registry import ParticipantRegistry
 
@@ -65,6 +66,7 @@ _HEADER_TAGS = frozenset(
 
 def translate(document: etree._Element, context: AdapterContext) -> Adapted:
     header = Header.of(document)
+    _bounded(document)
     inner = _content(header.content)
     try:
         adapted = context.dispatch(inner)
@@ -104,6 +106,18 @@ def translate(document: etree._Element, context: AdapterContext) -> Adapted:
         ),
         occurred_at_exact=adapted.occurred_at_exact,
     )
+
+
+def _bounded(document: etree._Element) -> None:
+    """TOO_MANY_ELEMENTS for a header repeating an element beyond its bound, before the
+    content is read (``adapters.bounds``)."""
+    found = excesses(document, {profile.FORWARDING: profile.FORWARDINGS})
+    if found:
+        findings = tuple(
+            _finding(profile.TOO_MANY_ELEMENTS, excess.message(), excess.first_too_many)
+            for excess in found
+        )
+        raise MappingFailed(f"the envelope header: {findings[0].message}", findings=findings)
 
 
 def counterparty(payload: Payload, registry: ParticipantRegistry) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from adapters import paths
+from adapters import bounds, paths
 from adapters.contract import RootName
 from adapters.xsd import compile_schema
 from gateway.resources import xsd_dir
@@ -43,10 +43,22 @@ ORGANIZATION_NAME_MISSING = "ORGANIZATION_NAME_MISSING"
 INVALID_DATE = "INVALID_DATE"
 TEXT_MISSING = "TEXT_MISSING"
 TOO_MANY_NOTES = "TOO_MANY_NOTES"
+TOO_MANY_LINES = "TOO_MANY_LINES"
+TOO_MANY_ELEMENTS = bounds.TOO_MANY_ELEMENTS
 
 #: Note elements per document (each at most 1000 characters by the schema): a confirmation's
 #: become its remarks, a certificate's and a cancellation's are not mapped.
 MAX_NOTES = 30
+#: DiamondsInfo elements (HS lines) per document: a real one has one per HS code, so at most
+#: three.
+MAX_LINES = 30
+#: Characteristics per DiamondsInfo (each at most 250 characters by the schema; not mapped):
+#: a real line describes its goods in one or two.
+CHARACTERISTICS = bounds.Bound(
+    20,
+    "a line's characteristics are not carried to the importing participant; describe the "
+    "goods in a few",
+)
 
 _LOCALS = (
     "CertificateNumber",
@@ -62,6 +74,7 @@ _LOCALS = (
     "Recipient",
     "DiamondsInfo",
     "HarmonizedCode",
+    "Characteristics",
     "TotalWeight",
     "TotalCost",
     "CertificateOrg",

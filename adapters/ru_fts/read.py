@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from adapters.bounds import excesses
 from adapters.contract import Adapted, RootName
 from adapters.ru_fts import profile
 from adapters.ru_fts.profile import DocumentKind
@@ -89,6 +90,7 @@ class _Reader:
     # --- the three documents ------------------------------------------------------------
 
     def adapted(self) -> Adapted:
+        self.characteristics_bounded()
         payload: Payload
         authority: str | None
         if self.kind is profile.CERTIFICATE:
@@ -104,12 +106,7 @@ class _Reader:
             org = self.child("CertificateOrg")
             authority = self.organisation_name(org, _index(org), required=True)
         self.notes_bounded()
-        if self.findings:
-            items = self.findings.as_tuple()
-            raise MappingFailed(
-                f"{len(items)} problem(s) mapping the {self.kind.root}; first: {items[0].message}",
-                findings=items,
-            )
+        self.raise_if_any()
         return Adapted(
             format=FORMAT,
             adapter_version=VERSION,
@@ -205,10 +202,18 @@ class _Reader:
 
     def lines(self) -> tuple[HsLine, ...]:
         info_tag = self.names["DiamondsInfo"]
+        infos = [child for child in self.document if child.tag == info_tag]
+        if len(infos) > profile.MAX_LINES:
+            self.found(
+                profile.TOO_MANY_LINES,
+                f"{len(infos):,} DiamondsInfo elements (HS lines) where at most "
+                f"{profile.MAX_LINES} are accepted: a KP {self.kind.label} gives one line per "
+                "HS code, and rough diamonds have three (7102100000, 7102210000, 7102310000)",
+                infos[profile.MAX_LINES],
+            )
+            del infos[profile.MAX_LINES :]  # only the first ones are read
         lines: list[HsLine] = []
-        for info in self.document:
-            if info.tag != info_tag:
-                continue
+        for info in infos:
             index = _index(info)
             lines.append(
                 HsLine(
@@ -291,6 +296,22 @@ class _Reader:
                 "2,000 characters; a certificate's are not carried to the importing "
                 "participant)",
                 notes[profile.MAX_NOTES],
+            )
+
+    def characteristics_bounded(self) -> None:
+        """Refuse lines repeating Characteristics beyond the bound before mapping anything
+        (``adapters.bounds``), as a schema violation would."""
+        bounds = {self.names["Characteristics"]: profile.CHARACTERISTICS}
+        for excess in excesses(self.document, bounds):
+            self.found(profile.TOO_MANY_ELEMENTS, excess.message(), excess.first_too_many)
+        self.raise_if_any()
+
+    def raise_if_any(self) -> None:
+        if self.findings:
+            items = self.findings.as_tuple()
+            raise MappingFailed(
+                f"{len(items)} problem(s) mapping the {self.kind.root}; first: {items[0].message}",
+                findings=items,
             )
 
     def found(self, code: str, message: str, element: etree._Element) -> None:

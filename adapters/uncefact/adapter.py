@@ -91,11 +91,15 @@ class UncefactAdapter:
         if tag == _CERTIFICATE_TAG:
             refuse_other_certificates(document)
             validate(certificate_schema(), document)
-            return read_certificate(document, DocumentReader(context.registry))
+            reader = DocumentReader(context.registry)
+            reader.bounded(document, profile.CERTIFICATE_BOUNDS)
+            return read_certificate(document, reader)
         if tag == _ACKNOWLEDGEMENT_TAG:
             refuse_other_acknowledgements(document)
             validate(acknowledgement_schema(), document)
-            return read_acknowledgement(document, DocumentReader(context.registry))
+            reader = DocumentReader(context.registry)
+            reader.bounded(document, profile.ACKNOWLEDGEMENT_BOUNDS)
+            return read_acknowledgement(document, reader)
         root = RootName.of(document)
         message = (
             f"the uncefact format reads rsm:{profile.CERTIFICATE_ROOT} and "

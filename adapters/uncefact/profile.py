@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from adapters.bounds import TOO_MANY_ELEMENTS, Bound
+
 NAME: Final = "uncefact"
 VERSION: Final = "1.0"
 
@@ -152,6 +154,7 @@ KP_FIELD_MISSING: Final = "KP_FIELD_MISSING"
 KP_FIELD_INVALID: Final = "KP_FIELD_INVALID"
 TOO_MANY_NOTES: Final = "TOO_MANY_NOTES"
 NOTE_TOO_LONG: Final = "NOTE_TOO_LONG"
+TOO_MANY_LINES: Final = "TOO_MANY_LINES"
 FINDING_CODES: Final = (
     NOT_KP_DOCUMENT,
     UNSUPPORTED_STATUS,
@@ -160,6 +163,8 @@ FINDING_CODES: Final = (
     KP_FIELD_INVALID,
     TOO_MANY_NOTES,
     NOTE_TOO_LONG,
+    TOO_MANY_LINES,
+    TOO_MANY_ELEMENTS,
 )
 
 # --- bounds on notes (free text is not mapped, but a document may not carry it unbounded) --
@@ -169,5 +174,40 @@ MAX_DOCUMENT_NOTES: Final = 30
 MAX_LINE_NOTES: Final = 10
 #: Characters of one note's content (all its ram:Content), as the canonical free texts.
 MAX_NOTE_CHARS: Final = 2000
+
+# --- bounds on other repeated elements (the official schema leaves them unbounded) ------------
+#: HS lines per document: ram:IncludedSPSTradeLineItem on a certificate (over all its
+#: consignment items, each of which holds at least one), KP-LINE statements on an
+#: acknowledgement. A real one has one line per HS code, so at most three.
+MAX_LINES: Final = 30
+_ONCE_PER_LANGUAGE = "give it once (or once per language)"
+#: Per parent, by Clark name (``adapters.bounds``, TOO_MANY_ELEMENTS): each is given once in
+#: a real document, or once per language.
+CERTIFICATE_BOUNDS: Final = {
+    ram("SignatorySPSAuthentication"): Bound(
+        10, "a KP certificate is signed by its issuing authority; give one signatory"
+    ),
+    ram("Content"): Bound(10, f"a note's text; {_ONCE_PER_LANGUAGE}"),
+    ram("Name"): Bound(
+        10, f"a place's or country's name is not carried (its code is); {_ONCE_PER_LANGUAGE}"
+    ),
+    ram("Description"): Bound(
+        10, f"a trade line's description is not carried (its HS code is); {_ONCE_PER_LANGUAGE}"
+    ),
+    ram("ClassName"): Bound(
+        10, f"the HS heading's name is not carried (its ClassCode is); {_ONCE_PER_LANGUAGE}"
+    ),
+}
+ACKNOWLEDGEMENT_BOUNDS: Final = {
+    ram("ReasonInformation"): Bound(
+        100,
+        "the profile's statements are at most 15 (12 single ones and a KP-LINE per HS code) "
+        "and remarks are joined into one text of at most 2,000 characters; give remarks in a "
+        "few",
+    ),
+    ram("ReferenceSPSReferencedDocument"): Bound(
+        10, "a confirmation refers to the one KP certificate it confirms"
+    ),
+}
 
 DOCS: Final = "docs/formats/uncefact-kp.md"

@@ -23,6 +23,7 @@ from adapters.uncefact.common import (
 from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     KP_TYPE_CODE,
+    MAX_LINES,
     MIXED,
     NAME,
     REPEATABLE_STATEMENTS,
@@ -41,6 +42,7 @@ from adapters.uncefact.profile import (
     SAY_TOTAL_VALUE,
     STATEMENTS,
     STATUS_CONFIRMED,
+    TOO_MANY_LINES,
     UNSUPPORTED_STATUS,
     UNSUPPORTED_UNIT,
     VERSION,
@@ -245,6 +247,15 @@ def _confirmation(
     if SAY_PARCELS in values:
         text, element = values[SAY_PARCELS]
         parcels = reader.integer(text, element, f"statement {SAY_PARCELS}")
+    if len(said.lines) > MAX_LINES:
+        reader.add(
+            TOO_MANY_LINES,
+            f"{len(said.lines):,} {SAY_LINE} statements where at most {MAX_LINES} are "
+            "accepted: a confirmation gives one line per HS code, and rough diamonds have "
+            "three (7102.10, 7102.21, 7102.31)",
+            said.lines[MAX_LINES][1],
+        )
+        del said.lines[MAX_LINES:]  # only the first ones are read
     lines = [line for text, element in said.lines if (line := _line(reader, text, element))]
     total_carats = _amount(reader, said, SAY_TOTAL_CARATS, 3)
     total_value = _amount(reader, said, SAY_TOTAL_VALUE, 2)

@@ -5,12 +5,14 @@ them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
 from adapters import paths
+from adapters.bounds import TOO_MANY_ELEMENTS, Bound, excesses
 from adapters.uncefact.profile import (
     DOCS,
     KP_FIELD_INVALID,
@@ -207,6 +209,14 @@ class DocumentReader:
             self.omitted += 1
             return
         self.findings.append(Finding(code, message, line_of(where), path_of(where)))
+
+    def bounded(self, root: etree._Element, bounds: Mapping[str, Bound]) -> None:
+        """Refuse a document in which a parent holds more copies of an element than the
+        profile accepts (``adapters.bounds``): TOO_MANY_ELEMENTS at the first copy too many,
+        before the mapping reads any of them, as a schema violation would."""
+        for excess in excesses(root, bounds):
+            self.add(TOO_MANY_ELEMENTS, excess.message(PREFIXES), excess.first_too_many)
+        self.raise_if_any()
 
     def raise_if_any(self) -> None:
         if self.findings:

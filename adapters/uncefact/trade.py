@@ -13,10 +13,12 @@ from adapters.uncefact.profile import (
     CARATS_PER_UNIT,
     LINE_NOTES,
     MAX_LINE_NOTES,
+    MAX_LINES,
     MAX_NOTE_CHARS,
     NOTE_CODES,
     NOTE_LINE_VALUE,
     NOTE_TOO_LONG,
+    TOO_MANY_LINES,
     TOO_MANY_NOTES,
     UNIT_CARAT,
     UNSUPPORTED_UNIT,
@@ -120,42 +122,50 @@ def _name(element: etree._Element) -> str:
 def read_lines(
     reader: DocumentReader, items: list[etree._Element], consignment: etree._Element
 ) -> tuple[list[Line], int | None]:
-    """The mapped lines of the consignment's items, and the parcels they add up to."""
+    """The mapped lines of the consignment's items, and the parcels they add up to. Over
+    ``MAX_LINES`` trade lines is TOO_MANY_LINES, and only the first ones are read."""
     lines: list[Line] = []
     parcels: int | None = None
     counted = False  # an ItemQuantity was there, even one already reported as invalid
-    for item in items:
-        for element in item:
-            if element.tag != TRADE_LINE:
-                continue
-            notes, found = index_children(element, LINE_NOTE)
-            package = found.get(PACKAGE)
-            line = _line(
-                reader,
-                element,
-                weight=found.get(NET_WEIGHT),
-                notes=notes,
-                classification=found.get(CLASSIFICATION),
-                origin=found.get(ORIGIN_COUNTRY),
+    elements = [element for item in items for element in item if element.tag == TRADE_LINE]
+    if len(elements) > MAX_LINES:
+        reader.add(
+            TOO_MANY_LINES,
+            f"{len(elements):,} trade lines ({_name(elements[0])}) where at most {MAX_LINES} "
+            "are accepted: a KP certificate has one line per HS code, and rough diamonds have "
+            "three (7102.10, 7102.21, 7102.31)",
+            elements[MAX_LINES],
+        )
+        del elements[MAX_LINES:]
+    for element in elements:
+        notes, found = index_children(element, LINE_NOTE)
+        package = found.get(PACKAGE)
+        line = _line(
+            reader,
+            element,
+            weight=found.get(NET_WEIGHT),
+            notes=notes,
+            classification=found.get(CLASSIFICATION),
+            origin=found.get(ORIGIN_COUNTRY),
+        )
+        if line is not None:
+            lines.append(line)
+        quantity = None if package is None else kid(package, ITEM_QUANTITY)
+        if quantity is not None:
+            counted = True
+            count = reader.integer(
+                (quantity.text or "").strip(),
+                quantity,
+                "the number of parcels (ram:ItemQuantity)",
             )
-            if line is not None:
-                lines.append(line)
-            quantity = None if package is None else kid(package, ITEM_QUANTITY)
-            if quantity is not None:
-                counted = True
-                count = reader.integer(
-                    (quantity.text or "").strip(),
-                    quantity,
+            if count is not None and count < 0:
+                reader.invalid(
                     "the number of parcels (ram:ItemQuantity)",
+                    quantity,
+                    f"{count} parcels: a count cannot be negative",
                 )
-                if count is not None and count < 0:
-                    reader.invalid(
-                        "the number of parcels (ram:ItemQuantity)",
-                        quantity,
-                        f"{count} parcels: a count cannot be negative",
-                    )
-                elif count is not None:
-                    parcels = (parcels or 0) + count
+            elif count is not None:
+                parcels = (parcels or 0) + count
     if not counted:
         reader.missing(
             "the number of parcels (ram:PhysicalSPSPackage/ram:ItemQuantity on a trade line)",

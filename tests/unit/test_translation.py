@@ -48,16 +48,23 @@ def test_a_refusal_lists_at_most_fifty_rule_findings(
 ) -> None:
     """Found by fuzzing (one trade line duplicated): each copy is a DUPLICATE_HS_LINE, and a
     2 MB document of copies gave 19,000 findings; docs/findings.md promises up to 50, the
-    rest counted in the message, as schema and mapping refusals do."""
+    rest counted in the message, as schema and mapping refusals do. (A document has at most
+    30 lines now, TOO_MANY_LINES: copies weighing and worth nothing break three rules each.)"""
     raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
     start = raw.index(b"<ram:IncludedSPSTradeLineItem>")
     end = raw.index(b"</ram:IncludedSPSTradeLineItem>") + len(b"</ram:IncludedSPSTradeLineItem>")
-    copies = raw[:end] + raw[start:end] * 60 + raw[end:]
+    worthless = raw[start:end].replace(b">1250.400<", b">0.000<").replace(b">164302.56<", b">0.00<")
+    assert worthless.count(b">0.0") == 2
+    copies = raw[:end] + worthless * 28 + raw[end:]  # 30 lines
     with pytest.raises(BusinessRuleViolation) as caught:
         translate(copies, InboundMeta(sender="BW", received_at=MOMENT), example_registry)
     findings = caught.value.findings
     assert len(findings) == rules.MAX_FINDINGS
-    assert {finding.code for finding in findings} == {rules.DUPLICATE_HS_LINE}
+    assert {finding.code for finding in findings} == {
+        rules.DUPLICATE_HS_LINE,
+        rules.CARATS_NOT_POSITIVE,
+        rules.VALUE_NOT_POSITIVE,
+    }
     assert "more not listed" in caught.value.message
 
 

@@ -5,7 +5,7 @@ refusal lists, never a slow document.
 The mutations are the classes with which fuzzing found bugs, applied to generated
 documents of every built-in format: a leaf's text set to an edge value (a count of
 thousands of digits or of leading zeros, a time with microseconds, ...) and an element
-repeated many times (a trade line 60 times)."""
+repeated many times (a trade line 60 times, past the bounds on repeated elements)."""
 
 from __future__ import annotations
 
@@ -45,9 +45,20 @@ EDGE_TEXTS = (
     "1E+999999",
     "\uff11\uff12",  # full-width 12
 )
-#: Elements a document may repeat (lines, statements, notes, goods).
+#: Elements a document may repeat (lines, statements, notes, goods, and what the schemas
+#: leave unbounded though a real document gives it once: TOO_MANY_ELEMENTS past a bound).
 REPEATABLE = frozenset(
-    {"IncludedSPSTradeLineItem", "ReasonInformation", "IncludedSPSNote", "DiamondsInfo"}
+    {
+        "IncludedSPSTradeLineItem",
+        "IncludedSPSConsignmentItem",
+        "ReasonInformation",
+        "ReferenceSPSReferencedDocument",
+        "IncludedSPSNote",
+        "Content",
+        "SignatorySPSAuthentication",
+        "Description",
+        "DiamondsInfo",
+    }
 )
 _NUMBER_OR_DATE = re.compile(r"\s*[+-]?[0-9]")
 

@@ -80,7 +80,10 @@ def test_a_huge_note_is_refused(example_registry: ParticipantRegistry) -> None:
     for huge in (
         note(DOCUMENT_NOTE, "y" * (MAX_NOTE_CHARS + 1)),
         note(DOCUMENT_NOTE, "y" * 1_500_000),
-        DOCUMENT_NOTE + b"<ram:Content>abc</ram:Content>" * 1000 + b"</ram:IncludedSPSNote>",
+        # as many ram:Content as accepted (TOO_MANY_ELEMENTS beyond), together too long
+        DOCUMENT_NOTE
+        + b"<ram:Content>%s</ram:Content>" % (b"abc" * 67) * 10
+        + b"</ram:IncludedSPSNote>",
     ):
         [(code, path)] = refused(with_notes(CERT, DOCUMENT_NOTE, huge), example_registry)
         assert code == "NOTE_TOO_LONG" and path is not None
