@@ -38,16 +38,21 @@ class Excess:
     first_too_many: etree._Element
     count: int
     bound: Bound
+    #: Set when the bound is on all the elements inside this one (``descendants``).
+    inside: etree._Element | None = None
 
     def message(self, prefixes: Mapping[str, str] | None = None) -> str:
         """``47,587 kpc:Characteristics in one kpc:DiamondsInfo where at most 20 are
         accepted: ...``, in the sender's prefixes (``prefixes`` where it wrote none)."""
         element = self.first_too_many
-        parent = element.getparent()
-        where = "" if parent is None else f" in one {name_of(parent, prefixes)}"
+        if self.inside is not None:
+            what = f"elements inside {name_of(self.inside, prefixes)}"
+        else:
+            parent = element.getparent()
+            where = "" if parent is None else f" in one {name_of(parent, prefixes)}"
+            what = f"{name_of(element, prefixes)}{where}"
         return (
-            f"{self.count:,} {name_of(element, prefixes)}{where} where at most "
-            f"{self.bound.limit} are accepted: {self.bound.why}"
+            f"{self.count:,} {what} where at most {self.bound.limit} are accepted: {self.bound.why}"
         )
 
 
@@ -69,6 +74,22 @@ def excesses(root: etree._Element, bounds: Mapping[str, Bound]) -> list[Excess]:
                 Excess(element, int(count) if isinstance(count, float) else 0, bounds[tag])
             )
     return found
+
+
+def descendants(element: etree._Element, bound: Bound) -> Excess | None:
+    """The elements inside ``element`` (at any depth) when there are more than the bound:
+    for content the schema does not describe (``processContents="skip"``), counted by
+    libxml2."""
+    hits = _NTH_DESCENDANT(element, n=bound.limit + 1)
+    first = hits[0] if isinstance(hits, list) and hits else None
+    if not isinstance(first, etree._Element):
+        return None
+    count = _COUNT_DESCENDANTS(element)
+    return Excess(first, int(count) if isinstance(count, float) else 0, bound, inside=element)
+
+
+_COUNT_DESCENDANTS = etree.XPath("count(descendant::*)")
+_NTH_DESCENDANT = etree.XPath("(descendant::*)[$n]")
 
 
 def _possible(root: etree._Element, bounds: Mapping[str, Bound]) -> bool:

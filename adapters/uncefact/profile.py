@@ -198,6 +198,14 @@ CERTIFICATE_BOUNDS: Final = {
         10, f"the HS heading's name is not carried (its ClassCode is); {_ONCE_PER_LANGUAGE}"
     ),
 }
+#: The XML signature that may close a certificate (its content is not validated, nor mapped).
+XMLDSIG: Final = "http://www.w3.org/2000/09/xmldsig#"
+SIGNATURE: Final = f"{{{XMLDSIG}}}Signature"
+#: Elements inside it: an enveloped signature has about 15, a XAdES one a few dozen more.
+SIGNATURE_ELEMENTS: Final = Bound(
+    500,
+    "an XML signature, XAdES included, has a few dozen; it is not read by the gateway",
+)
 ACKNOWLEDGEMENT_BOUNDS: Final = {
     ram("ReasonInformation"): Bound(
         100,

@@ -12,12 +12,14 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from adapters import paths
-from adapters.bounds import TOO_MANY_ELEMENTS, Bound, excesses
+from adapters.bounds import TOO_MANY_ELEMENTS, Bound, descendants, excesses
 from adapters.uncefact.profile import (
     DOCS,
     KP_FIELD_INVALID,
     KP_FIELD_MISSING,
     PREFIXES,
+    SIGNATURE,
+    SIGNATURE_ELEMENTS,
     ram,
     udt,
 )
@@ -212,9 +214,15 @@ class DocumentReader:
 
     def bounded(self, root: etree._Element, bounds: Mapping[str, Bound]) -> None:
         """Refuse a document in which a parent holds more copies of an element than the
-        profile accepts (``adapters.bounds``): TOO_MANY_ELEMENTS at the first copy too many,
-        before the mapping reads any of them, as a schema violation would."""
-        for excess in excesses(root, bounds):
+        profile accepts (``adapters.bounds``), or whose XML signature holds more elements
+        than any real one: TOO_MANY_ELEMENTS at the first one too many, before the mapping
+        reads anything, as a schema violation would."""
+        found = excesses(root, bounds)
+        signature = kid(root, SIGNATURE)
+        if signature is not None:  # the schema's xsd:any: whatever it holds, skipped
+            inside = descendants(signature, SIGNATURE_ELEMENTS)
+            found += [] if inside is None else [inside]
+        for excess in found:
             self.add(TOO_MANY_ELEMENTS, excess.message(PREFIXES), excess.first_too_many)
         self.raise_if_any()
 

@@ -1,6 +1,6 @@
 """Repeated elements are bounded: a document repeating an element more often than any real
 one (an HS line, an FTS line's Characteristics, an envelope's Forwarding, a place's name,
-...) gets one precise finding (``TOO_MANY_LINES``, ``TOO_MANY_ELEMENTS``) at the first copy
+the elements of an XML signature, ...) gets one precise finding (``TOO_MANY_LINES``, ``TOO_MANY_ELEMENTS``) at the first copy
 too many, instead of being carried through (a 2 MB document of 47,000 Characteristics was
 accepted). For each bound, exactly the limit passes and one more is refused. The generator
 stays within the bounds."""
@@ -31,6 +31,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NS = {
     "ram": uncefact_profile.RAM,
     "env": envelope_profile.NAMESPACE,
+    "ds": uncefact_profile.XMLDSIG,
 }
 TOO_MANY_LINES = "TOO_MANY_LINES"
 TOO_MANY_ELEMENTS = "TOO_MANY_ELEMENTS"
@@ -72,6 +73,12 @@ def after(sibling_xpath: str, xml: str) -> Prepare:
         sibling.addnext(element)
 
     return prepare
+
+
+def signed(root: etree._Element) -> None:
+    """Close a certificate with an XML signature holding one element."""
+    signature = etree.SubElement(root, uncefact_profile.SIGNATURE, nsmap={"ds": NS["ds"]})
+    etree.SubElement(signature, f"{{{NS['ds']}}}Object")
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,15 @@ CASES = [
         prepare=append("//ram:ApplicableSPSClassification", "ClassName", "Rough"),
     ),
     Case(
+        "uncefact elements inside the XML signature",
+        CERT,
+        "//ds:Signature//*",
+        uncefact_profile.SIGNATURE_ELEMENTS.limit,
+        TOO_MANY_ELEMENTS,
+        copied="//ds:Object",
+        prepare=signed,
+    ),
+    Case(
         "acknowledgement KP-LINE statements",
         ACK,
         "//ram:ReasonInformation[starts-with(., 'KP-LINE')]",
@@ -286,6 +302,13 @@ def test_the_findings_name_the_element_and_its_parent(
     assert caught.value.findings[0].message.startswith(
         "11 ram:Name in one ram:OccurrenceSPSLocation where at most 10 are accepted"
     )
+    signature = next(case for case in CASES if "signature" in case.id)
+    document, _ = signature.build(501)
+    with pytest.raises(MappingFailed) as caught:
+        adapt(document, example_registry)
+    assert caught.value.findings[0].message.startswith(
+        "501 elements inside ds:Signature where at most 500 are accepted: an XML signature"
+    )
 
 
 def _filled(document: bytes, anchor: bytes, unit: bytes) -> bytes:
@@ -313,6 +336,17 @@ def _filled(document: bytes, anchor: bytes, unit: bytes) -> bytes:
             id="ru_fts characteristics",
         ),
         pytest.param(
+            CERT.replace(
+                b"</rsm:SPSCertificate>",
+                b'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"></ds:Signature>'
+                b"</rsm:SPSCertificate>",
+            ),
+            b"</ds:Signature>",
+            b"<ds:Object/>",
+            r"^1\d\d,\d{3} elements inside ds:Signature where at most 500",
+            id="uncefact signature",
+        ),
+        pytest.param(
             CERT,
             b"</ram:ExaminationSPSEvent>",
             b"",  # filled below: a whole trade line
@@ -328,7 +362,7 @@ def test_a_2_mb_document_of_copies_is_refused_quickly(
     unit: bytes,
     message: str,
 ) -> None:
-    """Before, the first two were accepted (their copies ignored) and the third refused only
+    """Before, the first three were accepted (their copies ignored) and the last refused only
     by the KP rules, after mapping 2,000 lines into the payload."""
     if not unit:
         start = document.index(b"<ram:IncludedSPSTradeLineItem>")
