@@ -97,9 +97,7 @@ class UncefactAdapter:
         if tag == _ACKNOWLEDGEMENT_TAG:
             refuse_other_acknowledgements(document)
             validate(acknowledgement_schema(), document)
-            reader = DocumentReader(context.registry)
-            reader.bounded(document, profile.ACKNOWLEDGEMENT_BOUNDS)
-            return read_acknowledgement(document, reader)
+            return read_acknowledgement(document, DocumentReader(context.registry))
         root = RootName.of(document)
         message = (
             f"the uncefact format reads rsm:{profile.CERTIFICATE_ROOT} and "

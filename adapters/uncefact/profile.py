@@ -206,6 +206,7 @@ SIGNATURE_ELEMENTS: Final = Bound(
     500,
     "an XML signature, XAdES included, has a few dozen; it is not read by the gateway",
 )
+#: Per rsm:SPSAcknowledgementDocument (checked where the reader gathers them).
 ACKNOWLEDGEMENT_BOUNDS: Final = {
     ram("ReasonInformation"): Bound(
         100,

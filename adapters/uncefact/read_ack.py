@@ -21,6 +21,7 @@ from adapters.uncefact.common import (
     hs_from_class_code,
 )
 from adapters.uncefact.profile import (
+    ACKNOWLEDGEMENT_BOUNDS,
     CARATS_PER_UNIT,
     KP_TYPE_CODE,
     MAX_LINES,
@@ -115,6 +116,10 @@ def read_acknowledgement(root: etree._Element, reader: DocumentReader) -> Adapte
             status_element = child
         elif tag == ISSUE_DATE_TIME:
             issued = child
+    # Bounded before anything is mapped, from the lists gathered here anyway.
+    reader.counted(reasons, ACKNOWLEDGEMENT_BOUNDS[REASON])
+    reader.counted(all_references, ACKNOWLEDGEMENT_BOUNDS[REFERENCE])
+    reader.raise_if_any()
     status = text_of(status_element) or ""
     if issued is None:
         raise need_error(document, ISSUE_DATE_TIME)

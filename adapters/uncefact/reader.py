@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from adapters import paths
-from adapters.bounds import TOO_MANY_ELEMENTS, Bound, descendants, excesses
+from adapters.bounds import TOO_MANY_ELEMENTS, Bound, Excess, descendants, excesses
 from adapters.uncefact.profile import (
     DOCS,
     KP_FIELD_INVALID,
@@ -225,6 +225,13 @@ class DocumentReader:
         for excess in found:
             self.add(TOO_MANY_ELEMENTS, excess.message(PREFIXES), excess.first_too_many)
         self.raise_if_any()
+
+    def counted(self, elements: list[etree._Element], bound: Bound) -> None:
+        """TOO_MANY_ELEMENTS when ``elements``, the copies of one element under one parent
+        that the mapping gathers anyway, are more than ``bound`` accepts."""
+        if len(elements) > bound.limit:
+            excess = Excess(elements[bound.limit], len(elements), bound)
+            self.add(TOO_MANY_ELEMENTS, excess.message(PREFIXES), excess.first_too_many)
 
     def raise_if_any(self) -> None:
         if self.findings:
