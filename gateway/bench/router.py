@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from gateway import codec
+from gateway import aio_run, codec
 from gateway.events import (
     CertificateEvent,
     CertificateIssued,
@@ -386,4 +386,4 @@ def run_router_bench(
     from gateway.logs import configure_logging
 
     configure_logging(fmt="json", level="warning")  # one log line per outcome would be measured too
-    return asyncio.run(_run(settings, events, pending, registry, log))
+    return aio_run.run(_run(settings, events, pending, registry, log))

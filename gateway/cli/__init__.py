@@ -125,4 +125,10 @@ _GROUP_OPTIONS_WITH_VALUES = frozenset({"--log-format", "--log-level"})
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="kpgw")
+    try:
+        return cli.main(args=argv, prog_name="kpgw")
+    except SystemExit as done:
+        from gateway.aio_run import exit_now_if_threads_left
+
+        exit_now_if_threads_left(done.code)  # a thread left stuck would hold the exit
+        raise

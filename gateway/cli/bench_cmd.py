@@ -121,13 +121,12 @@ def translator_command(
 ) -> None:
     """Inbound records/s through the translator worker with transactions on the real broker
     (KPGW_KAFKA_BOOTSTRAP) vs the adapter-only rate of the same documents in the same run."""
-    import asyncio
-
+    from gateway import aio_run
     from gateway.bench.translator import GOAL_RATIO, run_translator_bench
 
     config, registry = common.settings(), common.registry(registry_path)
     with common.environment_errors():
-        result = asyncio.run(
+        result = aio_run.run(
             run_translator_bench(
                 config, registry, documents=documents, fmt=fmt, registry_path=registry_path
             )
@@ -158,13 +157,12 @@ def ingress_command(
 ) -> None:
     """POST /v1/messages requests/s and p50/p99 at a fixed concurrency on the real broker
     (KPGW_KAFKA_BOOTSTRAP) vs a bare handler that only produces the same bytes (acks=all)."""
-    import asyncio
-
+    from gateway import aio_run
     from gateway.bench.ingress import GOAL_RATIO, run_ingress_bench
 
     config, registry = common.settings(), common.registry(None)
     with common.environment_errors():
-        result = asyncio.run(
+        result = aio_run.run(
             run_ingress_bench(
                 config,
                 registry,

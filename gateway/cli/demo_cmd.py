@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 from click.core import ParameterSource
 from rich.console import Console
 
+from gateway import aio_run
 from gateway.cli.common import environment_errors, settings
 from gateway.logs import configure_logging
 
@@ -127,7 +127,7 @@ def demo(
     console = Console()
     with environment_errors():
         try:
-            summary = asyncio.run(run_demo(config, options, console))
+            summary = aio_run.run(run_demo(config, options, console))
         except KeyboardInterrupt:
             console.print("Stopped.")
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
 import sys
@@ -19,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from gateway import aio_run
 from gateway.cli.common import (
     EXIT_INVALID,
     emit_json,
@@ -116,7 +116,7 @@ def _read(selection: DlqFilter) -> list[DeadLetter]:
     nothing)."""
     config = settings()
     with environment_errors():
-        scan = asyncio.run(scan_dead_letters(config, selection))
+        scan = aio_run.run(scan_dead_letters(config, selection))
     if not scan.letters and scan.scanned and (selection.reasons or selection.senders):
         click.echo(
             printable_line(
@@ -141,7 +141,7 @@ def _read_with_history(
     each one a replay re-sent, that replay's id."""
     letters = _read(selection)
     with environment_errors():
-        history = asyncio.run(replay_history(settings()))
+        history = aio_run.run(replay_history(settings()))
     if pending:
         letters = [x for x in letters if x.coordinates not in history]
     return letters, history
@@ -439,7 +439,7 @@ def replay(
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = asyncio.run(
+        report = aio_run.run(
             run_replay(
                 config,
                 selection,

@@ -4,11 +4,11 @@ with ``--dry-run``, read), 2 when the routers still run or the broker fails."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
+from gateway import aio_run
 from gateway.cli.common import emit_json, environment_errors, registry, registry_option, settings
 from gateway.router.rebuild import PartitionRebuild, rebuild_changelog
 
@@ -61,7 +61,7 @@ def rebuild(
             click.echo(_line(report, dry_run))
 
     with environment_errors():
-        reports = asyncio.run(
+        reports = aio_run.run(
             rebuild_changelog(
                 config,
                 current,

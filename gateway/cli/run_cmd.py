@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
+from gateway import aio_run
 from gateway.cli.common import environment_errors, settings
 from gateway.runtime import run as run_gateway
 
@@ -22,6 +21,6 @@ def run(only: tuple[str, ...]) -> None:
     config = settings()
     with environment_errors():
         try:
-            asyncio.run(run_gateway(config, only))
+            aio_run.run(run_gateway(config, only))
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None

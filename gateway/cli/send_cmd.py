@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import click
 
+from gateway import aio_run
 from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json
 from gateway.cli.http_client import (
     ROUTES,
@@ -138,7 +139,7 @@ def send(
     headers, context = client_setup(url, token, cacert, cert, key)
     headers["Content-Type"] = content_type
     target = base_url(url) + ROUTES[1 if validate_only else 0]
-    results = asyncio.run(_send_all(target, files, headers, timeout_s, context, retries))
+    results = aio_run.run(_send_all(target, files, headers, timeout_s, context, retries))
     for result in results:
         if as_json:
             emit_json(result)

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import aiohttp
 import click
 
+from gateway import aio_run
 from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json, fail
 from gateway.cli.http_client import (
     TRANSIENT,
@@ -189,7 +190,7 @@ def status(
     states = wait_for + old_until
     headers, context = client_setup(url, token, cacert, cert, key)
     until = frozenset(states or SETTLED) if wait or states else None
-    results = asyncio.run(
+    results = aio_run.run(
         _status_all(
             base_url(url),
             tracking_ids,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from gateway import codec
+from gateway import aio_run, codec
 from gateway.cli.common import environment_errors, settings
 from gateway.dlq.headers import readable_headers
 from gateway.errors import UndecodableEvent
@@ -120,4 +119,4 @@ def tail(
     """Print the records of TOPIC (read_committed), decimals as strings."""
     config = settings()
     with environment_errors():
-        asyncio.run(_tail(config, topic, from_beginning, limit, idle_timeout, as_json))
+        aio_run.run(_tail(config, topic, from_beginning, limit, idle_timeout, as_json))

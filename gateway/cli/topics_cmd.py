@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
+from gateway import aio_run
 from gateway.cli.common import (
     EXIT_INVALID,
     EXIT_USAGE,
@@ -48,7 +48,7 @@ def create(registry_path: Path | None, fix_configs: bool, as_json: bool) -> None
     cleanup policy); --fix-configs raises them."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
-        report = asyncio.run(
+        report = aio_run.run(
             create_topics(config, participants, review_configs=True, fix_configs=fix_configs)
         )
     failed = [change for change in report.changed if change.error]
@@ -159,7 +159,7 @@ def check(registry_path: Path | None, as_json: bool) -> None:
     is wrong."""
     config, participants = settings(), registry(registry_path)
     with environment_errors():
-        problems = asyncio.run(check_topics(config, participants))
+        problems = aio_run.run(check_topics(config, participants))
     if as_json:
         emit_json({"ok": not problems, "problems": [problem_json(x) for x in problems]})
     elif not problems:
