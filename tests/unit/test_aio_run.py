@@ -16,17 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from gateway import aio_run
+from tests.log_capture import captured
 
 
 @pytest.fixture(autouse=True)
 def fresh_runner_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A logger capture_logs sees, and no left thread recorded for the rest of the session
-    (``kpgw``'s main would end the test process for it)."""
-    monkeypatch.setattr(aio_run, "log", structlog.get_logger("gateway.aio_run"))  # uncached
+    """No left thread recorded for the rest of the session (``kpgw``'s main would end the
+    test process for it)."""
     monkeypatch.setattr(aio_run, "_threads_left", [])
 
 
@@ -58,7 +56,7 @@ def test_tasks_still_running_at_the_end_are_cancelled_and_waited_for() -> None:
         asyncio.get_running_loop().create_task(cleans_up())
         await asyncio.sleep(0)
 
-    with capture_logs() as logs:
+    with captured("gateway.aio_run") as logs:
         aio_run.run(main(), grace_s=5)
     assert finished == ["cleaned up"]
     assert logs == []
@@ -77,7 +75,7 @@ def test_a_task_that_ignores_its_cancellation_is_named_and_left_behind() -> None
         await asyncio.sleep(0)
 
     started = time.monotonic()
-    with capture_logs() as logs:
+    with captured("gateway.aio_run") as logs:
         aio_run.run(main(), grace_s=0.5)
     assert time.monotonic() - started < 3
     [left] = [entry for entry in logs if entry["event"] == "shutdown_tasks_left"]
@@ -97,7 +95,7 @@ def test_a_stuck_executor_thread_is_named_and_left_behind() -> None:
 
     started = time.monotonic()
     try:
-        with capture_logs() as logs:
+        with captured("gateway.aio_run") as logs:
             aio_run.run(main(), grace_s=0.5)
         assert time.monotonic() - started < 3
         [left] = [entry for entry in logs if entry["event"] == "shutdown_threads_left"]
