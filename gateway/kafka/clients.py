@@ -86,7 +86,8 @@ def transactional_producer(
 
 def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
     """read_committed: never sees records of aborted or open transactions. A header name
-    that is not UTF-8 does not stop it (``gateway.kafka.lenient_headers``)."""
+    that is not UTF-8 does not stop it (``gateway.kafka.lenient_headers``); a consumer
+    without a group says so at debug only, since it reads its topic again at every start."""
     lenient_headers.install()
     config: dict[str, Any] = {
         "client_id": f"{settings.client_id}-consumer",
@@ -96,7 +97,27 @@ def committed_consumer(settings: Settings, *topics: str, **overrides: Any) -> AI
         **common_config(settings),
     }
     config.update(overrides)
+    if config.get("group_id") is None:
+        return _RereadingConsumer(*topics, **config)
     return AIOKafkaConsumer(*topics, **config)
+
+
+class _RereadingConsumer(AIOKafkaConsumer):  # type: ignore[misc]  # aiokafka is untyped
+    """A consumer without a group (the ingress's mirrors, the dashboard, a router's
+    restore, the operator commands): what it reads, the topic's own consumer group took in
+    before, so its records are read inside ``lenient_headers.rereading``."""
+
+    async def getone(self, *partitions: TopicPartition) -> Any:
+        with lenient_headers.rereading():
+            return await super().getone(*partitions)
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> Any:
+        with lenient_headers.rereading():
+            return await super().getmany(
+                *partitions, timeout_ms=timeout_ms, max_records=max_records
+            )
 
 
 #: How long stopping one Kafka client may take: a worker's stop (drain, the consumer,

@@ -4,15 +4,27 @@ status, and the partition keeps flowing (a null header value stopped it for good
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from gateway.dlq import headers as h
+from gateway.ingress.mirror import TopicMirror
+from gateway.kafka import lenient_headers
 from gateway.kafka.clients import idempotent_producer
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
-from tests.kafka.helpers import certificate, decoded, read_until, registry_copy, render, running
+from tests.kafka.helpers import (
+    certificate,
+    decoded,
+    read_until,
+    registry_copy,
+    render,
+    running,
+    stopped,
+)
+from tests.log_capture import captured
 
 pytestmark = pytest.mark.kafka
 
@@ -83,11 +95,8 @@ class RawName(str):
         return self.raw
 
 
-async def test_a_header_name_that_is_not_utf8_does_not_stop_the_translator(
-    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """aiokafka decodes header names strictly: the translator's getmany raised at every
-    start and `kpgw run` exited. The record is read on; its dead letter keeps the name."""
+def windows_1251_name(monkeypatch: pytest.MonkeyPatch) -> RawName:
+    """A header name of ``windows-1251`` bytes, and producers that write it as given."""
     from aiokafka import producer as producer_module
     from aiokafka.producer import message_accumulator
     from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
@@ -95,9 +104,18 @@ async def test_a_header_name_that_is_not_utf8_does_not_stop_the_translator(
     # The compiled builder refuses such a name; librdkafka (confluent-kafka, Go) does not.
     for module in (message_accumulator, producer_module.producer):
         monkeypatch.setattr(module, "DefaultRecordBatchBuilder", _DefaultRecordBatchBuilderPy)
-    settings = created_topics
     name = RawName("trace")
     name.raw = "трасса".encode("cp1251")
+    return name
+
+
+async def test_a_header_name_that_is_not_utf8_does_not_stop_the_translator(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka decodes header names strictly: the translator's getmany raised at every
+    start and `kpgw run` exited. The record is read on; its dead letter keeps the name."""
+    settings = created_topics
+    name = windows_1251_name(monkeypatch)
     records: list[tuple[bytes, list[tuple[str, bytes | None]]]] = [
         (b"RU:before", [("kpgw-sender", b"RU")]),
         (b"ZA:odd-name", [("kpgw-sender", b"ZA"), (name, b"1")]),  # refused: not ZA's
@@ -135,3 +153,43 @@ async def test_a_header_name_that_is_not_utf8_does_not_stop_the_translator(
     assert letter.key == b"ZA:odd-name"
     assert h.text_header(letter.headers, h.REASON) == "UNAUTHORISED_SENDER"
     assert ("\ufffd" * 6, b"1") in list(letter.headers)
+
+
+async def test_a_header_name_that_is_not_utf8_is_reported_once_not_at_every_ingress_start(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingress's mirror reads kp.inbound from its beginning at every start: it warned
+    of every such record every time, for as long as the topic kept it. Now the translator,
+    which takes the record in, warns once; the mirror says it at debug."""
+    settings = created_topics
+    inbound = f"{settings.topic_prefix}inbound"
+    name = windows_1251_name(monkeypatch)
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        for n, headers in enumerate([[("kpgw-sender", b"RU"), (name, b"1")], []]):
+            body = render(certificate(f"RU07720{n:02d}"))
+            await producer.send_and_wait(inbound, body, key=b"RU:%d" % n, headers=headers)
+    finally:
+        await producer.stop()
+    monkeypatch.setattr(lenient_headers, "_reported", {})  # as in a process just started
+    with captured("gateway.kafka.lenient_headers") as logs:
+        for _start in range(2):  # the ingress started twice
+            mirror = TopicMirror(settings, inbound, lambda record: None)
+            stop = asyncio.Event()
+            task = asyncio.create_task(mirror.run(stop))
+            await asyncio.wait_for(mirror.caught_up.wait(), 60)
+            assert mirror.applied == 2
+            stop.set()
+            await stopped(task)
+        by_mirror = [(e["offset"], e["log_level"]) for e in logs if e["event"] == NOT_UTF8]
+        assert by_mirror == [(0, "debug"), (0, "debug")]
+        worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+        async with running(lambda: worker):
+            await read_until(settings, "status", 2)
+    reports = [(e["offset"], e["log_level"]) for e in logs if e["event"] == NOT_UTF8]
+    assert reports[2:] == [(0, "warning")]
+    assert "not UTF-8" in next(e for e in logs if e["log_level"] == "warning")["advice"]
+
+
+NOT_UTF8 = "record_header_name_not_utf8"
