@@ -4,9 +4,9 @@ ends in bounded time.
 ``asyncio.run`` ends by cancelling the tasks still running and waiting for every one of
 them, then for the default executor's threads, without a bound: one task that swallows its
 cancellation, or waits on a peer that never answers, or one thread stuck in a blocking
-call, and the command never exits (found by an SRE review: ``kpgw demo`` interrupted while
-it waited for a hung broker in a thread waited for it for two minutes). Here each of those
-waits shares one deadline, ``SHUTDOWN_GRACE_S``; what is still running then is named in a
+call, and the command never exits (``kpgw demo`` interrupted while it waited for a hung
+broker in a thread waited for it for two minutes). Here each of those waits shares one
+deadline, ``SHUTDOWN_GRACE_S``; what is still running then is named in a
 warning (``shutdown_tasks_left``, ``shutdown_threads_left``) and left behind.
 
 A thread cannot be stopped, and the interpreter joins the executor's threads before it

@@ -22,7 +22,7 @@ consumer without a group reads the topic again from its beginning at every start
 ingress's mirror of ``kp.inbound``, the dashboard, a router's restore, the operator
 commands): it logs what it finds at debug (``reread``), as it does any record met again in
 the same process. Before, the ingress warned of every such record at every start, for as
-long as the topic kept it (an operations review).
+long as the topic kept it.
 """
 
 from __future__ import annotations

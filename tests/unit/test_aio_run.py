@@ -1,7 +1,7 @@
 """The command line's ``asyncio.run`` ends in bounded time: a task that ignores its
 cancellation or a thread that never returns is named in a warning and left behind, where
-``asyncio.run`` waits for it for ever (an SRE review: ``kpgw demo`` interrupted while it
-waited for a hung broker did not exit)."""
+``asyncio.run`` waits for it for ever (``kpgw demo`` interrupted while it waited for a hung
+broker did not exit for two minutes)."""
 
 from __future__ import annotations
 
