@@ -143,13 +143,21 @@ def _doctype_in_prolog(raw: bytes) -> int | None:
 
 
 #: Compressed or archived data a sender may send in place of the document (a Kafka-native
-#: one that gzips the value itself): named, rather than "NUL bytes".
+#: one that gzips the value itself): named, rather than "NUL bytes". The ingress refuses
+#: such an HTTP body itself, with advice for HTTP (``gateway.ingress.limits``): the advice
+#: here is for a Kafka producer.
 _COMPRESSED = (
     (b"\x1f\x8b", "gzip-compressed"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
     (b"\x04\x22\x4d\x18", "LZ4-compressed"),
     (b"PK\x03\x04", "a ZIP archive's"),
 )
+
+
+def compressed(raw: bytes) -> str | None:
+    """What compressed or archived data ``raw`` is (``gzip-compressed``, ``a ZIP
+    archive's``), by its magic bytes; None when it is not."""
+    return next((name for magic, name in _COMPRESSED if raw.startswith(magic)), None)
 
 
 def _refuse_obvious_non_xml(raw: bytes) -> None:
@@ -177,7 +185,7 @@ def _refuse_obvious_non_xml(raw: bytes) -> None:
     if stripped[:1] in (b"{", b"[") and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         message = "the body looks like JSON; send the XML document itself (application/xml)"
         raise NotXml(message, findings=(Finding(NOT_XML, message, line=1),))
-    packed = next((name for magic, name in _COMPRESSED if raw.startswith(magic)), None)
+    packed = compressed(raw)
     if packed:
         message = (
             f"the body is {packed} data, not XML; send the document itself (a Kafka "

@@ -25,6 +25,7 @@ from gateway.ingress.limits import (
     check_charset,
     check_content_encoding,
     check_content_type,
+    check_not_compressed,
     read_body,
 )
 from gateway.ingress.position import TopicPosition
@@ -81,6 +82,11 @@ async def _document(request: web.Request, ingress: Ingress, deadline: float) -> 
                 "the body did not arrive within the request deadline",
                 headers=retry_after(1),
             ) from None
+    try:
+        check_not_compressed(raw)
+    except Problem as problem:  # a document refused, as by validation: counted alike
+        ingress.metrics.refused.labels(identity.participant, problem.slug).inc()
+        raise
     check_charset(request.headers.get("Content-Type"), raw)
     return identity.participant, raw
 

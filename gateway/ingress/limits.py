@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from adapters.xmlsafe import own_encoding
+from adapters.xmlsafe import compressed, own_encoding
 from gateway.errors import Finding
 from gateway.ingress.problems import Problem, retry_after
 
@@ -135,6 +135,22 @@ def check_content_encoding(value: str | None) -> None:
             "unsupported-media-type",
             f"content encoding {value!r} is not accepted; send the XML document uncompressed",
         )
+
+
+def check_not_compressed(raw: bytes) -> None:
+    """A body of compressed or archived data without a ``Content-Encoding`` (a client that
+    gzips the document itself) is not XML: refused as the parser refuses it (400,
+    ``NOT_XML``), whether or not synchronous validation is on, with advice for HTTP. The
+    parser's advice is for a Kafka-native sender (the producer's ``compression.type``),
+    which means nothing to an HTTP client."""
+    packed = compressed(raw)
+    if packed:
+        message = (
+            f"the body is {packed} data, not XML; send the XML document itself, "
+            "uncompressed (the ingress takes no Content-Encoding either: a certificate is "
+            "a few kilobytes)"
+        )
+        raise Problem("not-xml", message, findings=(Finding("NOT_XML", message, line=1),))
 
 
 def _too_large(size: str, limit: int) -> Problem:

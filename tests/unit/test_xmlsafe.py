@@ -678,3 +678,6 @@ def test_a_compressed_body_is_named_not_taken_for_nul_bytes(
     (finding,) = caught.value.findings
     assert finding.code == "NOT_XML"
     assert f"the body is {named} data, not XML" in finding.message
+    # The parser judges the translator's Kafka records (an HTTP body is refused before it,
+    # with advice for HTTP, by gateway.ingress.limits.check_not_compressed).
+    assert "a Kafka producer compresses with its own compression.type" in finding.message

@@ -112,6 +112,38 @@ async def test_bodies_that_are_not_xml_are_400_with_their_finding(created_topics
     assert await read_until(created_topics, "inbound", 1, timeout_s=1) == []
 
 
+async def test_a_compressed_body_gets_advice_for_http_with_or_without_validation(
+    created_topics: Settings,
+) -> None:
+    """A gzipped body was told to use "the Kafka producer's
+    compression.type", which means nothing to an HTTP client; without synchronous
+    validation it was even accepted, then dead-lettered. Refused at once either way."""
+    body = gzip.compress(render(certificate("RU0620005")))
+    async with (
+        started(created_topics) as client,
+        started(created_topics, validate_sync=False) as unvalidated,
+    ):
+        replies = [
+            await client.send(body),
+            await client.validate(body),
+            await unvalidated.send(body),
+            await unvalidated.validate(body),
+        ]
+        for reply in replies:
+            problem = reply.problem(400)
+            assert problem["type"] == "urn:kpgw:problem:not-xml"
+            (finding,) = problem["findings"]
+            assert finding["code"] == "NOT_XML"
+            assert finding["message"].startswith("the body is gzip-compressed data, not XML")
+            assert "send the XML document itself, uncompressed" in finding["message"]
+            assert "compression.type" not in json.dumps(problem)
+            assert "Kafka" not in json.dumps(problem)
+        scraped = (await client.request("GET", "/metrics")).body
+        refused = 'kpgw_ingress_refused_messages_total{participant="RU",problem="not-xml"} 2.0'
+        assert refused in scraped  # counted as validation counts it
+    assert await read_until(created_topics, "inbound", 1, timeout_s=1) == []
+
+
 async def test_invalid_documents_are_422_listing_every_finding(created_topics: Settings) -> None:
     xsd = render(certificate("RU0620005")).replace(
         b"<ram:TypeCode>", b"<ram:Bogus/><ram:TypeCode>", 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import gzip
+import io
+import zipfile
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +16,7 @@ from gateway.ingress.limits import (
     check_charset,
     check_content_type,
     check_declared_length,
+    check_not_compressed,
     read_body,
 )
 from gateway.ingress.problems import Problem, retry_after
@@ -190,3 +194,37 @@ def test_a_charset_of_bytes_that_are_not_utf8_is_415_not_500() -> None:
     assert caught.value.status == 415
     assert "charset=x-bogus-\\xff" in caught.value.detail
     assert caught.value.response("urn:uuid:0").status == 415  # it renders
+
+
+def _zip(document: bytes) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("certificate.xml", document)
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (gzip.compress(b"<a/>"), "gzip-compressed"),
+        (b"\x28\xb5\x2f\xfd" + b"\x00" * 8, "zstd-compressed"),
+        (_zip(b"<a/>"), "a ZIP archive's"),
+    ],
+)
+def test_a_compressed_body_is_400_not_xml_with_advice_for_http(body: bytes, named: str) -> None:
+    """The parser's advice is for a Kafka producer (compression.type): it was given to
+    HTTP clients, for whom it means nothing."""
+    with pytest.raises(Problem) as caught:
+        check_not_compressed(body)
+    assert (caught.value.status, caught.value.slug) == (400, "not-xml")
+    (finding,) = caught.value.findings
+    assert (finding.code, finding.line) == ("NOT_XML", 1)
+    assert finding.message == caught.value.detail
+    assert finding.message.startswith(f"the body is {named} data, not XML; ")
+    assert "send the XML document itself, uncompressed" in finding.message
+    assert "Content-Encoding" in finding.message and "compression.type" not in finding.message
+
+
+@pytest.mark.parametrize("body", [b"<a/>", b"\xef\xbb\xbf<a/>", b"not XML", b"", b"\x1f"])
+def test_a_body_that_is_not_compressed_passes_to_the_next_checks(body: bytes) -> None:
+    check_not_compressed(body)
