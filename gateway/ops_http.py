@@ -1,7 +1,9 @@
 """The operations endpoints of a process that runs workers without the ingress
 (``kpgw run --only translator``, ``--only router``): an orchestrator needs a liveness and a
 readiness probe and Prometheus a ``/metrics`` for every process, not only for the one that
-serves the HTTP API. When the ingress runs in the process it serves these itself.
+serves the HTTP API. When the ingress runs in the process it serves these itself (its
+``/readyz`` shows these same checks of the workers beside it under ``workers``:
+``gateway.readiness``).
 
 - ``GET /healthz``: the process and its event loop answer.
 - ``GET /readyz``: the broker answers, the component's topics exist, and each component's
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,62 +43,12 @@ from gateway.kafka.clients import wait_bounded
 from gateway.listen import start_site
 from gateway.metrics import pipeline_metrics
 from gateway.probe import SharedCheck
+from gateway.readiness import TopicsOf, component_topics, components_checks, verdict
 from gateway.registry.watch import RegistryWatcher, polled, readiness_note
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 STOP_GRACE_S = 2.0
-#: component -> the topic suffixes its readiness requires (from the registry for the router)
-TopicsOf = Callable[[str], tuple[str, ...]]
-
-
-def component_topics(settings: Settings, registry: RegistryWatcher | None = None) -> TopicsOf:
-    """``registry``: the router's topics depend on it (re-read only when the file changes;
-    ``serve_operations`` polls it, or a failure it met stayed on /metrics until a probe)."""
-    registry = registry or RegistryWatcher(settings.partners_file)
-
-    def topics(component: str) -> tuple[str, ...]:
-        if component == "translator":
-            from gateway.translator.worker import TRANSLATOR_TOPICS
-
-            return TRANSLATOR_TOPICS
-        if component == "router":
-            from gateway.router.preflight import router_topic_suffixes
-
-            return router_topic_suffixes(registry.current())
-        return ()
-
-    return topics
-
-
-def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
-    """Readiness of one component from its workers' ``health()``: at least one worker, all
-    in their group (``{component}_waiting`` says why one is not yet: after a crash the group
-    waits for the dead member's session to time out), none holding partitions back, none
-    whose writes the broker refuses for their time stamps (``{component}_clock`` says so:
-    the host's clock is ahead), none holding a partition because a dead letter does not fit
-    kp.dlq (``{component}_dead_letter_topic``: its limit, the size needed, the fix). A
-    router's partitions held for states a newer router wrote are said as
-    ``router_newer_states``."""
-    held = sorted({p for health in healths for p in health.get("held", ())})
-    clock = next((h["clock"] for h in healths if h.get("clock")), None)
-    newer = next((h["newer_states"] for h in healths if h.get("newer_states")), None)
-    too_small = next((h["dead_letter_topic"] for h in healths if h.get("dead_letter_topic")), None)
-    waiting = next(
-        (h["waiting"] for h in healths if not h.get("joined") and h.get("waiting")), None
-    )
-    return {
-        component: bool(healths)
-        and all(h.get("joined") for h in healths)
-        and not held
-        and clock is None
-        and too_small is None,
-        **({f"{component}_waiting": waiting} if waiting else {}),
-        **({f"{component}_restoring_partitions": held} if held else {}),
-        **({f"{component}_newer_states": newer} if newer else {}),
-        **({f"{component}_clock": clock} if clock else {}),
-        **({f"{component}_dead_letter_topic": too_small} if too_small else {}),
-    }
 
 
 @dataclass(eq=False)
@@ -111,22 +63,10 @@ class Operations:
 
     async def _check(self) -> dict[str, Any]:
         found = await broker_topics(self.settings, READY_TIMEOUT_S)
-        prefix = self.settings.topic_prefix
-        missing = sorted(
-            {
-                f"{prefix}{suffix}"
-                for component in self.components
-                for suffix in self.topics_of(component)
-                if found is None or f"{prefix}{suffix}" not in found
-            }
+        checks = components_checks(
+            self.components, found, self.settings.topic_prefix, self.topics_of
         )
-        checks: dict[str, Any] = {"broker": found is not None, "topics": not missing}
-        if found is not None and missing:
-            checks["missing_topics"] = missing
-        for component in self.components:
-            checks.update(worker_checks(component, pipeline_metrics().health(component)))
-        ready = all(value for value in checks.values() if isinstance(value, bool))
-        return {"ready": ready, "checks": checks, **readiness_note()}
+        return {"ready": verdict(checks), "checks": checks, **readiness_note()}
 
 
 OPERATIONS = web.AppKey("operations", Operations)

@@ -7,12 +7,14 @@ the drain at once.
 
 A process without the ingress serves its own ``/healthz``, ``/readyz`` and ``/metrics``
 (``gateway.ops_http``) on KPGW_HTTP_HOST:KPGW_HTTP_PORT, over HTTPS with the ingress's TLS
-files when they are set; the ingress serves them otherwise."""
+files when they are set; the ingress serves them otherwise, its ``/readyz`` showing the
+workers' own checks under ``workers``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -71,6 +73,12 @@ async def run(
             f"unknown or unavailable component(s): {', '.join(missing)}; "
             f"available: {', '.join(available)}"
         )
+    if "ingress" in chosen:
+        from gateway.ingress.app import run_ingress
+
+        # Its /readyz shows the readiness of the workers beside it (gateway.readiness).
+        workers = tuple(name for name in chosen if name != "ingress")
+        available = {**available, "ingress": functools.partial(run_ingress, workers=workers)}
     stop = stop or StopRequest()
     loop = asyncio.get_running_loop()
     on_signal = stop.signal if isinstance(stop, StopRequest) else stop.set

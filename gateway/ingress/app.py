@@ -138,11 +138,16 @@ class RunningIngress:
 
 @contextlib.asynccontextmanager
 async def serve(
-    settings: Settings, *, host: str | None = None, port: int | None = None
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: tuple[str, ...] = (),
 ) -> AsyncIterator[RunningIngress]:
-    """Run an ingress until the block ends; ``port=0`` picks a free port."""
+    """Run an ingress until the block ends; ``port=0`` picks a free port. ``workers``: the
+    components running in this process beside it, whose readiness /readyz shows."""
     redact_server_log()
-    ingress = Ingress.build(settings)
+    ingress = Ingress.build(settings, workers)
     bind_host = host or settings.http_host
     refuse_unsafe_exposure(settings, ingress.registry(), bind_host)
     ssl_context = server_ssl_context(settings.ingress)
@@ -174,10 +179,13 @@ async def serve(
         await runner.cleanup()
 
 
-async def run_ingress(settings: Settings, stop: asyncio.Event) -> None:
-    """``kpgw run --only ingress``: serve on ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` until
-    ``stop`` is set, then drain for ``KPGW_INGRESS__DRAIN_SECONDS``."""
-    async with serve(settings) as running:
+async def run_ingress(
+    settings: Settings, stop: asyncio.Event, *, workers: tuple[str, ...] = ()
+) -> None:
+    """``kpgw run [--only ingress]``: serve on ``KPGW_HTTP_HOST``:``KPGW_HTTP_PORT`` until
+    ``stop`` is set, then drain for ``KPGW_INGRESS__DRAIN_SECONDS``. ``workers``: the other
+    components ``kpgw run`` runs in this process."""
+    async with serve(settings, workers=workers) as running:
         await stop.wait()
         await drain(running.ingress, settings.ingress.drain_seconds, stop)
 

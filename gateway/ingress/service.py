@@ -24,6 +24,7 @@ from gateway.kafka.clients import common_config, stop_quietly, wait_bounded
 from gateway.kafka.clock import recently_refused
 from gateway.metrics import dead_letter_note, pipeline_metrics
 from gateway.probe import SharedCheck
+from gateway.readiness import TopicsOf, component_topics, workers_report
 from gateway.registry.watch import RegistrySnapshot, RegistryWatcher, polled, readiness_note
 from gateway.settings import Settings
 
@@ -48,6 +49,11 @@ class Ingress:
     metrics: IngressMetrics
     dashboard: Dashboard
     validator: Validator
+    #: The topics each worker's readiness requires (``gateway.readiness``).
+    worker_topics: TopicsOf
+    #: The workers that run in this process beside it (``kpgw run``: translator, router):
+    #: /readyz shows their checks under ``workers``, without failing on them.
+    workers: tuple[str, ...] = ()
     readiness: SharedCheck = field(init=False)
     #: Stopping: /readyz fails while requests are still served (``app.run_ingress``).
     draining: bool = field(default=False, init=False)
@@ -57,7 +63,7 @@ class Ingress:
         self.readiness = SharedCheck(self._check_readiness, READY_CACHE_S)
 
     @classmethod
-    def build(cls, settings: Settings) -> Ingress:
+    def build(cls, settings: Settings, workers: tuple[str, ...] = ()) -> Ingress:
         prefix = settings.topic_prefix
         registry = RegistrySnapshot(RegistryWatcher(settings.partners_file))
         accepted = IdempotencyIndex()
@@ -86,6 +92,8 @@ class Ingress:
                 settings.ingress.validation_processes if settings.ingress.validate_sync else 0,
                 registry,
             ),
+            worker_topics=component_topics(settings, registry.watcher),
+            workers=workers,
         )
 
     @contextlib.asynccontextmanager
@@ -127,7 +135,15 @@ class Ingress:
             "clock": not recently_refused("ingress"),
         }
         note = {**readiness_note(), **dead_letter_note()}
-        return {"ready": all(checks.values()), "checks": checks, **note}
+        report: dict[str, Any] = {"ready": all(checks.values()), "checks": checks, **note}
+        if self.workers:
+            # Not part of ``ready``: a load balancer routes documents on it, and they are
+            # accepted durably (they wait on kp.inbound) while the router restores or the
+            # translator joins its group. An operator sees each worker's own verdict.
+            report["workers"] = workers_report(
+                self.workers, topics, self.settings.topic_prefix, self.worker_topics
+            )
+        return report
 
 
 async def broker_topics(settings: Settings, timeout_s: float) -> set[str] | None:

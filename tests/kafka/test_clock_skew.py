@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from gateway.demo_tokens import demo_token
 from gateway.ingress.app import serve
 from gateway.metrics import CLOCK_REFUSED, pipeline_metrics
-from gateway.ops_http import worker_checks
+from gateway.readiness import worker_checks
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (

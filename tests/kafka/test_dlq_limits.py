@@ -19,7 +19,7 @@ from gateway.kafka.alter_configs import set_topic_configs
 from gateway.kafka.clients import admin_client
 from gateway.kafka.topics import CORE_TOPICS, create_topics, delete_topics
 from gateway.metrics import DEAD_LETTER_TOPIC_TOO_SMALL, pipeline_metrics
-from gateway.ops_http import worker_checks
+from gateway.readiness import worker_checks
 from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator, check_translator_topics

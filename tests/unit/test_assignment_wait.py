@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from gateway.kafka import transactional
 from gateway.kafka.transactional import TransactionalWorker
-from gateway.ops_http import worker_checks
+from gateway.readiness import worker_checks
 from gateway.settings import Settings
 
 MODULES = ("gateway.kafka.transactional",)

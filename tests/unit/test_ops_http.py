@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from gateway import ops_http
 from gateway.errors import ConfigurationError
 from gateway.metrics import DEAD_LETTER_TOPIC_TOO_SMALL, dead_letter_note
-from gateway.ops_http import Operations, refuse_open_metrics, serve_operations, worker_checks
+from gateway.ops_http import Operations, refuse_open_metrics, serve_operations
+from gateway.readiness import worker_checks
 from gateway.registry.watch import RegistryWatcher
 from gateway.settings import IngressSettings, Settings
 from tests.kafka.helpers import registry_copy

@@ -20,7 +20,7 @@ from gateway.errors import NewerRouterStates
 from gateway.events import to_millis
 from gateway.kafka.clients import admin_client, committed_consumer, transactional_producer
 from gateway.metrics import ROUTER_NEWER_STATES_HELD, pipeline_metrics
-from gateway.ops_http import worker_checks
+from gateway.readiness import worker_checks
 from gateway.router import STATE_SCHEMA, CertificateState, state_to_avro
 from gateway.router.restore import NewerStatesHold, Restored, recheck_held, restore_partitions
 from gateway.router.state import StoredEvent
