@@ -7,6 +7,7 @@ and never the document."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -329,24 +330,31 @@ def openapi_document() -> bytes:
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """``Expect: 100-continue`` as aiohttp answers it; any other expectation is a problem
-    document. aiohttp's own answer is a plain-text 417 quoting the header, given before
-    any middleware runs, so ``gateway.ingress.app.problems`` never saw it."""
+    document, with its ``X-Request-Id`` as every answer. aiohttp's own answer is a
+    plain-text 417 quoting the header, given before any middleware runs, so
+    ``gateway.ingress.app.problems`` never saw it (nor ``observe``, which sets the id)."""
     if request.headers.get("Expect", "").strip().lower() == "100-continue":
         await _aiohttp_expect_handler(request)  # writes "100 Continue"
         return None
     problem = Problem(
         "bad-request", "the Expect header may only be 100-continue; send the request without it"
     )
-    return problem.response(f"urn:uuid:{uuid.uuid4()}")
+    request_id = str(uuid.uuid4())
+    response = problem.response(f"urn:uuid:{request_id}")
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/messages", post_message, expect_handler=expect_continue)
-    app.router.add_post("/v1/validate", post_validate, expect_handler=expect_continue)
-    app.router.add_get("/v1/messages/{tracking_id}", get_status, allow_head=False)
-    app.router.add_get("/v1/openapi.yaml", openapi, allow_head=False)
-    app.router.add_get("/healthz", healthz, allow_head=False)
-    app.router.add_get("/readyz", readyz, allow_head=False)
-    app.router.add_get("/metrics", metrics, allow_head=False)
-    app.router.add_get("/dashboard", dashboard, allow_head=False)
-    app.router.add_get("/dashboard/data.json", dashboard_data, allow_head=False)
+    # Every route has the Expect handler: a GET's was aiohttp's (a plain-text 417).
+    post = functools.partial(app.router.add_post, expect_handler=expect_continue)
+    get = functools.partial(app.router.add_get, allow_head=False, expect_handler=expect_continue)
+    post("/v1/messages", post_message)
+    post("/v1/validate", post_validate)
+    get("/v1/messages/{tracking_id}", get_status)
+    get("/v1/openapi.yaml", openapi)
+    get("/healthz", healthz)
+    get("/readyz", readyz)
+    get("/metrics", metrics)
+    get("/dashboard", dashboard)
+    get("/dashboard/data.json", dashboard_data)

@@ -58,13 +58,15 @@ class ProblemRequestHandler(RequestHandler):
         # aiohttp's own logs the error (RedactMalformedRequests keeps tokens out) and
         # raises when a response was already under way; its plain-text answer is dropped.
         super().handle_error(request, status, exc, message)
-        document = parser_problem(status, exc).document(f"urn:uuid:{uuid.uuid4()}")
+        request_id = str(uuid.uuid4())
+        document = parser_problem(status, exc).document(f"urn:uuid:{request_id}")
         document["status"] = status  # the parser's own (a 400 may become a 431 one day)
         response = web.Response(
             status=status,
             body=json.dumps(document).encode(),
             content_type=PROBLEM_JSON,
             charset="utf-8",
+            headers={"X-Request-Id": request_id},  # as on every answer (no middleware ran)
         )
         response.force_close()
         return response
