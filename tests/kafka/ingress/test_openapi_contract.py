@@ -2,7 +2,8 @@
 driven): every documented (path, method, status) is produced by a real request, every
 produced one is documented, each body validates against its documented schema, names no
 property the schema does not (a generated client refuses those), and each documented
-header is present."""
+header is present (``X-Request-Id`` on every one). An operation's ``default`` response
+stands for the statuses ``DEFAULT_STATUSES`` it does not list, and is produced on each."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from jsonschema import Draft202012Validator
 from pydantic import SecretStr
 
 from gateway.ingress.handlers import openapi_document
+from gateway.ingress.validation import Verdict
+from gateway.ingress.validator import Validator
 from gateway.kafka.broker import port_free
 from gateway.registry.loader import example_registry_path
 from gateway.settings import Settings
@@ -27,11 +30,14 @@ from tests.openapi_shapes import undocumented
 pytestmark = pytest.mark.kafka
 SPEC: dict[str, Any] = yaml.safe_load(openapi_document())
 DOCUMENTED = {
-    (path, method, int(status))
+    (path, method, status)
     for path, item in SPEC["paths"].items()
     for method, operation in item.items()
     for status in operation["responses"]
 }
+#: What the ``default`` problem response (components/responses/OtherProblem) stands for: an
+#: internal error, an Expect header other than 100-continue, a wrong base URL.
+DEFAULT_STATUSES = {400, 404, 500}
 CERT = render(certificate("RU0630001"))
 OTHER_BODY = render(certificate("RU0630001", carats="1600.000", value="155000.00"))
 LARGE = CERT.replace(b"</rsm:SPSCertificate>", b"<!--" + b"x" * 9000 + b"--></rsm:SPSCertificate>")
@@ -40,6 +46,48 @@ STATUS = "/v1/messages/{tracking_id}"
 OPERATOR_TOKEN = "operator-token-for-the-contract-test"  # only the "limited" ingress has one
 METRICS_TOKEN = "metrics-token-for-the-contract-test"  # the "limited" ingress's /metrics
 Call = Callable[[Client, dict[str, str]], Awaitable[Reply]]
+EXPECT_OTHER = {"Expect": "something-else"}
+
+
+class _Failing:
+    """A running ingress's validator that fails unexpectedly: its 500."""
+
+    def __init__(self, inner: Validator) -> None:
+        self.inner = inner
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    def ready(self) -> bool:
+        return self.inner.ready()
+
+    async def judge(self, *args: Any, **kwargs: Any) -> Verdict:
+        raise RuntimeError("a fault the contract test injected")
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _failing(call: Call) -> Call:
+    async def failing(client: Client, memo: dict[str, str]) -> Reply:
+        ingress = client.running.ingress
+        working = ingress.validator
+        ingress.validator = _Failing(working)
+        try:
+            return await call(client, memo)
+        finally:
+            ingress.validator = working
+
+    return failing
+
+
+def _documented_as(path: str, method: str, status: int) -> str:
+    """The response key documenting ``status``: its own, else ``default`` for a status
+    that one stands for, else the status (undocumented)."""
+    responses = SPEC["paths"][path].get(method, {}).get("responses", {})
+    if str(status) in responses or status not in DEFAULT_STATUSES:
+        return str(status)
+    return "default"
 
 
 async def _slowly(body: bytes) -> AsyncIterator[bytes]:
@@ -115,18 +163,39 @@ TABLE: list[tuple[str, tuple[str, str, int], Call]] = [
     ("dead", ("/v1/validate", "post", 503), lambda c, m: c.validate(_slowly(CERT))),
     ("dead", (STATUS, "get", 503), lambda c, m: c.status(m["tracking_id"])),
     ("dead", ("/readyz", "get", 503), lambda c, m: c.request("GET", "/readyz")),
+    # ``default``: a fault on each POST (500), an Expect header on each GET (400; on a POST
+    # that is its documented 400).
+    ("main", ("/v1/messages", "post", 500), _failing(lambda c, m: c.send(CERT))),
+    ("main", ("/v1/validate", "post", 500), _failing(lambda c, m: c.validate(CERT))),
+    ("main", (STATUS, "get", 400), lambda c, m: c.status(m["tracking_id"], headers=EXPECT_OTHER)),
+    *[
+        (
+            "main",
+            (path, "get", 400),
+            lambda c, m, path=path: c.request("GET", path, headers=EXPECT_OTHER),
+        )
+        for path in (
+            "/v1/openapi.yaml",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/dashboard",
+            "/dashboard/data.json",
+        )
+    ],
 ]
 
 
-def _response(path: str, method: str, status: int) -> dict[str, Any]:
-    response: dict[str, Any] = SPEC["paths"][path][method]["responses"][str(status)]
+def _response(path: str, method: str, status: str) -> dict[str, Any]:
+    response: dict[str, Any] = SPEC["paths"][path][method]["responses"][status]
     if "$ref" in response:
         response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
     return response
 
 
-def _check_against_spec(expected: tuple[str, str, int], reply: Reply) -> None:
+def _check_against_spec(expected: tuple[str, str, str], reply: Reply) -> None:
     response = _response(*expected)
+    assert "X-Request-Id" in response.get("headers", {}), (expected, "not declared")
     for header in response.get("headers", {}):
         assert header in reply.headers, (expected, header)
     content = response.get("content", {})
@@ -156,7 +225,7 @@ async def test_every_documented_response_is_produced_and_matches(
     settings = created_topics.model_copy(update={"partners_file": _suspended_registry(tmp_path)})
     port = next(p for p in range(39590, 39600) if port_free(p))
     nowhere = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
-    produced: set[tuple[str, str, int]] = set()
+    produced: set[tuple[str, str, str]] = set()
     memo: dict[str, str] = {}
     async with (
         started(settings, max_body_bytes=8192) as main,
@@ -177,11 +246,13 @@ async def test_every_documented_response_is_produced_and_matches(
             assert reply.status == expected[2], (name, expected, reply.status, reply.body)
             if expected == ("/v1/messages", "post", 202):
                 memo["tracking_id"] = reply.body["tracking_id"]
-            _check_against_spec(expected, reply)
-            produced.add(expected)
+            documented = (*expected[:2], _documented_as(*expected))
+            _check_against_spec(documented, reply)
+            produced.add(documented)
     assert produced == DOCUMENTED, {
         "documented, never produced": sorted(DOCUMENTED - produced),
         "produced, not documented": sorted(produced - DOCUMENTED),
     }
     seen = main.seen | limited.seen | dead.seen
-    assert {item for item in seen if item[0] in SPEC["paths"]} <= DOCUMENTED
+    documented = {(*item[:2], _documented_as(*item)) for item in seen if item[0] in SPEC["paths"]}
+    assert documented <= DOCUMENTED

@@ -101,6 +101,35 @@ def test_no_model_is_named_after_where_it_sits() -> None:
     assert inline_object_schemas(SPEC) == []
 
 
+def test_every_response_declares_the_request_id_the_server_sends() -> None:
+    """It was declared on the 202 only, though every answer carries it (a generated
+    client's docs and header accessors follow the document)."""
+    undeclared = [
+        (path, method, status)
+        for path, method, operation in OPERATIONS
+        for status, response in operation["responses"].items()
+        if resolve(response, SPEC).get("headers", {}).get("X-Request-Id")
+        != {"$ref": "#/components/headers/RequestId"}
+    ]
+    assert undeclared == []
+
+
+def test_every_operation_declares_the_problems_it_does_not_list() -> None:
+    """A 500, an Expect header other than 100-continue, a wrong base URL: problem
+    documents any operation may answer. ``default`` says so (OpenAPI Generator keeps the
+    2xx as the return type and throws its ApiException for it, as for a listed error)."""
+    other = SPEC["components"]["responses"]["OtherProblem"]
+    assert other["content"] == {"application/problem+json": {"schema": component("Problem")}}
+    for status in ("500", "100-continue", "404"):
+        assert status in other["description"]
+    missing = [
+        operation["operationId"]
+        for _, _, operation in OPERATIONS
+        if operation["responses"].get("default") != {"$ref": "#/components/responses/OtherProblem"}
+    ]
+    assert missing == []
+
+
 def test_the_enums_list_every_value_the_server_sends() -> None:
     """A generated enum refuses a value it does not list (Java's ``fromValue`` throws)."""
     status = SCHEMAS["MessageStatus"]["properties"]["status"]["enum"]
