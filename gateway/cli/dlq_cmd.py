@@ -469,6 +469,10 @@ def replay(
         # The reason quotes the dead letter's headers: bounded and escaped.
         click.echo(f"  {letter.id} not replayable: {audit_text(why)}")
     if not dry_run:
-        click.echo(f"audit record on {config.topic_prefix}dlq.audit: {report.result}")
+        audit = f"{config.topic_prefix}dlq.audit"
+        if report.audit_records > 1:  # a bulk replay: parts that each fit the topic
+            click.echo(f"audit on {audit}, in {report.audit_records} records: {report.result}")
+        else:
+            click.echo(f"audit record on {audit}: {report.result}")
     if not report.selected and (reason or sender):
         _read(selection)  # a typo: say which reasons and senders the DLQ does hold

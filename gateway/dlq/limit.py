@@ -23,6 +23,11 @@ log = structlog.get_logger(__name__)
 
 TOPIC_LIMIT = "max.message.bytes"
 BROKER_LIMIT = "message.max.bytes"
+#: What the publisher does when it cannot read the limit (the unreadable line says it).
+DEAD_LETTER_CONSEQUENCE = (
+    "a dead letter too large for it is learnt from the broker's refusal, which costs a "
+    "retry of the batch"
+)
 #: How long a read may take: it may run inside a worker's transaction (30 s at most).
 READ_S = 5.0
 
@@ -49,10 +54,19 @@ class RecordLimitReader:
     every call bounded (``broker_answer``). None, with one log line per kind of failure,
     when it cannot be read."""
 
-    def __init__(self, settings: Settings, topic: str, *, seconds: float = READ_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        *,
+        seconds: float = READ_S,
+        consequence: str = DEAD_LETTER_CONSEQUENCE,
+    ) -> None:
         self.settings = settings
         self.topic = topic
         self.seconds = seconds
+        #: What the caller does without the limit, for the log line that says it is unread.
+        self.consequence = consequence
         self._said: str | None = None
 
     async def __call__(self) -> int | None:
@@ -103,6 +117,5 @@ class RecordLimitReader:
                 topic=self.topic,
                 error=why,
                 detail=f"the {TOPIC_LIMIT} of {self.topic} could not be read (no "
-                "DescribeConfigs right on it, or no answer): a dead letter too large for it "
-                "is learnt from the broker's refusal, which costs a retry of the batch",
+                f"DescribeConfigs right on it, or no answer): {self.consequence}",
             )

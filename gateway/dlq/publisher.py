@@ -68,6 +68,23 @@ class Sender(Protocol):
     async def partitions_for(self, topic: str) -> Any: ...
 
 
+async def send_alone(
+    producer: Sender, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+) -> Any:
+    """Send one record in a record batch of its own (its delivery future): the producer's
+    ``send`` packs records into batches of up to 16 KiB, which a topic refuses as a whole
+    when its limit is below the batch although each record fits. Its partition as the
+    default partitioner chooses (murmur2 of the key; any, without one)."""
+    batch = producer.create_batch()
+    batch.append(timestamp=None, key=key, value=value, headers=headers)
+    partitions = sorted(await producer.partitions_for(topic))
+    if key is None:
+        partition = partitions[time.monotonic_ns() % len(partitions)]
+    else:
+        partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+    return await producer.send_batch(batch, topic, partition=partition)
+
+
 def raise_command(topic: str, limit: int = RECOMMENDED_BYTES) -> str:
     """The command that raises ``topic``'s record limit."""
     return (
@@ -171,15 +188,7 @@ class DeadLetterPublisher:
         producer's ``send`` fills batches up to 16 KiB) would be refused together by a
         topic whose limit each of them fits. Its partition as the default partitioner
         chooses (murmur2 of the key; any, without one)."""
-        key, value, headers = letter
-        batch = producer.create_batch()
-        batch.append(timestamp=None, key=key, value=value, headers=headers)
-        partitions = sorted(await producer.partitions_for(self.topic))
-        if key is None:
-            partition = partitions[time.monotonic_ns() % len(partitions)]
-        else:
-            partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-        return await producer.send_batch(batch, self.topic, partition=partition)
+        return await send_alone(producer, self.topic, *letter)
 
     def _too_small(self, needed: int, origin: Origin, refused: int | None = None) -> None:
         """Say (once a minute) that the topic cannot hold this letter, flag it for

@@ -1,7 +1,9 @@
 """Replaying dead letters: the original bytes and headers go back to the original topic with
-``kpgw-replay-id``/``kpgw-replayed-from``; one audit record per replay goes to kp.dlq.audit,
-in the same transaction. A dead letter already replayed is skipped, so replaying twice
-processes once (and the translator's deterministic event ids make any duplicate harmless)."""
+``kpgw-replay-id``/``kpgw-replayed-from``; the replay's audit goes to kp.dlq.audit in the
+same transaction, as one record or as parts that each fit the topic (``gateway.dlq.audit``).
+A dead letter already replayed (listed in any part of any replay's audit) is skipped, so
+replaying twice processes once (and the translator's deterministic event ids make any
+duplicate harmless)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenc
 
 from gateway import codec
 from gateway.dlq import headers as h
+from gateway.dlq.audit import audit_part_limit, audit_parts, part_size
+from gateway.dlq.publisher import raise_command, send_alone
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
 from gateway.events import read_instant
@@ -42,6 +46,8 @@ class ReplayReport:
     failing_again: dict[str, str] = field(default_factory=dict)
     warning: str | None = None
     result: str = "ok"
+    #: How many records the replay's audit was written as (``gateway.dlq.audit``).
+    audit_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         # A dry run replays nothing: its letters are "would_replay", never "replayed".
@@ -59,6 +65,7 @@ class ReplayReport:
             "would_fail_again": dict(self.failing_again),
             "warning": self.warning,
             "result": self.result,
+            "audit_records": self.audit_records,
             "dead_letters": [x.id for x in self.replayed],
         }
 
@@ -164,27 +171,21 @@ async def replay(
     # is seen. Two replays at once can therefore never both re-send a dead letter.
     producer = transactional_producer(settings, f"{settings.topic_prefix}dlq-replay")
     await producer.start()
-    sends: list[asyncio.Future[Any]] = []
+    audit_topic = f"{settings.topic_prefix}dlq.audit"
+    resends: list[asyncio.Future[Any]] = []
+    audits: list[asyncio.Future[Any]] = []
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)
         report.replayed = todo
         _judge(report, judge)
-        async with producer.transaction():
-            for index, letter in enumerate(todo, start=1):
-                sends.append(
-                    await producer.send(
-                        letter.original_topic,
-                        key=letter.key,
-                        value=letter.value,
-                        headers=replay_headers(letter, report.replay_id),
-                    )
-                )
-                if progress:
-                    progress(index, len(todo))
-            report.result = "ok" if todo else "nothing to replay"
-            if report.warning:
-                report.result = f"sent; {report.warning}"
-            audit = {
+        report.result = "ok" if todo else "nothing to replay"
+        if report.warning:
+            report.result = f"sent; {report.warning}"
+        # Split to fit the audit topic before anything is sent: a single record listing a
+        # bulk replay's letters was refused, and the whole replay rolled back with it.
+        limit = await audit_part_limit(settings, audit_topic)
+        parts = audit_parts(
+            {
                 "replay_id": report.replay_id,
                 "operator": operator,
                 "at": datetime.now(UTC),
@@ -195,33 +196,41 @@ async def replay(
                 "replayed": len(todo),
                 "skipped": len(report.skipped),
                 "result": report.result,
-                "dead_letters": [x.coordinates for x in todo],
-            }
-            sends.append(
-                await producer.send(
-                    f"{settings.topic_prefix}dlq.audit",
-                    key=report.replay_id.encode(),
-                    value=codec.encode("DlqAudit", audit),
+            },
+            [x.coordinates for x in todo],
+            limit,
+            topic=audit_topic,
+        )
+        report.audit_records = len(parts)
+        async with producer.transaction():
+            for index, letter in enumerate(todo, start=1):
+                resends.append(
+                    await producer.send(
+                        letter.original_topic,
+                        key=letter.key,
+                        value=letter.value,
+                        headers=replay_headers(letter, report.replay_id),
+                    )
                 )
+                if progress:
+                    progress(index, len(todo))
+            # Each part in a batch of its own: two in one batch may exceed the limit.
+            key = report.replay_id.encode()
+            audits.extend(
+                [
+                    await send_alone(producer, audit_topic, key, codec.encode("DlqAudit", x), [])
+                    for x in parts
+                ]
             )
-            # Every re-send acknowledged before the commit: aiokafka commits even when a
+            # Every send acknowledged before the commit: aiokafka commits even when a
             # batch was refused, and the audit would then mark an unsent letter replayed.
-            refused = [
-                outcome
-                for outcome in await asyncio.gather(*sends, return_exceptions=True)
-                if isinstance(outcome, BaseException)
-            ]
-            if refused and not isinstance(refused[0], _TAKEN_OVER):
-                raise EnvironmentProblem(
-                    f"the broker refused {len(refused)} re-sent record(s) ({refused[0]!r}); "
-                    "the replay was rolled back and re-sent nothing"
-                )
-            if refused:
-                raise refused[0]
+            _raise_refused(
+                await _refusals(resends), await _refusals(audits), audit_topic, limit, parts
+            )
     except _TAKEN_OVER:
         # The sends (and aiokafka's own futures) fail with the fence too: their errors are
         # this message, not asyncio's "Future exception was never retrieved" tracebacks.
-        for sent in sends:
+        for sent in [*resends, *audits]:
             sent.add_done_callback(_retrieve)
         _quiet_about_the_fence(asyncio.get_running_loop())
         raise EnvironmentProblem(
@@ -234,6 +243,39 @@ async def replay(
 
 
 Judge = Callable[[list[DeadLetter]], tuple[dict[str, str], str | None]]
+
+
+async def _refusals(sends: list[asyncio.Future[Any]]) -> list[BaseException]:
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    return [x for x in outcomes if isinstance(x, BaseException)]
+
+
+def _raise_refused(
+    resends: list[BaseException],
+    audits: list[BaseException],
+    topic: str,
+    limit: int,
+    parts: list[dict[str, Any]],
+) -> None:
+    """Abort the replay's transaction when the broker refused a send: the fence of another
+    replay as itself, else which records were refused (a re-sent letter or the audit)."""
+    for refused in (*resends, *audits):
+        if isinstance(refused, _TAKEN_OVER):
+            raise refused
+    if resends:
+        raise EnvironmentProblem(
+            f"the broker refused {len(resends)} re-sent record(s) ({resends[0]!r}); "
+            "the replay was rolled back and re-sent nothing"
+        )
+    if audits:
+        largest = max(part_size(x) for x in parts)
+        raise EnvironmentProblem(
+            f"{topic} refused {len(audits)} of the {len(parts)} audit record(s) of this "
+            f"replay ({audits[0]!r}; the largest is {largest:,} bytes, cut to the "
+            f"{limit:,} bytes read as its max.message.bytes): the replay was rolled back "
+            f"and re-sent nothing. Raise the limit ({raise_command(topic, 1024 * 1024)}) "
+            "and run it again"
+        )
 
 
 def _judge(report: ReplayReport, judge: Judge | None) -> None:
