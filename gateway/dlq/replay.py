@@ -8,6 +8,7 @@ duplicate harmless)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,11 +170,16 @@ async def replay(
     # One transactional id per deployment: starting it fences (and aborts) any other replay
     # still open, and only then is kp.dlq.audit read, so every replay that committed before
     # is seen. Two replays at once can therefore never both re-send a dead letter.
-    producer = transactional_producer(settings, f"{settings.topic_prefix}dlq-replay")
+    producer = transactional_producer(
+        settings,
+        f"{settings.topic_prefix}dlq-replay",
+        transaction_timeout_ms=int(TRANSACTION_TIMEOUT_S * 1000),
+    )
     await producer.start()
     audit_topic = f"{settings.topic_prefix}dlq.audit"
     resends: list[asyncio.Future[Any]] = []
     audits: list[asyncio.Future[Any]] = []
+    opened: float | None = None  # when the transaction began
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)
         report.replayed = todo
@@ -202,6 +208,7 @@ async def replay(
             topic=audit_topic,
         )
         report.audit_records = len(parts)
+        opened = time.monotonic()
         async with producer.transaction():
             for index, letter in enumerate(todo, start=1):
                 resends.append(
@@ -233,6 +240,16 @@ async def replay(
         for sent in [*resends, *audits]:
             sent.add_done_callback(_retrieve)
         _quiet_about_the_fence(asyncio.get_running_loop())
+        if opened is not None and time.monotonic() - opened > TRANSACTION_TIMEOUT_S:
+            # The coordinator aborts a transaction open longer than its timeout, and the
+            # producer learns it as a fence: no other replay needs to have run.
+            raise EnvironmentProblem(
+                f"this replay's transaction was open {time.monotonic() - opened:.0f} s, longer "
+                f"than the broker keeps one ({TRANSACTION_TIMEOUT_S:.0f} s), re-sending "
+                f"{len(report.replayed):,} dead letters: the broker aborted it and this replay "
+                "re-sent nothing. Replay fewer at once (--reason, --sender, --since/--until, "
+                "--id; a replay skips letters replayed before, so repeat until none is left)."
+            ) from None
         raise EnvironmentProblem(
             "another kpgw dlq replay started while this one ran and took over; this one "
             "re-sent nothing. Run it again (or --dry-run) once the other has finished."
@@ -243,6 +260,11 @@ async def replay(
 
 
 Judge = Callable[[list[DeadLetter]], tuple[dict[str, str], str | None]]
+
+#: How long the replay's transaction may stay open (aiokafka's default) before the
+#: coordinator aborts it: a crashed replay holds read_committed readers of the original
+#: topics back no longer than this.
+TRANSACTION_TIMEOUT_S = 60.0
 
 
 async def _refusals(sends: list[asyncio.Future[Any]]) -> list[BaseException]:

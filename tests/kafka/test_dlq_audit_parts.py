@@ -5,6 +5,7 @@ topic takes 1,500-byte records, so a few hundred letters need several audit reco
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -166,5 +167,32 @@ async def test_an_audit_the_broker_refuses_rolls_the_replay_back_and_says_so(
     assert said.startswith(f"{topic} refused 1 of the 1 audit record(s) of this replay")
     assert "MessageSizeTooLargeError" in said
     assert "the replay was rolled back and re-sent nothing" in said
+    assert await read_until(settings, "inbound", 1, timeout_s=2) == []
+    assert await read_until(settings, "dlq.audit", 1, timeout_s=2) == []
+
+
+async def test_a_replay_outlasting_its_transaction_timeout_is_said_so_not_blamed_on_another(
+    small_audit: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured: 90,000 letters of 10 kB took 120 s, the coordinator aborted the transaction
+    after 60 s, and the operator was told another replay had taken over (none had). Here
+    the timeout is 1 s and the replay takes 12 s before its audit (the coordinator looks
+    every 10 s)."""
+    settings = small_audit
+    await dead_letters(settings, 3)
+    monkeypatch.setattr(replay_module, "TRANSACTION_TIMEOUT_S", 1.0)
+    send_alone = replay_module.send_alone
+
+    async def slowly(*args: Any) -> Any:  # the letters are sent: their transaction is open
+        await asyncio.sleep(12)
+        return await send_alone(*args)
+
+    monkeypatch.setattr(replay_module, "send_alone", slowly)
+    with pytest.raises(EnvironmentProblem) as caught:
+        await replay_module.replay(settings, DlqFilter(), operator="ops")
+    said = caught.value.message
+    assert said.startswith("this replay's transaction was open 1")
+    assert "longer than the broker keeps one (1 s), re-sending 3 dead letters" in said
+    assert "another kpgw dlq replay" not in said
     assert await read_until(settings, "inbound", 1, timeout_s=2) == []
     assert await read_until(settings, "dlq.audit", 1, timeout_s=2) == []
