@@ -178,6 +178,24 @@ def encode(name: str, record: Mapping[str, Any] | Encoded) -> bytes:
     return bytes(out)
 
 
+@cache
+def _released_writer(name: str, version: str) -> tuple[bytes, Write]:
+    path = avro_dir() / "released" / name / f"v{version}.avsc"
+    schema = fastavro.parse_schema(json.loads(path.read_text("utf-8")))
+    return fingerprint(schema), compile_writer(schema)
+
+
+def encode_released(name: str, version: str, record: Mapping[str, Any]) -> bytes:
+    """Single-object encode ``record`` with released version ``version`` of ``name``
+    (fields it does not have are left out): for a record the older schema can say whole,
+    so that a gateway of that version, not yet upgraded, still reads it."""
+    fp, write = _released_writer(name, version)
+    out = bytearray(MAGIC)
+    out += fp
+    write(out, record)
+    return bytes(out)
+
+
 def encode_body(name: str, record: Mapping[str, Any]) -> Encoded:
     """``record`` encoded once with ``name``'s current schema, to be spliced later."""
     out = bytearray()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -148,6 +148,15 @@ def _is_instant(text: str | None) -> bool:
     return text is not None and bool(text.strip()) and read_instant(text.strip()) is not None
 
 
+def _audit_bytes(part: Mapping[str, Any]) -> bytes:
+    """A replay audited in one record is written as ``DlqAudit`` v1, which says it whole:
+    a ``kpgw dlq`` or dashboard of the version before parts (which knows no v2) still
+    reads it; only a bulk replay's parts need v2."""
+    if part["parts"] == 1:
+        return codec.encode_released("DlqAudit", "1", part)
+    return codec.encode("DlqAudit", part)
+
+
 async def replay(
     settings: Settings,
     selection: DlqFilter,
@@ -224,10 +233,7 @@ async def replay(
             # Each part in a batch of its own: two in one batch may exceed the limit.
             key = report.replay_id.encode()
             audits.extend(
-                [
-                    await send_alone(producer, audit_topic, key, codec.encode("DlqAudit", x), [])
-                    for x in parts
-                ]
+                [await send_alone(producer, audit_topic, key, _audit_bytes(x), []) for x in parts]
             )
             # Every send acknowledged before the commit: aiokafka commits even when a
             # batch was refused, and the audit would then mark an unsent letter replayed.

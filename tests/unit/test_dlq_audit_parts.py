@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gateway import codec
 from gateway.dlq.audit import AuditTopicTooSmall, audit_parts, part_size
-from gateway.dlq.replay import _raise_refused
+from gateway.dlq.replay import _audit_bytes, _raise_refused
 from gateway.errors import EnvironmentProblem
 from gateway.ingress.dashboard import DashboardState
 
@@ -150,3 +150,20 @@ def test_a_refused_audit_is_named_not_taken_for_a_refused_letter() -> None:
     assert "re-sent record(s)" not in said
     with pytest.raises(EnvironmentProblem, match=r"refused 2 re-sent record\(s\)"):
         _raise_refused([refused, refused], [], TOPIC, 4000, parts)
+
+
+def test_a_replay_audited_in_one_record_is_written_as_v1_for_gateways_not_yet_upgraded() -> None:
+    """A gateway of the version before parts knows only v1's fingerprint: the usual replay
+    (one record) stays readable by it; only a bulk replay's parts need v2."""
+    (v1_path,) = [p for p in codec.released_paths("DlqAudit") if p.stem == "v1"]
+    v1 = fastavro.parse_schema(json.loads(v1_path.read_text("utf-8")))
+    (single,) = audit_parts(replay_fields(replayed=2), ["dlq/0/1", "dlq/2/7"], 4000, topic=TOPIC)
+    data = _audit_bytes(single)
+    assert data[2:10] == codec.fingerprint(v1)
+    assert fastavro.schemaless_reader(io.BytesIO(data[10:]), v1, v1) == {
+        k: v for k, v in single.items() if k not in ("part", "parts")
+    }
+    assert codec.decode(data, "DlqAudit") == single
+    parts = audit_parts(replay_fields(replayed=900), coordinates(900), 4000, topic=TOPIC)
+    assert len(parts) > 1
+    assert all(codec.writer_of(_audit_bytes(x)).version == "current" for x in parts)
