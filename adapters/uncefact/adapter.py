@@ -91,9 +91,7 @@ class UncefactAdapter:
         if tag == _CERTIFICATE_TAG:
             refuse_other_certificates(document)
             validate(certificate_schema(), document)
-            reader = DocumentReader(context.registry)
-            reader.bounded(document, profile.CERTIFICATE_BOUNDS)
-            return read_certificate(document, reader)
+            return read_certificate(document, DocumentReader(context.registry))
         if tag == _ACKNOWLEDGEMENT_TAG:
             refuse_other_acknowledgements(document)
             validate(acknowledgement_schema(), document)

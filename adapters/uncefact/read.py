@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from lxml import etree
 
 from adapters.contract import Adapted
 from adapters.uncefact.common import canonical_number, origin_of_lines
 from adapters.uncefact.profile import (
+    CERTIFICATE_BOUNDS,
     DOCUMENT_NOTES,
     MAX_DOCUMENT_NOTES,
     MIXED,
@@ -24,6 +26,7 @@ from adapters.uncefact.profile import (
     NOTE_PROVENANCE,
     NOTE_TOTAL_CARATS,
     NOTE_TOTAL_VALUE,
+    SIGNATURE,
     STATUS_CANCELLED,
     STATUS_ISSUED,
     UNSUPPORTED_STATUS,
@@ -43,7 +46,15 @@ from adapters.uncefact.reader import (
     text_of,
 )
 from adapters.uncefact.reader import NAME as RAM_NAME
-from adapters.uncefact.trade import Line, Notes, read_lines, read_notes
+from adapters.uncefact.trade import (
+    CLASSIFICATION,
+    ORIGIN_COUNTRY,
+    Line,
+    Notes,
+    read_lines,
+    read_notes,
+    trade_lines,
+)
 from gateway.events import CertificateIssued, CertificateVoided, HsLine, Payload, utc
 
 EXCHANGED_DOCUMENT = rsm_certificate("SPSExchangedDocument")
@@ -60,6 +71,9 @@ CONSIGNEE = ram("ConsigneeSPSParty")
 EXPORT_COUNTRY = ram("ExportSPSCountry")
 IMPORT_COUNTRY = ram("ImportSPSCountry")
 CONSIGNMENT_ITEM = ram("IncludedSPSConsignmentItem")
+EXAMINATION = ram("ExaminationSPSEvent")
+OCCURRENCE_LOCATION = ram("OccurrenceSPSLocation")
+ISSUE_LOCATION = ram("IssueSPSLocation")
 
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
@@ -69,11 +83,21 @@ class _Document:
     repeated single element counts with its last occurrence, SignatorySPSAuthentication
     with its first)."""
 
-    __slots__ = ("element", "id", "issue_date_time", "issuer", "notes", "status")
+    __slots__ = ("element", "id", "issue_date_time", "issuer", "notes", "signatories", "status")
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
-        self.notes, found = index_children(element, INCLUDED_NOTE)
+        self.notes: list[etree._Element] = []
+        self.signatories: list[etree._Element] = []  # for the bounds; a cancellation's date
+        found: dict[object, etree._Element] = {}
+        for child in element:
+            tag = child.tag
+            if tag == INCLUDED_NOTE:
+                self.notes.append(child)
+            elif tag == SIGNATORY:
+                self.signatories.append(child)
+            else:
+                found[tag] = child
         self.id = found.get(ID)
         self.status = found.get(STATUS_CODE)
         self.issue_date_time = found.get(ISSUE_DATE_TIME)
@@ -81,8 +105,7 @@ class _Document:
 
     @property
     def signatory(self) -> etree._Element | None:
-        """Read only for cancellations, so looked up only then."""
-        return kid(self.element, SIGNATORY)
+        return self.signatories[0] if self.signatories else None
 
     def need(self, found: etree._Element | None, tag: str) -> etree._Element:
         if found is None:
@@ -91,9 +114,20 @@ class _Document:
 
 
 class _Consignment:
-    """The children of rsm:SPSConsignment the mapping reads, found in one pass."""
+    """The children of rsm:SPSConsignment the mapping reads, found in one pass, and its trade
+    lines (``trade_lines``)."""
 
-    __slots__ = ("consignee", "consignor", "element", "export", "import_", "items")
+    __slots__ = (
+        "consignee",
+        "consignor",
+        "element",
+        "examination",
+        "export",
+        "import_",
+        "items",
+        "line_elements",
+        "lines",
+    )
 
     def __init__(self, element: etree._Element) -> None:
         self.element = element
@@ -102,22 +136,31 @@ class _Consignment:
         self.consignee = found.get(CONSIGNEE)
         self.export = found.get(EXPORT_COUNTRY)
         self.import_ = found.get(IMPORT_COUNTRY)
+        self.examination = found.get(EXAMINATION)
+        self.line_elements, self.lines = trade_lines(self.items)
 
 
 def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
+    """The mapped certificate; TOO_MANY_ELEMENTS (``CERTIFICATE_BOUNDS``), alone, before
+    anything is mapped."""
     exchanged = consignment_element = None
+    signed = False
     for child in root:
         tag = child.tag
         if tag == EXCHANGED_DOCUMENT:
             exchanged = child
         elif tag == CONSIGNMENT:
             consignment_element = child
+        elif tag == SIGNATURE:
+            signed = True
     if exchanged is None:
         raise need_error(root, EXCHANGED_DOCUMENT)
     document = _Document(exchanged)
     if consignment_element is None:
         raise need_error(root, CONSIGNMENT)
     consignment = _Consignment(consignment_element)
+    if signed or _may_exceed_bounds(document, consignment):
+        reader.bounded(root, CERTIFICATE_BOUNDS)  # the findings, exactly, or nothing
     number = canonical_number(text_of(document.id) or "")
     status = text_of(document.status) or ""
     # Dates are the document's calendar days in its own offset; instants are UTC.
@@ -181,6 +224,69 @@ def read_certificate(root: etree._Element, reader: DocumentReader) -> Adapted:
     )
 
 
+#: Where a valid certificate may repeat an element of ``CERTIFICATE_BOUNDS`` (the profile
+#: schema's maxOccurs="unbounded"), as (parent, element): the only places
+#: ``_may_exceed_bounds`` looks. test_repeat_bounds derives the same set from the schema.
+REPEATING_PARENTS: Final = frozenset(
+    {
+        (EXCHANGED_DOCUMENT, SIGNATORY),
+        (INCLUDED_NOTE, ram("Content")),
+        (ram("AdditionalInformationSPSNote"), ram("Content")),
+        (ISSUE_LOCATION, RAM_NAME),
+        (OCCURRENCE_LOCATION, RAM_NAME),
+        (EXPORT_COUNTRY, RAM_NAME),
+        (IMPORT_COUNTRY, RAM_NAME),
+        (ORIGIN_COUNTRY, RAM_NAME),
+        (ram("IncludedSPSTradeLineItem"), ram("Description")),
+        (CLASSIFICATION, ram("ClassName")),
+    }
+)
+_SIGNATORIES = CERTIFICATE_BOUNDS[SIGNATORY].limit
+_CONTENTS = CERTIFICATE_BOUNDS[ram("Content")].limit
+_NAMES = CERTIFICATE_BOUNDS[RAM_NAME].limit
+_DESCRIPTIONS = CERTIFICATE_BOUNDS[ram("Description")].limit
+_CLASS_NAMES = CERTIFICATE_BOUNDS[ram("ClassName")].limit
+
+
+def _may_exceed_bounds(document: _Document, consignment: _Consignment) -> bool:
+    """False when no parent of ``REPEATING_PARENTS`` can hold more copies than its bound:
+    none has more children (``len``, counted by libxml2) than the bound, on the elements the
+    mapping gathers anyway. A valid unsigned certificate repeats those elements nowhere
+    else, so a real one costs a few ``len`` calls, not a walk of its tree (9 us); when
+    this says True, ``adapters.bounds`` looks for the copies. Over ``MAX_LINES`` lines, the
+    lines past it are not indexed: True."""
+    if len(document.signatories) > _SIGNATORIES:
+        return True
+    for signatory in document.signatories:
+        for child in signatory:  # its ram:IssueSPSLocation, without looking for it
+            if len(child) > _NAMES:
+                return True
+    for note in document.notes:
+        if len(note) > _CONTENTS:
+            return True
+    for country in (consignment.export, consignment.import_):
+        if country is not None and len(country) > _NAMES:
+            return True
+    for child in () if consignment.examination is None else consignment.examination:
+        if len(child) > _NAMES:  # its ram:OccurrenceSPSLocation (its only child)
+            return True
+    if len(consignment.line_elements) > len(consignment.lines):
+        return True
+    for line, notes, found in consignment.lines:
+        if len(line) - len(notes) > _DESCRIPTIONS:
+            return True
+        for note in notes:
+            if len(note) > _CONTENTS:
+                return True
+        classification = found.get(CLASSIFICATION)
+        if classification is not None and len(classification) > _CLASS_NAMES:
+            return True
+        origin = found.get(ORIGIN_COUNTRY)
+        if origin is not None and len(origin) > _NAMES:
+            return True
+    return False
+
+
 def _country(country: etree._Element | None) -> str:
     return kid_text(country, ID) or ""
 
@@ -215,7 +321,9 @@ def _issued(
             f"the expiry date (an ram:IncludedSPSNote with ram:SubjectCode {NOTE_EXPIRY})",
             document.element,
         )
-    lines, parcels = read_lines(reader, consignment.items, consignment.element)
+    lines, parcels = read_lines(
+        reader, consignment.line_elements, consignment.lines, consignment.element
+    )
     origin = _origin(reader, notes, lines, consignment.element)
     provenance = _provenance(reader, notes)
     total_carats = _total(reader, notes, NOTE_TOTAL_CARATS, 3, (line[1] for line in lines))

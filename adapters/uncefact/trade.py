@@ -119,15 +119,30 @@ def _name(element: etree._Element) -> str:
     return path_of(element).rsplit("/", 1)[-1].split("[", 1)[0]
 
 
+#: A trade line, its line notes and its other children by tag (``index_children``).
+TradeLine = tuple[etree._Element, list[etree._Element], dict[object, etree._Element]]
+
+
+def trade_lines(items: list[etree._Element]) -> tuple[list[etree._Element], list[TradeLine]]:
+    """Every trade line of the consignment's items, and the first ``MAX_LINES`` of them
+    indexed (only those are read): gathered once, for the bounds and then the mapping."""
+    elements = [element for item in items for element in item if element.tag == TRADE_LINE]
+    return elements, [
+        (element, *index_children(element, LINE_NOTE)) for element in elements[:MAX_LINES]
+    ]
+
+
 def read_lines(
-    reader: DocumentReader, items: list[etree._Element], consignment: etree._Element
+    reader: DocumentReader,
+    elements: list[etree._Element],
+    indexed: list[TradeLine],
+    consignment: etree._Element,
 ) -> tuple[list[Line], int | None]:
-    """The mapped lines of the consignment's items, and the parcels they add up to. Over
+    """The mapped lines (``trade_lines``), and the parcels they add up to. Over
     ``MAX_LINES`` trade lines is TOO_MANY_LINES, and only the first ones are read."""
     lines: list[Line] = []
     parcels: int | None = None
     counted = False  # an ItemQuantity was there, even one already reported as invalid
-    elements = [element for item in items for element in item if element.tag == TRADE_LINE]
     if len(elements) > MAX_LINES:
         reader.add(
             TOO_MANY_LINES,
@@ -136,9 +151,7 @@ def read_lines(
             "three (7102.10, 7102.21, 7102.31)",
             elements[MAX_LINES],
         )
-        del elements[MAX_LINES:]
-    for element in elements:
-        notes, found = index_children(element, LINE_NOTE)
+    for element, notes, found in indexed:
         package = found.get(PACKAGE)
         line = _line(
             reader,

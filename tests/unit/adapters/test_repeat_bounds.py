@@ -22,9 +22,13 @@ from adapters.envelope import profile as envelope_profile
 from adapters.pipeline import adapt
 from adapters.ru_fts import profile as ru_fts_profile
 from adapters.uncefact import profile as uncefact_profile
+from adapters.uncefact.profile import CERTIFICATE_BOUNDS
+from adapters.uncefact.read import REPEATING_PARENTS
+from adapters.uncefact.schemas import CERTIFICATE_XSD
 from gateway.errors import MappingFailed, MessageRejected
 from gateway.generate.corpus import GenerateOptions, generate
 from gateway.registry import ParticipantRegistry
+from gateway.resources import xsd_dir
 from tests.kafka.helpers import certificate, confirmation, render
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -125,7 +129,25 @@ def expected_path(element: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
+def both(*steps: Prepare) -> Prepare:
+    def prepare(root: etree._Element) -> None:
+        for step in steps:
+            step(root)
+
+    return prepare
+
+
+def ram_in_signature(root: etree._Element) -> None:
+    """A ram:Name inside the XML signature (content the schema skips)."""
+    [signature] = root.xpath("//ds:Signature", namespaces=NS)
+    etree.SubElement(signature, uncefact_profile.ram("Name")).text = "signed"
+
+
 FREE_NOTE = "<ram:IncludedSPSNote><ram:Content>seals checked</ram:Content></ram:IncludedSPSNote>"
+FREE_LINE_NOTE = (
+    "<ram:AdditionalInformationSPSNote><ram:Content>sealed</ram:Content>"
+    "</ram:AdditionalInformationSPSNote>"
+)
 CASES = [
     Case(
         "uncefact trade lines",
@@ -172,6 +194,40 @@ CASES = [
         TOO_MANY_ELEMENTS,
         prepare=append("//ram:ExportSPSCountry", "Name", "Russia"),
     ),
+    # Every other parent the profile schema lets repeat a bounded element (read.py's
+    # REPEATING_PARENTS), and a signed certificate, whose signature may hold anything.
+    Case(
+        "uncefact names of the importing country",
+        CERT,
+        "//ram:ImportSPSCountry/ram:Name",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=append("//ram:ImportSPSCountry", "Name", "Belgium"),
+    ),
+    Case(
+        "uncefact names of a line's country of origin",
+        CERT,
+        "(//ram:OriginSPSCountry)[1]/ram:Name",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=append("//ram:OriginSPSCountry", "Name", "Russia"),
+    ),
+    Case(
+        "uncefact names of the signatory's place",
+        CERT,
+        "//ram:IssueSPSLocation/ram:Name",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=append("//ram:IssueSPSLocation[not(ram:Name)]", "Name", "Moscow"),
+    ),
+    Case(
+        "uncefact contents of a free-text line note",
+        CERT,
+        "(//ram:AdditionalInformationSPSNote[not(ram:SubjectCode)])[1]/ram:Content",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=after("//ram:AdditionalInformationSPSNote[last()]", FREE_LINE_NOTE),
+    ),
     Case(
         "uncefact descriptions of a trade line",
         CERT,
@@ -195,6 +251,22 @@ CASES = [
         TOO_MANY_ELEMENTS,
         copied="//ds:Object",
         prepare=signed,
+    ),
+    Case(
+        "uncefact names of a place in a signed certificate",
+        CERT,
+        "//ram:OccurrenceSPSLocation/ram:Name",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=signed,
+    ),
+    Case(
+        "uncefact names inside the XML signature",
+        CERT,
+        "//ds:Signature/ram:Name",
+        10,
+        TOO_MANY_ELEMENTS,
+        prepare=both(signed, ram_in_signature),
     ),
     Case(
         "acknowledgement KP-LINE statements",
@@ -378,6 +450,39 @@ def test_a_2_mb_document_of_copies_is_refused_quickly(
     assert time.perf_counter() - start < BOUND_S
     [finding] = caught.value.findings
     assert re.match(message, finding.message), finding.message
+
+
+def test_the_fast_bound_check_looks_at_every_parent_the_schema_lets_repeat_a_bounded_element() -> (
+    None
+):
+    """read.py's ``_may_exceed_bounds`` spares a real certificate the walk of its tree by
+    looking only at ``REPEATING_PARENTS``: derived here from the profile schema, so that a
+    schema repeating a bounded element somewhere else fails this test, not silently the
+    bound. The only content the schema skips is the XML signature, which gets the walk."""
+    xsd = "{http://www.w3.org/2001/XMLSchema}"
+    users: dict[str, set[str]] = {}  # complex type -> the elements declared with it
+    repeating: dict[str, set[str]] = {}  # complex type -> its bounded elements repeated
+    skipped: list[str] = []
+    for name in (CERTIFICATE_XSD, "ReusableAggregateBusinessInformationEntity_21p0_KP.xsd"):
+        tree = etree.parse(xsd_dir() / "uncefact" / name)
+        namespace = tree.getroot().get("targetNamespace")
+        for element in tree.iter(f"{xsd}element"):
+            declared = f"{{{namespace}}}{element.get('name')}"
+            if element.get("type"):
+                users.setdefault(element.get("type", "").split(":")[1], set()).add(declared)
+            owner = next(element.iterancestors(f"{xsd}complexType"), None)
+            repeated = element.get("maxOccurs", "1") != "1"
+            if owner is not None and repeated and declared in CERTIFICATE_BOUNDS:
+                repeating.setdefault(owner.get("name", ""), set()).add(declared)
+        skipped += [str(any_.get("namespace")) for any_ in tree.iter(f"{xsd}any")]
+    derived = {
+        (parent, element)
+        for owner, elements in repeating.items()
+        for parent in users[owner]
+        for element in elements
+    }
+    assert derived == REPEATING_PARENTS
+    assert skipped == [uncefact_profile.XMLDSIG]
 
 
 @pytest.mark.parametrize("faults", [0.0, 1.0])
