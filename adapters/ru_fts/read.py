@@ -85,7 +85,16 @@ class _Reader:
         self.names = kind.names
         self.registry = registry
         self.findings = Findings()
-        self.top = _index(document)
+        # The top-level children by tag (the last of each, as ``_index``) and the lines, in
+        # one pass: the bounds look at the lines before the mapping reads them.
+        self.top: Index = {}
+        self.infos: list[etree._Element] = []
+        info_tag = self.names["DiamondsInfo"]
+        for child in document:
+            tag = child.tag
+            if tag == info_tag:
+                self.infos.append(child)
+            self.top[tag] = child
 
     # --- the three documents ------------------------------------------------------------
 
@@ -201,8 +210,7 @@ class _Reader:
         )
 
     def lines(self) -> tuple[HsLine, ...]:
-        info_tag = self.names["DiamondsInfo"]
-        infos = [child for child in self.document if child.tag == info_tag]
+        infos = self.infos
         if len(infos) > profile.MAX_LINES:
             self.found(
                 profile.TOO_MANY_LINES,
@@ -211,9 +219,8 @@ class _Reader:
                 "HS code, and rough diamonds have three (7102100000, 7102210000, 7102310000)",
                 infos[profile.MAX_LINES],
             )
-            del infos[profile.MAX_LINES :]  # only the first ones are read
         lines: list[HsLine] = []
-        for info in infos:
+        for info in infos[: profile.MAX_LINES]:  # only the first ones are read
             index = _index(info)
             lines.append(
                 HsLine(
@@ -300,7 +307,16 @@ class _Reader:
 
     def characteristics_bounded(self) -> None:
         """Refuse lines repeating Characteristics beyond the bound before mapping anything
-        (``adapters.bounds``), as a schema violation would."""
+        (``adapters.bounds``), as a schema violation would. The schemas put Characteristics
+        only in a DiamondsInfo, a child of the root (test_repeat_bounds checks it), and no
+        line holds more copies than it has children: the walk of the tree only when a
+        line could be over."""
+        limit = profile.CHARACTERISTICS.limit
+        for info in self.infos:
+            if len(info) > limit:
+                break
+        else:
+            return
         bounds = {self.names["Characteristics"]: profile.CHARACTERISTICS}
         for excess in excesses(self.document, bounds):
             self.found(profile.TOO_MANY_ELEMENTS, excess.message(), excess.first_too_many)

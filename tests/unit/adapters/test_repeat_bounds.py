@@ -485,6 +485,28 @@ def test_the_fast_bound_check_looks_at_every_parent_the_schema_lets_repeat_a_bou
     assert skipped == [uncefact_profile.XMLDSIG]
 
 
+def test_fts_characteristics_are_only_in_a_line_which_is_a_child_of_the_root() -> None:
+    """ru_fts' ``characteristics_bounded`` looks only at the root's DiamondsInfo children:
+    the schemas must put Characteristics nowhere else, and skip no content."""
+    xsd = "{http://www.w3.org/2001/XMLSchema}"
+    owners: dict[str, set[str]] = {}  # element name -> the complex types declaring it
+    for path in sorted((xsd_dir() / "ru_fts").glob("*.xsd")):
+        tree = etree.parse(path)
+        assert next(tree.iter(f"{xsd}any"), None) is None, path.name
+        for element in tree.iter(f"{xsd}element"):
+            owner = next(element.iterancestors(f"{xsd}complexType"), None)
+            if owner is None:
+                if element.get("name") in ru_fts_profile.KINDS:  # a root, of type <root>Type
+                    assert element.get("type", "").endswith(f":{element.get('name')}Type")
+            elif element.get("name") in {"Characteristics", "DiamondsInfo"}:
+                owners.setdefault(element.get("name", ""), set()).add(owner.get("name", ""))
+    roots = (ru_fts_profile.CERTIFICATE.root, ru_fts_profile.CONFIRMATION.root)
+    assert owners == {
+        "Characteristics": {"DiamondsInfoType"},
+        "DiamondsInfo": {f"{root}Type" for root in roots},
+    }
+
+
 @pytest.mark.parametrize("faults", [0.0, 1.0])
 def test_the_generator_writes_no_document_over_the_bounds(
     example_registry: ParticipantRegistry, faults: float
