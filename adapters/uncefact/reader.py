@@ -400,7 +400,9 @@ class DocumentReader:
         if place:
             parts.append(place)
         country = (texts.get(COUNTRY_ID) or "").strip() or None
-        if country is not None:
+        if country is not None and _COUNTRY.match(country):
+            country = country.upper()  # as country_code, without finding the element first
+        elif country is not None:
             where = next(child for child in address_element if child.tag == COUNTRY_ID)
             country = self.country_code(country, where, f"the {what}'s ram:CountryID")
         return Party(name=name, address=", ".join(parts) or None, country=country)
