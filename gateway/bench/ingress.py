@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import time
 import uuid
@@ -32,6 +33,7 @@ from aiohttp import web
 from gateway.bench.adapters import Document, corpus
 from gateway.demo_tokens import demo_token
 from gateway.ingress.app import serve
+from gateway.ingress.validator import WorkerValidator
 from gateway.kafka.clients import close_for_good, idempotent_producer
 from gateway.kafka.topics import create_topics, delete_topics
 from gateway.registry import ParticipantRegistry
@@ -50,6 +52,10 @@ class Load:
     seconds: float
     latencies_s: list[float]
     errors: int
+    #: CPU time of this process (load generator, server and its Kafka clients) and of the
+    #: validation workers while the run lasted.
+    cpu_s: float = 0.0
+    worker_cpu_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_s)
@@ -63,11 +69,39 @@ class Load:
             "p99_ms": quantile(0.99),
             "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
             "errors": self.errors,
+            # On a shared machine the rates move with the other load; CPU per request much
+            # less. The load generator's share is the same for every server measured.
+            "cpu_us_per_request": round(self.cpu_s / len(ordered) * 1e6),
+            "worker_cpu_us_per_request": round(self.worker_cpu_s / len(ordered) * 1e6),
         }
 
 
-async def drive(url: str, documents: list[Document], concurrency: int, expect: int = 202) -> Load:
-    """POST every document once, ``concurrency`` at a time."""
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU time of another process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
+
+
+def _cpu_s(pids: list[int]) -> tuple[float, float]:
+    return time.process_time(), sum(process_cpu_s(pid) for pid in pids)
+
+
+async def drive(
+    url: str,
+    documents: list[Document],
+    concurrency: int,
+    expect: int = 202,
+    workers: Callable[[], list[int]] = list,
+) -> Load:
+    """POST every document once, ``concurrency`` at a time; ``workers`` gives the pids of
+    the server's other processes, whose CPU time is counted too."""
     queue: asyncio.Queue[Document] = asyncio.Queue()
     for document in documents:
         queue.put_nowait(document)
@@ -94,10 +128,13 @@ async def drive(url: str, documents: list[Document], concurrency: int, expect: i
                         errors += 1
                 latencies.append(time.perf_counter() - started)
 
+        pids = workers()
+        cpu_before, workers_before = _cpu_s(pids)
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    return Load(elapsed, latencies, errors)
+        cpu_after, workers_after = _cpu_s(pids)
+    return Load(elapsed, latencies, errors, cpu_after - cpu_before, workers_after - workers_before)
 
 
 def bare_app(settings: Settings) -> web.Application:
@@ -131,19 +168,22 @@ def bare_app(settings: Settings) -> web.Application:
     return app
 
 
-async def _bare(settings: Settings, run: Callable[[str], Awaitable[Load]]) -> Load:
+Run = Callable[[str, Callable[[], list[int]]], Awaitable[Load]]
+
+
+async def _bare(settings: Settings, run: Run) -> Load:
     runner = web.AppRunner(bare_app(settings), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        return await run(f"http://127.0.0.1:{port}/v1/messages")
+        return await run(f"http://127.0.0.1:{port}/v1/messages", list)
     finally:
         await runner.cleanup()
 
 
-async def _ingress(settings: Settings, run: Callable[[str], Awaitable[Load]]) -> Load:
+async def _ingress(settings: Settings, run: Run) -> Load:
     async with serve(settings, host="127.0.0.1", port=0) as running:
         ingress = running.ingress
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -155,7 +195,14 @@ async def _ingress(settings: Settings, run: Callable[[str], Awaitable[Load]]) ->
             if time.monotonic() > deadline:
                 raise TimeoutError("the ingress did not become ready")
             await asyncio.sleep(0.05)
-        return await run(f"{running.url}/v1/messages")
+        validator = ingress.validator
+        pids = validator.worker_pids if isinstance(validator, WorkerValidator) else list
+        return await run(f"{running.url}/v1/messages", pids)
+
+
+def _cpu_ratio(server: dict[str, Any], bare: dict[str, Any]) -> float | None:
+    spent = server["cpu_us_per_request"] + server["worker_cpu_us_per_request"]
+    return round(spent / bare["cpu_us_per_request"], 2) if bare["cpu_us_per_request"] else None
 
 
 def _median(loads: list[Load]) -> dict[str, Any]:
@@ -188,9 +235,9 @@ async def run_ingress_bench(
     if len(documents) < warmup + requests:
         raise ValueError("the generator gave fewer documents than asked")
 
-    async def measured(url: str) -> Load:
+    async def measured(url: str, workers: Callable[[], list[int]]) -> Load:
         await drive(url, documents[:warmup], concurrency)
-        return await drive(url, documents[warmup:], concurrency)
+        return await drive(url, documents[warmup:], concurrency, workers=workers)
 
     lenient = settings.model_copy(
         update={"ingress": settings.ingress.model_copy(update={"validate_sync": False})}
@@ -235,6 +282,10 @@ async def run_ingress_bench(
         "ratio_to_bare_without_sync_validation": round(
             unchecked_summary["requests_per_s"] / floor, 3
         ),
+        # CPU per request (this process and the validation workers) against the bare
+        # handler's: steadier than the rates on a shared machine.
+        "cpu_ratio_to_bare": _cpu_ratio(ingress_summary, bare_summary),
+        "cpu_ratio_to_bare_without_sync_validation": _cpu_ratio(unchecked_summary, bare_summary),
         "validation_processes": processes,
         "ingress_validation_processes_" + str(other.ingress.validation_processes): _median(
             alternative

@@ -29,4 +29,9 @@ def test_bench_ingress_json(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatc
         figures = record[part]
         assert figures["errors"] == 0
         assert figures["requests_per_s"] > 0 and 0 < figures["p50_ms"] <= figures["p99_ms"]
-    assert record["ratio_to_bare"] > 0
+        assert figures["cpu_us_per_request"] > 0
+    # Only the default ingress validates in a worker process; the others have none.
+    assert record["ingress"]["worker_cpu_us_per_request"] >= 0  # clock ticks: 60 requests
+    assert record["bare_produce"]["worker_cpu_us_per_request"] == 0
+    assert record["ingress_validation_processes_0"]["worker_cpu_us_per_request"] == 0
+    assert record["ratio_to_bare"] > 0 and record["cpu_ratio_to_bare"] > 0
