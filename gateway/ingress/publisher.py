@@ -53,7 +53,12 @@ SOLO_BYTES = 256 * 1024
 MAX_BATCH = 256
 REAP_TIMEOUT_S = 5.0
 TXN_GAP_S = 0.003
-LANES = 4
+#: Transactions in flight at once. Two overlap one lane's TXN_GAP_S and round trips with
+#: the other's; more only split the queue into smaller transactions, and each costs the
+#: ingress ~1 ms of CPU whatever it holds (AddPartitionsToTxn, Produce, EndTxn). With
+#: validation in a worker process, verdicts arrive one at a time: 4 lanes carried ~6
+#: requests per transaction, 2 carry ~10 (session 15, docs/performance.md).
+LANES = 2
 
 
 class BrokerUnavailable(Exception):
