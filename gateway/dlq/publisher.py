@@ -156,12 +156,18 @@ class DeadLetterPublisher:
         limit, as read, is below the smallest this letter can be cut to."""
         moment = now or datetime.now(UTC)
         full = dlq_headers(headers, origin, failure, moment)
-        if self._read_at is None or (letter_size(key, value, full) > self.limit and self._stale()):
+        # Each read is an admin client's round trips inside the caller's transaction: at
+        # most one per letter.
+        read = self._read_at is None or (
+            letter_size(key, value, full) > self.limit and self._stale()
+        )
+        if read:
             await self.refresh()  # never read (no ``start``), or before cutting: raised?
         letter = fitted(key, value, full, origin, self.limit)
         if letter_size(*letter) > self.limit and self.limit_source == "config":
-            await self.refresh()  # raised since? (read at each retry while held)
-            letter = fitted(key, value, full, origin, self.limit)
+            if not read:
+                await self.refresh()  # raised since? (read at each retry while held)
+                letter = fitted(key, value, full, origin, self.limit)
             if letter_size(*letter) > self.limit:
                 self._too_small(letter_size(*letter), origin)
         delivery = await self._send(producer, letter)

@@ -325,3 +325,32 @@ def test_every_letter_fits_a_topic_of_the_smallest_dead_letter() -> None:
     origin = Origin("kp.inbound", 5, 10**12, 0, "kp.translator")
     full = dlq_headers([("kpgw-sender", b"RU" * 5000)], origin, failure, NOW)
     assert letter_size(*fitted(b"k" * 500, b"v" * 10**6, full, origin, limit)) <= limit
+
+
+def test_a_letter_reads_the_limit_once_even_when_the_topic_is_too_small(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A letter whose last read is stale and that does not fit even cut reads the limit
+    once, not twice in a row: each read is an admin client's round trips (up to ~20 s
+    with a slow broker), inside the worker's transaction."""
+    broker = _Broker(max_bytes=900)
+    config = _Config(broker)
+    publisher = DeadLetterPublisher("kp.dlq", component="translator", read_limit=config)
+    asyncio.run(publisher.start())
+    monkeypatch.setattr(publisher_module, "REREAD_S", 0.0)  # the last read is stale
+
+    async def once() -> Any:
+        return await publisher.publish(
+            broker,
+            key=b"k",
+            value=b"v" * 5_000,
+            headers=[],
+            origin=ORIGIN,
+            failure=Failure.of(MANY, stage="translator"),
+            now=NOW,
+        )
+
+    with pytest.raises(DeadLetterTopicTooSmall):
+        asyncio.run(once())
+    DEAD_LETTER_TOPIC_TOO_SMALL.pop(("translator", "kp.dlq"), None)
+    assert config.reads == 2  # at start-up, then once for this letter
