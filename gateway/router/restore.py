@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -299,46 +299,61 @@ async def restore_partitions(
             )
             for tp in tps
         }
-        pending: set[TopicPartition] = set()
         refused: dict[int, dict[str, int]] = {}  # partition -> newer writer fingerprints
+
+        async def done(tp: TopicPartition) -> None:
+            await _done(
+                results[tp],
+                started=started,
+                on_restored=on_restored,
+                on_held=on_held,
+                timers=timers,
+                refused=refused,
+            )
+
+        pending: set[TopicPartition] = set()
         for tp in tps:
             if ends[tp] > starts[tp]:
                 pending.add(tp)
             else:
-                await _done(
-                    results[tp],
-                    started=started,
-                    on_restored=on_restored,
-                    on_held=on_held,
-                    timers=timers,
-                    refused=refused,
-                )
-        progress = ReadProgress(TransientFailure)  # the broker gone mid-read: retried
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
-            for tp, records in batches.items():
-                progress.advanced()
-                result = results[tp]
-                for record in records:
-                    if record.offset < result.end_offset:
-                        result.apply(record)
-            for tp in list(pending):
-                if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
-                    pending.discard(tp)
-                    await _done(
-                        results[tp],
-                        started=started,
-                        on_restored=on_restored,
-                        on_held=on_held,
-                        timers=timers,
-                        refused=refused,
-                    )
-            if pending:
-                progress.check(changelog)
+                await done(tp)
+        await _read_to_ends(
+            consumer, changelog, pending, ends, lambda tp: results[tp].apply, reached=done
+        )
         if refused:
             raise newer_states_refused(refused)
     finally:
         await close_for_good(consumer, what="restore consumer")
+
+
+async def _read_to_ends(
+    consumer: AIOKafkaConsumer,
+    changelog: str,
+    pending: set[TopicPartition],
+    ends: Mapping[TopicPartition, int],
+    applier: Callable[[TopicPartition], Callable[[Any], None]],
+    *,
+    reached: Callable[[TopicPartition], Awaitable[None]] | None = None,
+) -> None:
+    """Read the ``pending`` partitions up to their ``ends``, giving each record below its
+    partition's end to that partition's ``applier``; ``reached`` is awaited as each one
+    gets there. A broker gone mid-read fails it (``TransientFailure``: retried)."""
+    progress = ReadProgress(TransientFailure)
+    while pending:
+        batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+        for tp, records in batches.items():
+            progress.advanced()
+            apply, end = applier(tp), ends[tp]
+            for record in records:
+                if record.offset < end:
+                    apply(record)
+        for tp in list(pending):
+            if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
+                pending.discard(tp)
+                if reached is not None:
+                    await reached(tp)
+        if pending:
+            progress.check(changelog)
 
 
 async def _done(
@@ -388,20 +403,7 @@ async def recheck_held(
             if begin < ends[tp]:
                 consumer.seek(tp, begin)
                 pending.add(tp)
-        progress = ReadProgress(TransientFailure)
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
-            for tp, records in batches.items():
-                progress.advanced()
-                hold = by_tp[tp]
-                for record in records:
-                    if record.offset < ends[tp]:
-                        hold.apply(record)
-            for tp in list(pending):
-                if await bounded_position(consumer, tp, error=TransientFailure) >= ends[tp]:
-                    pending.discard(tp)
-            if pending:
-                progress.check(changelog)
+        await _read_to_ends(consumer, changelog, pending, ends, lambda tp: by_tp[tp].apply)
         read_at = time.monotonic()
         for tp, hold in by_tp.items():
             hold.end_offset, hold.read_at = ends[tp], read_at
