@@ -293,26 +293,22 @@ class _Gauges:
             "partition",
             ROUTER_STATE_MISSING,
         )
-        newer = GaugeMetricFamily(
+        yield _by_label(
             "kpgw_router_newer_states_held",
             "While a kp.events partition is held (not processed) because its changelog's "
             "latest states include some a newer router wrote that this one cannot decode: "
             "how many, by partition",
-            labels=("partition",),
+            "partition",
+            ROUTER_NEWER_STATES_HELD,
         )
-        for partition, count in sorted(ROUTER_NEWER_STATES_HELD.items()):
-            newer.add_metric([str(partition)], float(count))
-        yield newer
-        held = GaugeMetricFamily(
+        yield _by_label(
             "kpgw_router_clock_jump_seconds",
             "While the router holds its timer's irreversible actions (overdue, orphan, "
             "retirement) after its wall clock jumped forward against the monotonic clock: "
             "the jump, in seconds, by consumer group",
-            labels=("group",),
+            "group",
+            ROUTER_CLOCK_JUMP,
         )
-        for group, seconds in sorted(ROUTER_CLOCK_JUMP.items()):
-            held.add_metric([group], seconds)
-        yield held
         yield _flags(
             "kpgw_clock_ahead_of_broker",
             "1 while the latest write of a component was refused because this host's clock "
@@ -340,9 +336,16 @@ class _Gauges:
 
 def _flags(name: str, documentation: str, label: str, present: Iterable[Any]) -> GaugeMetricFamily:
     """A gauge of 1 per key of ``present`` (no series when it is empty)."""
+    return _by_label(name, documentation, label, dict.fromkeys(present, 1.0))
+
+
+def _by_label(
+    name: str, documentation: str, label: str, values: Mapping[Any, float]
+) -> GaugeMetricFamily:
+    """A gauge of each value of ``values`` under its key (no series when it is empty)."""
     gauge = GaugeMetricFamily(name, documentation, labels=(label,))
-    for key in sorted(present):
-        gauge.add_metric([str(key)], 1.0)
+    for key, value in sorted(values.items()):
+        gauge.add_metric([str(key)], float(value))
     return gauge
 
 
