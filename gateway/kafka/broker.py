@@ -8,7 +8,6 @@ gets a state folder (data, logs, pid file, config) keyed by its port.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import os
@@ -21,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway import aio_run
 from gateway.errors import EnvironmentProblem
 
 KAFKA_VERSION = "4.1.1"
@@ -408,7 +408,9 @@ def answers_metadata(bootstrap: str, *, timeout_s: float = 5) -> bool:
     metadata request."""
     if not any(_accepts(server, min(timeout_s, 2)) for server in bootstrap.split(",")):
         return False
-    return asyncio.run(_metadata(bootstrap, timeout_s))
+    # Bounded exit: a client task that swallows its cancellation (a hung broker) would
+    # hold ``asyncio.run``'s for as long as it runs, and ``kpgw kafka up`` or the demo with it.
+    return aio_run.run(_metadata(bootstrap, timeout_s))
 
 
 def _accepts(server: str, timeout_s: float) -> bool:

@@ -5,8 +5,11 @@ calls are stand-ins."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,3 +170,36 @@ def test_any_server_of_a_bootstrap_list_may_accept_the_probe(
         assert broker.answers_metadata(f"127.0.0.1:1,127.0.0.1:{port}", timeout_s=1)
         assert broker.answers_metadata(f"localhost:{port}", timeout_s=1)
     assert not broker.answers_metadata("127.0.0.1:1", timeout_s=1)
+
+
+def test_the_probe_ends_in_bounded_time_when_a_client_task_ignores_its_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``kpgw kafka up|down`` and the demo wait on this probe: a client task left running
+    that swallows its cancellation (as aiokafka's may with a hung broker) held
+    ``asyncio.run``'s exit for as long as it ran; the bounded runner leaves it."""
+    from gateway import aio_run
+
+    monkeypatch.setattr(aio_run, "_threads_left", [])
+    released = time.monotonic() + 30  # the stand-in ends by itself, whatever happens
+
+    async def stubborn() -> None:
+        while time.monotonic() < released:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(released - time.monotonic())
+
+    async def metadata(bootstrap: str, timeout_s: float) -> bool:
+        asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+        return True
+
+    monkeypatch.setattr(broker, "_metadata", metadata)
+    monkeypatch.setattr(broker, "_accepts", lambda server, timeout_s: True)
+    answers: list[bool] = []
+    probe = threading.Thread(
+        target=lambda: answers.append(broker.answers_metadata("127.0.0.1:1", timeout_s=1)),
+        daemon=True,
+    )
+    probe.start()
+    probe.join(timeout=15)
+    assert answers == [True]
