@@ -10,6 +10,8 @@ None and the publisher falls back to learning from refusals."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -28,7 +30,8 @@ DEAD_LETTER_CONSEQUENCE = (
     "a dead letter too large for it is learnt from the broker's refusal, which costs a "
     "retry of the batch"
 )
-#: How long a read may take: it may run inside a worker's transaction (30 s at most).
+#: How long a read may take, all its requests together: it may run inside a worker's
+#: transaction (30 s at most).
 READ_S = 5.0
 
 
@@ -51,8 +54,8 @@ def config_value(responses: list[Any], name: str, key: str) -> int | None:
 
 class RecordLimitReader:
     """Reads ``topic``'s effective ``max.message.bytes`` with a short-lived admin client,
-    every call bounded (``broker_answer``). None, with one log line per kind of failure,
-    when it cannot be read."""
+    its requests bounded together by ``seconds`` (``broker_answer``). None, with one log
+    line per kind of failure, when it cannot be read."""
 
     def __init__(
         self,
@@ -71,26 +74,34 @@ class RecordLimitReader:
 
     async def __call__(self) -> int | None:
         admin = admin_client(self.settings, request_timeout_ms=int(self.seconds * 1000))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+
+        def left() -> float:
+            """What is left of ``seconds`` for the next request: up to four of them (start,
+            the topic's configs, the cluster, the broker's configs) share it."""
+            return max(0.001, deadline - loop.time())
+
         try:
-            await broker_answer(admin.start(), "an admin client's start", seconds=self.seconds)
-            return await self._read(admin)
+            await broker_answer(admin.start(), "an admin client's start", seconds=left())
+            return await self._read(admin, left)
         except Exception as exc:  # noqa: BLE001 - no ACL, no broker: learn from refusals
             self._note(repr(exc))
             return None
         finally:
             await close_for_good(admin, what="dead-letter limit admin client", seconds=2.0)
 
-    async def _read(self, admin: Any) -> int | None:
+    async def _read(self, admin: Any, left: Callable[[], float]) -> int | None:
         what = f"the configs of {self.topic}"
         topic = ConfigResource(ConfigResourceType.TOPIC, self.topic, {TOPIC_LIMIT: ""})
         found = config_value(
-            await broker_answer(admin.describe_configs([topic]), what, seconds=self.seconds),
+            await broker_answer(admin.describe_configs([topic]), what, seconds=left()),
             self.topic,
             TOPIC_LIMIT,
         )
         if found is None:  # a broker that described no topic-level value: its own default
             cluster = await broker_answer(
-                admin.describe_cluster(), "the cluster's brokers", seconds=self.seconds
+                admin.describe_cluster(), "the cluster's brokers", seconds=left()
             )
             node = str(cluster["brokers"][0]["node_id"])
             broker = ConfigResource(ConfigResourceType.BROKER, node, {BROKER_LIMIT: ""})
@@ -98,7 +109,7 @@ class RecordLimitReader:
                 await broker_answer(
                     admin.describe_configs([broker]),
                     f"broker {node}'s configs",
-                    seconds=self.seconds,
+                    seconds=left(),
                 ),
                 node,
                 BROKER_LIMIT,
