@@ -34,7 +34,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import ConfigurationError
-from gateway.ingress.app import problems
+from gateway.ingress.app import problems, request_ids
 from gateway.ingress.auth import server_ssl_context
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.exposure import LOOPBACK, open_metrics_problems
@@ -94,7 +94,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(operations: Operations) -> web.Application:
-    app = web.Application(middlewares=[problems], client_max_size=1024)
+    # As the ingress's: every answer, a problem too, carries its X-Request-Id.
+    app = web.Application(middlewares=[request_ids, problems], client_max_size=1024)
     app[OPERATIONS] = operations
     app.router.add_get("/healthz", healthz, allow_head=False)
     app.router.add_get("/readyz", readyz, allow_head=False)

@@ -63,14 +63,35 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-@web.middleware
-async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id, per-request log context, metrics."""
-    started = time.perf_counter()
+def new_request_id() -> str:
+    """A fresh id for this request: in ``REQUEST_ID`` (a problem's ``instance`` names it)
+    and in the log context of its lines."""
     request_id = str(uuid.uuid4())
     REQUEST_ID.set(request_id)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    return request_id
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The request id alone, on every answer (``X-Request-Id``), for an application without
+    the ingress's metrics: the operations endpoints of a worker-only process
+    (``gateway.ops_http``). Outside ``problems``, so a problem answer carries it too."""
+    request_id = new_request_id()
+    try:
+        response = await handler(request)
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id (as ``request_ids``), per-request log context, metrics."""
+    started = time.perf_counter()
+    request_id = new_request_id()
     status = 500
     try:
         response = await handler(request)

@@ -202,3 +202,34 @@ def test_the_ingress_notes_a_held_dead_letter_topic_without_failing() -> None:
         assert dead_letter_note() == {}
     finally:
         DEAD_LETTER_TOPIC_TOO_SMALL.pop(("translator", "kp.dlq"))
+
+
+async def test_every_answer_carries_a_request_id_as_the_ingress_s() -> None:
+    """The ingress's answers all carry ``X-Request-Id`` (the OpenAPI document says every
+    answer does); a worker-only process's answered without one, its problems too (their
+    ``instance`` named an id found nowhere else)."""
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", http_port=0)
+    settings.ingress.metrics_token = SecretStr("m" * 32)
+    bearer = {"Authorization": "Bearer " + "m" * 32}
+    asked = [
+        ("/healthz", {}, 200),
+        ("/readyz", {}, 503),  # no broker
+        ("/metrics", bearer, 200),
+        ("/metrics", {}, 401),
+        ("/nowhere", {}, 404),
+    ]
+    seen: set[str] = set()
+    async with (
+        serve_operations(settings, ("translator",)) as url,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+    ):
+        for path, headers, status in asked:
+            async with session.get(url + path, headers=headers) as answer:
+                assert answer.status == status, path
+                request_id = answer.headers.get("X-Request-Id", "")
+                assert len(request_id) == 36, (path, dict(answer.headers))
+                if status >= 400 and path != "/readyz":
+                    problem = await answer.json(content_type=None)
+                    assert problem["instance"] == f"urn:uuid:{request_id}"
+                seen.add(request_id)
+    assert len(seen) == len(asked)  # one for each request
