@@ -18,12 +18,17 @@ loopback it refuses to start without a metrics token, as the ingress does. It ta
 ingress's TLS files too (``KPGW_INGRESS__TLS_CERTFILE``, ``..._KEYFILE``): set, it serves
 HTTPS with them, so the metrics token does not cross the network in clear where the
 ingress's does not; unset, plain HTTP, with a warning off loopback as the ingress's.
+
+Answered as the ingress answers: every answer carries ``X-Request-Id``, every error is a
+problem document (one aiohttp's HTTP parser refuses too, quoting nothing of the request),
+and a malformed request is logged without its header lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +39,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import ConfigurationError
-from gateway.ingress.app import problems, request_ids
+from gateway.ingress.app import problems, redact_server_log, request_ids
 from gateway.ingress.auth import server_ssl_context
 from gateway.ingress.dashboard import check_operator
 from gateway.ingress.exposure import LOOPBACK, open_metrics_problems
+from gateway.ingress.handlers import expect_continue
+from gateway.ingress.protocol import ProblemAppRunner
 from gateway.ingress.service import READY_CACHE_S, READY_TIMEOUT_S, broker_topics
 from gateway.kafka.clients import wait_bounded
 from gateway.listen import start_site
@@ -97,9 +104,10 @@ def create_app(operations: Operations) -> web.Application:
     # As the ingress's: every answer, a problem too, carries its X-Request-Id.
     app = web.Application(middlewares=[request_ids, problems], client_max_size=1024)
     app[OPERATIONS] = operations
-    app.router.add_get("/healthz", healthz, allow_head=False)
-    app.router.add_get("/readyz", readyz, allow_head=False)
-    app.router.add_get("/metrics", metrics, allow_head=False)
+    get = functools.partial(app.router.add_get, allow_head=False, expect_handler=expect_continue)
+    get("/healthz", healthz)
+    get("/readyz", readyz)
+    get("/metrics", metrics)
     return app
 
 
@@ -122,7 +130,10 @@ async def serve_operations(settings: Settings, components: Sequence[str]) -> Asy
     ssl_context = server_ssl_context(settings.ingress)
     registry = RegistryWatcher(settings.partners_file)
     operations = Operations(settings, tuple(components), component_topics(settings, registry))
-    runner = web.AppRunner(create_app(operations), access_log=None, shutdown_timeout=2.0)
+    # As the ingress's: a request aiohttp's parser refuses (a malformed Authorization line
+    # carries the metrics token) is a problem that quotes nothing, and logged without it.
+    redact_server_log()
+    runner = ProblemAppRunner(create_app(operations), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     stop = asyncio.Event()
     lag = asyncio.create_task(pipeline_metrics().sample_lag(settings, stop), name="lag")

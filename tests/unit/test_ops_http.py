@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import shutil
 import ssl
 import subprocess
@@ -233,3 +235,53 @@ async def test_every_answer_carries_a_request_id_as_the_ingress_s() -> None:
                     assert problem["instance"] == f"urn:uuid:{request_id}"
                 seen.add(request_id)
     assert len(seen) == len(asked)  # one for each request
+
+
+TOKEN = "m" * 32
+
+
+async def _exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closes
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A space before the colon of the metrics token's line.
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization : Bearer " + TOKEN.encode() + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n",
+    ],
+    ids=["malformed-line", "expect"],
+)  # fmt: skip
+async def test_a_request_the_server_refuses_is_a_problem_that_quotes_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, raw: bytes
+) -> None:
+    """aiohttp answered these itself, in plain text quoting the line (a malformed
+    ``Authorization`` line: the metrics token, echoed back and logged at error with its
+    traceback), without ``X-Request-Id``; the ingress had answered them as problems and kept
+    the token out of its log since it serves them (``ProblemAppRunner``,
+    ``redact_server_log``)."""
+    server_log = logging.getLogger("aiohttp.server")
+    monkeypatch.setattr(server_log, "filters", [])  # as in a worker-only process
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", http_port=0)
+    settings.ingress.metrics_token = SecretStr(TOKEN)
+    with caplog.at_level(logging.INFO, logger="aiohttp.server"):
+        async with serve_operations(settings, ("translator",)) as url:
+            status, headers, body = await _exchange(url, raw)
+    assert status == 400  # bad-request, as the ingress answers both
+    assert headers["content-type"].startswith("application/problem+json"), body
+    problem = json.loads(body)
+    assert problem["instance"] == f"urn:uuid:{headers['x-request-id']}"
+    assert TOKEN.encode() not in body
+    assert TOKEN not in caplog.text
