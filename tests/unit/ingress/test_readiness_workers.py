@@ -8,13 +8,16 @@ test_all_in_one_readiness.py."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from gateway import ops_http
-from gateway.ingress import service
+from gateway.ingress import handlers, service
 from gateway.ingress.service import Ingress
 from gateway.metrics import pipeline_metrics
 from gateway.ops_http import Operations
@@ -23,6 +26,8 @@ from gateway.registry.loader import load_registry
 from gateway.router.preflight import router_topic_suffixes
 from gateway.settings import Settings, load_settings
 from gateway.translator.worker import TRANSLATOR_TOPICS
+from tests.openapi_shapes import component as schema
+from tests.openapi_shapes import spec, undocumented
 
 WAITING = "waiting for the consumer group to assign partitions (...); waiting 7 s"
 
@@ -143,4 +148,49 @@ async def test_a_worker_not_built_yet_is_not_ready(
             "ready": False,
             "checks": {"broker": False, "topics": False, "translator": False},
         }
+    }
+
+
+async def test_while_draining_the_workers_are_still_shown(
+    settings: Settings, every_topic: set[str], workers: list[_Worker]
+) -> None:
+    """After SIGTERM the ingress fails /readyz on purpose (``checks`` empty) while the
+    workers beside it stop: the draining answer left ``workers`` out, so an operator
+    watching a rolling restart could not see them finish."""
+    ingress = Ingress.build(settings, ("translator", "router"))
+    app = web.Application()
+    app[handlers.INGRESS] = ingress
+    ingress.draining = True
+    answer = await handlers.readyz(make_mocked_request("GET", "/readyz", app=app))
+    assert answer.status == 503
+    assert isinstance(answer, web.Response) and answer.body is not None
+    report = json.loads(bytes(answer.body))
+    assert report == {
+        "ready": False,
+        "draining": True,
+        "checks": {},
+        "workers": (await ingress._check_readiness())["workers"],
+    }
+    assert report["workers"]["router"]["checks"]["router_restoring_partitions"] == [1, 4]
+    openapi = spec()
+    assert undocumented(report, schema("Readiness"), openapi) == []
+    workers.clear()  # stopped and collected: shown as not ready, not left out
+    ingress.readiness._last = None
+    report = json.loads(
+        bytes((await handlers.readyz(make_mocked_request("GET", "/readyz", app=app))).body)
+    )
+    assert report["workers"]["translator"]["ready"] is False
+    assert report["workers"]["router"]["checks"]["router"] is False
+
+
+async def test_while_draining_without_workers_the_answer_is_as_it_was(
+    settings: Settings, every_topic: set[str]
+) -> None:
+    """``kpgw run --only ingress``: nothing to show, no broker check."""
+    ingress = Ingress.build(settings)
+    ingress.draining = True
+    assert await handlers.draining_report(ingress) == {
+        "ready": False,
+        "draining": True,
+        "checks": {},
     }
