@@ -25,7 +25,8 @@ log = structlog.get_logger(__name__)
 
 TOPIC_LIMIT = "max.message.bytes"
 BROKER_LIMIT = "message.max.bytes"
-#: What the publisher does when it cannot read the limit (the unreadable line says it).
+#: What the dead-letter publisher does when it cannot read the limit (its line,
+#: ``record_limit_unreadable``, names the topic: kp.dlq.audit's is read too).
 DEAD_LETTER_CONSEQUENCE = (
     "a dead letter too large for it is learnt from the broker's refusal, which costs a "
     "retry of the batch"
@@ -89,7 +90,7 @@ class RecordLimitReader:
             self._note(repr(exc))
             return None
         finally:
-            await close_for_good(admin, what="dead-letter limit admin client", seconds=2.0)
+            await close_for_good(admin, what="record limit admin client", seconds=2.0)
 
     async def _read(self, admin: Any, left: Callable[[], float]) -> int | None:
         what = f"the configs of {self.topic}"
@@ -124,7 +125,7 @@ class RecordLimitReader:
         if why != self._said:
             self._said = why
             log.warning(
-                "dead_letter_limit_unreadable",
+                "record_limit_unreadable",
                 topic=self.topic,
                 error=why,
                 detail=f"the {TOPIC_LIMIT} of {self.topic} could not be read (no "
