@@ -21,8 +21,7 @@ from gateway import codec
 from gateway.demo.clock import DemoClock
 from gateway.demo.summary import Summary, render, summarise
 from gateway.demo.traffic import DEMO_PAIRS, SendReport, send_wave, stories, waves
-from gateway.dlq.headers import REASON, SENDER, text_header
-from gateway.dlq.store import read_topic_to_end
+from gateway.dlq.store import DeadLetter, read_topic_to_end
 from gateway.errors import EnvironmentProblem
 from gateway.ingress.app import serve
 from gateway.kafka.broker import LocalBroker, answers_metadata, local_port, port_free
@@ -165,11 +164,17 @@ async def collect(
             notification = codec.decode(record.value, "PartnerNotification")
             if notification["notification_type"] == "SHIPMENT_ANNOUNCED":
                 announced.append(notification)
-    dead = [
-        (text_header(r.headers, SENDER) or "", text_header(r.headers, REASON) or "UNKNOWN")
-        for r in await read_topic_to_end(settings, f"{prefix}dlq")
-    ]
+    dead = [dead_letter_entry(r) for r in await read_topic_to_end(settings, f"{prefix}dlq")]
     return outcomes, announced, dead
+
+
+def dead_letter_entry(record: Any) -> tuple[str, str]:
+    """(sender, reason) of a kp.dlq record for the summary, read as ``kpgw dlq`` reads it
+    (``DeadLetter.of``): every sender its ``kpgw-sender`` headers name, joined by ", " when
+    a Kafka-native sender gave conflicting ones, as ``kpgw dlq list`` shows it. The demo
+    took the last value alone, unstripped."""
+    letter = DeadLetter.of(record)
+    return letter.sender, letter.reason
 
 
 async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Summary:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 from rich.console import Console
 
+from gateway.demo.run import dead_letter_entry
 from gateway.demo.summary import render, summarise
+from gateway.dlq.headers import REASON, SENDER
+from gateway.dlq.store import DeadLetter
 
 
 def _outcome(cert: str, kind: str, exporter: str = "RU", importer: str = "EU") -> dict[str, object]:
@@ -73,3 +77,28 @@ def test_counts_per_pair_signals_and_dead_letters() -> None:
     out = io.StringIO()
     render(summary, Console(file=out, width=140), dashboard_url=board)
     assert f"Dashboard: {board}" not in out.getvalue() and "--serve" in out.getvalue()
+
+
+def _letter(headers: list[tuple[str, bytes | None]]) -> SimpleNamespace:
+    return SimpleNamespace(
+        partition=0, offset=7, timestamp=1_772_409_600_000, key=b"k", value=b"<x/>",
+        headers=[(REASON, b"INVALID_INBOUND_HEADER"), *headers],
+    )  # fmt: skip
+
+
+def test_a_dead_letter_is_summarised_under_the_senders_kpgw_dlq_shows() -> None:
+    """The demo took the last ``kpgw-sender`` value alone: a letter whose Kafka-native
+    sender gave conflicting ones was BW's in the summary and "RU, BW" in ``kpgw dlq``."""
+    conflicting = _letter([(SENDER, b"RU"), (SENDER, b" BW ")])
+    letter = DeadLetter.of(conflicting)
+    assert dead_letter_entry(conflicting) == (letter.sender, letter.reason)
+    assert dead_letter_entry(conflicting) == ("RU, BW", "INVALID_INBOUND_HEADER")
+    assert dead_letter_entry(_letter([(SENDER, b"RU"), (SENDER, None)])) == (
+        "RU",
+        "INVALID_INBOUND_HEADER",
+    )
+    assert dead_letter_entry(_letter([]))[0] == ""
+    no_reason = SimpleNamespace(**{**vars(_letter([])), "headers": []})
+    assert dead_letter_entry(no_reason) == ("", "UNKNOWN")
+    summary = summarise([], [], [dead_letter_entry(conflicting)])
+    assert summary.as_dict()["dead_letters"] == {"RU, BW:INVALID_INBOUND_HEADER": 1}
