@@ -265,20 +265,26 @@ def tee(first: Apply, second: Apply) -> Apply:
     return both
 
 
-def check_operator(
-    request: web.Request, token: SecretStr | None, resource: str = "the dashboard"
-) -> None:
-    """401 unless the operator token is presented (Basic password or Bearer); open when
-    no token is configured. Used for the dashboard and, with its own token, ``/metrics``."""
+def is_operator(request: web.Request, token: SecretStr | None) -> bool:
+    """Whether ``request`` presents ``token`` (Basic password or Bearer); every request
+    does when no token is configured."""
     if token is None:
-        return
+        return True
     presented = _presented(request.headers.get("Authorization", ""))
     wanted = hashlib.sha256(token.get_secret_value().encode()).digest()
     # surrogatepass: a header with non-UTF-8 bytes must fail the comparison, not the request.
     given = hashlib.sha256((presented or "").encode("utf-8", "surrogatepass")).digest()
     # An empty presented token never passes, whatever is configured (the settings refuse
     # an empty one, but this is the last line: ``curl -u ':'`` matched an empty token).
-    if not presented or not hmac.compare_digest(given, wanted):
+    return bool(presented) and hmac.compare_digest(given, wanted)
+
+
+def check_operator(
+    request: web.Request, token: SecretStr | None, resource: str = "the dashboard"
+) -> None:
+    """401 unless the operator token is presented (Basic password or Bearer); open when
+    no token is configured. Used for the dashboard and, with its own token, ``/metrics``."""
+    if not is_operator(request, token):
         raise Problem(
             "unauthenticated",
             f"{resource} needs the operator token (as the Basic password or a Bearer token)",

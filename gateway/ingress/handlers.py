@@ -20,7 +20,7 @@ from aiohttp.web_urldispatcher import _default_expect_handler as _aiohttp_expect
 
 from gateway.events import raw_sha256
 from gateway.ingress import dashboard_view, validation
-from gateway.ingress.dashboard import check_operator
+from gateway.ingress.dashboard import check_operator, is_operator
 from gateway.ingress.idempotency import Accepted, idempotency_key, tracking_id_for
 from gateway.ingress.limits import (
     check_charset,
@@ -279,10 +279,31 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     ingress = request.app[INGRESS]
+    operator = is_operator(request, ingress.settings.ingress.metrics_token)
     if ingress.draining:
-        return _json(await draining_report(ingress), 503)
+        report = await draining_report(ingress)
+        return _json(report if operator else yes_or_no(report), 503)
     report = await ingress.readiness()
-    return _json(report, 200 if report["ready"] else 503)
+    return _json(report if operator else yes_or_no(report), 200 if report["ready"] else 503)
+
+
+def yes_or_no(report: dict[str, Any]) -> dict[str, Any]:
+    """/readyz for whoever does not present the metrics token, once one is set: every
+    verdict, none of the details. The port is the participants' too, and the details name
+    topics (so participants), partitions, a registry file and dead letters' coordinates:
+    operators' matters, as /metrics is. A probe needs only the status and the verdicts."""
+    kept: dict[str, Any] = {
+        key: report[key] for key in ("ready", "draining", "checks") if key in report
+    }
+    if "workers" in report:
+        kept["workers"] = {
+            name: {
+                "ready": worker["ready"],
+                "checks": {k: v for k, v in worker["checks"].items() if isinstance(v, bool)},
+            }
+            for name, worker in report["workers"].items()
+        }
+    return kept
 
 
 async def draining_report(ingress: Ingress) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from pydantic import SecretStr
 
 from gateway import ops_http
 from gateway.ingress import handlers, service
@@ -194,3 +195,45 @@ async def test_while_draining_without_workers_the_answer_is_as_it_was(
         "draining": True,
         "checks": {},
     }
+
+
+async def _readyz(app: web.Application, authorization: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": authorization} if authorization else {}
+    answer = await handlers.readyz(make_mocked_request("GET", "/readyz", headers, app=app))
+    assert isinstance(answer, web.Response) and answer.body is not None
+    return dict(json.loads(bytes(answer.body)))
+
+
+@pytest.mark.parametrize("draining", [False, True])
+async def test_with_a_metrics_token_only_operators_see_the_details(
+    settings: Settings, every_topic: set[str], workers: list[_Worker], draining: bool
+) -> None:
+    """The ingress's port is the participants' too (a code review): its /readyz named the
+    partitions held, the partner topics missing (so the participants) and the text of a
+    dead-letter problem to anyone. With a metrics token set, a probe without it gets every
+    verdict and no detail; the operator presenting it gets everything, as before."""
+    settings.ingress.metrics_token = SecretStr("m" * 32)
+    ingress = Ingress.build(settings, ("translator", "router"))
+    ingress.draining = draining
+    app = web.Application()
+    app[handlers.INGRESS] = ingress
+    full = await _readyz(app, "Bearer " + "m" * 32)
+    assert full["workers"]["router"]["checks"]["router_restoring_partitions"] == [1, 4]
+    for presented in (None, "Bearer wrong", "Bearer "):
+        public = await _readyz(app, presented)
+        assert public["ready"] is full["ready"] is False
+        assert public["checks"] == full["checks"]
+        assert public["workers"] == {
+            "translator": {
+                "ready": False,
+                "checks": {"broker": True, "topics": True, "translator": False},
+            },
+            "router": {
+                "ready": False,
+                "checks": {"broker": True, "topics": True, "router": False},
+            },
+        }
+        assert set(public) <= {"ready", "draining", "checks", "workers"}
+        assert undocumented(public, schema("Readiness"), spec()) == []
+    settings.ingress.metrics_token = None  # no token set: everyone is the operator
+    assert await _readyz(app) == full
