@@ -36,8 +36,8 @@ from gateway.dlq.headers import (
     readable_headers,
     text_header,
 )
+from gateway.dlq.replay import ReplayReport, ReplayStopped, replay_history
 from gateway.dlq.replay import replay as run_replay
-from gateway.dlq.replay import replay_history
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
 from gateway.text import audit_text, printable, printable_line
 from gateway.translator.predict import predict
@@ -367,6 +367,32 @@ def stats_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _say_replayed(report: ReplayReport, audit: str) -> None:
+    """The text summary of a replay (or a dry run) that ran to its end."""
+    verb = "would replay" if report.dry_run else "replayed"
+    click.echo(
+        f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
+        f"{len(report.skipped)} skipped as already replayed"
+        + ("" if report.dry_run else f"; replay id {report.replay_id}")
+    )
+    for letter in report.replayed:
+        again = report.failing_again.get(letter.id)
+        note = f" (would fail again: {again})" if again else ""
+        why_failed, topic = audit_text(letter.reason), audit_text(letter.original_topic)
+        click.echo(f"  {letter.id} {why_failed} -> {topic}{note}")
+    for letter in report.unreplayable:
+        why = report.why_unreplayable.get(letter.id, "")
+        # The reason quotes the dead letter's headers: bounded and escaped.
+        click.echo(f"  {letter.id} not replayable: {audit_text(why)}")
+    if report.chunks > 1:  # a bulk replay: one transaction per chunk, each with its audit
+        click.echo(f"re-sent in {report.chunks} chunks, each audited in its own transaction")
+    if not report.dry_run:
+        if report.audit_records > 1:  # a bulk replay: parts that each fit the topic
+            click.echo(f"audit on {audit}, in {report.audit_records} records: {report.result}")
+        else:
+            click.echo(f"audit record on {audit}: {report.result}")
+
+
 @dlq.command()
 @filters
 @click.option(
@@ -439,40 +465,27 @@ def replay(
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = aio_run.run(
-            run_replay(
-                config,
-                selection,
-                operator=who,
-                dry_run=dry_run,
-                force=force,
-                progress=advance,
-                judge=judge,
+        try:
+            report = aio_run.run(
+                run_replay(
+                    config,
+                    selection,
+                    operator=who,
+                    dry_run=dry_run,
+                    force=force,
+                    progress=advance,
+                    judge=judge,
+                )
             )
-        )
+        except ReplayStopped as stopped:
+            # What the chunks before it re-sent and audited stays: the report says it too,
+            # and the message (exit 2) how many were and were not re-sent.
+            if as_json:
+                emit_json(stopped.report.as_dict())
+            raise
     if as_json:
         emit_json(report.as_dict())
         return
-    verb = "would replay" if dry_run else "replayed"
-    click.echo(
-        f"{verb} {len(report.replayed)} of {len(report.selected)} selected dead letter(s); "
-        f"{len(report.skipped)} skipped as already replayed"
-        + ("" if dry_run else f"; replay id {report.replay_id}")
-    )
-    for letter in report.replayed:
-        again = report.failing_again.get(letter.id)
-        note = f" (would fail again: {again})" if again else ""
-        why_failed, topic = audit_text(letter.reason), audit_text(letter.original_topic)
-        click.echo(f"  {letter.id} {why_failed} -> {topic}{note}")
-    for letter in report.unreplayable:
-        why = report.why_unreplayable.get(letter.id, "")
-        # The reason quotes the dead letter's headers: bounded and escaped.
-        click.echo(f"  {letter.id} not replayable: {audit_text(why)}")
-    if not dry_run:
-        audit = f"{config.topic_prefix}dlq.audit"
-        if report.audit_records > 1:  # a bulk replay: parts that each fit the topic
-            click.echo(f"audit on {audit}, in {report.audit_records} records: {report.result}")
-        else:
-            click.echo(f"audit record on {audit}: {report.result}")
+    _say_replayed(report, f"{config.topic_prefix}dlq.audit")
     if not report.selected and (reason or sender):
         _read(selection)  # a typo: say which reasons and senders the DLQ does hold

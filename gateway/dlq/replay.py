@@ -1,6 +1,7 @@
 """Replaying dead letters: the original bytes and headers go back to the original topic with
-``kpgw-replay-id``/``kpgw-replayed-from``; the replay's audit goes to kp.dlq.audit in the
-same transaction, as one record or as parts that each fit the topic (``gateway.dlq.audit``).
+``kpgw-replay-id``/``kpgw-replayed-from``, in chunks (``gateway.dlq.chunks``), each one
+transaction that also writes to kp.dlq.audit the audit of exactly its letters, as one record
+or as parts that each fit the topic (``gateway.dlq.audit``).
 A dead letter already replayed (listed in any part of any replay's audit) is skipped, so
 replaying twice processes once (and the translator's deterministic event ids make any
 duplicate harmless)."""
@@ -19,7 +20,8 @@ from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, ProducerFenc
 
 from gateway import codec
 from gateway.dlq import headers as h
-from gateway.dlq.audit import audit_part_limit, audit_parts, part_size
+from gateway.dlq.audit import audit_part_limit, part_size
+from gateway.dlq.chunks import CHUNK_BYTES, CHUNK_LETTERS, chunk_audits, chunk_bounds
 from gateway.dlq.publisher import raise_command, send_alone
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
@@ -47,8 +49,14 @@ class ReplayReport:
     failing_again: dict[str, str] = field(default_factory=dict)
     warning: str | None = None
     result: str = "ok"
-    #: How many records the replay's audit was written as (``gateway.dlq.audit``).
+    #: How many records the replay's audit was written as (``gateway.dlq.audit``), in all
+    #: its chunks.
     audit_records: int = 0
+    #: How many chunks (transactions) the replay was cut into, and how many committed.
+    chunks: int = 0
+    chunks_committed: int = 0
+    #: Letters a replay that stopped at a chunk did not re-send (``ReplayStopped``).
+    not_replayed: list[DeadLetter] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         # A dry run replays nothing: its letters are "would_replay", never "replayed".
@@ -67,6 +75,9 @@ class ReplayReport:
             "warning": self.warning,
             "result": self.result,
             "audit_records": self.audit_records,
+            "chunks": self.chunks,
+            "chunks_committed": self.chunks_committed,
+            "not_replayed": len(self.not_replayed),
             "dead_letters": [x.id for x in self.replayed],
         }
 
@@ -166,9 +177,15 @@ async def replay(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     judge: Judge | None = None,
+    chunk_letters: int | None = None,
+    chunk_bytes: int | None = None,
 ) -> ReplayReport:
     """``judge``: what would become of the letters now (``gateway.translator.predict``), which
-    the report, the audit's result and the operator are told before anything is sent."""
+    the report, the audit's result and the operator are told before anything is sent.
+    The letters go in chunks of at most ``chunk_letters`` letters and ``chunk_bytes`` bytes
+    (by default ``CHUNK_LETTERS`` and ``CHUNK_BYTES``, ``gateway.dlq.chunks``), each one
+    transaction with its audit; ``ReplayStopped`` (with the report of the chunks committed)
+    when one fails."""
     report = ReplayReport(replay_id=str(uuid.uuid4()), operator=operator, dry_run=dry_run)
     await require_topic(settings, f"{settings.topic_prefix}dlq")  # before any producer
     if dry_run:
@@ -186,9 +203,6 @@ async def replay(
     )
     await producer.start()
     audit_topic = f"{settings.topic_prefix}dlq.audit"
-    resends: list[asyncio.Future[Any]] = []
-    audits: list[asyncio.Future[Any]] = []
-    opened: float | None = None  # when the transaction began
     try:
         todo, report.skipped = await _partition(settings, selection, force, report)
         report.replayed = todo
@@ -196,10 +210,13 @@ async def replay(
         report.result = "ok" if todo else "nothing to replay"
         if report.warning:
             report.result = f"sent; {report.warning}"
-        # Split to fit the audit topic before anything is sent: a single record listing a
-        # bulk replay's letters was refused, and the whole replay rolled back with it.
+        # Chunked and split to fit the audit topic before anything is sent: a single record
+        # listing a bulk replay's letters was refused, and the whole replay rolled back.
         limit = await audit_part_limit(settings, audit_topic)
-        parts = audit_parts(
+        bounds = (chunk_letters or CHUNK_LETTERS, chunk_bytes or CHUNK_BYTES)
+        sizes = [h.letter_size(x.key, x.value, replay_headers(x, report.replay_id)) for x in todo]
+        chunks = [todo[x.start : x.stop] for x in chunk_bounds(sizes, *bounds)]
+        audits = chunk_audits(
             {
                 "replay_id": report.replay_id,
                 "operator": operator,
@@ -212,14 +229,84 @@ async def replay(
                 "skipped": len(report.skipped),
                 "result": report.result,
             },
-            [x.coordinates for x in todo],
+            [[x.coordinates for x in chunk] for chunk in chunks],
             limit,
             topic=audit_topic,
         )
-        report.audit_records = len(parts)
-        opened = time.monotonic()
+        report.audit_records = sum(len(x) for x in audits)
+        report.chunks = len(chunks)
+        done = 0  # letters re-sent and audited by the chunks committed
+        for letters, parts in zip(chunks, audits, strict=True):
+            try:
+                await _replay_chunk(
+                    producer,
+                    report,
+                    letters,
+                    parts,
+                    audit_topic=audit_topic,
+                    limit=limit,
+                    progress=progress,
+                    before=done,
+                )
+            except _ChunkFailed as failed:
+                raise _stopped(report, todo, done, failed) from None
+            except Exception as exc:
+                if not done:  # nothing committed: as a replay of one transaction said it
+                    raise
+                # Chunks are committed: say which, whatever stopped the replay.
+                raise _stopped(report, todo, done, _ChunkFailed(repr(exc))) from exc
+            report.chunks_committed += 1
+            done += len(letters)
+    finally:
+        await close_for_good(producer, what="replay producer")
+    return report
+
+
+Judge = Callable[[list[DeadLetter]], tuple[dict[str, str], str | None]]
+
+#: How long one chunk's transaction may stay open (aiokafka's default) before the
+#: coordinator aborts it: a crashed replay holds read_committed readers of the original
+#: topics back no longer than this. A chunk (``gateway.dlq.chunks``) takes seconds.
+TRANSACTION_TIMEOUT_S = 60.0
+
+
+class ReplayStopped(EnvironmentProblem):
+    """A replay that stopped at a chunk whose transaction failed: the chunks before it are
+    re-sent and audited (``report.replayed``), that chunk and those after it are not
+    (``report.not_replayed``); running the same replay again re-sends only those."""
+
+    def __init__(self, message: str, report: ReplayReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class _ChunkFailed(EnvironmentProblem):
+    """Why a chunk's transaction was rolled back (``message``), and what to do (``advice``)."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message)
+        self.advice = advice
+
+
+async def _replay_chunk(
+    producer: Any,
+    report: ReplayReport,
+    letters: list[DeadLetter],
+    parts: list[dict[str, Any]],
+    *,
+    audit_topic: str,
+    limit: int,
+    progress: Callable[[int, int], None] | None,
+    before: int,
+) -> None:
+    """One transaction: ``letters`` re-sent and ``parts``, their audit, or neither;
+    ``before``: how many letters the chunks before this one re-sent."""
+    resends: list[asyncio.Future[Any]] = []
+    audits: list[asyncio.Future[Any]] = []
+    opened = time.monotonic()
+    try:
         async with producer.transaction():
-            for index, letter in enumerate(todo, start=1):
+            for index, letter in enumerate(letters, start=1):
                 resends.append(
                     await producer.send(
                         letter.original_topic,
@@ -229,7 +316,7 @@ async def replay(
                     )
                 )
                 if progress:
-                    progress(index, len(todo))
+                    progress(before + index, len(report.replayed))
             # Each part in a batch of its own: two in one batch may exceed the limit.
             key = report.replay_id.encode()
             audits.extend(
@@ -246,31 +333,19 @@ async def replay(
         for sent in [*resends, *audits]:
             sent.add_done_callback(_retrieve)
         _quiet_about_the_fence(asyncio.get_running_loop())
-        if opened is not None and time.monotonic() - opened > TRANSACTION_TIMEOUT_S:
+        if time.monotonic() - opened > TRANSACTION_TIMEOUT_S:
             # The coordinator aborts a transaction open longer than its timeout, and the
             # producer learns it as a fence: no other replay needs to have run.
-            raise EnvironmentProblem(
+            raise _ChunkFailed(
                 f"this replay's transaction was open {time.monotonic() - opened:.0f} s, longer "
                 f"than the broker keeps one ({TRANSACTION_TIMEOUT_S:.0f} s), re-sending "
-                f"{len(report.replayed):,} dead letters: the broker aborted it and this replay "
-                "re-sent nothing. Replay fewer at once (--reason, --sender, --since/--until, "
-                "--id; a replay skips letters replayed before, so repeat until none is left)."
+                f"{len(letters):,} dead letters: the broker aborted it",
+                "A chunk takes seconds on a healthy broker: look at the broker's load first.",
             ) from None
-        raise EnvironmentProblem(
-            "another kpgw dlq replay started while this one ran and took over; this one "
-            "re-sent nothing. Run it again (or --dry-run) once the other has finished."
+        raise _ChunkFailed(
+            "another kpgw dlq replay started while this one ran and took over",
+            "Run it again (or --dry-run) once the other has finished.",
         ) from None
-    finally:
-        await close_for_good(producer, what="replay producer")
-    return report
-
-
-Judge = Callable[[list[DeadLetter]], tuple[dict[str, str], str | None]]
-
-#: How long the replay's transaction may stay open (aiokafka's default) before the
-#: coordinator aborts it: a crashed replay holds read_committed readers of the original
-#: topics back no longer than this.
-TRANSACTION_TIMEOUT_S = 60.0
 
 
 async def _refusals(sends: list[asyncio.Future[Any]]) -> list[BaseException]:
@@ -285,25 +360,47 @@ def _raise_refused(
     limit: int,
     parts: list[dict[str, Any]],
 ) -> None:
-    """Abort the replay's transaction when the broker refused a send: the fence of another
+    """Abort the chunk's transaction when the broker refused a send: the fence of another
     replay as itself, else which records were refused (a re-sent letter or the audit)."""
     for refused in (*resends, *audits):
         if isinstance(refused, _TAKEN_OVER):
             raise refused
     if resends:
-        raise EnvironmentProblem(
-            f"the broker refused {len(resends)} re-sent record(s) ({resends[0]!r}); "
-            "the replay was rolled back and re-sent nothing"
-        )
+        raise _ChunkFailed(f"the broker refused {len(resends)} re-sent record(s) ({resends[0]!r})")
     if audits:
         largest = max(part_size(x) for x in parts)
-        raise EnvironmentProblem(
+        raise _ChunkFailed(
             f"{topic} refused {len(audits)} of the {len(parts)} audit record(s) of this "
-            f"replay ({audits[0]!r}; the largest is {largest:,} bytes, cut to the "
-            f"{limit:,} bytes read as its max.message.bytes): the replay was rolled back "
-            f"and re-sent nothing. Raise the limit ({raise_command(topic, 1024 * 1024)}) "
-            "and run it again"
+            f"chunk ({audits[0]!r}; the largest is {largest:,} bytes, cut to the "
+            f"{limit:,} bytes read as its max.message.bytes)",
+            f"Raise the limit ({raise_command(topic, 1024 * 1024)}) and run it again.",
         )
+
+
+def _stopped(
+    report: ReplayReport, todo: list[DeadLetter], done: int, failed: _ChunkFailed
+) -> ReplayStopped:
+    """The replay stopped at the chunk after the first ``done`` letters of ``todo``: the
+    report of what was re-sent and audited, and a message that says it in numbers."""
+    report.replayed, report.not_replayed = todo[:done], todo[done:]
+    chunk = report.chunks_committed + 1
+    if not done:
+        outcome = "the replay was rolled back and re-sent nothing"
+        report.result = f"stopped at chunk {chunk} of {report.chunks}: {failed.message}"
+    else:
+        outcome = (
+            f"the replay {report.replay_id} stopped at chunk {chunk} of {report.chunks}, which "
+            f"was rolled back: {done:,} of its {len(todo):,} dead letters were re-sent and "
+            f"audited (chunks 1 to {report.chunks_committed}), the other "
+            f"{len(todo) - done:,} were not re-sent. Running the same command again re-sends "
+            "only those (a replay skips letters replayed before)"
+        )
+        report.result = (
+            f"stopped after {done:,} of {len(todo):,} dead letters "
+            f"(chunk {chunk} of {report.chunks}): {failed.message}"
+        )
+    said = f"{failed.message}: {outcome}."
+    return ReplayStopped(f"{said} {failed.advice}" if failed.advice else said, report)
 
 
 def _judge(report: ReplayReport, judge: Judge | None) -> None:

@@ -164,7 +164,7 @@ async def test_an_audit_the_broker_refuses_rolls_the_replay_back_and_says_so(
         await replay_module.replay(settings, DlqFilter(), operator="ops")
     said = caught.value.message
     topic = f"{settings.topic_prefix}dlq.audit"
-    assert said.startswith(f"{topic} refused 1 of the 1 audit record(s) of this replay")
+    assert said.startswith(f"{topic} refused 1 of the 1 audit record(s) of this chunk")
     assert "MessageSizeTooLargeError" in said
     assert "the replay was rolled back and re-sent nothing" in said
     assert await read_until(settings, "inbound", 1, timeout_s=2) == []

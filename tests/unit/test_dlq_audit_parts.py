@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gateway import codec
 from gateway.dlq.audit import AuditTopicTooSmall, audit_parts, part_size
-from gateway.dlq.replay import _audit_bytes, _raise_refused
+from gateway.dlq.replay import ReplayReport, _audit_bytes, _ChunkFailed, _raise_refused, _stopped
 from gateway.errors import EnvironmentProblem
 from gateway.ingress.dashboard import DashboardState
 
@@ -142,10 +142,10 @@ def test_the_dashboard_counts_every_part_of_a_replay_as_replayed() -> None:
 def test_a_refused_audit_is_named_not_taken_for_a_refused_letter() -> None:
     parts = audit_parts(replay_fields(replayed=900), coordinates(900), 4000, topic=TOPIC)
     refused = RuntimeError("MessageSizeTooLargeError")
-    with pytest.raises(EnvironmentProblem) as caught:
+    with pytest.raises(_ChunkFailed) as caught:
         _raise_refused([], [refused], TOPIC, 4000, parts)
-    said = caught.value.message
-    assert said.startswith(f"{TOPIC} refused 1 of the {len(parts)} audit record(s) of this replay")
+    said = _stopped(ReplayReport("r", "ops", False, chunks=1), [], 0, caught.value).message
+    assert said.startswith(f"{TOPIC} refused 1 of the {len(parts)} audit record(s) of this chunk")
     assert "the replay was rolled back and re-sent nothing" in said
     assert "re-sent record(s)" not in said
     with pytest.raises(EnvironmentProblem, match=r"refused 2 re-sent record\(s\)"):
