@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway import codec
-from gateway.dlq.headers import MAX_DEAD_LETTER_BYTES, letter_size
+from gateway.dlq.headers import MAX_DEAD_LETTER_BYTES, letter_size, varint_bytes
 from gateway.dlq.limit import RecordLimitReader
 from gateway.dlq.publisher import raise_command
 from gateway.errors import EnvironmentProblem
@@ -46,16 +46,7 @@ def part_size(record: Mapping[str, Any]) -> int:
 def _entry_bytes(coordinates: str) -> int:
     """An Avro string in the array: its zigzag varint length, then its UTF-8 bytes."""
     size = len(coordinates.encode())
-    return _varint_bytes(size) + size
-
-
-def _varint_bytes(number: int) -> int:
-    encoded = number << 1  # zigzag of a length (never negative)
-    length = 1
-    while encoded > 0x7F:
-        encoded >>= 7
-        length += 1
-    return length
+    return varint_bytes(size) + size
 
 
 def audit_parts(

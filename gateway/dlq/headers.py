@@ -194,7 +194,7 @@ LEFT_OUT_RESERVE = 512
 BATCH_HEADER_BYTES = 61
 
 
-def _varint_bytes(number: int) -> int:
+def varint_bytes(number: int) -> int:
     """The length of Kafka's zigzag varint of ``number``."""
     encoded = (number << 1) ^ (number >> 63)
     length = 1
@@ -206,7 +206,7 @@ def _varint_bytes(number: int) -> int:
 
 def _sized(data: bytes | None) -> int:
     """A length-prefixed field of a record: its varint length (-1 for null) and bytes."""
-    return _varint_bytes(-1) if data is None else _varint_bytes(len(data)) + len(data)
+    return varint_bytes(-1) if data is None else varint_bytes(len(data)) + len(data)
 
 
 def letter_size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
@@ -214,9 +214,9 @@ def letter_size(key: bytes | None, value: bytes | None, headers: Headers) -> int
     broker compares with the whole record batch: a batch of this letter alone (the
     publisher sends each letter in a batch of its own), uncompressed, as the producer
     frames it (a record of format 2, its time stamp and offset the batch's first)."""
-    body = 1 + 1 + 1 + _sized(key) + _sized(value) + _varint_bytes(len(headers))
+    body = 1 + 1 + 1 + _sized(key) + _sized(value) + varint_bytes(len(headers))
     body += sum(_sized(name.encode()) + _sized(x) for name, x in headers)
-    return BATCH_HEADER_BYTES + _varint_bytes(body) + body
+    return BATCH_HEADER_BYTES + varint_bytes(body) + body
 
 
 def fitted(
