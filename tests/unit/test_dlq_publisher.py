@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
-from structlog.testing import capture_logs
 
 from gateway.dlq import headers as h
 from gateway.dlq import publisher as publisher_module
@@ -32,6 +31,7 @@ from gateway.errors import DeadLetterTooLarge, DeadLetterTopicTooSmall, Finding,
 from gateway.kafka.outbox import DeliveryFailed
 from gateway.kafka.transactional import is_transient
 from gateway.metrics import DEAD_LETTER_TOPIC_TOO_SMALL
+from tests.log_capture import captured
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 ORIGIN = Origin("kp.inbound", 3, 99, 0, "kpgw-translator")
@@ -149,7 +149,7 @@ def test_a_dead_letter_with_nothing_left_to_cut_holds_its_partition_said_precise
                     return outcomes, exc
         raise AssertionError(f"the halvings did not end: {outcomes}")
 
-    with capture_logs() as logs:
+    with captured("gateway.dlq.publisher") as logs:
         outcomes, held = asyncio.run(until_held())
     assert outcomes[0] == "DeadLetterTooLarge" and outcomes[-1] == "DeadLetterTopicTooSmall"
     wrapped = DeliveryFailed("1 of 2 batches were not written")
@@ -299,7 +299,7 @@ def test_a_topic_read_as_too_small_holds_the_letter_without_sending_it() -> None
         )
         return await delivery
 
-    with capture_logs() as logs:
+    with captured("gateway.dlq.publisher") as logs:
         for _ in range(3):
             with pytest.raises(DeadLetterTopicTooSmall, match="at most 900 bytes") as held:
                 asyncio.run(once())
