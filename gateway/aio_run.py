@@ -6,8 +6,9 @@ them, then for the default executor's threads, without a bound: one task that sw
 cancellation, or waits on a peer that never answers, or one thread stuck in a blocking
 call, and the command never exits (``kpgw demo`` interrupted while it waited for a hung
 broker in a thread waited for it for two minutes). Here each of those waits shares one
-deadline, ``SHUTDOWN_GRACE_S``; what is still running then is named in a
-warning (``shutdown_tasks_left``, ``shutdown_threads_left``) and left behind.
+deadline, ``SHUTDOWN_GRACE_S`` (the executor's threads get ``EXECUTOR_FLOOR_S`` at least);
+what is still running then is named in a warning (``shutdown_tasks_left``,
+``shutdown_threads_left``) and left behind.
 
 A thread cannot be stopped, and the interpreter joins the executor's threads before it
 exits; so :func:`exit_now_if_threads_left` (called by ``kpgw``'s ``main``) ends the process
@@ -35,6 +36,10 @@ T = TypeVar("T")
 #: Seconds the exit waits, all stages together, for the tasks cancelled at the end, the
 #: async generators' clean-up and the default executor's threads.
 SHUTDOWN_GRACE_S = 5.0
+#: The default executor's shutdown always gets at least this long, even when stubborn
+#: tasks used the whole grace: idle pool threads end at once when told to, and without
+#: this they were reported as stuck and the process ended with ``os._exit``.
+EXECUTOR_FLOOR_S = 1.0
 
 #: Tasks left behind by a runner, kept referenced: collected with their closed loop, each
 #: would log "Task was destroyed but it is pending" on its way out.
@@ -69,7 +74,7 @@ def _shut_down(loop: asyncio.AbstractEventLoop, deadline: float, grace_s: float)
         _tasks_left.append(cleanup)
         log.warning("shutdown_tasks_left", tasks=[_describe(cleanup)], waited_s=grace_s)
     executor = loop.create_task(loop.shutdown_default_executor())
-    if not _within(loop, executor, deadline):
+    if not _within(loop, executor, max(deadline, time.monotonic() + EXECUTOR_FLOOR_S)):
         _tasks_left.append(executor)
         stuck = sorted(
             thread.name

@@ -105,6 +105,31 @@ def test_a_stuck_executor_thread_is_named_and_left_behind() -> None:
         release.set()  # the thread ends; the test process's exit does not wait
 
 
+def test_idle_executor_threads_end_even_after_a_stubborn_task_used_the_grace() -> None:
+    """A stubborn task took the whole grace, and the executor's shutdown got none: its
+    idle threads were reported as stuck (``shutdown_threads_left``), and ``kpgw`` then
+    ended with ``os._exit`` (a code review). They are told to stop and end at once."""
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                continue
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, time.sleep, 0)  # a pool thread, idle from now on
+        started.append(loop.create_task(stubborn(), name="fetcher"))
+        await asyncio.sleep(0)
+
+    started: list[asyncio.Task[None]] = []
+    with captured("gateway.aio_run") as logs:
+        aio_run.run(main(), grace_s=0.3)
+    assert [entry["event"] for entry in logs] == ["shutdown_tasks_left"]
+    assert aio_run.threads_left() == []
+
+
 @pytest.fixture
 def hung_broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A process holding a port that accepts connections and never answers, recorded as
