@@ -26,6 +26,7 @@ from gateway.registry.watch import RegistryWatcher
 from gateway.settings import IngressSettings, Settings
 from tests.kafka.helpers import registry_copy
 from tests.log_capture import captured
+from tests.raw_http import exchange
 
 
 def test_a_component_is_ready_when_its_workers_joined_and_hold_nothing() -> None:
@@ -245,21 +246,6 @@ async def test_every_answer_carries_a_request_id_as_the_ingress_s() -> None:
 TOKEN = "m" * 32
 
 
-async def _exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    host, _, port = url.removeprefix("http://").rpartition(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(raw)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closes
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return int(status_line.split()[1]), headers, body
-
-
 @pytest.mark.parametrize(
     "raw",
     [
@@ -283,7 +269,7 @@ async def test_a_request_the_server_refuses_is_a_problem_that_quotes_nothing(
     settings.ingress.metrics_token = SecretStr(TOKEN)
     with caplog.at_level(logging.INFO, logger="aiohttp.server"):
         async with serve_operations(settings, ("translator",)) as url:
-            status, headers, body = await _exchange(url, raw)
+            status, headers, body = await exchange(int(url.rpartition(":")[2]), raw)
     assert status == 400  # bad-request, as the ingress answers both
     assert headers["content-type"].startswith("application/problem+json"), body
     problem = json.loads(body)

@@ -3,7 +3,6 @@ nothing of the request (a real aiohttp server on loopback, raw bytes on a socket
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from gateway.ingress import handlers
 from gateway.ingress.protocol import ProblemAppRunner
+from tests.raw_http import exchange
 
 TOKEN = "kpgw_ru_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4"
 
@@ -35,20 +35,6 @@ async def port() -> AsyncIterator[int]:
         await runner.cleanup()
 
 
-async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closes
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return int(status_line.split()[1]), headers, body
-
-
 @pytest.mark.parametrize(
     "raw",
     [
@@ -64,7 +50,7 @@ async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     ids=["stray-cr", "space-before-colon", "bad-request-line", "line-too-long"],
 )
 async def test_unparsable_requests_get_a_problem_that_quotes_nothing(port: int, raw: bytes) -> None:
-    status, headers, body = await _exchange(port, raw)
+    status, headers, body = await exchange(port, raw)
     assert status == 400
     assert headers["content-type"].startswith("application/problem+json")
     problem = json.loads(body)
@@ -77,7 +63,7 @@ async def test_unparsable_requests_get_a_problem_that_quotes_nothing(port: int, 
 
 
 async def test_a_well_formed_request_is_served_as_usual(port: int) -> None:
-    status, _, body = await _exchange(
+    status, _, body = await exchange(
         port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert (status, body) == (200, b"hello")
@@ -120,7 +106,7 @@ async def test_an_unknown_expectation_is_a_problem_not_aiohttp_plain_text(
     before any middleware, with a plain-text 417 quoting the header (on the GET routes
     until the OpenAPI review: only the POSTs had the ingress's handler), and without the
     ``X-Request-Id`` every other answer has."""
-    status, headers, body = await _exchange(
+    status, headers, body = await exchange(
         ingress_routes_port,
         method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         b"Expect: teapot\r\nContent-Type: application/xml\r\nContent-Length: 6\r\n\r\n<doc/>",
