@@ -49,6 +49,22 @@ async def _all_become(
     raise AssertionError(f"after {within_s} s, failed={failed} expected: {states}")
 
 
+async def _all_ready(http: aiohttp.ClientSession, urls: dict[str, str], within_s: float) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        statuses = {}
+        for name, url in urls.items():
+            try:
+                async with http.get(url + "/readyz") as response:
+                    statuses[name] = response.status
+            except aiohttp.ClientConnectionError:
+                statuses[name] = None
+        if all(status == 200 for status in statuses.values()):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not all ready after {within_s} s: {statuses}")
+
+
 async def test_every_split_process_says_a_broken_registry_without_traffic(
     created_topics: Settings, tmp_path: Path
 ) -> None:
@@ -77,6 +93,9 @@ async def test_every_split_process_says_a_broken_registry_without_traffic(
                 )  # fmt: skip
         async with aiohttp.ClientSession() as http:
             await _all_become(http, urls, registry, False, within_s=60)
+            # A process answers /metrics before its component has read the registry (it
+            # would read the broken one below at start and exit 2, rightly): all ready first.
+            await _all_ready(http, urls, within_s=60)
 
             broken = good.replace('token_hashes = ["sha256:2756', 'token_hashes = ["sha257:2756')
             assert broken != good
