@@ -21,6 +21,8 @@ from gateway.text import json_text
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+#: 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 

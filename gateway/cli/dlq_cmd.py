@@ -20,6 +20,7 @@ from rich.text import Text
 
 from gateway import aio_run
 from gateway.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     emit_json,
     environment_errors,
@@ -36,7 +37,7 @@ from gateway.dlq.headers import (
     readable_headers,
     text_header,
 )
-from gateway.dlq.replay import ReplayReport, ReplayStopped, replay_history
+from gateway.dlq.replay import ReplayInterrupted, ReplayReport, ReplayStopped, replay_history
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
 from gateway.text import audit_text, printable, printable_line
@@ -479,9 +480,12 @@ def replay(
             )
         except ReplayStopped as stopped:
             # What the chunks before it re-sent and audited stays: the report says it too,
-            # and the message (exit 2) how many were and were not re-sent.
+            # and the message (exit 2, 130 for Ctrl-C) how many were and were not re-sent.
             if as_json:
                 emit_json(stopped.report.as_dict())
+            if isinstance(stopped, ReplayInterrupted):
+                bar.stop()
+                fail(stopped.message, EXIT_INTERRUPTED)
             raise
     if as_json:
         emit_json(report.as_dict())

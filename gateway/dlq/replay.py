@@ -250,6 +250,16 @@ async def replay(
                 )
             except _ChunkFailed as failed:
                 raise _stopped(report, todo, done, failed) from None
+            except asyncio.CancelledError:
+                if not done:  # nothing committed: an interrupted command, nothing to tell
+                    raise
+                # Ctrl-C (the runner cancels the replay) after chunks committed: the operator
+                # is told which were re-sent, as for a chunk that failed. The chunk in flight
+                # is aborted by the transaction's context on its way out.
+                interrupted = _ChunkFailed(
+                    "interrupted", "kpgw dlq list --pending lists the dead letters left."
+                )
+                raise _stopped(report, todo, done, interrupted, ReplayInterrupted) from None
             except Exception as exc:
                 if not done:  # nothing committed: as a replay of one transaction said it
                     raise
@@ -278,6 +288,11 @@ class ReplayStopped(EnvironmentProblem):
     def __init__(self, message: str, report: ReplayReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ReplayInterrupted(ReplayStopped):
+    """A replay interrupted (Ctrl-C) after some of its chunks committed: what they re-sent
+    and audited stays, as for ``ReplayStopped``."""
 
 
 class _ChunkFailed(EnvironmentProblem):
@@ -378,7 +393,11 @@ def _raise_refused(
 
 
 def _stopped(
-    report: ReplayReport, todo: list[DeadLetter], done: int, failed: _ChunkFailed
+    report: ReplayReport,
+    todo: list[DeadLetter],
+    done: int,
+    failed: _ChunkFailed,
+    kind: type[ReplayStopped] = ReplayStopped,
 ) -> ReplayStopped:
     """The replay stopped at the chunk after the first ``done`` letters of ``todo``: the
     report of what was re-sent and audited, and a message that says it in numbers."""
@@ -400,7 +419,7 @@ def _stopped(
             f"(chunk {chunk} of {report.chunks}): {failed.message}"
         )
     said = f"{failed.message}: {outcome}."
-    return ReplayStopped(f"{said} {failed.advice}" if failed.advice else said, report)
+    return kind(f"{said} {failed.advice}" if failed.advice else said, report)
 
 
 def _judge(report: ReplayReport, judge: Judge | None) -> None:

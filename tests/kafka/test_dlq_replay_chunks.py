@@ -178,3 +178,45 @@ async def test_a_replay_stopped_at_its_second_chunk_keeps_the_first_and_a_re_run
     assert (code, again["replayed"], again["skipped_already_replayed"]) == (0, 0, 7)
     assert await replayed_from(settings, 8) == Counter(where)
     assert audited(await audits(settings, 4)) == Counter(where)
+
+
+async def test_a_replay_interrupted_in_its_second_chunk_says_what_the_first_re_sent(
+    created_topics: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C cancels the replay (asyncio's runner cancels the command's task): the chunk in
+    flight is aborted, and the operator is told what the chunks before it re-sent and
+    audited instead of a bare KeyboardInterrupt (exit 130)."""
+    settings = created_topics
+    monkeypatch.setattr(replay_module, "CHUNK_LETTERS", 2)
+    ids = await dead_letters(settings, [200] * 5)
+    where = [f"dlq/0/{x.split('-')[1]}" for x in ids]
+    send_alone = replay_module.send_alone
+    calls = 0
+
+    async def interrupted_the_second_time(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the second chunk's audit, its letters sent in its transaction
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()  # what the runner does on SIGINT
+            await asyncio.sleep(5)
+        return await send_alone(*args)
+
+    monkeypatch.setattr(replay_module, "send_alone", interrupted_the_second_time)
+    code, (report,), said = await kpgw(settings, monkeypatch, "dlq", "replay", "--all")
+    assert code == 130, said
+    assert said.startswith("{"), said  # --json: the failure as a JSON line
+    error = json.loads(said.splitlines()[-1])["error"]
+    assert error.startswith("interrupted: the replay "), error
+    assert "stopped at chunk 2 of 3, which was rolled back" in error
+    assert "2 of its 5 dead letters were re-sent and audited (chunks 1 to 1)" in error
+    assert "kpgw dlq list --pending" in error
+    assert (report["replayed"], report["not_replayed"]) == (2, 3)
+    assert (report["chunks"], report["chunks_committed"]) == (3, 1)
+    assert report["dead_letters"] == ids[:2]
+    assert report["result"].startswith("stopped after 2 of 5 dead letters (chunk 2 of 3)")
+    # The first chunk is re-sent and audited; the second's letters were aborted with it.
+    (first,) = await audits(settings, 1)
+    assert first["dead_letters"] == where[:2]
+    assert await replayed_from(settings, 3) == Counter(where[:2])
