@@ -15,10 +15,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway import aio_run
 from gateway.errors import EnvironmentProblem
@@ -414,13 +416,43 @@ def answers_metadata(bootstrap: str, *, timeout_s: float = 5) -> bool:
 
 
 def _accepts(server: str, timeout_s: float) -> bool:
-    """A TCP connection to ``host:port`` (``[v6]:port``) succeeds: cheap, before a client."""
+    """A TCP connection to ``host:port`` (``[v6]:port``) succeeds within ``timeout_s``,
+    name lookup included: cheap, before a client."""
     host, _, port = server.strip().rpartition(":")
+    deadline = time.monotonic() + timeout_s
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            return True
-    except (OSError, ValueError):
+        addresses = _resolved(host.strip("[]"), int(port), timeout_s)
+    except ValueError:
         return False
+    for family, kind, protocol, _, address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            with socket.socket(family, kind, protocol) as connection:
+                connection.settimeout(left)
+                connection.connect(address)
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _resolved(host: str, port: int, timeout_s: float) -> list[Any]:
+    """``getaddrinfo`` for ``host:port`` within ``timeout_s`` ([] when it fails or takes
+    longer): a socket's timeout does not cover the name lookup, and a resolver that never
+    answers held ``kpgw kafka status`` and the demo's broker probe for as long. The lookup
+    runs in a daemon thread, left behind when late (it cannot be stopped)."""
+    found: list[Any] = []
+
+    def look_up() -> None:
+        with contextlib.suppress(OSError, UnicodeError):
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+    lookup = threading.Thread(target=look_up, name=f"resolve {host}", daemon=True)
+    lookup.start()
+    lookup.join(timeout_s)
+    return list(found) if not lookup.is_alive() else []
 
 
 async def _metadata(bootstrap: str, timeout_s: float) -> bool:

@@ -203,3 +203,23 @@ def test_the_probe_ends_in_bounded_time_when_a_client_task_ignores_its_cancellat
     probe.start()
     probe.join(timeout=15)
     assert answers == [True]
+
+
+def test_the_probe_gives_up_on_a_name_lookup_that_never_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket's timeout does not cover ``getaddrinfo``: a resolver that hangs held
+    ``kpgw kafka status`` for as long (found by a review). The probe's own timeout does."""
+    released = threading.Event()
+
+    def hung_resolver(*args: object, **kwargs: object) -> list[object]:
+        released.wait(30)  # the stand-in ends by itself, whatever happens
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung_resolver)
+    started = time.monotonic()
+    try:
+        assert not broker.answers_metadata("kafka.example:9092", timeout_s=1)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 5
