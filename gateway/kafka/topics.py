@@ -395,6 +395,9 @@ class TopicProblem:
     why: str | None = None
     #: What ``kpgw topics create --fix-configs`` would set; None when it leaves it alone.
     fix: str | None = None
+    #: kp.dlq's limit is below the smallest dead letter: no dead letter can be written
+    #: (the workers' preflights refuse to start on it).
+    blocks_dead_letters: bool = False
 
 
 #: The topic configs compared with what ``topics create`` sets.
@@ -519,6 +522,7 @@ def config_problems(
                 "the smallest dead letter keeps the reason code, the coordinates, one "
                 "finding and 256 bytes of the message",
                 wanted["max.message.bytes"],
+                blocks_dead_letters=True,
             )
         )
     elif needed is not None and limit is not None and int(limit) < needed:
@@ -573,7 +577,7 @@ def smallest_dead_letter(settings: Settings) -> int:
 
 
 def dead_letter_topic_too_small(problem: TopicProblem) -> bool:
-    return DLQ_TOO_SMALL in problem.problem
+    return problem.blocks_dead_letters
 
 
 def dead_letter_problems(prefix: str, configs: dict[str, dict[str, str]]) -> list[TopicProblem]:
