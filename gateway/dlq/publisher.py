@@ -169,7 +169,7 @@ class DeadLetterPublisher:
                 await self.refresh()  # raised since? (read at each retry while held)
                 letter = fitted(key, value, full, origin, self.limit)
             if letter_size(*letter) > self.limit:
-                self._too_small(letter_size(*letter), origin)
+                self._raise_too_small(letter_size(*letter), origin)
         delivery = await self._send(producer, letter)
         delivery = asyncio.ensure_future(
             self._delivered(delivery, letter, (key, value, full), origin)
@@ -196,7 +196,7 @@ class DeadLetterPublisher:
         chooses (murmur2 of the key; any, without one)."""
         return await send_alone(producer, self.topic, *letter)
 
-    def _too_small(self, needed: int, origin: Origin, refused: int | None = None) -> None:
+    def _raise_too_small(self, needed: int, origin: Origin, refused: int | None = None) -> None:
         """Say (once a minute) that the topic cannot hold this letter, flag it for
         /metrics and /readyz, and raise ``DeadLetterTopicTooSmall``."""
         if refused is None or self.limit_source == "config":
@@ -224,7 +224,8 @@ class DeadLetterPublisher:
             )
         raise DeadLetterTopicTooSmall(detail)
 
-    def _fits(self) -> None:
+    def _taking_letters_again(self) -> None:
+        """A letter was acknowledged: clear the too-small flag, if it was set."""
         if DEAD_LETTER_TOPIC_TOO_SMALL.pop((self.component, self.topic), None) is not None:
             self._too_small_said_at = None
             log.info("dead_letter_topic_takes_letters_again", topic=self.topic)
@@ -252,7 +253,7 @@ class DeadLetterPublisher:
                 self.limit_source = "refusal"
             if smallest >= refused:  # nothing left to cut
                 try:
-                    self._too_small(smallest, origin, refused)
+                    self._raise_too_small(smallest, origin, refused)
                 except DeadLetterTopicTooSmall as too_small:
                     raise too_small from exc
             where = f"{origin.topic}/{origin.partition}/{origin.offset}"
@@ -271,5 +272,5 @@ class DeadLetterPublisher:
                 f"{self.topic} refused a {refused:,}-byte dead letter of {where} as too "
                 f"large; it is cut to {self.limit:,} bytes at the retry"
             ) from exc
-        self._fits()
+        self._taking_letters_again()
         return acknowledged
