@@ -31,7 +31,6 @@ from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import (
     ROUTER_CLOCK_JUMP,
-    ROUTER_NEWER_STATES_HELD,
     ROUTER_STATE_MISSING,
     pipeline_metrics,
 )
@@ -39,11 +38,11 @@ from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
 from gateway.router.clock_guard import ClockChange, ClockGuard
 from gateway.router.core import CertificateStateFull, Decision, decide, tick
+from gateway.router.holds import HeldPartitions
 from gateway.router.records import DeliveryState, TopicKind, status_record
 from gateway.router.restore import (
     NewerStatesHold,
     Restored,
-    recheck_held,
     restore_partitions,
     state_headers,
 )
@@ -91,17 +90,6 @@ MAX_STATE_BYTES = 900 * 1024
 #: How long a cancelled restore (its partitions revoked, the router stopping) is waited
 #: for; one that does not end by then (a client that swallows its cancellation) is left.
 RESTORE_STOP_S = 30.0
-#: The first and the longest wait between two rechecks of a partition held for a newer
-#: router's states: a rollback lasts minutes or hours, and each recheck reads only what
-#: was written since the last one.
-HELD_RETRY_FIRST_S = 1.0
-HELD_RETRY_MAX_S = 60.0
-
-
-def held_retry_wait(round_: int, first: float, most: float) -> float:
-    """The wait before the ``round_``-th (0-based) recheck of held partitions: doubling
-    from ``first``, at most ``most``."""
-    return float(min(most, first * 2.0 ** min(round_, 30)))
 
 
 @dataclass(eq=False, slots=True)
@@ -167,8 +155,9 @@ class RouterHandler:
         self._worker: TransactionalWorker | None = None
         self._restores: dict[asyncio.Task[None], frozenset[TopicPartition]] = {}
         #: Partitions held for states a newer router wrote (``NewerRouterStates``).
-        self.holds: dict[TopicPartition, NewerStatesHold] = {}
-        self.held_retry_s = (HELD_RETRY_FIRST_S, HELD_RETRY_MAX_S)
+        self.holds = HeldPartitions(
+            settings, events_topic=self.events_topic, changelog_topic=self.changelog_topic
+        )
         self._scheduled_with: ParticipantRegistry | None = registry.current()
         self._fingerprint: tuple[ParticipantRegistry | None, str] = (None, "")
 
@@ -195,14 +184,7 @@ class RouterHandler:
         revoked = set(partitions)
         for tp in revoked:
             self.slots.pop(tp, None)
-            hold = self.holds.pop(tp, None)
-            if hold is not None:
-                ROUTER_NEWER_STATES_HELD.pop(tp.partition, None)
-                log.info(
-                    "router_held_partition_revoked",
-                    partition=tp.partition,
-                    held_s=round(time.monotonic() - hold.since, 1),
-                )
+            self.holds.revoked(tp)
         for task, covered in list(self._restores.items()):
             if covered & revoked:
                 task.cancel()
@@ -219,14 +201,14 @@ class RouterHandler:
     async def _restore(self, partitions: frozenset[TopicPartition]) -> None:
         """Restore ``partitions``, retrying with backoff. One refused for a newer router's
         states stays held: it is rechecked by reading only what its changelog got since
-        (``recheck_held``), with a wait doubling up to ``held_retry_s[1]``, and restored
+        (``HeldPartitions.recheck``), with a wait doubling up to ``holds.retry_s[1]``, and restored
         in full once none of those states is the latest any more."""
         attempt = held_round = 0
         todo = sorted(partitions)
         while todo:
             try:
                 fresh = [tp for tp in todo if tp not in self.holds]
-                fresh += await self._recheck([tp for tp in todo if tp in self.holds])
+                fresh += await self.holds.recheck([tp for tp in todo if tp in self.holds])
                 if fresh:
                     await restore_partitions(
                         self.settings,
@@ -247,71 +229,19 @@ class RouterHandler:
                 continue
             todo = [tp for tp in todo if tp in self.slots and not self.slots[tp].restored]
             if todo:  # each one left is held
-                await asyncio.sleep(held_retry_wait(held_round, *self.held_retry_s))
+                await asyncio.sleep(self.holds.retry_wait(held_round))
                 held_round += 1
 
     def _held(self, hold: NewerStatesHold) -> None:
-        """A partition refused for a newer router's states: said once, until it is lifted
-        or revoked (its rechecks log nothing)."""
-        tp = TopicPartition(self.events_topic, hold.partition)
-        if tp not in self.slots:
-            return
-        self.holds[tp] = hold
-        ROUTER_NEWER_STATES_HELD[hold.partition] = len(hold.newer)
-        log.warning(
-            "router_partition_held_for_newer_states",
-            partition=hold.partition,
-            newer_states=len(hold.newer),
-            writer_fingerprints=hold.fingerprints(),
-            changelog_end_offset=hold.end_offset,
-            hint="a newer router wrote these states and this one cannot decode them: the "
-            "partition is not processed (its certificates are not started afresh) until "
-            "a newer router takes it, or its newer states are overwritten; stop this older "
-            "router, or finish the upgrade (README, 'Upgrading')",
-        )
-
-    async def _recheck(self, held: list[TopicPartition]) -> list[TopicPartition]:
-        """Read what the held partitions' changelog got since the last look; returns
-        those whose newer states are all superseded (to restore now)."""
-        holds = {tp: self.holds[tp] for tp in held}
-        if not holds:
-            return []
-        await recheck_held(
-            self.settings, changelog=self.changelog_topic, holds=list(holds.values())
-        )
-        lifted = []
-        for tp, hold in holds.items():
-            if self.holds.get(tp) is not hold:
-                continue  # revoked meanwhile
-            if hold.newer:
-                ROUTER_NEWER_STATES_HELD[tp.partition] = len(hold.newer)
-                continue
-            del self.holds[tp]
-            ROUTER_NEWER_STATES_HELD.pop(tp.partition, None)
-            lifted.append(tp)
-            log.info(
-                "router_partition_hold_lifted",
-                partition=tp.partition,
-                held_s=round(time.monotonic() - hold.since, 1),
-                rechecks=hold.rechecks,
-                records_read=hold.records_read,
-                why="no state a newer router wrote is the latest of its certificate any "
-                "more: the partition is restored",
-            )
-        return lifted
+        if TopicPartition(self.events_topic, hold.partition) in self.slots:  # not revoked
+            self.holds.hold(hold)
 
     def health(self) -> dict[str, Any]:
         """The worker's ``health()``, and why partitions are held for newer states."""
         health = dict(self.worker.health())
-        if self.holds:
-            held = ", ".join(
-                f"{tp.partition} ({len(hold.newer)} states)"
-                for tp, hold in sorted(self.holds.items())
-            )
-            health["newer_states"] = (
-                f"partition(s) {held}: the changelog holds states a newer router wrote; "
-                "stop this older router or finish the upgrade (README, 'Upgrading')"
-            )
+        held = self.holds.reason()
+        if held is not None:
+            health["newer_states"] = held
         return health
 
     def _restored(self, result: Restored) -> None:
@@ -679,6 +609,4 @@ class RouterHandler:
         for task in list(self._restores):
             task.cancel()
             await wait_bounded(task, RESTORE_STOP_S)
-        for tp in self.holds:
-            ROUTER_NEWER_STATES_HELD.pop(tp.partition, None)
         self.holds.clear()

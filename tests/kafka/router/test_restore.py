@@ -349,9 +349,9 @@ async def test_a_running_router_resumes_a_held_partition_once_its_newer_states_a
     settings = created_topics
     records, newer_keys = _big_changelog(2_000, newer_every=200)
     await _write_changelog(settings, records)
-    with captured("gateway.router.handler") as logs:
+    with captured("gateway.router.handler", "gateway.router.holds") as logs:
         async with routing(settings, registry_copy(tmp_path)) as handler:
-            handler.held_retry_s = (0.1, 0.4)
+            handler.holds.retry_s = (0.1, 0.4)
             tp = TopicPartition(f"{settings.topic_prefix}events", 0)
             for _ in range(200):
                 hold = handler.holds.get(tp)

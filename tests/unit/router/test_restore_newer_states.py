@@ -13,7 +13,7 @@ import pytest
 from gateway import codec
 from gateway.errors import NewerRouterStates
 from gateway.router import STATE_SCHEMA
-from gateway.router.handler import HELD_RETRY_FIRST_S, HELD_RETRY_MAX_S, held_retry_wait
+from gateway.router.holds import HELD_RETRY_FIRST_S, HELD_RETRY_MAX_S, held_retry_wait
 from gateway.router.restore import (
     FULL_RECHECK_AFTER_S,
     NewerStatesHold,
