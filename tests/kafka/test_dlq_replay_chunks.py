@@ -206,9 +206,8 @@ async def test_a_replay_interrupted_in_its_second_chunk_says_what_the_first_re_s
     monkeypatch.setattr(replay_module, "send_alone", interrupted_the_second_time)
     code, (report,), said = await kpgw(settings, monkeypatch, "dlq", "replay", "--all")
     assert code == 130, said
-    assert said.startswith("{"), said  # --json: the failure as a JSON line
-    error = json.loads(said.splitlines()[-1])["error"]
-    assert error.startswith("interrupted: the replay "), error
+    error = said.strip().splitlines()[-1]  # a fresh topic's first reads may log before
+    assert error.startswith("kpgw: interrupted: the replay "), said
     assert "stopped at chunk 2 of 3, which was rolled back" in error
     assert "2 of its 5 dead letters were re-sent and audited (chunks 1 to 1)" in error
     assert "kpgw dlq list --pending" in error
