@@ -263,6 +263,15 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     client_id: str = "kpgw"
+    group_session_timeout_s: float = Field(
+        default=20.0,
+        ge=6,
+        le=300,
+        description="how long the group waits for a translator or router that stopped "
+        "answering (killed, frozen, its host gone) before giving its partitions to another: "
+        "shorter fails over sooner, longer rides out pauses without moving partitions; "
+        "the brokers' group.min/max.session.timeout.ms bound it (6 s to 30 min by default)",
+    )
     kafka_security: KafkaSecurity = KafkaSecurity()
     translator: TranslatorSettings = TranslatorSettings()
     router: RouterSettings = RouterSettings()

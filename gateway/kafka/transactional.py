@@ -65,7 +65,8 @@ ASSIGNMENT_NOTE_S = 5.0
 #: A worker whose consumer has known no group coordinator for this long has lost its
 #: broker (a coordinator moving to another broker takes a moment, and is no outage).
 COORDINATOR_LOST_S = 10.0
-SESSION_TIMEOUT_MS = 20_000
+#: A heartbeat at least this often, and at least three per session timeout.
+HEARTBEAT_INTERVAL_MS = 3_000
 
 
 class TransactionTimeout(TransientFailure):
@@ -182,9 +183,10 @@ class TransactionalWorker:
         #: not read, the broker did not answer).
         self.committed_at_assignment: dict[TopicPartition, int] = {}
         self._stop = asyncio.Event()
+        session_ms = int(settings.group_session_timeout_s * 1000)
         options: dict[str, Any] = {
-            "session_timeout_ms": SESSION_TIMEOUT_MS,
-            "heartbeat_interval_ms": 3_000,
+            "session_timeout_ms": session_ms,
+            "heartbeat_interval_ms": min(HEARTBEAT_INTERVAL_MS, session_ms // 3),
             "rebalance_timeout_ms": 60_000,
             **consumer_options,  # e.g. fetch sizes; may override the above
         }

@@ -85,3 +85,31 @@ async def test_no_line_when_assigned_or_stopped_in_time(
         worker.ready.set()
         await worker._note_slow_assignment(asyncio.Event())
     assert logs == []
+
+
+async def test_the_group_session_timeout_is_the_operators_and_heartbeats_fit_in_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``group_session_timeout_s`` (``KPGW_GROUP_SESSION_TIMEOUT_S``): how long a killed
+    worker keeps its partitions. The consumer gets it, and at least three heartbeats per
+    session, else a short session would expire between two heartbeats."""
+    given: dict[str, Any] = {}
+
+    def consumer(*_: Any, **options: Any) -> _Consumer:
+        given.update(options)
+        return _Consumer()
+
+    monkeypatch.setattr(transactional, "committed_consumer", consumer)
+    for seconds, heartbeat_ms in ((20.0, 3_000), (6.0, 2_000)):
+        waiting = TransactionalWorker(
+            Settings(kafka_bootstrap="127.0.0.1:1", group_session_timeout_s=seconds),
+            name="router",
+            topic="t.events",
+            group_id="g",
+            handler=object(),  # type: ignore[arg-type]
+        )
+        assert given["session_timeout_ms"] == seconds * 1000
+        assert given["heartbeat_interval_ms"] == heartbeat_ms
+        assert waiting.session_timeout_s == seconds
+    with pytest.raises(ValueError, match="greater than or equal to 6"):
+        Settings(group_session_timeout_s=1)

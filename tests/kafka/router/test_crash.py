@@ -25,6 +25,9 @@ from tests.kafka.router.support import (
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 PAIRS = 1500
 KILLS = 3
+#: The group's session timeout for these routers: the broker's least. A killed member
+#: keeps its partitions that long, and each restart waits for it.
+SESSION_S = 6
 
 
 async def test_sigkill_several_times_while_events_flow_gives_every_outcome_exactly_once(
@@ -34,11 +37,16 @@ async def test_sigkill_several_times_while_events_flow_gives_every_outcome_exact
     seed = int(os.environ.get("KPGW_CRASH_SEED", random.randrange(1_000_000)))
     chance = random.Random(seed)
     events, expected = stream(PAIRS)
-    router = RouterProcess(settings, registry_copy(tmp_path), tmp_path / "router.log")
+    router = RouterProcess(
+        settings,
+        registry_copy(tmp_path),
+        tmp_path / "router.log",
+        KPGW_GROUP_SESSION_TIMEOUT_S=str(SESSION_S),
+    )
     runs: list[str] = []
-    # A killed member stays in the group until its session times out (20 s): each restart
-    # waits that long, so the events are spread over the whole kill phase.
-    flow = asyncio.create_task(produce_paced(settings, events, seconds=22 * KILLS))
+    # A killed member stays in the group until its session times out: each restart waits
+    # that long, so the events are spread over the whole kill phase.
+    flow = asyncio.create_task(produce_paced(settings, events, seconds=(SESSION_S + 4) * KILLS))
     try:
         for _ in range(KILLS):
             router.start()
