@@ -19,6 +19,13 @@ echo "run-tests: broker ready in $(( $(date +%s) - started )) s" >&2
 trap '"$KPGW" kafka down --port "$PORT" --data-dir "$DATA_DIR" >/dev/null' EXIT
 
 export KPGW_KAFKA_BOOTSTRAP="127.0.0.1:$PORT"
+# The whole suite runs in KPGW_TEST_WORKERS pytest processes (pytest-xdist, a test file
+# each at a time): the Kafka tests mostly wait (on the broker, timeouts, restarts), so two
+# take about half the time of one. Any argument runs one pytest with those arguments.
+WORKERS=${KPGW_TEST_WORKERS:-2}
+if [ "$#" -eq 0 ] && [ "$WORKERS" -gt 1 ]; then
+    set -- -n "$WORKERS" --dist loadfile
+fi
 # -p tests.startup: no garbage collection during start-up and collection (see that module).
 "$VENV/bin/python" -m pytest -p tests.startup "$@"
 status=$?
