@@ -129,10 +129,15 @@ def _shown(config: str, value: str | None) -> str:
 
 
 def problem_json(problem: TopicProblem) -> dict[str, str | None]:
-    """A problem as ``--json`` gives it: topic and problem; for a config, also its name,
-    the value found, the value wanted, why, and what ``--fix-configs`` would set (null:
-    left alone)."""
-    shown: dict[str, str | None] = {"topic": problem.topic, "problem": problem.problem}
+    """A problem as ``--json`` gives it: topic, problem (for people) and kind (for
+    scripts: missing, partitions, copies, config, co_partitioning); for a config, also its
+    name, the value found, the value wanted, why, and what ``--fix-configs`` would set
+    (null: left alone)."""
+    shown: dict[str, str | None] = {
+        "topic": problem.topic,
+        "problem": problem.problem,
+        "kind": problem.kind.value,
+    }
     if problem.config is not None:
         shown |= {
             "config": problem.config,

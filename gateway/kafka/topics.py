@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import structlog
 from aiokafka.admin import NewTopic
@@ -382,6 +383,19 @@ def _created(response: object, requested: list[str]) -> list[str]:
     return [name for name in requested if name in created]
 
 
+class ProblemKind(StrEnum):
+    """What a ``TopicProblem`` is about, for the code that decides what to do with it (the
+    message is for people and may be reworded)."""
+
+    MISSING = "missing"
+    PARTITIONS = "partitions"  # a partition count other than the one created
+    COPIES = "copies"  # fewer copies of each partition than wanted
+    CONFIG = "config"  # a topic config differs (``config`` names it)
+    CO_PARTITIONING = "co_partitioning"  # the co-partitioned topics' counts differ
+    REPARTITIONED = "repartitioned"  # the router's states were written with another count
+    NEWER_STATES = "newer_states"  # the router's latest states are a newer router's
+
+
 @dataclass(frozen=True, slots=True)
 class TopicProblem:
     topic: str
@@ -398,6 +412,7 @@ class TopicProblem:
     #: kp.dlq's limit is below the smallest dead letter: no dead letter can be written
     #: (the workers' preflights refuse to start on it).
     blocks_dead_letters: bool = False
+    kind: ProblemKind = ProblemKind.CONFIG
 
 
 #: The topic configs compared with what ``topics create`` sets.
@@ -622,7 +637,11 @@ async def check_topics(
     try:
         existing = set(await admin.list_topics())
         present = [s for s in specs if s.name(prefix) in existing]
-        problems = [TopicProblem(s.name(prefix), "missing") for s in specs if s not in present]
+        problems = [
+            TopicProblem(s.name(prefix), "missing", kind=ProblemKind.MISSING)
+            for s in specs
+            if s not in present
+        ]
         names = [s.name(prefix) for s in present]
         partitions, copies = await _partitions_and_copies(admin, names)
         configs = await _topic_configs(admin, names, CHECKED_CONFIGS)
@@ -634,7 +653,9 @@ async def check_topics(
         if partitions.get(name) != spec.partitions:
             problems.append(
                 TopicProblem(
-                    name, f"has {partitions.get(name)} partitions, expected {spec.partitions}"
+                    name,
+                    f"has {partitions.get(name)} partitions, expected {spec.partitions}",
+                    kind=ProblemKind.PARTITIONS,
                 )
             )
         if copies.get(name, 0) < wanted.replication_factor:
@@ -644,6 +665,7 @@ async def check_topics(
                     f"has {copies.get(name)} cop{'y' if copies.get(name) == 1 else 'ies'} of "
                     f"each partition, expected {wanted.replication_factor} "
                     "(KPGW_TOPIC_REPLICATION_FACTOR; kafka-reassign-partitions adds copies)",
+                    kind=ProblemKind.COPIES,
                 )
             )
         problems.extend(
@@ -667,7 +689,13 @@ def copartition_problems(prefix: str, partitions: dict[str, int]) -> list[TopicP
     known = {name: count for name, count in counts.items() if count is not None}
     if len(set(known.values())) > 1:
         listing = ", ".join(f"{name}={count}" for name, count in known.items())
-        return [TopicProblem(",".join(known), f"not co-partitioned ({listing})")]
+        return [
+            TopicProblem(
+                ",".join(known),
+                f"not co-partitioned ({listing})",
+                kind=ProblemKind.CO_PARTITIONING,
+            )
+        ]
     return []
 
 

@@ -25,6 +25,7 @@ from gateway.dlq.store import iter_topic
 from gateway.errors import ConfigurationError, EnvironmentProblem
 from gateway.kafka.topics import (
     CO_PARTITIONED,
+    ProblemKind,
     TopicProblem,
     check_topics_patiently,
     dead_letter_topic_too_small,
@@ -50,11 +51,11 @@ def fatal_problems(prefix: str, problems: list[TopicProblem]) -> list[TopicProbl
     """The problems the router cannot run with (see the module docstring)."""
     fatal = []
     for problem in problems:
-        if problem.problem.startswith("has ") and "partitions, expected" in problem.problem:
+        if problem.kind is ProblemKind.PARTITIONS:
             continue  # a non-default partition count; co-partitioning is checked on its own
-        if problem.problem.startswith("cleanup.policy") and problem.topic != f"{prefix}{CHANGELOG}":
+        if problem.config == "cleanup.policy" and problem.topic != f"{prefix}{CHANGELOG}":
             continue  # retention is the operator's choice, except for the changelog
-        if " cop" in problem.problem or problem.config == "min.insync.replicas":
+        if problem.kind is ProblemKind.COPIES or problem.config == "min.insync.replicas":
             continue  # durability below the wanted: said, but the operator's to fix
         if problem.config in {"retention.ms", "max.message.bytes"} and not (
             dead_letter_topic_too_small(problem)
@@ -137,6 +138,7 @@ def changelog_problems(
                 "certificates to other partitions and splits their state (docs/router.md, "
                 "'A lost changelog, and other things to avoid'); Kafka cannot remove "
                 "partitions: start a new deployment with its own topic prefix",
+                kind=ProblemKind.REPARTITIONED,
             )
         )
     if unknown:
@@ -146,6 +148,7 @@ def changelog_problems(
                 f"{NEWER_STATES} (writer fingerprint {', '.join(sorted(unknown))}): a newer "
                 "router wrote them, and this one would not decode them and would start "
                 "those certificates afresh",
+                kind=ProblemKind.NEWER_STATES,
             )
         )
     return problems
@@ -188,14 +191,14 @@ def remedies(prefix: str, fatal: list[TopicProblem]) -> str:
     topics: it changes neither an existing topic's partitions nor its cleanup policy, and
     the refusal once sent operators to it for all three."""
     said: list[str] = []
-    if any(p.problem == "missing" for p in fatal):
+    if any(p.kind is ProblemKind.MISSING for p in fatal):
         said.append("`kpgw topics create` creates the missing topics")
     if any(p.config == "cleanup.policy" for p in fatal):
         said.append(
             f"set cleanup.policy=compact on {prefix}{CHANGELOG} with kafka-configs --alter "
             "(`kpgw topics create` leaves an existing topic's policy alone)"
         )
-    if any("not co-partitioned" in p.problem for p in fatal):
+    if any(p.kind is ProblemKind.CO_PARTITIONING for p in fatal):
         said.append(
             f"{', '.join(CO_PARTITIONED)} must have the same partition count; "
             "`kpgw topics create` never changes an existing topic's partitions and Kafka "
@@ -207,7 +210,7 @@ def remedies(prefix: str, fatal: list[TopicProblem]) -> str:
             f"raise {prefix}dlq's max.message.bytes, as the problem says (dead letters are "
             "cut to fit any larger limit)"
         )
-    if any(p.problem.startswith(NEWER_STATES) for p in fatal):
+    if any(p.kind is ProblemKind.NEWER_STATES for p in fatal):
         said.append(
             "run the router version that wrote those states, or a newer one, and stop every "
             "older router of the group (README, 'Upgrading')"

@@ -32,7 +32,11 @@ from gateway.errors import (
 )
 from gateway.events import CertificateEvent, event_to_avro
 from gateway.kafka.outbox import Outbox
-from gateway.kafka.topics import check_topics_patiently, dead_letter_topic_too_small
+from gateway.kafka.topics import (
+    ProblemKind,
+    check_topics_patiently,
+    dead_letter_topic_too_small,
+)
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import pipeline_metrics
 from gateway.registry import ParticipantRegistry, load_registry
@@ -394,10 +398,10 @@ async def check_translator_topics(
     )
     if problems is None:
         return False  # stopped while the broker did not answer
-    missing = [p.topic for p in problems if p.problem == "missing"]
+    missing = [p.topic for p in problems if p.kind is ProblemKind.MISSING]
     too_small = [p for p in problems if dead_letter_topic_too_small(p)]
     for problem in problems:
-        if problem.problem != "missing" and problem not in too_small:
+        if problem.kind is not ProblemKind.MISSING and problem not in too_small:
             log.warning("translator_topic_note", topic=problem.topic, problem=problem.problem)
     if missing:
         raise ConfigurationError(

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli, topics_cmd
-from gateway.kafka.topics import ConfigChange, TopicProblem, TopicReport
+from gateway.kafka.topics import ConfigChange, ProblemKind, TopicProblem, TopicReport
 from gateway.registry.model import hash_token
 from tests.unit.cli.ingress_stub import ingress_stub
 
@@ -110,7 +110,18 @@ async def test_status_speaks_to_people_or_in_json_with_the_same_exit_code() -> N
 
 
 @pytest.mark.parametrize(
-    ("problems", "code"), [([], 0), ([TopicProblem("kp.events", "12 partitions, wants 6")], 1)]
+    ("problems", "code"),
+    [
+        ([], 0),
+        (
+            [
+                TopicProblem(
+                    "kp.events", "has 12 partitions, expected 6", kind=ProblemKind.PARTITIONS
+                )
+            ],
+            1,
+        ),
+    ],
 )
 def test_topics_check_json(
     problems: list[TopicProblem], code: int, monkeypatch: pytest.MonkeyPatch
@@ -125,10 +136,14 @@ def test_topics_check_json(
     assert _json_lines(machine) == [
         {
             "ok": not problems,
-            "problems": [{"topic": x.topic, "problem": x.problem} for x in problems],
+            "problems": [
+                {"topic": x.topic, "problem": x.problem, "kind": "partitions"} for x in problems
+            ],
         }
     ]
-    assert "kp.events: 12 partitions" in human.stdout if problems else "all topics" in human.stdout
+    assert (
+        "kp.events: has 12 partitions" in human.stdout if problems else "all topics" in human.stdout
+    )
 
 
 def test_topics_create_json(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -339,6 +354,7 @@ def test_topics_check_json_names_a_config_found_and_wanted(
         {
             "topic": "opsx.events",
             "problem": problem.problem,
+            "kind": "config",
             "config": "retention.ms",
             "found": "3600000",
             "wanted": "94867200000",

@@ -19,7 +19,7 @@ import pytest
 
 from gateway import codec
 from gateway.errors import ConfigurationError
-from gateway.kafka.topics import TopicProblem
+from gateway.kafka.topics import ProblemKind, TopicProblem
 from gateway.registry import ParticipantRegistry
 from gateway.router import STATE_SCHEMA, preflight, state_to_avro
 from gateway.router.restore import state_headers
@@ -82,12 +82,14 @@ def test_a_state_a_newer_router_wrote_is_a_problem_naming_its_schema() -> None:
     (problem,) = preflight.changelog_problems(TOPIC, 12, records)
     assert problem.topic == TOPIC
     assert problem.problem.startswith(preflight.NEWER_STATES)
+    assert problem.kind is ProblemKind.NEWER_STATES  # what the refusal's remedy keys on
     assert newer[2:10].hex() in problem.problem
 
 
 def test_states_written_with_another_partition_count_are_still_a_problem() -> None:
     (problem,) = preflight.changelog_problems(TOPIC, 24, [Record(_released(5), _headers(12))])
     assert "written with 12 partitions and the topics now have 24" in problem.problem
+    assert problem.kind is ProblemKind.REPARTITIONED
 
 
 async def test_the_router_refuses_to_start_on_a_newer_routers_states(

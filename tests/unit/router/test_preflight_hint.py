@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import ConfigurationError, EnvironmentProblem
-from gateway.kafka.topics import TopicProblem
+from gateway.kafka.topics import ProblemKind, TopicProblem
 from gateway.registry import ParticipantRegistry
 from gateway.router import preflight
 from gateway.settings import Settings
@@ -33,7 +33,13 @@ async def test_not_co_partitioned_is_not_sent_to_topics_create(
 ) -> None:
     message = await _refusal(
         monkeypatch,
-        [TopicProblem("kp.events,kp.outcomes", "not co-partitioned (kp.events=12, kp.outcomes=4)")],
+        [
+            TopicProblem(
+                "kp.events,kp.outcomes",
+                "not co-partitioned (kp.events=12, kp.outcomes=4)",
+                kind=ProblemKind.CO_PARTITIONING,
+            )
+        ],
     )
     assert "create them with" not in message
     assert "never changes an existing topic's partitions" in message
@@ -46,7 +52,7 @@ async def test_missing_topics_go_to_topics_create_a_delete_changelog_to_kafka_co
     message = await _refusal(
         monkeypatch,
         [
-            TopicProblem("kp.status", "missing"),
+            TopicProblem("kp.status", "missing", kind=ProblemKind.MISSING),
             TopicProblem(
                 "kp.router.changelog",
                 "cleanup.policy is delete, expected compact",
