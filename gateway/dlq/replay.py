@@ -9,9 +9,10 @@ duplicate harmless)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -256,10 +257,9 @@ async def replay(
                 # Ctrl-C (the runner cancels the replay) after chunks committed: the operator
                 # is told which were re-sent, as for a chunk that failed. The chunk in flight
                 # is aborted by the transaction's context on its way out.
-                interrupted = _ChunkFailed(
-                    "interrupted", "kpgw dlq list --pending lists the dead letters left."
-                )
-                raise _stopped(report, todo, done, interrupted, ReplayInterrupted) from None
+                raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted) from None
+            except _CommitInterrupted as interrupted:
+                return _interrupted_at_commit(report, todo, done, letters, interrupted.committed)
             except Exception as exc:
                 if not done:  # nothing committed: as a replay of one transaction said it
                     raise
@@ -303,6 +303,78 @@ class _ChunkFailed(EnvironmentProblem):
         self.advice = advice
 
 
+#: How a replay stopped by Ctrl-C is told, and what the operator can do.
+_INTERRUPTED = _ChunkFailed("interrupted", "kpgw dlq list --pending lists the dead letters left.")
+
+#: How long a replay interrupted while the broker commits a chunk waits for the commit's
+#: outcome (milliseconds on a healthy broker), to say whether that chunk was re-sent.
+COMMIT_WAIT_S = 15.0
+
+
+class _CommitInterrupted(Exception):
+    """The replay was cancelled (Ctrl-C) while a chunk's commit was on its way: the chunk
+    ``committed`` (True), was rolled back (False), or nobody knows yet (None)."""
+
+    def __init__(self, committed: bool | None) -> None:
+        super().__init__(f"interrupted while committing (committed: {committed})")
+        self.committed = committed
+
+
+@contextlib.asynccontextmanager
+async def _transaction(producer: Any) -> AsyncIterator[None]:
+    """``producer.transaction()``, but for a cancellation while the commit is on its way:
+    aiokafka goes on with a commit it has started whatever its caller does (it shields it),
+    so a bare cancellation would tell the replay a committed chunk was rolled back. Its
+    outcome is waited for (``COMMIT_WAIT_S``) and raised as ``_CommitInterrupted``."""
+    context = producer.transaction()
+    await context.__aenter__()
+    try:
+        yield
+    except BaseException as exc:
+        await context.__aexit__(type(exc), exc, exc.__traceback__)  # aborts
+        raise
+    commit = asyncio.ensure_future(producer.commit_transaction())
+    try:
+        await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        await asyncio.wait({commit}, timeout=COMMIT_WAIT_S)
+        raise _CommitInterrupted(_committed(commit)) from None
+
+
+def _interrupted_at_commit(
+    report: ReplayReport,
+    todo: list[DeadLetter],
+    done: int,
+    letters: list[DeadLetter],
+    committed: bool | None,
+) -> ReplayReport:
+    """Ctrl-C while the broker committed the chunk of ``letters`` (after ``done`` letters):
+    what the commit did decides what the operator is told. The report when that chunk was
+    the last and committed (the replay is done), else ``ReplayInterrupted``."""
+    if committed:
+        report.chunks_committed += 1
+        done += len(letters)
+        if done == len(todo):
+            return report
+        raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted, in_flight=False)
+    unsure = len(letters) if committed is None else 0
+    raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted, unsure=unsure)
+
+
+def _committed(commit: asyncio.Future[Any]) -> bool | None:
+    """Whether the commit ``commit`` went through: None while it runs, or when it failed
+    other than by a fence (its request may have reached the broker)."""
+    if not commit.done():
+        commit.add_done_callback(_retrieve)
+        return None
+    if commit.cancelled():
+        return None
+    failed = commit.exception()
+    if failed is None:
+        return True
+    return False if isinstance(failed, _TAKEN_OVER) else None
+
+
 async def _replay_chunk(
     producer: Any,
     report: ReplayReport,
@@ -320,7 +392,7 @@ async def _replay_chunk(
     audits: list[asyncio.Future[Any]] = []
     opened = time.monotonic()
     try:
-        async with producer.transaction():
+        async with _transaction(producer):
             for index, letter in enumerate(letters, start=1):
                 resends.append(
                     await producer.send(
@@ -398,12 +470,44 @@ def _stopped(
     done: int,
     failed: _ChunkFailed,
     kind: type[ReplayStopped] = ReplayStopped,
+    *,
+    in_flight: bool = True,
+    unsure: int = 0,
 ) -> ReplayStopped:
     """The replay stopped at the chunk after the first ``done`` letters of ``todo``: the
-    report of what was re-sent and audited, and a message that says it in numbers."""
+    report of what was re-sent and audited, and a message that says it in numbers.
+    ``in_flight``: that chunk was started (and rolled back); else the replay stopped
+    between two chunks. ``unsure``: that chunk's letters, when nobody knows whether its
+    commit went through (interrupted while the broker committed it)."""
     report.replayed, report.not_replayed = todo[:done], todo[done:]
     chunk = report.chunks_committed + 1
-    if not done:
+    if unsure:
+        before = f"chunks 1 to {chunk - 1}" if done else "no chunk before it"
+        outcome = (
+            f"the replay {report.replay_id} stopped at chunk {chunk} of {report.chunks} "
+            f"while the broker committed it: whether its {unsure:,} dead letters were "
+            f"re-sent and audited is not known; {done:,} of its {len(todo):,} were "
+            f"({before}), the other {len(todo) - done - unsure:,} were not re-sent. Running "
+            "the same command again re-sends only those not re-sent (a replay skips "
+            "letters replayed before)"
+        )
+        report.result = (
+            f"stopped after {done:,} of {len(todo):,} dead letters, chunk {chunk} of "
+            f"{report.chunks} ({unsure:,}) not known: {failed.message}"
+        )
+    elif not in_flight:
+        outcome = (
+            f"the replay {report.replay_id} stopped after chunk {chunk - 1} of "
+            f"{report.chunks}: {done:,} of its {len(todo):,} dead letters were re-sent and "
+            f"audited (chunks 1 to {report.chunks_committed}), the other "
+            f"{len(todo) - done:,} were not re-sent. Running the same command again re-sends "
+            "only those (a replay skips letters replayed before)"
+        )
+        report.result = (
+            f"stopped after {done:,} of {len(todo):,} dead letters "
+            f"(chunk {chunk - 1} of {report.chunks}): {failed.message}"
+        )
+    elif not done:
         outcome = "the replay was rolled back and re-sent nothing"
         report.result = f"stopped at chunk {chunk} of {report.chunks}: {failed.message}"
     else:

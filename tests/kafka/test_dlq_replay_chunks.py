@@ -219,3 +219,45 @@ async def test_a_replay_interrupted_in_its_second_chunk_says_what_the_first_re_s
     (first,) = await audits(settings, 1)
     assert first["dead_letters"] == where[:2]
     assert await replayed_from(settings, 3) == Counter(where[:2])
+
+
+async def test_a_replay_interrupted_while_a_chunk_commits_counts_that_chunk_once_committed(
+    created_topics: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the broker commits a chunk: aiokafka goes on with the commit, so that
+    chunk is re-sent and audited. The replay said it "was rolled back" and counted its
+    letters as not re-sent (found by a review); it now waits for the commit's outcome."""
+    settings = created_topics
+    monkeypatch.setattr(replay_module, "CHUNK_LETTERS", 2)
+    ids = await dead_letters(settings, [200] * 5)
+    where = [f"dlq/0/{x.split('-')[1]}" for x in ids]
+    transactional_producer = replay_module.transactional_producer
+    commits = 0
+
+    def interrupted_at_the_second_commit(*args: Any, **kwargs: Any) -> Any:
+        producer = transactional_producer(*args, **kwargs)
+        replay_task = asyncio.current_task()
+        assert replay_task is not None
+        commit = producer.commit_transaction
+
+        async def committing() -> None:
+            nonlocal commits
+            commits += 1
+            if commits == 2:
+                replay_task.cancel()  # what the runner does on SIGINT, the commit under way
+            await commit()
+
+        producer.commit_transaction = committing
+        return producer
+
+    monkeypatch.setattr(replay_module, "transactional_producer", interrupted_at_the_second_commit)
+    code, (report,), said = await kpgw(settings, monkeypatch, "dlq", "replay", "--all")
+    assert code == 130, said
+    error = said.strip().splitlines()[-1]
+    assert "stopped after chunk 2 of 3: 4 of its 5 dead letters were re-sent" in error, said
+    assert "rolled back" not in error
+    assert (report["replayed"], report["not_replayed"]) == (4, 1)
+    assert (report["chunks"], report["chunks_committed"]) == (3, 2)
+    assert report["dead_letters"] == ids[:4]
+    assert audited(await audits(settings, 2)) == Counter(where[:4])
+    assert await replayed_from(settings, 4) == Counter(where[:4])
