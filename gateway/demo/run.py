@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -91,6 +93,16 @@ async def ensure_broker(settings: Settings, port: int | None, console: Console) 
 #: shared broker (found by a partner-consumer review).
 DEMO_TOPICS_KEPT = timedelta(days=1)
 _RUN_ID = "%Y%m%d%H%M%S"
+#: A run id: its start to the second, and since two runs may start in the same second on
+#: a shared broker (the two demo tests of a parallel ``make test``), a random suffix:
+#: they would have shared their topics, groups and transactional ids. Runs of versions
+#: before the suffix have none.
+_RUN_ID_FORM = re.compile(r"(?P<started>\d{14})(?:-[0-9a-f]{6})?")
+
+
+def new_run_id(now: datetime) -> str:
+    """``<YYYYmmddHHMMSS>-<6 hex digits>``, unique to this run."""
+    return f"{now.strftime(_RUN_ID)}-{secrets.token_hex(3)}"
 
 
 def stale_demo_prefixes(topics: Iterable[str], now: datetime) -> list[str]:
@@ -100,10 +112,13 @@ def stale_demo_prefixes(topics: Iterable[str], now: datetime) -> list[str]:
         parts = topic.split(".")
         if len(parts) < 3 or parts[0] != "demo":
             continue
-        try:
-            started = datetime.strptime(parts[1], _RUN_ID).replace(tzinfo=UTC)
-        except ValueError:
+        run_id = _RUN_ID_FORM.fullmatch(parts[1])
+        if run_id is None:
             continue  # not a run id: not ours to delete
+        try:
+            started = datetime.strptime(run_id["started"], _RUN_ID).replace(tzinfo=UTC)
+        except ValueError:
+            continue  # fourteen digits that are no date: not ours either
         if now - started > DEMO_TOPICS_KEPT:
             stale.add(f"demo.{parts[1]}.")
     return sorted(stale)
@@ -179,7 +194,7 @@ def dead_letter_entry(record: Any) -> tuple[str, str]:
 
 async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Summary:
     settings = await ensure_broker(base, options.broker_port, console)
-    run_id = datetime.now(UTC).strftime(_RUN_ID)
+    run_id = new_run_id(datetime.now(UTC))
     settings = settings.with_prefix(f"demo.{run_id}.")
     settings = settings.model_copy(
         update={
