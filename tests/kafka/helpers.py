@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -213,6 +215,22 @@ def free_port_pair() -> int:
         if port_free(port) and port_free(port + 1):
             return port
     raise RuntimeError("no free port pair found")
+
+
+@contextlib.contextmanager
+def outage_broker_port() -> Iterator[int]:
+    """The port of a test's own broker (one it stops, freezes or restarts): a free pair,
+    or ``KPGW_TEST_OUTAGE_BROKER_PORT`` where ports are scarce. That one port serves every
+    such test, and the two processes of ``make test`` (pytest-xdist) run two test files at
+    once: its use is serialised by a lock file, held until the test is done with it."""
+    given = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0"))
+    if not given:
+        yield free_port_pair()
+        return
+    lock = Path(tempfile.gettempdir()) / f"kpgw-test-broker-{given}.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+        yield given
 
 
 def run_kpgw(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

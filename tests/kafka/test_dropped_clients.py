@@ -21,7 +21,7 @@ from gateway.kafka.topics import create_topics
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.settings import IngressSettings, Settings, load_settings
-from tests.kafka.helpers import free_port_pair
+from tests.kafka.helpers import outage_broker_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -31,16 +31,16 @@ def outage_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]
     """A broker of this test's own: stopping it disturbs no other test (or the one given by
     KPGW_TEST_OUTAGE_BROKER_PORT and _DIR, e.g. where ports are scarce; it is left running)."""
     given = os.environ.get("KPGW_TEST_OUTAGE_BROKER_DIR")
-    port = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
-    broker = LocalBroker(port=port, data_dir=Path(given) if given else tmp_path / "broker")
-    broker.up(timeout_s=120)
-    try:
-        yield broker
-    finally:
-        if given:
-            broker.up(timeout_s=120)
-        else:
-            broker.down()
+    with outage_broker_port() as port:
+        broker = LocalBroker(port=port, data_dir=Path(given) if given else tmp_path / "broker")
+        broker.up(timeout_s=120)
+        try:
+            yield broker
+        finally:
+            if given:
+                broker.up(timeout_s=120)
+            else:
+                broker.down()
 
 
 def leftovers(producer: AIOKafkaProducer) -> list[str]:

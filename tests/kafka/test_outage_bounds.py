@@ -33,7 +33,7 @@ from gateway.kafka.transactional import COORDINATOR_LOST_S, TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.router import restore
 from gateway.settings import Settings, load_settings
-from tests.kafka.helpers import free_port_pair, stopped
+from tests.kafka.helpers import outage_broker_port, stopped
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -42,16 +42,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def outage_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
     """A broker of this test's own, on KPGW_TEST_OUTAGE_BROKER_PORT when given: stopping
     or freezing it disturbs no other test."""
-    port = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
-    broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
-    broker.up(timeout_s=120)
-    try:
-        yield broker
-    finally:
-        pid = broker.pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGCONT)  # never leave it frozen
-        broker.down()
+    with outage_broker_port() as port:
+        broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
+        broker.up(timeout_s=120)
+        try:
+            yield broker
+        finally:
+            pid = broker.pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGCONT)  # never leave it frozen
+            broker.down()
 
 
 async def _settings(broker: LocalBroker, registry: ParticipantRegistry) -> Settings:

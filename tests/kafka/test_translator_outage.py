@@ -4,7 +4,6 @@ record is lost and none becomes two events (read_committed count == input count)
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
     certificate,
     decoded,
-    free_port_pair,
+    outage_broker_port,
     produce_inbound,
     read_until,
     registry_copy,
@@ -36,13 +35,13 @@ RECORDS = 400
 @pytest.fixture
 def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
     """A broker of this test's own: stopping it disturbs no other test."""
-    port = int(os.environ.get("KPGW_TEST_OUTAGE_BROKER_PORT", "0")) or free_port_pair()
-    broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
-    broker.up(timeout_s=120)
-    try:
-        yield broker
-    finally:
-        broker.down()
+    with outage_broker_port() as port:
+        broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
+        broker.up(timeout_s=120)
+        try:
+            yield broker
+        finally:
+            broker.down()
 
 
 async def test_broker_stop_and_start_loses_nothing_and_doubles_nothing(
