@@ -35,9 +35,14 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
+from aiokafka.errors import (
+    InvalidSessionTimeoutError,
+    KafkaError,
+    KafkaTimeoutError,
+    ProducerFenced,
+)
 
-from gateway.errors import TransientFailure
+from gateway.errors import ConfigurationError, TransientFailure
 from gateway.kafka.clients import (
     CANCEL_GRACE_S,
     CLIENT_STOP_S,
@@ -388,6 +393,14 @@ class TransactionalWorker:
                     batches = await self._consumer.getmany(
                         timeout_ms=self.poll_timeout_ms, max_records=self.max_records
                     )
+                except InvalidSessionTimeoutError:
+                    # Retrying would only wait for an assignment that never comes.
+                    raise ConfigurationError(
+                        f"the brokers refuse the {self.name}'s group session timeout of "
+                        f"{self.session_timeout_s:g} s (KPGW_GROUP_SESSION_TIMEOUT_S): it is "
+                        "outside their group.min.session.timeout.ms and "
+                        "group.max.session.timeout.ms; set it within them"
+                    ) from None
                 except KafkaError as exc:
                     log.warning("poll_failed", worker=self.name, error=repr(exc))
                     await asyncio.sleep(self.backoff_ms / 1000)

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import structlog
+from aiokafka.errors import InvalidSessionTimeoutError
 from structlog.testing import capture_logs
 
+from gateway.errors import ConfigurationError
 from gateway.kafka import transactional
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.readiness import worker_checks
@@ -113,3 +115,37 @@ async def test_the_group_session_timeout_is_the_operators_and_heartbeats_fit_in_
         assert waiting.session_timeout_s == seconds
     with pytest.raises(ValueError, match="greater than or equal to 6"):
         Settings(group_session_timeout_s=1)
+
+
+async def test_a_session_timeout_the_brokers_refuse_stops_the_worker_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cluster whose group.min/max.session.timeout.ms exclude KPGW_GROUP_SESSION_TIMEOUT_S
+    refuses every join: retried as a broker hiccup, the worker waited for an assignment
+    for ever (found by a review). aiokafka raises the refusal from ``getmany``."""
+
+    class Refused(_Consumer):
+        async def start(self) -> None:
+            return None
+
+        def subscribe(self, *_: Any, **__: Any) -> None:
+            return None
+
+        async def getmany(self, **_: Any) -> Any:
+            raise InvalidSessionTimeoutError()
+
+        async def stop(self) -> None:
+            return None
+
+    monkeypatch.setattr(transactional, "committed_consumer", lambda *_, **__: Refused())
+    worker = TransactionalWorker(
+        Settings(kafka_bootstrap="127.0.0.1:1", group_session_timeout_s=300),
+        name="router",
+        topic="t.events",
+        group_id="g",
+        handler=object(),  # type: ignore[arg-type]
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        await asyncio.wait_for(worker.run(asyncio.Event()), 10)
+    assert "session timeout of 300 s (KPGW_GROUP_SESSION_TIMEOUT_S)" in refused.value.message
+    assert "group.max.session.timeout.ms" in refused.value.message
