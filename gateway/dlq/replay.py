@@ -259,7 +259,7 @@ async def replay(
                 # is aborted by the transaction's context on its way out.
                 raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted) from None
             except _CommitInterrupted as interrupted:
-                return _interrupted_at_commit(report, todo, done, letters, interrupted.committed)
+                return _interrupted_at_commit(report, todo, done, letters, interrupted)
             except Exception as exc:
                 if not done:  # nothing committed: as a replay of one transaction said it
                     raise
@@ -312,12 +312,14 @@ COMMIT_WAIT_S = 15.0
 
 
 class _CommitInterrupted(Exception):
-    """The replay was cancelled (Ctrl-C) while a chunk's commit was on its way: the chunk
-    ``committed`` (True), was rolled back (False), or nobody knows yet (None)."""
+    """The replay was cancelled (Ctrl-C) while a chunk's commit was on its way, or the
+    commit failed (``failure``) other than by a fence: the chunk ``committed`` (True), was
+    rolled back (False), or nobody knows (None)."""
 
-    def __init__(self, committed: bool | None) -> None:
+    def __init__(self, committed: bool | None, failure: BaseException | None = None) -> None:
         super().__init__(f"interrupted while committing (committed: {committed})")
         self.committed = committed
+        self.failure = failure
 
 
 @contextlib.asynccontextmanager
@@ -339,6 +341,12 @@ async def _transaction(producer: Any) -> AsyncIterator[None]:
     except asyncio.CancelledError:
         await asyncio.wait({commit}, timeout=COMMIT_WAIT_S)
         raise _CommitInterrupted(_committed(commit)) from None
+    except _TAKEN_OVER:
+        raise  # rolled back: the chunk's own handling says by whom
+    except Exception as exc:
+        # A timeout or a lost connection while the broker answers: the commit may have
+        # gone through, so "rolled back" could be false.
+        raise _CommitInterrupted(None, exc) from exc
 
 
 def _interrupted_at_commit(
@@ -346,19 +354,29 @@ def _interrupted_at_commit(
     todo: list[DeadLetter],
     done: int,
     letters: list[DeadLetter],
-    committed: bool | None,
+    interrupted: _CommitInterrupted,
 ) -> ReplayReport:
-    """Ctrl-C while the broker committed the chunk of ``letters`` (after ``done`` letters):
-    what the commit did decides what the operator is told. The report when that chunk was
-    the last and committed (the replay is done), else ``ReplayInterrupted``."""
-    if committed:
+    """Ctrl-C while the broker committed the chunk of ``letters`` (after ``done`` letters),
+    or that commit failed: what the commit did decides what the operator is told. The
+    report when that chunk was the last and committed (the replay is done), else
+    ``ReplayInterrupted`` (Ctrl-C) or ``ReplayStopped`` (the commit failed)."""
+    why: _ChunkFailed = _INTERRUPTED
+    kind: type[ReplayStopped] = ReplayInterrupted
+    if interrupted.failure is not None:
+        why = _ChunkFailed(
+            f"the broker's answer to the commit of chunk {report.chunks_committed + 1} failed "
+            f"({interrupted.failure!r})",
+            "kpgw dlq list --pending lists the dead letters left.",
+        )
+        kind = ReplayStopped
+    if interrupted.committed:
         report.chunks_committed += 1
         done += len(letters)
         if done == len(todo):
             return report
-        raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted, in_flight=False)
-    unsure = len(letters) if committed is None else 0
-    raise _stopped(report, todo, done, _INTERRUPTED, ReplayInterrupted, unsure=unsure)
+        raise _stopped(report, todo, done, why, kind, in_flight=False)
+    unsure = len(letters) if interrupted.committed is None else 0
+    raise _stopped(report, todo, done, why, kind, unsure=unsure)
 
 
 def _committed(commit: asyncio.Future[Any]) -> bool | None:

@@ -100,3 +100,31 @@ def test_the_message_of_an_unknown_commit_says_it_is_not_known() -> None:
     assert "whether its 2 dead letters were re-sent and audited is not known" in stopped.message
     assert "2 of its 5 were (chunks 1 to 1), the other 1 were not re-sent" in stopped.message
     assert "rolled back" not in stopped.message
+
+
+async def test_a_commit_that_fails_other_than_by_a_fence_is_not_called_rolled_back() -> None:
+    """A timeout or a lost connection while the broker answers the commit: the commit may
+    have gone through. The replay stops (not interrupted: exit 2) and says it is not known;
+    a fence is still a rollback, for the chunk's own handling to name."""
+
+    async def chunk(producer: _Producer) -> None:
+        async with replay._transaction(producer):
+            pass
+
+    with pytest.raises(replay._CommitInterrupted) as raised:
+        await chunk(_Producer(0, KafkaTimeoutError()))
+    assert raised.value.committed is None
+    assert isinstance(raised.value.failure, KafkaTimeoutError)
+    with pytest.raises(ProducerFenced):
+        await chunk(_Producer(0, ProducerFenced()))
+
+    report = replay.ReplayReport(replay_id="r", operator="o", dry_run=False, chunks=3)
+    report.chunks_committed = 1
+    todo: list[Any] = list(range(5))
+    with pytest.raises(replay.ReplayStopped) as stopped:
+        replay._interrupted_at_commit(report, todo, 2, todo[2:4], raised.value)
+    assert not isinstance(stopped.value, replay.ReplayInterrupted)
+    message = stopped.value.message
+    assert message.startswith("the broker's answer to the commit of chunk 2 failed (")
+    assert "whether its 2 dead letters were re-sent and audited is not known" in message
+    assert "rolled back" not in message
