@@ -32,8 +32,6 @@ from tests.kafka.helpers import (
 pytestmark = pytest.mark.kafka
 TWO_HOURS = 2 * 3600.0
 TWO_DAYS = 2 * 86400.0
-#: The ingress of these tests listens here (the range this suite's HTTP tests may use).
-PORT = 38861
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +101,7 @@ async def test_ingress_ahead_of_the_broker_answers_503_naming_the_clock(
     body = render(certificate("RU0100003"))
     headers = {"Authorization": f"Bearer {demo_token('RU')}", "Content-Type": "application/xml"}
     async with (
-        serve(settings, host="127.0.0.1", port=PORT) as ingress,
+        serve(settings, host="127.0.0.1", port=0) as ingress,
         aiohttp.ClientSession() as http,
     ):
         url = ingress.url

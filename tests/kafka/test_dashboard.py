@@ -54,8 +54,8 @@ def _need(condition: bool, message: str) -> None:
 def demo(kafka_bootstrap: str, tmp_path: Path) -> Any:
     """``kpgw demo --short --serve 60`` in a subprocess; yields (url, summary, process)."""
     _need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-    port = next((p for p in range(38200, 38300) if port_free(p)), None)
-    assert port is not None, "no free port in 38200-38299"
+    port = next((p for p in range(28200, 28300) if port_free(p)), None)
+    assert port is not None, "no free port in 28200-28299"
     summary_file = tmp_path / "summary.json"
     env = {
         **os.environ,

@@ -30,7 +30,7 @@ async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 async def test_a_worker_alone_serves_probes_and_metrics(
     created_topics: Settings, component: str
 ) -> None:
-    port = next(p for p in range(38100, 38150) if port_free(p))
+    port = next(p for p in range(28100, 28150) if port_free(p))
     env = {
         **os.environ,
         "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap,

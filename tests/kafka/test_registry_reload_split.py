@@ -70,7 +70,7 @@ async def test_every_split_process_says_a_broken_registry_without_traffic(
 ) -> None:
     registry = registry_copy(tmp_path)
     good = registry.read_text()
-    free = (port for port in range(39700, 39750) if port_free(port))
+    free = (port for port in range(29700, 29750) if port_free(port))
     ports = {name: next(free) for name in COMPONENTS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes: dict[str, asyncio.subprocess.Process] = {}

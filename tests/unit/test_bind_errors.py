@@ -24,7 +24,7 @@ NOT_OURS = "192.0.2.1"  # TEST-NET-1: no host has it
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:
-    port = next(p for p in range(39750, 39800) if port_free(p))
+    port = next(p for p in range(29750, 29800) if port_free(p))
     with socket.socket() as held:
         held.bind(("127.0.0.1", port))
         held.listen()

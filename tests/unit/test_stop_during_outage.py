@@ -14,7 +14,7 @@ from gateway.settings import Settings
 
 
 def _unreachable() -> Settings:
-    closed = next(p for p in range(38300, 38350) if port_free(p))
+    closed = next(p for p in range(28300, 28350) if port_free(p))
     return Settings(kafka_bootstrap=f"127.0.0.1:{closed}", http_port=0)
 
 

@@ -70,7 +70,7 @@ async def test_send_prints_one_line_per_file_and_exits_by_outcome(
         )
         assert code == 2 and typed[0]["status"] == 415
 
-    port = next(p for p in range(39580, 39590) if port_free(p))
+    port = next(p for p in range(29580, 29590) if port_free(p))
     code, unreachable, _ = await _kpgw(
         "send", "--url", f"http://127.0.0.1:{port}", "--token", token, str(good)
     )
@@ -132,7 +132,7 @@ async def test_status_reports_and_waits_for_each_message(
 
 
 async def test_kpgw_run_only_ingress(created_topics: Settings) -> None:
-    port = next(p for p in range(38050, 38100) if port_free(p))
+    port = next(p for p in range(28050, 28100) if port_free(p))
     env = {
         **os.environ,
         "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap,

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.kafka
 
 
 def _draining(settings: Settings, seconds: float) -> tuple[Settings, str]:
-    port = next(p for p in range(38160, 38200) if port_free(p))
+    port = next(p for p in range(28160, 28200) if port_free(p))
     drained = with_ingress(settings, drain_seconds=seconds).model_copy(
         update={"http_port": port, "http_host": "127.0.0.1"}
     )

@@ -1,7 +1,7 @@
 """A stand-in for the ingress's HTTP API, for the command-line clients (``kpgw send`` and
 ``kpgw status``) without a broker: each route gives its answers in turn, the last one for
 ever after; any other route is aiohttp's plain 404 (a wrong base URL). Binds 127.0.0.1 on
-a free port of 38800-38849."""
+a free port of 28800-28849."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ async def ingress_stub() -> AsyncIterator[Stub]:
     app.router.add_post("/v1/validate", post)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = next(p for p in range(38800, 38850) if port_free(p))
+    port = next(p for p in range(28800, 28850) if port_free(p))
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     stub.url = f"http://127.0.0.1:{port}"
