@@ -164,7 +164,12 @@ def render(
     if summary.dead_letters or summary.refused:
         dlq = Table(title="Refused documents by sender and reason")
         for column in ("sender", "reason", "how", "documents"):
-            dlq.add_column(column, justify="right" if column == "documents" else "left")
+            # A code is looked up in docs/findings.md: it is never cut, the prose wraps.
+            dlq.add_column(
+                column,
+                justify="right" if column == "documents" else "left",
+                no_wrap=column != "how",
+            )
         for (sender, reason), count in sorted(summary.dead_letters.items()):
             dlq.add_row(sender or "?", reason, "dead-lettered (kp.dlq)", str(count))
         for (sender, reason), count in sorted(summary.refused.items()):
@@ -173,7 +178,7 @@ def render(
     if summary.signals:
         signals = Table(title="Fraud signals")
         for column in ("certificate", "pair", "signal", "what it means"):
-            signals.add_column(column)
+            signals.add_column(column, no_wrap=column != "what it means")
         for signal in summary.signals:
             signals.add_row(
                 signal["certificate_id"], signal["pair"], signal["outcome"], signal["what"]

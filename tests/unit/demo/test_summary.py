@@ -102,3 +102,21 @@ def test_a_dead_letter_is_summarised_under_the_senders_kpgw_dlq_shows() -> None:
     assert dead_letter_entry(no_reason) == ("", "UNKNOWN")
     summary = summarise([], [], [dead_letter_entry(conflicting)])
     assert summary.as_dict()["dead_letters"] == {"RU, BW:INVALID_INBOUND_HEADER": 1}
+
+
+def test_codes_are_never_cut_on_an_80_column_terminal() -> None:
+    """The codes are what a reader looks up in docs/findings.md: on 80 columns the fraud
+    signal table cut VALUE_PER_CARAT_OUT_OF_BAND to 'VALUE_PER_CARAT_OUT_OF_B…'."""
+    longest = "VALUE_PER_CARAT_OUT_OF_BAND"
+    summary = summarise(
+        outcomes=[_outcome("ZA26030999", longest, "ZA", "EU")],
+        announcements=[_announced("ZA26030999", "ZA", "EU")],
+        dead_letters=[("RU", "LINES_DO_NOT_SUM_TO_TOTALS")],
+        refused={("AE", "NUMBER_PREFIX_NOT_ISSUER"): 1},
+    )
+    out = io.StringIO()
+    render(summary, Console(file=out, width=80))
+    text = out.getvalue()
+    for code in (longest, "ZA26030999", "LINES_DO_NOT_SUM_TO_TOTALS", "NUMBER_PREFIX_NOT_ISSUER"):
+        assert code in text, code
+    assert "…" not in text
