@@ -116,10 +116,28 @@ def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, int(-(-seconds // 1))))}
 
 
-def from_http_exception(exc: web.HTTPException) -> Problem:
-    """aiohttp's own errors (unknown route, wrong method) as problem documents."""
+#: A path quoted back in a 404 or 405 is the caller's own, but cut: a URL can be long.
+MAX_QUOTED_PATH_CHARS = 200
+
+
+def from_http_exception(exc: web.HTTPException, method: str, path: str) -> Problem:
+    """aiohttp's own errors (unknown route, wrong method) as problem documents. ``path``
+    is the request's, still percent-encoded (so it holds no control characters)."""
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
         exc.status, "bad-request" if exc.status < 500 else "internal"
     )
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-    return Problem(slug, exc.reason or KINDS[slug][1], headers=headers)
+    quoted = _cut(path, MAX_QUOTED_PATH_CHARS)
+    if slug == "not-found":
+        # aiohttp says only "Not Found": the usual cause is a base URL with a path of its
+        # own, which the caller fixes once told what it asked for and where the API is.
+        detail = (
+            f"no such path: {method} {quoted}; the API's paths start at the ingress's base "
+            "URL: POST /v1/messages, GET /v1/messages/{tracking_id}, POST /v1/validate "
+            "(all in GET /v1/openapi.yaml)"
+        )
+    elif slug == "method-not-allowed" and headers:
+        detail = f"{method} is not allowed on {quoted}; it takes {headers['Allow']}"
+    else:
+        detail = exc.reason or KINDS[slug][1]
+    return Problem(slug, detail, headers=headers)

@@ -41,10 +41,25 @@ def test_every_kind_is_an_error_status() -> None:
 
 
 def test_aiohttp_errors_become_problems() -> None:
-    assert from_http_exception(web.HTTPNotFound()).status == 404
-    not_allowed = from_http_exception(web.HTTPMethodNotAllowed("PUT", ["GET"]))
+    assert from_http_exception(web.HTTPNotFound(), "GET", "/x").status == 404
+    not_allowed = from_http_exception(web.HTTPMethodNotAllowed("PUT", ["GET"]), "PUT", "/x")
     assert not_allowed.status == 405 and not_allowed.headers["Allow"] == "GET"
-    assert from_http_exception(web.HTTPRequestEntityTooLarge(10, 20)).status == 413
+    assert from_http_exception(web.HTTPRequestEntityTooLarge(10, 20), "POST", "/x").status == 413
+
+
+def test_a_wrong_url_is_answered_with_what_to_fix() -> None:
+    """``kpgw send --url http://host/api`` was told "Not found: Not Found": nothing said
+    which path was asked for or where the API is."""
+    missing = from_http_exception(web.HTTPNotFound(), "POST", "/api/v1/messages")
+    assert missing.detail.startswith("no such path: POST /api/v1/messages;")
+    assert "POST /v1/messages" in missing.detail and "/v1/openapi.yaml" in missing.detail
+    assert not missing.detail.startswith("no message")  # kpgw status's unknown message
+    endless = from_http_exception(web.HTTPNotFound(), "GET", "/" + "a" * 5000)
+    assert len(endless.detail) < 600
+    not_allowed = from_http_exception(
+        web.HTTPMethodNotAllowed("PUT", ["POST"]), "PUT", "/v1/messages"
+    )
+    assert not_allowed.detail == "PUT is not allowed on /v1/messages; it takes POST"
 
 
 def test_a_finding_quoting_megabytes_is_cut_in_the_answer() -> None:
