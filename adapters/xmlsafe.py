@@ -449,8 +449,27 @@ def _undecodable_line(raw: bytes) -> int | None:
     return None
 
 
+#: libxml2 names the line an element began on right after its name, and lxml adds where
+#: the parser stopped: "in tag b line 1, line 3, column 7" gave two lines, neither named.
+_OPENED_ON = (
+    (re.compile(r"\bin tag (\S+) line (\d+)"), r"in tag <\1> opened on line \2"),
+    (re.compile(r"\bStart Tag (\S+) line (\d+)"), r"Start Tag <\1> begun on line \2"),
+    (
+        re.compile(r"tag mismatch: (\S+) line (\d+) and ([^\s,]+)"),
+        r"tag mismatch: <\1> opened on line \2, closed by </\3>",
+    ),
+)
+_STOPPED_AT = re.compile(r", line (\d+), column (\d+)$")
+
+
+def _say_which_line_is_which(text: str) -> str:
+    for pattern, replacement in _OPENED_ON:
+        text = pattern.sub(replacement, text, count=1)
+    return _STOPPED_AT.sub(r" (at line \1, column \2)", text)
+
+
 def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes) -> NotXml | UnsafeXml:
-    text = str(exc.msg or exc)
+    text = _say_which_line_is_which(str(exc.msg or exc))
     lowered = text.lower()
     line = exc.lineno or None
     if "excessive depth" in lowered or "maximum depth" in lowered:

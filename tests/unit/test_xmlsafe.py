@@ -681,3 +681,28 @@ def test_a_compressed_body_is_named_not_taken_for_nul_bytes(
     # The parser judges the translator's Kafka records (an HTTP body is refused before it,
     # with advice for HTTP, by gateway.ingress.limits.check_not_compressed).
     assert "a Kafka producer compresses with its own compression.type" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (
+            b"<r>\n<a>1</a>\n<b>12",
+            "Premature end of data in tag <b> opened on line 3 (at line 3, column 6)",
+        ),
+        (
+            b"<r>\n<a>\n</r>",
+            "Opening and ending tag mismatch: <a> opened on line 2, closed by </r> "
+            "(at line 3, column 5)",
+        ),
+        (
+            b'<r>\n<Li\n x="1" ',
+            "Couldn't find end of Start Tag <Li> begun on line 2 (at line 3, column 8)",
+        ),
+    ],
+)
+def test_the_parser_message_says_which_line_is_which(raw: bytes, said: str) -> None:
+    """libxml2's "in tag b line 1, line 1, column 7" gave two lines without saying that
+    the first is where the element opened and the second where the parser stopped."""
+    finding = rejected(raw).findings[0]
+    assert finding.message.endswith(said), finding.message
