@@ -265,7 +265,9 @@ def _table(results: list[FileResult]) -> None:
             Text(result.certificate_id or "-"),
             Text("\n".join(printable_line(f.describe()) for f in result.findings) or "-"),
         )
-    console = Console(highlight=False)
+    # Piped, Rich assumes 80 columns and folds a code ('TRUNCATED_DO' / 'CUMENT') or a
+    # path mid-word; as kpgw dlq list does, a pipe gets room enough for whole rows.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
     console.print(table)
     invalid = sum(1 for result in results if not result.ok)
     console.print(f"{len(results) - invalid} valid, {invalid} invalid")

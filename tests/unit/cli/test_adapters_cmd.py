@@ -233,3 +233,17 @@ def test_received_at_that_is_no_time_stamp_is_a_usage_error() -> None:
     result = run("validate", "--received-at", "yesterday", str(FIXTURE))
     assert result.exit_code == 2
     assert "'yesterday' is not an ISO 8601 date or time" in result.output
+
+
+def test_piped_table_keeps_codes_and_paths_whole(
+    plain: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piped (a CI log, ``| less``), Rich assumed 80 columns: the findings column got 12
+    and a code came out as 'TRUNCATED_DO' / 'CUMENT', the file's path cut likewise."""
+    monkeypatch.chdir(tmp_path)
+    broken = Path("documents") / "RU1886030.1.certificate.RU.xml"
+    broken.parent.mkdir()
+    broken.write_bytes(b"<r>\n<a>1</a>\n<b>12")
+    result = run("validate", str(broken))
+    assert result.exit_code == 1
+    assert "TRUNCATED_DOCUMENT" in result.stdout and str(broken) in result.stdout
