@@ -83,6 +83,18 @@ async def _tail(
             timeout_ms = int(idle_timeout * 1000) if idle_timeout else 1000
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=100)
             if not batches and idle_timeout:
+                # Said on stderr (stdout stays the records): ending on a quiet topic with
+                # nothing printed looked like a tail of the wrong topic, or a broken one.
+                click.echo(
+                    f"kpgw tail: {seen} record(s) of {topic}; none for {idle_timeout:g} s, "
+                    "so stopped"
+                    + (
+                        ""
+                        if from_beginning
+                        else " (it starts at the end; --from-beginning reads what the topic holds)"
+                    ),
+                    err=True,
+                )
                 break
             for records in batches.values():
                 for record in records:

@@ -126,3 +126,37 @@ async def test_event_round_trips_through_a_real_topic(created_topics: Settings) 
     payload = line["value"]["record"]["payload"]
     assert payload["type"] == "CertificateIssued"
     assert payload["total_carats"] == "1520.360" and payload["lines"][0]["value_usd"] == "147474.44"
+
+
+async def test_tail_says_why_it_stopped_when_the_topic_went_quiet(created_topics: Settings) -> None:
+    """``kpgw tail kp.status --idle-timeout 3`` on a quiet topic ended printing nothing at
+    all: no sign that it read the topic, nor that it starts at the end without
+    ``--from-beginning``."""
+    topic = f"{created_topics.topic_prefix}events"
+    producer = idempotent_producer(created_topics)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, codec.encode("CertificateEvent", event_to_avro(EVENT)), key=b"RU0123456"
+        )
+    finally:
+        await producer.stop()
+    env = {**__import__("os").environ, "KPGW_KAFKA_BOOTSTRAP": created_topics.kafka_bootstrap}
+    command = (sys.executable, "-m", "gateway", "tail", topic, "--idle-timeout", "2", "--json")
+    quiet = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert f"0 record(s) of {topic}; none for 2 s" in quiet.stderr
+    assert "--from-beginning" in quiet.stderr
+    read = subprocess.run(
+        (*command, "--from-beginning"),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert read.returncode == 0 and len(read.stdout.splitlines()) == 1
+    assert f"1 record(s) of {topic}; none for 2 s" in read.stderr
+    assert "--from-beginning" not in read.stderr
