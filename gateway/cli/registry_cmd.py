@@ -82,14 +82,34 @@ def token(participant: str, registry_path: Path | None, as_json: bool) -> None:
     """Mint a new bearer token for PARTICIPANT (a participant of the registry): prints the
     token once (give it to the participant) and the hash line to store in the registry."""
     code = participant.strip().upper()
-    if code not in common.registry(registry_path).participants:
+    known = common.registry(registry_path)
+    if code not in known.participants:
+        owner = known.participant_of(code)
+        if owner is not None:  # a member state's authority sends as its participant
+            common.fail(
+                f"{code} is a member state of {owner}, which sends for it: mint {owner}'s "
+                f"token (kpgw registry token {owner}); no token minted"
+            )
         common.fail(f"{participant} is not a participant of the registry; no token minted")
+    if not known.is_active(code):
+        click.echo(
+            f"warning: {code} is suspended: the ingress refuses its documents (403 "
+            "participant-suspended) while the registry says so",
+            err=True,
+        )
     value = f"kpgw_{code.lower()}_{secrets.token_urlsafe(32)}"
     if as_json:
         common.emit_json({"participant": code, "token": value, "token_hash": hash_token(value)})
         return
     click.echo(f"token (shown once): {value}")
     click.echo(f'token_hashes = ["{hash_token(value)}"]')
+    # A second token_hashes key under the participant makes the file invalid TOML.
+    click.echo(
+        f"Store the hash in token_hashes under [participants.{code}] of the registry "
+        "(a list: add it beside the hashes there, any of which is accepted, and remove "
+        "those of tokens to retire); the gateway takes the edit within seconds.",
+        err=True,
+    )
 
 
 registry = registry_group  # the name gateway.cli.COMMANDS looks up

@@ -89,3 +89,20 @@ def test_a_malformed_dead_letter_id_is_a_usage_error(arguments: list[str]) -> No
     refused = CliRunner().invoke(cli, arguments)
     assert refused.exit_code == 2
     assert "ids look like 0-42" in refused.output
+
+
+def test_a_token_request_is_answered_with_what_to_do_next() -> None:
+    """``kpgw registry token BE`` said "BE is not a participant", where ``validate --sender
+    BE`` names EU; a suspended participant's token was minted without a word; and nothing
+    said where the hash line goes (a second ``token_hashes`` key breaks the file)."""
+    member_state = CliRunner().invoke(cli, ["registry", "token", "be"])
+    assert member_state.exit_code == 2
+    assert "BE is a member state of EU" in member_state.stderr
+    assert "kpgw registry token EU" in member_state.stderr
+    suspended = CliRunner().invoke(cli, ["registry", "token", "VE"])
+    assert suspended.exit_code == 0 and "kpgw_ve_" in suspended.stdout
+    assert "VE is suspended" in suspended.stderr
+    minted = CliRunner().invoke(cli, ["registry", "token", "RU"])
+    assert minted.stdout.count("\n") == 2  # the two lines scripts read, unchanged
+    assert "[participants.RU]" in minted.stderr and "token_hashes" in minted.stderr
+    assert "suspended" not in minted.stderr
