@@ -104,6 +104,12 @@ def client_setup(
     """The request headers and TLS context of the options, or a usage error."""
     if not token and cert is None:
         raise click.UsageError("give --token (or KPGW_TOKEN) or a client --cert")
+    if urllib.parse.urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        # aiohttp's own word for it, per file, was "NonHttpUrlClientError: <url>".
+        raise click.UsageError(
+            f"--url {url!r} needs http:// or https:// (the ingress's base URL, e.g. "
+            "http://127.0.0.1:8080)"
+        )
     host = urllib.parse.urlsplit(base_url(url)).hostname or ""
     if token and url.startswith("http://") and host not in LOOPBACK:
         # The bearer token would cross the network in clear text.

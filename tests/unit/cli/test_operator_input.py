@@ -106,3 +106,17 @@ def test_a_token_request_is_answered_with_what_to_do_next() -> None:
     assert minted.stdout.count("\n") == 2  # the two lines scripts read, unchanged
     assert "[participants.RU]" in minted.stderr and "token_hashes" in minted.stderr
     assert "suspended" not in minted.stderr
+
+
+@pytest.mark.parametrize("command", ["send", "status"])
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "localhost:8080", "ftp://127.0.0.1:8080"])
+def test_a_url_without_http_is_a_usage_error(command: str, url: str, tmp_path: Path) -> None:
+    """``kpgw send --url 127.0.0.1:8080`` failed per file with 'not sent:
+    NonHttpUrlClientError: 127.0.0.1:8080/v1/messages', which does not say what to fix."""
+    document = tmp_path / "certificate.xml"
+    document.write_bytes(b"<r/>")
+    argument = str(document) if command == "send" else "a-tracking-id"
+    result = CliRunner().invoke(cli, [command, "--url", url, "--token", "t", argument])
+    assert result.exit_code == 2
+    assert "--url" in result.stderr and "http://" in result.stderr
+    assert "NonHttpUrlClientError" not in result.output
