@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gateway.cli.common import EXIT_INVALID, emit_json, environment_errors, settings
-from gateway.kafka.broker import KAFKA_VERSION, LocalBroker, local_port
+from gateway.kafka.broker import KAFKA_VERSION, LocalBroker, describe_elsewhere, local_port
 
 #: The ports ``--port`` accepts (the controller listens on port+1).
 FIRST_PORT, LAST_PORT = 1024, 65534
@@ -90,11 +90,20 @@ def up(port: int | None, data_dir: Path | None, timeout: float) -> None:
 def down(port: int | None, data_dir: Path | None) -> None:
     """Stop the broker cleanly."""
     port = broker_port(port)
+    broker = _broker(port, data_dir)
     with environment_errors():
-        stopped = _broker(port, data_dir).down()
-    click.echo(
-        f"stopped the broker on port {port}" if stopped else f"no broker was running on port {port}"
-    )
+        stopped = broker.down()
+    if stopped:
+        click.echo(f"stopped the broker on port {port}")
+    elif (elsewhere := broker.running_elsewhere()) is not None:
+        # Left running: it is not the one --data-dir names, and may be someone's demo.
+        click.echo(
+            f"no broker with its data in {broker.paths.root} was running on port {port}; "
+            f"the one there {describe_elsewhere(*elsewhere)}: kpgw kafka down --port {port} "
+            "stops it"
+        )
+    else:
+        click.echo(f"no broker was running on port {port}")
 
 
 @kafka.command()
@@ -106,8 +115,9 @@ def down(port: int | None, data_dir: Path | None) -> None:
 def status(port: int | None, data_dir: Path | None, as_json: bool) -> None:
     """Say whether the broker runs and answers metadata (exit 1 when it does not)."""
     port = broker_port(port)
+    broker = _broker(port, data_dir)
     with environment_errors():
-        state = _broker(port, data_dir).status()
+        state = broker.status()
     if as_json:
         emit_json(
             {
@@ -126,6 +136,11 @@ def status(port: int | None, data_dir: Path | None, as_json: bool) -> None:
         return
     if state.running:
         click.echo(f"process {state.pid} runs but {state.bootstrap} does not answer")
+    elif (elsewhere := broker.running_elsewhere()) is not None:
+        click.echo(
+            f"not running with its data in {broker.paths.root} (port {port}); the broker on "
+            f"port {port} {describe_elsewhere(*elsewhere)}: drop --data-dir"
+        )
     else:
         click.echo(f"not running (port {port})")
     raise SystemExit(EXIT_INVALID)

@@ -157,6 +157,11 @@ class BrokerStatus:
     data_dir: Path
 
 
+def describe_elsewhere(pid: int, root: Path) -> str:
+    """How a broker found by ``LocalBroker.running_elsewhere`` is named to operators."""
+    return f"has its data in {root} (pid {pid})"
+
+
 class LocalBroker:
     """One single-node KRaft broker bound to 127.0.0.1."""
 
@@ -212,6 +217,16 @@ class LocalBroker:
             return None
         return pid if _alive(pid) else None
 
+    def running_elsewhere(self) -> tuple[int, Path] | None:
+        """The pid and data dir of a broker started on this port with another data dir
+        (``kpgw demo --port P`` uses the default one): commands given this one's
+        ``--data-dir`` do not see it, yet it holds the port."""
+        default = kpgw_home() / "kafka" / str(self.port)
+        for other in (LocalBroker(self.port), LocalBroker(self.port, default)):
+            if other.paths.root != self.paths.root and (pid := other.pid()) is not None:
+                return pid, other.paths.root
+        return None
+
     def status(self) -> BrokerStatus:
         pid = self.pid()
         answers = pid is not None and answers_metadata(self.bootstrap, timeout_s=5)
@@ -231,6 +246,12 @@ class LocalBroker:
             )
         for port in (self.port, self.controller_port):
             if not port_free(port):
+                if (elsewhere := self.running_elsewhere()) is not None:
+                    raise EnvironmentProblem(
+                        f"port {self.port} is held by kpgw's local broker that "
+                        f"{describe_elsewhere(*elsewhere)}, not {self.paths.root}: use it (without "
+                        f"--data-dir), or stop it first (kpgw kafka down --port {self.port})"
+                    )
                 raise EnvironmentProblem(
                     f"port {port} on 127.0.0.1 is already in use by another program; "
                     f"choose another with --port"

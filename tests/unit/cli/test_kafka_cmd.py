@@ -116,3 +116,35 @@ def test_the_help_says_where_the_port_comes_from() -> None:
     for command in ("up", "down", "status"):
         text = " ".join(kafka(command, "--help").output.split())
         assert "Default: the port of KPGW_KAFKA_BOOTSTRAP" in text
+
+
+def test_a_broker_of_another_data_dir_on_the_port_is_named(
+    home: Path, fake_broker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    """``kpgw demo --port P`` starts its broker with the default data dir; ``kafka status``
+    and ``kafka down`` with another ``--data-dir`` then said "not running" / "no broker was
+    running on port P" while that broker ran there, and ``kafka up`` blamed "another
+    program" for the port."""
+    other = str(tmp_path / "mine")
+    where = f"has its data in {home / 'kafka' / str(PORT)} (pid {fake_broker.pid})"
+    status = kafka("status", "--port", str(PORT), "--data-dir", other)
+    assert status.exit_code == 1 and where in status.stdout, status.output
+    down = kafka("down", "--port", str(PORT), "--data-dir", other)
+    assert down.exit_code == 0 and where in down.stdout, down.output
+    assert fake_broker.poll() is None  # not stopped: it is not the one asked for
+    assert f"kpgw kafka down --port {PORT}" in down.stdout
+
+
+def test_up_names_the_broker_holding_the_port(
+    home: Path,
+    fake_broker: subprocess.Popen[bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gateway.kafka.broker.port_free", lambda port: False)
+    up = kafka("up", "--port", str(PORT), "--data-dir", str(tmp_path / "mine"))
+    assert up.exit_code == 2
+    assert f"held by kpgw's local broker that has its data in {home / 'kafka' / str(PORT)}" in (
+        up.stderr
+    )
+    assert "another program" not in up.stderr
