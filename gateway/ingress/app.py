@@ -126,7 +126,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_http_exception(exc, request.method, request.rel_url.raw_path).response(instance)
+        served = [resource.canonical for resource in request.app.router.resources()]
+        refusal = from_http_exception(exc, request.method, request.rel_url.raw_path, served)
+        return refusal.response(instance)
     except Exception:
         log.exception("request_failed", route=_route(request))
         return Problem("internal", "an internal error occurred; it has been logged").response(

@@ -9,7 +9,7 @@ A ``Problem`` is raised anywhere in a handler and rendered once by the middlewar
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,9 +120,13 @@ def retry_after(seconds: float) -> dict[str, str]:
 MAX_QUOTED_PATH_CHARS = 200
 
 
-def from_http_exception(exc: web.HTTPException, method: str, path: str) -> Problem:
+def from_http_exception(
+    exc: web.HTTPException, method: str, path: str, served: Sequence[str] = ()
+) -> Problem:
     """aiohttp's own errors (unknown route, wrong method) as problem documents. ``path``
-    is the request's, still percent-encoded (so it holds no control characters)."""
+    is the request's, still percent-encoded (so it holds no control characters);
+    ``served``, the paths of the server that answers (the ingress's, or a worker's
+    operations endpoints)."""
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
         exc.status, "bad-request" if exc.status < 500 else "internal"
     )
@@ -131,11 +135,11 @@ def from_http_exception(exc: web.HTTPException, method: str, path: str) -> Probl
     if slug == "not-found":
         # aiohttp says only "Not Found": the usual cause is a base URL with a path of its
         # own, which the caller fixes once told what it asked for and where the API is.
-        detail = (
-            f"no such path: {method} {quoted}; the API's paths start at the ingress's base "
-            "URL: POST /v1/messages, GET /v1/messages/{tracking_id}, POST /v1/validate "
-            "(all in GET /v1/openapi.yaml)"
+        detail = f"no such path: {method} {quoted}; check the base URL" + (
+            f": this server's paths are {', '.join(served)}" if served else ""
         )
+        if "/v1/openapi.yaml" in served:
+            detail += " (the API's operations: GET /v1/openapi.yaml)"
     elif slug == "method-not-allowed" and headers:
         detail = f"{method} is not allowed on {quoted}; it takes {headers['Allow']}"
     else:

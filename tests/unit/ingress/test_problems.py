@@ -50,10 +50,16 @@ def test_aiohttp_errors_become_problems() -> None:
 def test_a_wrong_url_is_answered_with_what_to_fix() -> None:
     """``kpgw send --url http://host/api`` was told "Not found: Not Found": nothing said
     which path was asked for or where the API is."""
-    missing = from_http_exception(web.HTTPNotFound(), "POST", "/api/v1/messages")
-    assert missing.detail.startswith("no such path: POST /api/v1/messages;")
-    assert "POST /v1/messages" in missing.detail and "/v1/openapi.yaml" in missing.detail
+    served = ["/v1/messages", "/v1/openapi.yaml", "/healthz"]
+    missing = from_http_exception(web.HTTPNotFound(), "POST", "/api/v1/messages", served)
+    assert missing.detail == (
+        "no such path: POST /api/v1/messages; check the base URL: this server's paths are "
+        "/v1/messages, /v1/openapi.yaml, /healthz (the API's operations: GET /v1/openapi.yaml)"
+    )
     assert not missing.detail.startswith("no message")  # kpgw status's unknown message
+    # A worker's operations server has no API: its own paths, nothing of the ingress's.
+    worker = from_http_exception(web.HTTPNotFound(), "GET", "/v1/messages", ["/healthz"])
+    assert worker.detail.endswith("this server's paths are /healthz")
     endless = from_http_exception(web.HTTPNotFound(), "GET", "/" + "a" * 5000)
     assert len(endless.detail) < 600
     not_allowed = from_http_exception(
