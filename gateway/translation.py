@@ -49,6 +49,10 @@ def check_sender(adapted: Adapted, sender: str | None) -> None:
             f"{sender} may not send this {kind} for {adapted.payload.certificate_number}: "
             f"only {entitled} may"
         )
+        if sender.strip().upper() == entitled:
+            # A Kafka-native producer's own spelling: the ingress writes codes as the
+            # registry has them. Still refused: the sender is an identity, not a guess.
+            message += f" (participant codes are upper case: kpgw-sender {entitled})"
         raise UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
 
 

@@ -32,6 +32,21 @@ def test_an_unauthorised_sender_names_the_adapter(example_registry: ParticipantR
     assert caught.value.adapter == "uncefact"
 
 
+def test_a_sender_code_in_lower_case_is_refused_saying_so(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """A Kafka-native producer writing ``kpgw-sender: bw`` was told "bw may not send this
+    CertificateIssued for BW...: only BW may", which reads as a contradiction."""
+    raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
+    with pytest.raises(UnauthorisedSender) as caught:
+        translate(raw, InboundMeta(sender="bw", received_at=MOMENT), example_registry)
+    assert "participant codes are upper case: kpgw-sender BW" in str(caught.value)
+    assert "upper case" in caught.value.findings[0].message
+    with pytest.raises(UnauthorisedSender) as other:
+        translate(raw, InboundMeta(sender="RU", received_at=MOMENT), example_registry)
+    assert "upper case" not in str(other.value)
+
+
 def test_a_broken_kp_rule_names_the_adapter(example_registry: ParticipantRegistry) -> None:
     raw = (FIXTURES / "certificate_bw_eu_be.xml").read_bytes()
     broken = raw.replace(
