@@ -102,13 +102,14 @@ def demo(
     broker_port: int | None,
 ) -> None:
     """The main job: a local broker, the gateway, realistic traffic from real partner pairs
-    over HTTP, and a summary per partner pair. Exit 1 when a certificate ends otherwise
-    than its generated story predicts.
+    (RU's and BW's systems producing straight into Kafka, the others over HTTP), and a
+    summary per partner pair. Exit 1 when a certificate ends otherwise than its generated
+    story predicts.
 
     The broker: --port, else KPGW_KAFKA_BOOTSTRAP, else 127.0.0.1:9092; the demo says
-    which it uses. Each run uses topics of its own, under demo.<run id>.
-    (KPGW_TOPIC_PREFIX does not apply); a run deletes the demo topics of runs older than
-    a day on that broker, and only there."""
+    which it uses. The ingress: KPGW_HTTP_PORT (8080), else any free port. Each run uses
+    topics of its own, under demo.<run id>. (KPGW_TOPIC_PREFIX does not apply); a run
+    deletes the demo topics of runs older than a day on that broker, and only there."""
     from gateway.demo.run import DemoOptions, run_demo
 
     if short:
