@@ -8,10 +8,12 @@ documents at its rate limit would stall the ingress for everybody. With
 ``KPGW_INGRESS__VALIDATION_PROCESSES`` > 0 the work runs in that many worker processes
 (``gateway.ingress.validation_worker``), and the event loop only waits for the verdict.
 
-The workers speak length-prefixed pickles over their stdin/stdout, read and written by the
-event loop itself: no executor threads in the ingress (``ProcessPoolExecutor``'s feeder
-and manager threads took more of the loop's CPU than the validation they moved away). A
-request goes to the worker with the fewest requests in flight.
+The workers speak length-prefixed pickles over their stdin/stdout
+(``gateway.ingress.frames``; a worker answers the requests it read together in one write),
+read and written by the event loop itself: no executor threads in the ingress
+(``ProcessPoolExecutor``'s feeder and manager threads took more of the loop's CPU than the
+validation they moved away). A request goes to the worker with the fewest requests in
+flight.
 
 A worker that dies (killed, out of memory, a crash in native code) fails the requests it
 had with 503 and ``Retry-After`` (``not-ready``: nothing was accepted, a retry is safe),
@@ -23,11 +25,13 @@ registry when it starts and again whenever the ingress's ``RegistryWatcher`` tak
 (polled every second), ahead of any later request on the same pipe. A worker thus judges
 with the ingress's registry, never an older one, and no request pays a reload in a worker.
 
-The document a worker was on when it died or got stuck (the oldest it had: it takes them
-in order) is remembered by digest. One death may be bad luck; a document that takes down
-``CRASHES_TO_REFUSE`` workers is refused with 422 ``DOCUMENT_CRASHES_VALIDATOR``, at once
-and without reaching a worker again: a 503 would have the sender retry it forever, each
-retry killing a worker (found by a security review of the worker processes).
+The document a worker was on when it died or got stuck (the oldest it had not finished: it
+takes them in order and stores the last one it finished in a slot of shared memory, while
+the verdicts of its group may still be on their way) is remembered by digest. One death may
+be bad luck; a document that takes down ``CRASHES_TO_REFUSE`` workers is refused with 422
+``DOCUMENT_CRASHES_VALIDATOR``, at once and without reaching a worker again: a 503 would
+have the sender retry it forever, each retry killing a worker (found by a security review
+of the worker processes).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import collections
 import contextlib
 import hashlib
 import itertools
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -47,9 +52,10 @@ from typing import Any, Protocol
 import structlog
 
 from gateway.errors import Finding
+from gateway.ingress.frames import FrameReader, Progress, frame
 from gateway.ingress.problems import Problem, retry_after
 from gateway.ingress.validation import Verdict, judge
-from gateway.ingress.validation_worker import HEADER, READY, frame, unframe
+from gateway.ingress.validation_worker import READ_SIZE, READY
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistrySnapshot, RegistryWatcher
 
@@ -60,6 +66,8 @@ START_TIMEOUT_S = 60.0
 #: Between restarts of a worker that keeps dying.
 RESTART_BACKOFF_S = 1.0
 STOP_TIMEOUT_S = 5.0
+#: What a worker process runs (``python -m``); tests put a stand-in here.
+WORKER_MODULE = "gateway.ingress.validation_worker"
 
 
 class Validator(Protocol):
@@ -159,6 +167,8 @@ class _Worker:
         self.index = index
         self.suspects = suspects
         self.process: asyncio.subprocess.Process | None = None
+        #: The last request the current process finished (it answers in groups).
+        self.progress: Progress | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.digests: dict[int, bytes] = {}
         #: Set when this side killed the worker and blamed its document already.
@@ -171,18 +181,26 @@ class _Worker:
     async def start(self) -> None:
         self.ready.clear()
         self.blamed = False
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.ingress.validation_worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            # Its own session: a Ctrl-C or a service manager's signal to the whole process
-            # group stops the ingress, which then closes the worker's input; the worker
-            # must not die first and be taken for a crash. It also ends when the ingress
-            # is killed outright: its input closes.
-            start_new_session=True,
-        )
+        if self.progress is not None:
+            self.progress.close()  # the previous process's: its reader has finished
+        self.progress, progress_fd = Progress.create()
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER_MODULE,
+                str(progress_fd),
+                pass_fds=(progress_fd,),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                # Its own session: a Ctrl-C or a service manager's signal to the whole
+                # process group stops the ingress, which then closes the worker's input; the
+                # worker must not die first and be taken for a crash. It also ends when the
+                # ingress is killed outright: its input closes.
+                start_new_session=True,
+            )
+        finally:
+            os.close(progress_fd)  # the map and the worker keep the slot
         self.send_registry(self.registry())  # before anything else: it warms up with it
         self.reader = asyncio.create_task(self._read(self.process), name=f"validator-{self.index}")
         try:
@@ -195,28 +213,37 @@ class _Worker:
 
     async def _read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
+        frames = FrameReader()
         try:
-            while True:
-                header = await process.stdout.readexactly(HEADER.size)
-                (size,) = HEADER.unpack(header)
-                request_id, outcome = unframe(await process.stdout.readexactly(size))
-                if outcome == READY and request_id == 0:
-                    self.ready.set()
-                    continue
-                future = self.pending.pop(request_id, None)
-                if future is not None and not future.done():
-                    future.set_result(outcome)
-        except (asyncio.IncompleteReadError, ConnectionError):
+            while data := await process.stdout.read(READ_SIZE):
+                for request_id, outcome in frames.feed(data):
+                    if outcome == READY and request_id == 0:
+                        self.ready.set()
+                        continue
+                    self.digests.pop(request_id, None)
+                    future = self.pending.pop(request_id, None)
+                    if future is not None and not future.done():
+                        future.set_result(outcome)
+        except ConnectionError:
             pass  # the worker's stdout closed: it is gone
         finally:
             self.ready.clear()  # no new request goes to it
-            if not self.closing and not self.blamed and self.pending:
-                self._blame(min(self.pending))
+            if not self.closing and not self.blamed:
+                on = self._request_on()
+                if on is not None:
+                    self._blame(on)
             self._fail_pending()
             if not self.closing:
                 code = await process.wait()
                 log.error("validation_worker_died", worker=self.index, exit_code=code)
                 self.restarting = asyncio.get_running_loop().create_task(self._restart())
+
+    def _request_on(self) -> int | None:
+        """The request the worker is on: the oldest it has not finished. It judges them in
+        the order sent (ids grow) and stores the last one it finished in ``progress``;
+        verdicts of a group can still be on their way."""
+        finished = self.progress.last_finished() if self.progress is not None else 0
+        return min((rid for rid in self.pending if rid > finished), default=None)
 
     def _blame(self, request_id: int) -> None:
         """The worker stopped on this request: count its document, and refuse it with 422
@@ -285,7 +312,7 @@ class _Worker:
         """Forget a request whose deadline passed. When it is the one the worker is on (the
         oldest: a worker takes them in order), the worker is stuck on it and is killed; a
         new one starts, and the requests queued behind it get 503."""
-        if self.pending and min(self.pending) == request_id and self.process is not None:
+        if self.process is not None and self._request_on() == request_id:
             log.error("validation_worker_stuck_killed", worker=self.index)
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
