@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -57,9 +58,20 @@ class LazyGroup(click.Group):
     def _usage_errors_as_json(self) -> Iterator[None]:
         try:
             yield
-        except click.ClickException as exc:
-            if not _json_logs_asked(getattr(self, "_argv", sys.argv[1:])):
-                raise
+        except click.ClickException as caught:
+            argv = getattr(self, "_argv", sys.argv[1:])
+            exc = caught
+            if isinstance(caught, click.NoSuchOption) and caught.option_name in _GROUP_OPTIONS:
+                exc = click.UsageError(
+                    caught.message.rstrip(".")
+                    + ": it is kpgw's own option and goes before the command: "
+                    + _group_option_first(argv, caught.option_name),
+                    caught.ctx,
+                )
+            if not _json_logs_asked(argv):
+                if exc is caught:
+                    raise
+                raise exc from None
             from gateway.cli.common import write_failure_line
 
             usage = exc.ctx.get_usage() if isinstance(exc, click.UsageError) and exc.ctx else ""
@@ -122,6 +134,23 @@ def _json_logs_asked(argv: Sequence[str]) -> bool:
 
 #: The group's options that take a value as the next argument (not the sub-command).
 _GROUP_OPTIONS_WITH_VALUES = frozenset({"--log-format", "--log-level"})
+_GROUP_OPTIONS = _GROUP_OPTIONS_WITH_VALUES
+
+
+def _group_option_first(argv: Sequence[str], option: str) -> str:
+    """The command line with the group's ``option`` (and its value) moved before the
+    command, as the user should have typed it."""
+    moved: list[str] = []
+    rest: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == option:
+            moved = [argument, next(arguments, "")]
+        elif argument.startswith(option + "="):
+            moved = [argument]
+        else:
+            rest.append(argument)
+    return shlex.join(["kpgw", *[part for part in moved if part], *rest])
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -120,3 +120,13 @@ def test_a_url_without_http_is_a_usage_error(command: str, url: str, tmp_path: P
     assert result.exit_code == 2
     assert "--url" in result.stderr and "http://" in result.stderr
     assert "NonHttpUrlClientError" not in result.output
+
+
+@pytest.mark.parametrize("option", ["--log-format", "--log-level"])
+def test_a_group_option_after_the_command_is_placed_for_the_user(option: str) -> None:
+    """``kpgw run --log-format json`` said only "No such option '--log-format'", which
+    ``kpgw --help`` lists: it is kpgw's own option and goes before the command."""
+    value = "json" if option == "--log-format" else "debug"
+    result = CliRunner().invoke(cli, ["dlq", "stats", option, value])
+    assert result.exit_code == 2
+    assert f"kpgw {option} {value} dlq stats" in result.stderr
