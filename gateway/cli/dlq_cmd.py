@@ -304,8 +304,13 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
             )
     console.rule("findings")
     for finding in letter.findings:
-        where = f"line {finding.get('line')} " if finding.get("line") else ""
-        text = f"{finding.get('code')}: {where}{finding.get('path') or ''} {finding.get('message')}"
+        # As kpgw send and validate write a finding: CODE (line 3, /path): message.
+        at_line, path = finding.get("line"), finding.get("path")
+        where = ", ".join(
+            part for part in (f"line {at_line}" if at_line else "", path or "") if part
+        )
+        text = f"{finding.get('code')}" + (f" ({where})" if where else "")
+        text += f": {finding.get('message')}"
         console.print(Text(printable_line(text)), highlight=False)
     if omitted is not None:  # the bare "(empty)" would hide where the document is
         console.rule("document: left out of the dead letter")

@@ -77,3 +77,29 @@ def test_help_names_both_forms() -> None:
     for command in (["dlq", "show", "--help"], ["dlq", "replay", "--help"]):
         text = " ".join(CliRunner().invoke(cli, command).output.split())
         assert "0-42" in text and "dlq/0/42" in text, command
+
+
+def test_show_writes_findings_as_send_and_validate_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dlq show`` wrote 'UNAUTHORISED_SENDER:  RU may not ...' (two spaces where a path
+    was missing) and 'XSD_VIOLATION: line 3 /a m', where ``kpgw send`` and ``validate``
+    write 'XSD_VIOLATION (line 3, /a): m' for the same finding."""
+    import json
+    from types import SimpleNamespace
+
+    from gateway.dlq.headers import FINDINGS, REASON
+
+    findings = [
+        {"code": "UNAUTHORISED_SENDER", "message": "RU may not", "line": None, "path": None},
+        {"code": "XSD_VIOLATION", "message": "m", "line": 3, "path": "/a"},
+    ]
+    record = SimpleNamespace(
+        partition=0, offset=7, timestamp=1_772_409_600_000, key=b"k", value=b"<x/>",
+        headers=[(REASON, b"XSD_VIOLATION"), (FINDINGS, json.dumps(findings).encode())],
+    )  # fmt: skip
+    monkeypatch.setattr(
+        dlq_cmd, "_read_with_history", lambda selection, pending: ([DeadLetter.of(record)], {})
+    )
+    result = CliRunner().invoke(cli, ["dlq", "show", "0-7"])
+    assert result.exit_code == 0, result.output
+    assert "UNAUTHORISED_SENDER: RU may not\n" in result.stdout
+    assert "XSD_VIOLATION (line 3, /a): m\n" in result.stdout
