@@ -62,6 +62,19 @@ def answer_document(payload: bytes) -> dict[str, Any]:
     return {"detail": text[:300] or "(empty body)", "not_json": True}
 
 
+def describe_client_error(exc: BaseException) -> str:
+    """A failed call (no answer at all) in one line, with what to do where aiohttp's
+    words do not say it."""
+    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, OSError) and "WRONG_VERSION_NUMBER" in str(exc):
+        # The TLS handshake met an HTTP answer: the ingress has no TLS files.
+        text += (
+            "; the server answered without TLS: use http:// in --url (or give the ingress "
+            "KPGW_INGRESS__TLS_CERTFILE and KPGW_INGRESS__TLS_KEYFILE)"
+        )
+    return text
+
+
 def connection_options(command: F) -> F:
     """``--url``, ``--token`` and the TLS files, as every ingress client takes them."""
     for option in reversed(

@@ -34,6 +34,7 @@ from gateway.cli.http_client import (
     base_url,
     client_setup,
     connection_options,
+    describe_client_error,
     retry_after,
 )
 from gateway.text import printable_line
@@ -83,7 +84,7 @@ async def _send_all(
                     result["problem"] = document
             except (aiohttp.ClientError, TimeoutError) as exc:  # before OSError:
                 # aiohttp's connection errors are OSErrors too
-                result.update(status=None, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+                result.update(status=None, error=describe_client_error(exc))
             except OSError as exc:  # the file became unreadable
                 result.update(status=None, error=f"cannot read: {exc.strerror or exc}")
             results.append(result)

@@ -38,6 +38,7 @@ from gateway.cli.http_client import (
     base_url,
     client_setup,
     connection_options,
+    describe_client_error,
     retry_after,
 )
 from gateway.ingress.problems import TYPE_BASE, UNKNOWN_MESSAGE, UNKNOWN_MESSAGE_TYPE
@@ -80,7 +81,7 @@ async def _one(
             return {
                 **result,
                 "http_status": None,
-                "error": f"{type(exc).__name__}: {exc}".rstrip(": "),
+                "error": describe_client_error(exc),
             }
         settled = status == 200 and (until is None or document.get("status") in until)
         if settled or status not in (200, *TRANSIENT) or time.monotonic() + wait > deadline:

@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
@@ -349,3 +350,19 @@ def test_the_detail_does_not_repeat_the_reason(
 ) -> None:
     found = {"tracking_id": "t-1", "http_status": 200, "status": "discrepancy"}
     assert describe({**found, "reason": reason, "detail": detail})[1:] == shown
+
+
+async def test_https_to_a_plain_http_ingress_says_so(tmp_path: Path) -> None:
+    """``--url https://...`` to an ingress without TLS files failed with 'SSL:
+    WRONG_VERSION_NUMBER', which does not say that the server speaks plain http."""
+    document = tmp_path / "certificate.xml"
+    document.write_bytes(b"<r/>")
+    async with ingress_stub() as stub:
+        secure = stub.url.replace("http://", "https://")
+        status = await _status(secure, "t-1")
+        sent = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["send", "--url", secure, "--token", "t", str(document)]
+        )
+    for result in (status, sent):
+        assert result.exit_code == 2, result.output
+        assert "answered without TLS" in result.stdout and "use http://" in result.stdout
