@@ -286,7 +286,8 @@ def _awaiting_certificate(state: CertificateState, event_id: str) -> Status | No
         return Status(
             DeliveryState.TRANSLATED,
             AWAITING_CERTIFICATE,
-            f"no certificate {state.certificate_id} has reached the gateway yet: the "
+            f"no certificate {state.certificate_id} has been accepted yet (one refused or "
+            "dead-lettered does not count: it is sent again or replayed once fixed): the "
             "confirmation is compared with it when it comes, and reported as "
             "ORPHAN_CONFIRMATION if none comes within the orphan window",
         )

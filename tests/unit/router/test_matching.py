@@ -82,7 +82,12 @@ def test_confirmation_before_certificate_waits_then_matches() -> None:
     assert [e.topic for e in waiting.emissions] == [TopicKind.STATUS]
     assert router.statuses() == {conf.source.tracking_id: ("TRANSLATED", "AWAITING_CERTIFICATE")}
     detail = waiting.emissions[0].value["detail"]
-    assert detail.startswith("no certificate RU0123456 has reached the gateway yet")
+    # A certificate refused or dead-lettered (PAIR_NOT_ENABLED, say) did reach the gateway:
+    # the detail said none had, which sent the importer to the wrong place.
+    assert detail.startswith(
+        "no certificate RU0123456 has been accepted yet (one refused or dead-lettered does "
+        "not count: it is sent again or replayed once fixed)"
+    )
     assert waiting.changed
     assert router.state is not None
     assert [c.status for c in router.state.confirmations] == ["WAITING"]
