@@ -96,14 +96,22 @@ def _filter(
     ids: tuple[str, ...] = (),
 ) -> DlqFilter:
     # Reason and participant codes are upper case everywhere: a lower-case filter would
-    # silently match nothing. "(none)" is how ``dlq stats`` labels letters without a sender.
+    # silently match nothing. A sender is also matched as typed: a Kafka-native record may
+    # name one in lower case (refused, dead-lettered), which ``dlq stats`` counts as such.
+    # "(none)" is how ``dlq stats`` labels letters without a sender.
     if since is not None and until is not None and since >= until:
         raise click.BadParameter(
             f"--since {since.isoformat()} is not before --until {until.isoformat()}"
         )
     return DlqFilter(
         reasons=tuple(code.strip().upper() for code in reason),
-        senders=tuple("" if code == "(none)" else code.strip().upper() for code in sender),
+        senders=tuple(
+            dict.fromkeys(
+                form
+                for code in sender
+                for form in (("",) if code == "(none)" else (code.strip().upper(), code.strip()))
+            )
+        ),
         stages=stage,
         since=since,
         until=until,

@@ -152,3 +152,19 @@ def test_stats_for_people_say_how_many_letters_name_conflicting_senders() -> Non
         ["(1", "dead", "letter(s)", "name", "conflicting", "senders", "and", "are", "counted",
          "under", "each)"],
     ]  # fmt: skip
+
+
+def test_a_lower_case_sender_is_selected_as_dlq_stats_counts_it() -> None:
+    """A Kafka-native record naming ``ru`` is refused and dead-lettered; `dlq stats` counts
+    it under ``ru``, but `--sender ru` was upper-cased and selected only RU's letters, so
+    that letter could not be selected by sender at all (found by a walkthrough).
+    `--sender RU` still selects what stats counts under RU."""
+    from gateway.cli.dlq_cmd import _filter
+
+    lower, upper = dead_letter([(dlq.SENDER, b"ru")]), dead_letter([(dlq.SENDER, b"RU")])
+    typed_lower = _filter((), ("ru",), (), None, None)
+    assert typed_lower.matches(lower) and typed_lower.matches(upper)
+    typed_upper = _filter((), ("RU",), (), None, None)
+    assert typed_upper.matches(upper) and not typed_upper.matches(lower)
+    assert stats([lower, upper], datetime.now(UTC))["by_sender"] == {"ru": 1, "RU": 1}
+    assert _filter((), ("(none)",), (), None, None).senders == ("",)

@@ -23,7 +23,8 @@ from gateway.registry.watch import RegistryWatcher
 def test_dlq_filters_match_codes_in_any_case() -> None:
     selection = _filter(("not_kp_goods",), (" za", "(none)"), (), None, None)
     assert selection.reasons == ("NOT_KP_GOODS",)
-    assert selection.senders == ("ZA", "")  # "(none)" is how dlq stats labels no sender
+    # As typed too (a refused lower-case sender); "(none)" is how dlq stats labels none.
+    assert selection.senders == ("ZA", "za", "")
 
 
 def test_a_token_is_minted_only_for_a_participant() -> None:
