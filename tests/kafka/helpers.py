@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from adapters import registry as adapter_registry
 from gateway import codec
 from gateway.dlq.store import read_topic_to_end
 from gateway.events import CertificateIssued, HsLine, ImportConfirmed, Party
+from gateway.kafka.broker import LocalBroker
 from gateway.kafka.clients import idempotent_producer, wait_bounded
 from gateway.registry import load_registry
 from gateway.settings import Settings
@@ -231,6 +233,22 @@ def outage_broker_port() -> Iterator[int]:
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
         yield given
+
+
+@contextlib.contextmanager
+def broker_of_its_own(data_dir: Path) -> Iterator[LocalBroker]:
+    """A broker of the test's own (on ``outage_broker_port``): stopping, freezing or
+    restarting it disturbs no other test. Stopped at the end, never left frozen."""
+    with outage_broker_port() as port:
+        broker = LocalBroker(port=port, data_dir=data_dir)
+        broker.up(timeout_s=120)
+        try:
+            yield broker
+        finally:
+            pid = broker.pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGCONT)
+            broker.down()
 
 
 def run_kpgw(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -33,7 +33,7 @@ from gateway.kafka.transactional import COORDINATOR_LOST_S, TransactionalWorker
 from gateway.registry import ParticipantRegistry
 from gateway.router import restore
 from gateway.settings import Settings, load_settings
-from tests.kafka.helpers import outage_broker_port, stopped
+from tests.kafka.helpers import broker_of_its_own, stopped
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -42,16 +42,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def outage_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
     """A broker of this test's own, on KPGW_TEST_OUTAGE_BROKER_PORT when given: stopping
     or freezing it disturbs no other test."""
-    with outage_broker_port() as port:
-        broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
-        broker.up(timeout_s=120)
-        try:
-            yield broker
-        finally:
-            pid = broker.pid()
-            if pid is not None:
-                os.kill(pid, signal.SIGCONT)  # never leave it frozen
-            broker.down()
+    with broker_of_its_own(tmp_path / "broker") as broker:
+        yield broker
 
 
 async def _settings(broker: LocalBroker, registry: ParticipantRegistry) -> Settings:

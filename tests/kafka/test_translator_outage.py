@@ -18,9 +18,9 @@ from gateway.registry import ParticipantRegistry
 from gateway.settings import Settings, load_settings
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
+    broker_of_its_own,
     certificate,
     decoded,
-    outage_broker_port,
     produce_inbound,
     read_until,
     registry_copy,
@@ -35,13 +35,8 @@ RECORDS = 400
 @pytest.fixture
 def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
     """A broker of this test's own: stopping it disturbs no other test."""
-    with outage_broker_port() as port:
-        broker = LocalBroker(port=port, data_dir=tmp_path / "broker")
-        broker.up(timeout_s=120)
-        try:
-            yield broker
-        finally:
-            broker.down()
+    with broker_of_its_own(tmp_path / "broker") as broker:
+        yield broker
 
 
 async def test_broker_stop_and_start_loses_nothing_and_doubles_nothing(

@@ -20,7 +20,7 @@ from gateway.kafka.broker import LocalBroker
 from gateway.kafka.topics import create_topics
 from gateway.registry import ParticipantRegistry
 from gateway.settings import load_settings
-from tests.kafka.helpers import certificate, free_port_pair, read_until, render
+from tests.kafka.helpers import broker_of_its_own, certificate, read_until, render
 from tests.kafka.ingress.conftest import Client, started
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -29,15 +29,8 @@ DEADLINE_S = 2.0
 
 @pytest.fixture
 def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[LocalBroker]:
-    broker = LocalBroker(port=free_port_pair(), data_dir=tmp_path / "broker")
-    broker.up(timeout_s=120)
-    try:
+    with broker_of_its_own(tmp_path / "broker") as broker:
         yield broker
-    finally:
-        pid = broker.pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGCONT)  # never leave it frozen
-        broker.down()
 
 
 async def _refused(client: Client, body: bytes) -> None:
