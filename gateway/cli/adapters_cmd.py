@@ -252,23 +252,40 @@ def translate_command(
 translate_command.name = "translate"
 
 
+#: Below this many columns the findings are listed under the table, not in a column of
+#: it: squeezed beside five others, a column folded a finding's code mid-word.
+FINDINGS_COLUMN_WIDTH = 140
+
+
+def _table_width() -> int | None:
+    """The terminal's width (None: Rich asks it); piped, Rich assumes 80 columns and folds
+    a code ('TRUNCATED_DO' / 'CUMENT') or a path mid-word, so, as kpgw dlq list does, a
+    pipe gets room enough for whole rows."""
+    return None if sys.stdout.isatty() else 240
+
+
 def _table(results: list[FileResult]) -> None:
+    console = Console(highlight=False, width=_table_width())
+    beside = console.width >= FINDINGS_COLUMN_WIDTH
     table = Table(show_lines=True)
-    for column in ("file", "result", "format", "kind", "certificate", "findings"):
+    columns = ("file", "result", "format", "kind", "certificate")
+    for column in (*columns, "findings" if beside else "finding(s)"):
         table.add_column(column, overflow="fold")
     for result in results:
+        said = [printable_line(f.describe()) for f in result.findings]
         table.add_row(
             Text(result.file),
             Text("valid", style="green") if result.ok else Text("invalid", style="red"),
             Text(result.format or "-"),
             Text(result.kind or "-"),
             Text(result.certificate_id or "-"),
-            Text("\n".join(printable_line(f.describe()) for f in result.findings) or "-"),
+            Text("\n".join(said) if beside else str(len(said)) if said else "-"),
         )
-    # Piped, Rich assumes 80 columns and folds a code ('TRUNCATED_DO' / 'CUMENT') or a
-    # path mid-word; as kpgw dlq list does, a pipe gets room enough for whole rows.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
     console.print(table)
+    if not beside:  # whole lines, wrapped between words: a code stays whole
+        for result in results:
+            for line in (printable_line(f.describe()) for f in result.findings):
+                console.print(Text(f"{result.file}: {line}"))
     invalid = sum(1 for result in results if not result.ok)
     console.print(f"{len(results) - invalid} valid, {invalid} invalid")
 

@@ -247,3 +247,27 @@ def test_piped_table_keeps_codes_and_paths_whole(
     result = run("validate", str(broken))
     assert result.exit_code == 1
     assert "TRUNCATED_DOCUMENT" in result.stdout and str(broken) in result.stdout
+
+
+def test_a_narrow_terminal_lists_the_findings_under_the_table_with_codes_whole(
+    plain: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an 80-column terminal the findings column, squeezed beside five others, folded
+    a code ('UNAUTHORISED' / '_SENDER'): the findings now follow the table, a line each,
+    wrapped between words (found by a walkthrough)."""
+    from gateway.cli import adapters_cmd
+
+    monkeypatch.setattr(adapters_cmd, "_table_width", lambda: 80)
+    monkeypatch.chdir(tmp_path)
+    broken = Path("RU1886030.xml")
+    broken.write_bytes(b"<r>\n<a>1</a>\n<b>12")
+    result = run("validate", str(broken))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 80
+    assert any(x.startswith(f"{broken}: TRUNCATED_DOCUMENT") for x in lines), result.stdout
+    assert "finding(s)" in result.stdout
+    assert "0 valid, 1 invalid" in result.stdout
+    monkeypatch.setattr(adapters_cmd, "_table_width", lambda: 160)  # room: in the table
+    wide = run("validate", str(broken)).stdout
+    assert "findings" in wide and not any(x.startswith(f"{broken}:") for x in wide.splitlines())
