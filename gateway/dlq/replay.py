@@ -366,7 +366,7 @@ def _interrupted_at_commit(
         why = _ChunkFailed(
             f"the broker's answer to the commit of chunk {report.chunks_committed + 1} failed "
             f"({interrupted.failure!r})",
-            "kpgw dlq list --pending lists the dead letters left.",
+            _INTERRUPTED.advice,
         )
         kind = ReplayStopped
     if interrupted.committed:

@@ -6,7 +6,6 @@ numbering across the replay, and what a replay that stopped part-way says."""
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -28,23 +27,15 @@ from gateway.dlq.replay import (
     _stopped,
 )
 from gateway.dlq.store import DeadLetter
+from tests.unit.test_dlq_audit_parts import replay_fields as audit_fields
 
 TOPIC = "kp.dlq.audit"
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def replay_fields(replayed: int) -> dict[str, Any]:
-    return {
-        "replay_id": "0b4f6f5e-2f5c-4c52-a3a5-6f1c2f0b7e11",
-        "operator": "ops",
-        "at": AT,
-        "filter": json.dumps({"reason": ["PAIR_NOT_ENABLED"]}),
-        "dry_run": False,
-        "selected": replayed,
-        "replayed": replayed,
-        "skipped": 0,
-        "result": "ok",
-    }
+    """A replay's audit fields (``test_dlq_audit_parts``'s) that re-sent ``replayed``."""
+    return audit_fields(selected=replayed, replayed=replayed)
 
 
 def letters(count: int) -> list[DeadLetter]:
