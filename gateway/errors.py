@@ -47,11 +47,15 @@ class Finding:
 
     def describe(self, max_message: int | None = None) -> str:
         """One line: ``CODE (line 6, /rsm:.../ram:Foo): message``."""
-        where = ", ".join(
-            part for part in (f"line {self.line}" if self.line else "", self.path or "") if part
-        )
         message = self.message if max_message is None else self.message[:max_message]
-        return f"{self.code}" + (f" ({where})" if where else "") + f": {message}"
+        return finding_line(self.code, message, self.line, self.path)
+
+
+def finding_line(code: object, message: object, line: object = None, path: object = None) -> str:
+    """A finding in one line, ``CODE (line 6, /rsm:.../ram:Foo): message``: a ``Finding``'s,
+    or one read back from JSON (a problem answer, a dead letter's headers)."""
+    where = ", ".join(str(part) for part in (f"line {line}" if line else "", path) if part)
+    return f"{code}" + (f" ({where})" if where else "") + f": {message}"
 
 
 class GatewayError(Exception):

@@ -40,6 +40,7 @@ from gateway.dlq.headers import (
 from gateway.dlq.replay import ReplayInterrupted, ReplayReport, ReplayStopped, replay_history
 from gateway.dlq.replay import replay as run_replay
 from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
+from gateway.errors import finding_line
 from gateway.text import audit_text, printable, printable_line
 from gateway.translator.predict import predict
 
@@ -313,12 +314,9 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
     console.rule("findings")
     for finding in letter.findings:
         # As kpgw send and validate write a finding: CODE (line 3, /path): message.
-        at_line, path = finding.get("line"), finding.get("path")
-        where = ", ".join(
-            part for part in (f"line {at_line}" if at_line else "", path or "") if part
+        text = finding_line(
+            finding.get("code"), finding.get("message"), finding.get("line"), finding.get("path")
         )
-        text = f"{finding.get('code')}" + (f" ({where})" if where else "")
-        text += f": {finding.get('message')}"
         console.print(Text(printable_line(text)), highlight=False)
     if omitted is not None:  # the bare "(empty)" would hide where the document is
         console.rule("document: left out of the dead letter")

@@ -37,6 +37,7 @@ from gateway.cli.http_client import (
     describe_client_error,
     retry_after,
 )
+from gateway.errors import finding_line
 from gateway.text import printable_line
 
 #: Refusals of the call, not of the document: the token, the URL, the content type.
@@ -182,11 +183,6 @@ def describe(result: dict[str, Any]) -> list[str]:
 
 
 def _finding(finding: dict[str, Any]) -> str:
-    where = ", ".join(
-        str(part)
-        for part in (f"line {finding['line']}" if finding.get("line") else "", finding.get("path"))
-        if part
-    )
-    return (
-        f"{finding.get('code')}" + (f" ({where})" if where else "") + f": {finding.get('message')}"
+    return finding_line(
+        finding.get("code"), finding.get("message"), finding.get("line"), finding.get("path")
     )
