@@ -266,6 +266,10 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> Su
                 json.dumps(
                     {
                         "prefix": settings.topic_prefix,
+                        # Where to look while --serve keeps the gateway up (the port may
+                        # be any free one when KPGW_HTTP_PORT is taken or 0).
+                        "ingress_url": url,
+                        "dashboard_url": dashboard,
                         "accepted": sent.accepted,
                         "via_kafka": sent.via_kafka,
                         **summary.as_dict(),

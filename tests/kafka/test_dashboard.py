@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from gateway.kafka.broker import port_free
 from gateway.kafka.topics import delete_topics
 from gateway.settings import load_settings
 from tests.conftest import REPO_ROOT, in_ci
@@ -54,13 +53,11 @@ def _need(condition: bool, message: str) -> None:
 def demo(kafka_bootstrap: str, tmp_path: Path) -> Any:
     """``kpgw demo --short --serve 60`` in a subprocess; yields (url, summary, process)."""
     _need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-    port = next((p for p in range(28200, 28300) if port_free(p)), None)
-    assert port is not None, "no free port in 28200-28299"
     summary_file = tmp_path / "summary.json"
     env = {
         **os.environ,
         "KPGW_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "KPGW_HTTP_PORT": str(port),
+        "KPGW_HTTP_PORT": "0",  # any free port: the summary says which
         "COLUMNS": "160",
     }
     env.pop("KPGW_LOG_LEVEL", None)
@@ -84,13 +81,13 @@ def demo(kafka_bootstrap: str, tmp_path: Path) -> Any:
                 )
             else:
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", summary, process
+        dashboard_url = summary["dashboard_url"]
+        assert dashboard_url == summary["ingress_url"] + "/dashboard", summary
+        yield summary["ingress_url"], summary, process
         process.send_signal(signal.SIGINT)  # Ctrl-C stops the demo cleanly
         assert process.wait(timeout=60) == 0, (tmp_path / "demo.err").read_text()[-3000:]
         assert "Traceback" not in (tmp_path / "demo.err").read_text()
-        assert (
-            f"Dashboard: http://127.0.0.1:{port}/dashboard" in (tmp_path / "demo.out").read_text()
-        )
+        assert f"Dashboard: {dashboard_url}" in (tmp_path / "demo.out").read_text()
     finally:
         if process.poll() is None:
             process.kill()

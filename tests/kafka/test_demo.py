@@ -54,5 +54,8 @@ def test_demo_short_summary_matches_the_topics(kafka_bootstrap: str, tmp_path: P
         assert any(p["matched"] for p in written["pairs"].values())
         assert written["fraud_signals"], "the demo's faults include fraud signals"
         assert written["surprises"] == []
+        # The gateway stops with the demo (no --serve), but a script still learns its URLs.
+        assert written["ingress_url"].startswith("http://127.0.0.1:")
+        assert written["dashboard_url"] == written["ingress_url"] + "/dashboard"
     finally:
         asyncio.run(delete_topics(settings))
