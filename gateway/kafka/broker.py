@@ -355,6 +355,8 @@ class LocalBroker:
         _reap(pid)
         self.paths.pidfile.unlink(missing_ok=True)
         self._pointer.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: the port's default broker lives there
+            self._pointer.parent.rmdir()
         return True
 
     def kill(self) -> None:

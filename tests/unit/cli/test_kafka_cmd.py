@@ -148,3 +148,28 @@ def test_up_names_the_broker_holding_the_port(
         up.stderr
     )
     assert "another program" not in up.stderr
+
+
+def test_down_of_a_broker_with_its_own_data_dir_leaves_no_folder_in_kpgw_home(
+    home: Path, tmp_path: Path
+) -> None:
+    """``kafka up --data-dir D`` leaves a pointer to D under KPGW_HOME for later commands
+    on the port; ``kafka down`` removed the pointer but left its empty folder, one per port
+    ever used (the test suite left a hundred)."""
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (data_dir / "broker.pid").write_text(str(process.pid))
+        pointer = home / "kafka" / str(PORT) / "data-dir"
+        pointer.parent.mkdir(parents=True)
+        pointer.write_text(str(data_dir))
+        down = kafka("down", "--port", str(PORT))  # no --data-dir: the pointer finds it
+        assert down.exit_code == 0, down.output
+        assert process.wait(timeout=10) is not None
+        assert not (home / "kafka" / str(PORT)).exists()
+        assert data_dir.exists()  # the broker's data stays
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
