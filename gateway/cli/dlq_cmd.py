@@ -39,7 +39,7 @@ from gateway.dlq.headers import (
 )
 from gateway.dlq.replay import ReplayInterrupted, ReplayReport, ReplayStopped, replay_history
 from gateway.dlq.replay import replay as run_replay
-from gateway.dlq.store import DeadLetter, DlqFilter, scan_dead_letters, stats
+from gateway.dlq.store import DeadLetter, DlqFilter, DlqScan, scan_dead_letters, stats
 from gateway.errors import finding_line
 from gateway.text import audit_text, printable, printable_line
 from gateway.translator.predict import predict
@@ -121,9 +121,14 @@ def _filter(
 
 
 def _read(selection: DlqFilter) -> list[DeadLetter]:
-    """The dead letters ``selection`` matches; when none does although the part of the DLQ
-    read holds some, say on stderr which reasons and senders it does hold (a typo matches
-    nothing)."""
+    """The dead letters ``selection`` matches (see ``_scan``)."""
+    return _scan(selection).letters
+
+
+def _scan(selection: DlqFilter) -> DlqScan:
+    """The dead letters ``selection`` matches, and what the part of the DLQ read holds;
+    when none matches although that part holds some, say on stderr which reasons and
+    senders it does hold (a typo matches nothing)."""
     config = settings()
     with environment_errors():
         scan = aio_run.run(scan_dead_letters(config, selection))
@@ -135,7 +140,16 @@ def _read(selection: DlqFilter) -> list[DeadLetter]:
             ),
             err=True,
         )
-    return scan.letters
+    return scan
+
+
+def _fail_unless_found(ids: tuple[str, ...], scan: DlqScan) -> None:
+    """Exit 1 naming each id that is not a dead letter, and why (no such partition, not
+    written yet, removed by retention, a transaction marker)."""
+    found = {letter.id for letter in scan.letters}
+    absent = [f"{x} ({scan.why_absent(x)})" for x in ids if x not in found]
+    if absent:
+        fail(f"no dead letter {'; '.join(absent)}", EXIT_INVALID)
 
 
 def _console() -> Console:
@@ -144,14 +158,19 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=240)
 
 
+def _replay_history() -> dict[str, str]:
+    """For each dead letter a replay re-sent (``topic/partition/offset``), that replay's id."""
+    with environment_errors():
+        return aio_run.run(replay_history(settings()))
+
+
 def _read_with_history(
     selection: DlqFilter, pending: bool
 ) -> tuple[list[DeadLetter], dict[str, str]]:
     """The selected dead letters (only those not yet replayed with ``pending``) and, for
     each one a replay re-sent, that replay's id."""
     letters = _read(selection)
-    with environment_errors():
-        history = aio_run.run(replay_history(settings()))
+    history = _replay_history()
     if pending:
         letters = [x for x in letters if x.coordinates not in history]
     return letters, history
@@ -261,10 +280,10 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
 
     DEAD_LETTER_ID is 0-42 (partition-offset, as `kpgw dlq list` shows it) or dlq/0/42
     (as kp.dlq.audit names it)."""
-    found, history = _read_with_history(DlqFilter(ids=(dead_letter_id,)), pending=False)
-    if not found:  # as replay says it, and a JSON line under --log-format json
-        fail(f"no dead letter {dead_letter_id} ({ID_FORMS})", EXIT_INVALID)
-    letter = found[0]
+    scan = _scan(DlqFilter(ids=(dead_letter_id,)))
+    _fail_unless_found((dead_letter_id,), scan)  # as replay says it; JSON under --log-format json
+    letter = scan.letters[0]
+    history = _replay_history()
     omitted = text_header(letter.headers, VALUE_OMITTED)
     if raw and omitted is not None:
         fail(
@@ -452,10 +471,7 @@ def replay(
             "--stage, --since, --until or --id, or --all if that is what you mean"
         )
     if ids:  # an unknown id is a mistake to say, not an empty replay with an audit record
-        found = {letter.id for letter in _read(selection)}
-        unknown = [x for x in ids if x not in found]
-        if unknown:
-            fail(f"no dead letter {', '.join(unknown)} ({ID_FORMS})", EXIT_INVALID)
+        _fail_unless_found(ids, _scan(selection))
     current = registry(registry_path)  # the one the translator routes by: what happens now
     # Unset, the translator routes by the shipped example registry (as `registry check`).
     used = registry_path or config.partners_file or "the example registry"

@@ -205,10 +205,40 @@ class DlqScan:
     """The dead letters a filter selected (oldest first), and what the part of the DLQ it
     had to read holds, for saying why nothing matched."""
 
+    topic: str
     letters: list[DeadLetter] = field(default_factory=list)
     scanned: int = 0
     reasons: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
+    #: The ids asked for that are dead letters, matching the other filters or not.
+    present: set[str] = field(default_factory=set)
+    #: partition -> (first offset still held, end offset) of every partition of kp.dlq.
+    extents: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def why_absent(self, dead_letter_id: str) -> str:
+        """Why no dead letter ``dead_letter_id`` (``partition-offset``) was found, from
+        where the partitions of the DLQ topic begin and end."""
+        if dead_letter_id in self.present:
+            return "it does not match the other filters given"
+        partition, offset = (int(x) for x in dead_letter_id.split("-"))
+        if partition not in self.extents:
+            count = len(self.extents)
+            return f"{self.topic} has no partition {partition}: it has {count} (0-{count - 1})"
+        first, end = self.extents[partition]
+        if offset >= end:
+            held = f"offsets {first}-{end - 1}" if end > first else "no dead letter"
+            return f"partition {partition} holds {held} so far"
+        if offset < first:
+            return (
+                f"partition {partition} now begins at offset {first}: the topic's retention "
+                "removed older dead letters"
+            )
+        # Inside the partition but not a record: a transaction's commit or abort marker,
+        # or a dead letter of a transaction that was aborted (read_committed skips both).
+        return (
+            f"offset {offset} of partition {partition} holds a transaction marker or an "
+            "aborted write, not a dead letter"
+        )
 
 
 def _wanted_ids(ids: tuple[str, ...]) -> dict[int, tuple[int, int]]:
@@ -262,13 +292,25 @@ async def scan_dead_letters(settings: Settings, selection: DlqFilter = DlqFilter
     hold them and keeping only those (a DLQ may hold far more than memory should)."""
     topic = f"{settings.topic_prefix}dlq"
     await require_topic(settings, topic)  # "0 dead letters" from a wrong prefix would mislead
-    scan = DlqScan()
-    async for batch in iter_topic(settings, topic, start=_start_for(selection)):
+    scan = DlqScan(topic)
+    seek = _start_for(selection)
+
+    async def start(
+        consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> None:
+        for tp in tps:  # at the beginning: the position is the partition's first offset
+            scan.extents[tp.partition] = (await bounded_position(consumer, tp), ends[tp])
+        if seek is not None:
+            await seek(consumer, tps, ends)
+
+    async for batch in iter_topic(settings, topic, start=start):
         for record in batch:
             letter = DeadLetter.of(record)
             scan.scanned += 1
             scan.reasons.add(letter.reason)
             scan.senders.update(letter.senders or ("(none)",))
+            if letter.id in selection.ids:
+                scan.present.add(letter.id)
             if selection.matches(letter):
                 scan.letters.append(letter)
     scan.letters.sort(key=lambda x: (x.timestamp, x.id))

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli, dlq_cmd
-from gateway.dlq.store import DeadLetter, DlqFilter
+from gateway.dlq.store import DeadLetter, DlqFilter, DlqScan
 
 
 @pytest.mark.parametrize(
@@ -39,18 +39,23 @@ def test_anything_else_is_refused_with_both_forms_named(text: str, said: str) ->
     assert "0-42" in refused.value.message and "dlq/0/42" in refused.value.message
 
 
+def _scan_of_three_partitions(asked: list[DlqFilter]) -> Any:
+    """A stand-in for reading kp.dlq: three partitions, none holding the ids asked for."""
+
+    def scan(selection: DlqFilter) -> DlqScan:
+        asked.append(selection)
+        return DlqScan("kp.dlq", extents={0: (0, 5), 1: (0, 0), 2: (3, 9)})
+
+    return scan
+
+
 def test_show_takes_the_audit_form(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[DlqFilter] = []
-
-    def read(selection: DlqFilter, pending: bool) -> tuple[list[DeadLetter], dict[str, str]]:
-        asked.append(selection)
-        return [], {}
-
-    monkeypatch.setattr(dlq_cmd, "_read_with_history", read)
+    monkeypatch.setattr(dlq_cmd, "_scan", _scan_of_three_partitions(asked))
     result = CliRunner().invoke(cli, ["dlq", "show", "dlq/0/7"])
     assert result.exit_code == 1, result.output  # not there: judged, not a usage error
     assert [x.ids for x in asked] == [("0-7",)]
-    assert "no dead letter 0-7" in result.output
+    assert "no dead letter 0-7 (partition 0 holds offsets 0-4 so far)" in result.output
 
     refused = CliRunner().invoke(cli, ["dlq", "show", "kp.inbound/0/7"])
     assert refused.exit_code == 2
@@ -59,18 +64,31 @@ def test_show_takes_the_audit_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_replay_takes_the_audit_form(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[DlqFilter] = []
-
-    def read(selection: DlqFilter) -> list[Any]:
-        asked.append(selection)
-        return []
-
-    monkeypatch.setattr(dlq_cmd, "_read", read)
+    monkeypatch.setattr(dlq_cmd, "_scan", _scan_of_three_partitions(asked))
     result = CliRunner().invoke(
         cli, ["dlq", "replay", "--dry-run", "--id", "dlq/0/7", "--id", "1-3"]
     )
     assert result.exit_code == 1, result.output
     assert asked[0].ids == ("0-7", "1-3")
-    assert "no dead letter 0-7, 1-3" in result.output
+    assert "no dead letter 0-7 (partition 0 holds offsets 0-4 so far); 1-3 (" in result.output
+
+
+@pytest.mark.parametrize(
+    ("dead_letter_id", "why"),
+    [
+        ("9-9", "kp.dlq has no partition 9: it has 3 (0-2)"),
+        ("0-5", "partition 0 holds offsets 0-4 so far"),
+        ("1-0", "partition 1 holds no dead letter so far"),
+        ("2-1", "partition 2 now begins at offset 3: the topic's retention removed older"),
+        ("2-4", "offset 4 of partition 2 holds a transaction marker or an aborted write"),
+        ("0-2", "it does not match the other filters given"),
+    ],
+)
+def test_an_absent_dead_letter_is_explained(dead_letter_id: str, why: str) -> None:
+    """``kpgw dlq show 9-9`` said only "no dead letter 9-9" and how ids look, for an id
+    of the right form: an operator could not tell a typo from a letter retention removed."""
+    scan = DlqScan("kp.dlq", present={"0-2"}, extents={0: (0, 5), 1: (0, 0), 2: (3, 9)})
+    assert scan.why_absent(dead_letter_id).startswith(why)
 
 
 def test_help_names_both_forms() -> None:
@@ -96,9 +114,9 @@ def test_show_writes_findings_as_send_and_validate_do(monkeypatch: pytest.Monkey
         partition=0, offset=7, timestamp=1_772_409_600_000, key=b"k", value=b"<x/>",
         headers=[(REASON, b"XSD_VIOLATION"), (FINDINGS, json.dumps(findings).encode())],
     )  # fmt: skip
-    monkeypatch.setattr(
-        dlq_cmd, "_read_with_history", lambda selection, pending: ([DeadLetter.of(record)], {})
-    )
+    scan = DlqScan("kp.dlq", letters=[DeadLetter.of(record)])
+    monkeypatch.setattr(dlq_cmd, "_scan", lambda selection: scan)
+    monkeypatch.setattr(dlq_cmd, "_replay_history", dict)
     result = CliRunner().invoke(cli, ["dlq", "show", "0-7"])
     assert result.exit_code == 0, result.output
     assert "UNAUTHORISED_SENDER: RU may not\n" in result.stdout
