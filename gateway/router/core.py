@@ -27,6 +27,7 @@ from gateway.events import (
     to_millis,
 )
 from gateway.registry import ParticipantRegistry
+from gateway.registry.model import Pair
 from gateway.router import compare
 from gateway.router.records import (
     GATE_KINDS,
@@ -190,6 +191,20 @@ def _instant(moment: datetime) -> str:
     the millisecond, ``2026-03-16T10:00:00.123Z`` (isoformat gave microseconds and
     ``+00:00``)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _discrepancies(differences: tuple[Difference, ...], pair: Pair) -> str:
+    """A MATCHED_WITH_DISCREPANCIES in a sentence: the fields that differ and, when carats
+    or a value differ, the pair's tolerances they were judged by (the differences carry
+    the values)."""
+    fields = ", ".join(dict.fromkeys(item.field for item in differences))
+    said = f"the confirmation differs from the certificate in {fields}"
+    if not any(item.field.endswith(("carats", "value_usd")) for item in differences):
+        return said
+    carats, value = pair.carats_tolerance_pct, pair.value_tolerance_pct
+    if carats or value:
+        return f"{said} (tolerances: carats {carats}%, value {value}%)"
+    return f"{said} (this pair compares carats and values exactly)"
 
 
 def tick(
@@ -465,9 +480,15 @@ class _Run(Step):
                 differences=compare.document_differences(first.payload, conf),
                 detail=f"already confirmed by event {first.event.event_id}",
             )
+        elif differences:
+            self.outcome(
+                OutcomeKind.MATCHED_WITH_DISCREPANCIES,
+                evidence,
+                differences=differences,
+                detail=_discrepancies(differences, pair),
+            )
         else:
-            kind = OutcomeKind.MATCHED_WITH_DISCREPANCIES if differences else OutcomeKind.MATCHED
-            self.outcome(kind, evidence, differences=differences)
+            self.outcome(OutcomeKind.MATCHED, evidence)
         self.after_expiry_or_void(entry)
 
     def gate_told(self, entry: StoredConfirmation) -> bool:

@@ -115,7 +115,11 @@ async def test_certificate_and_confirmation_accepted_then_tracked_to_the_end(
         }
     ]
     assert told["outcomes"] == [
-        {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None}
+        {
+            "outcome": "MATCHED_WITH_DISCREPANCIES",
+            "detail": "the confirmation differs from the certificate in parcels",
+            "value_band": None,
+        }
     ]
     # The exporter hears why its certificate is flagged: the sentence, the value and the
     # band, as kp.outcomes has them (the importer's status above has none of it: the band

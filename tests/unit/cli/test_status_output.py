@@ -283,8 +283,11 @@ def test_each_difference_says_what_its_values_are() -> None:
     partly.feed(cert)
     partly.feed(fewer)
     assert _shown(partly, fewer) == [
+        # Every outcome but MATCHED_WITH_DISCREPANCIES had its sentence (walkthrough).
+        "  MATCHED_WITH_DISCREPANCIES: the confirmation differs from the certificate in "
+        "lines[7102.21]",
         "  lines[7102.21]: certificate 7102.21, not on the confirmation "
-        "(MATCHED_WITH_DISCREPANCIES)"
+        "(MATCHED_WITH_DISCREPANCIES)",
     ]
 
 

@@ -15,6 +15,7 @@ import fastavro
 
 from gateway import codec
 from gateway.events import HsLine
+from gateway.registry import Pair
 from gateway.router import STATE_SCHEMA, state_from_avro, state_to_avro
 from gateway.router.core import decide
 from tests.unit.router.factories import (
@@ -76,7 +77,11 @@ def test_a_discrepancy_tells_each_outcomes_sentence_and_the_band_most_severe_fir
                 "hs_code": None,
             },
         },
-        {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None},
+        {
+            "outcome": "MATCHED_WITH_DISCREPANCIES",
+            "detail": "the confirmation differs from the certificate in parcels",
+            "value_band": None,
+        },
     ]
     # Each sentence is the one the outcome on kp.outcomes carries.
     told = {item["outcome"]: item["detail"] for item in router.outcomes()}
@@ -200,5 +205,36 @@ def test_a_state_from_before_router_state_v5_tells_the_kinds_without_sentences()
     assert status["reason"] == "VALUE_PER_CARAT_OUT_OF_BAND"
     assert status["outcomes"] == [
         {"outcome": "VALUE_PER_CARAT_OUT_OF_BAND", "detail": None, "value_band": None},
-        {"outcome": "MATCHED_WITH_DISCREPANCIES", "detail": None, "value_band": None},
+        {  # decided after the upgrade: with its sentence
+            "outcome": "MATCHED_WITH_DISCREPANCIES",
+            "detail": "the confirmation differs from the certificate in parcels",
+            "value_band": None,
+        },
     ]
+
+
+def test_a_discrepancy_names_its_fields_and_the_pairs_tolerances() -> None:
+    """MATCHED_WITH_DISCREPANCIES was the one outcome without a sentence: an importer's
+    ``kpgw status`` listed the differences with no word of the tolerances they broke."""
+    from gateway.router.compare import Difference
+    from gateway.router.core import _discrepancies
+
+    differences = (
+        Difference("parcels", "3", "4"),
+        Difference("lines[7102.31].carats", "100.000", "99.000"),
+        Difference("lines[7102.31].value_usd", "9000.00", "8000.00"),
+    )
+    tolerant = Pair(
+        exporter="RU", importer="EU", carats_tolerance_pct=Decimal("0.5"),
+        value_tolerance_pct=Decimal("0"),
+    )  # fmt: skip
+    assert _discrepancies(differences, tolerant) == (
+        "the confirmation differs from the certificate in parcels, lines[7102.31].carats, "
+        "lines[7102.31].value_usd (tolerances: carats 0.5%, value 0%)"
+    )
+    exact = Pair(exporter="RU", importer="EU")
+    assert _discrepancies(differences[:2], exact).endswith(
+        "in parcels, lines[7102.31].carats (this pair compares carats and values exactly)"
+    )
+    # Tolerances are for carats and values only: a name or a count is compared as it is.
+    assert _discrepancies(differences[:1], tolerant).endswith("in parcels")
