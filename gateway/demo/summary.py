@@ -134,7 +134,7 @@ def render(
         "pair",
         "announced",
         "matched",
-        "with discrepancies",
+        "discrepancies",  # matched with discrepancies: one word keeps 80 columns
         "overdue",
         "fraud signals",
     ):

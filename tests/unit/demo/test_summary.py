@@ -120,3 +120,10 @@ def test_codes_are_never_cut_on_an_80_column_terminal() -> None:
     for code in (longest, "ZA26030999", "LINES_DO_NOT_SUM_TO_TOTALS", "NUMBER_PREFIX_NOT_ISSUER"):
         assert code in text, code
     assert "…" not in text
+    # Each column's header on one line: "with discrepancies" wrapped to "with" over
+    # "discrepancies" (a header row of its own) on 80 columns.
+    lines = text.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    assert lines[top + 2].startswith("┡"), "\n".join(lines[top : top + 4])
+    for title in ("pair", "announced", "matched", "discrepancies", "overdue", "fraud signals"):
+        assert title in lines[top + 1]
