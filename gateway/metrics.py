@@ -309,6 +309,15 @@ class _Gauges:
             "group",
             ROUTER_CLOCK_JUMP,
         )
+        yield _by_label(
+            "kpgw_router_clock_behind_seconds",
+            "While kp.events records read by the router are stamped later than its host's "
+            "clock by more than router.clock_jump_threshold_s (the host's clock is behind, "
+            "or a translator's ahead; overdue and orphan reports come that late): the "
+            "latest gap in seconds, by consumer group",
+            "group",
+            ROUTER_CLOCK_BEHIND,
+        )
         yield _flags(
             "kpgw_clock_ahead_of_broker",
             "1 while the latest write of a component was refused because this host's clock "
@@ -361,6 +370,9 @@ CLOCK_REFUSED: dict[str, float] = {}
 #: Router groups (this process) holding their timer after a forward clock jump -> the jump
 #: in seconds; ``gateway.router.clock_guard``.
 ROUTER_CLOCK_JUMP: dict[str, float] = {}
+#: Router groups (this process) reading kp.events records stamped later than this host's
+#: clock by more than the threshold -> by how much, in seconds; ``BehindWatch``.
+ROUTER_CLOCK_BEHIND: dict[str, float] = {}
 #: (component, dead-letter topic) whose max.message.bytes is below a dead letter it must
 #: write -> when it was last found so (time.monotonic()) and what to do: that partition is
 #: held; ``gateway.dlq.publisher``.

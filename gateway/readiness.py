@@ -45,10 +45,12 @@ def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
     the host's clock is ahead), none holding a partition because a dead letter does not fit
     kp.dlq (``{component}_dead_letter_topic``: its limit, the size needed, the fix). A
     router's partitions held for states a newer router wrote are said as
-    ``router_newer_states``."""
+    ``router_newer_states``, and a router host clock behind its records as
+    ``router_clock_behind`` (ready all the same: nothing is decided early)."""
     held = sorted({p for health in healths for p in health.get("held", ())})
     clock = next((h["clock"] for h in healths if h.get("clock")), None)
     newer = next((h["newer_states"] for h in healths if h.get("newer_states")), None)
+    behind = next((h["clock_behind"] for h in healths if h.get("clock_behind")), None)
     too_small = next((h["dead_letter_topic"] for h in healths if h.get("dead_letter_topic")), None)
     waiting = next(
         (h["waiting"] for h in healths if not h.get("joined") and h.get("waiting")), None
@@ -62,6 +64,7 @@ def worker_checks(component: str, healths: Sequence[Any]) -> dict[str, Any]:
         **({f"{component}_waiting": waiting} if waiting else {}),
         **({f"{component}_restoring_partitions": held} if held else {}),
         **({f"{component}_newer_states": newer} if newer else {}),
+        **({f"{component}_clock_behind": behind} if behind else {}),  # said, still ready
         **({f"{component}_clock": clock} if clock else {}),
         **({f"{component}_dead_letter_topic": too_small} if too_small else {}),
     }

@@ -78,3 +78,42 @@ class ClockGuard:
         self.jump = None
         self.held_at_mono = None
         self._course = None
+
+
+@dataclass(slots=True)
+class BehindWatch:
+    """Whether this host's wall clock is behind the time stamps of the records it reads.
+
+    ``ClockGuard`` sees a clock step between two ticks; a clock already behind when the
+    router started steps nowhere, and only the records say so. kp.events records are
+    stamped by the translators' producers as they are written and read after that: one
+    stamped later than this host's "now" by more than ``threshold`` says this clock is
+    behind (or a translator's ahead, up to the broker's
+    ``log.message.timestamp.after.max.ms``, 1 hour by default). Nothing is then decided
+    early, but overdue and orphan reports come late by the gap, so operators are told.
+
+    A record read from a backlog is old and proves nothing either way: the episode ends
+    only after ``quiet_s`` without a record showing the gap, not at the first one that
+    does not. Pure: readings are passed in.
+    """
+
+    threshold: timedelta
+    quiet_s: float
+    gap: timedelta | None = None  # the latest gap seen, None when none is current
+    _seen_mono: float = 0.0
+
+    def observe(self, newest_stamp: datetime, wall: datetime, mono: float) -> bool:
+        """Take the newest time stamp of a batch read; True when it starts an episode."""
+        gap = newest_stamp - wall
+        if gap <= self.threshold:
+            return False
+        started = self.gap is None
+        self.gap, self._seen_mono = gap, mono
+        return started
+
+    def expire(self, mono: float) -> bool:
+        """True when the current episode ended: no record has shown a gap for quiet_s."""
+        if self.gap is None or mono - self._seen_mono < self.quiet_s:
+            return False
+        self.gap = None
+        return True

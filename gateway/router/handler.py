@@ -30,13 +30,14 @@ from gateway.kafka.clients import wait_bounded
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
 from gateway.metrics import (
+    ROUTER_CLOCK_BEHIND,
     ROUTER_CLOCK_JUMP,
     ROUTER_STATE_MISSING,
     pipeline_metrics,
 )
 from gateway.registry import ParticipantRegistry
 from gateway.registry.watch import RegistryWatcher
-from gateway.router.clock_guard import ClockChange, ClockGuard
+from gateway.router.clock_guard import BehindWatch, ClockChange, ClockGuard
 from gateway.router.core import CertificateStateFull, Decision, decide, tick
 from gateway.router.holds import HeldPartitions
 from gateway.router.records import DeliveryState, TopicKind, status_record
@@ -61,6 +62,11 @@ STAGE = "router"
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+#: How long no kp.events record may show this host's clock behind before the router says
+#: it is not any more (records read from a backlog prove nothing either way).
+CLOCK_BEHIND_QUIET_S = 600.0
 
 
 class MisroutedEvent(MessageRejected):
@@ -139,6 +145,15 @@ class RouterHandler:
             monotonic = time.monotonic if clock is wall_clock else lambda: clock().timestamp()
         self.monotonic = monotonic
         self.clock_guard = ClockGuard(timedelta(seconds=settings.router.clock_jump_threshold_s))
+        # Only the host's own clock can be behind the records; an injected one runs its
+        # own course (the demo's is days ahead of them).
+        self.clock_behind = (
+            BehindWatch(
+                timedelta(seconds=settings.router.clock_jump_threshold_s), CLOCK_BEHIND_QUIET_S
+            )
+            if clock is wall_clock
+            else None
+        )
         self.group_id = settings.router.group_id
         self.config = router_config(settings)
         self.tick_limit = settings.router.batch_max_records
@@ -242,6 +257,12 @@ class RouterHandler:
         held = self.holds.reason()
         if held is not None:
             health["newer_states"] = held
+        if self.clock_behind is not None and self.clock_behind.gap is not None:
+            behind = round(self.clock_behind.gap.total_seconds())
+            health["clock_behind"] = (
+                f"this host's clock is {behind} s behind the kp.events records it reads "
+                "(or a translator's is ahead): overdue and orphan reports come that late"
+            )
         return health
 
     def _restored(self, result: Restored) -> None:
@@ -303,6 +324,8 @@ class RouterHandler:
             raise TransientFailure(f"partition {partition.partition} is not restored yet")
         slot.in_flight = len(records)
         slot.started_mono = self.monotonic()
+        if self.clock_behind is not None and records:
+            self._check_behind(max(record.timestamp for record in records))
         slot.stamped = False
         # The translator may already route by a newer registry; topics are the timer's.
         await self.registry.refresh(create_topics=False)
@@ -530,11 +553,32 @@ class RouterHandler:
                 changed += count[0]
         return changed
 
+    def _check_behind(self, newest_ms: int) -> None:
+        watch = self.clock_behind
+        assert watch is not None
+        now = self.clock()
+        newest = datetime.fromtimestamp(newest_ms / 1000, tz=UTC)
+        if watch.observe(newest, now, self.monotonic()) and watch.gap is not None:
+            log.warning(
+                "router_clock_behind",
+                behind_s=round(watch.gap.total_seconds(), 1),
+                wall=now.isoformat(timespec="seconds"),
+                record_time=newest.isoformat(timespec="seconds"),
+                hint="kp.events records are stamped later than this host's clock: this "
+                "host's clock is behind (or a translator host's is ahead); overdue and "
+                "orphan reports come that much late; check the hosts' time (NTP)",
+            )
+        if watch.gap is not None:
+            ROUTER_CLOCK_BEHIND[self.group_id] = watch.gap.total_seconds()
+
     def _clock_trusted(self, now: datetime) -> bool:
         """Read both clocks into the guard: False while a forward jump of the wall clock
         is held (``gateway.router.clock_guard``), and the timer then acts on nothing."""
         guard = self.clock_guard
         change = guard.observe(now, self.monotonic())
+        if self.clock_behind is not None and self.clock_behind.expire(self.monotonic()):
+            ROUTER_CLOCK_BEHIND.pop(self.group_id, None)
+            log.info("router_clock_behind_cleared", wall=now.isoformat(timespec="seconds"))
         if change is ClockChange.JUMPED and guard.jump is not None:
             log.warning(
                 "router_clock_jumped",
@@ -610,3 +654,5 @@ class RouterHandler:
             task.cancel()
             await wait_bounded(task, RESTORE_STOP_S)
         self.holds.clear()
+        if self.clock_behind is not None:  # a stopped router reads nothing: no gap to show
+            ROUTER_CLOCK_BEHIND.pop(self.group_id, None)

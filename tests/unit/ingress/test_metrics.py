@@ -22,6 +22,7 @@ from gateway.metrics import (
     CLOCK_REFUSED,
     CRASH_JOURNAL_UNAVAILABLE,
     DEAD_LETTER_TOPIC_TOO_SMALL,
+    ROUTER_CLOCK_BEHIND,
     ROUTER_CLOCK_JUMP,
     ROUTER_NEWER_STATES_HELD,
     ROUTER_STATE_MISSING,
@@ -52,6 +53,7 @@ NAMES = {
     "kpgw_clock_ahead_of_broker": "gauge",
     "kpgw_clock_refusals_total": "counter",
     "kpgw_router_clock_jump_seconds": "gauge",
+    "kpgw_router_clock_behind_seconds": "gauge",
     "kpgw_translator_crash_journal_unavailable": "gauge",
     "kpgw_dlq_topic_too_small": "gauge",
     "kpgw_build_info": "gauge",
@@ -117,6 +119,7 @@ def _every_metric_used() -> str:
     ROUTER_NEWER_STATES_HELD[99] = 3
     CRASH_JOURNAL_UNAVAILABLE["/var/lib/kpgw-doc-test"] = "PermissionError()"
     ROUTER_CLOCK_JUMP["doc-test"] = 7200.0
+    ROUTER_CLOCK_BEHIND["doc-test"] = 1200.0
     CLOCK_REFUSED["doc-test"] = 0.0
     DEAD_LETTER_TOPIC_TOO_SMALL[("router", "kp.dlq.doc-test")] = (time.monotonic(), "too small")
     pipeline.clock_refusals.labels("doc-test").inc()
@@ -129,6 +132,7 @@ def _every_metric_used() -> str:
         ROUTER_NEWER_STATES_HELD.pop(99)
         CRASH_JOURNAL_UNAVAILABLE.pop("/var/lib/kpgw-doc-test")
         ROUTER_CLOCK_JUMP.pop("doc-test")
+        ROUTER_CLOCK_BEHIND.pop("doc-test")
         CLOCK_REFUSED.pop("doc-test")
         DEAD_LETTER_TOPIC_TOO_SMALL.pop(("router", "kp.dlq.doc-test"))
 

@@ -13,10 +13,11 @@ import structlog
 from aiokafka import TopicPartition
 from structlog.testing import capture_logs
 
-from gateway.metrics import ROUTER_CLOCK_JUMP, pipeline_metrics
+from gateway.metrics import ROUTER_CLOCK_BEHIND, ROUTER_CLOCK_JUMP, pipeline_metrics
+from gateway.readiness import worker_checks
 from gateway.registry.loader import example_registry_path
 from gateway.registry.watch import RegistryWatcher
-from gateway.router.clock_guard import ClockChange, ClockGuard
+from gateway.router.clock_guard import BehindWatch, ClockChange, ClockGuard
 from gateway.router.handler import RouterHandler, Slot
 from gateway.router.store import PartitionStore
 from gateway.settings import load_settings
@@ -67,6 +68,21 @@ def test_a_backward_step_is_reported_and_not_held() -> None:
     assert not guard.held
 
 
+def test_records_stamped_after_this_clock_say_it_is_behind_until_none_has_for_a_while() -> None:
+    watch = BehindWatch(FIVE_MIN, quiet_s=600)
+    # Read at once or later than written: no gap, or a backlog's negative one.
+    assert not watch.observe(T0 - timedelta(hours=5), T0, 100.0)
+    assert not watch.observe(T0 + timedelta(minutes=4), T0, 101.0)  # within the threshold
+    assert watch.gap is None
+    assert watch.observe(T0 + timedelta(minutes=20), T0, 102.0)  # starts an episode
+    assert not watch.observe(T0 + timedelta(minutes=19), T0, 150.0)  # the same one
+    assert watch.gap == timedelta(minutes=19)
+    # Records of a backlog prove nothing: the episode outlives them for quiet_s.
+    assert not watch.observe(T0 - timedelta(hours=1), T0, 200.0)
+    assert not watch.expire(700.0) and watch.gap is not None
+    assert watch.expire(750.0) and watch.gap is None
+
+
 class _Worker:
     """What the timer uses of the worker; counts the transactions it is asked for."""
 
@@ -106,6 +122,7 @@ def handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RouterHandler:
     monkeypatch.setattr(store, "has_due", lambda now: True)
     built.slots[tp] = Slot(tp, store, restored=True, catch_up_to=0, caught_up=True)
     ROUTER_CLOCK_JUMP.clear()
+    ROUTER_CLOCK_BEHIND.clear()
     return built
 
 
@@ -147,3 +164,30 @@ def test_the_timer_acts_on_nothing_while_a_jump_is_held(handler: RouterHandler) 
         )
         is None
     )
+
+
+def test_a_router_behind_its_records_says_so_and_stays_ready(handler: RouterHandler) -> None:
+    """A host clock already behind when the router started never steps: only the time
+    stamps of the kp.events records it reads show it (overdue and orphan reports come
+    late by as much). It was not detected at all."""
+    clock: dict[str, Any] = handler.test_clock  # type: ignore[attr-defined]
+    handler.clock_behind = BehindWatch(FIVE_MIN, quiet_s=600)
+    stamped = int((T0 + timedelta(minutes=20)).timestamp() * 1000)
+    with capture_logs() as logs:
+        handler._check_behind(stamped)
+        handler._check_behind(stamped)
+    behind = [e for e in logs if e["event"] == "router_clock_behind"]
+    assert len(behind) == 1 and behind[0]["behind_s"] == 1200.0  # once per episode
+    assert "NTP" in behind[0]["hint"]
+    gauge = {"group": "clock-g"}
+    metrics = pipeline_metrics().registry
+    assert metrics.get_sample_value("kpgw_router_clock_behind_seconds", gauge) == 1200.0
+    ready = worker_checks("router", [handler.health()])
+    assert ready["router"] is True  # nothing is decided early: ready all the same
+    assert "1200 s behind" in ready["router_clock_behind"]
+    clock["mono"] += 601  # ten minutes without a record showing it
+    with capture_logs() as logs:
+        asyncio.run(handler.tick_due())
+    assert [e["event"] for e in logs] == ["router_clock_behind_cleared"]
+    assert metrics.get_sample_value("kpgw_router_clock_behind_seconds", gauge) is None
+    assert "router_clock_behind" not in worker_checks("router", [handler.health()])
