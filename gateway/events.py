@@ -317,11 +317,15 @@ def event_from_avro(record: dict[str, Any]) -> CertificateEvent:
 
 
 def to_json(value: Any) -> Any:
-    """JSON-ready form of decoded Avro or dataclass values: decimals as strings, ISO times."""
+    """JSON-ready form of decoded Avro or dataclass values: decimals as strings, ISO times
+    (UTC, "Z") to the millisecond at most, as events carry them (timestamp-millis), not
+    "...:17.682000Z"."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
+        moment = utc(value)
+        spec = "milliseconds" if moment.microsecond else "seconds"
+        return moment.isoformat(timespec=spec).replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):

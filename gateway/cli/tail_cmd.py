@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -46,6 +47,7 @@ def record_json(record: Any) -> dict[str, Any]:
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp,
+        "time": to_json(datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)),
         "key": record.key.decode("utf-8", errors="replace") if record.key else None,
         "headers": readable_headers(record.headers or ()),
         "value": decode_value(record.value),

@@ -65,6 +65,26 @@ def test_spring_binary_headers_read_as_numbers_in_tail_and_dlq_show() -> None:
     }
 
 
+def test_tail_gives_each_record_its_time_and_times_to_the_millisecond() -> None:
+    """``kpgw tail`` showed a record's time as epoch milliseconds only, and the times in
+    its value with microseconds ("...T14:54:17.682000Z") though events carry
+    milliseconds."""
+    from datetime import timedelta
+
+    from gateway.events import to_json
+
+    record = SimpleNamespace(
+        topic="kp.status", partition=0, offset=1, timestamp=1_796_007_566_242, key=None,
+        value=None, headers=[],
+    )  # fmt: skip
+    shown = record_json(record)
+    assert shown["timestamp"] == 1_796_007_566_242  # kept for scripts
+    assert shown["time"] == "2026-11-30T02:59:26.242Z"
+    moment = datetime(2026, 12, 10, 14, 54, 17, tzinfo=UTC)
+    assert to_json(moment) == "2026-12-10T14:54:17Z"
+    assert to_json(moment + timedelta(microseconds=682_999)) == "2026-12-10T14:54:17.682Z"
+
+
 def test_an_inverted_time_window_is_refused() -> None:
     with pytest.raises(click.BadParameter, match="is not before --until"):
         _filter((), (), (), datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
