@@ -16,7 +16,14 @@ from gateway.cli.common import (
     registry_option,
     settings,
 )
-from gateway.kafka.topics import TopicProblem, check_topics, create_topics, duration, size
+from gateway.kafka.topics import (
+    ProblemKind,
+    TopicProblem,
+    check_topics,
+    create_topics,
+    duration,
+    size,
+)
 
 
 @click.group()
@@ -59,17 +66,8 @@ def create(registry_path: Path | None, fix_configs: bool, as_json: bool) -> None
         )
     for problem in report.config_problems:
         click.echo(f"warning: {problem.topic}: {problem.problem}", err=True)
-    fixable = [problem for problem in report.config_problems if problem.fix is not None]
-    if fixable and not fix_configs:
-        click.echo(
-            f"kpgw topics create --fix-configs raises {len(fixable)} of these to what creation "
-            "sets (only those keys; nothing is lowered)",
-            err=True,
-        )
-    kept = sorted({str(p.config) for p in report.config_problems if p.fix is None})
-    if kept:
-        reasons = "; ".join(_LEFT_ALONE.get(name, name) for name in kept)
-        click.echo(f"left to you (kafka-configs --alter): {', '.join(kept)}: {reasons}", err=True)
+    for advice in config_advice(report.config_problems, fix_offered=not fix_configs):
+        click.echo(advice, err=True)
     if as_json:
         emit_json(
             {
@@ -105,6 +103,34 @@ def create(registry_path: Path | None, fix_configs: bool, as_json: bool) -> None
         click.echo(summary)
     if failed:
         raise SystemExit(EXIT_USAGE)
+
+
+def config_advice(problems: list[TopicProblem], *, fix_offered: bool = True) -> list[str]:
+    """What to do about the config problems among ``problems``: the ones ``topics create
+    --fix-configs`` raises (offered unless it is what just ran) and the ones left to the
+    operator, with why."""
+    configs = [problem for problem in problems if problem.config is not None]
+    advice = []
+    fixable = [problem for problem in configs if problem.fix is not None]
+    if fixable and fix_offered:
+        advice.append(
+            f"kpgw topics create --fix-configs raises {len(fixable)} of these to what creation "
+            "sets (only those keys; nothing is lowered)"
+        )
+    kept = sorted({str(problem.config) for problem in configs if problem.fix is None})
+    if kept:
+        reasons = "; ".join(_LEFT_ALONE.get(name, name) for name in kept)
+        advice.append(f"left to you (kafka-configs --alter): {', '.join(kept)}: {reasons}")
+    return advice
+
+
+def check_advice(problems: list[TopicProblem]) -> list[str]:
+    """What to do after ``topics check``: it named the problems and nothing else, so an
+    operator on duty did not learn that ``topics create`` creates a missing topic and
+    ``--fix-configs`` raises a weak config (a night-duty walkthrough)."""
+    missing = [problem for problem in problems if problem.kind is ProblemKind.MISSING]
+    advice = [f"kpgw topics create creates the {len(missing)} missing topic(s)"] if missing else []
+    return advice + config_advice(problems)
 
 
 #: Why ``--fix-configs`` leaves a config alone.
@@ -172,5 +198,7 @@ def check(registry_path: Path | None, as_json: bool) -> None:
     else:
         for problem in problems:
             click.echo(f"{problem.topic}: {problem.problem}")
+        for advice in check_advice(problems):
+            click.echo(advice, err=True)
     if problems:
         raise SystemExit(EXIT_INVALID)

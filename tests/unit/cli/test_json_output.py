@@ -362,3 +362,34 @@ def test_topics_check_json_names_a_config_found_and_wanted(
             "fix": "97459200000",
         }
     ]
+
+
+def test_topics_check_says_what_to_do_about_what_it_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It listed the problems and stopped there: an operator on night duty did not learn
+    that ``topics create`` creates a missing topic and ``--fix-configs`` raises a weak
+    config, nor what is left to them (a walkthrough). The advice goes to stderr; stdout
+    stays the list, and --json is unchanged (each config problem has its ``fix``)."""
+    missing = TopicProblem("opsx.partner.ZA", "missing", kind=ProblemKind.MISSING)
+
+    async def check(*_args: Any, **_kwargs: Any) -> list[TopicProblem]:
+        return [missing, WEAK_EVENTS, POLICY]
+
+    monkeypatch.setattr(topics_cmd, "check_topics", check)
+    human = CliRunner().invoke(cli, ["topics", "check"])
+    assert human.exit_code == 1, human.output
+    assert human.stdout.splitlines() == [
+        "opsx.partner.ZA: missing",
+        f"opsx.events: {WEAK_EVENTS.problem}",
+        f"opsx.status: {POLICY.problem}",
+    ]
+    assert human.stderr.splitlines() == [
+        "kpgw topics create creates the 1 missing topic(s)",
+        "kpgw topics create --fix-configs raises 1 of these to what creation sets (only "
+        "those keys; nothing is lowered)",
+        "left to you (kafka-configs --alter): cleanup.policy: another cleanup policy changes "
+        "what is deleted, not just how long it is kept",
+    ]
+    machine = CliRunner().invoke(cli, ["topics", "check", "--json"])
+    assert machine.stderr == ""
