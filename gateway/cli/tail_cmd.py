@@ -10,14 +10,20 @@ import click
 from gateway import aio_run, codec
 from gateway.cli.common import environment_errors, settings
 from gateway.dlq.headers import readable_headers
-from gateway.errors import UndecodableEvent
+from gateway.errors import ConfigurationError, EnvironmentProblem, UndecodableEvent
 from gateway.events import to_json
 from gateway.kafka.clients import (
     ADMIN_REQUEST_TIMEOUT_MS,
     close_for_good,
     committed_consumer,
 )
-from gateway.kafka.topics import partition_count, require_topic
+from gateway.kafka.topics import (
+    partition_count,
+    partner_participants,
+    partner_topic,
+    require_topic,
+)
+from gateway.registry import load_registry
 from gateway.settings import Settings
 from gateway.text import json_text
 
@@ -39,6 +45,45 @@ def decode_value(value: bytes | None) -> Any:
         except UndecodableEvent as exc:
             return {"undecodable": exc.message, "hex": value[:64].hex()}
     return value.decode("utf-8", errors="replace")
+
+
+def partner_topic_absent(config: Settings, topic: str) -> str | None:
+    """Why a missing partner topic (``partner.GB``, ``kp.partner.GB``) is not there when
+    ``topics create`` would not make it: the code is no participant, or one in no enabled
+    pair (partner topics exist for those alone). None for any other topic, or when the
+    registry cannot be read (the generic "does not exist" says enough then). The generic
+    advice, "create the topics with kpgw topics create", ran in a circle for those: it
+    creates nothing for them (a partner authority's walkthrough)."""
+    name = topic.removeprefix(config.topic_prefix)
+    code = name.removeprefix("partner.")
+    if code == name or not code:
+        return None
+    try:
+        registry = load_registry(config.partners_file)
+    except ConfigurationError:
+        return None
+    shown = partner_topic(config.topic_prefix, code)
+    where = f"the participant registry ({config.partners_file or 'the shipped example'})"
+    if registry.get(code) is None:
+        if registry.get(code.upper()) is not None:
+            return (
+                f"topic {shown} does not exist: participant codes are upper case, "
+                f"{partner_topic(config.topic_prefix, code.upper())}"
+            )
+        owner = registry.participant_of(code)
+        if owner is not None and owner != code.upper():
+            return (
+                f"topic {shown} does not exist: {code} is a member state of {owner}, whose "
+                f"topic {partner_topic(config.topic_prefix, owner)} it reads"
+            )
+        return f"topic {shown} does not exist: {code} is not a participant in {where}"
+    if code not in partner_participants(registry):
+        return (
+            f"topic {shown} does not exist: {code} is in no enabled pair of {where}, and a "
+            "partner topic exists only for a participant that exchanges digitally; once a "
+            "[[pairs]] entry names it, the router creates it (or kpgw topics create)"
+        )
+    return None
 
 
 def record_json(record: Any) -> dict[str, Any]:
@@ -70,6 +115,9 @@ async def _tail(
         if not topic.startswith(config.topic_prefix) and await partition_count(config, prefixed):
             topic = prefixed
         else:
+            why_not = partner_topic_absent(config, topic)
+            if why_not is not None:
+                raise EnvironmentProblem(why_not)
             await require_topic(config, topic)
     consumer = committed_consumer(
         config,
