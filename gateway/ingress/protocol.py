@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,6 +26,17 @@ from aiohttp.web_request import BaseRequest
 from gateway.ingress.problems import PROBLEM_JSON, Problem
 
 _SLUGS = {413: "body-too-large", 500: "internal"}
+#: The ``Server`` header of every answer. aiohttp's default, ``Python/3.11 aiohttp/3.14.5``,
+#: told any caller, unauthenticated too, the exact versions to look up vulnerabilities for
+#: (a customs security review); the name alone says which service answered.
+SERVER_NAME = "kpgw"
+
+
+async def _name_server(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: runs before aiohttp sets its default ``Server``, which it
+    does only when the header is absent."""
+    del request
+    response.headers["Server"] = SERVER_NAME
 
 
 def parser_problem(status: int, exc: BaseException | None) -> Problem:
@@ -66,7 +78,8 @@ class ProblemRequestHandler(RequestHandler):
             body=json.dumps(document).encode(),
             content_type=PROBLEM_JSON,
             charset="utf-8",
-            headers={"X-Request-Id": request_id},  # as on every answer (no middleware ran)
+            # As on every answer (no middleware or response hook ran for this one).
+            headers={"X-Request-Id": request_id, "Server": SERVER_NAME},
         )
         response.force_close()
         return response
@@ -78,7 +91,12 @@ class ProblemServer(web.Server):
 
 
 class ProblemAppRunner(web.AppRunner):
-    """``web.AppRunner`` whose connections are served by ``ProblemRequestHandler``."""
+    """``web.AppRunner`` whose connections are served by ``ProblemRequestHandler``, every
+    answer naming the server ``kpgw`` without versions."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        app.on_response_prepare.append(_name_server)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

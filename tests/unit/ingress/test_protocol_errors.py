@@ -118,3 +118,19 @@ async def test_an_unknown_expectation_is_a_problem_not_aiohttp_plain_text(
     assert "100-continue" in problem["detail"]
     assert b"teapot" not in body
     assert problem["instance"] == f"urn:uuid:{headers['x-request-id']}"
+
+
+async def test_every_answer_names_the_server_without_versions(
+    port: int, ingress_routes_port: int
+) -> None:
+    """aiohttp's default ``Server: Python/3.11 aiohttp/3.14.5`` told any caller, without a
+    token, which versions to look up vulnerabilities for (a customs security review): a
+    served answer, a parser's refusal and an unknown expectation all say ``kpgw`` alone."""
+    served = await exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    unparsable = await exchange(port, b"HELLO\r\n\r\n")
+    refused = await exchange(
+        ingress_routes_port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: teapot\r\n\r\n",
+    )
+    for status, headers, _ in (served, unparsable, refused):
+        assert (status, headers["server"]) in {(200, "kpgw"), (400, "kpgw")}
