@@ -194,6 +194,12 @@ async def test_size_and_content_type_limits(created_topics: Settings) -> None:
             assert "declares no encoding" in told.problem(415)["detail"]
         accepted = await client.send(document, content_type="Application/XML; charset=UTF-8")
         assert accepted.status == 202
+        # Each refusal counted for its participant (a security walkthrough: only
+        # validation's and the broker's were, so none of these showed per participant).
+        scraped = (await client.request("GET", "/metrics")).body
+        for problem, count in (("body-too-large", 3), ("unsupported-media-type", 8)):
+            series = f'kpgw_ingress_refused_messages_total{{participant="RU",problem="{problem}"}}'
+            assert f"{series} {count}.0" in scraped, scraped
     records = await read_until(created_topics, "inbound", 1)
     assert [r.value for r in records] == [document]
 
@@ -212,6 +218,13 @@ async def test_rate_limit_per_participant(created_topics: Settings) -> None:
         (await client.validate(render(certificate("RU0620019")))).problem(429)
         other = await client.send(render(certificate("BW0620001", exporter="BW")), "BW")
         assert other.status == 202  # one participant's burst does not limit another
+        # Who is held back shows per participant (it showed only in the log).
+        scraped = (await client.request("GET", "/metrics")).body
+        limited_series = (
+            'kpgw_ingress_refused_messages_total{participant="RU",problem="rate-limited"}'
+        )
+        assert f"{limited_series} 2.0" in scraped, scraped
+        assert 'participant="BW",problem="rate-limited"' not in scraped
     assert len(await read_until(created_topics, "inbound", 4)) == 4
 
 
