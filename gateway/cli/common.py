@@ -69,8 +69,32 @@ def environment_errors() -> Iterator[None]:
             # aiokafka's messages often begin with their class name already.
             name, text = type(exc).__name__, str(exc)
             said = text if text.startswith(name) else f"{name}: {text}"
-            fail(f"Kafka is not reachable or refused the request ({said})")
+            fail(f"Kafka is not reachable or refused the request ({said}){_broker_advice()}")
         raise
+
+
+def _broker_advice() -> str:
+    """Which broker was asked and what to check: the bare aiokafka error left an operator
+    on night duty, mid-outage, to work out which setting named it and what to do next (a
+    walkthrough)."""
+    try:
+        config = load_settings()
+    except Exception:  # noqa: BLE001 - the advice must never hide the error itself
+        return ""
+    where = config.kafka_bootstrap
+    local = all(
+        address.strip().rsplit(":", 1)[0] in {"127.0.0.1", "localhost"}
+        for address in where.split(",")
+    )
+    check = (
+        "kpgw kafka status shows whether the local broker runs"
+        if local
+        else (
+            "check that the brokers run and this host reaches them (and KPGW_KAFKA_SECURITY__* "
+            "for a secured cluster)"
+        )
+    )
+    return f": asked {where} (KPGW_KAFKA_BOOTSTRAP); {check}; run the command again once it answers"
 
 
 def settings() -> Settings:
