@@ -483,6 +483,18 @@ def replay(
         if warning and not as_json:
             judged = used if isinstance(used, str) else f"the registry {used}"
             click.echo(f"warning: {warning} (judged with {judged})", err=True)
+        if prediction.translating and isinstance(used, str) and not as_json:
+            # A verdict of "would pass" was said without naming the registry: an operator
+            # whose shell lacked the gateway's KPGW_PARTNERS_FILE was told the pair it had
+            # not enabled yet was fine, by the example registry, which enables it (a
+            # night-duty walkthrough); the replay then fails again.
+            click.echo(
+                f"note: {len(prediction.translating)} of them would translate as judged with "
+                "the example registry (KPGW_PARTNERS_FILE is unset here): if the gateway "
+                "runs with another registry, give it (--registry or KPGW_PARTNERS_FILE), "
+                "else letters it still refuses go back only to fail again",
+                err=True,
+            )
         return prediction.failing_again, warning
 
     # A progress bar only on a terminal: piped, it left a blank line on stdout.
