@@ -37,7 +37,9 @@ class InboundMeta:
     format_hint: str | None = None
 
 
-def check_sender(adapted: Adapted, sender: str | None) -> None:
+def check_sender(
+    adapted: Adapted, sender: str | None, registry: ParticipantRegistry | None = None
+) -> None:
     """A participant may send only certificates it issued, voids of them, and confirmations
     it gave. ``sender`` None means the caller trusts the source (a local file)."""
     if sender is None:
@@ -53,7 +55,24 @@ def check_sender(adapted: Adapted, sender: str | None) -> None:
             # A Kafka-native producer's own spelling: the ingress writes codes as the
             # registry has them. Still refused: the sender is an identity, not a guess.
             message += f" (participant codes are upper case: kpgw-sender {entitled})"
+        elif registry is not None:
+            message += _sender_note(sender, registry)
         raise UnauthorisedSender(message, findings=(Finding(UNAUTHORISED_SENDER, message),))
+
+
+def _sender_note(sender: str, registry: ParticipantRegistry) -> str:
+    """Why a Kafka-native ``kpgw-sender`` that is no participant code is refused: a member
+    state's system (BE) sends as its participant (EU), and a code the registry lacks is
+    nobody's. "BE may not send this ImportConfirmed ...: only EU may" left a Belgian
+    system's team, and the operators reading the dead letter, to guess why (a walkthrough:
+    300 letters from an unknown kpgw-sender all read as a wrong issuer)."""
+    code = sender.strip().upper()
+    if registry.get(code) is not None:
+        return ""
+    owner = registry.participant_of(code)
+    if owner is not None:
+        return f" ({code} is a member state of {owner}: its systems send as kpgw-sender {owner})"
+    return f" ({sender} is no participant of the registry)"
 
 
 #: The longest message id a document may carry: it is the default Idempotency-Key and a
@@ -93,7 +112,7 @@ def _message_id_characters(message_id: str) -> Finding | None:
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:
     adapted = adapt(raw, registry, format_hint=meta.format_hint)
     try:
-        check_sender(adapted, meta.sender)
+        check_sender(adapted, meta.sender, registry)
         rules.check(
             adapted.payload,
             registry,

@@ -124,3 +124,25 @@ def test_a_short_message_is_kept_whole() -> None:
     message = "x" * MAX_MESSAGE_CHARS
     assert Finding("CODE", message).message == message
     assert bounded_message(message + "y") != message + "y"
+
+
+@pytest.mark.parametrize(
+    ("sender", "note"),
+    [
+        ("BE", "(BE is a member state of EU: its systems send as kpgw-sender EU)"),
+        ("XX", "(XX is no participant of the registry)"),
+        ("RU", None),
+    ],
+)
+def test_a_sender_that_is_no_participant_is_told_why(
+    example_registry: ParticipantRegistry, sender: str, note: str | None
+) -> None:
+    """A walkthrough: 300 dead letters from a Kafka-native kpgw-sender XX all read "XX may
+    not send this ...: only AE may", as if XX were a wrong issuer; a Belgian system sending
+    as BE read "only EU may" without why."""
+    raw = (FIXTURES / "acknowledgement_eu_be.xml").read_bytes()
+    with pytest.raises(UnauthorisedSender) as caught:
+        translate(raw, InboundMeta(sender=sender, received_at=MOMENT), example_registry)
+    said = caught.value.findings[0].message
+    assert said.startswith(f"{sender} may not send this ImportConfirmed for ")
+    assert said.endswith("only EU may" if note is None else f"only EU may {note}"), said
