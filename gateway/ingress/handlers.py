@@ -267,11 +267,22 @@ async def get_status(request: web.Request) -> web.Response:
         # Accepted a moment ago by another instance? Read both views to the topics' end
         # (bounded) before saying no: behind a load balancer the status URL of a 202 is
         # often asked of another instance at once.
-        await asyncio.gather(
+        read = await asyncio.gather(
             ingress.inbound_mirror.read_to_end(READ_TO_END_S),
             ingress.status_mirror.read_to_end(READ_TO_END_S),
         )
         found = _lookup(ingress, tracking_id, identity.participant)
+        if found is None and not all(read):
+            # Unconfirmed (the broker away or too slow): "unknown" would be a guess, and
+            # a final one, since `kpgw status --wait` stops at it. A message another
+            # instance accepted just before the broker went away was called unknown.
+            raise Problem(
+                "not-ready",
+                f"this ingress could not read kp.inbound and kp.status to their end just "
+                f"now (the broker is unreachable or slow), so it cannot tell whether "
+                f"{tracking_id} is a message of {identity.participant}; retry shortly",
+                headers=retry_after(NOT_READY_RETRY_S),
+            )
     if found is None:
         raise Problem(
             "unknown-message",
