@@ -40,6 +40,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     ProducerFenced,
+    UnknownTopicOrPartitionError,
 )
 
 from gateway.errors import ConfigurationError, TransientFailure
@@ -215,6 +216,9 @@ class TransactionalWorker:
         self._coordinator_lost_at: float | None = None
         #: The partitions whose transaction is failing for want of the broker meanwhile.
         self._failing: set[TopicPartition] = set()
+        #: Since when (event-loop time) a transaction fails because a topic it writes to
+        #: does not exist (one warning, one info when a transaction commits again).
+        self.topic_missing_since: float | None = None
 
     def transactional_id(self, partition: TopicPartition) -> str:
         return transactional_id_of(self.group_id, partition)
@@ -530,7 +534,9 @@ class TransactionalWorker:
                             error=repr(exc),
                             exc_info=not transient,
                         )
-                    if broker_unreachable(exc):
+                    if isinstance(exc, UnknownTopicOrPartitionError):
+                        self._topic_missing(repr(exc))
+                    elif broker_unreachable(exc):
                         self._failing.add(partition)
                         self._broker_lost(repr(exc))
                     await self._drop_producer(partition)  # a failed producer may be unusable
@@ -541,6 +547,7 @@ class TransactionalWorker:
                 self.handler.committed(partition)
                 clock_accepted(self.name)
                 self._broker_back()
+                self._topic_back()
                 return True
 
     def _broker_lost(
@@ -554,6 +561,30 @@ class TransactionalWorker:
         if self.broker_lost_at is None:
             self.broker_lost_at = since or asyncio.get_running_loop().time()
             log.warning("broker_unavailable", worker=self.name, error=error, detail=detail)
+
+    def _topic_missing(self, error: str) -> None:
+        """A topic the worker writes to is missing (deleted, or never created): the broker
+        answers, so this is no outage. It was logged as ``broker_unavailable``, which sent
+        an operator to look at a broker that was fine (a night-duty walkthrough: a deleted
+        ``kp.partner.ZA`` held the router's partition)."""
+        if self.topic_missing_since is None:
+            self.topic_missing_since = asyncio.get_running_loop().time()
+            log.warning(
+                "output_topic_missing",
+                worker=self.name,
+                error=error,
+                detail="a topic this worker writes to does not exist: kpgw topics check "
+                "names it and kpgw topics create creates it; the partition's batch is "
+                "retried meanwhile, nothing is lost",
+            )
+
+    def _topic_back(self) -> None:
+        if self.topic_missing_since is not None:
+            missing_s = asyncio.get_running_loop().time() - self.topic_missing_since
+            self.topic_missing_since = None
+            log.info(
+                "output_topic_available_again", worker=self.name, missing_s=round(missing_s, 1)
+            )
 
     def _watch_broker(self) -> None:
         """The outage line of a worker with nothing to process (no transaction fails to

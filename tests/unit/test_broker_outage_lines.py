@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from structlog.testing import capture_logs
 
 from gateway.errors import TransientFailure
@@ -186,3 +186,22 @@ async def test_a_failing_transaction_keeps_the_outage_until_it_commits(
         worker._watch_broker()
     lost, back = _lines(logs)
     assert len(lost) == 1 and len(back) == 1
+
+
+async def test_a_missing_output_topic_is_said_as_such_not_as_an_outage(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A night-duty walkthrough: with kp.partner.ZA deleted, the router's transactions
+    failed with UnknownTopicOrPartitionError and it logged ``broker_unavailable``, which
+    sent the operator to a broker that was fine. Now one warning naming the commands, one
+    info once a transaction commits again, and no outage."""
+    _failing(monkeypatch, UnknownTopicOrPartitionError(), times=3)
+    with capture_logs() as logs:
+        assert await worker.transact(TPS[0], _write)
+    events = [e["event"] for e in logs]
+    assert "broker_unavailable" not in events and "broker_available_again" not in events
+    (missing,) = [e for e in logs if e["event"] == "output_topic_missing"]
+    assert missing["log_level"] == "warning" and "kpgw topics create" in missing["detail"]
+    (back,) = [e for e in logs if e["event"] == "output_topic_available_again"]
+    assert back["log_level"] == "info" and back["missing_s"] >= 0
+    assert worker.broker_lost_at is None and worker.topic_missing_since is None
