@@ -264,6 +264,12 @@ async def get_status(request: web.Request) -> web.Response:
         )
     found = _lookup(ingress, tracking_id, identity.participant)
     if found is None:
+        # Each miss costs two ListOffsets requests to the broker: limited per participant
+        # (a budget of its own, beside the documents'), or any participant looping over
+        # made-up ids drove the broker at will (a customs security walkthrough).
+        ingress.limiter.enforce(
+            identity.participant, bucket="lookups", what="look-ups of unknown tracking ids"
+        )
         # Accepted a moment ago by another instance? Read both views to the topics' end
         # (bounded) before saying no: behind a load balancer the status URL of a 202 is
         # often asked of another instance at once.

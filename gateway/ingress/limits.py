@@ -58,12 +58,14 @@ class RateLimiter:
             return None
         return (1.0 - bucket.tokens) / self.per_second
 
-    def enforce(self, key: str) -> None:
-        wait = self.take(key)
+    def enforce(self, key: str, *, bucket: str | None = None, what: str = "requests") -> None:
+        """Spend a token of ``key`` (of its ``bucket``: a separate budget of the same size
+        for ``what``) or refuse with 429."""
+        wait = self.take(key if bucket is None else f"{key}\x00{bucket}")
         if wait is not None:
             raise Problem(
                 "rate-limited",
-                f"more than {int(self.capacity)} requests per minute from {key}; "
+                f"more than {int(self.capacity)} {what} per minute from {key}; "
                 f"retry in {wait:.1f} s",
                 headers=retry_after(wait),
             )

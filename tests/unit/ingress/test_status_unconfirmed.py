@@ -15,6 +15,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from gateway.ingress import handlers
 from gateway.ingress.auth import Identity
+from gateway.ingress.limits import RateLimiter
 from gateway.ingress.problems import Problem
 
 
@@ -29,25 +30,32 @@ class _View:
         return self.reaches_the_end
 
 
-def _ingress(inbound_read: bool, status_read: bool) -> Any:
+def _ingress(
+    inbound_read: bool, status_read: bool, *, per_minute: int = 600, known: bool = False
+) -> Any:
+    found = {"tracking_id": "x", "status": "matched"}
     return SimpleNamespace(
         auth=SimpleNamespace(authenticate=lambda request: Identity("EU", "token")),
         inbound_mirror=_View(inbound_read),
         status_mirror=_View(status_read),
-        statuses=SimpleNamespace(lookup=lambda *_: None),
+        statuses=SimpleNamespace(lookup=lambda *_: found if known else None),
         accepted=None,
+        limiter=RateLimiter(per_minute, clock=lambda: 0.0),
     )
 
 
-async def _ask(ingress: Any) -> Problem:
-    request = make_mocked_request(
+def _request(ingress: Any) -> Any:
+    return make_mocked_request(
         "GET",
         "/v1/messages/4b6f1f9e-0d4e-5f5e-9a57-3c1d2b0f4e11",
         match_info={"tracking_id": "4b6f1f9e-0d4e-5f5e-9a57-3c1d2b0f4e11"},
         app={handlers.INGRESS: ingress},
     )
+
+
+async def _ask(ingress: Any) -> Problem:
     with pytest.raises(Problem) as refused:
-        await handlers.get_status(request)
+        await handlers.get_status(_request(ingress))
     return refused.value
 
 
@@ -65,3 +73,21 @@ async def test_an_unconfirmed_lookup_is_503_not_unknown(
 async def test_a_lookup_read_to_the_end_is_unknown() -> None:
     problem = await _ask(_ingress(True, True))
     assert (problem.slug, problem.status) == ("unknown-message", 404)
+
+
+async def test_look_ups_of_unknown_ids_are_rate_limited_apart_from_known_ones() -> None:
+    """A customs security walkthrough: each miss costs the broker two ListOffsets
+    requests, and the status endpoint had no limit, so a participant looping over made-up
+    ids drove the broker at will. Misses now spend a budget of their own (the documents'
+    size, per participant); a known message is answered from memory, unlimited."""
+    ingress = _ingress(True, True, per_minute=2)
+    assert (await _ask(ingress)).slug == "unknown-message"
+    assert (await _ask(ingress)).slug == "unknown-message"
+    limited = await _ask(ingress)
+    assert (limited.slug, limited.status) == ("rate-limited", 429)
+    assert "look-ups of unknown tracking ids per minute from EU" in limited.detail
+    assert int(limited.headers["Retry-After"]) >= 1
+    ingress.limiter.enforce("EU")  # the documents' budget is untouched
+    known = _ingress(True, True, per_minute=1, known=True)
+    for _ in range(3):
+        assert (await handlers.get_status(_request(known))).status == 200
