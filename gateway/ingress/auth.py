@@ -147,10 +147,30 @@ class Authenticator:
         participant = participant_from_subject(peercert.get("subject"), registry)
         if participant is None:
             raise _unauthenticated(
-                "the client certificate's subject (CN or O) names no participant",
+                "the client certificate's subject (CN or O) names no participant"
+                + member_state_note(peercert.get("subject"), registry),
                 "invalid_token",
             )
         return participant
+
+
+def member_state_note(subject: Any, registry: ParticipantRegistry) -> str:
+    """Why a certificate naming a member state (``CN=BE``) is no identity: the EU is one
+    KP participant and its member states' systems send as it. A Belgian authority's
+    certificate was refused as naming "no participant", which reads as if Belgium were
+    unknown (a walkthrough of an importing authority's integration)."""
+    for rdn in subject or ():
+        for name, value in rdn:
+            if str(name) not in SUBJECT_FIELDS:
+                continue
+            code = str(value).strip()
+            owner = registry.participant_of(code) if len(code) == 2 else None
+            if owner is not None and owner != code.upper():
+                return (
+                    f" ({code} is a member state of {owner}, which is the KP participant: "
+                    f"a certificate for its systems names {owner} as CN or O)"
+                )
+    return ""
 
 
 class _EncryptedKey(Exception):

@@ -149,3 +149,23 @@ def test_a_verified_token_is_remembered_per_registry_and_unknown_ones_never(
     current[0] = registry.model_copy()
     assert auth.authenticate(request(good)).participant == "RU"
     assert len(scans) == 4
+
+
+def test_a_certificate_naming_a_member_state_is_told_its_participant(
+    registry: ParticipantRegistry,
+) -> None:
+    """An importing authority's walkthrough: a Belgian system's certificate (CN=BE) was
+    refused as naming "no participant", as if Belgium were unknown; the EU is the KP
+    participant its systems send as. Still refused: the CA must issue the identity."""
+    auth = Authenticator(lambda: registry, mutual_tls=True)
+    be_cert = {"subject": subject(commonName="BE", organizationName="FPS Economy")}
+    with pytest.raises(Problem) as caught:
+        auth.authenticate(request(None, be_cert))
+    assert caught.value.status == 401
+    assert caught.value.detail.endswith(
+        "names no participant (BE is a member state of EU, which is the KP participant: a "
+        "certificate for its systems names EU as CN or O)"
+    )
+    with pytest.raises(Problem) as unknown:
+        auth.authenticate(request(None, {"subject": subject(commonName="ZZ")}))
+    assert unknown.value.detail.endswith("names no participant")
