@@ -72,3 +72,21 @@ def test_a_would_pass_verdict_by_the_example_registry_says_so(
     assert (note in result.stderr) == (partners is None), result.stderr
     if partners is None:
         assert "KPGW_PARTNERS_FILE is unset here" in result.stderr
+
+
+def test_a_dry_run_says_which_letters_it_did_not_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A night-duty walkthrough: router letters (UNDECODABLE_AVRO, bound for kp.events)
+    were listed bare beside the judged ones, as if they would pass."""
+    monkeypatch.delenv("KPGW_PARTNERS_FILE", raising=False)
+
+    async def replay(*_: Any, judge: Any, **__: Any) -> ReplayReport:
+        report = ReplayReport(replay_id="r", operator="op", dry_run=True)
+        report.failing_again, report.warning = judge([])
+        return report
+
+    monkeypatch.setattr(dlq_cmd, "run_replay", replay)
+    monkeypatch.setattr(dlq_cmd, "_read", lambda selection: [])  # no broker asked
+    monkeypatch.setattr(dlq_cmd, "predict", lambda *_: Prediction(not_predicted=["0-106"]))
+    result = CliRunner().invoke(cli, ["dlq", "replay", "--stage", "router", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 of them were not judged" in result.stderr
