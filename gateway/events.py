@@ -45,6 +45,8 @@ class Party:
     name: str
     address: str | None = None
     country: str | None = None
+    #: The short name written beside the full one (FTS ``cat_ru:ShortName``), else None.
+    short_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,12 @@ _PAYLOAD_NAMES: dict[type[Any], str] = {
 def _party_to_avro(party: Party | None) -> dict[str, Any] | None:
     if party is None:
         return None
-    return {"name": party.name, "address": party.address, "country": party.country}
+    return {
+        "name": party.name,
+        "address": party.address,
+        "country": party.country,
+        "short_name": party.short_name,
+    }
 
 
 def _line_to_avro(line: HsLine) -> dict[str, Any]:

@@ -195,6 +195,7 @@ def _texts(payload: Payload) -> Iterator[tuple[str, str | None, str]]:
     for role, party in parties:
         if party is not None:
             yield f"{role}.name", party.name, "name"
+            yield f"{role}.short_name", party.short_name, "name"
             yield f"{role}.address", party.address, "address"
 
 

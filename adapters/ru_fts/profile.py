@@ -135,6 +135,7 @@ KINDS: Mapping[str, DocumentKind] = {
 DOCUMENT_ID = f"{{{CAT_RU}}}DocumentID"
 REF_DOCUMENT_ID = f"{{{CAT_RU}}}RefDocumentID"
 ORGANIZATION_NAME = f"{{{CAT_RU}}}OrganizationName"
+SHORT_NAME = f"{{{CAT_RU}}}ShortName"
 LEGAL_ADDRESS = f"{{{CATSERT_RU}}}LegalAddress"
 FACT_ADDRESS = f"{{{CATSERT_RU}}}FactAddress"
 ADDRESS_COUNTRY = f"{{{RUSCAT_RU}}}CountryCode"

@@ -234,9 +234,11 @@ class _Reader:
     def party(self, element: etree._Element) -> Party:
         index = _index(element)
         name = self.organisation_name(element, index, required=True) or ""
+        short = _text(index.get(profile.SHORT_NAME))
+        short_name = None if short == name else short  # the name itself when it is the only one
         address = _address(index)
         if address is None:
-            return Party(name=name)
+            return Party(name=name, short_name=short_name)
         texts = {child.tag: child.text for child in address}  # last occurrence, as find()
         parts = ((texts.get(tag) or "").strip() for tag in profile.ADDRESS_PARTS)
         line = ", ".join(part for part in parts if part)
@@ -245,6 +247,7 @@ class _Reader:
             name=name,
             address=line or None,
             country="GR" if country == "EL" else country,  # the EU's code for Greece: ISO's
+            short_name=short_name,
         )
 
     @staticmethod
@@ -270,12 +273,16 @@ class _Reader:
     def organisation_name(
         self, element: etree._Element, index: Index, *, required: bool = False
     ) -> str | None:
-        name = _text(index.get(profile.ORGANIZATION_NAME))
+        """The organisation's name: ``cat_ru:OrganizationName``, else its ``cat_ru:ShortName``
+        (the FTS base type makes both optional; an organisation named by its short name alone
+        is named, and refusing it told the sender the name was missing)."""
+        name = _text(index.get(profile.ORGANIZATION_NAME)) or _text(index.get(profile.SHORT_NAME))
         if name is None and required:
             local = etree.QName(element).localname
             self.found(
                 profile.ORGANIZATION_NAME_MISSING,
-                f"{local} has no cat_ru:OrganizationName; a KP {self.kind.label} names it",
+                f"{local} has neither cat_ru:OrganizationName nor cat_ru:ShortName; a KP "
+                f"{self.kind.label} names it",
                 element,
             )
         return name

@@ -52,12 +52,8 @@ def _certificate(
     importer_country = _country(
         cert.importer, cert.importing_participant, cert.importing_member_state, registry
     )
-    _organisation(
-        root, kind.q("Exporter"), cert.exporter.name, cert.exporter.address, exporter_country
-    )
-    _organisation(
-        root, kind.q("Importer"), cert.importer.name, cert.importer.address, importer_country
-    )
+    _party(root, kind.q("Exporter"), cert.exporter, exporter_country)
+    _party(root, kind.q("Importer"), cert.importer, importer_country)
     _lines(root, kind, cert.lines)
     issuer_country = (
         cert.exporting_member_state or cert.issuing_participant
@@ -123,13 +119,23 @@ def _lines(root: etree._Element, kind: DocumentKind, lines: tuple[HsLine, ...]) 
         _leaf(info, kind.q("TotalCost"), _decimal(usd(line.value_usd)))
 
 
-def _party(root: etree._Element, tag: str, party: Party) -> None:
-    _organisation(root, tag, party.name, party.address, party.country)
+def _party(root: etree._Element, tag: str, party: Party, country: str | None = None) -> None:
+    """An exporter or importer; ``country``: its address CountryCode, else the party's."""
+    _organisation(
+        root,
+        tag,
+        party.name,
+        party.address,
+        party.country if country is None else country,
+        short_name=party.short_name,
+    )
 
 
-#: What the FTS schema holds: cat_ru:OrganizationName (Text150Type) and
-#: RUScat_ru:StreetHouse (Text250Type), where the whole canonical address is written.
+#: What the FTS schema holds: cat_ru:OrganizationName (Text150Type), cat_ru:ShortName
+#: (Text120Type) and RUScat_ru:StreetHouse (Text250Type), where the whole canonical address
+#: is written.
 MAX_NAME_CHARS = 150
+MAX_SHORT_NAME_CHARS = 120
 MAX_ADDRESS_CHARS = 250
 
 
@@ -139,13 +145,24 @@ class DoesNotFit(ValueError):
 
 
 def _organisation(
-    root: etree._Element, tag: str, name: str | None, address: str | None, country: str | None
+    root: etree._Element,
+    tag: str,
+    name: str | None,
+    address: str | None,
+    country: str | None,
+    *,
+    short_name: str | None = None,
 ) -> None:
     local = etree.QName(tag).localname
     if name is not None and len(name) > MAX_NAME_CHARS:
         raise DoesNotFit(
             f"the {local} name has {len(name)} characters; the FTS format holds at most "
             f"{MAX_NAME_CHARS} (cat_ru:OrganizationName)"
+        )
+    if short_name is not None and len(short_name) > MAX_SHORT_NAME_CHARS:
+        raise DoesNotFit(
+            f"the {local} short name has {len(short_name)} characters; the FTS format holds "
+            f"at most {MAX_SHORT_NAME_CHARS} (cat_ru:ShortName)"
         )
     if address is not None and len(address) > MAX_ADDRESS_CHARS:
         raise DoesNotFit(
@@ -155,6 +172,8 @@ def _organisation(
     element = etree.SubElement(root, tag)
     if name:
         _leaf(element, profile.ORGANIZATION_NAME, name)
+    if short_name:
+        _leaf(element, profile.SHORT_NAME, short_name)
     if address is None and country is None:
         return
     legal = etree.SubElement(element, profile.LEGAL_ADDRESS)

@@ -293,6 +293,28 @@ def same_party(left: Party, right: Party) -> bool:
     return normalise_name(left.name) == normalise_name(right.name)
 
 
+def _names(party: Party) -> set[str]:
+    names = {normalise_name(party.name)}
+    if party.short_name is not None:
+        names.add(normalise_name(party.short_name))
+    return names
+
+
+def named_alike(cert_party: Party, conf_party: Party) -> bool:
+    """The confirmation names the certificate's party by its name or its short name (an FTS
+    certificate gives both, and an importing authority writes the one it knows: the full
+    "Aktsionernoe obshchestvo Smolenskoe proizvodstvennoe obieedinenie Kristall" or the
+    short "AO PO Kristall"), or the confirmation's short name is one of those. Only for
+    a certificate against its confirmation: the certificate is the one reference, so two
+    aliases never chain (between confirmations, :func:`same_party` keeps names an
+    equivalence)."""
+    if same_party(cert_party, conf_party):
+        return True
+    if cert_party.short_name is None and conf_party.short_name is None:
+        return False
+    return not _names(cert_party).isdisjoint(_names(conf_party))
+
+
 def within(reference: Decimal, observed: Decimal, tolerance_pct: Decimal) -> bool:
     """``observed`` is within ``tolerance_pct`` percent of ``reference``; exactly at the
     tolerance counts as within (exact Decimal arithmetic, no rounding)."""
@@ -316,9 +338,10 @@ def compare(
     Compared: parcels (when the confirmation gives them), HS lines present and carats and
     value per line (when it gives lines), else the totals it gives (carats are mandatory on
     a confirmation: none at all is a difference; the value is optional), the importer's
-    and (when given) the exporter's names after :func:`normalise_name`, and a date of
-    receipt more than a day before the certificate was issued (goods cannot travel under a
-    certificate that did not exist yet; the day is for the two authorities' calendars).
+    and (when given) the exporter's names after :func:`normalise_name` (by name or short
+    name, :func:`named_alike`), and a date of receipt more than a day before the
+    certificate was issued (goods cannot travel under a certificate that did not exist
+    yet; the day is for the two authorities' calendars).
     The confirming participant, the expiry and a void are judged by their own outcomes,
     not here.
     """
@@ -350,9 +373,9 @@ def compare(
                     "total_value_usd", _usd(cert.total_value_usd), _usd(conf.total_value_usd)
                 )
             )
-    if not same_party(cert.importer, conf.importer):
+    if not named_alike(cert.importer, conf.importer):
         differences.append(Difference("importer", cert.importer.name, conf.importer.name))
-    if conf.exporter is not None and not same_party(cert.exporter, conf.exporter):
+    if conf.exporter is not None and not named_alike(cert.exporter, conf.exporter):
         differences.append(Difference("exporter", cert.exporter.name, conf.exporter.name))
     return tuple(differences)
 
@@ -407,7 +430,8 @@ def _plain(document: Document) -> Document:
             plain: Any = plain_text(value)
         elif isinstance(value, Party):
             address = None if value.address is None else plain_text(value.address)
-            plain = replace(value, name=plain_text(value.name), address=address)
+            short = None if value.short_name is None else plain_text(value.short_name)
+            plain = replace(value, name=plain_text(value.name), address=address, short_name=short)
         else:
             continue
         if plain != value:
@@ -544,8 +568,9 @@ def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, Party):  # all of it: a changed address is the difference to see
+        name = f"{value.name} [{value.short_name}]" if value.short_name else value.name
         where = ", ".join(part for part in (value.address, value.country) if part)
-        return f"{value.name} ({where})" if where else value.name
+        return f"{name} ({where})" if where else name
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple):

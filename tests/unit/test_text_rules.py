@@ -108,3 +108,13 @@ def test_the_dashboard_shows_a_dead_letters_message_escaped() -> None:
     state.dead_letter(letter)
     (shown,) = state.snapshot(0)["dead_letters"]["newest"]
     assert shown["message"] == "statement KP-\\u202eSLECRAP is not known"
+
+
+def test_a_short_name_with_a_control_character_is_refused(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """The short name travels to partners beside the name: the same check."""
+    cert = certificate("RU0700102")
+    cert = replace(cert, exporter=replace(cert.exporter, short_name="АЛРОСА \u202e"))
+    ((path, _message),) = _controls(cert, example_registry)
+    assert path == "exporter.short_name"

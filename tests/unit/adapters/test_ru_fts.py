@@ -75,6 +75,11 @@ class TestRuFts(AdapterContract):
             CANCELLATION,
             codecs.BOM_UTF8 + CERTIFICATE,
             as_windows_1251(CONFIRMATION),
+            with_exporter_names(  # a short name beside the full one: through the Avro codec
+                CERTIFICATE,
+                f"<cat_ru:OrganizationName>{ALROSA_FULL}</cat_ru:OrganizationName>"
+                f"<cat_ru:ShortName>{ALROSA_SHORT}</cat_ru:ShortName>",
+            ),
         ]
 
     def invalid_documents(self) -> list[tuple[str, bytes, str]]:
@@ -549,3 +554,89 @@ def test_a_parcel_count_with_thousands_of_leading_zeros_is_its_value(
     payload = adapt(padded, example_registry).payload
     assert isinstance(payload, CertificateIssued | ImportConfirmed)
     assert payload.parcels == 7
+
+
+# --- cat_ru:ShortName (a customs-fidelity review) ---------------------------------------------
+
+ALROSA_FULL = "Акционерная компания «АЛРОСА» (публичное акционерное общество)"
+ALROSA_SHORT = "АК «АЛРОСА» (ПАО)"
+
+
+def with_exporter_names(document: bytes, names: str) -> bytes:
+    return edit(
+        document, "<cat_ru:OrganizationName>«АЛРОСА» (ПАО)</cat_ru:OrganizationName>", names
+    )
+
+
+def test_a_short_name_is_carried_beside_the_full_name(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """The FTS OrganizationBaseType gives the full legal name and the short one; the short
+    one was dropped, though it is the name an importing authority often writes."""
+    document = with_exporter_names(
+        CERTIFICATE,
+        f"<cat_ru:OrganizationName>{ALROSA_FULL}</cat_ru:OrganizationName>"
+        f"<cat_ru:ShortName>{ALROSA_SHORT}</cat_ru:ShortName>",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    assert (payload.exporter.name, payload.exporter.short_name) == (ALROSA_FULL, ALROSA_SHORT)
+    rendered = ADAPTER.render(payload, message_id="m-1", registry=example_registry)
+    assert f"<cat_ru:ShortName>{ALROSA_SHORT}</cat_ru:ShortName>" in rendered.decode()
+    assert adapt(rendered, example_registry).payload == payload
+
+
+@pytest.mark.parametrize(
+    ("document", "old"),
+    [
+        (CERTIFICATE, "<cat_ru:OrganizationName>«АЛРОСА» (ПАО)</cat_ru:OrganizationName>"),
+        (CONFIRMATION, "<cat_ru:OrganizationName>«АЛРОСА» (ПАО)</cat_ru:OrganizationName>"),
+    ],
+    ids=["certificate", "confirmation"],
+)
+def test_an_organisation_named_by_its_short_name_alone_is_named(
+    example_registry: ParticipantRegistry, document: bytes, old: str
+) -> None:
+    """Both names are optional in the FTS base type: a short name alone was refused as
+    ORGANIZATION_NAME_MISSING, telling the sender the name was missing."""
+    named = edit(document, old, f"<cat_ru:ShortName>{ALROSA_SHORT}</cat_ru:ShortName>")
+    payload = adapt(named, example_registry).payload
+    assert isinstance(payload, CertificateIssued | ImportConfirmed)
+    assert payload.exporter == replace(payload.exporter, name=ALROSA_SHORT, short_name=None)
+
+
+def test_an_authority_named_by_its_short_name_alone_is_named(
+    example_registry: ParticipantRegistry,
+) -> None:
+    full = "<cat_ru:OrganizationName>Гохран России, Министерство финансов Российской Федерации"
+    document = edit(
+        CERTIFICATE,
+        f"{full}</cat_ru:OrganizationName>",
+        "<cat_ru:ShortName>Гохран России</cat_ru:ShortName>",
+    )
+    adapted = adapt(document, example_registry)
+    assert isinstance(adapted.payload, CertificateIssued)
+    assert adapted.payload.authority == adapted.authority == "Гохран России"
+
+
+def test_a_short_name_the_same_as_the_name_is_not_repeated(
+    example_registry: ParticipantRegistry,
+) -> None:
+    document = with_exporter_names(
+        CERTIFICATE,
+        "<cat_ru:OrganizationName>«АЛРОСА» (ПАО)</cat_ru:OrganizationName>"
+        "<cat_ru:ShortName> «АЛРОСА» (ПАО) </cat_ru:ShortName>",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    assert payload.exporter.short_name is None
+
+
+def test_a_short_name_longer_than_the_format_holds_is_refused_when_rendering(
+    example_registry: ParticipantRegistry,
+) -> None:
+    payload = adapt(CERTIFICATE, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    cert = replace(payload, importer=replace(payload.importer, short_name="S" * 121))
+    with pytest.raises(DoesNotFit, match="cat_ru:ShortName"):
+        ADAPTER.render(cert, message_id="m-1", registry=example_registry)

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.events import Party
 from gateway.router.compare import (
+    compare,
     document_differences,
     normalise_name,
     plain_text,
@@ -16,7 +17,7 @@ from gateway.router.compare import (
     same_party,
     within,
 )
-from tests.unit.router.factories import certificate
+from tests.unit.router.factories import certificate, confirmation
 
 
 @pytest.mark.parametrize(
@@ -323,3 +324,55 @@ def test_a_word_of_look_alikes_in_a_latin_name_is_latin(name: str) -> None:
 )
 def test_russian_keeps_its_reading_by_sound(russian: str, latin: str) -> None:
     assert normalise_name(russian) == normalise_name(latin)
+
+
+KRISTALL = Party(
+    "Акционерное общество «Смоленское производственное объединение «Кристалл»",
+    "Смоленск",
+    "RU",
+    short_name="АО «ПО «Кристалл»",
+)
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        Party("PO Kristall JSC"),  # the short name, as the importing authority writes it
+        Party("АО «Смоленское производственное объединение «Кристалл»"),  # the full one
+        Party("Kristall Smolensk", short_name="ПО «Кристалл»"),  # its own short name
+    ],
+)
+def test_a_confirmation_may_name_the_party_by_its_short_name(named: Party) -> None:
+    """An FTS certificate gives a full and a short name; the short one was dropped, so a
+    confirmation naming the company by it was a MATCHED_WITH_DISCREPANCIES."""
+    cert = certificate(exporter=KRISTALL)
+    assert compare(cert, confirmation(cert, exporter=named)) == ()
+
+
+def test_a_short_name_is_no_licence_for_another_company() -> None:
+    cert = certificate(exporter=KRISTALL)
+    other = Party("Kristall Trading DMCC", short_name="Smolensk Gems")
+    (difference,) = compare(cert, confirmation(cert, exporter=other))
+    assert (difference.field, difference.certificate, difference.confirmation) == (
+        "exporter",
+        KRISTALL.name,
+        other.name,
+    )
+
+
+def test_between_confirmations_a_short_name_is_not_an_alias() -> None:
+    """Two confirmations' names stay an equivalence (their outcome must not depend on the
+    order they arrive in): aliases would chain, A ~ B by B's short name, B ~ C by A's."""
+    assert not same_party(KRISTALL, Party("PO Kristall JSC"))
+
+
+def test_a_changed_short_name_shows_in_a_reissues_differences() -> None:
+    cert = certificate(exporter=KRISTALL)
+    renamed = replace(cert, exporter=replace(KRISTALL, short_name="АО «Кристалл»"))
+    ((field, before, after),) = [
+        (d.field, d.certificate, d.confirmation) for d in document_differences(cert, renamed)
+    ]
+    assert field == "exporter"
+    assert before is not None and after is not None
+    assert "[АО «ПО «Кристалл»]" in before
+    assert "[АО «Кристалл»]" in after
