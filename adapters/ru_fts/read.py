@@ -236,13 +236,13 @@ class _Reader:
         name = self.organisation_name(element, index, required=True) or ""
         short = _text(index.get(profile.SHORT_NAME))
         short_name = None if short == name else short  # the name itself when it is the only one
-        address = _address(index)
-        if address is None:
+        addresses = _addresses(index)
+        if not addresses:
             return Party(name=name, short_name=short_name)
-        texts = {child.tag: child.text for child in address}  # last occurrence, as find()
+        texts = {child.tag: child.text for child in addresses[0]}  # last occurrence, as find()
         parts = ((texts.get(tag) or "").strip() for tag in profile.ADDRESS_PARTS)
         line = ", ".join(part for part in parts if part)
-        country = (texts.get(profile.ADDRESS_COUNTRY) or "").strip().upper() or None
+        country = (_country(addresses) or "").upper() or None
         return Party(
             name=name,
             address=line or None,
@@ -252,8 +252,7 @@ class _Reader:
 
     @staticmethod
     def org_country(index: Index) -> str | None:
-        address = _address(index)
-        return None if address is None else _text(_index(address).get(profile.ADDRESS_COUNTRY))
+        return _country(_addresses(index))
 
     def participant(
         self, country: str | None, element: etree._Element, role: str
@@ -391,6 +390,18 @@ def _look_up(registry: ParticipantRegistry, country: str) -> tuple[str, str | No
     return found
 
 
-def _address(index: Index) -> etree._Element | None:
-    legal = index.get(profile.LEGAL_ADDRESS)
-    return legal if legal is not None else index.get(profile.FACT_ADDRESS)
+def _addresses(index: Index) -> list[etree._Element]:
+    """The organisation's addresses, the legal one first: the address line is the first's."""
+    found = (index.get(profile.LEGAL_ADDRESS), index.get(profile.FACT_ADDRESS))
+    return [address for address in found if address is not None]
+
+
+def _country(addresses: list[etree._Element]) -> str | None:
+    """The first CountryCode of the addresses, the legal one's first: a LegalAddress without
+    one beside a FactAddress with one names the participant by the latter (it was
+    COUNTRY_CODE_MISSING, asking for a code the document gave)."""
+    for address in addresses:
+        country = _text(_index(address).get(profile.ADDRESS_COUNTRY))
+        if country is not None:
+            return country
+    return None

@@ -640,3 +640,52 @@ def test_a_short_name_longer_than_the_format_holds_is_refused_when_rendering(
     cert = replace(payload, importer=replace(payload.importer, short_name="S" * 121))
     with pytest.raises(DoesNotFit, match="cat_ru:ShortName"):
         ADAPTER.render(cert, message_id="m-1", registry=example_registry)
+
+
+def test_a_country_code_in_the_fact_address_names_the_participant(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """A LegalAddress without CountryCode beside a FactAddress with one was
+    COUNTRY_CODE_MISSING, asking for a code the document gave."""
+    document = edit(
+        CERTIFICATE,
+        "      <RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>\n"
+        "      <RUScat_ru:CounryName>БЕЛЬГИЯ</RUScat_ru:CounryName>\n"
+        "      <RUScat_ru:City>Антверпен</RUScat_ru:City>\n"
+        "      <RUScat_ru:StreetHouse>Hoveniersstraat 22</RUScat_ru:StreetHouse>\n"
+        "    </catSert_ru:LegalAddress>",
+        "      <RUScat_ru:City>Антверпен</RUScat_ru:City>\n"
+        "      <RUScat_ru:StreetHouse>Hoveniersstraat 22</RUScat_ru:StreetHouse>\n"
+        "    </catSert_ru:LegalAddress>\n"
+        "    <catSert_ru:FactAddress>\n"
+        "      <RUScat_ru:CountryCode>BE</RUScat_ru:CountryCode>\n"
+        "      <RUScat_ru:City>Антверпен</RUScat_ru:City>\n"
+        "    </catSert_ru:FactAddress>",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    assert (payload.importing_participant, payload.importing_member_state) == ("EU", "BE")
+    assert payload.importer == Party(
+        "Antwerp Rough Trading BV", "2018, Антверпен, Hoveniersstraat 22", "BE"
+    )
+
+
+def test_an_authority_with_its_country_in_the_fact_address_is_placed(
+    example_registry: ParticipantRegistry,
+) -> None:
+    document = edit(
+        CONFIRMATION,
+        "    <catSert_ru:LegalAddress>\n"
+        "      <RUScat_ru:CountryCode>BY</RUScat_ru:CountryCode>\n"
+        "      <RUScat_ru:City>г. Минск</RUScat_ru:City>\n"
+        "    </catSert_ru:LegalAddress>\n"
+        "  </kpic:ConfirmationOrg>",
+        "    <catSert_ru:LegalAddress><RUScat_ru:City>г. Минск</RUScat_ru:City>"
+        "</catSert_ru:LegalAddress>\n"
+        "    <catSert_ru:FactAddress><RUScat_ru:CountryCode>BY</RUScat_ru:CountryCode>"
+        "</catSert_ru:FactAddress>\n"
+        "  </kpic:ConfirmationOrg>",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, ImportConfirmed)
+    assert (payload.confirming_participant, payload.confirming_member_state) == ("BY", None)
