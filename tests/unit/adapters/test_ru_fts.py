@@ -689,3 +689,48 @@ def test_an_authority_with_its_country_in_the_fact_address_is_placed(
     payload = adapt(document, example_registry).payload
     assert isinstance(payload, ImportConfirmed)
     assert (payload.confirming_participant, payload.confirming_member_state) == ("BY", None)
+
+
+ALROSA_REGISTRATION = (
+    "<cat_ru:OrganizationLanguage>RU</cat_ru:OrganizationLanguage>"
+    "<cat_ru:RFOrganizationFeatures><cat_ru:OGRN>1021400967092</cat_ru:OGRN>"
+    "<cat_ru:INN>1433000147</cat_ru:INN><cat_ru:KPP>143301001</cat_ru:KPP>"
+    "</cat_ru:RFOrganizationFeatures>"
+)
+
+
+def test_registration_numbers_of_the_fts_organisation_type_are_accepted(
+    example_registry: ParticipantRegistry,
+) -> None:
+    """A Russian exporter is written with its OGRN, INN and KPP (and the language of its
+    names), as every FTS document names an organisation: the profile refused them as an
+    XSD_VIOLATION. They are not mapped (docs/formats/ru-fts.md)."""
+    document = with_exporter_names(
+        CERTIFICATE,
+        f"<cat_ru:OrganizationName>{ALROSA_FULL}</cat_ru:OrganizationName>"
+        f"<cat_ru:ShortName>{ALROSA_SHORT}</cat_ru:ShortName>{ALROSA_REGISTRATION}",
+    )
+    payload = adapt(document, example_registry).payload
+    assert isinstance(payload, CertificateIssued)
+    assert (payload.exporter.name, payload.exporter.short_name) == (ALROSA_FULL, ALROSA_SHORT)
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        "<cat_ru:RFOrganizationFeatures><cat_ru:INN>14330001470</cat_ru:INN>"
+        "</cat_ru:RFOrganizationFeatures>",  # 11 digits
+        "<cat_ru:RBOrganizationFeatures><cat_ru:UNP>100000001</cat_ru:UNP>"
+        "</cat_ru:RBOrganizationFeatures>"
+        "<cat_ru:RFOrganizationFeatures><cat_ru:INN>1433000147</cat_ru:INN>"
+        "</cat_ru:RFOrganizationFeatures>",  # one member state's numbers only
+    ],
+    ids=["inn-of-11-digits", "two-states"],
+)
+def test_malformed_registration_numbers_are_refused(
+    example_registry: ParticipantRegistry, features: str
+) -> None:
+    document = with_exporter_names(
+        CERTIFICATE, f"<cat_ru:OrganizationName>{ALROSA_FULL}</cat_ru:OrganizationName>{features}"
+    )
+    assert [f.code for f in rejected(document, example_registry).findings] == ["XSD_VIOLATION"]
