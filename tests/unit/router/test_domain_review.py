@@ -210,3 +210,19 @@ def test_one_receipt_in_three_spellings_gives_the_same_outcomes_in_any_order() -
             router.feed(item)
         seen.add(tuple(sorted(router.kinds())))
     assert seen == {("MATCHED",)}
+
+
+def test_a_confirmation_naming_the_exporter_by_its_fts_short_name_matches() -> None:
+    """A customs-fidelity review: the FTS certificate gives the exporter's full legal name
+    and its short name; the importing office knows the short one."""
+    kristall = Party(
+        "Акционерное общество «Смоленское производственное объединение «Кристалл»",
+        "Смоленск",
+        "RU",
+        short_name="АО «ПО «Кристалл»",
+    )
+    cert = certificate(exporter=kristall)
+    router = Harness()
+    router.feed(event(cert))
+    router.feed(event(confirmation(cert, exporter=Party("PO Kristall JSC"))))
+    assert router.kinds() == ["MATCHED"]
