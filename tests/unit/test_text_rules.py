@@ -118,3 +118,10 @@ def test_a_short_name_with_a_control_character_is_refused(
     cert = replace(cert, exporter=replace(cert.exporter, short_name="АЛРОСА \u202e"))
     ((path, _message),) = _controls(cert, example_registry)
     assert path == "exporter.short_name"
+
+
+def test_a_short_name_is_bounded_like_the_name(example_registry: ParticipantRegistry) -> None:
+    cert = certificate("RU0700103")
+    cert = replace(cert, exporter=replace(cert.exporter, short_name="A" * 513))
+    found = [(f.code, f.path) for f in rules.findings_for(cert, example_registry)]
+    assert (rules.TEXT_TOO_LONG, "exporter.short_name") in found
