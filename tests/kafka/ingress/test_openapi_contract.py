@@ -159,6 +159,10 @@ TABLE: list[tuple[str, tuple[str, str, int], Call]] = [
     ),
     ("limited", ("/v1/messages", "post", 429), lambda c, m: c.send(CERT)),  # after one validate
     ("limited", ("/v1/validate", "post", 429), lambda c, m: c.validate(CERT)),
+    # Look-ups of unknown tracking ids have a budget of their own (one a minute here): the
+    # first is answered, the second refused.
+    ("limited", (STATUS, "get", 404), lambda c, m: c.status("t-unknown-1")),
+    ("limited", (STATUS, "get", 429), lambda c, m: c.status("t-unknown-2")),
     ("dead", ("/v1/messages", "post", 503), lambda c, m: c.send(CERT)),
     ("dead", ("/v1/validate", "post", 503), lambda c, m: c.validate(_slowly(CERT))),
     ("dead", (STATUS, "get", 503), lambda c, m: c.status(m["tracking_id"])),
