@@ -331,6 +331,8 @@ def show(dead_letter_id: str, as_json: bool, raw: bool) -> None:
                 highlight=False,
             )
     console.rule("findings")
+    if not letter.findings:  # a router's or a poison pill's letter: the reason says it
+        console.print(Text("(none: the reason above is the whole finding)"), highlight=False)
     for finding in letter.findings:
         # As kpgw send and validate write a finding: CODE (line 3, /path): message.
         text = finding_line(
@@ -386,6 +388,8 @@ def stats_lines(report: dict[str, Any]) -> list[str]:
         f"{report['failed_again_after_replay']} from replays that failed again"
     ]
     for group in ("by_reason", "by_sender", "by_stage", "by_age"):
+        if not report[group]:  # no letter: no bare headings under the count
+            continue
         lines.append(f"{group.removeprefix('by_')}:")
         for name, count in report[group].items():
             # Reasons and senders are the headers' text, whoever wrote them: escaped.

@@ -179,6 +179,8 @@ def describe(result: dict[str, Any]) -> list[str]:
         findings = [f for f in problem.get("findings") or () if isinstance(f, dict)]
     if result.get("attempts"):
         first += f" (after {result['attempts']} attempts)"
+    if status in TRANSIENT:  # the ingress kept nothing: the sender's move, said
+        first += "; nothing was kept: send it again later (--retries waits and retries)"
     return [first, *(f"  {_finding(finding)}" for finding in findings)]
 
 

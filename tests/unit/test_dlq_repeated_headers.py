@@ -154,6 +154,15 @@ def test_stats_for_people_say_how_many_letters_name_conflicting_senders() -> Non
     ]  # fmt: skip
 
 
+def test_stats_of_no_letter_print_no_bare_headings() -> None:
+    """``dlq stats --since`` a date after every letter printed the count, then empty
+    "reason:", "sender:", "stage:" and "age:" headings (walkthrough)."""
+    report = {**stats([], RECEIVED), "pending": 0, "failed_again_after_replay": 0}
+    assert stats_lines(report) == [
+        "0 dead letter(s), 0 not replayed yet (--pending), 0 from replays that failed again"
+    ]
+
+
 def test_a_lower_case_sender_is_selected_as_dlq_stats_counts_it() -> None:
     """A Kafka-native record naming ``ru`` is refused and dead-lettered; `dlq stats` counts
     it under ``ru``, but `--sender ru` was upper-cased and selected only RU's letters, so

@@ -121,3 +121,23 @@ def test_show_writes_findings_as_send_and_validate_do(monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert "UNAUTHORISED_SENDER: RU may not\n" in result.stdout
     assert "XSD_VIOLATION (line 3, /a): m\n" in result.stdout
+
+
+def test_show_says_a_letter_without_findings_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A router's dead letter (an undecodable event) has a reason and no findings: the
+    findings rule stood over nothing, as if they had failed to print (walkthrough)."""
+    from types import SimpleNamespace
+
+    from gateway.dlq.headers import REASON
+
+    record = SimpleNamespace(
+        partition=0, offset=106, timestamp=1_772_409_600_000, key=b"k", value=b"\x00",
+        headers=[(REASON, b"UNDECODABLE_AVRO")],
+    )  # fmt: skip
+    scan = DlqScan("kp.dlq", letters=[DeadLetter.of(record)])
+    monkeypatch.setattr(dlq_cmd, "_scan", lambda selection: scan)
+    monkeypatch.setattr(dlq_cmd, "_replay_history", dict)
+    result = CliRunner().invoke(cli, ["dlq", "show", "0-106"])
+    assert result.exit_code == 0, result.output
+    findings = result.stdout.split("findings", 1)[1]
+    assert "(none: the reason above is the whole finding)" in findings

@@ -67,6 +67,20 @@ async def test_send_speaks_to_people_or_in_json_with_the_same_exit_code(tmp_path
     assert refused.stdout == f"{good}: not taken (401) Unauthorized\n"
 
 
+def test_a_transient_refusal_says_to_send_again_later() -> None:
+    """With the broker down, ``kpgw send`` said "not taken (503) ... the message broker is
+    unreachable" and no next step (walkthrough)."""
+    from gateway.cli.send_cmd import describe
+
+    problem = {"title": "Service Unavailable", "detail": "the message broker is unreachable"}
+    said = describe({"file": "c.xml", "status": 503, "problem": problem, "attempts": 3})
+    assert said == [
+        "c.xml: not taken (503) Service Unavailable: the message broker is unreachable "
+        "(after 3 attempts); nothing was kept: send it again later (--retries waits and "
+        "retries)"
+    ]
+
+
 async def test_status_speaks_to_people_or_in_json_with_the_same_exit_code() -> None:
     async with ingress_stub() as stub:
         stub.statuses["t-1"] = [
