@@ -78,6 +78,9 @@ async def test_concurrent_readiness_probes_share_one_broker_check(
         return None  # broker down: the report says so
 
     monkeypatch.setattr(service, "broker_topics", broker_topics)
+    # Reused for a minute, not a second: 200 probes on a loaded 2-core machine took longer
+    # than the second, and the last probe below then checked again (a flaky failure).
+    monkeypatch.setattr(service, "READY_CACHE_S", 60.0)
     ingress = Ingress.build(load_settings(kafka_bootstrap="127.0.0.1:1"))
     reports = await asyncio.gather(*(ingress.readiness() for _ in range(200)))
     assert calls == 1
