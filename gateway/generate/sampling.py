@@ -194,6 +194,12 @@ class Sampler:
         origin = self.weighted(ref.HUB_ORIGINS)
         return origin, origin
 
+    def provenance(self, exporter: str) -> str:
+        """Where a mixed parcel was last exported from before it came to ``exporter``:
+        another trading hub (DOMAIN.md: "the provenance (last exporting country)"). The
+        exporter itself, as drawn before, told an importer nothing."""
+        return self.rng.choice(sorted(ref.MIXED_ORIGIN_HUBS - {exporter}))
+
     # --- payloads ------------------------------------------------------------------------
 
     def certificate(self, route: Route | None = None, *, mixed: bool = True) -> CertificateIssued:
@@ -213,7 +219,7 @@ class Sampler:
             exporter=self.party(route.exporter, route.exporter_state),
             importer=self.party(route.importer, route.importer_state),
             origin=origin,
-            provenance=(route.exporter_state or route.exporter) if origin == MIXED else None,
+            provenance=self.provenance(route.exporter) if origin == MIXED else None,
             issue_date=issue,
             expiry_date=issue + timedelta(days=EXPIRY_DAYS),
             parcels=self.parcels(len(lines)),

@@ -343,6 +343,11 @@ def test_origins_and_mixed_parcels_from_hubs(certificates: list[CertificateIssue
     assert len(hubs) >= 80
     assert 0.1 <= len(mixed) / len(hubs) <= 0.32
     assert all(cert.provenance for cert in mixed)
+    # The provenance is where the parcel came from before: another hub, never the
+    # exporter itself (a BE -> BE provenance told an importer nothing; format review).
+    for cert in mixed:
+        assert cert.provenance in ref.MIXED_ORIGIN_HUBS
+        assert cert.provenance not in (cert.exporting_participant, cert.exporting_member_state)
     for cert in certificates:
         if cert.exporting_participant in ref.USD_PER_CARAT:
             assert cert.origin == cert.exporting_participant
