@@ -207,6 +207,30 @@ def read_instant(text: str) -> datetime | None:
     return moment
 
 
+#: The reception times the gateway dates documents by. Kafka's record timestamps count
+#: milliseconds from 1970 (a producer may write any negative one, which the broker keeps;
+#: -1 means none), and the date rules add a day to the day of reception, which the last
+#: day of year 9999 cannot take: outside these, the batch failed at every retry.
+EARLIEST_RECEPTION = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_RECEPTION = datetime(9998, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+
+
+def usable_reception(moment: datetime | None) -> bool:
+    return moment is not None and EARLIEST_RECEPTION <= moment <= LATEST_RECEPTION
+
+
+def record_time(timestamp_ms: int) -> datetime | None:
+    """A record's timestamp as a time of reception; None when it is none (negative) or past
+    what the gateway dates documents by."""
+    if timestamp_ms < 0:
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if usable_reception(moment) else None
+
+
 def to_millis(moment: datetime) -> datetime:
     """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
     ``moment`` itself when it already is."""

@@ -26,7 +26,7 @@ from gateway.dlq.chunks import CHUNK_BYTES, CHUNK_LETTERS, chunk_audits, chunk_b
 from gateway.dlq.publisher import raise_command, send_alone
 from gateway.dlq.store import DeadLetter, DlqFilter, read_dead_letters, read_topic_to_end
 from gateway.errors import EnvironmentProblem
-from gateway.events import read_instant
+from gateway.events import read_instant, record_time, usable_reception
 from gateway.kafka.clients import close_for_good, transactional_producer
 from gateway.kafka.topics import partition_counts, require_topic
 from gateway.settings import Settings
@@ -141,8 +141,11 @@ def _pinned_metadata(letter: DeadLetter, kept: list[tuple[str, bytes]]) -> list[
     pinned: list[tuple[str, bytes]] = []
     original_ms = h.int_header(letter.headers, h.ORIGINAL_TIMESTAMP)
     received = h.header_values(kept, h.RECEIVED_AT)
-    if original_ms is not None and not any(_is_instant(_text(x)) for x in received):
-        moment = datetime.fromtimestamp(original_ms / 1000, tz=UTC)
+    # An original timestamp that is no time of reception (negative, or what a corrupt
+    # header makes of any 8 bytes) cannot be pinned, and made the replay fail: the replayed
+    # record is then dated by its own timestamp, the time of the replay.
+    moment = None if original_ms is None else record_time(original_ms)
+    if moment is not None and not any(_is_instant(_text(x)) for x in received):
         pinned.append((h.RECEIVED_AT, h.iso_bytes(moment)))
     tracking = any(_text(x).strip() for x in h.header_values(kept, h.TRACKING_ID))
     if not tracking and not letter.key and letter.original_offset is not None:
@@ -157,7 +160,7 @@ def _text(value: bytes) -> str:
 
 def _is_instant(text: str | None) -> bool:
     """Whether the translator reads ``text`` as the reception time (else it refuses it)."""
-    return text is not None and bool(text.strip()) and read_instant(text.strip()) is not None
+    return text is not None and bool(text.strip()) and usable_reception(read_instant(text.strip()))
 
 
 def _audit_bytes(part: Mapping[str, Any]) -> bytes:

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.events import read_instant
+from gateway.events import (
+    EARLIEST_RECEPTION,
+    LATEST_RECEPTION,
+    read_instant,
+    record_time,
+    usable_reception,
+)
 from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
 
 SENDER = "kpgw-sender"
@@ -86,7 +92,7 @@ MAX_ID_CHARS = MAX_MESSAGE_ID_CHARS
 
 def parse_received_at(text: str | None, fallback_ms: int) -> datetime:
     moment = read_instant(text) if text else None
-    return moment or datetime.fromtimestamp(fallback_ms / 1000, tz=UTC)
+    return moment or record_time(fallback_ms) or datetime.now(UTC)
 
 
 #: A participant code is two letters; a format hint is an adapter's name.
@@ -98,6 +104,8 @@ def _header_problems(
     tracking_id: str | None,
     message_id: str | None,
     received_at: str | None,
+    timestamp_ms: int,
+    *,
     sender: str | None = None,
     format_hint: str | None = None,
 ) -> tuple[str, ...]:
@@ -111,10 +119,25 @@ def _header_problems(
         )
         if value is not None and len(value) > limit
     ]
-    if received_at is not None and read_instant(received_at) is None:
+    if received_at is not None:
+        moment = read_instant(received_at)
+        if moment is None:
+            problems.append(
+                f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
+                "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
+            )
+        elif not usable_reception(moment):
+            problems.append(
+                f"{RECEIVED_AT} {received_at[:40]!r} lies outside the years "
+                f"{EARLIEST_RECEPTION.year} to {LATEST_RECEPTION.year}, in which the gateway "
+                "dates documents; give the time the document was received"
+            )
+    elif record_time(timestamp_ms) is None:
         problems.append(
-            f"{RECEIVED_AT} {received_at[:40]!r} is not an ISO 8601 time stamp "
-            "(e.g. 2026-03-02T10:15:00Z); it dates the document for the date rules"
+            f"the record's timestamp ({timestamp_ms:,} ms) is no time of reception (none, or "
+            f"outside the years {EARLIEST_RECEPTION.year} to {LATEST_RECEPTION.year}) and no "
+            f"{RECEIVED_AT} header gives one; let the producer stamp the record, or set "
+            f"{RECEIVED_AT} (ISO 8601)"
         )
     return tuple(problems)
 
@@ -152,7 +175,14 @@ class Inbound:
         tracking_id = tracking_header or text_key
         problems = (
             *unusable,
-            *_header_problems(tracking_id, message_id, received_at, sender, format_hint),
+            *_header_problems(
+                tracking_id,
+                message_id,
+                received_at,
+                timestamp_ms,
+                sender=sender,
+                format_hint=format_hint,
+            ),
         )
         if problems:  # nothing of the headers is used: the record is dead-lettered as it is
             return cls(
@@ -160,7 +190,7 @@ class Inbound:
                 sender=sender if sender and len(sender) <= MAX_SENDER_CHARS else None,
                 message_id=None,
                 tracking_id=coordinates,
-                received_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
+                received_at=record_time(timestamp_ms) or datetime.now(UTC),
                 format_hint=None,
                 header_problems=problems,
             )

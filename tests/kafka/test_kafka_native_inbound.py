@@ -193,3 +193,50 @@ async def test_a_header_name_that_is_not_utf8_is_reported_once_not_at_every_ingr
 
 
 NOT_UTF8 = "record_header_name_not_utf8"
+
+
+async def test_a_record_timestamp_or_reception_time_outside_the_calendar_is_a_dead_letter(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A producer may stamp a record with any negative timestamp (the broker refuses only
+    those too far ahead), and a Kafka-native sender writes kpgw-received-at itself: one
+    the calendar cannot hold failed the whole batch at every retry (the partition stopped
+    for good), one in year 9999 was a poison pill after three "crashes"."""
+    settings = created_topics
+    records: list[tuple[bytes, int | None, list[tuple[str, bytes | None]]]] = [
+        (b"RU:ancient", -(10**15), [("kpgw-sender", b"RU")]),
+        (b"RU:no-time", -1, [("kpgw-sender", b"RU")]),
+        (
+            b"RU:doomsday",
+            None,
+            [("kpgw-sender", b"RU"), ("kpgw-received-at", b"9999-12-31T23:59:59Z")],
+        ),
+        (b"RU:after", None, [("kpgw-sender", b"RU")]),
+    ]
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        for n, (key, timestamp_ms, headers) in enumerate(records):
+            body = render(certificate(f"RU07710{n:02d}"))
+            await producer.send_and_wait(
+                f"{settings.topic_prefix}inbound",
+                body,
+                key=key,
+                headers=headers,
+                partition=0,
+                timestamp_ms=timestamp_ms,
+            )
+    finally:
+        await producer.stop()
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        events = await read_until(settings, "events", 1, timeout_s=30)
+        dlq = await read_until(settings, "dlq", 3, timeout_s=10)
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["RU0771003"]
+    reasons = {r.key: h.text_header(r.headers, h.REASON) for r in dlq}
+    assert reasons == dict.fromkeys(
+        (b"RU:ancient", b"RU:no-time", b"RU:doomsday"), "INVALID_INBOUND_HEADER"
+    )
+    messages = {r.key: h.text_header(r.headers, h.EXCEPTION_MESSAGE) or "" for r in dlq}
+    assert "timestamp" in messages[b"RU:ancient"] and "kpgw-received-at" in messages[b"RU:ancient"]
+    assert "9999-12-31T23:59:59Z" in messages[b"RU:doomsday"]

@@ -8,7 +8,9 @@ the document judged as the last header's sender)."""
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +18,9 @@ import pytest
 from gateway.dlq import headers as dlq
 from gateway.dlq.replay import replay_headers
 from gateway.dlq.store import DeadLetter
+from gateway.registry import ParticipantRegistry
 from gateway.translator.inbound import Inbound
+from gateway.translator.worker import translate_record
 
 MOMENT_MS = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
 COORDINATES = "kp.inbound/3/41"
@@ -130,3 +134,49 @@ def test_a_kpgw_header_in_another_spelling_is_named_not_ignored(name: str) -> No
 def test_other_headers_in_any_spelling_are_ignored() -> None:
     inbound = read([("kpgw-sender", b"RU"), ("Content-Type", b"application/xml"), ("X", b"")])
     assert inbound.header_problems == ()
+
+
+@pytest.mark.parametrize("timestamp_ms", [-1, -(10**15)])
+def test_a_record_timestamp_that_is_no_time_is_refused_without_a_reception_header(
+    timestamp_ms: int,
+) -> None:
+    """A negative timestamp (the broker keeps any) raised ValueError outside the record's
+    own handling for one of year -29719: the batch failed at every retry."""
+    inbound = Inbound.of(b"RU:m-1", [("kpgw-sender", b"RU")], timestamp_ms, COORDINATES)
+    assert inbound.tracking_id == COORDINATES
+    (problem,) = inbound.header_problems
+    assert problem.startswith(f"the record's timestamp ({timestamp_ms:,} ms) is no time")
+    given = [("kpgw-sender", b"RU"), ("kpgw-received-at", b"2026-03-02T10:00:00Z")]
+    assert Inbound.of(b"RU:m-1", given, timestamp_ms, COORDINATES).header_problems == ()
+
+
+@pytest.mark.parametrize("moment", [b"9999-12-31T23:59:59Z", b"0001-01-01T00:00:00Z"])
+def test_a_reception_time_the_date_rules_cannot_count_from_is_refused(
+    example_registry: ParticipantRegistry, moment: bytes
+) -> None:
+    """Year 9999's last day was a POISON_PILL ("date value out of range") after three
+    logged crashes: the date rules add a day to the day of reception."""
+    inbound = read([("kpgw-sender", b"RU"), ("kpgw-received-at", moment)])
+    (problem,) = inbound.header_problems
+    assert "lies outside the years 1970 to 9998" in problem
+    raw = (Path(__file__).parents[1] / "fixtures/ru_fts/cancellation_ru.xml").read_bytes()
+    result = translate_record(raw, inbound, example_registry)
+    assert result.failure is not None and result.failure.reason == "INVALID_INBOUND_HEADER"
+
+
+def test_a_replay_of_a_letter_whose_original_timestamp_is_no_time_pins_none() -> None:
+    """Any 8 bytes make a timestamp header: one past the calendar failed the replay."""
+    failure = dlq.Failure(
+        stage="translator", reason="INVALID_INBOUND_HEADER", exception_fqcn="x", message="m"
+    )
+    origin = dlq.Origin("kp.inbound", 1, 17, MOMENT_MS, "kp.translator")
+    headers = dlq.dlq_headers([("kpgw-sender", b"RU")], origin, failure, datetime.now(UTC))
+    for ms in (2**62, -(10**15)):
+        corrupt = [
+            (k, struct.pack(">q", ms) if k == dlq.ORIGINAL_TIMESTAMP else v) for k, v in headers
+        ]
+        record = SimpleNamespace(
+            partition=0, offset=5, timestamp=MOMENT_MS, key=b"RU:1", value=b"<x/>", headers=corrupt
+        )
+        replayed = replay_headers(DeadLetter.of(record), "r-1")
+        assert not [v for k, v in replayed if k == "kpgw-received-at"]
