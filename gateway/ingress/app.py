@@ -175,8 +175,13 @@ async def serve(
     refuse_unsafe_exposure(settings, ingress.registry(), bind_host)
     ssl_context = server_ssl_context(settings.ingress)
     # auto_decompress off: a compressed body is refused (415), never inflated on the loop.
+    # The request deadline bounds a request's head too (a slowloris), as it does its body.
     runner = ProblemAppRunner(
-        create_app(ingress), access_log=None, shutdown_timeout=5.0, auto_decompress=False
+        create_app(ingress),
+        access_log=None,
+        shutdown_timeout=5.0,
+        auto_decompress=False,
+        head_deadline_s=settings.ingress.request_deadline_s,
     )
     await runner.setup()
     try:

@@ -38,6 +38,8 @@ KINDS: dict[str, tuple[int, str]] = {
     # Its title stays the generic 404's, as before it had a type of its own.
     "unknown-message": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
+    # Written by the connection's handler (gateway.ingress.protocol), before any route.
+    "request-timeout": (408, "The request head did not arrive in time"),
     "idempotency-conflict": (409, "Idempotency-Key reused with a different body"),
     "body-too-large": (413, "The body is too large"),
     "unsupported-media-type": (415, "Unsupported content type"),

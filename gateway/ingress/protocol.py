@@ -7,13 +7,20 @@ plain-text body that quotes the offending line. The ingress promises
 ``Authorization`` line would echo a token back. ``ProblemAppRunner`` serves the application
 with a request handler that renders those errors as problems naming the error's class only.
 
-It relies on aiohttp's ``RequestHandler.handle_error`` and on how ``Server`` builds its
-request handlers; ``tests/kafka/ingress`` sends malformed requests to a running server, so
-an aiohttp upgrade that changes either fails there, not in production.
+It also bounds the time a request's head (request line and headers) may take. aiohttp
+has no such limit: a connection that sent nothing, or trickled a header a byte at a time,
+was held for its keep-alive timeout (3630 s under ``AppRunner``), so a few thousand such
+connections (a slowloris) took every file descriptor the ingress had. The body has the
+ingress's request deadline already (``gateway.ingress.limits``).
+
+It relies on aiohttp's ``RequestHandler.handle_error``, ``data_received`` and on how
+``Server`` builds its request handlers; ``tests/kafka/ingress`` sends malformed requests to
+a running server, so an aiohttp upgrade that changes either fails there, not in production.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -55,10 +62,81 @@ def parser_problem(status: int, exc: BaseException | None) -> Problem:
     return Problem(slug, detail)
 
 
-class ProblemRequestHandler(RequestHandler):
-    """aiohttp's request handler, with its own error answers as problem documents."""
+#: How long a request's head may take, from the connection's start or from its first byte
+#: (a keep-alive connection's next request); ``ProblemAppRunner(head_deadline_s=...)``.
+HEAD_DEADLINE_S = 10.0
+#: How long an idle keep-alive connection is kept (aiohttp's ``run_app`` default; its
+#: ``AppRunner`` keeps one 3630 s).
+KEEPALIVE_S = 75.0
 
-    __slots__ = ()
+
+def head_timeout_answer(deadline_s: float) -> bytes:
+    """The 408 written on a connection whose request head did not arrive in time."""
+    request_id = str(uuid.uuid4())
+    detail = (
+        f"the request line and headers did not arrive within {deadline_s:g} s; send the "
+        "whole request head at once"
+    )
+    document = Problem("request-timeout", detail).document(f"urn:uuid:{request_id}")
+    body = json.dumps(document).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\n"
+        f"Content-Type: {PROBLEM_JSON}; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Request-Id: {request_id}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class ProblemRequestHandler(RequestHandler):
+    """aiohttp's request handler, with its own error answers as problem documents and a
+    deadline on each request's head."""
+
+    __slots__ = ("_head_bytes", "_head_deadline_s", "_head_timer")
+
+    def __init__(self, *args: Any, head_deadline_s: float = HEAD_DEADLINE_S, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._head_deadline_s = head_deadline_s
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0  # of the head under way, if any: a 408 is written only then
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()  # a connection that sends nothing at all is closed too
+
+    def data_received(self, data: bytes) -> None:
+        waiting = not self._messages and not self._request_in_progress
+        if waiting and self._head_timer is None:
+            self._arm_head_timer()  # a keep-alive connection's next head has begun
+        if waiting:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._messages or self._request_in_progress:  # the head is complete
+            self._disarm_head_timer()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_bytes = 0
+        deadline = self._head_deadline_s
+        self._head_timer = self._loop.call_later(deadline, self._head_overdue, deadline)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self, deadline_s: float) -> None:
+        self._head_timer = None
+        if self._messages or self._request_in_progress or self.transport is None:
+            return
+        if self._head_bytes:  # a head begun and not finished: say why the answer is no
+            self.transport.write(head_timeout_answer(deadline_s))
+        self.force_close()  # the transport sends what was written, then closes
 
     def handle_error(
         self,
@@ -86,21 +164,32 @@ class ProblemRequestHandler(RequestHandler):
 
 
 class ProblemServer(web.Server):
+    head_deadline_s = HEAD_DEADLINE_S
+
     def __call__(self) -> RequestHandler:
-        return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+        return ProblemRequestHandler(
+            self, loop=self._loop, head_deadline_s=self.head_deadline_s, **self._kwargs
+        )
 
 
 class ProblemAppRunner(web.AppRunner):
     """``web.AppRunner`` whose connections are served by ``ProblemRequestHandler``, every
-    answer naming the server ``kpgw`` without versions."""
+    answer naming the server ``kpgw`` without versions: ``head_deadline_s`` for each
+    request's head, ``keepalive_timeout`` (``KEEPALIVE_S`` unless given) for an idle
+    connection."""
 
-    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+    def __init__(
+        self, app: web.Application, *, head_deadline_s: float = HEAD_DEADLINE_S, **kwargs: Any
+    ) -> None:
         app.on_response_prepare.append(_name_server)
+        kwargs.setdefault("keepalive_timeout", KEEPALIVE_S)
         super().__init__(app, **kwargs)
+        self._head_deadline_s = head_deadline_s
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         # The application builds a plain Server (with its handler and request factory);
         # only the handler class changes.
         server.__class__ = ProblemServer
+        server.head_deadline_s = self._head_deadline_s  # type: ignore[attr-defined]
         return server

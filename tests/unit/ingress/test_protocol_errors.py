@@ -3,6 +3,8 @@ nothing of the request (a real aiohttp server on loopback, raw bytes on a socket
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -134,3 +136,103 @@ async def test_every_answer_names_the_server_without_versions(
     )
     for status, headers, _ in (served, unparsable, refused):
         assert (status, headers["server"]) in {(200, "kpgw"), (400, "kpgw")}
+
+
+HEAD_DEADLINE_S = 0.5
+
+
+async def _slow_hello(request: web.Request) -> web.Response:
+    await asyncio.sleep(HEAD_DEADLINE_S * 3)  # longer than the head may take: not cut
+    return web.Response(text=f"slow {len(await request.read())}")
+
+
+@pytest.fixture
+async def deadline_port() -> AsyncIterator[int]:
+    app = web.Application()
+    app.router.add_get("/", _hello)
+    app.router.add_post("/slow", _slow_hello)
+    runner = ProblemAppRunner(
+        app, access_log=None, shutdown_timeout=1.0, head_deadline_s=HEAD_DEADLINE_S
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> bytes:
+    """One byte of a header every tenth of a second until the server answers or closes."""
+    for _ in range(100):
+        writer.write(b"x")
+        await writer.drain()
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(reader.read(), 0.1)
+    return b"<still open>"
+
+
+async def test_a_head_that_never_ends_is_a_408_problem_and_the_connection_closes(
+    deadline_port: int,
+) -> None:
+    """A slowloris: aiohttp held a connection trickling a header for its keep-alive
+    timeout (3630 s under AppRunner), so a few thousand took every file descriptor."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", deadline_port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = asyncio.get_running_loop().time()
+        answer = await _trickle(writer, reader)
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    problem = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert problem["type"] == "urn:kpgw:problem:request-timeout"
+    assert problem["status"] == 408
+    assert "did not arrive within 0.5 s" in problem["detail"]
+    assert b"x-slow" not in answer.lower()
+    assert took < HEAD_DEADLINE_S * 4
+
+
+async def test_a_silent_connection_is_closed_without_an_answer(deadline_port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", deadline_port)
+    try:
+        answer = await asyncio.wait_for(reader.read(), HEAD_DEADLINE_S * 4)
+    finally:
+        writer.close()
+    assert answer == b""
+
+
+async def test_the_next_head_on_a_kept_connection_has_the_same_deadline(
+    deadline_port: int,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", deadline_port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = await asyncio.wait_for(reader.readuntil(b"hello"), 5)
+        await asyncio.sleep(HEAD_DEADLINE_S * 1.5)  # idle between requests: kept alive
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answer = await _trickle(writer, reader)
+    finally:
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_a_complete_head_is_not_cut_by_a_slow_body_or_a_slow_handler(
+    deadline_port: int,
+) -> None:
+    """The body and the handling have the ingress's request deadline, not this one."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", deadline_port)
+    try:
+        writer.write(
+            b"POST /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\n"
+        )
+        for byte in b"body":
+            await asyncio.sleep(HEAD_DEADLINE_S / 2)
+            writer.write(bytes([byte]))
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"slow 4")
