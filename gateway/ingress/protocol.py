@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from typing import Any
 
@@ -46,10 +47,52 @@ async def _name_server(request: web.Request, response: web.StreamResponse) -> No
     response.headers["Server"] = SERVER_NAME
 
 
+#: aiohttp's own sentences for errors a sender can fix (the first line of the error, which
+#: names no value of the request; the lines after it quote the request and are never
+#: used), and what the problem says of each. Otherwise the detail gave the general advice,
+#: which did not name the cause (a client that sent Content-Type twice read "no CR or LF
+#: inside a value, no space before a colon").
+_CAUSES = (
+    (
+        # aiohttp says it of the headers a request may give once only: a name, no value.
+        re.compile(r"Duplicate '?([A-Za-z-]{1,40})'?(?: header found\.)?$"),
+        "the header {0} is given more than once; give it once",
+    ),
+    (
+        re.compile(r"Transfer-Encoding can't be present with Content-Length$"),
+        "Content-Length and Transfer-Encoding are both given; give one of them",
+    ),
+    (
+        re.compile(r"Invalid character in Content-Length$|Invalid HTTP header: 'Content-Length'$"),
+        "Content-Length is not a number of bytes (digits only)",
+    ),
+    (
+        re.compile(r"Invalid header value char$"),
+        "a header value holds a control character (a NUL byte, say), which HTTP forbids",
+    ),
+    (
+        re.compile(r"Invalid character in chunk size$|Invalid chunk size$"),
+        "the chunked body is malformed: a chunk size is not a hexadecimal number",
+    ),
+)
+
+
+def _cause(exc: HttpProcessingError) -> str | None:
+    first = (exc.message or "").split("\n", 1)[0].strip().removesuffix(":")
+    for pattern, sentence in _CAUSES:
+        match = pattern.match(first)
+        if match is not None:
+            return sentence.format(*match.groups())
+    return None
+
+
 def parser_problem(status: int, exc: BaseException | None) -> Problem:
     """The problem for an error aiohttp's protocol layer met (``status``, ``exc``)."""
     slug = _SLUGS.get(status, "bad-request" if status < 500 else "internal")
-    if isinstance(exc, HttpProcessingError):
+    cause = _cause(exc) if isinstance(exc, HttpProcessingError) else None
+    if cause is not None:
+        detail = f"the HTTP request could not be parsed ({type(exc).__name__}): {cause}"
+    elif isinstance(exc, HttpProcessingError):
         detail = (
             f"the HTTP request could not be parsed ({type(exc).__name__}); check the request "
             "line and the header lines: no CR or LF inside a value, no space before a "

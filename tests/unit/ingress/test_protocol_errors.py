@@ -236,3 +236,36 @@ async def test_a_complete_head_is_not_cut_by_a_slow_body_or_a_slow_handler(
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"slow 4")
+
+
+@pytest.mark.parametrize(
+    ("headers", "cause"),
+    [
+        (
+            b"Content-Type: application/xml\r\nContent-Type: text/xml\r\nContent-Length: 6\r\n",
+            "the header Content-Type is given more than once",
+        ),
+        (b"Content-Length: 6\r\nContent-Length: 6\r\n", "Content-Length is given more"),
+        (
+            b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
+            "Content-Length and Transfer-Encoding are both given",
+        ),
+        (b"Content-Length: 6e0\r\n", "Content-Length is not a number of bytes"),
+        (b"Content-Length: -6\r\n", "Content-Length is not a number of bytes"),
+        (b"X-Trace: a\x00" + TOKEN.encode() + b"\r\nContent-Length: 6\r\n", "control character"),
+    ],
+    ids=["content-type-twice", "length-twice", "length-and-chunked", "1e0", "negative", "nul"],
+)
+async def test_a_request_the_parser_refuses_for_a_known_cause_is_told_that_cause(
+    port: int, headers: bytes, cause: str
+) -> None:
+    """The detail gave the general advice ("no CR or LF inside a value, no space before a
+    colon"), which names none of these."""
+    status, _, body = await exchange(
+        port, b"POST / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n<doc/>"
+    )
+    assert status == 400
+    problem = json.loads(body)
+    assert problem["type"] == "urn:kpgw:problem:bad-request"
+    assert cause in problem["detail"]
+    assert TOKEN.encode() not in body and b"X-Trace" not in body
