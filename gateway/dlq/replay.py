@@ -591,8 +591,9 @@ async def _partition(
     todo: list[DeadLetter] = []
     skipped: list[DeadLetter] = []
     report.unreplayable, report.why_unreplayable = [], {}
+    inputs = worker_inputs(settings)
     for letter in report.selected:
-        why = _unreplayable(letter, existing)
+        why = _unreplayable(letter, existing, inputs)
         if why:
             report.unreplayable.append(letter)
             report.why_unreplayable[letter.id] = why
@@ -601,11 +602,26 @@ async def _partition(
     return todo, skipped
 
 
-def _unreplayable(letter: DeadLetter, existing: dict[str, int]) -> str | None:
+def worker_inputs(settings: Settings) -> tuple[str, ...]:
+    """The topics the gateway's workers read, where their dead letters come from: the
+    translator's ``kp.inbound`` and the router's ``kp.events``."""
+    return (f"{settings.topic_prefix}inbound", f"{settings.topic_prefix}events")
+
+
+def _unreplayable(
+    letter: DeadLetter, existing: dict[str, int], inputs: tuple[str, ...]
+) -> str | None:
     if not letter.original_topic:
         return "it names no original topic (kafka_dlt-original-topic)"
     if letter.original_topic not in existing:
         return f"its original topic {letter.original_topic} does not exist"
+    if letter.original_topic not in inputs:
+        # A header written by another tool, or corrupt: the letter's bytes would go to
+        # whoever reads that topic (a partner's, kp.dlq itself, kp.status).
+        return (
+            f"its original topic {letter.original_topic} is not one a gateway worker reads "
+            f"({', '.join(inputs)}); dead letters go back only there"
+        )
     omitted = h.text_header(letter.headers, h.VALUE_OMITTED)
     if omitted:
         return f"its document was too large to keep in the dead letter ({omitted})"

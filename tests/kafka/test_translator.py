@@ -18,7 +18,7 @@ import pytest
 
 from gateway.dlq import headers as h
 from gateway.dlq.replay import replay
-from gateway.dlq.store import DlqFilter
+from gateway.dlq.store import DlqFilter, read_topic_to_end
 from gateway.events import CertificateEvent
 from gateway.kafka.clients import idempotent_producer
 from gateway.registry import ParticipantRegistry
@@ -501,3 +501,36 @@ async def test_oversized_texts_and_unusable_headers_are_dead_letters_not_lost_ev
     kept = {s["tracking_id"]: s["status"] for s in decoded(statuses, "DeliveryStatus")}
     assert kept[f"{settings.topic_prefix}inbound/0/1"] == "DEAD_LETTERED"  # by coordinates
     assert max(len(key) for key in kept) < 200
+
+
+async def test_a_dead_letter_naming_a_topic_no_worker_reads_is_not_replayed_there(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """A corrupt or foreign kafka_dlt-original-topic sent the letter's document to whoever
+    reads the topic it names: a partner's topic (another participant's document), kp.dlq
+    itself, kp.status. The others go back; it is named."""
+    settings = created_topics
+    registry_path = registry_copy(tmp_path)  # ZA->AE not enabled: the certificate fails
+    za_cert = certificate("ZA0320002", exporter="ZA", importer="AE", importer_state=None)
+    await produce_inbound(settings, [("ZA", "m-za-elsewhere", render(za_cert))])
+    worker, _ = build_translator(settings, registry_path=registry_path)
+    async with running(lambda: worker):
+        (good,) = await read_until(settings, "dlq", 1)
+    elsewhere = [f"{settings.topic_prefix}{x}" for x in ("partner.EU", "dlq", "status")]
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        for topic in elsewhere:
+            headers = [(k, v) for k, v in good.headers if k != h.ORIGINAL_TOPIC]
+            headers.append((h.ORIGINAL_TOPIC, topic.encode()))
+            await producer.send_and_wait(
+                f"{settings.topic_prefix}dlq", good.value, key=good.key, headers=headers
+            )
+    finally:
+        await producer.stop()
+    report = await replay(settings, DlqFilter(reasons=("PAIR_NOT_ENABLED",)), operator="ops")
+    assert len(report.replayed) == 1 and len(report.unreplayable) == 3
+    why = sorted(report.why_unreplayable.values())
+    assert all("is not one a gateway worker reads" in x for x in why)
+    partner = await read_topic_to_end(settings, f"{settings.topic_prefix}partner.EU")
+    assert partner == []
