@@ -74,6 +74,20 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+def _one_authorization(request: web.Request) -> str | None:
+    """The request's Authorization header. Given twice with different values it is refused:
+    the first was taken without a word, so a request carrying a proxy's token and its own
+    was judged by whichever came first."""
+    values = list(dict.fromkeys(request.headers.getall("Authorization", [])))
+    if len(values) > 1:
+        raise _unauthenticated(
+            f"the Authorization header is given {len(values)} times with different values; "
+            "give it once",
+            "invalid_request",
+        )
+    return values[0] if values else None
+
+
 def participant_from_subject(subject: Any, registry: ParticipantRegistry) -> str | None:
     """The participant a verified certificate names: its ``CN``, else its ``O``, when that
     is a registry participant code. ``subject`` is ``ssl.getpeercert()['subject']``."""
@@ -116,7 +130,7 @@ class Authenticator:
     def authenticate(self, request: web.Request) -> Identity:
         registry = self._registry()
         from_cert = self._certificate_participant(request, registry)
-        token = bearer_token(request.headers.get("Authorization"))
+        token = bearer_token(_one_authorization(request))
         from_token = self._verified.participant(token, registry) if token is not None else None
         if token is not None and from_token is None:
             raise _unauthenticated("the bearer token is not valid", "invalid_token")

@@ -159,7 +159,7 @@ async def _accept(request: web.Request, ingress: Ingress, participant: str) -> w
     if ingress.settings.ingress.validate_sync:
         verdict = await _judge(request, ingress, participant, raw, received_at, deadline=deadline)
         message_id = verdict.message_id
-    key = idempotency_key(request.headers.get("Idempotency-Key"), message_id, digest)
+    key = idempotency_key(request.headers.getall("Idempotency-Key", []), message_id, digest)
     tracking_id = tracking_id_for(participant, key)
     structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
     if not ingress.inbound_mirror.caught_up.is_set():

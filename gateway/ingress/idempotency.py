@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,9 +61,17 @@ def tracking_id_for(participant: str, key: str) -> str:
     return uuid5_text(_TRACKING_NAMESPACE_BYTES, f"{participant}\x1f{key}")
 
 
-def idempotency_key(header: str | None, message_id: str | None, digest: str) -> str:
-    """The caller's ``Idempotency-Key``, else the document's message id and digest, else
-    its digest (module docstring)."""
+def idempotency_key(header: str | Sequence[str] | None, message_id: str | None, digest: str) -> str:
+    """The caller's ``Idempotency-Key`` (``header``: its value, or every value it was given),
+    else the document's message id and digest, else its digest (module docstring)."""
+    if header is not None and not isinstance(header, str):
+        given = list(dict.fromkeys(value.strip() for value in header))
+        if len(given) > 1:  # the first was taken without a word: which one did the client mean?
+            message = (
+                f"Idempotency-Key is given {len(given)} times with different values; give it once"
+            )
+            raise Problem("bad-request", message, (Finding("INVALID_IDEMPOTENCY_KEY", message),))
+        header = given[0] if given else None
     if header is not None:
         key = header.strip()
         if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():

@@ -169,3 +169,27 @@ def test_a_certificate_naming_a_member_state_is_told_its_participant(
     with pytest.raises(Problem) as unknown:
         auth.authenticate(request(None, {"subject": subject(commonName="ZZ")}))
     assert unknown.value.detail.endswith("names no participant")
+
+
+def test_an_authorization_header_given_twice_with_different_values_is_refused(
+    registry: ParticipantRegistry,
+) -> None:
+    """The first was taken without a word: a request carrying two tokens (its own and a
+    proxy's, say) was judged by whichever came first."""
+    from multidict import CIMultiDict
+
+    auth = Authenticator(lambda: registry, mutual_tls=False)
+    for second in (f"Bearer {demo_token('EU')}", "Bearer kpgw_ru_guess"):
+        headers = CIMultiDict([("Authorization", f"Bearer {demo_token('RU')}")])
+        headers.add("Authorization", second)
+        twice = make_mocked_request(
+            "POST", "/v1/messages", headers=headers, transport=Transport(None)
+        )
+        with pytest.raises(Problem) as caught:
+            auth.authenticate(twice)
+        assert caught.value.status == 401
+        assert "given 2 times with different values" in caught.value.detail
+        assert 'error="invalid_request"' in caught.value.headers["WWW-Authenticate"]
+    same = CIMultiDict([("Authorization", f"Bearer {demo_token('RU')}")] * 2)
+    repeated = make_mocked_request("POST", "/v1/messages", headers=same, transport=Transport(None))
+    assert auth.authenticate(repeated).participant == "RU"

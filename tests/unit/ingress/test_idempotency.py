@@ -56,6 +56,18 @@ def test_key_precedence_and_validation() -> None:
         assert caught.value.status == 400
 
 
+def test_an_idempotency_key_given_twice_with_different_values_is_refused() -> None:
+    """The first was taken without a word: the message could be deduplicated against
+    another one under a key the client did not mean."""
+    assert idempotency_key([], "m-1", "abc") == "m-1|sha256:abc"
+    assert idempotency_key(["k-1", " k-1 "], "m-1", "abc") == "k-1"
+    with pytest.raises(Problem) as caught:
+        idempotency_key(["k-1", "k-2"], "m-1", "abc")
+    assert caught.value.status == 400
+    assert caught.value.findings[0].code == "INVALID_IDEMPOTENCY_KEY"
+    assert "given 2 times with different values" in caught.value.detail
+
+
 def test_replay_same_body_conflict_other_body() -> None:
     index = IdempotencyIndex(clock=lambda: NOW)
     assert index.replay("t1", "RU", "aaa") is None
