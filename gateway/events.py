@@ -231,6 +231,15 @@ def record_time(timestamp_ms: int) -> datetime | None:
     return moment if usable_reception(moment) else None
 
 
+def record_instant(timestamp_ms: int) -> datetime:
+    """A record's timestamp as an instant for display and filters: a negative one (none,
+    or any a producer wrote) is the epoch, one past the calendar its last moment."""
+    try:
+        return datetime.fromtimestamp(max(timestamp_ms, 0) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def to_millis(moment: datetime) -> datetime:
     """Aware UTC, truncated to whole milliseconds (what Avro timestamp-millis keeps);
     ``moment`` itself when it already is."""

@@ -7,12 +7,13 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.dlq import headers as h
+from gateway.events import record_instant
 from gateway.kafka.clients import (
     ADMIN_REQUEST_TIMEOUT_MS,
     ReadProgress,
@@ -63,7 +64,8 @@ class DeadLetter:
             id=f"{record.partition}-{record.offset}",
             partition=record.partition,
             offset=record.offset,
-            timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=UTC),
+            # Any a producer wrote: one of year -29719 made `kpgw dlq list` fail whole.
+            timestamp=record_instant(record.timestamp),
             key=record.key,
             value=record.value,
             headers=headers,

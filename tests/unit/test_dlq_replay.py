@@ -161,3 +161,17 @@ def test_the_audit_filter_says_when_a_replay_was_forced() -> None:
     selection = DlqFilter(ids=("0-0",))
     assert "force" not in json.loads(selection.as_json())
     assert json.loads(selection.as_json(force=True))["force"] is True
+
+
+@pytest.mark.parametrize("timestamp_ms", [-1, -(10**15), 2**62])
+def test_a_dead_letter_with_any_timestamp_is_read_and_filtered(timestamp_ms: int) -> None:
+    """A record on kp.dlq keeps any negative timestamp a producer wrote: one of year -29719
+    raised ValueError in DeadLetter.of, so `kpgw dlq list`, `stats`, `show` and `replay`
+    failed whole with a traceback, whatever the filter."""
+    record = SimpleNamespace(
+        partition=0, offset=7, timestamp=timestamp_ms, key=b"k", value=b"<x/>", headers=[]
+    )
+    letter = DeadLetter.of(record)
+    assert letter.timestamp.tzinfo is UTC
+    assert DlqFilter(since=RECEIVED).matches(letter) is (timestamp_ms > 0)
+    json.dumps(letter.summary(), default=str)
