@@ -71,6 +71,13 @@ _CAUSES = (
         "a header value holds a control character (a NUL byte, say), which HTTP forbids",
     ),
     (
+        # Usually the rest of a body longer than its Content-Length, read as a new request.
+        re.compile(r"Invalid method encountered$"),
+        "the request line does not start with an HTTP method; when it follows a request "
+        "on the same connection, that request's body was longer than its Content-Length, "
+        "and the bytes after it were read as a new request",
+    ),
+    (
         re.compile(r"Invalid character in chunk size$|Invalid chunk size$"),
         "the chunked body is malformed: a chunk size is not a hexadecimal number",
     ),

@@ -269,3 +269,18 @@ async def test_a_request_the_parser_refuses_for_a_known_cause_is_told_that_cause
     assert problem["type"] == "urn:kpgw:problem:bad-request"
     assert cause in problem["detail"]
     assert TOKEN.encode() not in body and b"X-Trace" not in body
+
+
+async def test_a_body_longer_than_its_content_length_is_named_as_the_likely_cause(
+    port: int,
+) -> None:
+    """The rest of the body was read as a request line, and the answer advised checking
+    the header lines."""
+    body = b"<doc>" + b"x" * 500 + b"</doc>"
+    status, _, answer = await exchange(
+        port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n" + body
+    )
+    assert status == 400
+    detail = json.loads(answer)["detail"]
+    assert "body was longer than its Content-Length" in detail
+    assert "xxxx" not in detail
