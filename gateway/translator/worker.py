@@ -120,7 +120,7 @@ def translate_record(
                 raise
             adapter = exc.adapter or inbound.format_hint
             failure = Failure.of(exc, stage="translator", adapter=adapter)
-            return Translated(None, failure, certificate_id=exc.certificate_id)
+            return Translated(None, failure, certificate_id=_named(exc.certificate_id))
         except Exception as exc:  # noqa: BLE001 - any other error is a bug or a poison pill
             first_failed = first_failed or datetime.now(UTC)
             last = exc
@@ -143,6 +143,21 @@ def translate_record(
         reason="POISON_PILL",
     )
     return Translated(None, failure)
+
+
+#: The longest certificate number a refused document's status names (a KP number has 11
+#: characters). A document may carry one of a megabyte (the KP rules refuse it, and its
+#: finding quotes the beginning): in the status record it went over kp.status's record
+#: size, and the translator's batch failed at every retry, the partition stopped for good.
+MAX_STATUS_CERTIFICATE_ID_CHARS = 64
+
+
+def _named(certificate_id: str | None) -> str | None:
+    """The certificate a refused document's status names; None for a number too long to
+    be one."""
+    if certificate_id is None or len(certificate_id) > MAX_STATUS_CERTIFICATE_ID_CHARS:
+        return None
+    return certificate_id
 
 
 def _encoded(event: CertificateEvent) -> bytes:

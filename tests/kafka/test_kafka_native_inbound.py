@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from gateway.dlq import headers as h
 from gateway.ingress.mirror import TopicMirror
@@ -240,3 +241,41 @@ async def test_a_record_timestamp_or_reception_time_outside_the_calendar_is_a_de
     messages = {r.key: h.text_header(r.headers, h.EXCEPTION_MESSAGE) or "" for r in dlq}
     assert "timestamp" in messages[b"RU:ancient"] and "kpgw-received-at" in messages[b"RU:ancient"]
     assert "9999-12-31T23:59:59Z" in messages[b"RU:doomsday"]
+
+
+async def test_a_certificate_number_of_a_megabyte_is_a_dead_letter_and_the_partition_flows(
+    created_topics: Settings, tmp_path: Path
+) -> None:
+    """Its status named it whole: a record over kp.status's size, so the batch failed at
+    every retry and nothing after it on the partition was translated."""
+    settings = created_topics
+    long_number = render(certificate("RU0772001")).replace(b"RU0772001", b"RU" + b"1" * 1_200_000)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        compression_type="gzip",  # a 1.2 MB document in a small record
+        max_request_size=4 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        for key, body in (
+            (b"RU:long", long_number),
+            (b"RU:next", render(certificate("RU0772002"))),
+        ):
+            await producer.send_and_wait(
+                f"{settings.topic_prefix}inbound",
+                body,
+                key=key,
+                headers=[("kpgw-sender", b"RU")],
+                partition=0,
+            )
+    finally:
+        await producer.stop()
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        events = await read_until(settings, "events", 1, timeout_s=30)
+        statuses = await read_until(settings, "status", 2, timeout_s=10)
+    assert [e["certificate_id"] for e in decoded(events, "CertificateEvent")] == ["RU0772002"]
+    kept = {s["tracking_id"]: s for s in decoded(statuses, "DeliveryStatus")}
+    assert kept["RU:long"]["status"] == "DEAD_LETTERED"
+    assert kept["RU:long"]["reason"] == "INVALID_CERTIFICATE_NUMBER"
+    assert kept["RU:long"]["certificate_id"] is None

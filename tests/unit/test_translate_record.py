@@ -6,14 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 
+from gateway import codec
 from gateway.events import CertificateEvent, CertificateIssued
 from gateway.registry import ParticipantRegistry
 from gateway.translation import InboundMeta
 from gateway.translator.inbound import Inbound
-from gateway.translator.worker import status_detail, translate_record
+from gateway.translator.worker import status_detail, status_record, translate_record
 from tests.strategies import certificates
 from tests.unit.router.factories import event
 
@@ -115,3 +118,26 @@ def test_a_tombstone_is_named_as_such(example_registry: ParticipantRegistry) -> 
     assert "the record's value is null (a tombstone)" in result.failure.message
     empty = translate_record(b"", INBOUND, example_registry)
     assert empty.failure is not None and empty.failure.message == "the body is empty"
+
+
+@pytest.mark.parametrize("sender", ["BW", "RU"])  # refused by the KP rules, by the sender check
+def test_a_certificate_number_too_long_to_be_one_is_not_named_in_the_status(
+    example_registry: ParticipantRegistry, sender: str
+) -> None:
+    """A 1.2 MB number made a 1.2 MB status record, over kp.status's record size: the
+    batch failed at every retry and the partition stopped for good."""
+    fixture = Path(__file__).parents[1] / "fixtures/uncefact/certificate_bw_eu_be.xml"
+    raw = fixture.read_bytes().replace(b"BW0123456", b"BW" + b"1" * 1_200_000)
+    result = translate_record(raw, replace(INBOUND, sender=sender), example_registry)
+    assert result.failure is not None and result.certificate_id is None
+    status = status_record(
+        INBOUND,
+        state="DEAD_LETTERED",
+        certificate_id=result.certificate_id,
+        reason=result.failure.reason,
+        detail=status_detail(result.failure),
+        now=MOMENT,
+    )
+    assert len(codec.encode("DeliveryStatus", status)) < 4096
+    normal = translate_record(fixture.read_bytes(), replace(INBOUND, sender="RU"), example_registry)
+    assert normal.certificate_id == "BW0123456"  # refused (the sender), and named
