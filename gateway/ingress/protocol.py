@@ -78,6 +78,33 @@ _CAUSES = (
         "and the bytes after it were read as a new request",
     ),
     (
+        re.compile(r"Too many headers received$"),
+        "the request has more header lines than the ingress reads (128)",
+    ),
+    (
+        re.compile(r"Invalid header token$"),
+        "a header name holds a character names may not (a space, say)",
+    ),
+    (
+        re.compile(r"Unexpected whitespace after header value$"),
+        "a header line starts with a space or tab (an obsolete folded header); write each "
+        "header on one line",
+    ),
+    (
+        re.compile(r"Request has invalid `Transfer-Encoding`$|Invalid `Transfer-Encoding`"),
+        "Transfer-Encoding may only be chunked; send the document uncompressed, with a "
+        "Content-Length or chunked",
+    ),
+    (
+        re.compile(r"Pause on PRI/Upgrade$"),
+        "this is HTTP/2; the ingress speaks HTTP/1.1 (a proxy in front may speak HTTP/2)",
+    ),
+    (
+        re.compile(r"Bad status line$"),
+        "the request line is not METHOD PATH HTTP/1.1 (another HTTP version, or lines ending "
+        "in a bare LF rather than CRLF)",
+    ),
+    (
         re.compile(r"Invalid character in chunk size$|Invalid chunk size$"),
         "the chunked body is malformed: a chunk size is not a hexadecimal number",
     ),

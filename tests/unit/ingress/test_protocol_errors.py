@@ -253,8 +253,21 @@ async def test_a_complete_head_is_not_cut_by_a_slow_body_or_a_slow_handler(
         (b"Content-Length: 6e0\r\n", "Content-Length is not a number of bytes"),
         (b"Content-Length: -6\r\n", "Content-Length is not a number of bytes"),
         (b"X-Trace: a\x00" + TOKEN.encode() + b"\r\nContent-Length: 6\r\n", "control character"),
+        (b"".join(b"X-%d: v\r\n" % i for i in range(200)), "more header lines than"),
+        (b"X-Trace: a\r\n " + TOKEN.encode() + b"\r\nContent-Length: 6\r\n", "folded header"),
+        (b"Transfer-Encoding: gzip\r\n", "Transfer-Encoding may only be chunked"),
     ],
-    ids=["content-type-twice", "length-twice", "length-and-chunked", "1e0", "negative", "nul"],
+    ids=[
+        "content-type-twice",
+        "length-twice",
+        "length-and-chunked",
+        "1e0",
+        "negative",
+        "nul",
+        "too-many",
+        "folded",
+        "gzip-transfer",
+    ],
 )
 async def test_a_request_the_parser_refuses_for_a_known_cause_is_told_that_cause(
     port: int, headers: bytes, cause: str
@@ -284,3 +297,19 @@ async def test_a_body_longer_than_its_content_length_is_named_as_the_likely_caus
     detail = json.loads(answer)["detail"]
     assert "body was longer than its Content-Length" in detail
     assert "xxxx" not in detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "cause"),
+    [
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "this is HTTP/2"),
+        (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", "the request line is not METHOD PATH HTTP/1.1"),
+    ],
+    ids=["http2-preface", "http3"],
+)
+async def test_a_request_line_of_another_protocol_is_named(
+    port: int, raw: bytes, cause: str
+) -> None:
+    status, _, body = await exchange(port, raw)
+    assert status == 400
+    assert cause in json.loads(body)["detail"]
