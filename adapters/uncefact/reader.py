@@ -370,6 +370,14 @@ class DocumentReader:
         # digits with a ValueError that escaped as an internal error (found by fuzzing).
         if text.isascii() and text.isdigit() and len(text) <= _INTEGER_DIGITS:
             return int(text)
+        if _DECIMAL.match(text) and text.partition(".")[2].strip("0"):
+            # "0.5 has more than 0 decimal places" said it of a count the sender can fix
+            # only by reading it twice.
+            self.invalid(what, where, f"{text} is not a whole number (a count such as 3)")
+            return None
+        if not _DECIMAL.match(text):
+            self.invalid(what, where, f"{text!r} is not a whole number (a count such as 3)")
+            return None
         value = self.decimal(text, where, what, places=0)
         return None if value is None else int(value)
 

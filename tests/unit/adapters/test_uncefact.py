@@ -575,6 +575,26 @@ class TestUncefact(AdapterContract):
         assert "has more digits than any" in finding.message
         assert finding.line is not None and finding.path is not None
 
+    @pytest.mark.parametrize(
+        ("name", "old", "new"),
+        [
+            (CERT, "<ram:ItemQuantity>3<", "<ram:ItemQuantity>{count}<"),
+            (ACK, "KP-PARCELS: 4<", "KP-PARCELS: {count}<"),
+        ],
+        ids=["item-quantity", "parcels-statement"],
+    )
+    @pytest.mark.parametrize("count", ["0.5", ".5", "5.", "9" * 60 + ".5"])
+    def test_a_count_that_is_not_whole_is_said_so(
+        self, registry: ParticipantRegistry, name: str, old: str, new: str, count: str
+    ) -> None:
+        """A count of parcels was "0.5 has more than 0 decimal places", and ".5" was "not a
+        decimal number", which it is (xs:decimal)."""
+        document = edited(name, old, new.format(count=count))
+        finding = rejected(document, registry).findings[0]
+        assert finding.code == KP_FIELD_INVALID
+        assert "is not a whole number (a count such as 3)" in finding.message
+        assert finding.line is not None and finding.path is not None
+
     def test_weights_beyond_the_canonical_range_break_a_rule(
         self, registry: ParticipantRegistry
     ) -> None:
