@@ -21,7 +21,7 @@ from rich.text import Text
 
 from adapters import registry as adapter_registry
 from adapters.contract import RootName
-from adapters.xmlsafe import parse
+from adapters.xmlsafe import DEFAULT_MAX_BYTES, DOCUMENT_TOO_LARGE, parse
 from gateway import translation
 from gateway.cli import common
 from gateway.errors import Finding, MessageRejected
@@ -111,10 +111,30 @@ def _detected(raw: bytes) -> str | None:
         return None
 
 
-def _read(path: str) -> bytes:
+class _TooLarge(Exception):
+    """The file is larger than any document the gateway reads."""
+
+
+def _read(path: str, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """At most ``limit`` bytes, else ``_TooLarge``: reading a whole ``/dev/zero`` (or a
+    disk image given by mistake) hung the command while its memory grew."""
     if path == STDIN:
-        return sys.stdin.buffer.read()
-    return Path(path).read_bytes()
+        raw = sys.stdin.buffer.read(limit + 1)
+    else:
+        with Path(path).open("rb") as file:
+            raw = file.read(limit + 1)
+    if len(raw) > limit:
+        raise _TooLarge
+    return raw
+
+
+def _too_large(path: str, limit: int = DEFAULT_MAX_BYTES) -> FileResult:
+    message = (
+        f"{'the standard input' if path == STDIN else path} is larger than {limit:,} bytes, "
+        "the largest document the gateway reads; "
+        "it was not read further"
+    )
+    return FileResult(path, findings=[Finding(DOCUMENT_TOO_LARGE, message)])
 
 
 def _unreadable(path: str, exc: OSError) -> FileResult:
@@ -139,6 +159,9 @@ def _results(
                 raw = _read(path)
             except OSError as exc:
                 results.append(_unreadable(path, exc))
+                continue
+            except _TooLarge:
+                results.append(_too_large(path))
                 continue
             results.append(
                 judge(

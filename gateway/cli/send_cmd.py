@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import click
 
+from adapters.xmlsafe import DEFAULT_MAX_BYTES
 from gateway import aio_run
 from gateway.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json
 from gateway.cli.http_client import (
@@ -59,7 +60,7 @@ async def _send_all(
         for path in files:
             result: dict[str, Any] = {"file": str(path)}
             try:
-                body = path.read_bytes()
+                body = _body(path)
                 for attempt in range(retries + 1):
                     # The same body gives the same default Idempotency-Key, so a retry of a
                     # request that did get through is answered with the original 202.
@@ -88,8 +89,28 @@ async def _send_all(
                 result.update(status=None, error=describe_client_error(exc))
             except OSError as exc:  # the file became unreadable
                 result.update(status=None, error=f"cannot read: {exc.strerror or exc}")
+            except _TooLarge:
+                result.update(
+                    status=None,
+                    error=f"larger than {DEFAULT_MAX_BYTES:,} bytes, more than any ingress "
+                    "accepts; not sent",
+                )
             results.append(result)
     return results
+
+
+class _TooLarge(Exception):
+    """The file is larger than any ingress accepts."""
+
+
+def _body(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The file, at most ``limit`` bytes: reading a whole ``/dev/zero`` hung the command
+    while its memory grew."""
+    with path.open("rb") as file:
+        body = file.read(limit + 1)
+    if len(body) > limit:
+        raise _TooLarge
+    return body
 
 
 @click.command()

@@ -271,3 +271,17 @@ def test_a_narrow_terminal_lists_the_findings_under_the_table_with_codes_whole(
     monkeypatch.setattr(adapters_cmd, "_table_width", lambda: 160)  # room: in the table
     wide = run("validate", str(broken)).stdout
     assert "findings" in wide and not any(x.startswith(f"{broken}:") for x in wide.splitlines())
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_a_file_larger_than_any_document_is_not_read_whole(tmp_path: Path) -> None:
+    """`kpgw validate /dev/zero` read without end while its memory grew (a disk image or a
+    device named by mistake likewise)."""
+    result = run("validate", "--json", "/dev/zero")
+    assert result.exit_code == 1
+    (judged,) = lines(result)
+    finding = judged["findings"][0]  # type: ignore[index]
+    assert finding["code"] == "DOCUMENT_TOO_LARGE"
+    assert "larger than 2,097,152 bytes" in finding["message"]
+    piped = run("validate", "--json", "-", stdin=b" " * (3 * 1024 * 1024))
+    assert "the standard input is larger than" in lines(piped)[0]["findings"][0]["message"]  # type: ignore[index]

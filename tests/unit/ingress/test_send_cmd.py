@@ -104,3 +104,12 @@ def test_a_token_over_plain_http_beyond_loopback_is_warned_about(
     assert capsys.readouterr().err == ""
     client_setup("http://gateway.example:8080/v1/messages", "t", None, None, None)
     assert "plain http to gateway.example; use https" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+async def test_a_file_larger_than_any_ingress_accepts_is_not_read_whole_nor_sent() -> None:
+    """`kpgw send /dev/zero` read without end while its memory grew."""
+    async with _answering() as (url, bodies):
+        (result,) = await _send_all(url, (Path("/dev/zero"),), {}, 5.0, None, retries=0)
+    assert result["status"] is None and bodies == []
+    assert "larger than 2,097,152 bytes" in result["error"]
