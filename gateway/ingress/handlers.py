@@ -292,7 +292,12 @@ async def get_status(request: web.Request) -> web.Response:
     if found is None:
         raise Problem(
             "unknown-message",
-            UNKNOWN_MESSAGE.format(tracking_id=tracking_id, participant=identity.participant),
+            # Quoted bounded and escaped: a bidirectional override or an escape sequence
+            # in the path came back raw in the detail, as did a path of thousands of
+            # characters.
+            UNKNOWN_MESSAGE.format(
+                tracking_id=audit_text(tracking_id), participant=identity.participant
+            ),
         )
     return _json(found)
 

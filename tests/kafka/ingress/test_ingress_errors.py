@@ -250,3 +250,16 @@ async def test_unreachable_broker_and_deadline_are_503_with_nothing_accepted(
         late = (await client.validate(_slowly(document, 0.4))).problem(503)
         assert late["type"] == "urn:kpgw:problem:deadline-exceeded"
     assert await read_until(created_topics, "inbound", 1, timeout_s=1) == []
+
+
+async def test_an_unknown_tracking_id_is_quoted_escaped_and_bounded(
+    created_topics: Settings,
+) -> None:
+    """The 404's detail quoted the path's id raw: a bidirectional override reversed the
+    text around it where the answer is shown, and thousands of characters came back."""
+    async with started(created_topics) as client:
+        reversed_id = await client.status("%E2%80%AEdi-hcus-on", "RU")
+        long_id = await client.status("x" * 3000, "RU")
+    detail = reversed_id.problem(404)["detail"]
+    assert "\u202e" not in detail and "\\u202edi-hcus-on" in detail
+    assert len(long_id.problem(404)["detail"]) < 300
