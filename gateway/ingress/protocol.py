@@ -183,11 +183,15 @@ class ProblemRequestHandler(RequestHandler):
         self._arm_head_timer()  # a connection that sends nothing at all is closed too
 
     def data_received(self, data: bytes) -> None:
-        waiting = not self._messages and not self._request_in_progress
-        if waiting and self._head_timer is None:
-            self._arm_head_timer()  # a keep-alive connection's next head has begun
-        if waiting:
-            self._head_bytes += len(data)
+        if not self._messages and not self._request_in_progress:
+            # Waiting for the next request (not reading the rest of a body the handler
+            # left unread, which aiohttp drains for a while): a keep-alive connection's
+            # next head has begun.
+            idle = self._waiter is not None and not self._waiter.done()
+            if idle and self._head_timer is None:
+                self._arm_head_timer()
+            if self._head_timer is not None:
+                self._head_bytes += len(data)
         super().data_received(data)
         if self._messages or self._request_in_progress:  # the head is complete
             self._disarm_head_timer()

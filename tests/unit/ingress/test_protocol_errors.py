@@ -146,11 +146,17 @@ async def _slow_hello(request: web.Request) -> web.Response:
     return web.Response(text=f"slow {len(await request.read())}")
 
 
+async def _early(request: web.Request) -> web.Response:
+    del request
+    return web.Response(text="early")  # the body is left unread: aiohttp drains it
+
+
 @pytest.fixture
 async def deadline_port() -> AsyncIterator[int]:
     app = web.Application()
     app.router.add_get("/", _hello)
     app.router.add_post("/slow", _slow_hello)
+    app.router.add_post("/early", _early)
     runner = ProblemAppRunner(
         app, access_log=None, shutdown_timeout=1.0, head_deadline_s=HEAD_DEADLINE_S
     )
@@ -313,3 +319,22 @@ async def test_a_request_line_of_another_protocol_is_named(
     status, _, body = await exchange(port, raw)
     assert status == 400
     assert cause in json.loads(body)["detail"]
+
+
+async def test_the_rest_of_a_body_answered_early_is_no_head(deadline_port: int) -> None:
+    """An answer given before the body was read (a 401, a 415): aiohttp drains the rest of
+    the body for a while, and those bytes started the next head's deadline, which closed
+    the connection with a 408 written after the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", deadline_port)
+    try:
+        writer.write(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
+        first = await asyncio.wait_for(reader.readuntil(b"early"), 5)
+        for byte in b"the body":
+            await asyncio.sleep(HEAD_DEADLINE_S / 3)
+            writer.write(bytes([byte]))
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        rest = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert b" 408 " not in rest and rest.endswith(b"hello")
