@@ -13,6 +13,7 @@ from gateway.events import (
     record_time,
     usable_reception,
 )
+from gateway.text import describe, forbidden_character
 from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
 
 SENDER = "kpgw-sender"
@@ -119,6 +120,14 @@ def _header_problems(
         )
         if value is not None and len(value) > limit
     ]
+    problems.extend(
+        problem
+        for name, value in (
+            (f"tracking id ({TRACKING_ID}, else the record key)", tracking_id),
+            (f"message id ({MESSAGE_ID})", message_id),
+        )
+        if value is not None and (problem := _not_one_line(name, value)) is not None
+    )
     if received_at is not None:
         moment = read_instant(received_at)
         if moment is None:
@@ -140,6 +149,25 @@ def _header_problems(
             f"{RECEIVED_AT} (ISO 8601)"
         )
     return tuple(problems)
+
+
+def _not_one_line(name: str, value: str) -> str | None:
+    """An id that is not one line of printable text: the message id goes into the event
+    partners receive, and both become headers, status keys and URL paths. The document's
+    own message id is refused the same way (``TEXT_CONTROL_CHARACTER``); a header's went
+    through with an escape sequence or a bidirectional override in it."""
+    if value.isprintable():  # the usual case
+        return None
+    found = forbidden_character(value) or next(
+        ((index, c) for index, c in enumerate(value) if c in "\t\n\r"), None
+    )
+    if found is None:
+        return None  # another unprintable character a text may carry (a no-break space)
+    at, character = found
+    return (
+        f"the {name} contains {describe(character)} at character {at + 1}: an id is one line "
+        "of printable text (it becomes a header, a status key and part of a URL)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,3 +180,38 @@ def test_a_replay_of_a_letter_whose_original_timestamp_is_no_time_pins_none() ->
         )
         replayed = replay_headers(DeadLetter.of(record), "r-1")
         assert not [v for k, v in replayed if k == "kpgw-received-at"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("kpgw-message-id", "m-1\x1b[31m", "U+001B"),
+        ("kpgw-message-id", "m-\u202e1", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("kpgw-tracking-id", "t-1\nforged: line", "U+000A"),
+        ("kpgw-tracking-id", "t-\t1", "U+0009"),
+    ],
+)
+def test_an_id_that_is_not_one_line_of_printable_text_is_refused(
+    example_registry: ParticipantRegistry, name: str, value: str, shown: str
+) -> None:
+    """The document's own message id with such a character is TEXT_CONTROL_CHARACTER; the
+    header's went into the event partners receive (an escape sequence, a bidirectional
+    override), and a tracking id into status keys and URLs."""
+    inbound = read([("kpgw-sender", b"RU"), (name, value.encode())])
+    (problem,) = inbound.header_problems
+    assert f"contains {shown}" in problem and "one line of printable text" in problem
+    assert inbound.tracking_id == COORDINATES
+    raw = (Path(__file__).parents[1] / "fixtures/ru_fts/cancellation_ru.xml").read_bytes()
+    result = translate_record(raw, inbound, example_registry)
+    assert result.failure is not None and result.failure.reason == "INVALID_INBOUND_HEADER"
+
+
+def test_a_key_standing_for_the_tracking_id_is_held_to_the_same() -> None:
+    inbound = read([("kpgw-sender", b"RU")], key="RU:\u202em-1".encode())
+    assert "U+202E" in inbound.header_problems[0]
+    named = read([("kpgw-sender", b"RU"), ("kpgw-tracking-id", b"t-1")], key="RU:\u202e".encode())
+    assert named.header_problems == ()  # the key is then no id of the gateway's
+    assert (
+        read([("kpgw-sender", b"RU"), ("kpgw-message-id", "m\u00a01".encode())]).header_problems
+        == ()
+    )
