@@ -157,7 +157,10 @@ async def _accept(request: web.Request, ingress: Ingress, participant: str) -> w
     digest = raw_sha256(raw)
     message_id: str | None = None
     if ingress.settings.ingress.validate_sync:
-        verdict = await _judge(request, ingress, participant, raw, received_at, deadline=deadline)
+        with ingress.publisher.coming():
+            verdict = await _judge(
+                request, ingress, participant, raw, received_at, deadline=deadline
+            )
         message_id = verdict.message_id
     key = idempotency_key(request.headers.getall("Idempotency-Key", []), message_id, digest)
     tracking_id = tracking_id_for(participant, key)

@@ -3,14 +3,17 @@ before the ingress answers 202, and never half-accepted.
 
 Choice: a **transactional** producer (idempotent, acks=all), discarded on any failure.
 Concurrent requests are grouped: a lane takes what is queued, writes it in one transaction
-and commits. If the commit does not happen before the batch's deadline (the earliest
-request's), or anything fails, the lane drops the producer without flushing (the sender
-task is cancelled, its connections closed) and starts a new producer with the same
-``transactional_id``: ``init_transactions`` bumps the epoch, which fences the old one and
-aborts whatever transaction it left open. So a record whose request got 503 can never
-become visible to a ``read_committed`` reader (the translator, ``kpgw tail``), even when the
-broker only was slow and appends it later. An idempotent-only producer cannot promise this:
-a batch already on the wire is appended whenever the broker gets to it.
+and commits; requests still being validated (``coming``) are waited for, ``LINGER_S`` at
+most, so that they share it instead of each few verdicts beginning a transaction of their
+own (each costs the ingress and the broker alike whatever it holds). If the commit does not
+happen before the batch's deadline (the earliest request's), or anything fails, the lane
+drops the producer without flushing (the sender task is cancelled, its connections closed)
+and starts a new producer with the same ``transactional_id``: ``init_transactions`` bumps
+the epoch, which fences the old one and aborts whatever transaction it left open. So a
+record whose request got 503 can never become visible to a ``read_committed`` reader (the
+translator, ``kpgw tail``), even when the broker only was slow and appends it later. An
+idempotent-only producer cannot promise this: a batch already on the wire is appended
+whenever the broker gets to it.
 
 What remains is the commit itself: when the deadline passes after EndTxn(commit) left, the
 outcome is unknown (the client got 503, the record may be committed). A lane does not start
@@ -29,10 +32,11 @@ in the background, so the ingress accepts again as soon as the broker is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -59,6 +63,9 @@ TXN_GAP_S = 0.003
 #: validation in a worker process, verdicts arrive one at a time: 4 lanes carried ~6
 #: requests per transaction, 2 carry ~10 (session 15, docs/performance.md).
 LANES = 2
+#: How long a lane that found records queued waits for the requests still on their way
+#: (being validated) before it begins the transaction, so that they share it.
+LINGER_S = 0.01
 
 
 class BrokerUnavailable(Exception):
@@ -213,9 +220,11 @@ class _Lane:
         queue = self.publisher.queue
         while True:
             await self.connected.wait()
-            batch = [await queue.get()]
-            while len(batch) < MAX_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
+            async with self.publisher.gathering:  # one lane gathers a batch at a time
+                await self.publisher.gather()
+                batch = [queue.get_nowait()]
+                while len(batch) < MAX_BATCH and not queue.empty():
+                    batch.append(queue.get_nowait())
             live = [item for item in batch if not item.abandoned]
             for item in live:
                 item.taken = True
@@ -370,6 +379,11 @@ class InboundPublisher:
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self.accepted = 0
+        #: Requests that will publish soon (``coming``); ``_moved`` is set when one
+        #: publishes or leaves.
+        self.on_the_way = 0
+        self._moved = asyncio.Event()
+        self.gathering = asyncio.Lock()
 
     async def start(self) -> None:
         for lane in self.lanes:
@@ -387,6 +401,33 @@ class InboundPublisher:
             await lane.discard(down=True)
         while not self.queue.empty():
             _fail(self.queue.get_nowait(), BrokerUnavailable("the ingress is shutting down"))
+
+    @contextlib.contextmanager
+    def coming(self) -> Iterator[None]:
+        """Around a request's work before it publishes (its validation in a worker): a
+        lane waits up to ``LINGER_S`` for such requests, so that they share a transaction."""
+        self.on_the_way += 1
+        try:
+            yield
+        finally:
+            self.on_the_way -= 1
+            self._moved.set()
+
+    async def gather(self) -> None:
+        """Return once records are queued and no request is on its way any more, or
+        ``LINGER_S`` after the first record, or with ``MAX_BATCH`` records queued. Nothing
+        is taken from the queue meanwhile, so a lane cancelled here loses no record."""
+        while self.queue.empty():
+            self._moved.clear()
+            await self._moved.wait()
+        until = asyncio.get_running_loop().time() + LINGER_S
+        while self.on_the_way and self.queue.qsize() < MAX_BATCH:
+            self._moved.clear()
+            try:
+                async with asyncio.timeout_at(until):
+                    await self._moved.wait()
+            except TimeoutError:
+                return
 
     async def suspect_idle_lanes(self) -> None:
         """One lane's broker failure makes every idle lane's connection suspect: drop them
@@ -416,6 +457,7 @@ class InboundPublisher:
         loop = asyncio.get_running_loop()
         item = _Pending(record, deadline, loop.create_future())
         self.queue.put_nowait(item)
+        self._moved.set()
         timer = loop.call_at(deadline, _expire, item)
         try:
             position = await item.future  # a lane that took it settles it within the deadline
