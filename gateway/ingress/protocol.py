@@ -161,6 +161,7 @@ def head_timeout_answer(deadline_s: float) -> bytes:
         f"Content-Type: {PROBLEM_JSON}; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"X-Request-Id: {request_id}\r\n"
+        f"Server: {SERVER_NAME}\r\n"
         "Connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body

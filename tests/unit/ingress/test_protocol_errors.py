@@ -193,6 +193,7 @@ async def test_a_head_that_never_ends_is_a_408_problem_and_the_connection_closes
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nServer: kpgw\r\n" in answer  # as on every answer, no versions
     problem = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert problem["type"] == "urn:kpgw:problem:request-timeout"
     assert problem["status"] == 408
