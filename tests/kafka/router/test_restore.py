@@ -281,9 +281,26 @@ async def _write_changelog(
                 await producer.send(topic, value, key=key, partition=partition)
                 for key, value in records
             ]
-            await asyncio.gather(*sent)
+            written = await asyncio.gather(*sent)
     finally:
         await producer.stop()
+    await _until_stable(settings, TopicPartition(topic, partition), written[-1].offset)
+
+
+async def _until_stable(settings: Settings, tp: TopicPartition, offset: int) -> None:
+    """Until a read_committed reader's end offset is past ``offset``: a commit returns
+    before the broker has written its markers, and until then the last stable offset
+    stays where it was (a recheck then read nothing new: a flaky failure under load)."""
+    consumer = committed_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        for _ in range(200):
+            if (await consumer.end_offsets([tp]))[tp] > offset:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{tp} not stable past offset {offset} after 10 s")
+    finally:
+        await consumer.stop()
 
 
 def _big_changelog(count: int, newer_every: int) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
