@@ -26,6 +26,7 @@ from gateway.errors import (
     TransientFailure,
     UndecodableEvent,
 )
+from gateway.events import record_time
 from gateway.kafka.clients import wait_bounded
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.transactional import TransactionalWorker
@@ -557,7 +558,11 @@ class RouterHandler:
         watch = self.clock_behind
         assert watch is not None
         now = self.clock()
-        newest = datetime.fromtimestamp(newest_ms / 1000, tz=UTC)
+        # A stamp no clock can show (any negative one, or past the calendar, which
+        # ``fromtimestamp`` raised for at every attempt of the batch) proves nothing.
+        newest = record_time(newest_ms)
+        if newest is None:
+            return
         if watch.observe(newest, now, self.monotonic()) and watch.gap is not None:
             log.warning(
                 "router_clock_behind",

@@ -191,3 +191,17 @@ def test_a_router_behind_its_records_says_so_and_stays_ready(handler: RouterHand
     assert [e["event"] for e in logs] == ["router_clock_behind_cleared"]
     assert metrics.get_sample_value("kpgw_router_clock_behind_seconds", gauge) is None
     assert "router_clock_behind" not in worker_checks("router", [handler.health()])
+
+
+@pytest.mark.parametrize("stamp_ms", [-(10**15), 253_402_300_800_000 + 86_400_000])
+def test_a_record_stamped_outside_the_calendar_says_nothing_of_this_clock(
+    handler: RouterHandler, stamp_ms: int
+) -> None:
+    """A producer may stamp a kp.events record with any negative timestamp (the broker
+    keeps it, as the translator's kp.inbound test shows) or, with a raised
+    log.message.timestamp.after.max.ms, one past year 9999: ``fromtimestamp`` raised for
+    it at the start of every attempt of the batch, and the partition stopped for good."""
+    handler.clock_behind = BehindWatch(FIVE_MIN, quiet_s=600)
+    handler._check_behind(stamp_ms)
+    assert handler.clock_behind.gap is None
+    assert "clock-g" not in ROUTER_CLOCK_BEHIND
