@@ -289,7 +289,8 @@ async def get_status(request: web.Request) -> web.Response:
                 "not-ready",
                 f"this ingress could not read kp.inbound and kp.status to their end just "
                 f"now (the broker is unreachable or slow), so it cannot tell whether "
-                f"{tracking_id} is a message of {identity.participant}; retry shortly",
+                f"{audit_text(tracking_id)} is a message of {identity.participant}; retry "
+                "shortly",
                 headers=retry_after(NOT_READY_RETRY_S),
             )
     if found is None:

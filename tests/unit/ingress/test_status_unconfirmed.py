@@ -44,18 +44,21 @@ def _ingress(
     )
 
 
-def _request(ingress: Any) -> Any:
+TRACKING_ID = "4b6f1f9e-0d4e-5f5e-9a57-3c1d2b0f4e11"
+
+
+def _request(ingress: Any, tracking_id: str = TRACKING_ID) -> Any:
     return make_mocked_request(
         "GET",
-        "/v1/messages/4b6f1f9e-0d4e-5f5e-9a57-3c1d2b0f4e11",
-        match_info={"tracking_id": "4b6f1f9e-0d4e-5f5e-9a57-3c1d2b0f4e11"},
+        "/v1/messages/x",
+        match_info={"tracking_id": tracking_id},
         app={handlers.INGRESS: ingress},
     )
 
 
-async def _ask(ingress: Any) -> Problem:
+async def _ask(ingress: Any, tracking_id: str = TRACKING_ID) -> Problem:
     with pytest.raises(Problem) as refused:
-        await handlers.get_status(_request(ingress))
+        await handlers.get_status(_request(ingress, tracking_id))
     return refused.value
 
 
@@ -68,6 +71,19 @@ async def test_an_unconfirmed_lookup_is_503_not_unknown(
     assert "retry shortly" in problem.detail
     assert int(problem.headers["Retry-After"]) >= 1
     assert json.loads(problem.response("urn:uuid:x").body)["status"] == 503
+
+
+@pytest.mark.parametrize(("inbound_read", "status_read"), [(False, True), (True, True)])
+async def test_the_asked_id_is_quoted_escaped_and_bounded(
+    inbound_read: bool, status_read: bool
+) -> None:
+    """The 404 quotes the path's id through audit_text; the 503 of an unconfirmed look-up
+    quoted it raw: a bidirectional override reversed the text around it where the answer
+    is shown, and a path of thousands of characters came back whole."""
+    ingress = _ingress(inbound_read, status_read)
+    reversed_id = (await _ask(ingress, "\u202edi-hcus-on")).detail
+    assert "\u202e" not in reversed_id and "\\u202edi-hcus-on" in reversed_id
+    assert len((await _ask(ingress, "x" * 3000)).detail) < 400
 
 
 async def test_a_lookup_read_to_the_end_is_unknown() -> None:
