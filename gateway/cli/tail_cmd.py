@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ from gateway import aio_run, codec
 from gateway.cli.common import environment_errors, settings
 from gateway.dlq.headers import readable_headers
 from gateway.errors import ConfigurationError, EnvironmentProblem, UndecodableEvent
-from gateway.events import to_json
+from gateway.events import record_instant, to_json
 from gateway.kafka.clients import (
     ADMIN_REQUEST_TIMEOUT_MS,
     close_for_good,
@@ -92,7 +91,8 @@ def record_json(record: Any) -> dict[str, Any]:
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp,
-        "time": to_json(datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)),
+        # Any a producer wrote: one of year -29719 made the whole tail fail.
+        "time": to_json(record_instant(record.timestamp)),
         "key": record.key.decode("utf-8", errors="replace") if record.key else None,
         "headers": readable_headers(record.headers or ()),
         "value": decode_value(record.value),

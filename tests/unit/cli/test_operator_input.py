@@ -85,6 +85,22 @@ def test_tail_gives_each_record_its_time_and_times_to_the_millisecond() -> None:
     assert to_json(moment + timedelta(microseconds=682_999)) == "2026-12-10T14:54:17.682Z"
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "time"),
+    [(-(10**15), "1970-01-01T00:00:00Z"), (10**15, "9999-12-31T23:59:59.999Z")],
+)
+def test_tail_shows_a_record_stamped_outside_the_calendar(timestamp: int, time: str) -> None:
+    """A producer may stamp a record with any negative timestamp (the broker keeps it):
+    its time made ``kpgw tail`` fail whole ("year -29719 is out of range"), as ``kpgw dlq
+    list`` did; it is shown as the dead letters' times are (``record_instant``)."""
+    record = SimpleNamespace(
+        topic="kp.inbound", partition=0, offset=1, timestamp=timestamp, key=None,
+        value=None, headers=[],
+    )  # fmt: skip
+    shown = record_json(record)
+    assert (shown["timestamp"], shown["time"]) == (timestamp, time)
+
+
 def test_an_inverted_time_window_is_refused() -> None:
     with pytest.raises(click.BadParameter, match="is not before --until"):
         _filter((), (), (), datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
