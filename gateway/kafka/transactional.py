@@ -217,8 +217,11 @@ class TransactionalWorker:
         #: The partitions whose transaction is failing for want of the broker meanwhile.
         self._failing: set[TopicPartition] = set()
         #: Since when (event-loop time) a transaction fails because a topic it writes to
-        #: does not exist (one warning, one info when a transaction commits again).
+        #: does not exist (one warning, one info when those partitions commit again), and
+        #: which partitions' transactions fail so: only their batches write to that topic,
+        #: so another partition's commit says nothing of it.
         self.topic_missing_since: float | None = None
+        self._topic_missing_on: set[TopicPartition] = set()
 
     def transactional_id(self, partition: TopicPartition) -> str:
         return transactional_id_of(self.group_id, partition)
@@ -491,6 +494,9 @@ class TransactionalWorker:
             return await self._attempts(partition, write, first_offset=first_offset)
         finally:
             self._failing.discard(partition)
+            self._topic_missing_on.discard(partition)  # committed, revoked or stopping
+            if not self._topic_missing_on:
+                self.topic_missing_since = None
 
     async def _attempts(
         self, partition: TopicPartition, write: Write, *, first_offset: int | None
@@ -535,7 +541,7 @@ class TransactionalWorker:
                             exc_info=not transient,
                         )
                     if isinstance(exc, UnknownTopicOrPartitionError):
-                        self._topic_missing(repr(exc))
+                        self._topic_missing(partition, repr(exc))
                     elif broker_unreachable(exc):
                         self._failing.add(partition)
                         self._broker_lost(repr(exc))
@@ -547,7 +553,7 @@ class TransactionalWorker:
                 self.handler.committed(partition)
                 clock_accepted(self.name)
                 self._broker_back()
-                self._topic_back()
+                self._topic_back(partition)
                 return True
 
     def _broker_lost(
@@ -562,11 +568,12 @@ class TransactionalWorker:
             self.broker_lost_at = since or asyncio.get_running_loop().time()
             log.warning("broker_unavailable", worker=self.name, error=error, detail=detail)
 
-    def _topic_missing(self, error: str) -> None:
+    def _topic_missing(self, partition: TopicPartition, error: str) -> None:
         """A topic the worker writes to is missing (deleted, or never created): the broker
         answers, so this is no outage. It was logged as ``broker_unavailable``, which sent
         an operator to look at a broker that was fine (a night-duty walkthrough: a deleted
         ``kp.partner.ZA`` held the router's partition)."""
+        self._topic_missing_on.add(partition)
         if self.topic_missing_since is None:
             self.topic_missing_since = asyncio.get_running_loop().time()
             log.warning(
@@ -578,8 +585,10 @@ class TransactionalWorker:
                 "retried meanwhile, nothing is lost",
             )
 
-    def _topic_back(self) -> None:
-        if self.topic_missing_since is not None:
+    def _topic_back(self, partition: TopicPartition) -> None:
+        """``partition`` committed: said once no partition fails for a missing topic."""
+        self._topic_missing_on.discard(partition)
+        if self.topic_missing_since is not None and not self._topic_missing_on:
             missing_s = asyncio.get_running_loop().time() - self.topic_missing_since
             self.topic_missing_since = None
             log.info(

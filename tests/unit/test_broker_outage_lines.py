@@ -205,3 +205,36 @@ async def test_a_missing_output_topic_is_said_as_such_not_as_an_outage(
     (back,) = [e for e in logs if e["event"] == "output_topic_available_again"]
     assert back["log_level"] == "info" and back["missing_s"] >= 0
     assert worker.broker_lost_at is None and worker.topic_missing_since is None
+
+
+async def test_a_topic_missing_for_one_partition_is_not_back_when_another_commits(
+    worker: TransactionalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleted kp.partner.ZA fails only the partitions whose batches write to it; the
+    others commit meanwhile. Their commits said ``output_topic_available_again`` while the
+    topic was still missing, and the next retry ``output_topic_missing`` again, in turn."""
+    created = asyncio.Event()
+    attempts = [0]
+
+    async def transact(producer: Any, write: Any) -> None:
+        await write(producer)
+
+    async def to_the_missing_topic(producer: Any) -> None:
+        if not created.is_set():
+            attempts[0] += 1
+            raise UnknownTopicOrPartitionError()
+
+    monkeypatch.setattr(transactional, "_transact", transact)
+    with capture_logs() as logs:
+        held = asyncio.create_task(worker.transact(TPS[0], to_the_missing_topic))
+        for _ in range(3):  # the other partition commits while the first one retries
+            while attempts[0] < 2:
+                await asyncio.sleep(0.001)
+            attempts[0] = 0
+            assert await worker.transact(TPS[1], _write)
+        assert worker.topic_missing_since is not None
+        created.set()
+        assert await held
+    events = [e["event"] for e in logs if e["event"].startswith("output_topic")]
+    assert events == ["output_topic_missing", "output_topic_available_again"]
+    assert worker.topic_missing_since is None
