@@ -537,9 +537,20 @@ def document_differences(earlier: Document, later: Document) -> tuple[Difference
     differences = []
     for item in fields(earlier):
         left, right = getattr(earlier, item.name), getattr(later, item.name)
+        if isinstance(left, Party) and isinstance(right, Party):
+            left, right = _short_names_where_both(left, right)
         if left != right:
             differences.append(Difference(item.name, _text(left), _text(right)))
     return tuple(differences)
+
+
+def _short_names_where_both(left: Party, right: Party) -> tuple[Party, Party]:
+    """The two parties, each short name kept only when both give one: a format without
+    short names (UN/CEFACT) re-sending an FTS document drops it, and that is no
+    CONFLICTING_REISSUE (a code review); a short name that changed still differs."""
+    if left.short_name is None or right.short_name is None:
+        return replace(left, short_name=None), replace(right, short_name=None)
+    return left, right
 
 
 def value_per_carat(cert: CertificateIssued) -> Decimal | None:

@@ -376,3 +376,18 @@ def test_a_changed_short_name_shows_in_a_reissues_differences() -> None:
     assert before is not None and after is not None
     assert "[АО «ПО «Кристалл»]" in before
     assert "[АО «Кристалл»]" in after
+
+
+def test_a_short_name_only_one_format_carries_is_no_reissue() -> None:
+    """A certificate sent in the FTS format (with a short name) and re-sent through a
+    system speaking UN/CEFACT, which has no place for one, is the same document: it was a
+    CONFLICTING_REISSUE (a code review)."""
+    cert = certificate(exporter=KRISTALL)
+    without = replace(cert, exporter=replace(KRISTALL, short_name=None))
+    assert document_differences(cert, without) == ()
+    assert document_differences(without, cert) == ()
+    moved = replace(without, exporter=replace(without.exporter, address="Москва"))
+    ((field, before, _),) = [
+        (d.field, d.certificate, d.confirmation) for d in document_differences(cert, moved)
+    ]
+    assert field == "exporter" and before is not None and "Смоленск" in before
