@@ -39,6 +39,8 @@ from aiokafka.record.legacy_records import _LegacyRecordBatchPy
 from aiokafka.record.memory_records import MemoryRecords as _CompiledMemoryRecords
 from aiokafka.record.memory_records import _MemoryRecordsPy
 
+from gateway.kafka import inflate_limit
+
 log = structlog.get_logger(__name__)
 
 
@@ -60,6 +62,11 @@ def rereading() -> Iterator[None]:
         yield
     finally:
         _rereading.reset(token)
+
+
+def is_rereading() -> bool:
+    """Whether the records read now come from a reader of a topic from its beginning."""
+    return _rereading.get()
 
 
 class _LenientBytes(bytearray):
@@ -140,7 +147,7 @@ class _LenientRecords(_MemoryRecordsPy):  # type: ignore[misc]
             # Batches the compiled reader already gave out are not given again: their
             # control records and aborted transactions were taken into account then.
             if batch.next_offset > self._resume_at:
-                return batch
+                return inflate_limit.guarded(batch)
         return None
 
 
@@ -155,7 +162,7 @@ class _RememberedRecords:
         return bool(self._records.has_next())
 
     def next_batch(self) -> Any:
-        return self._records.next_batch()
+        return inflate_limit.guarded(self._records.next_batch())
 
     def size_in_bytes(self) -> int:
         return int(self._records.size_in_bytes())
@@ -200,7 +207,9 @@ def _report(topic: str, partition: int, found: list[tuple[int, str]]) -> None:
 
 
 def install() -> None:
-    """Idempotent; every consumer the gateway makes reads leniently from then on."""
+    """Idempotent; every consumer the gateway makes reads leniently from then on, and
+    inflates a compressed batch boundedly (``gateway.kafka.inflate_limit``)."""
+    inflate_limit.install()
     if fetcher.PartitionRecords._unpack_records is _unpack_records:
         return
     fetcher.MemoryRecords = _RememberedRecords

@@ -29,8 +29,10 @@ from gateway.errors import (
     NotXml,
     PoisonPill,
     UnauthorisedSender,
+    UnsafeXml,
 )
 from gateway.events import CertificateEvent, event_to_avro
+from gateway.kafka.inflate_limit import Inflated, stand_in
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.topics import (
     ProblemKind,
@@ -182,6 +184,18 @@ def died_translating(deaths: int) -> Translated:
     return Translated(None, Failure.of(error, stage="translator", attempts=deaths))
 
 
+#: The finding of a document larger than the gateway parses (``adapters.xmlsafe``'s).
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+
+
+def inflated_too_far(inflated: Inflated) -> Translated:
+    """A stand-in for a compressed batch that inflates beyond what a consumer reads
+    (``gateway.kafka.inflate_limit``): its records were never read, so never translated."""
+    message = inflated.describe()
+    error = UnsafeXml(message, findings=(Finding(DOCUMENT_TOO_LARGE, message),))
+    return Translated(None, Failure.of(error, stage="translator"))
+
+
 def status_record(
     inbound: Inbound,
     *,
@@ -295,7 +309,9 @@ class TranslatorHandler:
         if deaths:
             partition = TopicPartition(record.topic, record.partition)
             self._settling.setdefault(partition, []).append(coordinates)
-        if deaths >= self.max_attempts:
+        if (inflated := stand_in(record)) is not None:
+            result = inflated_too_far(inflated)
+        elif deaths >= self.max_attempts:
             result = died_translating(deaths)
         else:
             in_flight = journal.translating(coordinates) if journal else contextlib.nullcontext()
