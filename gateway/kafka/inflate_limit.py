@@ -18,9 +18,12 @@ records of such a batch are not read at all (their headers are inside the compre
 bytes). Checked against aiokafka 0.14 (``tests/unit/test_inflate_limit.py`` fails when a
 new version moves these parts).
 
-Only gzip is bounded: the other codecs need ``cramjam``, which the gateway does not install
-(aiokafka refuses such a batch with ``UnsupportedCodecError``). A batch a consumer reads
-inflated is at most the limit; aiokafka copies it once more (``bytearray``) while reading.
+Only gzip is read: the other codecs need ``cramjam``, which the gateway does not install.
+aiokafka refused such a batch with ``UnsupportedCodecError`` out of every fetch, so the
+partition stopped there for good (the translator retried the poll for ever): it is a
+stand-in too (header ``kpgw-unreadable-codec``), dead-lettered as UNSUPPORTED_COMPRESSION.
+A batch a consumer reads inflated is at most the limit; aiokafka copies it once more
+(``bytearray``) while reading.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from aiokafka.errors import UnsupportedCodecError
 from aiokafka.record import default_records, legacy_records
 from aiokafka.record._crecords import default_records as compiled_default_records
 from aiokafka.record._crecords import legacy_records as compiled_legacy_records
@@ -46,6 +50,13 @@ MAX_INFLATED_BATCH_BYTES = 16 * MAX_DOCUMENT_BYTES
 
 #: The stand-in record's header: "<limit> <first offset>-<last offset>" of its batch.
 STAND_IN_HEADER = "kpgw-inflated-beyond"
+
+#: The stand-in record's header for a batch of a codec the gateway does not read:
+#: "<codec> <first offset>-<last offset>".
+UNREADABLE_HEADER = "kpgw-unreadable-codec"
+
+#: Kafka's compression codecs by their attribute bits.
+CODECS = {1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 #: Inflated at a time: the decoder's working memory beyond the output.
 _CHUNK = 1024 * 1024
@@ -112,6 +123,13 @@ class StandIn:
     checksum: None = None
 
 
+def _records(first_offset: int, last_offset: int, *, one: str, many: str) -> str:
+    """ "the record at offset 7 <one>" or "the records at offsets 5 to 7 <many>"."""
+    if first_offset == last_offset:
+        return f"the record at offset {last_offset} {one}"
+    return f"the records at offsets {first_offset} to {last_offset} {many}"
+
+
 @dataclass(frozen=True)
 class Inflated:
     """A stand-in record, read: the limit its batch inflates beyond and its offsets."""
@@ -119,32 +137,50 @@ class Inflated:
     limit: int
     first_offset: int
     last_offset: int
+    code = "DOCUMENT_TOO_LARGE"
 
     def describe(self) -> str:
-        records = (
-            f"the record at offset {self.last_offset}"
-            if self.first_offset == self.last_offset
-            else f"the records at offsets {self.first_offset} to {self.last_offset}"
+        records = _records(
+            self.first_offset, self.last_offset, one="decompresses", many="decompress"
         )
         return (
-            f"{records} (one compressed record batch) decompress beyond {self.limit:,} bytes, "
+            f"{records} beyond {self.limit:,} bytes (one compressed record batch), "
             f"more than the gateway reads of one batch; each document may be at most "
             f"{MAX_DOCUMENT_BYTES:,} bytes: the batch was not read"
         )
 
 
-def stand_in(record: Any) -> Inflated | None:
+@dataclass(frozen=True)
+class Unreadable:
+    """A stand-in record, read: the codec of its batch, which the gateway does not read."""
+
+    codec: str
+    first_offset: int
+    last_offset: int
+    code = "UNSUPPORTED_COMPRESSION"
+
+    def describe(self) -> str:
+        records = _records(self.first_offset, self.last_offset, one="is", many="are")
+        return (
+            f"{records} compressed with {self.codec} (one record batch), which the "
+            "gateway does not read: set the producer's compression.type to gzip or none"
+        )
+
+
+def stand_in(record: Any) -> Inflated | Unreadable | None:
     """What ``record`` stands for when it is a batch's stand-in (no key, no value, the
-    ``kpgw-inflated-beyond`` header), else None."""
+    ``kpgw-inflated-beyond`` or ``kpgw-unreadable-codec`` header), else None."""
     if record.key is not None or record.value is not None:
         return None
     for name, raw in record.headers or ():
-        if name != STAND_IN_HEADER or raw is None:
+        if name not in (STAND_IN_HEADER, UNREADABLE_HEADER) or raw is None:
             continue
         try:
-            limit, offsets = raw.decode("ascii").split(" ")
+            what, offsets = raw.decode("ascii").split(" ")
             first, last = offsets.split("-")
-            return Inflated(int(limit), int(first), int(last))
+            if name == UNREADABLE_HEADER:
+                return Unreadable(what, int(first), int(last))
+            return Inflated(int(what), int(first), int(last))
         except ValueError:
             return None
     return None
@@ -167,31 +203,34 @@ class _GuardedBatch:
         try:
             return iter(self._batch)
         except InflateLimitExceeded as exc:
-            from gateway.kafka.lenient_headers import is_rereading  # it imports this
+            return self._stand_in("record_batch_inflates_beyond_limit", STAND_IN_HEADER, exc.limit)
+        except UnsupportedCodecError:
+            codec = CODECS.get(self._batch.compression_type, "an unknown codec")
+            return self._stand_in("record_batch_codec_unsupported", UNREADABLE_HEADER, codec)
 
-            batch = self._batch
-            last = batch.next_offset - 1
-            # A reader of a topic from its beginning (the ingress's mirror) meets the batch
-            # again at every start: the topic's own consumer warned of it.
-            level = log.debug if is_rereading() else log.warning
-            level(
-                "record_batch_inflates_beyond_limit",
-                first_offset=batch.base_offset,
-                last_offset=last,
-                limit=exc.limit,
-                producer_id=batch.producer_id,
-            )
-            header = f"{exc.limit} {batch.base_offset}-{last}".encode("ascii")
-            return iter(
-                [
-                    StandIn(
-                        offset=last,
-                        timestamp=batch.max_timestamp,
-                        timestamp_type=batch.timestamp_type,
-                        headers=[(STAND_IN_HEADER, header)],
-                    )
-                ]
-            )
+    def _stand_in(self, event: str, header: str, what: object) -> Iterator[StandIn]:
+        from gateway.kafka.lenient_headers import is_rereading  # it imports this
+
+        batch = self._batch
+        last = batch.next_offset - 1
+        # A reader of a topic from its beginning (the ingress's mirror) meets the batch
+        # again at every start: the topic's own consumer warned of it.
+        level = log.debug if is_rereading() else log.warning
+        level(
+            event,
+            first_offset=batch.base_offset,
+            last_offset=last,
+            what=str(what),
+            producer_id=batch.producer_id,
+        )
+        value = f"{what} {batch.base_offset}-{last}".encode("ascii")
+        stand_in = StandIn(
+            offset=last,
+            timestamp=batch.max_timestamp,
+            timestamp_type=batch.timestamp_type,
+            headers=[(header, value)],
+        )
+        return iter([stand_in])
 
 
 def guarded(batch: Any) -> Any:

@@ -32,7 +32,7 @@ from gateway.errors import (
     UnsafeXml,
 )
 from gateway.events import CertificateEvent, event_to_avro
-from gateway.kafka.inflate_limit import Inflated, stand_in
+from gateway.kafka.inflate_limit import Inflated, Unreadable, stand_in
 from gateway.kafka.outbox import Outbox
 from gateway.kafka.topics import (
     ProblemKind,
@@ -184,15 +184,12 @@ def died_translating(deaths: int) -> Translated:
     return Translated(None, Failure.of(error, stage="translator", attempts=deaths))
 
 
-#: The finding of a document larger than the gateway parses (``adapters.xmlsafe``'s).
-DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
-
-
-def inflated_too_far(inflated: Inflated) -> Translated:
-    """A stand-in for a compressed batch that inflates beyond what a consumer reads
+def never_read(batch: Inflated | Unreadable) -> Translated:
+    """A stand-in for a compressed batch that a consumer does not read
     (``gateway.kafka.inflate_limit``): its records were never read, so never translated."""
-    message = inflated.describe()
-    error = UnsafeXml(message, findings=(Finding(DOCUMENT_TOO_LARGE, message),))
+    message = batch.describe()
+    kind = UnsafeXml if isinstance(batch, Inflated) else NotXml
+    error = kind(message, findings=(Finding(batch.code, message),))
     return Translated(None, Failure.of(error, stage="translator"))
 
 
@@ -309,8 +306,8 @@ class TranslatorHandler:
         if deaths:
             partition = TopicPartition(record.topic, record.partition)
             self._settling.setdefault(partition, []).append(coordinates)
-        if (inflated := stand_in(record)) is not None:
-            result = inflated_too_far(inflated)
+        if (unread := stand_in(record)) is not None:
+            result = never_read(unread)
         elif deaths >= self.max_attempts:
             result = died_translating(deaths)
         else:

@@ -149,9 +149,37 @@ def test_only_a_record_without_key_and_value_and_with_the_header_is_a_stand_in()
     assert inflate_limit.stand_in(record(b"<a/>", header)) is None
     assert inflate_limit.stand_in(record(None, [])) is None
     assert inflate_limit.stand_in(record(None, [(inflate_limit.STAND_IN_HEADER, b"x")])) is None
-    assert "record at offset 7 " in Inflated(1024, 7, 7).describe()
-    assert "records at offsets 5 to 7" in Inflated(1024, 5, 7).describe()
+    assert "record at offset 7 decompresses beyond 1,024 bytes" in Inflated(1024, 7, 7).describe()
+    assert "records at offsets 5 to 7 decompress beyond" in Inflated(1024, 5, 7).describe()
 
 
 def record(value: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
     return SimpleNamespace(key=None, value=value, headers=tuple(headers))
+
+
+def test_a_batch_of_a_codec_the_gateway_does_not_read_is_one_stand_in_and_reading_goes_on() -> None:
+    """aiokafka needs cramjam for snappy, lz4 and zstd: such a batch raised
+    UnsupportedCodecError out of every fetch, and the partition stopped there for good."""
+    snappy = bytearray(batch([b"<b/>", b"<c/>"], base_offset=1, compression=0))
+    snappy[22] |= 2  # the attributes' codec bits (the CRC is not checked here)
+    data = batch([b"<a/>"]) + bytes(snappy) + batch([b"<d/>"], base_offset=3)
+    with captured("gateway.kafka.inflate_limit") as logs:
+        records = read(data)
+    assert [(r.offset, r.value) for r in records] == [(0, b"<a/>"), (2, None), (3, b"<d/>")]
+    unread = inflate_limit.stand_in(records[1])
+    assert unread == inflate_limit.Unreadable("snappy", 1, 2)
+    assert unread.code == "UNSUPPORTED_COMPRESSION"
+    assert "offsets 1 to 2 are compressed with snappy (one record batch)" in unread.describe()
+    assert [(e["event"], e["what"]) for e in logs] == [("record_batch_codec_unsupported", "snappy")]
+
+
+def test_the_translator_dead_letters_a_stand_in_with_its_code() -> None:
+    from gateway.translator.worker import never_read
+
+    for batch_read, code in [
+        (Inflated(LIMIT, 1, 3), "DOCUMENT_TOO_LARGE"),
+        (inflate_limit.Unreadable("zstd", 4, 4), "UNSUPPORTED_COMPRESSION"),
+    ]:
+        failure = never_read(batch_read).failure
+        assert failure is not None
+        assert (failure.reason, failure.message) == (code, batch_read.describe())
