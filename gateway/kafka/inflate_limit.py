@@ -18,10 +18,11 @@ records of such a batch are not read at all (their headers are inside the compre
 bytes). Checked against aiokafka 0.14 (``tests/unit/test_inflate_limit.py`` fails when a
 new version moves these parts).
 
-Only gzip is read: the other codecs need ``cramjam``, which the gateway does not install.
-aiokafka refused such a batch with ``UnsupportedCodecError`` out of every fetch, so the
-partition stopped there for good (the translator retried the poll for ever): it is a
-stand-in too (header ``kpgw-unreadable-codec``), dead-lettered as UNSUPPORTED_COMPRESSION.
+Only gzip is read: the other codecs need ``cramjam``, which the gateway does not install
+(its decoders are refused even when it is installed: ``REFUSED``). aiokafka refused such a
+batch with ``UnsupportedCodecError`` out of every fetch, so the partition stopped there for
+good (the translator retried the poll for ever): it is a stand-in too (header
+``kpgw-unreadable-codec``), dead-lettered as UNSUPPORTED_COMPRESSION.
 A batch a consumer reads inflated is at most the limit; aiokafka copies it once more
 (``bytearray``) while reading.
 """
@@ -29,7 +30,7 @@ A batch a consumer reads inflated is at most the limit; aiokafka copies it once 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,10 +104,26 @@ PATCHED_MODULES = (
 )
 
 
+def _unbounded(codec: str) -> Callable[[Any], bytes]:
+    def refuse(payload: Any) -> bytes:
+        raise UnsupportedCodecError(f"{codec} is not read: it could not be read boundedly")
+
+    return refuse
+
+
+#: The decoders of the codecs that are not read. aiokafka's ``cramjam`` decoders inflate a
+#: batch whole: were ``cramjam`` installed beside the gateway, they would bring the
+#: unbounded inflation back, so they are refused even then, like the gateway's own install.
+REFUSED = {f"{codec}_decode": _unbounded(codec) for codec in ("snappy", "lz4", "zstd")}
+
+
 def install() -> None:
     """Idempotent; from then on every batch this process reads inflates boundedly."""
     for module in PATCHED_MODULES:
         module.gzip_decode = gzip_decode
+        for name, refuse in REFUSED.items():
+            if hasattr(module, name):  # the legacy readers know no zstd
+                setattr(module, name, refuse)
 
 
 @dataclass(frozen=True)

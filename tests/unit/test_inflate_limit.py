@@ -183,3 +183,28 @@ def test_the_translator_dead_letters_a_stand_in_with_its_code() -> None:
         failure = never_read(batch_read).failure
         assert failure is not None
         assert (failure.reason, failure.message) == (code, batch_read.describe())
+
+
+def test_a_codec_is_refused_even_with_cramjam_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cramjam's decoders inflate a batch whole: installed beside the gateway (aiokafka's
+    extras), they would bring the unbounded inflation back."""
+    from aiokafka import codec
+
+    monkeypatch.setattr(codec, "has_zstd", lambda: True)
+    zstd = bytearray(batch([b"<a/>"], compression=0))
+    zstd[22] |= 4
+    (record,) = read(bytes(zstd))
+    assert inflate_limit.stand_in(record) == inflate_limit.Unreadable("zstd", 0, 0)
+
+
+def test_install_replaces_the_other_codecs_decoders_where_its_readers_look_them_up() -> None:
+    for module in inflate_limit.PATCHED_MODULES:
+        names = [name for name in dir(module) if name.endswith("_decode")]
+        # Every decoder a reader may call is one of ours (a new one's name fails here).
+        assert "gzip_decode" in names
+        assert set(names) <= {"gzip_decode", *inflate_limit.REFUSED}, module
+        for name in names:
+            assert getattr(module, name) in (
+                inflate_limit.gzip_decode,
+                *inflate_limit.REFUSED.values(),
+            ), (module, name)
