@@ -92,7 +92,36 @@ def gzip_decode(payload: Any) -> bytes:
         if not inflater.eof:  # as gzip.GzipFile.read says of a cut stream
             raise EOFError("Compressed file ended before the end-of-stream marker was reached")
         data = inflater.unused_data.lstrip(b"\x00")  # GzipFile skips padding between members
-    return b"".join(chunks)
+    inflated = b"".join(chunks)
+    _meter.last = len(inflated)
+    return inflated
+
+
+class _Meter:
+    """What ``gzip_decode`` inflated last: a batch inflates synchronously in its iteration
+    (``_GuardedBatch.__iter__``), which reads this right after."""
+
+    last = 0
+
+
+_meter = _Meter()
+
+
+class FetchBudget:
+    """What the batches of one fetch response inflated to so far. Each batch is bounded,
+    but a fetch holds many (up to its ``max_partition_fetch_bytes`` compressed), and the
+    consumer hands out up to ``max_records`` of their records at once: thirty batches of a
+    few KB, each inflating to just under the limit, were a gigabyte in one ``getmany``. Once
+    the budget (the limit again) is spent, the fetch is read no further (``has_next``):
+    aiokafka fetches again from the next batch, after the consumer took what it was given."""
+
+    def __init__(self) -> None:
+        self.limit = MAX_INFLATED_BATCH_BYTES
+        self.spent = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent >= self.limit
 
 
 #: The modules whose ``gzip_decode`` aiokafka's batch readers call.
@@ -207,8 +236,9 @@ class _GuardedBatch:
     """A fetched batch whose iteration hands out a stand-in record when it inflates beyond
     the limit; everything else is the batch's own."""
 
-    def __init__(self, batch: Any) -> None:
+    def __init__(self, batch: Any, budget: FetchBudget) -> None:
         self._batch = batch
+        self._budget = budget
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batch, name)
@@ -217,13 +247,16 @@ class _GuardedBatch:
         return next(self._batch)
 
     def __iter__(self) -> Iterator[Any]:
+        _meter.last = 0
         try:
-            return iter(self._batch)
+            records = iter(self._batch)
         except InflateLimitExceeded as exc:
             return self._stand_in("record_batch_inflates_beyond_limit", STAND_IN_HEADER, exc.limit)
         except UnsupportedCodecError:
             codec = CODECS.get(self._batch.compression_type, "an unknown codec")
             return self._stand_in("record_batch_codec_unsupported", UNREADABLE_HEADER, codec)
+        self._budget.spent += _meter.last
+        return records  # type: ignore[no-any-return]
 
     def _stand_in(self, event: str, header: str, what: object) -> Iterator[StandIn]:
         from gateway.kafka.lenient_headers import is_rereading  # it imports this
@@ -250,11 +283,12 @@ class _GuardedBatch:
         return iter([stand_in])
 
 
-def guarded(batch: Any) -> Any:
-    """``batch`` (a fetched record batch) guarded; a legacy one (magic 0 or 1, which no
-    supported broker writes) as it is: its bounded decoder's error is raised."""
+def guarded(batch: Any, budget: FetchBudget) -> Any:
+    """``batch`` (a fetched record batch) guarded, its inflation counted in ``budget`` (its
+    fetch's); a legacy one (magic 0 or 1, which no supported broker writes) as it is: its
+    bounded decoder's error is raised."""
     if isinstance(batch, _BATCH_CLASSES):
-        return _GuardedBatch(batch)
+        return _GuardedBatch(batch, budget)
     return batch
 
 

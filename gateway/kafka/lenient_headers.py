@@ -129,6 +129,10 @@ class _LenientRecords(_MemoryRecordsPy):  # type: ignore[misc]
         super().__init__(data)
         self._resume_at = resume_at
         self._found: list[tuple[int, str]] = []
+        self._budget = inflate_limit.FetchBudget()
+
+    def has_next(self) -> bool:
+        return not self._budget.exhausted and bool(super().has_next())
 
     def take_found(self) -> list[tuple[int, str]]:
         """(offset, error) of the records with a name that is not UTF-8 read since the
@@ -147,22 +151,25 @@ class _LenientRecords(_MemoryRecordsPy):  # type: ignore[misc]
             # Batches the compiled reader already gave out are not given again: their
             # control records and aborted transactions were taken into account then.
             if batch.next_offset > self._resume_at:
-                return inflate_limit.guarded(batch)
+                return inflate_limit.guarded(batch, self._budget)
         return None
 
 
 class _RememberedRecords:
-    """The compiled reader, keeping the fetch's bytes for a lenient second reading."""
+    """The compiled reader, keeping the fetch's bytes for a lenient second reading, its
+    batches guarded (``gateway.kafka.inflate_limit``)."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self._records = _CompiledMemoryRecords(data)
+        self._budget = inflate_limit.FetchBudget()
 
     def has_next(self) -> bool:
-        return bool(self._records.has_next())
+        """False once the fetch's batches inflated to its budget (``FetchBudget``)."""
+        return not self._budget.exhausted and bool(self._records.has_next())
 
     def next_batch(self) -> Any:
-        return inflate_limit.guarded(self._records.next_batch())
+        return inflate_limit.guarded(self._records.next_batch(), self._budget)
 
     def size_in_bytes(self) -> int:
         return int(self._records.size_in_bytes())

@@ -15,7 +15,7 @@ import pytest
 from gateway.dlq import headers as h
 from gateway.ingress.mirror import TopicMirror
 from gateway.kafka import inflate_limit
-from gateway.kafka.clients import idempotent_producer
+from gateway.kafka.clients import committed_consumer, idempotent_producer
 from gateway.settings import Settings
 from gateway.translator.worker import build_translator
 from tests.kafka.helpers import (
@@ -79,6 +79,50 @@ async def test_a_record_that_inflates_beyond_the_limit_is_a_dead_letter_and_read
     assert mirror.applied == 3
     stop.set()
     await stopped(task)
+
+
+async def test_one_getmany_holds_at_most_about_twice_the_limit_of_inflated_records(
+    created_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six batches of a few KB, each inflating to just under the limit, come in one fetch:
+    a getmany handed them all out at once (thirty such were a gigabyte). Now a fetch is read
+    no further once its batches inflated to the limit, and the next fetch goes on."""
+    monkeypatch.setattr(inflate_limit, "MAX_INFLATED_BATCH_BYTES", LIMIT)
+    settings = created_topics
+    inbound = f"{settings.topic_prefix}inbound"
+    near = b"<a>" + b" " * (LIMIT * 6 // 10) + b"</a>"
+    producer = idempotent_producer(
+        settings, compression_type="gzip", max_request_size=len(near) + 4096
+    )
+    await producer.start()
+    try:
+        for n in range(6):
+            await producer.send_and_wait(inbound, near, key=b"RU:%d" % n, partition=0, headers=RU)
+        last = render(certificate("RU0775006"))
+        await producer.send_and_wait(inbound, last, key=b"RU:6", partition=0, headers=RU)
+    finally:
+        await producer.stop()
+
+    consumer = committed_consumer(settings, inbound, group_id=None)
+    await consumer.start()
+    held, offsets = [], []
+    try:
+        while len(offsets) < 7:
+            batches = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 30)
+            records = [r for rs in batches.values() for r in rs]
+            held.append(sum(len(r.value or b"") for r in records))
+            offsets += [r.offset for r in records]
+    finally:
+        await consumer.stop()
+    assert offsets == list(range(7))
+    assert max(held) <= 2 * LIMIT
+
+    worker, _ = build_translator(settings, registry_path=registry_copy(tmp_path))
+    async with running(lambda: worker):
+        (event,) = await read_until(settings, "events", 1)
+        dlq = await read_until(settings, "dlq", 6)
+    assert {h.text_header(r.headers, h.REASON) for r in dlq} == {"DOCUMENT_TOO_LARGE"}
+    assert decoded([event], "CertificateEvent")[0]["certificate_id"] == "RU0775006"
 
 
 def snappy_literals(payload: bytes) -> bytes:

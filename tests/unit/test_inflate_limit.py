@@ -208,3 +208,25 @@ def test_install_replaces_the_other_codecs_decoders_where_its_readers_look_them_
                 inflate_limit.gzip_decode,
                 *inflate_limit.REFUSED.values(),
             ), (module, name)
+
+
+def test_a_fetch_is_read_no_further_once_its_batches_inflated_to_the_limit() -> None:
+    """Each batch within the limit, but thirty of them in one fetch were a gigabyte in one
+    getmany: reading stops after the batch that spends the budget, at a batch boundary,
+    and aiokafka fetches again from there."""
+    near = b"<a>" + b" " * (LIMIT * 6 // 10) + b"</a>"
+    data = b"".join(batch([near], base_offset=n) for n in range(5))
+    records = fetcher.PartitionRecords(
+        TopicPartition("kp.inbound", 0),
+        fetcher.MemoryRecords(data),
+        None,
+        0,
+        None,
+        None,
+        False,
+        fetcher.READ_COMMITTED,
+    )
+    assert [r.offset for r in records] == [0, 1]
+    assert records.next_fetch_offset == 2  # the next fetch starts with the third batch
+    uncompressed = b"".join(batch([near], base_offset=n, compression=0) for n in range(5))
+    assert len(read(uncompressed)) == 5  # bounded by the fetch's size already
