@@ -15,16 +15,18 @@ one stand-in record, at its last offset, with no key, no value and the header
 ``kpgw-inflated-beyond`` (``stand_in``): the consumer goes on with the next batch, and the
 translator dead-letters the stand-in (DOCUMENT_TOO_LARGE, naming the batch's offsets). The
 records of such a batch are not read at all (their headers are inside the compressed
-bytes). Checked against aiokafka 0.14 (``tests/unit/test_inflate_limit.py`` fails when a
-new version moves these parts).
+bytes). The batches of one fetch are read only until they inflated to the limit together
+(``FetchBudget``), so that one poll does not hand out many batches' worth. Checked against
+aiokafka 0.14 (``tests/unit/test_inflate_limit.py`` fails when a new version moves these
+parts).
 
 Only gzip is read: the other codecs need ``cramjam``, which the gateway does not install
 (its decoders are refused even when it is installed: ``REFUSED``). aiokafka refused such a
 batch with ``UnsupportedCodecError`` out of every fetch, so the partition stopped there for
 good (the translator retried the poll for ever): it is a stand-in too (header
-``kpgw-unreadable-codec``), dead-lettered as UNSUPPORTED_COMPRESSION.
-A batch a consumer reads inflated is at most the limit; aiokafka copies it once more
-(``bytearray``) while reading.
+``kpgw-unreadable-codec``), dead-lettered as UNSUPPORTED_COMPRESSION. A batch a consumer
+reads inflated is at most the limit; aiokafka copies it once more (``bytearray``) while
+reading.
 """
 
 from __future__ import annotations
