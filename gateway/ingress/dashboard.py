@@ -270,7 +270,10 @@ def is_operator(request: web.Request, token: SecretStr | None) -> bool:
     does when no token is configured."""
     if token is None:
         return True
-    presented = _presented(request.headers.get("Authorization", ""))
+    given_as = set(request.headers.getall("Authorization", []))
+    if len(given_as) > 1:  # ambiguous, as for participants (auth._one_authorization): no
+        return False
+    presented = _presented(next(iter(given_as), ""))
     wanted = hashlib.sha256(token.get_secret_value().encode()).digest()
     # surrogatepass: a header with non-UTF-8 bytes must fail the comparison, not the request.
     given = hashlib.sha256((presented or "").encode("utf-8", "surrogatepass")).digest()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 from pydantic import SecretStr
 
 from gateway import codec
@@ -218,8 +219,20 @@ def _request(authorization: str | None) -> Any:
     headers = {"Authorization": authorization} if authorization is not None else {}
     if authorization is not None and not authorization.isascii():
         # aiohttp decodes raw header bytes with surrogate escapes; its mock cannot encode them.
-        return SimpleNamespace(headers=headers)
+        return SimpleNamespace(headers=CIMultiDict(headers))
     return make_mocked_request("GET", "/dashboard", headers=headers)
+
+
+def test_two_different_authorization_headers_are_no_operator() -> None:
+    """The first of two was taken (a code review): participants' requests with two
+    different Authorization headers are refused, and so are the operator's."""
+    token = SecretStr("s3cret-operator")
+    both = CIMultiDict([("Authorization", "Bearer s3cret-operator"), ("Authorization", "Bearer x")])
+    with pytest.raises(Problem) as caught:
+        check_operator(make_mocked_request("GET", "/dashboard", headers=both), token)
+    assert caught.value.status == 401
+    same = CIMultiDict([("Authorization", "Bearer s3cret-operator")] * 2)
+    check_operator(make_mocked_request("GET", "/dashboard", headers=same), token)
 
 
 def _basic(user: str, password: str) -> str:
