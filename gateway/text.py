@@ -80,6 +80,17 @@ def forbidden_character(text: str) -> tuple[int, str] | None:
     return None if found is None else (found.start(), found.group())
 
 
+def off_one_line(text: str) -> tuple[int, str] | None:
+    """The first character an id (one line of text: it becomes a header) may not carry,
+    with its index: a forbidden one (``forbidden_character``) first, else a tab or a line
+    break; None when there is none."""
+    if text.isprintable():  # the usual case
+        return None
+    return forbidden_character(text) or next(
+        ((index, c) for index, c in enumerate(text) if c in "\t\n\r"), None
+    )
+
+
 def describe(character: str) -> str:
     """``U+202E (RIGHT-TO-LEFT OVERRIDE)``."""
     name = unicodedata.name(character, "") or unicodedata.category(character)

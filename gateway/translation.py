@@ -21,7 +21,7 @@ from gateway.events import (
     utc,
 )
 from gateway.registry import ParticipantRegistry
-from gateway.text import describe
+from gateway.text import describe, off_one_line
 
 UNAUTHORISED_SENDER = "UNAUTHORISED_SENDER"
 
@@ -95,18 +95,17 @@ def _source_texts(adapted: Adapted) -> list[Finding]:
 def _message_id_characters(message_id: str) -> Finding | None:
     """The message id becomes a header and the default idempotency key: no line breaks or
     tabs either (an envelope's delivery number is any text the hub schema allows)."""
-    if message_id.isprintable():  # the usual case: nothing below can be in it
+    found = off_one_line(message_id)
+    if found is None:
         return None
-    forbidden = rules.control_character("message_id", message_id)
-    if forbidden is None and any(c in message_id for c in "\t\n\r"):
-        character = next(c for c in message_id if c in "\t\n\r")
-        at = message_id.index(character) + 1
-        message = (
-            f"message_id contains {describe(character)} at character {at}: a message id is "
-            "one line of text (it becomes a header and the default idempotency key)"
-        )
-        return Finding(rules.TEXT_CONTROL_CHARACTER, message, path="message_id")
-    return forbidden
+    at, character = found
+    if character not in "\t\n\r":
+        return rules.control_character("message_id", message_id)
+    message = (
+        f"message_id contains {describe(character)} at character {at + 1}: a message id is "
+        "one line of text (it becomes a header and the default idempotency key)"
+    )
+    return Finding(rules.TEXT_CONTROL_CHARACTER, message, path="message_id")
 
 
 def translate(raw: bytes, meta: InboundMeta, registry: ParticipantRegistry) -> CertificateEvent:

@@ -13,7 +13,7 @@ from gateway.events import (
     record_time,
     usable_reception,
 )
-from gateway.text import describe, forbidden_character
+from gateway.text import describe, off_one_line
 from gateway.translation import MAX_MESSAGE_ID_CHARS, InboundMeta
 
 SENDER = "kpgw-sender"
@@ -156,13 +156,9 @@ def _not_one_line(name: str, value: str) -> str | None:
     partners receive, and both become headers, status keys and URL paths. The document's
     own message id is refused the same way (``TEXT_CONTROL_CHARACTER``); a header's went
     through with an escape sequence or a bidirectional override in it."""
-    if value.isprintable():  # the usual case
-        return None
-    found = forbidden_character(value) or next(
-        ((index, c) for index, c in enumerate(value) if c in "\t\n\r"), None
-    )
+    found = off_one_line(value)
     if found is None:
-        return None  # another unprintable character a text may carry (a no-break space)
+        return None  # printable, or unprintable as a text may be (a no-break space)
     at, character = found
     return (
         f"the {name} contains {describe(character)} at character {at + 1}: an id is one line "
